@@ -1,0 +1,75 @@
+// Builds the service (routes, plugins, services) without listening: the
+// server, the CLI and the tests all build the same thing here.
+import { randomUUID } from 'node:crypto';
+import cors from '@fastify/cors';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import { systemClock, type Clock } from './domain/clock.js';
+import { createLogger } from './logger.js';
+import { claimIndexes, createPortfolioClaims } from './modules/models/portfolio-claims.js';
+import { createModelRepository, modelIndexes } from './modules/models/repository.js';
+import { modelRoutes } from './modules/models/routes.js';
+import { createModelService } from './modules/models/service.js';
+import errors from './plugins/errors.js';
+import health from './plugins/health.js';
+import mongo from './plugins/mongo.js';
+import swagger from './plugins/swagger.js';
+
+export interface AppOverrides {
+  readonly logger?: Logger;
+  readonly clock?: Clock;
+}
+
+/** Correlation ids are echoed only when they are short and plain, so they are safe to log. */
+const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export async function buildApp(config: Config, overrides: AppOverrides = {}): Promise<FastifyInstance> {
+  const mongoUri = config.mongodb.uri;
+  if (mongoUri === undefined) throw new Error('buildApp needs config.mongodb.uri (server.ts starts a development database when it is unset)');
+  const logger = overrides.logger ?? createLogger(config);
+  const clock = overrides.clock ?? systemClock;
+
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    genReqId: (req) => {
+      const given = req.headers['x-correlation-id'];
+      return typeof given === 'string' && CORRELATION_ID.test(given) ? given : randomUUID();
+    },
+    logController: new LogController({ requestIdLogLabel: 'correlation_id' }),
+    bodyLimit: config.bodyLimitBytes,
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-correlation-id', request.id);
+  });
+
+  await app.register(errors, { bodyLimit: config.bodyLimitBytes });
+  await app.register(cors, {
+    origin: config.corsOrigins.includes('*') ? '*' : [...config.corsOrigins],
+    methods: ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
+    exposedHeaders: ['x-total-count', 'x-correlation-id', 'retry-after'],
+  });
+  await app.register(swagger);
+  await app.register(mongo, {
+    uri: mongoUri,
+    dbName: config.mongodb.dbName,
+    indexes: [...modelIndexes, ...claimIndexes],
+  });
+  await app.register(health);
+
+  const models = createModelRepository(app.mongo.db);
+  const claims = createPortfolioClaims(app.mongo.db, models);
+  const modelService = createModelService({ models, claims, clock, log: logger });
+
+  await app.register(
+    async (api) => {
+      await api.register(modelRoutes, { service: modelService });
+    },
+    { prefix: '/api/v1' },
+  );
+
+  return app;
+}

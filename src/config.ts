@@ -1,0 +1,257 @@
+// The service's configuration: one zod schema per environment variable, parsed
+// once at start-up. This is the only module that reads process.env.
+import { existsSync } from 'node:fs';
+import cron from 'node-cron';
+import { z } from 'zod';
+
+const integer = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, `must be a whole number between ${min} and ${max}`)
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, `must be a whole number between ${min} and ${max}`);
+
+const httpUrl = z
+  .string()
+  .trim()
+  .refine((value) => {
+    try {
+      const url = new URL(value);
+      return url.protocol === 'http:' || url.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  }, 'must be an http:// or https:// URL')
+  .transform((value) => value.replace(/\/+$/, ''));
+
+const mongoUri = z
+  .string()
+  .trim()
+  .regex(/^mongodb(\+srv)?:\/\/\S+$/, 'must be a mongodb:// or mongodb+srv:// connection string');
+
+const onOff = z.enum(['on', 'off'], { error: 'must be "on" or "off"' }).transform((v) => v === 'on');
+
+const cronExpression = z
+  .string()
+  .trim()
+  .refine((expr) => cron.validate(expr), 'must be a valid cron expression (5 or 6 fields)');
+
+const timeZone = z
+  .string()
+  .trim()
+  .refine((tz) => {
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: tz });
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'must be an IANA time zone such as UTC or Europe/London');
+
+const commaList = (item: z.ZodString, what: string) =>
+  z
+    .string()
+    .transform((value) =>
+      value
+        .split(',')
+        .map((part) => part.trim())
+        .filter((part) => part.length > 0),
+    )
+    .pipe(z.array(item, { error: `must be a comma-separated list of ${what}` }));
+
+interface Variable {
+  /** Default as it would be written in the environment; undefined means unset. */
+  readonly default: string | undefined;
+  readonly description: string;
+  readonly schema: z.ZodType;
+}
+
+const variable = <S extends z.ZodType>(schema: S, defaultValue: string | undefined, description: string) =>
+  ({ schema, default: defaultValue, description }) satisfies Variable;
+
+/** Every environment variable the service reads, with its default and meaning. */
+export const configVariables = {
+  PORT: variable(integer(0, 65535), '8088', 'HTTP listen port'),
+  HOST: variable(z.string().trim().min(1, 'must not be empty'), '0.0.0.0', 'HTTP listen address'),
+  LOG_LEVEL: variable(
+    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      error: 'must be one of fatal, error, warn, info, debug, trace, silent',
+    }),
+    'info',
+    'pino log level',
+  ),
+  MONGODB_URI: variable(
+    mongoUri,
+    undefined,
+    'MongoDB connection string; unset starts an embedded development database (never in production)',
+  ),
+  MONGODB_DB: variable(
+    z.string().trim().regex(/^[A-Za-z0-9_-]{1,63}$/, 'must be 1-63 letters, digits, "_" or "-"'),
+    'order_generation',
+    'MongoDB database name',
+  ),
+  PORTFOLIO_ACCOUNTING_SERVICE_URL: variable(
+    httpUrl,
+    'http://globeco-portfolio-accounting-service:8087',
+    'Portfolio Accounting service (holdings and cash)',
+  ),
+  SECURITY_SERVICE_URL: variable(httpUrl, 'http://globeco-security-service:8000', 'Security service (tickers)'),
+  PRICING_SERVICE_URL: variable(httpUrl, 'http://globeco-pricing-service:8083', 'Pricing service (prices)'),
+  PORTFOLIO_SERVICE_URL: variable(
+    httpUrl,
+    'http://globeco-portfolio-service:8000',
+    'Portfolio service (portfolio names, optional)',
+  ),
+  ORDER_SERVICE_URL: variable(httpUrl, 'http://globeco-order-service:8081', 'Order service (order submission)'),
+  UPSTREAM_TIMEOUT_MS: variable(integer(1, 600_000), '10000', 'per-attempt timeout of an upstream call'),
+  UPSTREAM_RETRIES: variable(integer(1, 20), '3', 'attempts in all for one upstream call (1 = no retry)'),
+  UPSTREAM_BACKOFF_MS: variable(integer(0, 600_000), '1000', 'base of the exponential backoff between attempts'),
+  UPSTREAM_MAX_IN_FLIGHT: variable(integer(1, 10_000), '64', 'bulkhead: concurrent calls per upstream service'),
+  CIRCUIT_FAILURE_THRESHOLD: variable(
+    integer(1, 1000),
+    '5',
+    'consecutive non-4xx failures that open a service circuit',
+  ),
+  CIRCUIT_RESET_MS: variable(integer(1, 3_600_000), '60000', 'how long an open circuit waits before a probe'),
+  SECURITY_CACHE_TTL_MS: variable(integer(0, 86_400_000), '600000', 'ticker cache time-to-live'),
+  PRICE_CACHE_TTL_MS: variable(integer(0, 86_400_000), '60000', 'price cache time-to-live'),
+  CACHE_MAX_ENTRIES: variable(integer(1, 10_000_000), '50000', 'entries per cache'),
+  OPTIMIZATION_TIMEOUT_MS: variable(
+    integer(1, 3_600_000),
+    '30000',
+    'solver budget per portfolio; past it the portfolio is infeasible',
+  ),
+  REBALANCE_CONCURRENCY: variable(integer(1, 1000), '16', 'portfolios in flight at once in a model rebalance'),
+  REBALANCE_SCHEDULE: variable(cronExpression, undefined, 'cron expression for scheduled rebalance cycles (unset = off)'),
+  REBALANCE_SCHEDULE_TZ: variable(timeZone, 'UTC', 'time zone of the schedule'),
+  ORDER_SUBMISSION: variable(onOff, 'off', '"on": completed cycles submit their orders to the Order service'),
+  ORDER_BLOTTER_ID: variable(integer(0, 2_147_483_647), '1', 'blotter id of submitted orders'),
+  API_KEYS: variable(
+    commaList(z.string().min(16, 'each key must be at least 16 characters'), 'keys of at least 16 characters'),
+    undefined,
+    'comma-separated API keys; when set, every /api/v1 write needs "authorization: Bearer <key>"',
+  ),
+  RATE_LIMIT_MAX: variable(integer(1, 1_000_000), '600', 'requests per client per window on /api/v1'),
+  RATE_LIMIT_WINDOW_MS: variable(integer(1, 86_400_000), '60000', 'rate-limit window'),
+  CORS_ORIGINS: variable(
+    commaList(z.string(), 'origins'),
+    '*',
+    'allowed CORS origins, comma-separated ("*" allows all)',
+  ),
+  BODY_LIMIT_BYTES: variable(integer(1024, 100 * 1024 * 1024), '1048576', 'largest accepted request body'),
+  SHUTDOWN_GRACE_MS: variable(integer(0, 600_000), '10000', 'time to finish in-flight work on SIGTERM'),
+} as const;
+
+export type ConfigVariableName = keyof typeof configVariables;
+
+type Parsed<K extends ConfigVariableName> = z.output<(typeof configVariables)[K]['schema']>;
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly logLevel: Parsed<'LOG_LEVEL'>;
+  readonly mongodb: { readonly uri: string | undefined; readonly dbName: string };
+  readonly upstreams: {
+    readonly urls: {
+      readonly accounting: string;
+      readonly security: string;
+      readonly pricing: string;
+      readonly portfolio: string;
+      readonly order: string;
+    };
+    readonly timeoutMs: number;
+    readonly attempts: number;
+    readonly backoffMs: number;
+    readonly maxInFlight: number;
+    readonly circuitFailureThreshold: number;
+    readonly circuitResetMs: number;
+    readonly securityCacheTtlMs: number;
+    readonly priceCacheTtlMs: number;
+    readonly cacheMaxEntries: number;
+  };
+  readonly optimizationTimeoutMs: number;
+  readonly rebalanceConcurrency: number;
+  readonly schedule: { readonly cron: string | undefined; readonly timeZone: string };
+  readonly orders: { readonly submission: boolean; readonly blotterId: number };
+  readonly apiKeys: readonly string[];
+  readonly rateLimit: { readonly max: number; readonly windowMs: number };
+  readonly corsOrigins: readonly string[];
+  readonly bodyLimitBytes: number;
+  readonly shutdownGraceMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Environment = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Parses the environment (process.env unless given) into a Config. Every bad
+ * variable is reported at once, each message naming the variable.
+ */
+export function loadConfig(env: Environment = process.env): Config {
+  const values: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [name, spec] of Object.entries(configVariables) as [ConfigVariableName, Variable][]) {
+    const raw = env[name];
+    const given = raw !== undefined && raw.trim() !== '' ? raw : spec.default;
+    if (given === undefined) {
+      values[name] = undefined;
+      continue;
+    }
+    const result = spec.schema.safeParse(given);
+    if (result.success) {
+      values[name] = result.data;
+    } else {
+      const reason = result.error.issues[0]?.message ?? 'is invalid';
+      problems.push(`${name} ${reason} (got ${JSON.stringify(given)})`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const v = values as { [K in ConfigVariableName]: Parsed<K> };
+  return {
+    port: v.PORT,
+    host: v.HOST,
+    logLevel: v.LOG_LEVEL,
+    mongodb: { uri: v.MONGODB_URI, dbName: v.MONGODB_DB },
+    upstreams: {
+      urls: {
+        accounting: v.PORTFOLIO_ACCOUNTING_SERVICE_URL,
+        security: v.SECURITY_SERVICE_URL,
+        pricing: v.PRICING_SERVICE_URL,
+        portfolio: v.PORTFOLIO_SERVICE_URL,
+        order: v.ORDER_SERVICE_URL,
+      },
+      timeoutMs: v.UPSTREAM_TIMEOUT_MS,
+      attempts: v.UPSTREAM_RETRIES,
+      backoffMs: v.UPSTREAM_BACKOFF_MS,
+      maxInFlight: v.UPSTREAM_MAX_IN_FLIGHT,
+      circuitFailureThreshold: v.CIRCUIT_FAILURE_THRESHOLD,
+      circuitResetMs: v.CIRCUIT_RESET_MS,
+      securityCacheTtlMs: v.SECURITY_CACHE_TTL_MS,
+      priceCacheTtlMs: v.PRICE_CACHE_TTL_MS,
+      cacheMaxEntries: v.CACHE_MAX_ENTRIES,
+    },
+    optimizationTimeoutMs: v.OPTIMIZATION_TIMEOUT_MS,
+    rebalanceConcurrency: v.REBALANCE_CONCURRENCY,
+    schedule: { cron: v.REBALANCE_SCHEDULE, timeZone: v.REBALANCE_SCHEDULE_TZ },
+    orders: { submission: v.ORDER_SUBMISSION, blotterId: v.ORDER_BLOTTER_ID },
+    apiKeys: v.API_KEYS ?? [],
+    rateLimit: { max: v.RATE_LIMIT_MAX, windowMs: v.RATE_LIMIT_WINDOW_MS },
+    corsOrigins: v.CORS_ORIGINS,
+    bodyLimitBytes: v.BODY_LIMIT_BYTES,
+    shutdownGraceMs: v.SHUTDOWN_GRACE_MS,
+  };
+}
+
+/** Reads a `.env` file into process.env (without overriding what is set), outside production. */
+export function loadDotEnv(path = '.env'): void {
+  if (process.env.NODE_ENV === 'production' || !existsSync(path)) return;
+  process.loadEnvFile(path);
+}

@@ -1,0 +1,125 @@
+// Starts the database for development and tests: MONGODB_URI when given; else
+// a MongoDB 8 container when a Docker engine answers; else the embedded
+// jongodb server (a MongoDB-compatible wire server, single-node replica-set
+// profile). Never used in production, where MONGODB_URI is set.
+import { spawn } from 'node:child_process';
+import { request } from 'node:http';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+
+export interface DevDatabase {
+  readonly uri: string;
+  readonly kind: 'external' | 'container' | 'embedded';
+  stop(): Promise<void>;
+}
+
+const DOCKER_SOCKET = '/var/run/docker.sock';
+const READY_TIMEOUT_MS = 60_000;
+
+function dockerAnswers(): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request({ socketPath: DOCKER_SOCKET, path: '/_ping', timeout: 1000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('error', () => resolve(false));
+    req.on('timeout', () => {
+      req.destroy();
+      resolve(false);
+    });
+    req.end();
+  });
+}
+
+async function startContainer(): Promise<DevDatabase | undefined> {
+  let module: typeof import('@testcontainers/mongodb');
+  try {
+    module = await import('@testcontainers/mongodb');
+  } catch {
+    return undefined; // a production install has no testcontainers
+  }
+  const container = await new module.MongoDBContainer('mongo:8').start();
+  return {
+    uri: `${container.getConnectionString()}?directConnection=true`,
+    kind: 'container',
+    stop: async () => {
+      await container.stop();
+    },
+  };
+}
+
+function jongodbBinary(): string {
+  const require = createRequire(import.meta.url);
+  const manifest = require.resolve('@jongodb/memory-server-bin-linux-x64-gnu/package.json');
+  return join(dirname(manifest), 'bin', 'jongodb');
+}
+
+async function startEmbedded(): Promise<DevDatabase> {
+  let binary: string;
+  try {
+    binary = jongodbBinary();
+  } catch {
+    throw new Error(
+      'No database: MONGODB_URI is unset, no Docker engine answers, and the embedded server ' +
+        '(@jongodb/memory-server-bin-linux-x64-gnu, linux x64 glibc only) is not installed',
+    );
+  }
+  const child = spawn(binary, ['--host=127.0.0.1', '--port=0', '--topology-profile=singleNodeReplicaSet'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+
+  const uri = await new Promise<string>((resolve, reject) => {
+    let stdout = '';
+    let stderr = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`the embedded database did not start within ${READY_TIMEOUT_MS} ms`));
+    }, READY_TIMEOUT_MS);
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      const match = /JONGODB_URI=(\S+)/.exec(stdout);
+      if (match?.[1] !== undefined) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the embedded database exited (code ${String(code)}) before it was ready: ${stderr.trim()}`));
+    });
+  });
+  child.stdout.resume();
+  child.stderr.resume();
+
+  return {
+    uri,
+    kind: 'embedded',
+    stop: async () => {
+      process.removeListener('exit', killOnExit);
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+export async function startDevDatabase(uri?: string): Promise<DevDatabase> {
+  if (uri !== undefined) return { uri, kind: 'external', stop: async () => {} };
+  if (await dockerAnswers()) {
+    const container = await startContainer();
+    if (container !== undefined) return container;
+  }
+  return startEmbedded();
+}

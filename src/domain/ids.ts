@@ -1,0 +1,12 @@
+// Identifier formats of api.md.
+import { ObjectId } from 'mongodb';
+
+/** model_id and rebalance_id: a MongoDB ObjectId as 24 lowercase hex characters. */
+export const OBJECT_ID_PATTERN = /^[0-9a-f]{24}$/;
+
+/** portfolio_id and security_id: 24 letters or digits (not required to be hex). */
+export const EXTERNAL_ID_PATTERN = /^[A-Za-z0-9]{24}$/;
+
+export function toObjectId(id: string): ObjectId {
+  return ObjectId.createFromHexString(id);
+}

@@ -1,0 +1,104 @@
+// The rules every write path of a model must satisfy (api.md, Models): target
+// range and step, drift range, target sum, position count, unique securities.
+import { Dec, ZERO } from './decimal.js';
+import type { ErrorDetail } from './errors.js';
+import { ValidationError } from './errors.js';
+import { detail, summarise, type PathSegment } from './validation.js';
+
+export interface ModelPosition {
+  readonly securityId: string;
+  readonly target: Dec;
+  readonly highDrift: Dec;
+  readonly lowDrift: Dec;
+}
+
+export const MAX_TARGET = new Dec('0.95');
+export const TARGET_STEP = new Dec('0.005');
+export const MAX_TARGET_SUM = new Dec('0.95');
+export const MAX_DRIFT = new Dec(1);
+export const MAX_POSITIONS = 100;
+
+/** Problems with one position's own values; `at` is where it sits in the request. */
+export function positionProblems(position: ModelPosition, at: readonly PathSegment[]): ErrorDetail[] {
+  const problems: ErrorDetail[] = [];
+  const { target, highDrift, lowDrift } = position;
+  if (target.isNegative() || target.greaterThan(MAX_TARGET)) {
+    problems.push(detail([...at, 'target'], `must be between 0 and ${MAX_TARGET.toString()}`));
+  } else if (!target.mod(TARGET_STEP).isZero()) {
+    problems.push(detail([...at, 'target'], `must be 0 or a multiple of ${TARGET_STEP.toString()}`));
+  }
+  for (const [field, value] of [
+    ['high_drift', highDrift],
+    ['low_drift', lowDrift],
+  ] as const) {
+    if (value.isNegative() || value.greaterThan(MAX_DRIFT)) {
+      problems.push(detail([...at, field], 'must be between 0 and 1'));
+    }
+  }
+  return problems;
+}
+
+/** Problems of the model as a whole: how many positions and what their targets sum to. */
+export function totalsProblems(positions: readonly ModelPosition[], at: readonly PathSegment[]): ErrorDetail[] {
+  const problems: ErrorDetail[] = [];
+  const held = positions.filter((p) => p.target.greaterThan(0));
+  if (held.length > MAX_POSITIONS) {
+    problems.push({
+      path: at.join('.'),
+      message: `the model would have ${held.length} positions with a target above zero; at most ${MAX_POSITIONS} are allowed`,
+    });
+  }
+  const sum = held.reduce((acc, p) => acc.plus(p.target), ZERO);
+  if (sum.greaterThan(MAX_TARGET_SUM)) {
+    problems.push({
+      path: at.join('.'),
+      message: `the targets would sum to ${sum.toString()}, above the maximum of ${MAX_TARGET_SUM.toString()} (at least 5% stays in cash)`,
+    });
+  }
+  return problems;
+}
+
+function fail(problems: readonly ErrorDetail[]): never {
+  throw new ValidationError(summarise(problems), problems);
+}
+
+/**
+ * Checks the positions of a create or replace request and returns what is
+ * saved: every rule checked, positions with a zero target dropped.
+ */
+export function normalisePositions(positions: readonly ModelPosition[]): ModelPosition[] {
+  const problems: ErrorDetail[] = [];
+  const firstSeen = new Map<string, number>();
+  positions.forEach((position, index) => {
+    problems.push(...positionProblems(position, ['positions', index]));
+    const earlier = firstSeen.get(position.securityId);
+    if (earlier === undefined) {
+      firstSeen.set(position.securityId, index);
+    } else {
+      problems.push(
+        detail(['positions', index, 'security_id'], `repeats security ${position.securityId}, already at positions[${earlier}]`),
+      );
+    }
+  });
+  if (problems.length > 0) fail(problems);
+  const kept = positions.filter((p) => !p.target.isZero());
+  const totals = totalsProblems(kept, ['positions']);
+  if (totals.length > 0) fail(totals);
+  return kept;
+}
+
+/** Checks one position sent to the position routes (its fields sit at the top of the body). */
+export function assertValidPosition(position: ModelPosition): void {
+  const problems = positionProblems(position, []);
+  if (problems.length > 0) fail(problems);
+}
+
+/** Checks the positions a model would have after a single-position change. */
+export function assertValidTotals(positions: readonly ModelPosition[]): void {
+  const problems = totalsProblems(positions, []);
+  if (problems.length > 0) fail(problems);
+}
+
+export function samePositionValues(a: ModelPosition, b: ModelPosition): boolean {
+  return a.target.equals(b.target) && a.highDrift.equals(b.highDrift) && a.lowDrift.equals(b.lowDrift);
+}

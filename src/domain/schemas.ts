@@ -1,0 +1,72 @@
+// zod building blocks shared by the route schemas: ids, exact decimals, paging.
+import { z } from 'zod';
+import { DECIMAL_PATTERN, MAX_SIGNIFICANT_DIGITS, parseDecimal } from './decimal.js';
+import { EXTERNAL_ID_PATTERN, OBJECT_ID_PATTERN } from './ids.js';
+import './validation.js';
+
+export const ObjectIdString = z
+  .string()
+  .regex(OBJECT_ID_PATTERN, { error: 'must be 24 lowercase hexadecimal characters' });
+
+export const PortfolioId = z
+  .string()
+  .regex(EXTERNAL_ID_PATTERN, { error: 'must be 24 letters or digits' })
+  .meta({ example: '683b6d88a29ee10e8b499643' });
+
+export const SecurityId = z
+  .string()
+  .regex(EXTERNAL_ID_PATTERN, { error: 'must be 24 letters or digits' })
+  .meta({ example: '683b69d420f302c879a5fef0' });
+
+/**
+ * An exact decimal, sent as a JSON string or number. A number is taken at its
+ * shortest decimal spelling, so 0.1 is exactly 0.1 (see domain/decimal.ts).
+ */
+export const DecimalInput = z
+  .union([z.string(), z.number()], { error: 'must be a decimal number (a JSON number or string)' })
+  .transform((value, ctx) => {
+    if (typeof value === 'string' && !DECIMAL_PATTERN.test(value.trim())) {
+      ctx.issues.push({ code: 'custom', input: value, message: 'must be a decimal number such as "0.25"' });
+      return z.NEVER;
+    }
+    if (typeof value === 'number' && !Number.isFinite(value)) {
+      ctx.issues.push({ code: 'custom', input: value, message: 'must be a finite number' });
+      return z.NEVER;
+    }
+    const parsed = parseDecimal(value);
+    if (parsed.sd(true) > MAX_SIGNIFICANT_DIGITS) {
+      ctx.issues.push({
+        code: 'custom',
+        input: value,
+        message: `must have at most ${MAX_SIGNIFICANT_DIGITS} significant digits`,
+      });
+      return z.NEVER;
+    }
+    return parsed;
+  });
+
+/** A non-negative integer sent in a query string. */
+export const QueryInteger = z
+  .string()
+  .regex(/^\d+$/, { error: 'must be a non-negative integer' })
+  .transform(Number)
+  .refine(Number.isSafeInteger, { error: 'must be a non-negative integer no larger than 2^53 - 1' });
+
+/** A model or rebalance version: a positive integer (in a body, or a query string). */
+export const VersionNumber = z.int({ error: 'must be a positive integer' }).min(1, { error: 'must be a positive integer' });
+export const VersionQuery = z
+  .string({ error: 'is required (the version you last read)' })
+  .regex(/^[1-9]\d*$/, { error: 'must be a positive integer' })
+  .transform(Number)
+  .refine(Number.isSafeInteger, { error: 'must be a positive integer' });
+
+/** The one error shape of api.md, for the OpenAPI document. */
+export const ErrorResponse = z
+  .object({
+    status_code: z.int(),
+    code: z.string(),
+    message: z.string(),
+    details: z.array(z.object({ path: z.string(), message: z.string() })),
+    correlation_id: z.string(),
+  })
+  .meta({ id: 'Error' });

@@ -1,0 +1,67 @@
+// Turns schema failures into the readable sentences of api.md
+// ("positions[2].target must be 0 or a multiple of 0.005"). Every zod message
+// in this code base is a predicate; the subject (the field's path) is added here.
+import { z } from 'zod';
+import type { ErrorDetail } from './errors.js';
+
+const article = (noun: string) => (/^[aeiou]/.test(noun) ? `an ${noun}` : `a ${noun}`);
+
+z.config({
+  customError: (issue) => {
+    switch (issue.code) {
+      case 'invalid_type':
+        if (issue.input === undefined) return 'is required';
+        return `must be ${article(issue.expected === 'int' ? 'integer' : String(issue.expected))}`;
+      case 'unrecognized_keys':
+        return 'is not a known field';
+      case 'too_small':
+        return issue.origin === 'string'
+          ? `must have at least ${String(issue.minimum)} characters`
+          : issue.origin === 'array'
+            ? `must have at least ${String(issue.minimum)} items`
+            : `must be at least ${String(issue.minimum)}`;
+      case 'too_big':
+        return issue.origin === 'string'
+          ? `must have at most ${String(issue.maximum)} characters`
+          : issue.origin === 'array'
+            ? `must have at most ${String(issue.maximum)} items`
+            : `must be at most ${String(issue.maximum)}`;
+      case 'invalid_value':
+        return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+      case 'invalid_format':
+        return 'has an invalid format';
+      default:
+        return 'is invalid';
+    }
+  },
+});
+
+export type PathSegment = string | number;
+
+/** `['positions', 2, 'target']` -> `positions[2].target` (how the message names a field). */
+export function readablePath(path: readonly PathSegment[]): string {
+  let out = '';
+  for (const segment of path) {
+    if (typeof segment === 'number') out += `[${segment}]`;
+    else out += out === '' ? segment : `.${segment}`;
+  }
+  return out;
+}
+
+/** `['positions', 2, 'target']` -> `positions.2.target` (the `details[].path` form). */
+export function dottedPath(path: readonly PathSegment[]): string {
+  return path.join('.');
+}
+
+export function detail(path: readonly PathSegment[], predicate: string, subject?: string): ErrorDetail {
+  const name = readablePath(path);
+  return { path: dottedPath(path), message: `${name === '' ? (subject ?? 'the value') : name} ${predicate}` };
+}
+
+/** One sentence for a list of problems: the first, and how many more there are. */
+export function summarise(details: readonly ErrorDetail[]): string {
+  const [first] = details;
+  if (first === undefined) return 'The request is invalid';
+  const rest = details.length - 1;
+  return rest === 0 ? first.message : `${first.message} (and ${rest} more problem${rest === 1 ? '' : 's'})`;
+}

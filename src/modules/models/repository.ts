@@ -1,0 +1,192 @@
+// Models in MongoDB. Writes are single-document and guarded by `version`, so a
+// stale writer matches nothing instead of overwriting (see plugins/mongo.ts for
+// the query subset this code keeps to).
+import { MongoServerError, ObjectId, type Collection, type Db, type Decimal128, type Sort } from 'mongodb';
+import { fromDecimal128, toDecimal128 } from '../../domain/decimal.js';
+import { ConflictError } from '../../domain/errors.js';
+import { toObjectId } from '../../domain/ids.js';
+import type { ModelPosition } from '../../domain/model-rules.js';
+import type { IndexSpec } from '../../plugins/mongo.js';
+
+export interface Model {
+  readonly id: string;
+  readonly name: string;
+  readonly positions: readonly ModelPosition[];
+  readonly portfolios: readonly string[];
+  readonly lastRebalanceDate: Date | null;
+  readonly version: number;
+  readonly createdAt: Date;
+}
+
+/** The fields a write may change; `lastRebalanceDate` only when the writer means to. */
+export interface ModelChanges {
+  readonly name: string;
+  readonly positions: readonly ModelPosition[];
+  readonly portfolios: readonly string[];
+  readonly lastRebalanceDate?: Date | null;
+}
+
+interface PositionDocument {
+  security_id: string;
+  target: Decimal128;
+  high_drift: Decimal128;
+  low_drift: Decimal128;
+}
+
+interface ModelDocument {
+  _id: ObjectId;
+  name: string;
+  positions: PositionDocument[];
+  portfolios: string[];
+  last_rebalance_date: Date | null;
+  version: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export const MODELS = 'models';
+
+export const modelIndexes: IndexSpec[] = [
+  { collection: MODELS, key: { name: 1 }, options: { unique: true, name: 'models_name_unique' } },
+  { collection: MODELS, key: { portfolios: 1 }, options: { name: 'models_portfolios' } },
+  { collection: MODELS, key: { created_at: 1, _id: 1 }, options: { name: 'models_created_order' } },
+];
+
+export type ModelSortField = 'model_id' | 'name' | 'last_rebalance_date';
+export interface SortKey {
+  readonly field: ModelSortField;
+  readonly direction: 1 | -1;
+}
+
+const sortColumn: Record<ModelSortField, string> = {
+  model_id: '_id',
+  name: 'name',
+  last_rebalance_date: 'last_rebalance_date',
+};
+
+function toPositionDocument(p: ModelPosition): PositionDocument {
+  return {
+    security_id: p.securityId,
+    target: toDecimal128(p.target),
+    high_drift: toDecimal128(p.highDrift),
+    low_drift: toDecimal128(p.lowDrift),
+  };
+}
+
+function toModel(doc: ModelDocument): Model {
+  return {
+    id: doc._id.toHexString(),
+    name: doc.name,
+    positions: doc.positions.map((p) => ({
+      securityId: p.security_id,
+      target: fromDecimal128(p.target),
+      highDrift: fromDecimal128(p.high_drift),
+      lowDrift: fromDecimal128(p.low_drift),
+    })),
+    portfolios: doc.portfolios,
+    lastRebalanceDate: doc.last_rebalance_date ?? null,
+    version: doc.version,
+    createdAt: doc.created_at,
+  };
+}
+
+function nameTaken(error: unknown, name: string): never {
+  if (error instanceof MongoServerError && error.code === 11000) {
+    throw new ConflictError(`A model named "${name}" already exists`);
+  }
+  throw error;
+}
+
+export function createModelRepository(db: Db) {
+  const models: Collection<ModelDocument> = db.collection<ModelDocument>(MODELS);
+
+  return {
+    newId(): string {
+      return new ObjectId().toHexString();
+    },
+
+    /** Inserts a new model at version 1; a taken name is a ConflictError. */
+    async insert(id: string, changes: ModelChanges, now: Date): Promise<Model> {
+      const doc: ModelDocument = {
+        _id: toObjectId(id),
+        name: changes.name,
+        positions: changes.positions.map(toPositionDocument),
+        portfolios: [...changes.portfolios],
+        last_rebalance_date: changes.lastRebalanceDate ?? null,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+      };
+      try {
+        await models.insertOne(doc);
+      } catch (error) {
+        nameTaken(error, changes.name);
+      }
+      return toModel(doc);
+    },
+
+    async findById(id: string): Promise<Model | null> {
+      const doc = await models.findOne({ _id: toObjectId(id) });
+      return doc === null ? null : toModel(doc);
+    },
+
+    /** Models other than `exceptId` that list any of these portfolios. */
+    async findListingAny(portfolioIds: readonly string[], exceptId?: string): Promise<Model[]> {
+      const filter = { portfolios: { $in: [...portfolioIds] } };
+      const docs = await models.find(exceptId === undefined ? filter : { ...filter, _id: { $ne: toObjectId(exceptId) } }).toArray();
+      return docs.map(toModel);
+    },
+
+    async count(): Promise<number> {
+      return models.countDocuments({});
+    },
+
+    async list(sort: readonly SortKey[], offset: number, limit: number | undefined): Promise<Model[]> {
+      const order: Record<string, 1 | -1> = {};
+      for (const key of sort) order[sortColumn[key.field]] = key.direction;
+      // Ties are broken by creation order so that paging is stable between calls.
+      if (order.created_at === undefined) order.created_at = 1;
+      if (order._id === undefined) order._id = 1;
+      let cursor = models.find({}).sort(order as Sort).skip(offset);
+      if (limit !== undefined) cursor = cursor.limit(limit);
+      return (await cursor.toArray()).map(toModel);
+    },
+
+    /**
+     * Applies `changes` if the stored version is still `expectedVersion`, and
+     * bumps it. Null when the version moved on (or the model is gone).
+     */
+    async updateIfVersion(id: string, expectedVersion: number, changes: ModelChanges, now: Date): Promise<Model | null> {
+      const set: Partial<ModelDocument> = {
+        name: changes.name,
+        positions: changes.positions.map(toPositionDocument),
+        portfolios: [...changes.portfolios],
+        version: expectedVersion + 1,
+        updated_at: now,
+      };
+      if (changes.lastRebalanceDate !== undefined) set.last_rebalance_date = changes.lastRebalanceDate;
+      try {
+        const doc = await models.findOneAndUpdate(
+          { _id: toObjectId(id), version: expectedVersion },
+          { $set: set },
+          { returnDocument: 'after' },
+        );
+        return doc === null ? null : toModel(doc);
+      } catch (error) {
+        nameTaken(error, changes.name);
+      }
+    },
+
+    async deleteIfVersion(id: string, version: number): Promise<boolean> {
+      const result = await models.deleteOne({ _id: toObjectId(id), version });
+      return result.deletedCount === 1;
+    },
+
+    /** Records a rebalance; deliberately leaves `version` alone (api.md). */
+    async setLastRebalanceDate(id: string, date: Date): Promise<void> {
+      await models.updateOne({ _id: toObjectId(id) }, { $set: { last_rebalance_date: date } });
+    },
+  };
+}
+
+export type ModelRepository = ReturnType<typeof createModelRepository>;

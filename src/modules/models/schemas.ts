@@ -1,0 +1,151 @@
+// Request and response schemas of the models API (api.md, Models).
+import { z } from 'zod';
+import { formatDecimal } from '../../domain/decimal.js';
+import type { ModelPosition } from '../../domain/model-rules.js';
+import {
+  DecimalInput,
+  ErrorResponse,
+  ObjectIdString,
+  PortfolioId,
+  QueryInteger,
+  SecurityId,
+  VersionNumber,
+  VersionQuery,
+} from '../../domain/schemas.js';
+import type { Model } from './repository.js';
+
+const ModelName = z
+  .string()
+  .transform((name) => name.trim())
+  .pipe(
+    z
+      .string()
+      .min(1, { error: 'must have 1 to 255 characters after trimming' })
+      .max(255, { error: 'must have 1 to 255 characters after trimming' }),
+  )
+  .meta({ example: 'Global Balanced' });
+
+export const PositionBody = z
+  .strictObject({
+    security_id: SecurityId,
+    target: DecimalInput.meta({ example: '0.25' }),
+    high_drift: DecimalInput.meta({ example: '0.02' }),
+    low_drift: DecimalInput.meta({ example: '0.02' }),
+  })
+  .meta({
+    id: 'PositionBody',
+    example: { security_id: '683b69d420f302c879a5fef0', target: '0.25', high_drift: '0.02', low_drift: '0.02' },
+  });
+
+const PortfolioList = z.array(PortfolioId);
+
+export const CreateModelBody = z
+  .strictObject({
+    name: ModelName,
+    positions: z.array(PositionBody).optional(),
+    portfolios: PortfolioList.optional(),
+  })
+  .meta({
+    id: 'CreateModelBody',
+    example: {
+      name: 'Global Balanced',
+      positions: [
+        { security_id: '683b69d420f302c879a5fef0', target: '0.25', high_drift: '0.02', low_drift: '0.02' },
+        { security_id: '683b69d420f302c879a5fef1', target: 0.3, high_drift: 0.03, low_drift: 0.03 },
+      ],
+      portfolios: ['683b6d88a29ee10e8b499643'],
+    },
+  });
+
+export const ReplaceModelBody = z
+  .strictObject({
+    name: ModelName,
+    positions: z.array(PositionBody),
+    portfolios: PortfolioList,
+    last_rebalance_date: z.iso.datetime({ offset: true, error: 'must be an ISO-8601 date-time' }).nullable().optional(),
+    version: VersionNumber,
+  })
+  .meta({
+    id: 'ReplaceModelBody',
+    example: {
+      name: 'Global Balanced',
+      positions: [{ security_id: '683b69d420f302c879a5fef0', target: '0.25', high_drift: '0.02', low_drift: '0.02' }],
+      portfolios: ['683b6d88a29ee10e8b499643'],
+      version: 1,
+    },
+  });
+
+export const PortfoliosBody = z
+  .strictObject({ portfolios: PortfolioList })
+  .meta({ id: 'PortfoliosBody', example: { portfolios: ['683b6d88a29ee10e8b499643'] } });
+
+export const ModelParams = z.object({ model_id: ObjectIdString });
+
+export const ListModelsQuery = z.object({
+  offset: QueryInteger.optional(),
+  limit: QueryInteger.optional(),
+  sort_by: z.string().optional().meta({
+    description:
+      'Comma-separated fields (model_id, name, last_rebalance_date), each optionally prefixed + (ascending) or - (descending)',
+    example: '-last_rebalance_date,name',
+  }),
+});
+
+export const DeleteModelQuery = z.object({ version: VersionQuery });
+
+export const PositionDto = z.object({
+  security_id: z.string(),
+  target: z.string(),
+  high_drift: z.string(),
+  low_drift: z.string(),
+});
+
+export const ModelDto = z
+  .object({
+    model_id: z.string(),
+    name: z.string(),
+    positions: z.array(PositionDto),
+    portfolios: z.array(z.string()),
+    last_rebalance_date: z.string().nullable(),
+    version: z.int(),
+  })
+  .meta({
+    id: 'ModelDTO',
+    example: {
+      model_id: '6740f1c2a1b2c3d4e5f60718',
+      name: 'Global Balanced',
+      positions: [{ security_id: '683b69d420f302c879a5fef0', target: '0.25', high_drift: '0.02', low_drift: '0.02' }],
+      portfolios: ['683b6d88a29ee10e8b499643'],
+      last_rebalance_date: null,
+      version: 1,
+    },
+  });
+export type ModelDto = z.infer<typeof ModelDto>;
+
+export const errorResponses = {
+  400: ErrorResponse,
+  404: ErrorResponse,
+  409: ErrorResponse,
+} as const;
+
+type PositionInput = z.output<typeof PositionBody>;
+
+export function toModelPosition(body: PositionInput): ModelPosition {
+  return { securityId: body.security_id, target: body.target, highDrift: body.high_drift, lowDrift: body.low_drift };
+}
+
+export function toModelDto(model: Model): ModelDto {
+  return {
+    model_id: model.id,
+    name: model.name,
+    positions: model.positions.map((p) => ({
+      security_id: p.securityId,
+      target: formatDecimal(p.target),
+      high_drift: formatDecimal(p.highDrift),
+      low_drift: formatDecimal(p.lowDrift),
+    })),
+    portfolios: [...model.portfolios],
+    last_rebalance_date: model.lastRebalanceDate?.toISOString() ?? null,
+    version: model.version,
+  };
+}

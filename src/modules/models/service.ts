@@ -1,0 +1,268 @@
+// The models use cases: every rule of api.md's Models section, applied on every
+// write path, with writes that never lose a concurrent update.
+import type { Logger } from 'pino';
+import type { Clock } from '../../domain/clock.js';
+import { ConflictError, NotFoundError, ValidationError, VersionConflictError } from '../../domain/errors.js';
+import { formatDecimal } from '../../domain/decimal.js';
+import {
+  assertValidPosition,
+  assertValidTotals,
+  normalisePositions,
+  samePositionValues,
+  type ModelPosition,
+} from '../../domain/model-rules.js';
+import type { PortfolioClaims } from './portfolio-claims.js';
+import type { Model, ModelChanges, ModelRepository, ModelSortField, SortKey } from './repository.js';
+
+/** Concurrent sub-resource writers retry on a moved version; each loss means another writer won. */
+const MAX_WRITE_ATTEMPTS = 100;
+
+const SORT_FIELDS: readonly ModelSortField[] = ['model_id', 'name', 'last_rebalance_date'];
+
+/**
+ * Parses `sort_by` ("-last_rebalance_date,name"). A "+" that arrived unencoded
+ * in a query string is a space, so a leading space means ascending too.
+ */
+export function parseSortBy(raw: string): SortKey[] {
+  const keys: SortKey[] = [];
+  for (const item of raw.split(',')) {
+    const match = /^([+\- ]?)\s*([A-Za-z_]+)\s*$/.exec(item);
+    const field = match?.[2];
+    if (match === null || field === undefined) {
+      throw new ValidationError(`sort_by item "${item}" is not a field name with an optional + or - prefix`, [
+        { path: 'sort_by', message: `"${item}" is not a field name with an optional + or - prefix` },
+      ]);
+    }
+    if (!(SORT_FIELDS as readonly string[]).includes(field)) {
+      throw new ValidationError(`sort_by field "${field}" is not one of ${SORT_FIELDS.join(', ')}`, [
+        { path: 'sort_by', message: `"${field}" is not one of ${SORT_FIELDS.join(', ')}` },
+      ]);
+    }
+    if (keys.some((k) => k.field === field)) {
+      throw new ValidationError(`sort_by names "${field}" more than once`, [
+        { path: 'sort_by', message: `"${field}" appears more than once` },
+      ]);
+    }
+    keys.push({ field: field as ModelSortField, direction: match[1] === '-' ? -1 : 1 });
+  }
+  return keys;
+}
+
+const unique = (ids: readonly string[]) => [...new Set(ids)];
+
+export interface ModelServiceDeps {
+  readonly models: ModelRepository;
+  readonly claims: PortfolioClaims;
+  readonly clock: Clock;
+  readonly log: Logger;
+}
+
+export interface NewModel {
+  readonly name: string;
+  readonly positions?: readonly ModelPosition[] | undefined;
+  readonly portfolios?: readonly string[] | undefined;
+}
+
+export interface ModelReplacement {
+  readonly name: string;
+  readonly positions: readonly ModelPosition[];
+  readonly portfolios: readonly string[];
+  readonly lastRebalanceDate?: Date | null | undefined;
+  readonly version: number;
+}
+
+export interface ModelPage {
+  readonly models: readonly Model[];
+  readonly total: number;
+}
+
+export function createModelService({ models, claims, clock, log }: ModelServiceDeps) {
+  const notFound = (id: string) => new NotFoundError(`Model ${id} not found`);
+
+  async function load(id: string): Promise<Model> {
+    const model = await models.findById(id);
+    if (model === null) throw notFound(id);
+    return model;
+  }
+
+  /**
+   * Read, decide, write with the version read as the guard; on a lost race,
+   * read again and decide again. `expectedVersion` (from a client) turns a
+   * lost race into a 409 instead. `decide` returns null when nothing changes.
+   */
+  async function mutate(
+    id: string,
+    expectedVersion: number | undefined,
+    decide: (current: Model) => ModelChanges | null,
+  ): Promise<Model> {
+    for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
+      const current = await load(id);
+      if (expectedVersion !== undefined && current.version !== expectedVersion) {
+        throw new VersionConflictError(
+          `Model ${id} is at version ${current.version}, not ${expectedVersion}; reload it and try again`,
+        );
+      }
+      const changes = decide(current);
+      if (changes === null) return current;
+
+      const now = clock.now();
+      const nextVersion = current.version + 1;
+      const before = new Set(current.portfolios);
+      const after = new Set(changes.portfolios);
+      const added = changes.portfolios.filter((p) => !before.has(p));
+      const removed = current.portfolios.filter((p) => !after.has(p));
+      await claims.claim(id, added, nextVersion, now);
+      let updated: Model | null;
+      try {
+        updated = await models.updateIfVersion(id, current.version, changes, now);
+      } catch (error) {
+        await claims.release(id, added, nextVersion);
+        throw error;
+      }
+      if (updated !== null) {
+        await claims.release(id, removed, nextVersion);
+        return updated;
+      }
+      await claims.release(id, added, nextVersion);
+      if (expectedVersion !== undefined) {
+        const latest = await load(id);
+        throw new VersionConflictError(
+          `Model ${id} is at version ${latest.version}, not ${expectedVersion}; reload it and try again`,
+        );
+      }
+      log.debug({ modelId: id, attempt }, 'model changed concurrently; retrying the write');
+    }
+    throw new VersionConflictError(`Model ${id} is being changed by many clients at once; try again`);
+  }
+
+  const findPosition = (model: Model, securityId: string) =>
+    model.positions.find((p) => p.securityId === securityId);
+
+  const keep = (model: Model, positions: readonly ModelPosition[]): ModelChanges => ({
+    name: model.name,
+    positions,
+    portfolios: model.portfolios,
+  });
+
+  return {
+    async create(input: NewModel): Promise<Model> {
+      const positions = normalisePositions(input.positions ?? []);
+      const portfolios = unique(input.portfolios ?? []);
+      const id = models.newId();
+      const now = clock.now();
+      await claims.claim(id, portfolios, 1, now);
+      try {
+        return await models.insert(id, { name: input.name, positions, portfolios }, now);
+      } catch (error) {
+        await claims.release(id, portfolios, 1);
+        throw error;
+      }
+    },
+
+    get: load,
+
+    async list(offset: number | undefined, limit: number | undefined, sortBy: string | undefined): Promise<ModelPage> {
+      const sort = sortBy === undefined ? [] : parseSortBy(sortBy);
+      const total = await models.count();
+      const start = offset ?? 0;
+      if (start > total) {
+        throw new ValidationError(
+          `offset ${start} is past the end: there ${total === 1 ? 'is 1 model' : `are ${total} models`}`,
+          [{ path: 'offset', message: `must be at most ${total}` }],
+        );
+      }
+      if (limit === 0 || start === total) return { models: [], total };
+      return { models: await models.list(sort, start, limit), total };
+    },
+
+    async replace(id: string, input: ModelReplacement): Promise<Model> {
+      const positions = normalisePositions(input.positions);
+      const portfolios = unique(input.portfolios);
+      return mutate(id, input.version, () => ({
+        name: input.name,
+        positions,
+        portfolios,
+        ...(input.lastRebalanceDate !== undefined ? { lastRebalanceDate: input.lastRebalanceDate } : {}),
+      }));
+    },
+
+    async remove(id: string, version: number): Promise<void> {
+      const current = await load(id);
+      if (current.version !== version || !(await models.deleteIfVersion(id, version))) {
+        const latest = await load(id);
+        throw new VersionConflictError(
+          `Model ${id} is at version ${latest.version}, not ${version}; reload it and try again`,
+        );
+      }
+      await claims.releaseAll(id);
+    },
+
+    async addPosition(id: string, position: ModelPosition): Promise<Model> {
+      assertValidPosition(position);
+      if (position.target.isZero()) {
+        throw new ValidationError('target must be above 0 to add a position (a zero target means no position)', [
+          { path: 'target', message: 'must be above 0 to add a position' },
+        ]);
+      }
+      return mutate(id, undefined, (model) => {
+        if (findPosition(model, position.securityId) !== undefined) {
+          throw new ConflictError(`Security ${position.securityId} is already in model ${id}; update it instead`);
+        }
+        const positions = [...model.positions, position];
+        assertValidTotals(positions);
+        return keep(model, positions);
+      });
+    },
+
+    async updatePosition(id: string, position: ModelPosition): Promise<Model> {
+      assertValidPosition(position);
+      return mutate(id, undefined, (model) => {
+        if (findPosition(model, position.securityId) === undefined) {
+          throw new NotFoundError(`Security ${position.securityId} is not in model ${id}`);
+        }
+        const positions = position.target.isZero()
+          ? model.positions.filter((p) => p.securityId !== position.securityId)
+          : model.positions.map((p) => (p.securityId === position.securityId ? position : p));
+        assertValidTotals(positions);
+        return keep(model, positions);
+      });
+    },
+
+    async removePosition(id: string, position: ModelPosition): Promise<Model> {
+      return mutate(id, undefined, (model) => {
+        const stored = findPosition(model, position.securityId);
+        if (stored === undefined) throw new NotFoundError(`Security ${position.securityId} is not in model ${id}`);
+        if (!samePositionValues(stored, position)) {
+          throw new ConflictError(
+            `The position of security ${position.securityId} differs from the stored one ` +
+              `(target ${formatDecimal(stored.target)}, high_drift ${formatDecimal(stored.highDrift)}, ` +
+              `low_drift ${formatDecimal(stored.lowDrift)}); it was not removed`,
+          );
+        }
+        return keep(
+          model,
+          model.positions.filter((p) => p.securityId !== position.securityId),
+        );
+      });
+    },
+
+    async addPortfolios(id: string, portfolioIds: readonly string[]): Promise<Model> {
+      return mutate(id, undefined, (model) => {
+        const listed = new Set(model.portfolios);
+        const added = unique(portfolioIds).filter((p) => !listed.has(p));
+        if (added.length === 0) return null;
+        return { name: model.name, positions: model.positions, portfolios: [...model.portfolios, ...added] };
+      });
+    },
+
+    async removePortfolios(id: string, portfolioIds: readonly string[]): Promise<Model> {
+      const removing = new Set(portfolioIds);
+      return mutate(id, undefined, (model) => {
+        if (!model.portfolios.some((p) => removing.has(p))) return null;
+        return { name: model.name, positions: model.positions, portfolios: model.portfolios.filter((p) => !removing.has(p)) };
+      });
+    },
+  };
+}
+
+export type ModelService = ReturnType<typeof createModelService>;

@@ -1,0 +1,143 @@
+// Turns every failure, the framework's own included, into the one error shape
+// of api.md. 5xx answers never carry internals; they are logged instead.
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { AppError, type ErrorCode, type ErrorDetail } from '../domain/errors.js';
+import { dottedPath, readablePath, summarise, type PathSegment } from '../domain/validation.js';
+
+const SUBJECTS: Record<string, string> = {
+  body: 'the request body',
+  querystring: 'the query string',
+  params: 'the path',
+  headers: 'the headers',
+};
+
+interface ValidationItem {
+  instancePath: string;
+  message?: string;
+  params?: Record<string, unknown>;
+}
+
+function validationDetails(items: readonly ValidationItem[], context: string | undefined): ErrorDetail[] {
+  const subject = SUBJECTS[context ?? 'body'] ?? 'the request';
+  const details: ErrorDetail[] = [];
+  for (const item of items) {
+    const path: PathSegment[] = item.instancePath
+      .split('/')
+      .filter((s) => s !== '')
+      .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+    const predicate = item.message ?? 'is invalid';
+    const keys = item.params?.keys;
+    const fields = Array.isArray(keys) && predicate === 'is not a known field' ? (keys as string[]) : [undefined];
+    for (const field of fields) {
+      const full = field === undefined ? path : [...path, field];
+      const name = readablePath(full);
+      details.push({ path: dottedPath(full), message: `${name === '' ? subject : name} ${predicate}` });
+    }
+  }
+  return details;
+}
+
+interface ErrorAnswer {
+  readonly statusCode: number;
+  readonly code: ErrorCode;
+  readonly message: string;
+  readonly details: readonly ErrorDetail[];
+  readonly retryAfterSeconds?: number | undefined;
+}
+
+const genericCodes: Record<number, ErrorCode> = {
+  400: 'VALIDATION_ERROR',
+  401: 'UNAUTHORIZED',
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  409: 'CONFLICT',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  429: 'RATE_LIMITED',
+  503: 'OVERLOADED',
+};
+
+function classify(error: FastifyError, bodyLimit: number): ErrorAnswer {
+  if (error instanceof AppError) return error;
+  if (hasZodFastifySchemaValidationErrors(error) || Array.isArray(error.validation)) {
+    const details = validationDetails(error.validation as ValidationItem[], error.validationContext);
+    return { statusCode: 400, code: 'VALIDATION_ERROR', message: summarise(details), details };
+  }
+  switch (error.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return { statusCode: 400, code: 'VALIDATION_ERROR', message: 'The request body is not valid JSON', details: [] };
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return {
+        statusCode: 400,
+        code: 'VALIDATION_ERROR',
+        message: 'The request body is empty but its content-type is application/json',
+        details: [],
+      };
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return {
+        statusCode: 413,
+        code: 'PAYLOAD_TOO_LARGE',
+        message: `The request body is larger than the limit of ${bodyLimit} bytes`,
+        details: [],
+      };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return {
+        statusCode: 415,
+        code: 'UNSUPPORTED_MEDIA_TYPE',
+        message: 'The request content-type is not supported; send application/json',
+        details: [],
+      };
+    default:
+      break;
+  }
+  const status = error.statusCode ?? 500;
+  if (status >= 400 && status < 500) {
+    // A framework 4xx (bad URL, bad content-length, prototype poisoning...): its message is safe to show.
+    return { statusCode: status, code: genericCodes[status] ?? 'VALIDATION_ERROR', message: error.message, details: [] };
+  }
+  return {
+    statusCode: 500,
+    code: 'INTERNAL',
+    message: 'An internal error occurred; the correlation id identifies it in the service logs',
+    details: [],
+  };
+}
+
+export function sendError(request: FastifyRequest, reply: FastifyReply, answer: ErrorAnswer): FastifyReply {
+  if (answer.retryAfterSeconds !== undefined) reply.header('retry-after', String(answer.retryAfterSeconds));
+  return reply.code(answer.statusCode).send({
+    status_code: answer.statusCode,
+    code: answer.code,
+    message: answer.message,
+    details: answer.details,
+    correlation_id: request.id,
+  });
+}
+
+export default fp<{ bodyLimit: number }>(
+  async (app, { bodyLimit }) => {
+    app.setErrorHandler((error: FastifyError, request, reply) => {
+      const answer = classify(error, bodyLimit);
+      if (answer.statusCode >= 500 && !(error instanceof AppError)) {
+        request.log.error({ err: error }, 'request failed');
+      } else if (answer.statusCode >= 500) {
+        request.log.warn({ code: answer.code, status: answer.statusCode, reason: answer.message }, 'request failed');
+      } else {
+        request.log.info({ code: answer.code, status: answer.statusCode, reason: answer.message }, 'request rejected');
+      }
+      return sendError(request, reply, answer);
+    });
+
+    app.setNotFoundHandler((request, reply) =>
+      sendError(request, reply, {
+        statusCode: 404,
+        code: 'NOT_FOUND',
+        message: `Route ${request.method} ${(request.url.split('?')[0] ?? '').slice(0, 200)} does not exist`,
+        details: [],
+      }),
+    );
+  },
+  { name: 'errors' },
+);

@@ -1,0 +1,77 @@
+// Kubernetes probes and the detailed health report (api.md, Health).
+import fp from 'fastify-plugin';
+import { sendError } from './errors.js';
+import { SERVICE_VERSION } from '../version.js';
+
+/** Something that reports on its own health in /health/health (upstreams, caches...). */
+export type HealthReporter = () => Record<string, unknown>;
+
+export interface Lifecycle {
+  /** True from the moment shutdown begins: readiness answers 503 from then on. */
+  shuttingDown: boolean;
+  readonly startedAt: Date;
+  readonly reporters: Map<string, HealthReporter>;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    lifecycle: Lifecycle;
+  }
+}
+
+const READY_PING_TIMEOUT_MS = 1000;
+
+export default fp(
+  async (app) => {
+    const lifecycle: Lifecycle = { shuttingDown: false, startedAt: new Date(), reporters: new Map() };
+    app.decorate('lifecycle', lifecycle);
+
+    async function readiness(): Promise<{ ready: boolean; reason?: string; mongodb: string }> {
+      if (lifecycle.shuttingDown) return { ready: false, reason: 'The service is shutting down', mongodb: 'unknown' };
+      const answered = await app.mongo.ping(READY_PING_TIMEOUT_MS);
+      return answered
+        ? { ready: true, mongodb: 'ok' }
+        : { ready: false, reason: `MongoDB did not answer a ping within ${READY_PING_TIMEOUT_MS} ms`, mongodb: 'down' };
+    }
+
+    app.get('/health/live', { schema: { tags: ['health'], summary: 'Liveness: the process answers' } }, async () => ({
+      status: 'ok',
+    }));
+
+    app.get(
+      '/health/ready',
+      { schema: { tags: ['health'], summary: 'Readiness: MongoDB answers and the service is not shutting down' } },
+      async (request, reply) => {
+        const state = await readiness();
+        if (!state.ready) {
+          return sendError(request, reply, {
+            statusCode: 503,
+            code: 'NOT_READY',
+            message: state.reason ?? 'The service is not ready',
+            details: [],
+          });
+        }
+        return { status: 'ready' };
+      },
+    );
+
+    app.get(
+      '/health/health',
+      { schema: { tags: ['health'], summary: 'Detailed health: database, upstream circuits, caches, uptime' } },
+      async (_request, reply) => {
+        const state = await readiness();
+        const components: Record<string, unknown> = {};
+        for (const [name, report] of lifecycle.reporters) components[name] = report();
+        return reply.code(state.ready ? 200 : 503).send({
+          status: state.ready ? 'ok' : 'unavailable',
+          ...(state.reason === undefined ? {} : { reason: state.reason }),
+          version: SERVICE_VERSION,
+          uptime_seconds: Math.floor((Date.now() - lifecycle.startedAt.getTime()) / 1000),
+          mongodb: { status: state.mongodb },
+          ...components,
+        });
+      },
+    );
+  },
+  { name: 'health', dependencies: ['mongo'] },
+);

@@ -1,0 +1,79 @@
+// The MongoDB connection, shared by every repository through `app.mongo`.
+//
+// Query subset. Tests and `npm start` without MONGODB_URI run on jongodb, an
+// embedded MongoDB-compatible server, so every query and update here stays in
+// what both it and MongoDB 8 do the same way:
+// - no projections (jongodb ignores them; documents come back whole);
+// - updates use $set, $unset and $inc only (no $push, $pull, $addToSet with
+//   arrays of documents, $currentDate, $min, $max): read, change, then write
+//   back guarded by a `version` filter;
+// - no drop*, no listCollections: collections appear on first write or index,
+//   and each test uses a fresh database name;
+// - no sorting on, or equality between, Decimal128 values (jongodb orders them
+//   as text and compares them by scale, so 0.02 != 0.020);
+// - unique indexes only on scalar fields (jongodb indexes an array as one value,
+//   and ignores partial indexes), and no reliance on transactions to detect
+//   write conflicts (jongodb has none); unordered insertMany is all or nothing.
+import fp from 'fastify-plugin';
+import { MongoClient, type CreateIndexesOptions, type Db, type IndexSpecification } from 'mongodb';
+
+export interface IndexSpec {
+  readonly collection: string;
+  readonly key: IndexSpecification;
+  readonly options: CreateIndexesOptions;
+}
+
+export interface MongoHandle {
+  readonly client: MongoClient;
+  readonly db: Db;
+  /** Ping with a deadline; true when the server answered in time. */
+  ping(timeoutMs: number): Promise<boolean>;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    mongo: MongoHandle;
+  }
+}
+
+export interface MongoPluginOptions {
+  readonly uri: string;
+  readonly dbName: string;
+  readonly indexes: readonly IndexSpec[];
+}
+
+export default fp<MongoPluginOptions>(
+  async (app, { uri, dbName, indexes }) => {
+    const client = new MongoClient(uri, {
+      appName: 'globeco-order-generation-service',
+      serverSelectionTimeoutMS: 10_000,
+    });
+    await client.connect();
+    const db = client.db(dbName);
+    for (const index of indexes) {
+      await db.collection(index.collection).createIndex(index.key, index.options);
+    }
+
+    const ping = async (timeoutMs: number): Promise<boolean> => {
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), timeoutMs);
+      });
+      try {
+        const answered = db.command({ ping: 1 }).then(
+          () => true,
+          () => false,
+        );
+        return await Promise.race([answered, deadline]);
+      } finally {
+        clearTimeout(timer);
+      }
+    };
+
+    app.decorate('mongo', { client, db, ping });
+    app.addHook('onClose', async () => {
+      await client.close();
+    });
+  },
+  { name: 'mongo' },
+);

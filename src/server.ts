@@ -1,0 +1,68 @@
+// The service process: reads the configuration, starts a development database
+// when MONGODB_URI is unset, listens, and shuts down gracefully on signals.
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from './app.js';
+import { ConfigError, loadConfig, loadDotEnv, type Config } from './config.js';
+import { startDevDatabase, type DevDatabase } from './dev-database.js';
+import { createLogger } from './logger.js';
+
+async function main(): Promise<void> {
+  loadDotEnv();
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${JSON.stringify({ level: 'fatal', msg: error.message, problems: error.problems })}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const logger = createLogger(config);
+  process.on('unhandledRejection', (reason) => {
+    logger.fatal({ err: reason }, 'unhandled promise rejection');
+    process.exit(1);
+  });
+  process.on('uncaughtException', (error) => {
+    logger.fatal({ err: error }, 'uncaught exception');
+    process.exit(1);
+  });
+
+  let devDatabase: DevDatabase | undefined;
+  if (config.mongodb.uri === undefined) {
+    devDatabase = await startDevDatabase();
+    logger.warn(
+      { database: devDatabase.kind, uri: devDatabase.uri },
+      'MONGODB_URI is not set: using a throw-away development database that is lost on exit. ' +
+        'This is for development only; set MONGODB_URI in any real deployment.',
+    );
+    config = { ...config, mongodb: { ...config.mongodb, uri: devDatabase.uri } };
+  }
+
+  const app: FastifyInstance = await buildApp(config, { logger });
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    app.lifecycle.shuttingDown = true;
+    logger.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down: finishing in-flight work');
+    const deadline = setTimeout(() => {
+      logger.error({ graceMs: config.shutdownGraceMs }, 'shutdown grace period over: exiting with work unfinished');
+      process.exit(1);
+    }, config.shutdownGraceMs);
+    deadline.unref();
+    await app.close();
+    await devDatabase?.stop();
+    logger.info('shut down cleanly');
+    process.exit(0);
+  };
+  process.on('SIGTERM', (signal) => void shutdown(signal));
+  process.on('SIGINT', (signal) => void shutdown(signal));
+
+  await app.listen({ port: config.port, host: config.host });
+}
+
+void main();
