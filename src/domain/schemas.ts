@@ -4,6 +4,9 @@ import { DECIMAL_PATTERN, MAX_SIGNIFICANT_DIGITS, parseDecimal } from './decimal
 import { EXTERNAL_ID_PATTERN, OBJECT_ID_PATTERN } from './ids.js';
 import './validation.js';
 
+/** A schema-level message that still says "is required" when the field is missing. */
+const requiredOr = (issue: { input?: unknown }, message: string) => (issue.input === undefined ? 'is required' : message);
+
 export const ObjectIdString = z
   .string()
   .regex(OBJECT_ID_PATTERN, { error: 'must be 24 lowercase hexadecimal characters' });
@@ -23,7 +26,7 @@ export const SecurityId = z
  * shortest decimal spelling, so 0.1 is exactly 0.1 (see domain/decimal.ts).
  */
 export const DecimalInput = z
-  .union([z.string(), z.number()], { error: 'must be a decimal number (a JSON number or string)' })
+  .union([z.string(), z.number()], { error: (issue) => requiredOr(issue, 'must be a decimal number (a JSON number or string)') })
   .transform((value, ctx) => {
     if (typeof value === 'string' && !DECIMAL_PATTERN.test(value.trim())) {
       ctx.issues.push({ code: 'custom', input: value, message: 'must be a decimal number such as "0.25"' });
@@ -53,7 +56,9 @@ export const QueryInteger = z
   .refine(Number.isSafeInteger, { error: 'must be a non-negative integer no larger than 2^53 - 1' });
 
 /** A model or rebalance version: a positive integer (in a body, or a query string). */
-export const VersionNumber = z.int({ error: 'must be a positive integer' }).min(1, { error: 'must be a positive integer' });
+export const VersionNumber = z
+  .int({ error: (issue) => requiredOr(issue, 'must be a positive integer') })
+  .min(1, { error: 'must be a positive integer' });
 export const VersionQuery = z
   .string({ error: 'is required (the version you last read)' })
   .regex(/^[1-9]\d*$/, { error: 'must be a positive integer' })

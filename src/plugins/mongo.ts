@@ -11,6 +11,8 @@
 //   and each test uses a fresh database name;
 // - no sorting on, or equality between, Decimal128 values (jongodb orders them
 //   as text and compares them by scale, so 0.02 != 0.020);
+// - conditional writes with updateOne/deleteOne and check the count: jongodb's
+//   findOneAndUpdate does not apply filter and update atomically under load;
 // - unique indexes only on scalar fields (jongodb indexes an array as one value,
 //   and ignores partial indexes), and no reliance on transactions to detect
 //   write conflicts (jongodb has none); unordered insertMany is all or nothing.

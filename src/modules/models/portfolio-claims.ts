@@ -47,6 +47,7 @@ export function createPortfolioClaims(db: Db, models: ModelRepository) {
       model_version: version,
       claimed_at: now,
     });
+    if (ids.length === 0) return [];
     try {
       await claims.insertMany(ids.map(doc));
       return [];
@@ -83,11 +84,11 @@ export function createPortfolioClaims(db: Db, models: ModelRepository) {
       holder.version >= existing.model_version ||
       now.getTime() - existing.claimed_at.getTime() > ABANDONED_AFTER_MS;
     if (!abandoned) return conflict(existing._id, holder);
-    const taken = await claims.findOneAndUpdate(
+    const taken = await claims.updateOne(
       { _id: existing._id, model_id: existing.model_id, model_version: existing.model_version },
       { $set: { model_id: toObjectId(modelId), model_version: version, claimed_at: now } },
     );
-    return taken === null ? conflict(existing._id, null) : null;
+    return taken.modifiedCount === 1 ? null : conflict(existing._id, null);
   }
 
   /**

@@ -153,28 +153,34 @@ export function createModelRepository(db: Db) {
     },
 
     /**
-     * Applies `changes` if the stored version is still `expectedVersion`, and
+     * Applies `changes` if the stored version is still `current.version`, and
      * bumps it. Null when the version moved on (or the model is gone).
      */
-    async updateIfVersion(id: string, expectedVersion: number, changes: ModelChanges, now: Date): Promise<Model | null> {
+    async updateIfVersion(current: Model, changes: ModelChanges, now: Date): Promise<Model | null> {
+      const version = current.version + 1;
       const set: Partial<ModelDocument> = {
         name: changes.name,
         positions: changes.positions.map(toPositionDocument),
         portfolios: [...changes.portfolios],
-        version: expectedVersion + 1,
+        version,
         updated_at: now,
       };
       if (changes.lastRebalanceDate !== undefined) set.last_rebalance_date = changes.lastRebalanceDate;
       try {
-        const doc = await models.findOneAndUpdate(
-          { _id: toObjectId(id), version: expectedVersion },
-          { $set: set },
-          { returnDocument: 'after' },
-        );
-        return doc === null ? null : toModel(doc);
+        // updateOne, not findOneAndUpdate: the embedded server applies only the former atomically.
+        const result = await models.updateOne({ _id: toObjectId(current.id), version: current.version }, { $set: set });
+        if (result.modifiedCount !== 1) return null;
       } catch (error) {
         nameTaken(error, changes.name);
       }
+      return {
+        ...current,
+        name: changes.name,
+        positions: changes.positions,
+        portfolios: changes.portfolios,
+        lastRebalanceDate: changes.lastRebalanceDate === undefined ? current.lastRebalanceDate : changes.lastRebalanceDate,
+        version,
+      };
     },
 
     async deleteIfVersion(id: string, version: number): Promise<boolean> {

@@ -114,7 +114,7 @@ export function createModelService({ models, claims, clock, log }: ModelServiceD
       await claims.claim(id, added, nextVersion, now);
       let updated: Model | null;
       try {
-        updated = await models.updateIfVersion(id, current.version, changes, now);
+        updated = await models.updateIfVersion(current, changes, now);
       } catch (error) {
         await claims.release(id, added, nextVersion);
         throw error;

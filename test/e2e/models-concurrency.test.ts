@@ -1,0 +1,112 @@
+// Clients racing on the same model: no update is ever lost, a stale version
+// always loses, and a portfolio never ends up in two models.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type TestApp } from '../helpers/app.js';
+import { json, portfolioId, position, securityId, type PositionBody } from '../helpers/fixtures.js';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await createTestApp();
+});
+afterAll(async () => {
+  await t.close();
+});
+
+let counter = 0;
+async function model(positions: PositionBody[] = [], portfolios: string[] = []) {
+  counter += 1;
+  const res = await t.request({ method: 'POST', url: '/api/v1/models', payload: { name: `Race ${counter}`, positions, portfolios } });
+  return json<{ model_id: string }>(res).model_id;
+}
+const get = async (id: string) => json(await t.request({ method: 'GET', url: `/api/v1/model/${id}` }));
+
+describe('racing writers', () => {
+  it('keeps every one of 25 concurrent position adds', async () => {
+    const id = await model();
+    const results = await Promise.all(
+      Array.from({ length: 25 }, (_, i) =>
+        t.request({ method: 'POST', url: `/api/v1/model/${id}/position`, payload: position(i + 1, '0.01') }),
+      ),
+    );
+    expect(results.map((r) => r.statusCode)).toEqual(Array(25).fill(200));
+    const stored = await get(id);
+    expect(stored.version).toBe(26);
+    expect(stored.positions.map((p: PositionBody) => p.security_id).sort()).toEqual(
+      Array.from({ length: 25 }, (_, i) => securityId(i + 1)).sort(),
+    );
+  });
+
+  it('keeps every change when position and portfolio writes interleave', async () => {
+    const id = await model([position(1, '0.1'), position(2, '0.1')]);
+    const writes = [
+      ...Array.from({ length: 10 }, (_, i) =>
+        t.request({ method: 'POST', url: `/api/v1/model/${id}/portfolio`, payload: { portfolios: [portfolioId(100 + i)] } }),
+      ),
+      t.request({ method: 'PUT', url: `/api/v1/model/${id}/position`, payload: position(1, '0.2') }),
+      t.request({ method: 'DELETE', url: `/api/v1/model/${id}/position`, payload: position(2, '0.1') }),
+      ...Array.from({ length: 5 }, (_, i) =>
+        t.request({ method: 'POST', url: `/api/v1/model/${id}/position`, payload: position(10 + i, '0.05') }),
+      ),
+    ];
+    const results = await Promise.all(writes);
+    expect(results.map((r) => r.statusCode)).toEqual(Array(writes.length).fill(200));
+    const stored = await get(id);
+    expect(stored.version).toBe(1 + writes.length);
+    expect([...stored.portfolios].sort()).toEqual(Array.from({ length: 10 }, (_, i) => portfolioId(100 + i)));
+    const byId = Object.fromEntries(stored.positions.map((p: PositionBody) => [p.security_id, p.target]));
+    expect(byId).toEqual({
+      [securityId(1)]: '0.2',
+      [securityId(10)]: '0.05',
+      [securityId(11)]: '0.05',
+      [securityId(12)]: '0.05',
+      [securityId(13)]: '0.05',
+      [securityId(14)]: '0.05',
+    });
+  });
+
+  it('lets exactly one of ten replaces with the same version win', async () => {
+    const id = await model();
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        t.request({
+          method: 'PUT',
+          url: `/api/v1/model/${id}`,
+          payload: { name: `Winner ${counter}-${i}`, positions: [position(i + 1, '0.1')], portfolios: [], version: 1 },
+        }),
+      ),
+    );
+    const statuses = results.map((r) => r.statusCode).sort();
+    expect(statuses).toEqual([200, ...Array(9).fill(409)]);
+    for (const loser of results.filter((r) => r.statusCode === 409)) expect(json(loser).code).toBe('VERSION_CONFLICT');
+    const winner = json(results.find((r) => r.statusCode === 200)!);
+    expect(await get(id)).toEqual(winner);
+    expect(winner.version).toBe(2);
+  });
+
+  it('gives a portfolio to exactly one of eight models racing to add it', async () => {
+    const ids = await Promise.all(Array.from({ length: 8 }, () => model()));
+    const results = await Promise.all(
+      ids.map((id) => t.request({ method: 'POST', url: `/api/v1/model/${id}/portfolio`, payload: { portfolios: [portfolioId(500)] } })),
+    );
+    expect(results.filter((r) => r.statusCode === 200)).toHaveLength(1);
+    expect(results.filter((r) => r.statusCode === 409)).toHaveLength(7);
+    const models = await Promise.all(ids.map(get));
+    expect(models.filter((m) => m.portfolios.includes(portfolioId(500)))).toHaveLength(1);
+  });
+
+  it('gives a portfolio to exactly one of six models created at once with it', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        t.request({ method: 'POST', url: '/api/v1/models', payload: { name: `Creator ${i}`, portfolios: [portfolioId(600), portfolioId(601 + i)] } }),
+      ),
+    );
+    const winners = results.filter((r) => r.statusCode === 201);
+    expect(winners).toHaveLength(1);
+    expect(results.filter((r) => r.statusCode === 409)).toHaveLength(5);
+    // The losers' other portfolios were released: a new model can take all of them.
+    const winnerPortfolios: string[] = json(winners[0]!).portfolios;
+    const losersPortfolios = Array.from({ length: 6 }, (_, i) => portfolioId(601 + i)).filter((p) => !winnerPortfolios.includes(p));
+    const late = await t.request({ method: 'POST', url: '/api/v1/models', payload: { name: 'Late', portfolios: losersPortfolios } });
+    expect(late.statusCode).toBe(201);
+  });
+});

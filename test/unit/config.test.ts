@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, configVariables, loadConfig } from '../../src/config.js';
+
+describe('loadConfig', () => {
+  it('applies the documented defaults', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      port: 8088,
+      host: '0.0.0.0',
+      logLevel: 'info',
+      mongodb: { uri: undefined, dbName: 'order_generation' },
+      upstreams: {
+        urls: {
+          accounting: 'http://globeco-portfolio-accounting-service:8087',
+          security: 'http://globeco-security-service:8000',
+          pricing: 'http://globeco-pricing-service:8083',
+          portfolio: 'http://globeco-portfolio-service:8000',
+          order: 'http://globeco-order-service:8081',
+        },
+        timeoutMs: 10_000,
+        attempts: 3,
+        backoffMs: 1000,
+        circuitFailureThreshold: 5,
+        circuitResetMs: 60_000,
+        securityCacheTtlMs: 600_000,
+        priceCacheTtlMs: 60_000,
+        cacheMaxEntries: 50_000,
+      },
+      optimizationTimeoutMs: 30_000,
+      rebalanceConcurrency: 16,
+      schedule: { cron: undefined, timeZone: 'UTC' },
+      orders: { submission: false, blotterId: 1 },
+      apiKeys: [],
+      rateLimit: { max: 600, windowMs: 60_000 },
+      corsOrigins: ['*'],
+      shutdownGraceMs: 10_000,
+    });
+  });
+
+  it('reads values and trims trailing slashes from URLs', () => {
+    const config = loadConfig({
+      PORT: '9000',
+      MONGODB_URI: 'mongodb://db:27017/?replicaSet=rs0',
+      PRICING_SERVICE_URL: 'http://pricing:8083/',
+      ORDER_SUBMISSION: 'on',
+      REBALANCE_SCHEDULE: '0 6 * * 1-5',
+      API_KEYS: 'aaaaaaaaaaaaaaaa, bbbbbbbbbbbbbbbb',
+      CORS_ORIGINS: 'https://a.example,https://b.example',
+    });
+    expect(config.port).toBe(9000);
+    expect(config.mongodb.uri).toBe('mongodb://db:27017/?replicaSet=rs0');
+    expect(config.upstreams.urls.pricing).toBe('http://pricing:8083');
+    expect(config.orders.submission).toBe(true);
+    expect(config.schedule.cron).toBe('0 6 * * 1-5');
+    expect(config.apiKeys).toEqual(['aaaaaaaaaaaaaaaa', 'bbbbbbbbbbbbbbbb']);
+    expect(config.corsOrigins).toEqual(['https://a.example', 'https://b.example']);
+  });
+
+  it.each([
+    ['PORT', 'eighty', /^PORT must be a whole number between 0 and 65535 \(got "eighty"\)$/],
+    ['PORT', '70000', /^PORT must be a whole number between 0 and 65535/],
+    ['MONGODB_URI', 'postgres://x', /^MONGODB_URI must be a mongodb:\/\/ or mongodb\+srv:\/\/ connection string/],
+    ['SECURITY_SERVICE_URL', 'not a url', /^SECURITY_SERVICE_URL must be an http:\/\/ or https:\/\/ URL/],
+    ['REBALANCE_SCHEDULE', 'every day', /^REBALANCE_SCHEDULE must be a valid cron expression/],
+    ['REBALANCE_SCHEDULE_TZ', 'Mars/Olympus', /^REBALANCE_SCHEDULE_TZ must be an IANA time zone/],
+    ['ORDER_SUBMISSION', 'yes', /^ORDER_SUBMISSION must be "on" or "off"/],
+    ['LOG_LEVEL', 'loud', /^LOG_LEVEL must be one of/],
+    ['API_KEYS', 'short', /^API_KEYS each key must be at least 16 characters/],
+  ])('stops on a bad %s, naming it', (name, value, message) => {
+    try {
+      loadConfig({ [name]: value });
+      expect.unreachable('loadConfig accepted a bad value');
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).problems).toHaveLength(1);
+      expect((error as ConfigError).problems[0]).toMatch(message);
+    }
+  });
+
+  it('reports every bad variable at once', () => {
+    expect(() => loadConfig({ PORT: 'x', UPSTREAM_RETRIES: '0' })).toThrow(/PORT[\s\S]*UPSTREAM_RETRIES/);
+  });
+
+  it('documents every variable with a description', () => {
+    for (const [name, spec] of Object.entries(configVariables)) {
+      expect(spec.description.length, name).toBeGreaterThan(5);
+    }
+  });
+});
+
+describe('.env.example', () => {
+  it('lists every variable with its default, and nothing else', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const text = await readFile(new URL('../../.env.example', import.meta.url), 'utf8');
+    const listed = new Map<string, string>();
+    for (const line of text.split('\n')) {
+      const match = /^#?\s?([A-Z][A-Z0-9_]+)=(.*)$/.exec(line);
+      if (match) listed.set(match[1]!, match[2]!);
+    }
+    const expected = new Map(Object.entries(configVariables).map(([name, v]) => [name, v.default ?? '']));
+    expect(listed).toEqual(expected);
+  });
+});
