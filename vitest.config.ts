@@ -7,5 +7,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Vitest's default is one worker on a 2-core machine; the database runs in its own process.
+    maxWorkers: 2,
   },
 });

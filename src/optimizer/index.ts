@@ -1,0 +1,110 @@
+// The drift optimiser of rebalancing.md: a pure function from holdings, prices
+// and a model to whole-share quantities, exact and deterministic. `optimize`
+// is the synchronous core; `optimizeAsync` (async.ts) runs big or cash-binding
+// solves off the event loop.
+import { Dec } from '../domain/decimal.js';
+import { prepare, toDec, type ScaledProblem } from './scaled.js';
+import { solveScaled, type CoreAnswer } from './solve.js';
+import type { InfeasibleSecurity, OptimizerInput, OptimizerOptions, OptimizerResult } from './types.js';
+import { verify } from './verify.js';
+
+export * from './types.js';
+export { InvalidOptimizerInput } from './scaled.js';
+export { OptimizerBug } from './verify.js';
+
+export const DEFAULT_TIMEOUT_MS = 30_000;
+
+const money = (value: Dec) => value.toDecimalPlaces(2, Dec.ROUND_HALF_UP).toFixed(2);
+
+function bandSecurities(problem: ScaledProblem, answer: Extract<CoreAnswer, { kind: 'band' }>, mv: Dec): InfeasibleSecurity[] {
+  return answer.securities.map((i) => {
+    const w = toDec(problem.W[i]!, problem.sw);
+    return {
+      securityId: problem.ids[i]!,
+      price: problem.prices[i]!,
+      bandLow: mv.times(w.minus(toDec(problem.LO[i]!, problem.sw))),
+      bandHigh: mv.times(w.plus(toDec(problem.HI[i]!, problem.sw))),
+      minShares: new Dec(answer.low[i]!),
+      maxShares: new Dec(answer.high[i]!),
+    };
+  });
+}
+
+/** The answer for an already scaled problem (benchmarks time `solveScaled` alone). */
+export function answer(problem: ScaledProblem, core: CoreAnswer, timeoutMs: number): OptimizerResult {
+  const marketValue = toDec(problem.MV, problem.sm);
+  switch (core.kind) {
+    case 'overdrawn':
+      return {
+        status: 'infeasible',
+        reason: 'overdrawn',
+        message: `the portfolio is overdrawn: its market value is ${money(marketValue)}, below zero`,
+        marketValue,
+        securities: [],
+      };
+    case 'band': {
+      const securities = bandSecurities(problem, core, marketValue);
+      const described = securities.map(
+        (s) =>
+          `${s.securityId} (band ${money(s.bandLow)} to ${money(s.bandHigh)} at price ${s.price.toString()} ` +
+          `allows ${s.minShares.toString()} to ${s.maxShares.toString()} shares)`,
+      );
+      return {
+        status: 'infeasible',
+        reason: 'band',
+        message: `no feasible solution exists: no whole number of shares meets the drift band of ${described.join(', ')}`,
+        marketValue,
+        securities,
+      };
+    }
+    case 'cash': {
+      let spend = new Dec(0);
+      for (let i = 0; i < problem.n; i++) spend = spend.plus(problem.prices[i]!.times(core.low[i]!));
+      return {
+        status: 'infeasible',
+        reason: 'cash',
+        message:
+          `no feasible solution exists: meeting every drift band needs at least ${money(spend)} in positions, ` +
+          `more than the market value of ${money(marketValue)}`,
+        marketValue,
+        securities: [],
+      };
+    }
+    case 'timeout':
+      return {
+        status: 'infeasible',
+        reason: 'timeout',
+        message: `no feasible solution found: the solver timed out after ${timeoutMs} ms`,
+        marketValue,
+        securities: [],
+      };
+    case 'nothing_to_do':
+    case 'optimal': {
+      const quantities = core.kind === 'optimal' ? core.quantities : new Float64Array(problem.n);
+      const checked = verify(problem, quantities);
+      return {
+        status: core.kind,
+        marketValue,
+        positions: problem.ids.map((securityId, i) => ({
+          securityId,
+          price: problem.prices[i]!,
+          original: problem.quantities[i]!,
+          adjusted: new Dec(quantities[i]!),
+        })),
+        driftBefore: toDec(checked.driftBefore, checked.driftScale),
+        driftAfter: toDec(checked.driftAfter, checked.driftScale),
+        cashBinding: core.kind === 'optimal' ? core.cashBinding : false,
+      } as OptimizerResult;
+    }
+  }
+}
+
+export function optimize(input: OptimizerInput, options: OptimizerOptions = {}): OptimizerResult {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  // Without a clock there is no deadline: the optimiser reads no clock of its own.
+  const now = options.now ?? (() => 0);
+  const deadline = { now, at: options.now === undefined ? Infinity : now() + timeoutMs };
+  const problem = prepare(input);
+  const core = solveScaled(problem, { deadline, exactOnly: options.exactOnly ?? false });
+  return answer(problem, core, timeoutMs);
+}

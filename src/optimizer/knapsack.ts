@@ -1,0 +1,334 @@
+// The cash-binding case, solved exactly: which shares to sell down from the
+// unconstrained optimum so that the overspend is freed at least cost.
+//
+// Selling k >= 1 shares of security i frees k·p_i of cash and costs
+// k·p_i − 2·o_i of drift, where o_i >= 0 is how far its rounded-up position
+// overshoots the target (0 when it was rounded down). That is a covering
+// knapsack with a discount on each item's first share (NP-hard, so greedy is
+// not exact). It is solved by depth-first branch and bound, in exact integer
+// arithmetic, on one objective that orders answers as rebalancing.md does:
+//
+//   Z = M·drift + trade,  M larger than any difference in trade value,
+//
+// so Z orders by drift, then by trade value. The search visits securities in
+// id order and, for each, larger sales first, so answers come in increasing
+// order of their quantities; keeping only strictly better Z makes the first
+// optimum found the one with the smallest quantities in id order (the last
+// tie-break), at no extra cost.
+//
+// The bound is the LP relaxation: each security's shares split into segments
+// of constant cost per unit of cash freed (the discounted first share, then
+// runs of equal trade change), taken cheapest first, fractionally. For a child
+// "sell k of this security" the bound is convex in k, so the k worth trying
+// form an interval found by binary search: thousands of possible counts of a
+// cheap share are never enumerated.
+import { abs, ceilDiv, gcd, pow10 } from './bigint-math.js';
+
+export interface KnapsackItem {
+  /** Position of the security in id order. */
+  readonly index: number;
+  /** Cash freed by one share, in drift units. */
+  readonly price: bigint;
+  /** Drift discount of the first share sold (>= 0, <= price / 2). */
+  readonly overshoot: bigint;
+  /** Shares that may be sold (b − L >= 1). */
+  readonly maxShares: number;
+  /** For the trade value: holding after step 2 (b), current holding Q / 10^sq, price P. */
+  readonly b: bigint;
+  readonly Q: bigint;
+  readonly P: bigint;
+}
+
+export interface KnapsackProblem {
+  readonly items: readonly KnapsackItem[];
+  /** Overspend to free, in drift units; > 0. */
+  readonly need: bigint;
+  /** Scale of Q. */
+  readonly sq: number;
+}
+
+export class SolverTimeout extends Error {
+  override name = 'SolverTimeout';
+}
+
+export interface Deadline {
+  readonly now: () => number;
+  readonly at: number;
+}
+
+/** A run of shares of one item with the same cost per unit of cash freed. */
+interface Segment {
+  readonly item: number;
+  readonly freed: bigint;
+  readonly cost: bigint;
+}
+
+/** The LP bound over items j.. as a piecewise-linear function of the cash still needed. */
+interface SuffixBound {
+  readonly freed: bigint[];
+  readonly cost: bigint[];
+  readonly segments: Segment[];
+  readonly gcd: bigint;
+}
+
+/** A rational num / den with den > 0. */
+interface Ratio {
+  num: bigint;
+  den: bigint;
+}
+
+const CHECK_EVERY = 1024;
+
+/** Returns, per item (in the order given), how many shares to sell. */
+export type KnapsackOutcome =
+  | { readonly done: true; readonly sold: number[] }
+  /** The node budget ran out: the best drift found so far (an upper bound on the optimum), if any. */
+  | { readonly done: false; readonly drift: bigint | null };
+
+class NodeBudget extends Error {}
+
+/**
+ * Searches until done, the deadline (SolverTimeout) or `maxNodes`. Returns,
+ * per item (in the order given), how many shares to sell.
+ */
+export function solveKnapsack(problem: KnapsackProblem, deadline: Deadline, maxNodes = Infinity): KnapsackOutcome {
+  const items = [...problem.items].sort((a, b) => a.index - b.index);
+  const m = items.length;
+  const S = pow10(problem.sq);
+  /** Trade value change of selling k shares of item i: (|(b − k)·S − Q| − |b·S − Q|)·P. */
+  const offsets = items.map((it) => it.b * S - it.Q);
+  const tradeDelta = (i: number, k: number) => (abs(offsets[i]! - BigInt(k) * S) - abs(offsets[i]!)) * items[i]!.P;
+
+  let span = 0n;
+  for (let i = 0; i < m; i++) span += BigInt(items[i]!.maxShares) * S * items[i]!.P;
+  const M = 2n * span + 1n;
+
+  /** Z-cost of selling k shares of item i. */
+  const costOf = (i: number, k: number): bigint => {
+    if (k === 0) return 0n;
+    const it = items[i]!;
+    return M * (BigInt(k) * it.price - 2n * it.overshoot) + tradeDelta(i, k);
+  };
+
+  // Segments per item, in share order (their unit costs never decrease: the
+  // first share is the cheapest, the trade change per share is convex).
+  const segments: Segment[] = [];
+  for (let i = 0; i < m; i++) {
+    const it = items[i]!;
+    segments.push({ item: i, freed: it.price, cost: costOf(i, 1) });
+    let share = 2;
+    while (share <= it.maxShares) {
+      const marginal = tradeDelta(i, share) - tradeDelta(i, share - 1);
+      let end = share;
+      // Extend the run while the marginal trade change stays the same.
+      let lo = share;
+      let hi = it.maxShares;
+      while (lo < hi) {
+        const mid = Math.ceil((lo + hi) / 2);
+        if (tradeDelta(i, mid) - tradeDelta(i, share - 1) === marginal * BigInt(mid - share + 1)) lo = mid;
+        else hi = mid - 1;
+      }
+      end = lo;
+      const count = BigInt(end - share + 1);
+      segments.push({ item: i, freed: count * it.price, cost: count * (M * it.price + marginal) });
+      share = end + 1;
+    }
+  }
+  // The bound takes segments only as far as cash is needed, which is right only
+  // if none has a negative cost. It holds: a first share with no drift cost
+  // (o = p/2) was rounded up because the holding is nearer, so selling it adds trade.
+  if (segments.some((s) => s.cost < 0n)) throw new Error('a share whose sale lowers the objective; step 2 should have sold it');
+  segments.sort((a, b) => {
+    const lhs = a.cost * b.freed;
+    const rhs = b.cost * a.freed;
+    if (lhs !== rhs) return lhs < rhs ? -1 : 1;
+    return a.item - b.item;
+  });
+
+  const suffixes: (SuffixBound | undefined)[] = new Array<SuffixBound | undefined>(m + 1);
+  const suffix = (j: number): SuffixBound => {
+    let bound = suffixes[j];
+    if (bound === undefined) {
+      const own = segments.filter((s) => s.item >= j);
+      const freed = [0n];
+      const cost = [0n];
+      for (const s of own) {
+        freed.push(freed[freed.length - 1]! + s.freed);
+        cost.push(cost[cost.length - 1]! + s.cost);
+      }
+      let g = 0n;
+      for (let i = j; i < m; i++) g = gcd(g, items[i]!.price);
+      bound = { freed, cost, segments: own, gcd: g };
+      suffixes[j] = bound;
+    }
+    return bound;
+  };
+
+  /** LP bound of freeing `need` with items j.. (gcd-rounded when asked), or null when they cannot. */
+  const lpBound = (j: number, need: bigint, round: boolean, out: Ratio): boolean => {
+    if (need <= 0n) {
+      out.num = 0n;
+      out.den = 1n;
+      return true;
+    }
+    if (j >= m) return false;
+    const bound = suffix(j);
+    const total = bound.freed[bound.freed.length - 1]!;
+    const target = round ? ceilDiv(need, bound.gcd) * bound.gcd : need;
+    if (target > total) return false;
+    let lo = 0;
+    let hi = bound.segments.length;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (bound.freed[mid]! <= target) lo = mid;
+      else hi = mid - 1;
+    }
+    const rest = target - bound.freed[lo]!;
+    if (rest === 0n) {
+      out.num = bound.cost[lo]!;
+      out.den = 1n;
+    } else {
+      const next = bound.segments[lo]!;
+      out.num = bound.cost[lo]! * next.freed + rest * next.cost;
+      out.den = next.freed;
+    }
+    return true;
+  };
+
+  const k = new Array<number>(m).fill(0);
+  let best: number[] | null = null;
+  let bestZ = 0n;
+  let nodes = 0;
+  const scratch: Ratio = { num: 0n, den: 1n };
+
+  /**
+   * Compares the child bound of selling `count` of item j (gcd-rounded when
+   * asked) with the incumbent: -1 below it, 0 equal, 1 above (or no solution).
+   */
+  const childVersusBest = (j: number, need: bigint, prefix: bigint, count: number, round: boolean): number => {
+    if (!lpBound(j + 1, need - BigInt(count) * items[j]!.price, round, scratch)) return 1;
+    if (best === null) return -1;
+    const lhs = (prefix + costOf(j, count)) * scratch.den + scratch.num;
+    const rhs = bestZ * scratch.den;
+    return lhs < rhs ? -1 : lhs > rhs ? 1 : 0;
+  };
+
+  /** The child bound without gcd rounding, as a comparable value (convex in count). */
+  const childValue = (j: number, need: bigint, prefix: bigint, count: number): Ratio | null => {
+    const base = prefix + costOf(j, count);
+    if (!lpBound(j + 1, need - BigInt(count) * items[j]!.price, false, scratch)) return null;
+    return { num: base * scratch.den + scratch.num, den: scratch.den };
+  };
+  const less = (a: Ratio | null, b: Ratio | null) => (a === null ? false : b === null ? true : a.num * b.den < b.num * a.den);
+
+  /**
+   * Where the current prefix k[0..j) stands against the incumbent in the last
+   * tie-break (more shares sold = smaller quantity = earlier): -1 earlier, 0 same, 1 later.
+   */
+  const prefixOrder = (j: number): number => {
+    for (let i = 0; i < j; i++) if (k[i] !== best![i]) return k[i]! > best![i]! ? -1 : 1;
+    return 0;
+  };
+  /** Could some completion after position j still come earlier than the incumbent? */
+  const restCanComeEarlier = (j: number): boolean => {
+    for (let i = j + 1; i < m; i++) if (best![i]! < items[i]!.maxShares) return true;
+    return false;
+  };
+
+  /** Is the child "sell `count` of item j" worth searching? */
+  const promising = (j: number, need: bigint, prefix: bigint, count: number): boolean => {
+    const order = childVersusBest(j, need, prefix, count, true);
+    if (order !== 0) return order < 0;
+    // Same bound as the incumbent: only a child that could tie it and come earlier in id order.
+    const before = prefixOrder(j);
+    if (before !== 0) return before < 0;
+    const mine = best![j]!;
+    return count > mine || (count === mine && restCanComeEarlier(j));
+  };
+
+  const record = (j: number, z: bigint) => {
+    for (let r = j; r < m; r++) k[r] = 0;
+    if (best === null || z < bestZ || (z === bestZ && prefixOrder(m) < 0)) {
+      best = [...k];
+      bestZ = z;
+    }
+  };
+
+  const child = (j: number, need: bigint, prefix: bigint, count: number) => {
+    k[j] = count;
+    const nextNeed = need - BigInt(count) * items[j]!.price;
+    const z = prefix + costOf(j, count);
+    if (nextNeed <= 0n) record(j + 1, z);
+    else if (j + 1 < m) search(j + 1, nextNeed, z);
+    k[j] = 0;
+  };
+
+  const search = (j: number, need: bigint, prefix: bigint): void => {
+    if ((++nodes & (CHECK_EVERY - 1)) === 1 && deadline.now() > deadline.at) throw new SolverTimeout();
+    if (nodes > maxNodes) throw new NodeBudget();
+    const it = items[j]!;
+    const cover = ceilDiv(need, it.price);
+    const most = cover < BigInt(it.maxShares) ? Number(cover) : it.maxShares;
+    // The child bound is convex in the count (1..most). Dive first where it is
+    // lowest, then try the other counts largest first: above the minimum the
+    // bound only grows, so counts that cannot match the incumbent are skipped
+    // by binary search; below it the bound only grows as the count falls, so
+    // the first count past the incumbent ends the loop.
+    // Counts below `fewest` leave more to free than the later securities can.
+    const later = j + 1 < m ? suffix(j + 1).freed : [0n];
+    const excess = need - later[later.length - 1]!;
+    const fewest = excess > 0n ? Number(ceilDiv(excess, it.price)) : 0;
+    if (fewest > most) return;
+    let argmin = Math.max(1, fewest);
+    if (most >= 1) {
+      let lo = Math.max(1, fewest);
+      let hi = most;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (less(childValue(j, need, prefix, mid + 1), childValue(j, need, prefix, mid))) lo = mid + 1;
+        else hi = mid;
+      }
+      argmin = lo;
+      if (promising(j, need, prefix, argmin)) child(j, need, prefix, argmin);
+    }
+    for (let count = most; count >= Math.max(1, fewest); count--) {
+      if (count === argmin) continue;
+      if (best !== null && childVersusBest(j, need, prefix, count, false) > 0) {
+        if (count < argmin) break;
+        // Largest count in (argmin, count) whose bound does not exceed the incumbent.
+        let lo = argmin + 1;
+        let hi = count - 1;
+        if (lo > hi || childVersusBest(j, need, prefix, lo, false) > 0) {
+          count = argmin;
+          continue;
+        }
+        while (lo < hi) {
+          const mid = Math.ceil((lo + hi) / 2);
+          if (childVersusBest(j, need, prefix, mid, false) <= 0) lo = mid;
+          else hi = mid - 1;
+        }
+        count = lo;
+      }
+      if (promising(j, need, prefix, count)) child(j, need, prefix, count);
+    }
+    // Count 0: leave this security where step 2 put it.
+    if (fewest <= 0 && j + 1 < m && promising(j, need, prefix, 0)) child(j, need, prefix, 0);
+  };
+
+  try {
+    search(0, problem.need, 0n);
+  } catch (error) {
+    if (!(error instanceof NodeBudget)) throw error;
+    const found = best as number[] | null; // assigned in the search closures
+    if (found === null) return { done: false, drift: null };
+    let drift = 0n;
+    found.forEach((count, i) => {
+      if (count > 0) drift += BigInt(count) * items[i]!.price - 2n * items[i]!.overshoot;
+    });
+    return { done: false, drift };
+  }
+  if (best === null) throw new Error('no way to free the overspend; the caller checks the cash bound first');
+  const chosen = best as number[];
+  const byItem = new Map(items.map((it, i) => [it, chosen[i]!]));
+  return { done: true, sold: problem.items.map((it) => byItem.get(it)!) };
+}

@@ -1,0 +1,78 @@
+// What the optimiser takes and gives: decimals in, decimals out.
+import type { Dec } from '../domain/decimal.js';
+
+export interface OptimizerSecurity {
+  readonly securityId: string;
+  /** Current holding: may be 0, negative (a short) or fractional. */
+  readonly quantity: Dec;
+  /** Price per share, > 0. */
+  readonly price: Dec;
+  /** Target weight w (0 for a held security outside the model). */
+  readonly target: Dec;
+  readonly lowDrift: Dec;
+  readonly highDrift: Dec;
+}
+
+export interface OptimizerInput {
+  readonly securities: readonly OptimizerSecurity[];
+  readonly cash: Dec;
+}
+
+export interface OptimizerOptions {
+  /** Budget for the cash-binding search; past it the answer is infeasible (timed out). */
+  readonly timeoutMs?: number;
+  /** Milliseconds from an arbitrary origin; injected so the optimiser reads no clock of its own. */
+  readonly now?: () => number;
+  /** Decide every security with exact integer arithmetic, skipping the floating-point filter (tests). */
+  readonly exactOnly?: boolean;
+}
+
+export interface OptimizedPosition {
+  readonly securityId: string;
+  readonly price: Dec;
+  readonly original: Dec;
+  /** The whole number of shares to hold after trading. */
+  readonly adjusted: Dec;
+}
+
+export interface InfeasibleSecurity {
+  readonly securityId: string;
+  readonly price: Dec;
+  /** The band in money: MV·(w − l) .. MV·(w + h). */
+  readonly bandLow: Dec;
+  readonly bandHigh: Dec;
+  /** Whole shares the band allows: ceil(bandLow / price) .. floor(bandHigh / price); min > max. */
+  readonly minShares: Dec;
+  readonly maxShares: Dec;
+}
+
+export type InfeasibleReason = 'band' | 'cash' | 'overdrawn' | 'timeout';
+
+export type OptimizerResult =
+  | {
+      readonly status: 'optimal';
+      readonly marketValue: Dec;
+      /** Sorted by security id. */
+      readonly positions: readonly OptimizedPosition[];
+      /** Σ |MV·w − u·p| before and after trading. */
+      readonly driftBefore: Dec;
+      readonly driftAfter: Dec;
+      /** True when the cash constraint bound and the exact search ran. */
+      readonly cashBinding: boolean;
+    }
+  | {
+      readonly status: 'nothing_to_do';
+      readonly marketValue: Dec;
+      readonly positions: readonly OptimizedPosition[];
+      readonly driftBefore: Dec;
+      readonly driftAfter: Dec;
+      readonly cashBinding: false;
+    }
+  | {
+      readonly status: 'infeasible';
+      readonly reason: InfeasibleReason;
+      readonly message: string;
+      readonly marketValue: Dec;
+      /** The securities whose bands cannot be met (reason 'band'), else empty. */
+      readonly securities: readonly InfeasibleSecurity[];
+    };

@@ -1,0 +1,79 @@
+// The independent MILP reference: HiGHS (WebAssembly) on the same problem.
+// Integer bounds are given as ceil/floor of the band (that build mis-solves
+// fractional bounds on integer columns), gaps are 0, and its answer is
+// re-evaluated exactly by the caller. Each security also gets the valid
+// inequality through its two nearest whole-share points, which leaves the
+// integer optimum unchanged but makes HiGHS fast on this separable problem.
+import * as highsModule from 'highs';
+import type { Highs } from 'highs';
+import { Dec } from '../../src/domain/decimal.js';
+import type { OptimizerInput } from '../../src/optimizer/index.js';
+import { bands, marketValue } from './exact.js';
+
+// The package's types describe its CommonJS build; under ESM its default export is the loader.
+type Loader = () => Promise<Highs>;
+const loadHighs = (highsModule as unknown as { default: Loader }).default;
+
+let highs: Promise<Highs> | undefined;
+
+type SolveOptions = Parameters<Highs['solve']>[1];
+/** Gap 0 for an exact optimum; the feasibility-jump heuristic only adds ~40 ms a solve here. */
+const OPTIONS = {
+  output_flag: false,
+  mip_rel_gap: 0,
+  mip_abs_gap: 0,
+  mip_heuristic_run_feasibility_jump: false, // not in the package's option types, accepted by HiGHS
+} as Record<string, unknown> as SolveOptions;
+
+export type ReferenceAnswer = { readonly feasible: false } | { readonly feasible: true; readonly x: Map<string, Dec> };
+
+const num = (d: Dec) => d.toFixed();
+
+export async function solveWithHighs(input: OptimizerInput): Promise<ReferenceAnswer> {
+  highs ??= loadHighs();
+  const solver = await highs;
+  const mv = marketValue(input);
+  const band = bands(input);
+  if (band.some((b) => b.low.greaterThan(b.high))) return { feasible: false };
+  const rows: string[] = [];
+  const bounds: string[] = [];
+  const cash: string[] = [];
+  input.securities.forEach((s, i) => {
+    const target = mv.times(s.target);
+    const fl = target.dividedBy(s.price).floor();
+    const ce = target.dividedBy(s.price).ceil();
+    const atFloor = target.minus(fl.times(s.price)).abs();
+    const atCeil = target.minus(ce.times(s.price)).abs();
+    rows.push(` a${i}: d${i} + ${num(s.price)} x${i} >= ${num(target)}`);
+    rows.push(` b${i}: d${i} - ${num(s.price)} x${i} >= ${num(target.negated())}`);
+    if (ce.greaterThan(fl)) {
+      const slope = atCeil.minus(atFloor);
+      rows.push(` c${i}: d${i} - ${num(slope)} x${i} >= ${num(atFloor.minus(slope.times(fl)))}`);
+    }
+    bounds.push(` ${num(band[i]!.low)} <= x${i} <= ${num(band[i]!.high)}`);
+    cash.push(`${num(s.price)} x${i}`);
+  });
+  const n = input.securities.length;
+  const lp = [
+    'Minimize',
+    ` obj: ${n === 0 ? '0 z' : Array.from({ length: n }, (_, i) => `d${i}`).join(' + ')}`,
+    'Subject To',
+    ...rows,
+    ` cash: ${n === 0 ? '0 z' : cash.join(' + ')} <= ${num(mv)}`,
+    'Bounds',
+    ...bounds,
+    ...(n === 0 ? [' z = 0'] : []),
+    'Generals',
+    ` ${n === 0 ? 'z' : Array.from({ length: n }, (_, i) => `x${i}`).join(' ')}`,
+    'End',
+  ].join('\n');
+  const result = solver.solve(lp, OPTIONS);
+  if (result.Status === 'Infeasible') return { feasible: false };
+  if (result.Status !== 'Optimal') throw new Error(`HiGHS ended with ${result.Status}`);
+  const x = new Map<string, Dec>();
+  input.securities.forEach((s, i) => {
+    const column = result.Columns[`x${i}`];
+    x.set(s.securityId, new Dec(Math.round(column?.Primal ?? 0)));
+  });
+  return { feasible: true, x };
+}
