@@ -13,6 +13,7 @@
 // doubles, and the caller only comes here when they all stay below 2^53.
 import type { KnapsackItem } from './knapsack.js';
 import { abs, ceilDiv, gcd, minBig, pow10 } from './bigint-math.js';
+import { driftDelta, piecesOf, tradeDelta } from './pieces.js';
 
 export interface FillProblem {
   readonly items: readonly KnapsackItem[];
@@ -20,8 +21,8 @@ export interface FillProblem {
   readonly sq: number;
 }
 
+/** A piece (pieces.ts) with its per-share costs as doubles. */
 interface Piece {
-  /** Shares in the piece, and the (drift, trade) cost of each. */
   readonly count: number;
   readonly drift: number;
   readonly trade: number;
@@ -148,31 +149,10 @@ function plan(problem: FillProblem, knownDrift: bigint | null): Plan | null {
   }
   if (driftSpan >= BigInt(SAFE) || tradeSpan >= BigInt(SAFE)) return null;
 
-  const tradeDelta = (it: KnapsackItem, k: number) => (abs(it.b * S - it.Q - BigInt(k) * S) - abs(it.b * S - it.Q)) * it.P;
-  const cost = (i: number, k: number): [number, number] => {
-    if (k === 0) return [0, 0];
-    const it = items[i]!;
-    return [Number(BigInt(k) * it.price - 2n * it.overshoot), Number(tradeDelta(it, k))];
-  };
-  const pieces = items.map((it, i) => {
-    const list: Piece[] = [];
-    const [firstDrift, firstTrade] = cost(i, 1);
-    list.push({ count: 1, drift: firstDrift, trade: firstTrade });
-    let share = 2;
-    while (share <= it.maxShares) {
-      const marginal = tradeDelta(it, share) - tradeDelta(it, share - 1);
-      let lo = share;
-      let hi = it.maxShares;
-      while (lo < hi) {
-        const mid = Math.ceil((lo + hi) / 2);
-        if (tradeDelta(it, mid) - tradeDelta(it, share - 1) === marginal * BigInt(mid - share + 1)) lo = mid;
-        else hi = mid - 1;
-      }
-      list.push({ count: lo - share + 1, drift: Number(it.price), trade: Number(marginal) });
-      share = lo + 1;
-    }
-    return list;
-  });
+  const cost = (i: number, k: number): [number, number] => [Number(driftDelta(items[i]!, k)), Number(tradeDelta(items[i]!, S, k))];
+  const pieces = items.map((it) =>
+    piecesOf(it, S).map((piece) => ({ count: piece.count, drift: Number(piece.drift), trade: Number(piece.trade) })),
+  );
   return {
     unit,
     width: Number(widthBig),

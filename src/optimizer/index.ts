@@ -1,10 +1,10 @@
 // The drift optimiser of rebalancing.md: a pure function from holdings, prices
-// and a model to whole-share quantities, exact and deterministic. `optimize`
-// is the synchronous core; `optimizeAsync` (async.ts) runs big or cash-binding
-// solves off the event loop.
+// and a model to whole-share quantities, exact and deterministic. `optimize` is
+// the synchronous core; `createOptimizerPool` (pool.ts) runs the expensive
+// solves (large, or cash-binding) in worker threads, off the event loop.
 import { Dec } from '../domain/decimal.js';
 import { prepare, toDec, type ScaledProblem } from './scaled.js';
-import { solveScaled, type CoreAnswer } from './solve.js';
+import { decide, solveScaled, type CoreAnswer } from './solve.js';
 import type { InfeasibleSecurity, OptimizerInput, OptimizerOptions, OptimizerResult } from './types.js';
 import { verify } from './verify.js';
 
@@ -30,16 +30,14 @@ function bandSecurities(problem: ScaledProblem, answer: Extract<CoreAnswer, { ki
   });
 }
 
-/** The answer for an already scaled problem (benchmarks time `solveScaled` alone). */
-export function answer(problem: ScaledProblem, core: CoreAnswer, timeoutMs: number): OptimizerResult {
-  const marketValue = toDec(problem.MV, problem.sm);
+function infeasible(problem: ScaledProblem, core: CoreAnswer, marketValue: Dec, timeoutMs: number): OptimizerResult {
+  const base = { status: 'infeasible', marketValue } as const;
   switch (core.kind) {
     case 'overdrawn':
       return {
-        status: 'infeasible',
+        ...base,
         reason: 'overdrawn',
         message: `the portfolio is overdrawn: its market value is ${money(marketValue)}, below zero`,
-        marketValue,
         securities: [],
       };
     case 'band': {
@@ -50,10 +48,9 @@ export function answer(problem: ScaledProblem, core: CoreAnswer, timeoutMs: numb
           `allows ${s.minShares.toString()} to ${s.maxShares.toString()} shares)`,
       );
       return {
-        status: 'infeasible',
+        ...base,
         reason: 'band',
         message: `no feasible solution exists: no whole number of shares meets the drift band of ${described.join(', ')}`,
-        marketValue,
         securities,
       };
     }
@@ -61,42 +58,44 @@ export function answer(problem: ScaledProblem, core: CoreAnswer, timeoutMs: numb
       let spend = new Dec(0);
       for (let i = 0; i < problem.n; i++) spend = spend.plus(problem.prices[i]!.times(core.low[i]!));
       return {
-        status: 'infeasible',
+        ...base,
         reason: 'cash',
         message:
           `no feasible solution exists: meeting every drift band needs at least ${money(spend)} in positions, ` +
           `more than the market value of ${money(marketValue)}`,
-        marketValue,
         securities: [],
       };
     }
-    case 'timeout':
+    default:
       return {
-        status: 'infeasible',
+        ...base,
         reason: 'timeout',
         message: `no feasible solution found: the solver timed out after ${timeoutMs} ms`,
-        marketValue,
         securities: [],
       };
-    case 'nothing_to_do':
-    case 'optimal': {
-      const quantities = core.kind === 'optimal' ? core.quantities : new Float64Array(problem.n);
-      const checked = verify(problem, quantities);
-      return {
-        status: core.kind,
-        marketValue,
-        positions: problem.ids.map((securityId, i) => ({
-          securityId,
-          price: problem.prices[i]!,
-          original: problem.quantities[i]!,
-          adjusted: new Dec(quantities[i]!),
-        })),
-        driftBefore: toDec(checked.driftBefore, checked.driftScale),
-        driftAfter: toDec(checked.driftAfter, checked.driftScale),
-        cashBinding: core.kind === 'optimal' ? core.cashBinding : false,
-      } as OptimizerResult;
-    }
   }
+}
+
+/** The answer for a problem and its core decision, verified exactly when it holds quantities. */
+export function answer(problem: ScaledProblem, core: CoreAnswer, timeoutMs: number): OptimizerResult {
+  const marketValue = toDec(problem.MV, problem.sm);
+  if (core.kind !== 'optimal' && core.kind !== 'nothing_to_do') return infeasible(problem, core, marketValue, timeoutMs);
+  const quantities = core.kind === 'optimal' ? core.quantities : new Float64Array(problem.n);
+  const checked = verify(problem, quantities);
+  const common = {
+    marketValue,
+    positions: problem.ids.map((securityId, i) => ({
+      securityId,
+      price: problem.prices[i]!,
+      original: problem.quantities[i]!,
+      adjusted: new Dec(quantities[i]!),
+    })),
+    driftBefore: toDec(checked.driftBefore, checked.driftScale),
+    driftAfter: toDec(checked.driftAfter, checked.driftScale),
+  };
+  return core.kind === 'optimal'
+    ? { status: 'optimal', ...common, cashBinding: core.cashBinding }
+    : { status: 'nothing_to_do', ...common, cashBinding: false };
 }
 
 export function optimize(input: OptimizerInput, options: OptimizerOptions = {}): OptimizerResult {
@@ -107,4 +106,14 @@ export function optimize(input: OptimizerInput, options: OptimizerOptions = {}):
   const problem = prepare(input);
   const core = solveScaled(problem, { deadline, exactOnly: options.exactOnly ?? false });
   return answer(problem, core, timeoutMs);
+}
+
+/**
+ * Steps 1–3 only (cheap): the answer, or null when the cash constraint binds
+ * and the exact sell-down (possibly expensive) is still to do.
+ */
+export function optimizeUnlessBinding(input: OptimizerInput, options: OptimizerOptions = {}): OptimizerResult | null {
+  const problem = prepare(input);
+  const core = decide(problem, options.exactOnly ?? false);
+  return core.kind === 'sell_down' ? null : answer(problem, core, options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
 }

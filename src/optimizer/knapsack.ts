@@ -22,7 +22,8 @@
 // "sell k of this security" the bound is convex in k, so the k worth trying
 // form an interval found by binary search: thousands of possible counts of a
 // cheap share are never enumerated.
-import { abs, ceilDiv, gcd, pow10 } from './bigint-math.js';
+import { ceilDiv, gcd, pow10 } from './bigint-math.js';
+import { driftDelta, piecesOf, tradeDelta } from './pieces.js';
 
 export interface KnapsackItem {
   /** Position of the security in id order. */
@@ -78,6 +79,8 @@ interface Ratio {
 }
 
 const CHECK_EVERY = 1024;
+/** Up to this many counts of a security are bounded one by one and tried best first. */
+const FEW_COUNTS = 16;
 
 /** Returns, per item (in the order given), how many shares to sell. */
 export type KnapsackOutcome =
@@ -91,47 +94,30 @@ class NodeBudget extends Error {}
  * Searches until done, the deadline (SolverTimeout) or `maxNodes`. Returns,
  * per item (in the order given), how many shares to sell.
  */
-export function solveKnapsack(problem: KnapsackProblem, deadline: Deadline, maxNodes = Infinity): KnapsackOutcome {
+export function solveKnapsack(
+  problem: KnapsackProblem,
+  deadline: Deadline,
+  maxNodes = Infinity,
+  /** A known feasible answer (shares per item, in the order given) to start from. */
+  seed: readonly number[] | null = null,
+): KnapsackOutcome {
   const items = [...problem.items].sort((a, b) => a.index - b.index);
   const m = items.length;
   const S = pow10(problem.sq);
-  /** Trade value change of selling k shares of item i: (|(b − k)·S − Q| − |b·S − Q|)·P. */
-  const offsets = items.map((it) => it.b * S - it.Q);
-  const tradeDelta = (i: number, k: number) => (abs(offsets[i]! - BigInt(k) * S) - abs(offsets[i]!)) * items[i]!.P;
+  const tradeOf = (i: number, k: number) => tradeDelta(items[i]!, S, k);
 
   let span = 0n;
   for (let i = 0; i < m; i++) span += BigInt(items[i]!.maxShares) * S * items[i]!.P;
   const M = 2n * span + 1n;
 
   /** Z-cost of selling k shares of item i. */
-  const costOf = (i: number, k: number): bigint => {
-    if (k === 0) return 0n;
-    const it = items[i]!;
-    return M * (BigInt(k) * it.price - 2n * it.overshoot) + tradeDelta(i, k);
-  };
+  const costOf = (i: number, k: number): bigint => M * driftDelta(items[i]!, k) + tradeOf(i, k);
 
-  // Segments per item, in share order (their unit costs never decrease: the
-  // first share is the cheapest, the trade change per share is convex).
   const segments: Segment[] = [];
   for (let i = 0; i < m; i++) {
-    const it = items[i]!;
-    segments.push({ item: i, freed: it.price, cost: costOf(i, 1) });
-    let share = 2;
-    while (share <= it.maxShares) {
-      const marginal = tradeDelta(i, share) - tradeDelta(i, share - 1);
-      let end = share;
-      // Extend the run while the marginal trade change stays the same.
-      let lo = share;
-      let hi = it.maxShares;
-      while (lo < hi) {
-        const mid = Math.ceil((lo + hi) / 2);
-        if (tradeDelta(i, mid) - tradeDelta(i, share - 1) === marginal * BigInt(mid - share + 1)) lo = mid;
-        else hi = mid - 1;
-      }
-      end = lo;
-      const count = BigInt(end - share + 1);
-      segments.push({ item: i, freed: count * it.price, cost: count * (M * it.price + marginal) });
-      share = end + 1;
+    for (const piece of piecesOf(items[i]!, S)) {
+      const count = BigInt(piece.count);
+      segments.push({ item: i, freed: count * items[i]!.price, cost: count * (M * piece.drift + piece.trade) });
     }
   }
   // The bound takes segments only as far as cash is needed, which is right only
@@ -263,6 +249,36 @@ export function solveKnapsack(problem: KnapsackProblem, deadline: Deadline, maxN
     k[j] = 0;
   };
 
+  /** Does a child bound (prefix + cost + LP) beat the incumbent, with the tie rule of `promising`? */
+  const beats = (j: number, count: number, bound: Ratio): boolean => {
+    if (best === null) return true;
+    const lhs = bound.num;
+    const rhs = bestZ * bound.den;
+    if (lhs !== rhs) return lhs < rhs;
+    const before = prefixOrder(j);
+    if (before !== 0) return before < 0;
+    const mine = best[j]!;
+    return count > mine || (count === mine && restCanComeEarlier(j));
+  };
+
+  /** Few counts to choose from: bound each once, then try them best bound first. */
+  const searchFew = (j: number, need: bigint, prefix: bigint, from: number, to: number) => {
+    const candidates: { count: number; bound: Ratio }[] = [];
+    for (let count = to; count >= from; count--) {
+      if (count === 0 && j + 1 >= m) continue;
+      if (!lpBound(j + 1, need - BigInt(count) * items[j]!.price, true, scratch)) continue;
+      const base = prefix + costOf(j, count);
+      candidates.push({ count, bound: { num: base * scratch.den + scratch.num, den: scratch.den } });
+    }
+    // Stable sort: equal bounds keep larger counts (earlier in id order) first.
+    candidates.sort((a, b) => {
+      const lhs = a.bound.num * b.bound.den;
+      const rhs = b.bound.num * a.bound.den;
+      return lhs < rhs ? -1 : lhs > rhs ? 1 : 0;
+    });
+    for (const { count, bound } of candidates) if (beats(j, count, bound)) child(j, need, prefix, count);
+  };
+
   const search = (j: number, need: bigint, prefix: bigint): void => {
     if ((++nodes & (CHECK_EVERY - 1)) === 1 && deadline.now() > deadline.at) throw new SolverTimeout();
     if (nodes > maxNodes) throw new NodeBudget();
@@ -279,6 +295,10 @@ export function solveKnapsack(problem: KnapsackProblem, deadline: Deadline, maxN
     const excess = need - later[later.length - 1]!;
     const fewest = excess > 0n ? Number(ceilDiv(excess, it.price)) : 0;
     if (fewest > most) return;
+    if (most - fewest < FEW_COUNTS) {
+      searchFew(j, need, prefix, Math.max(0, fewest), most);
+      return;
+    }
     let argmin = Math.max(1, fewest);
     if (most >= 1) {
       let lo = Math.max(1, fewest);
@@ -315,6 +335,11 @@ export function solveKnapsack(problem: KnapsackProblem, deadline: Deadline, maxN
     if (fewest <= 0 && j + 1 < m && promising(j, need, prefix, 0)) child(j, need, prefix, 0);
   };
 
+  if (seed !== null) {
+    const given = new Map(problem.items.map((it, i) => [it, seed[i]!]));
+    best = items.map((it) => given.get(it)!);
+    bestZ = best.reduce((z, count, i) => z + costOf(i, count), 0n);
+  }
   try {
     search(0, problem.need, 0n);
   } catch (error) {

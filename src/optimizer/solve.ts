@@ -10,7 +10,9 @@
 // than a proven bound on its rounding error; otherwise that security is decided
 // again in exact integer arithmetic. So every decision is exact.
 import { ceilDiv, floorDiv, pow10 } from './bigint-math.js';
+import { leastDriftSeed } from './drift-search.js';
 import { solveByFill } from './fill-dp.js';
+import { driftDelta } from './pieces.js';
 import {
   solveKnapsack,
   SolverTimeout,
@@ -23,6 +25,8 @@ import type { ScaledProblem } from './scaled.js';
 
 export type CoreAnswer =
   | { readonly kind: 'optimal'; readonly quantities: Float64Array; readonly cashBinding: boolean }
+  /** Steps 1–3 done and the cash constraint binds: step 4 (sellDownAnswer) is next. */
+  | { readonly kind: 'sell_down'; readonly best: Float64Array; readonly low: Float64Array }
   | { readonly kind: 'nothing_to_do' }
   | { readonly kind: 'overdrawn' }
   | { readonly kind: 'band'; readonly securities: readonly number[]; readonly low: Float64Array; readonly high: Float64Array }
@@ -35,8 +39,8 @@ const U = 2 ** -53;
 const FILTER = 64 * U;
 /** Above this many sellable shares of one security, the fill DP is tried before branch and bound. */
 const MANY_SHARES = 24;
-/** Branch-and-bound nodes tried before the fill DP is considered. */
-const FIRST_NODES = 4000;
+/** Nodes of the least-drift search that seeds the exact one. */
+const SEED_NODES = 20_000;
 /** Whole numbers of shares are held in doubles, exactly, below this. */
 const SAFE_SHARES = 2 ** 52;
 
@@ -129,7 +133,8 @@ export interface SolveOptions {
   readonly exactOnly: boolean;
 }
 
-export function solveScaled(problem: ScaledProblem, options: SolveOptions): CoreAnswer {
+/** Steps 1–3: cheap (linear in the securities). */
+export function decide(problem: ScaledProblem, exactOnlyAsked: boolean): CoreAnswer {
   const { n, MV } = problem;
   if (MV < 0n) return { kind: 'overdrawn' };
   if (MV === 0n && problem.Q.every((q) => q === 0n)) return { kind: 'nothing_to_do' };
@@ -137,7 +142,7 @@ export function solveScaled(problem: ScaledProblem, options: SolveOptions): Core
   let minPrice = Infinity;
   for (let i = 0; i < n; i++) minPrice = Math.min(minPrice, problem.p[i]!);
   // Past this the share counts themselves do not fit a double exactly.
-  const exactOnly = options.exactOnly || problem.mv / minPrice >= SAFE_SHARES / 2;
+  const exactOnly = exactOnlyAsked || problem.mv / minPrice >= SAFE_SHARES / 2;
 
   const low = new Float64Array(n);
   const high = new Float64Array(n);
@@ -157,6 +162,17 @@ export function solveScaled(problem: ScaledProblem, options: SolveOptions): Core
     return { kind: 'optimal', quantities: best, cashBinding: false };
   }
   if (spendsMoreThanMarketValue(problem, low, true)) return { kind: 'cash', low };
+  return { kind: 'sell_down', best, low };
+}
+
+export function solveScaled(problem: ScaledProblem, options: SolveOptions): CoreAnswer {
+  const first = decide(problem, options.exactOnly);
+  return first.kind === 'sell_down' ? sellDownAnswer(problem, first.best, first.low, options.deadline) : first;
+}
+
+/** Step 4: the exact sell-down when the cash constraint binds. */
+export function sellDownAnswer(problem: ScaledProblem, best: Float64Array, low: Float64Array, deadline: Deadline): CoreAnswer {
+  const { n, MV } = problem;
 
   const { sm, sw, sp, P, W } = problem;
   const toDrift = pow10(sm + sw - sp);
@@ -184,10 +200,10 @@ export function solveScaled(problem: ScaledProblem, options: SolveOptions): Core
   let sold: number[];
   const knapsack = { items, need, sq: problem.sq };
   const tick = () => {
-    if (options.deadline.now() > options.deadline.at) throw new SolverTimeout();
+    if (deadline.now() > deadline.at) throw new SolverTimeout();
   };
   try {
-    sold = sellDown(knapsack, options.deadline, tick);
+    sold = sellDown(knapsack, deadline, tick);
   } catch (error) {
     if (error instanceof SolverTimeout) return { kind: 'timeout' };
     throw error;
@@ -200,18 +216,20 @@ export function solveScaled(problem: ScaledProblem, options: SolveOptions): Core
 }
 
 /**
- * Exact answer of the sell-down knapsack. Branch and bound settles most cases
- * at once; when cheap shares sellable by the dozen keep it busy (the tie-break
- * on trade value becomes a subset-sum question), its best drift so far bounds
- * how much cash an optimum can free, and the fill DP answers exactly if that
- * table is small enough; otherwise branch and bound goes on to the deadline.
+ * Exact answer of the sell-down knapsack. A fast least-drift search gives a
+ * good first answer; with it, the exact lexicographic branch and bound only
+ * looks at answers at least as good. When cheap shares are sellable by the
+ * dozen (the tie-break on trade value becomes a subset-sum question), the fill
+ * DP answers instead if its table, bounded with that first answer, is small enough.
  */
 function sellDown(knapsack: KnapsackProblem, deadline: Deadline, tick: () => void): number[] {
-  const many = knapsack.items.some((item) => item.maxShares > MANY_SHARES);
-  if (!many) return finish(solveKnapsack(knapsack, deadline));
-  const first = solveKnapsack(knapsack, deadline, FIRST_NODES);
-  if (first.done) return first.sold;
-  return solveByFill(knapsack, tick, first.drift) ?? finish(solveKnapsack(knapsack, deadline));
+  const seed = leastDriftSeed(knapsack, deadline, SEED_NODES);
+  if (knapsack.items.some((item) => item.maxShares > MANY_SHARES)) {
+    const seedDrift = seed === null ? null : seed.reduce((sum, count, i) => sum + driftDelta(knapsack.items[i]!, count), 0n);
+    const filled = solveByFill(knapsack, tick, seedDrift);
+    if (filled !== null) return filled;
+  }
+  return finish(solveKnapsack(knapsack, deadline, Infinity, seed));
 }
 
 function finish(outcome: KnapsackOutcome): number[] {

@@ -2,7 +2,7 @@
 // always loses, and a portfolio never ends up in two models.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../helpers/app.js';
-import { json, portfolioId, position, securityId, type PositionBody } from '../helpers/fixtures.js';
+import { createModel, json, portfolioId, position, securityId, type PositionBody } from '../helpers/fixtures.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -12,12 +12,7 @@ afterAll(async () => {
   await t.close();
 });
 
-let counter = 0;
-async function model(positions: PositionBody[] = [], portfolios: string[] = []) {
-  counter += 1;
-  const res = await t.request({ method: 'POST', url: '/api/v1/models', payload: { name: `Race ${counter}`, positions, portfolios } });
-  return json<{ model_id: string }>(res).model_id;
-}
+const model = (positions: PositionBody[] = [], portfolios: string[] = []) => createModel(t, positions, portfolios);
 const get = async (id: string) => json(await t.request({ method: 'GET', url: `/api/v1/model/${id}` }));
 
 describe('racing writers', () => {
@@ -71,7 +66,7 @@ describe('racing writers', () => {
         t.request({
           method: 'PUT',
           url: `/api/v1/model/${id}`,
-          payload: { name: `Winner ${counter}-${i}`, positions: [position(i + 1, '0.1')], portfolios: [], version: 1 },
+          payload: { name: `Winner ${i}`, positions: [position(i + 1, '0.1')], portfolios: [], version: 1 },
         }),
       ),
     );

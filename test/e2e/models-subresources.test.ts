@@ -1,7 +1,8 @@
 // Positions and portfolios of a model, changed one at a time.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../helpers/app.js';
-import { json, portfolioId, position, securityId, type PositionBody } from '../helpers/fixtures.js';
+import { ObjectId } from 'mongodb';
+import { createModel, json, portfolioId, position, securityId, type PositionBody } from '../helpers/fixtures.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -11,13 +12,9 @@ afterAll(async () => {
   await t.close();
 });
 
-let counter = 0;
-async function model(positions: PositionBody[] = [], portfolios: string[] = []) {
-  counter += 1;
-  const res = await t.request({ method: 'POST', url: '/api/v1/models', payload: { name: `M${counter}`, positions, portfolios } });
-  expect(res.statusCode).toBe(201);
-  return json<{ model_id: string; version: number }>(res);
-}
+const model = async (positions: PositionBody[] = [], portfolios: string[] = []) => ({
+  model_id: await createModel(t, positions, portfolios),
+});
 const get = async (id: string) => json(await t.request({ method: 'GET', url: `/api/v1/model/${id}` }));
 
 describe('POST /model/:id/position', () => {
@@ -197,7 +194,7 @@ describe('claims left by a write that never finished', () => {
     // the model has since moved to version 2 without it.
     await t.app.mongo.db.collection('portfolio_claims').insertOne({
       _id: portfolioId(90) as never,
-      model_id: (await t.app.mongo.db.collection('models').findOne({ name: `M${counter}` }))!._id,
+      model_id: new ObjectId(crashed.model_id),
       model_version: 2,
       claimed_at: new Date(),
     });
@@ -212,7 +209,7 @@ describe('claims left by a write that never finished', () => {
     const inFlight = await model();
     await t.app.mongo.db.collection('portfolio_claims').insertOne({
       _id: portfolioId(92) as never,
-      model_id: (await t.app.mongo.db.collection('models').findOne({ name: `M${counter}` }))!._id,
+      model_id: new ObjectId(inFlight.model_id),
       model_version: 2,
       claimed_at: new Date(),
     });

@@ -1,7 +1,7 @@
 // Every model rule of api.md on every write path that can break it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../helpers/app.js';
-import { json, portfolioId, position, securityId, type PositionBody } from '../helpers/fixtures.js';
+import { createModel, json, portfolioId, position, securityId, type PositionBody } from '../helpers/fixtures.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -12,12 +12,7 @@ afterAll(async () => {
 });
 
 let counter = 0;
-async function freshModel(positions: PositionBody[] = []): Promise<{ model_id: string; version: number }> {
-  counter += 1;
-  const res = await t.request({ method: 'POST', url: '/api/v1/models', payload: { name: `Model ${counter}`, positions } });
-  expect(res.statusCode).toBe(201);
-  return json(res);
-}
+const freshModel = async (positions: PositionBody[] = []) => ({ model_id: await createModel(t, positions) });
 
 interface WritePath {
   readonly name: string;
@@ -48,6 +43,7 @@ const paths: WritePath[] = [
     readable: 'positions[1].',
     send: async (p, existing = []) => {
       const model = await freshModel();
+      counter += 1;
       return t.request({
         method: 'PUT',
         url: `/api/v1/model/${model.model_id}`,

@@ -18,3 +18,14 @@ export const position = (n: number, target: string | number, drift: string | num
 
 /** Parses a JSON response body (the tests read what the user reads). */
 export const json = <T = any>(response: { body: string }): T => JSON.parse(response.body) as T; // eslint-disable-line @typescript-eslint/no-explicit-any -- test bodies are asserted field by field
+
+import type { TestApp } from './app.js';
+
+/** Creates a model through the API with a fresh name; returns its id. */
+export async function createModel(t: TestApp, positions: PositionBody[] = [], portfolios: string[] = []): Promise<string> {
+  modelCounter += 1;
+  const res = await t.request({ method: 'POST', url: '/api/v1/models', payload: { name: `Model ${modelCounter}`, positions, portfolios } });
+  if (res.statusCode !== 201) throw new Error(`model creation failed: ${res.statusCode} ${res.body}`);
+  return (JSON.parse(res.body) as { model_id: string }).model_id;
+}
+let modelCounter = 0;

@@ -1,7 +1,8 @@
 // Shared assertions of the corpus tests: the optimiser against the references.
-import { expect } from 'vitest';
+import { expect, it } from 'vitest';
 import { Dec } from '../../src/domain/decimal.js';
 import { optimize, type OptimizerInput, type OptimizerResult } from '../../src/optimizer/index.js';
+import { corpus } from './corpus.js';
 import { bands, evaluate, marketValue } from './exact.js';
 import { solveWithHighs } from './highs-reference.js';
 
@@ -60,4 +61,22 @@ export async function checkAgainstHighs(input: OptimizerInput, label: string): P
     for (const [id, q] of quantities(ours)) expect(q.toFixed(), `${label}: ${id}`).toBe(expected.get(id)!.toFixed());
   }
   return { verdict: 'feasible', cashBinding: ours.cashBinding };
+}
+
+/** One part of the 2 080-instance corpus (4 files, so two test workers share it). */
+export function corpusPart(part: number): void {
+  const size = 520;
+  const first = (part - 1) * size + 1;
+  it(`matches the MILP reference on seeds ${first}..${first + size - 1}`, async () => {
+    const seen = { feasible: 0, infeasible: 0, cashBinding: 0 };
+    for (const instance of corpus(first, size)) {
+      const outcome = await checkAgainstHighs(instance.input, `seed ${instance.seed} (${instance.family})`);
+      seen[outcome.verdict] += 1;
+      if (outcome.cashBinding) seen.cashBinding += 1;
+    }
+    // The corpus exercises every kind of answer.
+    expect(seen.feasible).toBeGreaterThan(200);
+    expect(seen.infeasible).toBeGreaterThan(20);
+    expect(seen.cashBinding).toBeGreaterThan(40);
+  }, 300_000);
 }

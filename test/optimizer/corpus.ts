@@ -25,15 +25,18 @@ export interface Instance {
 
 const id = (n: number) => `SEC${String(n).padStart(21, '0')}`;
 
-export function generate(seed: number, family: Family): Instance {
+/** Instance `seed` of a family; `size` fixes the number of securities (benchmarks). */
+export function generate(seed: number, family: Family, size?: number): Instance {
   const rnd = random(seed);
   const between = (lo: number, hi: number) => lo + (hi - lo) * rnd();
   const int = (lo: number, hi: number) => Math.floor(between(lo, hi + 1));
   const logUniform = (lo: number, hi: number) => Math.exp(between(Math.log(lo), Math.log(hi)));
   const decimal = (value: number, places: number) => new Dec(value.toFixed(places));
 
-  const n = family === 'large' ? int(101, 500) : family === 'tight' ? int(2, 60) : int(1, 100);
-  const modelSize = family === 'tight' ? n : Math.min(n, family === 'large' ? int(20, 100) : int(1, n));
+  const drawn = family === 'large' ? int(101, 500) : family === 'tight' ? int(2, 60) : int(1, 100);
+  const n = size ?? drawn;
+  // A model holds at most 100 positions; larger problems are holdings outside it.
+  const modelSize = Math.min(n, 100, family === 'tight' ? n : family === 'large' ? int(20, 100) : int(1, n));
   // Tight books are fully invested, so rounding up can overspend the 5% left in cash.
   const targetSum = family === 'tight' ? 0.95 : 0.8 + 0.005 * int(0, 30); // 0.80 .. 0.95
   // Split the target sum into modelSize multiples of 0.005 (each >= 0.005).

@@ -1,0 +1,129 @@
+// Runs the optimiser without blocking the event loop: cheap problems (steps
+// 1–3 settle them) on the calling thread, large or cash-binding ones in a
+// small pool of worker threads. Same answers as `optimize`, exactly.
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { optimizeUnlessBinding, type OptimizerInput, type OptimizerResult } from './index.js';
+import { inputToPlain, resultFromPlain, type PlainResult } from './wire.js';
+import type { WorkRequest } from './worker.js';
+
+/** Problems with more securities than this go to a worker even when the cash does not bind. */
+export const LARGE_PROBLEM = 400;
+
+export interface OptimizerPoolOptions {
+  readonly timeoutMs: number;
+  /** Worker threads (default: cores − 1, at least 1). */
+  readonly size?: number;
+}
+
+export interface PoolStats {
+  readonly inline: number;
+  readonly offloaded: number;
+}
+
+export interface OptimizerPool {
+  optimize(input: OptimizerInput): Promise<OptimizerResult>;
+  stats(): PoolStats;
+  close(): Promise<void>;
+}
+
+interface Pending {
+  readonly resolve: (result: OptimizerResult) => void;
+  readonly reject: (error: Error) => void;
+}
+
+interface Job {
+  readonly request: WorkRequest;
+  readonly pending: Pending;
+}
+
+/**
+ * The compiled worker, or in the source tree (tests, tsx) the TypeScript one
+ * behind a small bootstrap that registers the tsx loader first (Node 20 does
+ * not apply --import hooks to a worker's entry module).
+ */
+function startWorker(): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./worker.js', import.meta.url));
+  const entry = JSON.stringify(new URL('./worker.ts', import.meta.url).href);
+  return new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${entry}); })`, { eval: true });
+}
+
+export function createOptimizerPool(options: OptimizerPoolOptions): OptimizerPool {
+  const size = options.size ?? Math.max(1, availableParallelism() - 1);
+  const idle: Worker[] = [];
+  const busy = new Map<Worker, Job>();
+  const queue: Job[] = [];
+  let workers = 0;
+  let nextId = 1;
+  let inline = 0;
+  let offloaded = 0;
+  let closed = false;
+
+  const settle = (worker: Worker, message: { id: number; result?: PlainResult; error?: { name: string; message: string } }) => {
+    const job = busy.get(worker);
+    busy.delete(worker);
+    if (job !== undefined) {
+      if (message.result !== undefined) job.pending.resolve(resultFromPlain(message.result));
+      else job.pending.reject(Object.assign(new Error(message.error?.message ?? 'optimiser worker failed'), { name: message.error?.name ?? 'Error' }));
+    }
+    idle.push(worker);
+    pump();
+  };
+
+  const spawn = (): Worker => {
+    const worker = startWorker();
+    workers += 1;
+    worker.unref();
+    worker.on('message', (message) => settle(worker, message));
+    worker.on('error', (error) => {
+      const job = busy.get(worker);
+      busy.delete(worker);
+      job?.pending.reject(error);
+    });
+    worker.on('exit', () => {
+      workers -= 1;
+      const job = busy.get(worker);
+      busy.delete(worker);
+      job?.pending.reject(new Error('optimiser worker exited'));
+      const at = idle.indexOf(worker);
+      if (at >= 0) idle.splice(at, 1);
+      if (!closed) pump();
+    });
+    return worker;
+  };
+
+  function pump(): void {
+    while (queue.length > 0) {
+      const worker = idle.pop() ?? (workers < size ? spawn() : undefined);
+      if (worker === undefined) return;
+      const job = queue.shift()!;
+      busy.set(worker, job);
+      worker.postMessage(job.request);
+    }
+  }
+
+  return {
+    async optimize(input) {
+      if (closed) throw new Error('the optimiser pool is closed');
+      if (input.securities.length <= LARGE_PROBLEM) {
+        const settled = optimizeUnlessBinding(input, { timeoutMs: options.timeoutMs });
+        if (settled !== null) {
+          inline += 1;
+          return settled;
+        }
+      }
+      offloaded += 1;
+      return new Promise<OptimizerResult>((resolve, reject) => {
+        queue.push({ request: { id: nextId++, input: inputToPlain(input), timeoutMs: options.timeoutMs }, pending: { resolve, reject } });
+        pump();
+      });
+    },
+    stats: () => ({ inline, offloaded }),
+    async close() {
+      closed = true;
+      for (const job of queue.splice(0)) job.pending.reject(new Error('the optimiser pool is closed'));
+      const all = [...idle, ...busy.keys()];
+      await Promise.all(all.map((worker) => worker.terminate()));
+    },
+  };
+}
