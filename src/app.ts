@@ -16,6 +16,7 @@ import errors from './plugins/errors.js';
 import health from './plugins/health.js';
 import mongo from './plugins/mongo.js';
 import swagger from './plugins/swagger.js';
+import { createUpstreams } from './upstreams/index.js';
 
 export interface AppOverrides {
   readonly logger?: Logger;
@@ -59,6 +60,13 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     indexes: [...modelIndexes, ...claimIndexes],
   });
   await app.register(health);
+
+  const upstreams = createUpstreams(config, logger);
+  app.lifecycle.reporters.set('upstreams', () => upstreams.health());
+  app.lifecycle.reporters.set('caches', () => upstreams.quotes.sizes());
+  app.addHook('onClose', async () => {
+    await upstreams.close();
+  });
 
   const models = createModelRepository(app.mongo.db);
   const claims = createPortfolioClaims(app.mongo.db, models);

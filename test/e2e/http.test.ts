@@ -157,7 +157,20 @@ describe('probes', () => {
     expect(json(await t.request({ method: 'GET', url: '/health/ready' }))).toEqual({ status: 'ready' });
     const res = await t.request({ method: 'GET', url: '/health/health' });
     expect(res.statusCode).toBe(200);
-    expect(json(res)).toMatchObject({ status: 'ok', version: expect.any(String), uptime_seconds: expect.any(Number), mongodb: { status: 'ok' } });
+    expect(json(res)).toMatchObject({
+      status: 'ok',
+      version: expect.any(String),
+      uptime_seconds: expect.any(Number),
+      mongodb: { status: 'ok' },
+      upstreams: {
+        accounting: { circuit: 'closed', last_error: null },
+        security: { circuit: 'closed', last_error: null },
+        pricing: { circuit: 'closed', last_error: null },
+        portfolio: { circuit: 'closed', last_error: null },
+        order: { circuit: 'closed', last_error: null },
+      },
+      caches: { tickers: 0, prices: 0 },
+    });
   });
 
   it('is not ready (503, error shape) from the moment shutdown begins, while liveness stays 200', async () => {

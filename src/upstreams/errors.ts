@@ -1,0 +1,72 @@
+// What can go wrong talking to a GlobeCo service, named so a user can act on it.
+import { AppError } from '../domain/errors.js';
+
+export type ServiceKey = 'accounting' | 'security' | 'pricing' | 'portfolio' | 'order';
+
+export const SERVICE_NAMES: Record<ServiceKey, string> = {
+  accounting: 'Portfolio Accounting',
+  security: 'Security',
+  pricing: 'Pricing',
+  portfolio: 'Portfolio',
+  order: 'Order',
+};
+
+/** A required upstream failed after retries, answered nonsense, or its circuit is open: 503. */
+export class UpstreamUnavailableError extends AppError {
+  constructor(
+    readonly service: ServiceKey,
+    reason: string,
+    retryAfterSeconds?: number,
+  ) {
+    super(503, 'UPSTREAM_UNAVAILABLE', `The ${SERVICE_NAMES[service]} service is unavailable: ${reason}`, [], retryAfterSeconds);
+  }
+}
+
+/** One HTTP exchange that did not succeed (kept internal; the policy decides what it means). */
+export class UpstreamHttpError extends Error {
+  override name = 'UpstreamHttpError';
+  constructor(
+    readonly service: ServiceKey,
+    readonly method: string,
+    readonly path: string,
+    readonly status: number,
+    readonly retryAfterMs: number | undefined,
+    readonly detail: string,
+  ) {
+    super(`answered ${status}${detail === '' ? '' : ` (${detail})`}`);
+  }
+}
+
+/** The connection failed: refused, reset, dropped before an answer. */
+export class UpstreamNetworkError extends Error {
+  override name = 'UpstreamNetworkError';
+  readonly code: string | undefined;
+  constructor(
+    readonly service: ServiceKey,
+    readonly method: string,
+    readonly path: string,
+    cause: unknown,
+  ) {
+    const code = (cause as { code?: string } | undefined)?.code;
+    super(`the connection failed (${code ?? (cause instanceof Error ? cause.message : String(cause))})`);
+    this.code = code;
+  }
+}
+
+/** A security the Security service does not know: the portfolio cannot be valued (422 for one portfolio). */
+export class UnknownSecurityError extends AppError {
+  constructor(readonly securityId: string) {
+    super(422, 'INFEASIBLE', `Security ${securityId} is unknown to the Security service, so the portfolio cannot be valued`);
+  }
+}
+
+/** No usable price for a ticker: the portfolio cannot be valued. */
+export class MissingPriceError extends AppError {
+  constructor(
+    readonly securityId: string,
+    readonly ticker: string,
+    why: string,
+  ) {
+    super(422, 'INFEASIBLE', `Security ${securityId} (${ticker}) ${why}, so the portfolio cannot be valued`);
+  }
+}

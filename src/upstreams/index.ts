@@ -1,0 +1,76 @@
+// The GlobeCo services this service talks to, built once from configuration
+// and shared: clients, their policies, the quote caches, and their health.
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import { ZERO } from '../domain/decimal.js';
+import { accountingClient, orderClient, portfolioClient, pricingClient, securityClient, type ServiceChannel } from './clients.js';
+import type { ServiceKey } from './errors.js';
+import { createServiceHttp } from './http.js';
+import { createQuotes } from './quotes.js';
+import { createServicePolicy, type ServiceHealth, type UpstreamObserver } from './resilience.js';
+
+export * from './errors.js';
+export type { Holding, OrderRequest, OrderResult, PortfolioHoldings } from './clients.js';
+export type { Quote, QuoteSession } from './quotes.js';
+export type { UpstreamObserver } from './resilience.js';
+
+export function createUpstreams(config: Config, log: Logger, observer: UpstreamObserver = {}) {
+  const u = config.upstreams;
+  const settings = {
+    timeoutMs: u.timeoutMs,
+    attempts: u.attempts,
+    backoffMs: u.backoffMs,
+    maxInFlight: u.maxInFlight,
+    circuitFailureThreshold: u.circuitFailureThreshold,
+    circuitResetMs: u.circuitResetMs,
+  };
+  const logger = log.child({ component: 'upstreams' });
+  const channel = (service: ServiceKey, overrides: Partial<typeof settings> = {}): ServiceChannel => ({
+    http: createServiceHttp(service, u.urls[service], u.maxInFlight),
+    policy: createServicePolicy(service, { ...settings, ...overrides }, logger, observer),
+  });
+  const channels = {
+    accounting: channel('accounting'),
+    security: channel('security'),
+    pricing: channel('pricing'),
+    // Names are cosmetic: one attempt, so a portfolio service outage costs no backoff.
+    portfolio: channel('portfolio', { attempts: 1 }),
+    order: channel('order'),
+  };
+  // Submitting orders must not repeat one that may have been taken: retried only when surely not.
+  const orderWrites: ServiceChannel = {
+    http: channels.order.http,
+    policy: createServicePolicy('order', settings, logger, observer, 'safe-only'),
+  };
+  const security = securityClient(channels.security);
+  const pricing = pricingClient(channels.pricing);
+  const quotes = createQuotes(security, pricing, {
+    securityTtlMs: u.securityCacheTtlMs,
+    priceTtlMs: u.priceCacheTtlMs,
+    maxEntries: u.cacheMaxEntries,
+  });
+
+  return {
+    accounting: accountingClient(channels.accounting, ZERO),
+    security,
+    pricing,
+    portfolio: portfolioClient(channels.portfolio),
+    orders: orderClient(channels.order, orderWrites, config.orders.blotterId),
+    quotes,
+    health(): Record<ServiceKey, ServiceHealth> {
+      return {
+        accounting: channels.accounting.policy.health(),
+        security: channels.security.policy.health(),
+        pricing: channels.pricing.policy.health(),
+        portfolio: channels.portfolio.policy.health(),
+        // Submission has its own breaker; show it when it is the one in trouble.
+        order: orderWrites.policy.health().circuit === 'closed' ? channels.order.policy.health() : orderWrites.policy.health(),
+      };
+    },
+    async close() {
+      await Promise.all(Object.values(channels).map((c) => c.http.close()));
+    },
+  };
+}
+
+export type Upstreams = ReturnType<typeof createUpstreams>;

@@ -1,0 +1,126 @@
+// Tickers and prices, cached with a time-to-live and a size bound, looked up
+// once per rebalance request (a session) however many portfolios hold a
+// security; concurrent lookups of one key share one request, and many misses
+// at once are filled from the services' bulk endpoints.
+import { LRUCache } from 'lru-cache';
+import type { Dec } from '../domain/decimal.js';
+import type { pricingClient, securityClient } from './clients.js';
+import { MissingPriceError } from './errors.js';
+
+export interface Quote {
+  readonly securityId: string;
+  readonly ticker: string;
+  readonly price: Dec;
+}
+
+export interface QuoteSettings {
+  readonly securityTtlMs: number;
+  readonly priceTtlMs: number;
+  readonly maxEntries: number;
+  /** This many uncached securities in one resolve: fetch everything in one bulk call instead. */
+  readonly bulkThreshold?: number;
+}
+
+export interface CacheStats {
+  hits: number;
+  misses: number;
+}
+
+export interface QuoteSession {
+  /** Quotes for these securities (each asked once per session). Unknown security or bad price: an error naming it. */
+  resolve(securityIds: readonly string[]): Promise<Map<string, Quote>>;
+}
+
+/** Price absent (null) is stored as such, so a 404 is not asked again until it expires. */
+type PriceEntry = { readonly close: Dec | null };
+
+export function createQuotes(
+  security: ReturnType<typeof securityClient>,
+  pricing: ReturnType<typeof pricingClient>,
+  settings: QuoteSettings,
+) {
+  const bulkThreshold = settings.bulkThreshold ?? 50;
+  // A TTL of 0 turns caching off; 1 ms still shares requests that are in flight.
+  const tickers = new LRUCache<string, string>({
+    max: settings.maxEntries,
+    ttl: Math.max(1, settings.securityTtlMs),
+    fetchMethod: (securityId) => security.ticker(securityId),
+  });
+  const prices = new LRUCache<string, PriceEntry>({
+    max: settings.maxEntries,
+    ttl: Math.max(1, settings.priceTtlMs),
+    fetchMethod: async (ticker) => ({ close: await pricing.price(ticker) }),
+  });
+  const stats = { tickers: { hits: 0, misses: 0 }, prices: { hits: 0, misses: 0 } };
+
+  let bulkTickers: Promise<void> | null = null;
+  let bulkPrices: Promise<void> | null = null;
+  const fillTickers = () =>
+    (bulkTickers ??= security
+      .all()
+      .then((all) => {
+        for (const [id, ticker] of all) tickers.set(id, ticker);
+      })
+      .finally(() => {
+        bulkTickers = null;
+      }));
+  const fillPrices = () =>
+    (bulkPrices ??= pricing
+      .all()
+      .then((all) => {
+        for (const [ticker, close] of all) prices.set(ticker, { close });
+      })
+      .finally(() => {
+        bulkPrices = null;
+      }));
+
+  const counted = <V extends NonNullable<unknown>>(cache: LRUCache<string, V>, key: string, stat: CacheStats): Promise<V> => {
+    if (cache.has(key)) stat.hits += 1;
+    else stat.misses += 1;
+    return cache.fetch(key) as Promise<V>;
+  };
+
+  const tickerOf = (securityId: string) => counted(tickers, securityId, stats.tickers);
+
+  async function quote(securityId: string): Promise<Quote> {
+    const ticker = await tickerOf(securityId);
+    const { close } = await counted(prices, ticker, stats.prices);
+    if (close === null) throw new MissingPriceError(securityId, ticker, 'has no price');
+    if (!close.greaterThan(0)) throw new MissingPriceError(securityId, ticker, `has a price of ${close.toString()}, not above 0`);
+    return { securityId, ticker, price: close };
+  }
+
+  return {
+    session(): QuoteSession {
+      const asked = new Map<string, Promise<Quote>>();
+      return {
+        async resolve(securityIds) {
+          const fresh = [...new Set(securityIds)].filter((id) => !asked.has(id));
+          const uncachedTickers = fresh.filter((id) => !tickers.has(id));
+          if (uncachedTickers.length >= bulkThreshold) await fillTickers();
+          const uncachedPrices = fresh.filter((id) => {
+            const ticker = tickers.get(id, { allowStale: false });
+            return ticker === undefined || !prices.has(ticker);
+          });
+          if (uncachedPrices.length >= bulkThreshold) await fillPrices();
+          for (const id of fresh) {
+            const pending = quote(id);
+            pending.catch(() => undefined); // observed below; avoid an unhandled rejection meanwhile
+            asked.set(id, pending);
+          }
+          const out = new Map<string, Quote>();
+          for (const id of new Set(securityIds)) out.set(id, await asked.get(id)!);
+          return out;
+        },
+      };
+    },
+    sizes: () => ({ tickers: tickers.size, prices: prices.size }),
+    stats: () => ({ tickers: { ...stats.tickers }, prices: { ...stats.prices } }),
+    clear() {
+      tickers.clear();
+      prices.clear();
+    },
+  };
+}
+
+export type Quotes = ReturnType<typeof createQuotes>;

@@ -1,0 +1,167 @@
+// The resilience policy of every upstream call, composed once per service from
+// cockatiel: retry (exponential backoff with jitter, honouring retry-after) ▸
+// circuit breaker ▸ bulkhead ▸ per-attempt timeout. Retried and counted by the
+// breaker: connection errors, timeouts, 5xx; 429 is retried but, being 4xx,
+// not counted; other 4xx are neither.
+import {
+  BrokenCircuitError,
+  BulkheadRejectedError,
+  bulkhead,
+  CircuitState,
+  circuitBreaker,
+  ConsecutiveBreaker,
+  ExponentialBackoff,
+  handleWhen,
+  retry,
+  TaskCancelledError,
+  timeout,
+  TimeoutStrategy,
+  wrap,
+  type IBackoff,
+  type IBackoffFactory,
+  type IRetryBackoffContext,
+} from 'cockatiel';
+import type { Logger } from 'pino';
+import { SERVICE_NAMES, UpstreamHttpError, UpstreamNetworkError, UpstreamUnavailableError, type ServiceKey } from './errors.js';
+
+export interface ResilienceSettings {
+  readonly timeoutMs: number;
+  /** Attempts in all (1 = no retry). */
+  readonly attempts: number;
+  readonly backoffMs: number;
+  readonly maxInFlight: number;
+  readonly circuitFailureThreshold: number;
+  readonly circuitResetMs: number;
+}
+
+/** Observes calls, for metrics; every method is optional. */
+export interface UpstreamObserver {
+  call?(service: ServiceKey, outcome: 'ok' | 'error', ms: number): void;
+  retry?(service: ServiceKey): void;
+  circuit?(service: ServiceKey, state: CircuitName): void;
+}
+
+export type CircuitName = 'closed' | 'open' | 'half_open' | 'isolated';
+
+const circuitNames: Record<CircuitState, CircuitName> = {
+  [CircuitState.Closed]: 'closed',
+  [CircuitState.Open]: 'open',
+  [CircuitState.HalfOpen]: 'half_open',
+  [CircuitState.Isolated]: 'isolated',
+};
+
+export interface ServiceHealth {
+  readonly circuit: CircuitName;
+  readonly last_error: { readonly message: string; readonly at: string } | null;
+}
+
+export interface ServicePolicy {
+  /** Runs one logical call (with its retries); failures become UpstreamUnavailableError naming the service. */
+  run<T>(attempt: (signal: AbortSignal) => Promise<T>, describe: string, signal?: AbortSignal): Promise<T>;
+  health(): ServiceHealth;
+}
+
+const isTimeout = (error: unknown) => error instanceof TaskCancelledError;
+const isServerTrouble = (error: unknown) =>
+  error instanceof UpstreamNetworkError || isTimeout(error) || (error instanceof UpstreamHttpError && error.status >= 500);
+const isRetryable = (error: unknown) => isServerTrouble(error) || (error instanceof UpstreamHttpError && error.status === 429);
+/**
+ * For calls that must not run twice (order submission): retry only when the
+ * service surely did not act: it refused the connection, or answered 503/429.
+ */
+const isSafeToRetry = (error: unknown) =>
+  (error instanceof UpstreamHttpError && (error.status === 503 || error.status === 429)) ||
+  (error instanceof UpstreamNetworkError && error.code === 'ECONNREFUSED');
+
+/** Exponential backoff with jitter, but never shorter than a `retry-after` the service asked for. */
+class RetryAfterBackoff implements IBackoffFactory<IRetryBackoffContext<unknown>> {
+  constructor(
+    private readonly inner: IBackoffFactory<unknown>,
+    private readonly capMs: number,
+  ) {}
+
+  next(context: IRetryBackoffContext<unknown>): IBackoff<IRetryBackoffContext<unknown>> {
+    const step = this.inner.next(context);
+    const error = 'error' in context.result ? context.result.error : undefined;
+    const asked = error instanceof UpstreamHttpError ? error.retryAfterMs : undefined;
+    const duration = asked === undefined ? step.duration : Math.min(this.capMs, Math.max(asked, step.duration));
+    const rest = new RetryAfterBackoff(step, this.capMs);
+    return { duration, next: (ctx) => rest.next(ctx) };
+  }
+}
+
+function describeFailure(error: unknown, settings: ResilienceSettings): { reason: string; retryAfterSeconds?: number } {
+  if (error instanceof BrokenCircuitError) {
+    return {
+      reason: `its circuit is open after ${settings.circuitFailureThreshold} consecutive failures`,
+      retryAfterSeconds: Math.ceil(settings.circuitResetMs / 1000),
+    };
+  }
+  if (error instanceof BulkheadRejectedError) return { reason: 'too many calls are waiting for it', retryAfterSeconds: 1 };
+  if (isTimeout(error)) return { reason: `no answer within ${settings.timeoutMs} ms` };
+  if (error instanceof UpstreamHttpError) {
+    const retryAfterSeconds = error.retryAfterMs === undefined ? undefined : Math.ceil(error.retryAfterMs / 1000);
+    return retryAfterSeconds === undefined ? { reason: error.message } : { reason: error.message, retryAfterSeconds };
+  }
+  if (error instanceof Error) return { reason: error.message };
+  return { reason: String(error) };
+}
+
+export function createServicePolicy(
+  service: ServiceKey,
+  settings: ResilienceSettings,
+  log: Logger,
+  observer: UpstreamObserver = {},
+  /** 'safe-only' for calls that must not be repeated if they may have taken effect. */
+  retryOn: 'idempotent' | 'safe-only' = 'idempotent',
+): ServicePolicy {
+  const retryable = retryOn === 'idempotent' ? isRetryable : isSafeToRetry;
+  const retries = retry(handleWhen(retryable), {
+    maxAttempts: settings.attempts - 1,
+    backoff: new RetryAfterBackoff(new ExponentialBackoff({ initialDelay: settings.backoffMs, maxDelay: 30_000 }), 60_000),
+  });
+  const breaker = circuitBreaker(handleWhen(isServerTrouble), {
+    halfOpenAfter: settings.circuitResetMs,
+    breaker: new ConsecutiveBreaker(settings.circuitFailureThreshold),
+  });
+  const limit = bulkhead(settings.maxInFlight, 100_000);
+  const perAttempt = timeout(settings.timeoutMs, TimeoutStrategy.Aggressive);
+  const policy = wrap(retries, breaker, limit, perAttempt);
+
+  let lastError: ServiceHealth['last_error'] = null;
+  retries.onRetry((event) => {
+    observer.retry?.(service);
+    const reason = 'error' in event ? event.error.message : 'unexpected result';
+    log.warn({ service, attempt: event.attempt, delayMs: Math.round(event.delay), reason }, 'retrying upstream call');
+  });
+  breaker.onStateChange((state) => {
+    const name = circuitNames[state];
+    observer.circuit?.(service, name);
+    const level = state === CircuitState.Closed ? 'info' : 'warn';
+    log[level]({ service, circuit: name }, `${SERVICE_NAMES[service]} circuit ${name.replace('_', '-')}`);
+  });
+
+  return {
+    async run(attempt, describe, signal) {
+      const started = performance.now();
+      try {
+        const value = await policy.execute(({ signal: attemptSignal }) => attempt(attemptSignal), signal);
+        observer.call?.(service, 'ok', performance.now() - started);
+        return value;
+      } catch (error) {
+        observer.call?.(service, 'error', performance.now() - started);
+        if (signal?.aborted) throw error;
+        if (error instanceof UpstreamUnavailableError) {
+          lastError = { message: error.message, at: new Date().toISOString() };
+          throw error;
+        }
+        const { reason, retryAfterSeconds } = describeFailure(error, settings);
+        const tries = settings.attempts > 1 && retryable(error) ? ` after ${settings.attempts} attempts` : '';
+        const failure = new UpstreamUnavailableError(service, `${describe}: ${reason}${tries}`, retryAfterSeconds);
+        lastError = { message: failure.message, at: new Date().toISOString() };
+        throw failure;
+      }
+    },
+    health: () => ({ circuit: circuitNames[breaker.state], last_error: lastError }),
+  };
+}

@@ -1,0 +1,48 @@
+// The payloads of the GlobeCo services (upstreams.md), as zod schemas. Extra
+// fields are ignored; money and quantities arrive as strings or numbers and
+// become exact decimals either way.
+import { z } from 'zod';
+import { DECIMAL_PATTERN, parseDecimal } from '../domain/decimal.js';
+
+export const UpstreamDecimal = z
+  .union([z.string(), z.number()], { error: 'must be a decimal number (a string or a number)' })
+  .transform((value, ctx) => {
+    if ((typeof value === 'string' && !DECIMAL_PATTERN.test(value.trim())) || (typeof value === 'number' && !Number.isFinite(value))) {
+      ctx.issues.push({ code: 'custom', input: value, message: `must be a decimal number, not ${JSON.stringify(value)}` });
+      return z.NEVER;
+    }
+    return parseDecimal(value);
+  });
+
+export const AccountingSummary = z.object({
+  portfolioId: z.string(),
+  cashBalance: UpstreamDecimal,
+  securities: z.array(z.object({ securityId: z.string().min(1), netQuantity: UpstreamDecimal })),
+});
+
+export const SecurityPayload = z.object({ securityId: z.string().min(1), ticker: z.string().min(1) });
+export const SecurityList = z.array(SecurityPayload);
+
+export const PricePayload = z.object({ ticker: z.string().min(1), close: UpstreamDecimal });
+export const PriceList = z.array(PricePayload);
+
+export const PortfolioPayload = z.object({ portfolioId: z.string().min(1), name: z.string() });
+export const PortfolioList = z.array(PortfolioPayload);
+
+export const Lookup = z.array(z.object({ id: z.int(), abbreviation: z.string() }));
+
+export const OrderOutcome = z.object({
+  status: z.string(),
+  message: z.string().nullish(),
+  orderId: z.int().nullish(),
+  requestIndex: z.int().min(0),
+});
+
+export const OrdersAnswer = z.object({
+  status: z.string(),
+  message: z.string().nullish(),
+  totalReceived: z.int(),
+  successful: z.int(),
+  failed: z.int(),
+  orders: z.array(OrderOutcome),
+});

@@ -1,0 +1,164 @@
+// The clients' contracts: payload parsing, 404 semantics, caches, bulk
+// lookups and order batching, over real HTTP against the simulator.
+import { afterEach, describe, expect, it } from 'vitest';
+import { MissingPriceError, UnknownSecurityError, UpstreamUnavailableError } from '../../src/upstreams/index.js';
+import { harness, PRICE_ROUTE, SECURITY_ROUTE, SUMMARY_ROUTE, type Harness } from './helpers.js';
+
+let h: Harness;
+afterEach(async () => {
+  await h.close();
+});
+
+describe('payloads', () => {
+  it('reads holdings and cash as exact decimals, from strings or numbers', async () => {
+    h = await harness();
+    const id = h.sim.book.portfolioId(0);
+    h.sim.book.setHoldings(id, {
+      cash: '3356336.10',
+      securities: [
+        { securityId: h.sim.book.securityId(1), quantity: '100' },
+        { securityId: h.sim.book.securityId(2), quantity: '-12.5' },
+      ],
+    });
+    const holdings = await h.upstreams.accounting.holdings(id);
+    expect(holdings.known).toBe(true);
+    expect(holdings.cash.toFixed()).toBe('3356336.1');
+    expect(holdings.holdings.map((x) => [x.securityId, x.quantity.toFixed()])).toEqual([
+      [h.sim.book.securityId(1), '100'],
+      [h.sim.book.securityId(2), '-12.5'],
+    ]);
+    h.sim.book.setPrice('AAB', '0.1');
+    expect((await h.upstreams.pricing.price('AAB'))?.toFixed()).toBe('0.1'); // sent as the JSON number 0.1
+  });
+
+  it('treats a 404 from accounting as a new portfolio with no cash and no holdings', async () => {
+    h = await harness();
+    const holdings = await h.upstreams.accounting.holdings('NEWPORTFOLIO0000000000001');
+    expect(holdings).toMatchObject({ known: false, holdings: [] });
+    expect(holdings.cash.toFixed()).toBe('0');
+    expect(h.sim.total('accounting', SUMMARY_ROUTE)).toBe(1);
+  });
+
+  it('names an unknown security and a missing or non-positive price, without retrying', async () => {
+    h = await harness();
+    const session = h.upstreams.quotes.session();
+    await expect(session.resolve(['UNKNOWN00000000000000001'])).rejects.toThrow(
+      new UnknownSecurityError('UNKNOWN00000000000000001'),
+    );
+    h.sim.book.setPrice('AAC', null);
+    await expect(session.resolve([h.sim.book.securityId(2)])).rejects.toThrow(
+      `Security ${h.sim.book.securityId(2)} (AAC) has no price, so the portfolio cannot be valued`,
+    );
+    h.sim.book.setPrice('AAE', '0');
+    await expect(session.resolve([h.sim.book.securityId(4)])).rejects.toBeInstanceOf(MissingPriceError);
+    expect(h.sim.total('security', SECURITY_ROUTE)).toBe(3);
+  });
+
+  it('rejects malformed JSON and unexpected payloads, naming the service, the call and the problem', async () => {
+    h = await harness();
+    h.sim.inject('security', { route: SECURITY_ROUTE, malformed: true, times: 1 });
+    const malformed = h.upstreams.security.ticker(h.sim.book.securityId(1));
+    await expect(malformed).rejects.toBeInstanceOf(UpstreamUnavailableError);
+    await expect(malformed).rejects.toThrow(
+      `The Security service is unavailable: GET /api/v1/security/${h.sim.book.securityId(1)}: answered malformed JSON`,
+    );
+    h.sim.book.setPrice('AAB', 'not-a-number');
+    await expect(h.upstreams.pricing.price('AAB')).rejects.toThrow(
+      'The Pricing service is unavailable: GET /api/v1/price/AAB: answered an unexpected payload (close must be a decimal number (a string or a number))',
+    );
+  });
+});
+
+describe('quotes', () => {
+  it('caches tickers and prices, and asks again once they expire', async () => {
+    h = await harness({ PRICE_CACHE_TTL_MS: '100' });
+    const id = h.sim.book.securityId(5);
+    const first = await h.upstreams.quotes.session().resolve([id]);
+    expect(first.get(id)).toMatchObject({ securityId: id, ticker: 'AAF' });
+    await h.upstreams.quotes.session().resolve([id]);
+    expect(h.sim.total('security', SECURITY_ROUTE)).toBe(1);
+    expect(h.sim.total('pricing', PRICE_ROUTE)).toBe(1);
+    expect(h.upstreams.quotes.stats()).toEqual({ tickers: { hits: 1, misses: 1 }, prices: { hits: 1, misses: 1 } });
+
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    await h.upstreams.quotes.session().resolve([id]);
+    expect(h.sim.total('security', SECURITY_ROUTE)).toBe(1);
+    expect(h.sim.total('pricing', PRICE_ROUTE)).toBe(2);
+  });
+
+  it('shares one request between concurrent lookups of the same security', async () => {
+    h = await harness();
+    h.sim.inject('security', { latencyMs: 50 });
+    const id = h.sim.book.securityId(7);
+    await Promise.all(Array.from({ length: 10 }, () => h.upstreams.quotes.session().resolve([id])));
+    expect(h.sim.total('security', SECURITY_ROUTE)).toBe(1);
+    expect(h.sim.total('pricing', PRICE_ROUTE)).toBe(1);
+  });
+
+  it('asks each security once per session, and uses the bulk endpoints for many at once', async () => {
+    h = await harness();
+    const session = h.upstreams.quotes.session();
+    const few = [h.sim.book.securityId(1), h.sim.book.securityId(2), h.sim.book.securityId(1)];
+    await session.resolve(few);
+    await session.resolve(few);
+    expect(h.sim.total('security', SECURITY_ROUTE)).toBe(2);
+
+    const many = Array.from({ length: 100 }, (_, i) => h.sim.book.securityId(i));
+    const quotes = await session.resolve([...many, ...many]);
+    expect(quotes.size).toBe(100);
+    expect(h.sim.total('security', 'GET /api/v1/securities')).toBe(1);
+    expect(h.sim.total('pricing', 'GET /api/v1/prices')).toBe(1);
+    expect(h.sim.total('security', SECURITY_ROUTE)).toBe(2);
+    expect(h.sim.total('pricing', PRICE_ROUTE)).toBe(2);
+    expect(quotes.get(h.sim.book.securityId(60))!.price.toFixed()).toBe(h.sim.book.price('ACI'));
+  });
+});
+
+describe('portfolio names', () => {
+  it('gives null when the portfolio service is down or does not know the portfolio', async () => {
+    h = await harness();
+    expect(await h.upstreams.portfolio.name(h.sim.book.portfolioId(2))).toBe('Portfolio 3');
+    expect(await h.upstreams.portfolio.name('NOSUCHPORTFOLIO000000001')).toBeNull();
+    await h.sim.down('portfolio');
+    expect(await h.upstreams.portfolio.name(h.sim.book.portfolioId(2))).toBeNull();
+  });
+});
+
+describe('order submission', () => {
+  it('splits at 1 000 orders a call, looks the ids up once, and reports a partial failure per order', async () => {
+    h = await harness();
+    const portfolio = h.sim.book.portfolioId(0);
+    const orders = Array.from({ length: 2500 }, (_, i) => ({
+      portfolioId: portfolio,
+      securityId: h.sim.book.securityId(i % 100),
+      side: i % 2 === 0 ? ('BUY' as const) : ('SELL' as const),
+      quantity: 1 + (i % 7),
+    }));
+    const rejected = h.sim.book.securityId(13);
+    h.sim.orders.reject = (order) => (order.securityId === rejected ? 'security is restricted' : null);
+    const results = await h.upstreams.orders.submit(orders, new Date('2026-11-20T13:05:00.000Z'));
+    await h.upstreams.orders.submit(orders.slice(0, 1), new Date());
+
+    expect(h.sim.total('order', 'POST /api/v1/orders')).toBe(4);
+    expect(h.sim.total('order', 'GET /api/v1/orderTypes')).toBe(1);
+    expect(h.sim.total('order', 'GET /api/v1/statuses')).toBe(1);
+    expect(results).toHaveLength(2500);
+    expect(results.filter((r) => !r.accepted)).toHaveLength(25);
+    expect(results[13]).toEqual({ index: 13, accepted: false, orderId: null, message: 'security is restricted' });
+    expect(results[2499]).toMatchObject({ index: 2499, accepted: true, orderId: expect.any(Number) });
+    const first = h.sim.orders.received[0]!.body;
+    expect(first).toEqual({
+      blotterId: 1,
+      statusId: 1,
+      portfolioId: portfolio,
+      orderTypeId: 1,
+      securityId: h.sim.book.securityId(0),
+      quantity: 1,
+      limitPrice: null,
+      tradeOrderId: null,
+      orderTimestamp: '2026-11-20T13:05:00.000Z',
+      version: 1,
+    });
+    expect(h.sim.orders.received[1]!.body.orderTypeId).toBe(2);
+  });
+});

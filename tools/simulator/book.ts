@@ -1,0 +1,173 @@
+// The simulated GlobeCo book: securities with tickers and prices, portfolios
+// with names, holdings and cash. Generated from a seed (the same seed, the same
+// book, at any scale) and computed lazily per portfolio, so 10 000 portfolios
+// of 100 holdings cost no memory until asked; anything set explicitly overrides it.
+
+export interface BookSize {
+  readonly seed: number;
+  readonly securities: number;
+  readonly portfolios: number;
+  readonly holdings: number;
+}
+
+export interface SimSecurity {
+  readonly securityId: string;
+  readonly ticker: string;
+  readonly description: string;
+}
+
+export interface SimHoldings {
+  /** Decimal strings, as the accounting service sends them. */
+  readonly cash: string;
+  readonly securities: readonly { readonly securityId: string; readonly quantity: string }[];
+}
+
+function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A 24-hex id, unique per (kind, index) and stable for a seed. */
+function hexId(seed: number, kind: number, index: number): string {
+  const rnd = mulberry32((seed * 2654435761) ^ (kind * 40503) ^ 0x5bd1e995);
+  const head = Array.from({ length: 2 }, () => Math.floor(rnd() * 2 ** 32).toString(16).padStart(8, '0')).join('');
+  return `${head}${index.toString(16).padStart(8, '0')}`;
+}
+
+/** AAA, AAB, ... : three letters or more, unique per index. */
+function tickerFor(index: number): string {
+  let n = index;
+  let out = '';
+  for (let place = 0; place < 3 || n > 0; place++) {
+    out = String.fromCharCode(65 + (n % 26)) + out;
+    n = Math.floor(n / 26);
+  }
+  return out;
+}
+
+export const DEFAULT_SIZE: BookSize = { seed: 42, securities: 500, portfolios: 200, holdings: 20 };
+
+export function createBook(initial: BookSize = DEFAULT_SIZE) {
+  let size = initial;
+  let securityIndex = new Map<string, number>();
+  let portfolioIndex = new Map<string, number>();
+  let tickerIndex = new Map<string, number>();
+  const securityOverrides = new Map<string, SimSecurity | null>();
+  const priceOverrides = new Map<string, string | null>();
+  const holdingOverrides = new Map<string, SimHoldings | null>();
+  const nameOverrides = new Map<string, string>();
+
+  const securityId = (i: number) => hexId(size.seed, 1, i);
+  const portfolioId = (j: number) => hexId(size.seed, 2, j);
+
+  function index(): void {
+    securityIndex = new Map(Array.from({ length: size.securities }, (_, i) => [securityId(i), i]));
+    portfolioIndex = new Map(Array.from({ length: size.portfolios }, (_, j) => [portfolioId(j), j]));
+    tickerIndex = new Map(Array.from({ length: size.securities }, (_, i) => [tickerFor(i), i]));
+  }
+  index();
+
+  const generatedPrice = (i: number) => {
+    const rnd = mulberry32(size.seed * 31 + i * 7 + 11);
+    // Log-uniform between 0.5 and 5 000, cents.
+    return Math.exp(Math.log(0.5) + rnd() * (Math.log(5000) - Math.log(0.5))).toFixed(2);
+  };
+
+  function generatedHoldings(j: number): SimHoldings {
+    const rnd = mulberry32(size.seed * 7919 + j * 104729 + 3);
+    const chosen = new Set<number>();
+    const count = Math.min(size.holdings, size.securities);
+    while (chosen.size < count) chosen.add(Math.floor(rnd() * size.securities));
+    const securities = [...chosen].map((i) => {
+      const price = Number(generatedPrice(i));
+      // Positions of roughly 0.2%–3% of a portfolio worth about 1 000 000.
+      const value = 2000 + rnd() * 28_000;
+      return { securityId: securityId(i), quantity: String(Math.max(1, Math.round(value / price))) };
+    });
+    return { cash: (5000 + rnd() * 95_000).toFixed(2), securities };
+  }
+
+  return {
+    size: () => size,
+    resize(next: BookSize): void {
+      size = next;
+      index();
+    },
+    securityId,
+    portfolioId,
+    /** Every security (generated ones, then added ones), without the removed ones. */
+    securities(): SimSecurity[] {
+      const out: SimSecurity[] = [];
+      for (let i = 0; i < size.securities; i++) {
+        const id = securityId(i);
+        const found = this.security(id);
+        if (found !== null) out.push(found);
+      }
+      for (const [id, s] of securityOverrides) if (!securityIndex.has(id) && s !== null) out.push(s);
+      return out;
+    },
+    security(id: string): SimSecurity | null {
+      if (securityOverrides.has(id)) return securityOverrides.get(id) ?? null;
+      const i = securityIndex.get(id);
+      if (i === undefined) return null;
+      return { securityId: id, ticker: tickerFor(i), description: `SIMULATED SECURITY ${i + 1}` };
+    },
+    setSecurity(id: string, ticker: string | null): void {
+      securityOverrides.set(id, ticker === null ? null : { securityId: id, ticker, description: `SECURITY ${ticker}` });
+    },
+    price(ticker: string): string | null {
+      if (priceOverrides.has(ticker)) return priceOverrides.get(ticker) ?? null;
+      const i = tickerIndex.get(ticker);
+      return i === undefined ? null : generatedPrice(i);
+    },
+    prices(): { ticker: string; close: string }[] {
+      const out = new Map<string, string>();
+      for (const s of this.securities()) {
+        const close = this.price(s.ticker);
+        if (close !== null) out.set(s.ticker, close);
+      }
+      for (const [ticker, close] of priceOverrides) if (close !== null) out.set(ticker, close);
+      return [...out].map(([ticker, close]) => ({ ticker, close }));
+    },
+    setPrice(ticker: string, close: string | null): void {
+      priceOverrides.set(ticker, close);
+    },
+    holdings(id: string): SimHoldings | null {
+      if (holdingOverrides.has(id)) return holdingOverrides.get(id) ?? null;
+      const j = portfolioIndex.get(id);
+      return j === undefined ? null : generatedHoldings(j);
+    },
+    setHoldings(id: string, holdings: SimHoldings | null): void {
+      holdingOverrides.set(id, holdings);
+    },
+    portfolioIds(): string[] {
+      const ids = Array.from({ length: size.portfolios }, (_, j) => portfolioId(j));
+      for (const [id, h] of holdingOverrides) if (!portfolioIndex.has(id) && h !== null) ids.push(id);
+      return ids;
+    },
+    portfolioName(id: string): string | null {
+      const named = nameOverrides.get(id);
+      if (named !== undefined) return named;
+      const j = portfolioIndex.get(id);
+      if (j !== undefined) return `Portfolio ${j + 1}`;
+      return holdingOverrides.get(id) ? `Portfolio ${id.slice(-6)}` : null;
+    },
+    setPortfolioName(id: string, name: string): void {
+      nameOverrides.set(id, name);
+    },
+    reset(): void {
+      securityOverrides.clear();
+      priceOverrides.clear();
+      holdingOverrides.clear();
+      nameOverrides.clear();
+    },
+  };
+}
+
+export type Book = ReturnType<typeof createBook>;

@@ -1,0 +1,106 @@
+// A faithful stand-in for the five GlobeCo services, in one process: a seeded
+// book, fault injection, request counts. The programmatic API is what tests,
+// the demo and the benchmarks use; `npm run simulator` wraps it (main.ts).
+import type { FastifyInstance } from 'fastify';
+import { createAdminApp } from './admin.js';
+import { createBook, DEFAULT_SIZE, type BookSize } from './book.js';
+import { createFaults, SIM_SERVICES, type Fault, type SimService } from './faults.js';
+import { accountingApp, orderApp, portfolioApp, pricingApp, securityApp, type OrderDesk } from './services.js';
+
+export type { Fault, SimService } from './faults.js';
+
+export interface SimulatorOptions extends Partial<BookSize> {
+  readonly host?: string;
+  /** Port per service (0 = any free port), and for the admin API (omit to run none). */
+  readonly ports?: Partial<Record<SimService | 'admin', number>>;
+}
+
+/** The environment variables that point this service at the simulator. */
+const ENV_NAMES: Record<SimService, string> = {
+  accounting: 'PORTFOLIO_ACCOUNTING_SERVICE_URL',
+  security: 'SECURITY_SERVICE_URL',
+  pricing: 'PRICING_SERVICE_URL',
+  portfolio: 'PORTFOLIO_SERVICE_URL',
+  order: 'ORDER_SERVICE_URL',
+};
+
+export async function startSimulator(options: SimulatorOptions = {}) {
+  const host = options.host ?? '127.0.0.1';
+  const size: BookSize = {
+    seed: options.seed ?? DEFAULT_SIZE.seed,
+    securities: options.securities ?? DEFAULT_SIZE.securities,
+    portfolios: options.portfolios ?? DEFAULT_SIZE.portfolios,
+    holdings: options.holdings ?? DEFAULT_SIZE.holdings,
+  };
+  const book = createBook(size);
+  const faults = createFaults(size.seed);
+  const desk: OrderDesk = { received: [], reject: () => null, nextId: 1 };
+  const build: Record<SimService, () => FastifyInstance> = {
+    accounting: () => accountingApp(book, faults),
+    security: () => securityApp(book, faults),
+    pricing: () => pricingApp(book, faults),
+    portfolio: () => portfolioApp(book, faults),
+    order: () => orderApp(desk, faults),
+  };
+  const apps = new Map<SimService, FastifyInstance>();
+  const ports = {} as Record<SimService, number>;
+
+  async function listen(service: SimService, port: number): Promise<void> {
+    const app = build[service]();
+    await app.listen({ host, port });
+    const address = app.server.address();
+    ports[service] = typeof address === 'object' && address !== null ? address.port : port;
+    apps.set(service, app);
+  }
+  for (const service of SIM_SERVICES) await listen(service, options.ports?.[service] ?? 0);
+
+  const urls = Object.fromEntries(SIM_SERVICES.map((s) => [s, `http://${host}:${ports[s]}`])) as Record<SimService, string>;
+
+  const simulator = {
+    urls,
+    book,
+    faults,
+    orders: desk,
+    /** Environment for this service's configuration (upstream URLs). */
+    env(): Record<string, string> {
+      return Object.fromEntries(SIM_SERVICES.map((s) => [ENV_NAMES[s], urls[s]]));
+    },
+    inject(service: SimService, fault: Fault): void {
+      faults.set(service, fault);
+    },
+    heal(service?: SimService): void {
+      faults.clear(service);
+    },
+    counts: () => faults.counts(),
+    total: (service: SimService, route?: string) => faults.total(service, route),
+    resetCounts: () => faults.resetCounts(),
+    /** Fully down: the service stops listening (connections are refused) until `up`. */
+    async down(service: SimService): Promise<void> {
+      const app = apps.get(service);
+      apps.delete(service);
+      await app?.close();
+    },
+    async up(service: SimService): Promise<void> {
+      if (!apps.has(service)) await listen(service, ports[service]);
+    },
+    isUp: (service: SimService) => apps.has(service),
+    admin: null as FastifyInstance | null,
+    adminUrl: null as string | null,
+    async stop(): Promise<void> {
+      await Promise.all([...apps.values()].map((app) => app.close()));
+      apps.clear();
+      await simulator.admin?.close();
+    },
+  };
+
+  if (options.ports?.admin !== undefined) {
+    const admin = createAdminApp(simulator);
+    await admin.listen({ host, port: options.ports.admin });
+    const address = admin.server.address();
+    simulator.admin = admin;
+    simulator.adminUrl = `http://${host}:${typeof address === 'object' && address !== null ? address.port : options.ports.admin}`;
+  }
+  return simulator;
+}
+
+export type Simulator = Awaited<ReturnType<typeof startSimulator>>;
