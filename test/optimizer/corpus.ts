@@ -2,18 +2,9 @@
 // large ones, and a "tight" family where the cash constraint binds.
 import { Dec } from '../../src/domain/decimal.js';
 import type { OptimizerInput, OptimizerSecurity } from '../../src/optimizer/index.js';
+import { random } from '../../tools/random.js';
 
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-export function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { random };
 
 export type Family = 'book' | 'large' | 'tight';
 

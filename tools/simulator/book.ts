@@ -22,20 +22,9 @@ export interface SimHoldings {
   readonly securities: readonly { readonly securityId: string; readonly quantity: string }[];
 }
 
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** A 24-hex id, unique per (kind, index) and stable for a seed. */
 function hexId(seed: number, kind: number, index: number): string {
-  const rnd = mulberry32((seed * 2654435761) ^ (kind * 40503) ^ 0x5bd1e995);
+  const rnd = random((seed * 2654435761) ^ (kind * 40503) ^ 0x5bd1e995);
   const head = Array.from({ length: 2 }, () => Math.floor(rnd() * 2 ** 32).toString(16).padStart(8, '0')).join('');
   return `${head}${index.toString(16).padStart(8, '0')}`;
 }
@@ -74,13 +63,13 @@ export function createBook(initial: BookSize = DEFAULT_SIZE) {
   index();
 
   const generatedPrice = (i: number) => {
-    const rnd = mulberry32(size.seed * 31 + i * 7 + 11);
+    const rnd = random(size.seed * 31 + i * 7 + 11);
     // Log-uniform between 0.5 and 5 000, cents.
     return Math.exp(Math.log(0.5) + rnd() * (Math.log(5000) - Math.log(0.5))).toFixed(2);
   };
 
   function generatedHoldings(j: number): SimHoldings {
-    const rnd = mulberry32(size.seed * 7919 + j * 104729 + 3);
+    const rnd = random(size.seed * 7919 + j * 104729 + 3);
     const chosen = new Set<number>();
     const count = Math.min(size.holdings, size.securities);
     while (chosen.size < count) chosen.add(Math.floor(rnd() * size.securities));
