@@ -2,6 +2,7 @@
 // with names, holdings and cash. Generated from a seed (the same seed, the same
 // book, at any scale) and computed lazily per portfolio, so 10 000 portfolios
 // of 100 holdings cost no memory until asked; anything set explicitly overrides it.
+import { random } from '../random.js';
 
 export interface BookSize {
   readonly seed: number;
