@@ -12,6 +12,10 @@ import { claimIndexes, createPortfolioClaims } from './modules/models/portfolio-
 import { createModelRepository, modelIndexes } from './modules/models/repository.js';
 import { modelRoutes } from './modules/models/routes.js';
 import { createModelService } from './modules/models/service.js';
+import { createRebalanceRepository, rebalanceIndexes } from './modules/rebalancing/repository.js';
+import { rebalanceRoutes } from './modules/rebalancing/routes.js';
+import { createRebalanceService } from './modules/rebalancing/service.js';
+import { createOptimizerPool } from './optimizer/pool.js';
 import errors from './plugins/errors.js';
 import health from './plugins/health.js';
 import mongo from './plugins/mongo.js';
@@ -57,24 +61,35 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await app.register(mongo, {
     uri: mongoUri,
     dbName: config.mongodb.dbName,
-    indexes: [...modelIndexes, ...claimIndexes],
+    indexes: [...modelIndexes, ...claimIndexes, ...rebalanceIndexes],
   });
   await app.register(health);
 
   const upstreams = createUpstreams(config, logger);
+  const optimizer = createOptimizerPool({ timeoutMs: config.optimizationTimeoutMs });
   app.lifecycle.reporters.set('upstreams', () => upstreams.health());
   app.lifecycle.reporters.set('caches', () => upstreams.quotes.sizes());
   app.addHook('onClose', async () => {
-    await upstreams.close();
+    await Promise.all([upstreams.close(), optimizer.close()]);
   });
 
   const models = createModelRepository(app.mongo.db);
   const claims = createPortfolioClaims(app.mongo.db, models);
   const modelService = createModelService({ models, claims, clock, log: logger });
+  const rebalanceService = createRebalanceService({
+    models,
+    rebalances: createRebalanceRepository(app.mongo.db),
+    upstreams,
+    optimizer,
+    clock,
+    log: logger,
+    concurrency: config.rebalanceConcurrency,
+  });
 
   await app.register(
     async (api) => {
       await api.register(modelRoutes, { service: modelService });
+      await api.register(rebalanceRoutes, { service: rebalanceService });
     },
     { prefix: '/api/v1' },
   );

@@ -19,6 +19,7 @@ export default fp(
         },
         tags: [
           { name: 'models', description: 'Investment models' },
+          { name: 'rebalancing', description: 'Rebalancing portfolios and stored rebalances' },
           { name: 'health', description: 'Probes' },
         ],
       },

@@ -20,11 +20,14 @@ export interface Fault {
   readonly drop?: boolean;
   /** Apply to the next N matching requests only. */
   readonly times?: number;
+  /** Let this many matching requests through first ("goes down midway"). */
+  readonly after?: number;
 }
 
 interface Active {
   fault: Fault;
   remaining: number;
+  skip: number;
 }
 
 export function createFaults(seed: number) {
@@ -42,7 +45,7 @@ export function createFaults(seed: number) {
   return {
     set(service: SimService, fault: Fault): void {
       const list = rules.get(service) ?? [];
-      list.push({ fault, remaining: fault.times ?? Infinity });
+      list.push({ fault, remaining: fault.times ?? Infinity, skip: fault.after ?? 0 });
       rules.set(service, list);
     },
     clear(service?: SimService): void {
@@ -56,6 +59,10 @@ export function createFaults(seed: number) {
       for (const active of list) {
         if (active.remaining <= 0) continue;
         if (active.fault.route !== undefined && active.fault.route !== route) continue;
+        if (active.skip > 0) {
+          active.skip -= 1;
+          continue;
+        }
         if (active.fault.failureRate !== undefined && rnd() >= active.fault.failureRate) continue;
         active.remaining -= 1;
         return active.fault;

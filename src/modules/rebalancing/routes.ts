@@ -1,0 +1,191 @@
+// HTTP routes of rebalancing and stored rebalances (api.md). Large answers
+// are streamed from the database, so memory stays flat at any size.
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { ErrorResponse } from '../../domain/schemas.js';
+import { jsonStream, mapAsync, sendJson } from '../../http/json-stream.js';
+import {
+  DeleteRebalanceQuery,
+  DryRunQuery,
+  ModelParams,
+  PageQuery,
+  PortfolioParams,
+  PortfoliosBody,
+  RebalanceDto,
+  RebalanceParams,
+  RebalancePortfolioParams,
+  RebalanceResultDto,
+  StoredPortfolioDto,
+  StoredPositionDto,
+  errorResponses,
+  resultHeaderFields,
+  storedPositions,
+  toRebalanceDto,
+  toStoredPortfolioDto,
+} from './schemas.js';
+import type { RebalanceHeader } from './repository.js';
+import type { RebalanceService } from './service.js';
+
+export const rebalanceRoutes: FastifyPluginAsyncZod<{ service: RebalanceService }> = async (app, { service }) => {
+  const tags = ['rebalancing'];
+  const rebalanceErrors = { ...errorResponses, 422: ErrorResponse, 503: ErrorResponse };
+
+  /** A stored rebalance as RebalanceResultDTO, its portfolios streamed from the database. */
+  const resultPieces = (h: RebalanceHeader) => {
+    const { before, after } = resultHeaderFields(h);
+    return [
+      `${JSON.stringify(before).slice(0, -1)},"portfolios":`,
+      mapAsync(service.portfolios(h.id), (o) => toStoredPortfolioDto(o, h.tradeDate, true)),
+      `,${JSON.stringify(after).slice(1)}`,
+    ];
+  };
+
+  app.post(
+    '/portfolio/:portfolio_id/rebalance',
+    {
+      schema: {
+        tags,
+        summary: 'Rebalance one portfolio',
+        description: 'Against the model that lists it. Stored before it answers, unless dry_run=true.',
+        params: PortfolioParams,
+        querystring: DryRunQuery,
+        response: { 200: RebalanceDto, ...rebalanceErrors },
+      },
+    },
+    async (request) => {
+      const { outcome, run } = await service.rebalancePortfolio(request.params.portfolio_id, request.query.dry_run);
+      return toRebalanceDto(outcome, run.rebalanceId, run.tradeDate);
+    },
+  );
+
+  app.post(
+    '/model/:model_id/rebalance',
+    {
+      schema: {
+        tags,
+        summary: "Rebalance every portfolio of a model",
+        description:
+          "One RebalanceDTO per portfolio, in the model's portfolio order. An infeasible portfolio carries status " +
+          '"infeasible" and an error; 422 only when every portfolio is infeasible; 503 (nothing stored) when an upstream fails.',
+        params: ModelParams,
+        querystring: DryRunQuery,
+        response: { 200: z.array(RebalanceDto), ...rebalanceErrors },
+      },
+    },
+    async (request, reply) => {
+      const run = await service.rebalanceModel(request.params.model_id, request.query.dry_run);
+      if (run.outcomes !== null) {
+        sendJson(reply, JSON.stringify(run.outcomes.map((o) => toRebalanceDto(o, null, run.tradeDate))));
+        return reply;
+      }
+      const id = run.rebalanceId!;
+      sendJson(reply, jsonStream([mapAsync(service.portfolios(id), (o) => toRebalanceDto(o, id, run.tradeDate))]));
+      return reply;
+    },
+  );
+
+  app.get(
+    '/rebalances',
+    {
+      schema: {
+        tags,
+        summary: 'Stored rebalances, newest first',
+        querystring: PageQuery,
+        response: { 200: z.array(RebalanceResultDto), 400: ErrorResponse },
+      },
+    },
+    async (request, reply) => {
+      const headers = await service.list(request.query.offset, request.query.limit);
+      sendJson(reply, jsonStream(listPieces(headers)));
+      return reply;
+    },
+  );
+
+  const listPieces = (headers: readonly RebalanceHeader[]) => {
+    const pieces: (string | AsyncIterable<unknown>)[] = ['['];
+    headers.forEach((h, i) => pieces.push(...(i === 0 ? [] : [',']), ...resultPieces(h)));
+    pieces.push(']');
+    return pieces;
+  };
+
+  app.get(
+    '/rebalance/:rebalance_id',
+    {
+      schema: { tags, summary: 'One stored rebalance', params: RebalanceParams, response: { 200: RebalanceResultDto, ...errorResponses } },
+    },
+    async (request, reply) => {
+      const h = await service.header(request.params.rebalance_id);
+      sendJson(reply, jsonStream(resultPieces(h)));
+      return reply;
+    },
+  );
+
+  app.get(
+    '/rebalance/:rebalance_id/portfolios',
+    {
+      schema: {
+        tags,
+        summary: "A stored rebalance's portfolios (without positions)",
+        params: RebalanceParams,
+        response: { 200: z.array(StoredPortfolioDto), ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const h = await service.header(request.params.rebalance_id);
+      sendJson(reply, jsonStream([mapAsync(service.portfolios(h.id), (o) => toStoredPortfolioDto(o, h.tradeDate, false))]));
+      return reply;
+    },
+  );
+
+  app.get(
+    '/rebalance/:rebalance_id/portfolio/:portfolio_id/positions',
+    {
+      schema: {
+        tags,
+        summary: "One portfolio's positions in a stored rebalance",
+        params: RebalancePortfolioParams,
+        response: { 200: z.array(StoredPositionDto), ...errorResponses },
+      },
+    },
+    async (request) => {
+      const { rebalance_id, portfolio_id } = request.params;
+      const h = await service.header(rebalance_id);
+      return storedPositions(await service.portfolio(rebalance_id, portfolio_id), h.tradeDate);
+    },
+  );
+
+  app.post(
+    '/rebalances/portfolios',
+    {
+      schema: {
+        tags,
+        summary: 'Stored rebalances that contain any of these portfolios, newest first',
+        querystring: PageQuery,
+        body: PortfoliosBody,
+        response: { 200: z.array(RebalanceResultDto), 400: ErrorResponse },
+      },
+    },
+    async (request, reply) => {
+      const headers = await service.list(request.query.offset, request.query.limit, request.body.portfolios);
+      sendJson(reply, jsonStream(listPieces(headers)));
+      return reply;
+    },
+  );
+
+  app.delete(
+    '/rebalance/:rebalance_id',
+    {
+      schema: {
+        tags,
+        summary: 'Delete a stored rebalance and its portfolios',
+        params: RebalanceParams,
+        querystring: DeleteRebalanceQuery,
+        response: { 200: z.object({ message: z.string() }), ...errorResponses, 409: ErrorResponse },
+      },
+    },
+    async (request) => {
+      await service.remove(request.params.rebalance_id, request.query.version);
+      return { message: `Rebalance ${request.params.rebalance_id} deleted` };
+    },
+  );
+};

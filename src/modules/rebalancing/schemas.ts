@@ -1,0 +1,176 @@
+// Request schemas and the wire forms of rebalances (api.md, Rebalancing and
+// Stored rebalances): decimal strings in RebalanceDTO, JSON numbers, rounded
+// at the edge only, in the stored-rebalance documents existing readers expect.
+import { z } from 'zod';
+import { formatDecimal, toJsonNumber } from '../../domain/decimal.js';
+import { ErrorResponse, ObjectIdString, PortfolioId, QueryInteger, VersionQuery } from '../../domain/schemas.js';
+import type { PortfolioOutcome, PositionOutcome } from './outcome.js';
+import type { RebalanceHeader } from './repository.js';
+
+export const DryRunQuery = z.object({
+  dry_run: z
+    .enum(['true', 'false'], { error: 'must be true or false' })
+    .optional()
+    .transform((v) => v === 'true')
+    .meta({ description: 'Compute and return everything, store nothing, leave the model untouched' }),
+});
+
+export const PortfolioParams = z.object({ portfolio_id: PortfolioId });
+export const ModelParams = z.object({ model_id: ObjectIdString });
+export const RebalanceParams = z.object({ rebalance_id: ObjectIdString });
+export const RebalancePortfolioParams = z.object({ rebalance_id: ObjectIdString, portfolio_id: PortfolioId });
+
+/** offset default 0, limit default 10 and at most 100. */
+export const PageQuery = z.object({
+  offset: QueryInteger.optional(),
+  limit: QueryInteger.pipe(z.number().min(1, { error: 'must be between 1 and 100' }).max(100, { error: 'must be between 1 and 100' })).optional(),
+});
+export const DeleteRebalanceQuery = z.object({ version: VersionQuery });
+export const PortfoliosBody = z.strictObject({ portfolios: z.array(PortfolioId) }).meta({ id: 'RebalancePortfoliosBody' });
+
+const TransactionDto = z.object({
+  transaction_type: z.enum(['BUY', 'SELL']),
+  security_id: z.string(),
+  quantity: z.number(),
+  trade_date: z.string(),
+});
+const DriftDto = z.object({
+  security_id: z.string(),
+  original_quantity: z.string(),
+  adjusted_quantity: z.string(),
+  target: z.string(),
+  high_drift: z.string(),
+  low_drift: z.string(),
+  actual: z.string(),
+});
+export const RebalanceDto = z
+  .object({
+    portfolio_id: z.string(),
+    portfolio_name: z.string().nullable(),
+    rebalance_id: z.string().nullable(),
+    status: z.enum(['ok', 'infeasible']),
+    error: z.object({ code: z.string(), message: z.string() }).optional(),
+    transactions: z.array(TransactionDto),
+    drifts: z.array(DriftDto),
+  })
+  .meta({ id: 'RebalanceDTO' });
+export type RebalanceDto = z.infer<typeof RebalanceDto>;
+
+const StoredPosition = z.object({
+  security_id: z.string(),
+  price: z.number(),
+  original_quantity: z.number(),
+  adjusted_quantity: z.number(),
+  original_position_market_value: z.number(),
+  adjusted_position_market_value: z.number(),
+  target: z.number(),
+  high_drift: z.number(),
+  low_drift: z.number(),
+  actual: z.number(),
+  actual_drift: z.number(),
+  transaction_type: z.enum(['BUY', 'SELL']).nullable(),
+  trade_quantity: z.number().nullable(),
+  trade_date: z.string().nullable(),
+});
+const StoredPortfolio = z.object({
+  portfolio_id: z.string(),
+  portfolio_name: z.string().nullable(),
+  status: z.enum(['ok', 'infeasible']),
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
+  market_value: z.number(),
+  cash_before_rebalance: z.number(),
+  cash_after_rebalance: z.number(),
+  positions: z.array(StoredPosition).optional(),
+});
+export const RebalanceResultDto = z
+  .object({
+    rebalance_id: z.string(),
+    model_id: z.string(),
+    model_name: z.string(),
+    rebalance_date: z.string(),
+    number_of_portfolios: z.int(),
+    portfolios: z.array(StoredPortfolio),
+    version: z.int(),
+    created_at: z.string(),
+  })
+  .meta({ id: 'RebalanceResultDTO' });
+export const StoredPortfolioDto = StoredPortfolio.meta({ id: 'RebalancePortfolioDTO' });
+export const StoredPositionDto = StoredPosition.meta({ id: 'RebalancePositionDTO' });
+export const errorResponses = { 400: ErrorResponse, 404: ErrorResponse } as const;
+
+export function toRebalanceDto(outcome: PortfolioOutcome, rebalanceId: string | null, tradeDate: string): RebalanceDto {
+  return {
+    portfolio_id: outcome.portfolioId,
+    portfolio_name: outcome.portfolioName,
+    rebalance_id: rebalanceId,
+    status: outcome.status,
+    ...(outcome.error === null ? {} : { error: outcome.error }),
+    transactions: outcome.positions
+      .filter((p) => p.trade !== null)
+      .map((p) => ({
+        transaction_type: p.trade!.type,
+        security_id: p.securityId,
+        quantity: toJsonNumber(p.trade!.quantity),
+        trade_date: tradeDate,
+      })),
+    drifts: outcome.positions.map((p) => ({
+      security_id: p.securityId,
+      original_quantity: formatDecimal(p.original),
+      adjusted_quantity: formatDecimal(p.adjusted),
+      target: formatDecimal(p.target),
+      high_drift: formatDecimal(p.highDrift),
+      low_drift: formatDecimal(p.lowDrift),
+      actual: p.actual.toFixed(4),
+    })),
+  };
+}
+
+function storedPosition(p: PositionOutcome, tradeDate: string): z.infer<typeof StoredPosition> {
+  return {
+    security_id: p.securityId,
+    price: toJsonNumber(p.price),
+    original_quantity: toJsonNumber(p.original),
+    adjusted_quantity: toJsonNumber(p.adjusted),
+    original_position_market_value: toJsonNumber(p.original.times(p.price), 2),
+    adjusted_position_market_value: toJsonNumber(p.adjusted.times(p.price), 2),
+    target: toJsonNumber(p.target),
+    high_drift: toJsonNumber(p.highDrift),
+    low_drift: toJsonNumber(p.lowDrift),
+    actual: toJsonNumber(p.actual, 4),
+    actual_drift: toJsonNumber(p.actualDrift, 4),
+    transaction_type: p.trade?.type ?? null,
+    trade_quantity: p.trade === null ? null : toJsonNumber(p.trade.quantity),
+    trade_date: p.trade === null ? null : tradeDate,
+  };
+}
+
+export function toStoredPortfolioDto(o: PortfolioOutcome, tradeDate: string, withPositions: boolean): z.infer<typeof StoredPortfolio> {
+  return {
+    portfolio_id: o.portfolioId,
+    portfolio_name: o.portfolioName,
+    status: o.status,
+    ...(o.error === null ? {} : { error: o.error }),
+    market_value: toJsonNumber(o.marketValue, 2),
+    cash_before_rebalance: toJsonNumber(o.cashBefore, 2),
+    cash_after_rebalance: toJsonNumber(o.cashAfter, 2),
+    ...(withPositions ? { positions: o.positions.map((p) => storedPosition(p, tradeDate)) } : {}),
+  };
+}
+
+export function storedPositions(o: PortfolioOutcome, tradeDate: string): z.infer<typeof StoredPosition>[] {
+  return o.positions.map((p) => storedPosition(p, tradeDate));
+}
+
+/** The header fields of a RebalanceResultDTO, around its `portfolios`. */
+export function resultHeaderFields(h: RebalanceHeader) {
+  return {
+    before: {
+      rebalance_id: h.id,
+      model_id: h.modelId,
+      model_name: h.modelName,
+      rebalance_date: h.rebalanceDate.toISOString(),
+      number_of_portfolios: h.numberOfPortfolios,
+    },
+    after: { version: h.version, created_at: h.createdAt.toISOString() },
+  };
+}

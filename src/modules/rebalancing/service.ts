@@ -1,0 +1,238 @@
+// The service's main job (rebalancing.md): rebalance the portfolios of a
+// model, exactly, with bounded concurrency, and store the result before
+// answering. A portfolio that cannot be rebalanced is reported in its own
+// element; an upstream that fails after retries stops the whole request,
+// and nothing of it is stored.
+import type { Logger } from 'pino';
+import type { Clock } from '../../domain/clock.js';
+import { AppError, NotFoundError, ValidationError, VersionConflictError } from '../../domain/errors.js';
+import type { OptimizerPool } from '../../optimizer/pool.js';
+import type { Model, ModelRepository } from '../models/repository.js';
+import type { Upstreams } from '../../upstreams/index.js';
+import { infeasibleOutcome, optimizerInput, outcomeOf, securitiesOf, type PortfolioOutcome } from './outcome.js';
+import type { RebalanceHeader, RebalanceRepository } from './repository.js';
+
+export interface RebalanceServiceDeps {
+  readonly models: ModelRepository;
+  readonly rebalances: RebalanceRepository;
+  readonly upstreams: Upstreams;
+  readonly optimizer: OptimizerPool;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly concurrency: number;
+}
+
+export interface RebalanceRun {
+  /** Null for a dry run. */
+  readonly rebalanceId: string | null;
+  readonly tradeDate: string;
+  readonly total: number;
+  readonly infeasible: number;
+  /** The outcomes in the model's portfolio order, kept only when asked (dry runs, single portfolios). */
+  readonly outcomes: readonly PortfolioOutcome[] | null;
+}
+
+export class InfeasibleError extends AppError {
+  constructor(message: string) {
+    super(422, 'INFEASIBLE', message);
+  }
+}
+
+/** Names for many portfolios come in one call; for a few, one call each. */
+const BULK_NAMES_FROM = 20;
+/** Portfolio documents are written in batches of this many. */
+const WRITE_BATCH = 100;
+
+/** A portfolio-level failure (unknown security, missing price): reported, not fatal. */
+const failsOnlyThePortfolio = (error: unknown): error is AppError => error instanceof AppError && error.statusCode === 422;
+
+export function createRebalanceService(deps: RebalanceServiceDeps) {
+  const { models, rebalances, upstreams, optimizer, clock, log } = deps;
+
+  async function rebalancePortfolios(
+    model: Model,
+    portfolioIds: readonly string[],
+    options: { readonly dryRun: boolean; readonly keep: boolean },
+  ): Promise<RebalanceRun> {
+    const now = clock.now();
+    const tradeDate = now.toISOString().slice(0, 10);
+    const rebalanceId = options.dryRun ? null : rebalances.newId();
+    const total = portfolioIds.length;
+    const cancel = new AbortController();
+    const signal = cancel.signal;
+    const session = upstreams.quotes.session();
+    const outcomes: PortfolioOutcome[] | null = options.keep ? new Array<PortfolioOutcome>(total) : null;
+    let firstFailure: unknown = null;
+    let infeasible = 0;
+
+    // Writes happen one batch at a time, in the background of the computation.
+    let pending: { seq: number; outcome: PortfolioOutcome }[] = [];
+    let writing: Promise<void> = Promise.resolve();
+    const flush = () => {
+      if (rebalanceId === null || pending.length === 0) return;
+      const batch = pending.sort((a, b) => a.seq - b.seq);
+      pending = [];
+      writing = writing.then(async () => {
+        // Runs of consecutive seq values, each written with its first seq.
+        let start = 0;
+        while (start < batch.length) {
+          let end = start + 1;
+          while (end < batch.length && batch[end]!.seq === batch[end - 1]!.seq + 1) end++;
+          await rebalances.writePortfolios(rebalanceId, batch[start]!.seq, batch.slice(start, end).map((b) => b.outcome));
+          start = end;
+        }
+      });
+    };
+
+    const modelSecurities = model.positions.map((p) => p.securityId);
+    // Names are cosmetic: a failed lookup (or a cancelled one) is just no name.
+    const namesInBulk = total >= BULK_NAMES_FROM ? upstreams.portfolio.names(signal).catch(() => new Map<string, string>()) : null;
+    // Quotes of the model's securities, once for every portfolio (bulk when many).
+    // A portfolio-level problem (unknown security) surfaces again in each portfolio.
+    await session.resolve(modelSecurities).catch((error: unknown) => {
+      if (!failsOnlyThePortfolio(error)) throw error;
+    });
+
+    async function one(portfolioId: string): Promise<PortfolioOutcome> {
+      const name =
+        namesInBulk === null
+          ? upstreams.portfolio.name(portfolioId, signal).catch(() => null)
+          : namesInBulk.then((all) => all.get(portfolioId) ?? null);
+      const holdings = await upstreams.accounting.holdings(portfolioId, signal);
+      let quotes;
+      try {
+        quotes = await session.resolve(securitiesOf(holdings, model.positions));
+      } catch (error) {
+        if (!failsOnlyThePortfolio(error)) throw error;
+        return infeasibleOutcome(portfolioId, await name, error.message, holdings.cash, holdings.cash);
+      }
+      const input = optimizerInput(holdings, model.positions, quotes);
+      const result = await optimizer.optimize(input);
+      return outcomeOf(portfolioId, await name, input, result);
+    }
+
+    let next = 0;
+    async function worker(): Promise<void> {
+      while (!signal.aborted) {
+        const seq = next++;
+        if (seq >= total) return;
+        try {
+          const outcome = await one(portfolioIds[seq]!);
+          if (signal.aborted) return;
+          if (outcome.status === 'infeasible') infeasible += 1;
+          if (outcomes !== null) outcomes[seq] = outcome;
+          pending.push({ seq, outcome });
+          if (pending.length >= WRITE_BATCH) flush();
+        } catch (error) {
+          if (firstFailure === null) firstFailure = error;
+          cancel.abort();
+          return;
+        }
+      }
+    }
+
+    try {
+      await Promise.all(Array.from({ length: Math.min(deps.concurrency, total) }, worker));
+      flush();
+      await writing;
+    } catch (error) {
+      firstFailure ??= error;
+    }
+    if (firstFailure === null && total > 0 && infeasible === total) {
+      firstFailure = new InfeasibleError(
+        total === 1
+          ? (outcomes?.[0]?.error?.message ?? 'no feasible solution exists')
+          : `no feasible solution exists for any of the ${total} portfolios of model ${model.id}`,
+      );
+    }
+    if (firstFailure !== null) {
+      if (rebalanceId !== null) {
+        await writing.catch(() => undefined);
+        await rebalances.discard(rebalanceId);
+      }
+      throw firstFailure;
+    }
+    if (rebalanceId !== null) {
+      await rebalances.publish({
+        id: rebalanceId,
+        modelId: model.id,
+        modelName: model.name,
+        rebalanceDate: now,
+        tradeDate,
+        numberOfPortfolios: total,
+        portfolios: portfolioIds,
+        createdAt: now,
+      });
+      await models.setLastRebalanceDate(model.id, now);
+      log.info({ rebalanceId, modelId: model.id, portfolios: total, infeasible }, 'rebalance stored');
+    }
+    return { rebalanceId, tradeDate, total, infeasible, outcomes };
+  }
+
+  async function loadModel(id: string): Promise<Model> {
+    const model = await models.findById(id);
+    if (model === null) throw new NotFoundError(`Model ${id} not found`);
+    return model;
+  }
+
+  async function header(id: string): Promise<RebalanceHeader> {
+    const found = await rebalances.findHeader(id);
+    if (found === null) throw new NotFoundError(`Rebalance ${id} not found`);
+    return found;
+  }
+
+  function page(offset: number | undefined, limit: number | undefined, total: number) {
+    const start = offset ?? 0;
+    if (start > total) {
+      throw new ValidationError(`offset ${start} is past the end: there ${total === 1 ? 'is 1 rebalance' : `are ${total} rebalances`}`, [
+        { path: 'offset', message: `must be at most ${total}` },
+      ]);
+    }
+    return { start, size: limit ?? 10 };
+  }
+
+  return {
+    /** Rebalances one portfolio against the model that lists it; 422 when it cannot be. */
+    async rebalancePortfolio(portfolioId: string, dryRun: boolean): Promise<{ outcome: PortfolioOutcome; run: RebalanceRun }> {
+      const [model] = await models.findListingAny([portfolioId]);
+      if (model === undefined) throw new NotFoundError(`Portfolio ${portfolioId} is not in any model`);
+      const run = await rebalancePortfolios(model, [portfolioId], { dryRun, keep: true });
+      return { outcome: run.outcomes![0]!, run };
+    },
+
+    /** Rebalances every portfolio of a model; outcomes are kept in memory only for a dry run. */
+    async rebalanceModel(modelId: string, dryRun: boolean): Promise<RebalanceRun> {
+      const model = await loadModel(modelId);
+      return rebalancePortfolios(model, model.portfolios, { dryRun, keep: dryRun });
+    },
+
+    /** The same, for a model already loaded (scheduled cycles). */
+    rebalanceLoadedModel: (model: Model) => rebalancePortfolios(model, model.portfolios, { dryRun: false, keep: false }),
+
+    portfolios: (rebalanceId: string) => rebalances.portfolios(rebalanceId),
+    header,
+
+    async list(offset: number | undefined, limit: number | undefined, portfolioIds?: readonly string[]): Promise<RebalanceHeader[]> {
+      const ids = portfolioIds === undefined ? undefined : [...new Set(portfolioIds)];
+      const { start, size } = page(offset, limit, await rebalances.countHeaders(ids));
+      return rebalances.listHeaders(start, size, ids);
+    },
+
+    async portfolio(rebalanceId: string, portfolioId: string): Promise<PortfolioOutcome> {
+      await header(rebalanceId);
+      const found = await rebalances.portfolio(rebalanceId, portfolioId);
+      if (found === null) throw new NotFoundError(`Portfolio ${portfolioId} is not in rebalance ${rebalanceId}`);
+      return found;
+    },
+
+    async remove(id: string, version: number): Promise<void> {
+      const current = await header(id);
+      if (current.version !== version || !(await rebalances.deleteIfVersion(id, version))) {
+        const latest = await header(id);
+        throw new VersionConflictError(`Rebalance ${id} is at version ${latest.version}, not ${version}; reload it and try again`);
+      }
+    },
+  };
+}
+
+export type RebalanceService = ReturnType<typeof createRebalanceService>;

@@ -1,0 +1,51 @@
+// The real app on a fresh database, wired to a fresh simulator of the
+// GlobeCo services, plus helpers to lay out portfolios and models.
+import type { SimHoldings } from '../../tools/simulator/book.js';
+import { startSimulator, type Simulator } from '../../tools/simulator/simulator.js';
+import { createTestApp, type TestApp } from './app.js';
+import { json } from './fixtures.js';
+
+export interface World {
+  readonly t: TestApp;
+  readonly sim: Simulator;
+  /** A security with this id, ticker and price. */
+  security(id: string, ticker: string, price: string | null): void;
+  holdings(portfolioId: string, holdings: SimHoldings | null): void;
+  model(name: string, positions: object[], portfolios: string[]): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function createWorld(env: Record<string, string> = {}): Promise<World> {
+  const sim = await startSimulator({ securities: 60, portfolios: 0, holdings: 0 });
+  const t = await createTestApp({ ...sim.env(), UPSTREAM_BACKOFF_MS: '1', ...env });
+  return {
+    t,
+    sim,
+    security(id, ticker, price) {
+      sim.book.setSecurity(id, ticker);
+      sim.book.setPrice(ticker, price);
+    },
+    holdings(portfolioId, holdings) {
+      sim.book.setHoldings(portfolioId, holdings);
+    },
+    async model(name, positions, portfolios) {
+      const res = await t.request({ method: 'POST', url: '/api/v1/models', payload: { name, positions, portfolios } });
+      if (res.statusCode !== 201) throw new Error(`model: ${res.body}`);
+      return json<{ model_id: string }>(res).model_id;
+    },
+    async close() {
+      await t.close();
+      await sim.stop();
+    },
+  };
+}
+
+/** 24-character ids that read well in failures. */
+export const sid = (name: string) => `SEC${name.toUpperCase().padStart(21, '0')}`;
+export const pid = (name: string) => `PF${name.toUpperCase().padStart(22, '0')}`;
+export const position = (security: string, target: string, low = '0.02', high = low) => ({
+  security_id: security,
+  target,
+  low_drift: low,
+  high_drift: high,
+});
