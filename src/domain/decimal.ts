@@ -41,16 +41,18 @@ export function formatDecimal(value: Dec): string {
   return value.isZero() ? '0' : value.toFixed();
 }
 
+/** value / 10^scale, exactly (no division: the decimal point is placed). */
+export function fromScaled(value: bigint, scale: number): Dec {
+  if (scale === 0) return new Dec(value.toString());
+  const negative = value < 0n;
+  const digits = (negative ? -value : value).toString().padStart(scale + 1, '0');
+  return new Dec(`${negative ? '-' : ''}${digits.slice(0, -scale)}.${digits.slice(-scale)}`);
+}
+
 export function toDecimal128(value: Dec): Decimal128 {
   return Decimal128.fromString(formatDecimal(value));
 }
 
 export function fromDecimal128(value: Decimal128): Dec {
   return parseDecimal(value.toString());
-}
-
-/** Rounds half-up to `places` and returns a JSON number, for the stored-rebalance documents. */
-export function toJsonNumber(value: Dec, places?: number): number {
-  const rounded = places === undefined ? value : value.toDecimalPlaces(places, Dec.ROUND_HALF_UP);
-  return Number(rounded.toString());
 }

@@ -89,6 +89,7 @@ export function answer(problem: ScaledProblem, core: CoreAnswer, timeoutMs: numb
       price: problem.prices[i]!,
       original: problem.quantities[i]!,
       adjusted: new Dec(quantities[i]!),
+      shares: quantities[i]!,
     })),
     driftBefore: toDec(checked.driftBefore, checked.driftScale),
     driftAfter: toDec(checked.driftAfter, checked.driftScale),

@@ -1,6 +1,6 @@
 // The one place where the optimiser's decimals become scaled integers (exact,
 // BigInt) and doubles (fast, filtered), and where answers become decimals again.
-import { Dec } from '../domain/decimal.js';
+import { fromScaled, type Dec } from '../domain/decimal.js';
 import { pow10 } from './bigint-math.js';
 import type { OptimizerInput } from './types.js';
 
@@ -38,6 +38,20 @@ export interface ScaledProblem {
 interface Fixed {
   readonly digits: bigint;
   readonly scale: number;
+  /** The nearest double to the value (parsed from its decimal text, so within half an ulp). */
+  readonly double: number;
+}
+
+/** Prices, targets and drifts recur across the portfolios of a model: their digits are read once. */
+const sharedCache = new WeakMap<Dec, Fixed>();
+
+function sharedFixed(value: Dec): Fixed {
+  let known = sharedCache.get(value);
+  if (known === undefined) {
+    known = toFixed(value);
+    sharedCache.set(value, known);
+  }
+  return known;
 }
 
 function toFixed(value: Dec): Fixed {
@@ -48,11 +62,10 @@ function toFixed(value: Dec): Fixed {
   const whole = point === -1 ? unsigned : unsigned.slice(0, point);
   const fraction = point === -1 ? '' : unsigned.slice(point + 1).replace(/0+$/, '');
   const digits = BigInt(whole + fraction);
-  return { digits: negative ? -digits : digits, scale: fraction.length };
+  return { digits: negative ? -digits : digits, scale: fraction.length, double: Number(text) };
 }
 
 const rescale = (f: Fixed, scale: number) => f.digits * pow10(scale - f.scale);
-const maxScale = (values: readonly Fixed[]) => values.reduce((s, v) => Math.max(s, v.scale), 0);
 
 export class InvalidOptimizerInput extends Error {
   override name = 'InvalidOptimizerInput';
@@ -60,43 +73,66 @@ export class InvalidOptimizerInput extends Error {
 
 export function prepare(input: OptimizerInput): ScaledProblem {
   const securities = [...input.securities].sort((a, b) => (a.securityId < b.securityId ? -1 : a.securityId > b.securityId ? 1 : 0));
-  for (let i = 0; i < securities.length; i++) {
+  const n = securities.length;
+  const prices: Fixed[] = new Array<Fixed>(n);
+  const quantities: Fixed[] = new Array<Fixed>(n);
+  const targets: Fixed[] = new Array<Fixed>(n);
+  const lows: Fixed[] = new Array<Fixed>(n);
+  const highs: Fixed[] = new Array<Fixed>(n);
+  let sp = 0;
+  let sq = 0;
+  let sw = 0;
+  for (let i = 0; i < n; i++) {
     const s = securities[i]!;
     if (i > 0 && securities[i - 1]!.securityId === s.securityId) {
       throw new InvalidOptimizerInput(`security ${s.securityId} appears twice`);
     }
-    if (!s.price.greaterThan(0)) throw new InvalidOptimizerInput(`security ${s.securityId} has price ${s.price.toString()}, not > 0`);
-    for (const [name, value] of [['target', s.target], ['low drift', s.lowDrift], ['high drift', s.highDrift]] as const) {
-      if (value.isNegative()) throw new InvalidOptimizerInput(`security ${s.securityId} has a negative ${name}`);
+    const price = (prices[i] = sharedFixed(s.price));
+    if (price.digits <= 0n) throw new InvalidOptimizerInput(`security ${s.securityId} has price ${s.price.toString()}, not > 0`);
+    const quantity = (quantities[i] = toFixed(s.quantity));
+    const target = (targets[i] = sharedFixed(s.target));
+    const low = (lows[i] = sharedFixed(s.lowDrift));
+    const high = (highs[i] = sharedFixed(s.highDrift));
+    if (target.digits < 0n || low.digits < 0n || high.digits < 0n) {
+      throw new InvalidOptimizerInput(`security ${s.securityId} has a negative target or drift`);
     }
+    sp = Math.max(sp, price.scale);
+    sq = Math.max(sq, quantity.scale);
+    sw = Math.max(sw, target.scale, low.scale, high.scale);
   }
-  const prices = securities.map((s) => toFixed(s.price));
-  const quantities = securities.map((s) => toFixed(s.quantity));
-  const weights = securities.flatMap((s) => [toFixed(s.target), toFixed(s.lowDrift), toFixed(s.highDrift)]);
   const cash = toFixed(input.cash);
-  const sp = maxScale(prices);
-  const sq = maxScale(quantities);
-  const sw = maxScale(weights);
   const sm = Math.max(cash.scale, sq + sp);
 
-  const P = prices.map((f) => rescale(f, sp));
-  const Q = quantities.map((f) => rescale(f, sq));
-  const W: bigint[] = [];
-  const LO: bigint[] = [];
-  const HI: bigint[] = [];
-  for (let i = 0; i < securities.length; i++) {
-    W.push(rescale(weights[3 * i]!, sw));
-    LO.push(rescale(weights[3 * i + 1]!, sw));
-    HI.push(rescale(weights[3 * i + 2]!, sw));
-  }
+  const ids: string[] = new Array<string>(n);
+  const P: bigint[] = new Array<bigint>(n);
+  const Q: bigint[] = new Array<bigint>(n);
+  const W: bigint[] = new Array<bigint>(n);
+  const LO: bigint[] = new Array<bigint>(n);
+  const HI: bigint[] = new Array<bigint>(n);
+  const p = new Float64Array(n);
+  const q = new Float64Array(n);
+  const w = new Float64Array(n);
+  const lo = new Float64Array(n);
+  const hi = new Float64Array(n);
   let MV = rescale(cash, sm);
   const held = pow10(sm - sq - sp);
-  for (let i = 0; i < securities.length; i++) MV += Q[i]! * P[i]! * held;
-
-  const double = (values: readonly Dec[]) => Float64Array.from(values, (v) => Number(v.toString()));
+  for (let i = 0; i < n; i++) {
+    ids[i] = securities[i]!.securityId;
+    P[i] = rescale(prices[i]!, sp);
+    Q[i] = rescale(quantities[i]!, sq);
+    W[i] = rescale(targets[i]!, sw);
+    LO[i] = rescale(lows[i]!, sw);
+    HI[i] = rescale(highs[i]!, sw);
+    p[i] = prices[i]!.double;
+    q[i] = quantities[i]!.double;
+    w[i] = targets[i]!.double;
+    lo[i] = lows[i]!.double;
+    hi[i] = highs[i]!.double;
+    MV += Q[i]! * P[i]! * held;
+  }
   return {
-    n: securities.length,
-    ids: securities.map((s) => s.securityId),
+    n,
+    ids,
     prices: securities.map((s) => s.price),
     quantities: securities.map((s) => s.quantity),
     sp,
@@ -109,16 +145,14 @@ export function prepare(input: OptimizerInput): ScaledProblem {
     LO,
     HI,
     MV,
-    p: double(securities.map((s) => s.price)),
-    q: double(securities.map((s) => s.quantity)),
-    w: double(securities.map((s) => s.target)),
-    lo: double(securities.map((s) => s.lowDrift)),
-    hi: double(securities.map((s) => s.highDrift)),
+    p,
+    q,
+    w,
+    lo,
+    hi,
     mv: Number(MV) / Number(pow10(sm)),
   };
 }
 
 /** value / 10^scale as an exact decimal. */
-export function toDec(value: bigint, scale: number): Dec {
-  return new Dec(value.toString()).dividedBy(pow10(scale).toString());
-}
+export const toDec = fromScaled;

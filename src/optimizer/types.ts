@@ -33,6 +33,8 @@ export interface OptimizedPosition {
   readonly original: Dec;
   /** The whole number of shares to hold after trading. */
   readonly adjusted: Dec;
+  /** The same, as a plain number (always a safe integer). */
+  readonly shares: number;
 }
 
 export interface InfeasibleSecurity {

@@ -91,8 +91,9 @@ describe('reading stored rebalances', () => {
     expect(positions.map((p: { adjusted_quantity: number }) => String(p.adjusted_quantity))).toEqual(
       answered.drifts.map((d: { adjusted_quantity: string }) => d.adjusted_quantity),
     );
-    const doc = await w.t.app.mongo.db.collection('rebalance_portfolios').findOne({ portfolio_id: pid('p1'), 'positions.0.trade_quantity': { $ne: null } });
+    const doc = await w.t.app.mongo.db.collection('rebalance_portfolios').findOne({ portfolio_id: pid('p1') });
     expect(doc!.market_value._bsontype).toBe('Decimal128');
+    expect(doc!.positions.price[0]._bsontype).toBe('Decimal128');
   });
 
   it("lists a rebalance's portfolios without positions, and one portfolio's positions", async () => {

@@ -82,3 +82,20 @@ describe('parseSortBy', () => {
     expect(() => parseSortBy(raw)).toThrow(ValidationError);
   });
 });
+
+describe('Decimal128 encoding', () => {
+  it('encodes exactly what the driver would, for every kind of decimal', async () => {
+    const { Decimal128 } = await import('mongodb');
+    const { fixedFromDecimal128, fixedOf, formatFixed, toDecimal128Fixed } = await import('../../src/domain/fixed.js');
+    const toDecimal128 = (value: Dec) => toDecimal128Fixed(fixedOf(value));
+    const samples = ['0', '1', '-1', '0.1', '0.020', '41.17', '-12.5', '1234567890.123456789', '0.0000001', '9999999999999999999999999999999999', '-0.005'];
+    for (let i = 0; i < 500; i++) samples.push(((i * 7919) % 100003 / 10 ** (i % 12) - (i % 3 === 0 ? 500 : 0)).toString());
+    for (const text of samples) {
+      const ours = toDecimal128(new Dec(text));
+      expect(ours.toString(), text).toBe(Decimal128.fromString(new Dec(text).toFixed()).toString());
+      expect(new Dec(ours.toString()).equals(new Dec(text)), text).toBe(true);
+      expect(formatFixed(fixedFromDecimal128(ours)), text).toBe(formatFixed(fixedOf(new Dec(text))));
+      expect(formatFixed(fixedFromDecimal128(Decimal128.fromString(new Dec(text).toFixed()))), text).toBe(formatFixed(fixedOf(new Dec(text))));
+    }
+  });
+});

@@ -56,11 +56,12 @@ export function accountingApp(book: Book, faults: Faults): FastifyInstance {
     const { portfolioId } = request.params;
     const holdings = book.holdings(portfolioId);
     if (holdings === null) return error(reply, 404, 'NOT_FOUND', `Portfolio ${portfolioId} has no transactions`);
+    const at = now();
     return {
       portfolioId,
       cashBalance: holdings.cash,
       securityCount: holdings.securities.length,
-      lastUpdated: now(),
+      lastUpdated: at,
       securities: holdings.securities.map((s) => {
         const negative = s.quantity.startsWith('-');
         return {
@@ -68,7 +69,7 @@ export function accountingApp(book: Book, faults: Faults): FastifyInstance {
           quantityLong: negative ? '0' : s.quantity,
           quantityShort: negative ? s.quantity.slice(1) : '0',
           netQuantity: s.quantity,
-          lastUpdated: now(),
+          lastUpdated: at,
         };
       }),
     };

@@ -1,7 +1,21 @@
 // One portfolio's rebalance, as figures (rebalancing.md, Processing one
 // portfolio): what the optimiser is asked, and what its answer means in
-// trades, weights and cash. Pure: no I/O.
-import { Dec, ZERO } from '../../domain/decimal.js';
+// trades, weights and cash. Pure: no I/O. The figures are exact scaled
+// integers (domain/fixed.ts): thousands of portfolios go through here.
+import { ZERO } from '../../domain/decimal.js';
+import {
+  FIXED_ZERO,
+  abs,
+  fixedOf,
+  fixedOfInteger,
+  isZero,
+  mul,
+  quotient,
+  sharedFixedOf,
+  sign,
+  sub,
+  type Fixed,
+} from '../../domain/fixed.js';
 import type { ModelPosition } from '../../domain/model-rules.js';
 import type { OptimizerInput, OptimizerResult } from '../../optimizer/index.js';
 import type { PortfolioHoldings, Quote } from '../../upstreams/index.js';
@@ -9,21 +23,21 @@ import type { PortfolioHoldings, Quote } from '../../upstreams/index.js';
 export interface Trade {
   readonly type: 'BUY' | 'SELL';
   /** |adjusted − original|: whole unless the holding was fractional. */
-  readonly quantity: Dec;
+  readonly quantity: Fixed;
 }
 
 export interface PositionOutcome {
   readonly securityId: string;
-  readonly price: Dec;
-  readonly original: Dec;
-  readonly adjusted: Dec;
-  readonly target: Dec;
-  readonly highDrift: Dec;
-  readonly lowDrift: Dec;
+  readonly price: Fixed;
+  readonly original: Fixed;
+  readonly adjusted: Fixed;
+  readonly target: Fixed;
+  readonly highDrift: Fixed;
+  readonly lowDrift: Fixed;
   /** adjusted·price / MV, rounded half-up to 4 places (0 when MV is 0). */
-  readonly actual: Dec;
+  readonly actual: Fixed;
   /** actual / target − 1, rounded half-up to 4 places (0 when the target is 0). */
-  readonly actualDrift: Dec;
+  readonly actualDrift: Fixed;
   readonly trade: Trade | null;
 }
 
@@ -32,9 +46,9 @@ export interface PortfolioOutcome {
   readonly portfolioName: string | null;
   readonly status: 'ok' | 'infeasible';
   readonly error: { readonly code: string; readonly message: string } | null;
-  readonly marketValue: Dec;
-  readonly cashBefore: Dec;
-  readonly cashAfter: Dec;
+  readonly marketValue: Fixed;
+  readonly cashBefore: Fixed;
+  readonly cashAfter: Fixed;
   /** Sorted by security id; empty when infeasible. */
   readonly positions: readonly PositionOutcome[];
 }
@@ -64,9 +78,7 @@ export function optimizerInput(holdings: PortfolioHoldings, model: readonly Mode
   };
 }
 
-const round4 = (value: Dec) => value.toDecimalPlaces(4, Dec.ROUND_HALF_UP);
-
-export function infeasibleOutcome(portfolioId: string, name: string | null, message: string, marketValue: Dec, cash: Dec): PortfolioOutcome {
+export function infeasibleOutcome(portfolioId: string, name: string | null, message: string, marketValue: Fixed, cash: Fixed): PortfolioOutcome {
   return {
     portfolioId,
     portfolioName: name,
@@ -80,35 +92,35 @@ export function infeasibleOutcome(portfolioId: string, name: string | null, mess
 }
 
 /** What the optimiser's answer means for this portfolio. */
-export function outcomeOf(
-  portfolioId: string,
-  name: string | null,
-  input: OptimizerInput,
-  result: OptimizerResult,
-): PortfolioOutcome {
-  if (result.status === 'infeasible') return infeasibleOutcome(portfolioId, name, result.message, result.marketValue, input.cash);
-  const mv = result.marketValue;
-  const model = new Map(input.securities.map((s) => [s.securityId, s]));
-  let cashAfter = input.cash;
+export function outcomeOf(portfolioId: string, name: string | null, input: OptimizerInput, result: OptimizerResult): PortfolioOutcome {
+  const cash = fixedOf(input.cash);
+  const mv = fixedOf(result.marketValue);
+  if (result.status === 'infeasible') return infeasibleOutcome(portfolioId, name, result.message, mv, cash);
+  const given = new Map(input.securities.map((s) => [s.securityId, s]));
+  // Cash after = cash − Σ (adjusted − original)·price = MV − Σ adjusted·price.
+  let cashAfter = mv;
   const positions = result.positions.map((p): PositionOutcome => {
-    const given = model.get(p.securityId)!;
-    const change = p.adjusted.minus(p.original);
-    const trade: Trade | null = change.isZero() ? null : { type: change.isPositive() ? 'BUY' : 'SELL', quantity: change.abs() };
-    cashAfter = cashAfter.minus(change.times(p.price));
-    const actual = mv.isZero() ? ZERO : round4(p.adjusted.times(p.price).dividedBy(mv));
-    const actualDrift = given.target.isZero() ? ZERO : round4(actual.dividedBy(given.target).minus(1));
+    const security = given.get(p.securityId)!;
+    const price = sharedFixedOf(p.price);
+    const original = fixedOf(p.original);
+    const adjusted = fixedOfInteger(p.shares);
+    const target = sharedFixedOf(security.target);
+    const value = mul(adjusted, price);
+    cashAfter = sub(cashAfter, value);
+    const change = sub(adjusted, original);
+    const actual = isZero(mv) ? FIXED_ZERO : quotient(value, mv, 4);
     return {
       securityId: p.securityId,
-      price: p.price,
-      original: p.original,
-      adjusted: p.adjusted,
-      target: given.target,
-      highDrift: given.highDrift,
-      lowDrift: given.lowDrift,
+      price,
+      original,
+      adjusted,
+      target,
+      highDrift: sharedFixedOf(security.highDrift),
+      lowDrift: sharedFixedOf(security.lowDrift),
       actual,
-      actualDrift,
-      trade,
+      actualDrift: isZero(target) ? FIXED_ZERO : quotient(sub(actual, target), target, 4),
+      trade: isZero(change) ? null : { type: sign(change) > 0 ? 'BUY' : 'SELL', quantity: abs(change) },
     };
   });
-  return { portfolioId, portfolioName: name, status: 'ok', error: null, marketValue: mv, cashBefore: input.cash, cashAfter, positions };
+  return { portfolioId, portfolioName: name, status: 'ok', error: null, marketValue: mv, cashBefore: cash, cashAfter, positions };
 }

@@ -3,7 +3,7 @@
 // Portfolios are written first and the header last, so a reader never sees a
 // rebalance half written; a failed rebalance's portfolio documents are deleted.
 import { ObjectId, type Collection, type Db, type Decimal128 } from 'mongodb';
-import { fromDecimal128, toDecimal128 } from '../../domain/decimal.js';
+import { fixedFromDecimal128, mul, toDecimal128Fixed, toDecimal128s, type Fixed } from '../../domain/fixed.js';
 import { toObjectId } from '../../domain/ids.js';
 import type { IndexSpec } from '../../plugins/mongo.js';
 import type { PortfolioOutcome, PositionOutcome } from './outcome.js';
@@ -42,21 +42,33 @@ interface HeaderDocument {
   created_at: Date;
 }
 
-interface PositionDocument {
-  security_id: string;
-  price: Decimal128;
-  original_quantity: Decimal128;
-  adjusted_quantity: Decimal128;
-  original_position_market_value: Decimal128;
-  adjusted_position_market_value: Decimal128;
-  target: Decimal128;
-  high_drift: Decimal128;
-  low_drift: Decimal128;
-  actual: Decimal128;
-  actual_drift: Decimal128;
-  transaction_type: 'BUY' | 'SELL' | null;
-  trade_quantity: Decimal128 | null;
+/**
+ * A portfolio's positions, column by column (one array per field, in security
+ * order): the same figures as a list of position objects, in far fewer BSON
+ * elements, which the embedded development server stores several times faster.
+ */
+interface PositionColumns {
+  security_id: string[];
+  price: Decimal128[];
+  /** Quantities are not money: whole ones are stored as numbers, fractional ones as Decimal128. */
+  original_quantity: Quantity[];
+  adjusted_quantity: Quantity[];
+  original_position_market_value: Decimal128[];
+  adjusted_position_market_value: Decimal128[];
+  target: Decimal128[];
+  high_drift: Decimal128[];
+  low_drift: Decimal128[];
+  actual: Decimal128[];
+  actual_drift: Decimal128[];
+  transaction_type: ('BUY' | 'SELL' | null)[];
+  trade_quantity: (Quantity | null)[];
 }
+
+type Quantity = number | Decimal128;
+
+const toQuantity = (f: Fixed): Quantity => (f.scale === 0 && f.digits <= MAX_SAFE && f.digits >= -MAX_SAFE ? Number(f.digits) : d128(f));
+const fromQuantity = (q: Quantity): Fixed => (typeof q === 'number' ? { digits: BigInt(q), scale: 0 } : dec(q));
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 interface PortfolioDocument {
   _id: ObjectId;
@@ -69,28 +81,48 @@ interface PortfolioDocument {
   market_value: Decimal128;
   cash_before_rebalance: Decimal128;
   cash_after_rebalance: Decimal128;
-  positions: PositionDocument[];
+  positions: PositionColumns;
 }
 
-const d128 = toDecimal128;
-const dec = fromDecimal128;
+const d128 = toDecimal128Fixed;
+const dec = fixedFromDecimal128;
 
-function toPositionDocument(p: PositionOutcome): PositionDocument {
+function toColumns(positions: readonly PositionOutcome[]): PositionColumns {
+  const column = (pick: (p: PositionOutcome) => Fixed) => toDecimal128s(positions.map(pick));
   return {
-    security_id: p.securityId,
-    price: d128(p.price),
-    original_quantity: d128(p.original),
-    adjusted_quantity: d128(p.adjusted),
-    original_position_market_value: d128(p.original.times(p.price)),
-    adjusted_position_market_value: d128(p.adjusted.times(p.price)),
-    target: d128(p.target),
-    high_drift: d128(p.highDrift),
-    low_drift: d128(p.lowDrift),
-    actual: d128(p.actual),
-    actual_drift: d128(p.actualDrift),
-    transaction_type: p.trade?.type ?? null,
-    trade_quantity: p.trade === null ? null : d128(p.trade.quantity),
+    security_id: positions.map((p) => p.securityId),
+    price: column((p) => p.price),
+    original_quantity: positions.map((p) => toQuantity(p.original)),
+    adjusted_quantity: positions.map((p) => toQuantity(p.adjusted)),
+    original_position_market_value: column((p) => mul(p.original, p.price)),
+    adjusted_position_market_value: column((p) => mul(p.adjusted, p.price)),
+    target: column((p) => p.target),
+    high_drift: column((p) => p.highDrift),
+    low_drift: column((p) => p.lowDrift),
+    actual: column((p) => p.actual),
+    actual_drift: column((p) => p.actualDrift),
+    transaction_type: positions.map((p) => p.trade?.type ?? null),
+    trade_quantity: positions.map((p) => (p.trade === null ? null : toQuantity(p.trade.quantity))),
   };
+}
+
+function fromColumns(c: PositionColumns): PositionOutcome[] {
+  return c.security_id.map((securityId, i) => {
+    const type = c.transaction_type[i] ?? null;
+    const quantity = c.trade_quantity[i] ?? null;
+    return {
+      securityId,
+      price: dec(c.price[i]!),
+      original: fromQuantity(c.original_quantity[i]!),
+      adjusted: fromQuantity(c.adjusted_quantity[i]!),
+      target: dec(c.target[i]!),
+      highDrift: dec(c.high_drift[i]!),
+      lowDrift: dec(c.low_drift[i]!),
+      actual: dec(c.actual[i]!),
+      actualDrift: dec(c.actual_drift[i]!),
+      trade: type === null || quantity === null ? null : { type, quantity: fromQuantity(quantity) },
+    };
+  });
 }
 
 function toOutcome(doc: PortfolioDocument): PortfolioOutcome {
@@ -102,18 +134,7 @@ function toOutcome(doc: PortfolioDocument): PortfolioOutcome {
     marketValue: dec(doc.market_value),
     cashBefore: dec(doc.cash_before_rebalance),
     cashAfter: dec(doc.cash_after_rebalance),
-    positions: doc.positions.map((p) => ({
-      securityId: p.security_id,
-      price: dec(p.price),
-      original: dec(p.original_quantity),
-      adjusted: dec(p.adjusted_quantity),
-      target: dec(p.target),
-      highDrift: dec(p.high_drift),
-      lowDrift: dec(p.low_drift),
-      actual: dec(p.actual),
-      actualDrift: dec(p.actual_drift),
-      trade: p.transaction_type === null || p.trade_quantity === null ? null : { type: p.transaction_type, quantity: dec(p.trade_quantity) },
-    })),
+    positions: fromColumns(doc.positions),
   };
 }
 
@@ -140,15 +161,15 @@ export function createRebalanceRepository(db: Db) {
   return {
     newId: () => new ObjectId().toHexString(),
 
-    /** Stores portfolios seq.. of a rebalance that is not visible yet. */
-    async writePortfolios(rebalanceId: string, firstSeq: number, outcomes: readonly PortfolioOutcome[]): Promise<void> {
-      if (outcomes.length === 0) return;
+    /** Stores portfolios (each with its place in the model's order) of a rebalance that is not visible yet. */
+    async writePortfolios(rebalanceId: string, items: readonly { seq: number; outcome: PortfolioOutcome }[]): Promise<void> {
+      if (items.length === 0) return;
       const id = toObjectId(rebalanceId);
       await portfolios.insertMany(
-        outcomes.map((o, i) => ({
+        items.map(({ seq, outcome: o }) => ({
           _id: new ObjectId(),
           rebalance_id: id,
-          seq: firstSeq + i,
+          seq,
           portfolio_id: o.portfolioId,
           portfolio_name: o.portfolioName,
           status: o.status,
@@ -156,7 +177,7 @@ export function createRebalanceRepository(db: Db) {
           market_value: d128(o.marketValue),
           cash_before_rebalance: d128(o.cashBefore),
           cash_after_rebalance: d128(o.cashAfter),
-          positions: o.positions.map(toPositionDocument),
+          positions: toColumns(o.positions),
         })),
       );
     },

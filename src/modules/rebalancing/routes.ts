@@ -4,6 +4,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ErrorResponse } from '../../domain/schemas.js';
 import { jsonStream, mapAsync, sendJson } from '../../http/json-stream.js';
+import { JsonSpool } from '../../http/spool.js';
 import {
   DeleteRebalanceQuery,
   DryRunQuery,
@@ -73,13 +74,27 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{ service: RebalanceService 
       },
     },
     async (request, reply) => {
-      const run = await service.rebalanceModel(request.params.model_id, request.query.dry_run);
-      if (run.outcomes !== null) {
-        sendJson(reply, JSON.stringify(run.outcomes.map((o) => toRebalanceDto(o, null, run.tradeDate))));
-        return reply;
+      // Each portfolio's answer goes to a temporary file as soon as it is known and
+      // is streamed from there: memory stays flat, the database is not read back.
+      let spool: JsonSpool | null = null;
+      let rebalanceId: string | null = null;
+      let tradeDate = '';
+      try {
+        await service.rebalanceModel(request.params.model_id, request.query.dry_run, {
+          async start(run) {
+            spool = await JsonSpool.create(run.total);
+            rebalanceId = run.rebalanceId;
+            tradeDate = run.tradeDate;
+          },
+          outcome(seq, outcome) {
+            spool!.put(seq, JSON.stringify(toRebalanceDto(outcome, rebalanceId, tradeDate)));
+          },
+        });
+      } catch (error) {
+        await (spool as JsonSpool | null)?.dispose();
+        throw error;
       }
-      const id = run.rebalanceId!;
-      sendJson(reply, jsonStream([mapAsync(service.portfolios(id), (o) => toRebalanceDto(o, id, run.tradeDate))]));
+      sendJson(reply, (spool as unknown as JsonSpool).stream());
       return reply;
     },
   );

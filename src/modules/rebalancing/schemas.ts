@@ -2,7 +2,7 @@
 // Stored rebalances): decimal strings in RebalanceDTO, JSON numbers, rounded
 // at the edge only, in the stored-rebalance documents existing readers expect.
 import { z } from 'zod';
-import { formatDecimal, toJsonNumber } from '../../domain/decimal.js';
+import { formatFixed, formatPlaces, mul, toNumber } from '../../domain/fixed.js';
 import { ErrorResponse, ObjectIdString, PortfolioId, QueryInteger, VersionQuery } from '../../domain/schemas.js';
 import type { PortfolioOutcome, PositionOutcome } from './outcome.js';
 import type { RebalanceHeader } from './repository.js';
@@ -110,17 +110,17 @@ export function toRebalanceDto(outcome: PortfolioOutcome, rebalanceId: string | 
       .map((p) => ({
         transaction_type: p.trade!.type,
         security_id: p.securityId,
-        quantity: toJsonNumber(p.trade!.quantity),
+        quantity: toNumber(p.trade!.quantity),
         trade_date: tradeDate,
       })),
     drifts: outcome.positions.map((p) => ({
       security_id: p.securityId,
-      original_quantity: formatDecimal(p.original),
-      adjusted_quantity: formatDecimal(p.adjusted),
-      target: formatDecimal(p.target),
-      high_drift: formatDecimal(p.highDrift),
-      low_drift: formatDecimal(p.lowDrift),
-      actual: p.actual.toFixed(4),
+      original_quantity: formatFixed(p.original),
+      adjusted_quantity: formatFixed(p.adjusted),
+      target: formatFixed(p.target),
+      high_drift: formatFixed(p.highDrift),
+      low_drift: formatFixed(p.lowDrift),
+      actual: formatPlaces(p.actual, 4),
     })),
   };
 }
@@ -128,18 +128,18 @@ export function toRebalanceDto(outcome: PortfolioOutcome, rebalanceId: string | 
 function storedPosition(p: PositionOutcome, tradeDate: string): z.infer<typeof StoredPosition> {
   return {
     security_id: p.securityId,
-    price: toJsonNumber(p.price),
-    original_quantity: toJsonNumber(p.original),
-    adjusted_quantity: toJsonNumber(p.adjusted),
-    original_position_market_value: toJsonNumber(p.original.times(p.price), 2),
-    adjusted_position_market_value: toJsonNumber(p.adjusted.times(p.price), 2),
-    target: toJsonNumber(p.target),
-    high_drift: toJsonNumber(p.highDrift),
-    low_drift: toJsonNumber(p.lowDrift),
-    actual: toJsonNumber(p.actual, 4),
-    actual_drift: toJsonNumber(p.actualDrift, 4),
+    price: toNumber(p.price),
+    original_quantity: toNumber(p.original),
+    adjusted_quantity: toNumber(p.adjusted),
+    original_position_market_value: toNumber(mul(p.original, p.price), 2),
+    adjusted_position_market_value: toNumber(mul(p.adjusted, p.price), 2),
+    target: toNumber(p.target),
+    high_drift: toNumber(p.highDrift),
+    low_drift: toNumber(p.lowDrift),
+    actual: toNumber(p.actual, 4),
+    actual_drift: toNumber(p.actualDrift, 4),
     transaction_type: p.trade?.type ?? null,
-    trade_quantity: p.trade === null ? null : toJsonNumber(p.trade.quantity),
+    trade_quantity: p.trade === null ? null : toNumber(p.trade.quantity),
     trade_date: p.trade === null ? null : tradeDate,
   };
 }
@@ -150,9 +150,9 @@ export function toStoredPortfolioDto(o: PortfolioOutcome, tradeDate: string, wit
     portfolio_name: o.portfolioName,
     status: o.status,
     ...(o.error === null ? {} : { error: o.error }),
-    market_value: toJsonNumber(o.marketValue, 2),
-    cash_before_rebalance: toJsonNumber(o.cashBefore, 2),
-    cash_after_rebalance: toJsonNumber(o.cashAfter, 2),
+    market_value: toNumber(o.marketValue, 2),
+    cash_before_rebalance: toNumber(o.cashBefore, 2),
+    cash_after_rebalance: toNumber(o.cashAfter, 2),
     ...(withPositions ? { positions: o.positions.map((p) => storedPosition(p, tradeDate)) } : {}),
   };
 }

@@ -9,6 +9,7 @@ import { AppError, NotFoundError, ValidationError, VersionConflictError } from '
 import type { OptimizerPool } from '../../optimizer/pool.js';
 import type { Model, ModelRepository } from '../models/repository.js';
 import type { Upstreams } from '../../upstreams/index.js';
+import { fixedOf } from '../../domain/fixed.js';
 import { infeasibleOutcome, optimizerInput, outcomeOf, securitiesOf, type PortfolioOutcome } from './outcome.js';
 import type { RebalanceHeader, RebalanceRepository } from './repository.js';
 
@@ -32,6 +33,12 @@ export interface RebalanceRun {
   readonly outcomes: readonly PortfolioOutcome[] | null;
 }
 
+/** Receives each portfolio's outcome as soon as it is known (answers are spooled, not held). */
+export interface OutcomeSink {
+  start(run: { readonly rebalanceId: string | null; readonly tradeDate: string; readonly total: number }): Promise<void>;
+  outcome(seq: number, outcome: PortfolioOutcome): void;
+}
+
 export class InfeasibleError extends AppError {
   constructor(message: string) {
     super(422, 'INFEASIBLE', message);
@@ -40,8 +47,9 @@ export class InfeasibleError extends AppError {
 
 /** Names for many portfolios come in one call; for a few, one call each. */
 const BULK_NAMES_FROM = 20;
-/** Portfolio documents are written in batches of this many. */
-const WRITE_BATCH = 100;
+/** Portfolio documents are written in batches of this many, at most MAX_WRITES batches at a time. */
+const WRITE_BATCH = 50;
+const MAX_WRITES = 2;
 
 /** A portfolio-level failure (unknown security, missing price): reported, not fatal. */
 const failsOnlyThePortfolio = (error: unknown): error is AppError => error instanceof AppError && error.statusCode === 422;
@@ -52,7 +60,7 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
   async function rebalancePortfolios(
     model: Model,
     portfolioIds: readonly string[],
-    options: { readonly dryRun: boolean; readonly keep: boolean },
+    options: { readonly dryRun: boolean; readonly keep: boolean; readonly sink?: OutcomeSink },
   ): Promise<RebalanceRun> {
     const now = clock.now();
     const tradeDate = now.toISOString().slice(0, 10);
@@ -65,25 +73,32 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
     let firstFailure: unknown = null;
     let infeasible = 0;
 
-    // Writes happen one batch at a time, in the background of the computation.
+    // Portfolios are written in batches while the others are computed; with
+    // more than MAX_WRITES batches in flight the workers wait (memory stays flat).
     let pending: { seq: number; outcome: PortfolioOutcome }[] = [];
-    let writing: Promise<void> = Promise.resolve();
+    const writes = new Set<Promise<void>>();
+    let writeFailure: unknown = null;
     const flush = () => {
       if (rebalanceId === null || pending.length === 0) return;
-      const batch = pending.sort((a, b) => a.seq - b.seq);
+      const batch = pending;
       pending = [];
-      writing = writing.then(async () => {
-        // Runs of consecutive seq values, each written with its first seq.
-        let start = 0;
-        while (start < batch.length) {
-          let end = start + 1;
-          while (end < batch.length && batch[end]!.seq === batch[end - 1]!.seq + 1) end++;
-          await rebalances.writePortfolios(rebalanceId, batch[start]!.seq, batch.slice(start, end).map((b) => b.outcome));
-          start = end;
-        }
-      });
+      const write: Promise<void> = rebalances.writePortfolios(rebalanceId, batch).then(
+        () => {
+          writes.delete(write);
+        },
+        (error: unknown) => {
+          writes.delete(write);
+          writeFailure ??= error;
+          cancel.abort();
+        },
+      );
+      writes.add(write);
+    };
+    const drain = async (limit: number) => {
+      while (writes.size > limit) await Promise.race(writes);
     };
 
+    await options.sink?.start({ rebalanceId, tradeDate, total });
     const modelSecurities = model.positions.map((p) => p.securityId);
     // Names are cosmetic: a failed lookup (or a cancelled one) is just no name.
     const namesInBulk = total >= BULK_NAMES_FROM ? upstreams.portfolio.names(signal).catch(() => new Map<string, string>()) : null;
@@ -104,7 +119,8 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
         quotes = await session.resolve(securitiesOf(holdings, model.positions));
       } catch (error) {
         if (!failsOnlyThePortfolio(error)) throw error;
-        return infeasibleOutcome(portfolioId, await name, error.message, holdings.cash, holdings.cash);
+        const cash = fixedOf(holdings.cash);
+        return infeasibleOutcome(portfolioId, await name, error.message, cash, cash);
       }
       const input = optimizerInput(holdings, model.positions, quotes);
       const result = await optimizer.optimize(input);
@@ -121,8 +137,12 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
           if (signal.aborted) return;
           if (outcome.status === 'infeasible') infeasible += 1;
           if (outcomes !== null) outcomes[seq] = outcome;
+          options.sink?.outcome(seq, outcome);
           pending.push({ seq, outcome });
-          if (pending.length >= WRITE_BATCH) flush();
+          if (pending.length >= WRITE_BATCH) {
+            flush();
+            await drain(MAX_WRITES);
+          }
         } catch (error) {
           if (firstFailure === null) firstFailure = error;
           cancel.abort();
@@ -131,13 +151,10 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
       }
     }
 
-    try {
-      await Promise.all(Array.from({ length: Math.min(deps.concurrency, total) }, worker));
-      flush();
-      await writing;
-    } catch (error) {
-      firstFailure ??= error;
-    }
+    await Promise.all(Array.from({ length: Math.min(deps.concurrency, total) }, worker));
+    flush();
+    await drain(0);
+    firstFailure ??= writeFailure;
     if (firstFailure === null && total > 0 && infeasible === total) {
       firstFailure = new InfeasibleError(
         total === 1
@@ -146,10 +163,7 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
       );
     }
     if (firstFailure !== null) {
-      if (rebalanceId !== null) {
-        await writing.catch(() => undefined);
-        await rebalances.discard(rebalanceId);
-      }
+      if (rebalanceId !== null) await rebalances.discard(rebalanceId);
       throw firstFailure;
     }
     if (rebalanceId !== null) {
@@ -200,10 +214,10 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
       return { outcome: run.outcomes![0]!, run };
     },
 
-    /** Rebalances every portfolio of a model; outcomes are kept in memory only for a dry run. */
-    async rebalanceModel(modelId: string, dryRun: boolean): Promise<RebalanceRun> {
+    /** Rebalances every portfolio of a model, handing each outcome to `sink` as it is known. */
+    async rebalanceModel(modelId: string, dryRun: boolean, sink: OutcomeSink): Promise<RebalanceRun> {
       const model = await loadModel(modelId);
-      return rebalancePortfolios(model, model.portfolios, { dryRun, keep: dryRun });
+      return rebalancePortfolios(model, model.portfolios, { dryRun, keep: false, sink });
     },
 
     /** The same, for a model already loaded (scheduled cycles). */

@@ -1,0 +1,139 @@
+// End-to-end benchmark (issue 5): the service (compiled, its own process, its
+// own embedded database) and the simulator on this machine; a model of N
+// portfolios of 100 holdings rebalanced through the HTTP API and persisted.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { startSimulator, type Simulator } from '../simulator/simulator.js';
+
+export interface EndToEndRow {
+  readonly portfolios: number;
+  readonly holdings: number;
+  readonly wallSeconds: number;
+  readonly portfoliosPerSecond: number;
+  readonly responseMiB: number;
+  readonly infeasible: number;
+  readonly upstreamCalls: Record<string, number>;
+  readonly peakRssMiB: number;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** Peak resident set (VmHWM) of a process and its children, in MiB (Linux). */
+export async function peakRssMiB(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const match = /VmHWM:\s+(\d+) kB/.exec(status);
+  return match === null ? NaN : Number(match[1]) / 1024;
+}
+
+export interface RunningService {
+  readonly url: string;
+  readonly child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Starts the compiled service (npm run build first) against the simulator. */
+export async function startService(sim: Simulator, env: Record<string, string> = {}): Promise<RunningService> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['dist/src/server.js'], {
+    env: { ...process.env, ...sim.env(), PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', RATE_LIMIT_MAX: '1000000', ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 600; i++) {
+    try {
+      const res = await fetch(`${url}/health/ready`);
+      if (res.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (child.exitCode !== null) throw new Error(`the service exited with ${child.exitCode}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    url,
+    child,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+/** A model of 90 positions at 1% and 10 at 0.5% over the simulator's first 100 securities. */
+export function benchModelPositions(sim: Simulator) {
+  return Array.from({ length: 100 }, (_, i) => ({
+    security_id: sim.book.securityId(i),
+    target: i < 90 ? '0.01' : '0.005',
+    low_drift: '0.05',
+    high_drift: '0.05',
+  }));
+}
+
+async function post(url: string, body?: unknown): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? null : JSON.stringify(body),
+  });
+}
+
+export async function benchEndToEnd(sizes: readonly number[], log: (line: string) => void): Promise<EndToEndRow[]> {
+  const rows: EndToEndRow[] = [];
+  for (const portfolios of sizes) {
+    const sim = await startSimulator({ seed: 7, securities: 500, portfolios, holdings: 100 });
+    const service = await startService(sim);
+    try {
+      const created = await post(`${service.url}/api/v1/models`, {
+        name: `Bench ${portfolios}`,
+        positions: benchModelPositions(sim),
+        portfolios: sim.book.portfolioIds(),
+      });
+      if (created.status !== 201) throw new Error(`model creation failed: ${created.status} ${await created.text()}`);
+      const { model_id: modelId } = (await created.json()) as { model_id: string };
+      sim.resetCounts();
+
+      const started = performance.now();
+      const res = await post(`${service.url}/api/v1/model/${modelId}/rebalance`);
+      // Read the answer as it streams, counting without holding it.
+      let bytes = 0;
+      let infeasible = 0;
+      const decoder = new TextDecoder();
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        bytes += chunk.byteLength;
+        infeasible += decoder.decode(chunk, { stream: true }).split('"status":"infeasible"').length - 1;
+      }
+      const seconds = (performance.now() - started) / 1000;
+      if (res.status !== 200) throw new Error(`rebalance answered ${res.status}`);
+      const counts = sim.counts();
+      const upstreamCalls = Object.fromEntries(
+        Object.entries(counts).map(([service, routes]) => [service, Object.values(routes).reduce((a, b) => a + b, 0)]),
+      );
+      const row: EndToEndRow = {
+        portfolios,
+        holdings: 100,
+        wallSeconds: seconds,
+        portfoliosPerSecond: portfolios / seconds,
+        responseMiB: bytes / 2 ** 20,
+        infeasible,
+        upstreamCalls,
+        peakRssMiB: await peakRssMiB(service.child.pid!),
+      };
+      rows.push(row);
+      log(`end to end: ${portfolios} portfolios in ${seconds.toFixed(1)} s, peak RSS ${row.peakRssMiB.toFixed(0)} MiB`);
+    } finally {
+      await service.stop();
+      await sim.stop();
+    }
+  }
+  return rows;
+}
