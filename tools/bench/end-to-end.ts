@@ -1,7 +1,7 @@
 // End-to-end benchmark (issue 5): the service (compiled, its own process, its
 // own embedded database) and the simulator on this machine; a model of N
 // portfolios of 100 holdings rebalanced through the HTTP API and persisted.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { startSimulator, type Simulator } from '../simulator/simulator.js';
@@ -9,12 +9,36 @@ import { startSimulator, type Simulator } from '../simulator/simulator.js';
 export interface EndToEndRow {
   readonly portfolios: number;
   readonly holdings: number;
+  /** Stored (the real call). */
   readonly wallSeconds: number;
   readonly portfoliosPerSecond: number;
+  /** CPU seconds of the service process, and of its embedded database process. */
+  readonly serviceCpuSeconds: number;
+  readonly databaseCpuSeconds: number;
+  /** The same model with ?dry_run=true: everything but the database. */
+  readonly dryRunWallSeconds: number;
+  readonly dryRunServiceCpuSeconds: number;
   readonly responseMiB: number;
   readonly infeasible: number;
   readonly upstreamCalls: Record<string, number>;
   readonly peakRssMiB: number;
+}
+
+/** CPU seconds (user + system) a process has used so far (Linux). */
+export async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** The embedded database the service started (a child process), if any. */
+export function databasePid(servicePid: number): number | null {
+  try {
+    const out = execFileSync('pgrep', ['-P', String(servicePid), 'jongodb']).toString().trim();
+    return out === '' ? null : Number(out.split('\n')[0]);
+  } catch {
+    return null;
+  }
 }
 
 export async function freePort(): Promise<number> {
@@ -45,7 +69,7 @@ export async function startService(sim: Simulator, env: Record<string, string> =
   const port = await freePort();
   const child = spawn(process.execPath, ['dist/src/server.js'], {
     env: { ...process.env, ...sim.env(), PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', RATE_LIMIT_MAX: '1000000', ...env },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', process.env.BENCH_SERVICE_LOGS ? 'inherit' : 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 600; i++) {
@@ -100,20 +124,35 @@ export async function benchEndToEnd(sizes: readonly number[], log: (line: string
       });
       if (created.status !== 201) throw new Error(`model creation failed: ${created.status} ${await created.text()}`);
       const { model_id: modelId } = (await created.json()) as { model_id: string };
-      sim.resetCounts();
+      const pid = service.child.pid!;
+      const db = databasePid(pid);
 
-      const started = performance.now();
-      const res = await post(`${service.url}/api/v1/model/${modelId}/rebalance`);
-      // Read the answer as it streams, counting without holding it.
-      let bytes = 0;
-      let infeasible = 0;
-      const decoder = new TextDecoder();
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        bytes += chunk.byteLength;
-        infeasible += decoder.decode(chunk, { stream: true }).split('"status":"infeasible"').length - 1;
-      }
-      const seconds = (performance.now() - started) / 1000;
-      if (res.status !== 200) throw new Error(`rebalance answered ${res.status}`);
+      /** Rebalances the model and reads the streamed answer, counting without holding it. */
+      const run = async (query: string) => {
+        const cpuBefore = await cpuSeconds(pid);
+        const dbBefore = db === null ? 0 : await cpuSeconds(db);
+        const started = performance.now();
+        const res = await post(`${service.url}/api/v1/model/${modelId}/rebalance${query}`);
+        if (res.status !== 200) throw new Error(`rebalance answered ${res.status}: ${await res.text()}`);
+        let bytes = 0;
+        let infeasible = 0;
+        const decoder = new TextDecoder();
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+          bytes += chunk.byteLength;
+          infeasible += decoder.decode(chunk, { stream: true }).split('"status":"infeasible"').length - 1;
+        }
+        return {
+          seconds: (performance.now() - started) / 1000,
+          cpu: (await cpuSeconds(pid)) - cpuBefore,
+          dbCpu: db === null ? NaN : (await cpuSeconds(db)) - dbBefore,
+          bytes,
+          infeasible,
+        };
+      };
+
+      const dry = await run('?dry_run=true');
+      sim.resetCounts();
+      const stored = await run('');
       const counts = sim.counts();
       const upstreamCalls = Object.fromEntries(
         Object.entries(counts).map(([service, routes]) => [service, Object.values(routes).reduce((a, b) => a + b, 0)]),
@@ -121,15 +160,22 @@ export async function benchEndToEnd(sizes: readonly number[], log: (line: string
       const row: EndToEndRow = {
         portfolios,
         holdings: 100,
-        wallSeconds: seconds,
-        portfoliosPerSecond: portfolios / seconds,
-        responseMiB: bytes / 2 ** 20,
-        infeasible,
+        wallSeconds: stored.seconds,
+        portfoliosPerSecond: portfolios / stored.seconds,
+        serviceCpuSeconds: stored.cpu,
+        databaseCpuSeconds: stored.dbCpu,
+        dryRunWallSeconds: dry.seconds,
+        dryRunServiceCpuSeconds: dry.cpu,
+        responseMiB: stored.bytes / 2 ** 20,
+        infeasible: stored.infeasible,
         upstreamCalls,
-        peakRssMiB: await peakRssMiB(service.child.pid!),
+        peakRssMiB: await peakRssMiB(pid),
       };
       rows.push(row);
-      log(`end to end: ${portfolios} portfolios in ${seconds.toFixed(1)} s, peak RSS ${row.peakRssMiB.toFixed(0)} MiB`);
+      log(
+        `end to end: ${portfolios} portfolios stored in ${row.wallSeconds.toFixed(1)} s (dry run ${row.dryRunWallSeconds.toFixed(1)} s), ` +
+          `peak RSS ${row.peakRssMiB.toFixed(0)} MiB`,
+      );
     } finally {
       await service.stop();
       await sim.stop();

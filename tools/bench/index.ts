@@ -1,28 +1,37 @@
-// `npm run bench`: every benchmark, one table each, and the numbers as JSON
-// in bench/results/ so runs can be compared.
+// `npm run bench`: every benchmark, a table each, and the numbers as JSON in
+// bench/results/ so runs can be compared. `-- --only optimizer,end-to-end`
+// runs some; `-- --sizes 100,1000` changes the end-to-end model sizes.
+import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, totalmem } from 'node:os';
+import { parseArgs } from 'node:util';
+import { benchEndToEnd } from './end-to-end.js';
 import { benchOptimizer } from './optimizer.js';
 
 const fmt = (ms: number) => (Number.isNaN(ms) ? '-' : ms < 1 ? ms.toFixed(4) : ms.toFixed(1));
+const log = (line: string) => process.stderr.write(`${line}\n`);
 
-async function main(): Promise<void> {
-  const log = (line: string) => process.stderr.write(`${line}\n`);
-  const machine = {
-    node: process.version,
-    cpu: cpus()[0]?.model ?? 'unknown',
-    cores: availableParallelism(),
-    memoryGiB: Math.round(totalmem() / 2 ** 30),
-    date: new Date().toISOString(),
-  };
-  const optimizer = await benchOptimizer(log);
+const { values } = parseArgs({ options: { only: { type: 'string' }, sizes: { type: 'string' } } });
+const only = new Set((values.only ?? 'optimizer,end-to-end').split(','));
+const sizes = (values.sizes ?? '100,1000,10000').split(',').map(Number);
 
+const machine = {
+  node: process.version,
+  cpu: cpus()[0]?.model ?? 'unknown',
+  cores: availableParallelism(),
+  memoryGiB: Math.round(totalmem() / 2 ** 30),
+  date: new Date().toISOString(),
+};
+await mkdir('bench/results', { recursive: true });
+
+if (only.has('optimizer')) {
+  const rows = await benchOptimizer(log);
   const lines = [
     `Optimiser (ms per solve; ${machine.cores} cores, ${machine.cpu}, Node ${machine.node})`,
     '| N | cash | method | samples | median | p99 | max | exact | worst gap | wrong | unsolved |',
     '|---|---|---|---|---|---|---|---|---|---|---|',
   ];
-  for (const row of optimizer) {
+  for (const row of rows) {
     for (const m of row.methods) {
       lines.push(
         `| ${row.n} | ${row.binding ? 'binds' : 'free'} | ${m.method} | ${m.samples} | ${fmt(m.medianMs)} | ${fmt(m.p99Ms)} | ${fmt(m.maxMs)} | ` +
@@ -30,10 +39,29 @@ async function main(): Promise<void> {
       );
     }
   }
-  process.stdout.write(`${lines.join('\n')}\n`);
-  await mkdir('bench/results', { recursive: true });
-  await writeFile('bench/results/optimizer.json', `${JSON.stringify({ machine, rows: optimizer }, null, 2)}\n`);
+  process.stdout.write(`${lines.join('\n')}\n\n`);
+  await writeFile('bench/results/optimizer.json', `${JSON.stringify({ machine, rows }, null, 2)}\n`);
   log('wrote bench/results/optimizer.json');
 }
 
-await main();
+if (only.has('end-to-end')) {
+  log('building the service for the end-to-end benchmark');
+  execFileSync('npm', ['run', 'build'], { stdio: 'ignore' });
+  const rows = await benchEndToEnd(sizes, log);
+  const lines = [
+    'End to end (model of N portfolios x 100 holdings, rebalanced through the HTTP API and stored; embedded database)',
+    '| portfolios | stored: wall s | portfolios/s | ms/portfolio | service CPU ms/portfolio | database CPU ms/portfolio | dry run: wall s | service CPU ms/portfolio | answer MiB | accounting / security / pricing / portfolio calls | service peak RSS MiB |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
+    ...rows.map((r) => {
+      const per = (seconds: number) => ((seconds * 1000) / r.portfolios).toFixed(2);
+      const calls = ['accounting', 'security', 'pricing', 'portfolio'].map((s) => r.upstreamCalls[s] ?? 0).join(' / ');
+      return (
+        `| ${r.portfolios} | ${r.wallSeconds.toFixed(1)} | ${r.portfoliosPerSecond.toFixed(0)} | ${per(r.wallSeconds)} | ${per(r.serviceCpuSeconds)} | ` +
+        `${per(r.databaseCpuSeconds)} | ${r.dryRunWallSeconds.toFixed(1)} | ${per(r.dryRunServiceCpuSeconds)} | ${r.responseMiB.toFixed(1)} | ${calls} | ${r.peakRssMiB.toFixed(0)} |`
+      );
+    }),
+  ];
+  process.stdout.write(`${lines.join('\n')}\n\n`);
+  await writeFile('bench/results/end-to-end.json', `${JSON.stringify({ machine, rows }, null, 2)}\n`);
+  log('wrote bench/results/end-to-end.json');
+}
