@@ -15,12 +15,25 @@ import { createModelService } from './modules/models/service.js';
 import { createRebalanceRepository, rebalanceIndexes } from './modules/rebalancing/repository.js';
 import { rebalanceRoutes } from './modules/rebalancing/routes.js';
 import { createRebalanceService } from './modules/rebalancing/service.js';
+import { createOrderRepository, orderIndexes } from './modules/orders/repository.js';
+import { orderRoutes } from './modules/orders/routes.js';
+import { createOrderService } from './modules/orders/service.js';
+import { createCycleRepository, cycleIndexes } from './modules/scheduling/cycles.js';
+import { createLease } from './modules/scheduling/lease.js';
+import { cycleRoutes } from './modules/scheduling/routes.js';
+import { createScheduler, type Scheduler } from './modules/scheduling/scheduler.js';
 import { createOptimizerPool } from './optimizer/pool.js';
 import errors from './plugins/errors.js';
 import health from './plugins/health.js';
 import mongo from './plugins/mongo.js';
 import swagger from './plugins/swagger.js';
 import { createUpstreams } from './upstreams/index.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    scheduler: Scheduler;
+  }
+}
 
 export interface AppOverrides {
   readonly logger?: Logger;
@@ -61,7 +74,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await app.register(mongo, {
     uri: mongoUri,
     dbName: config.mongodb.dbName,
-    indexes: [...modelIndexes, ...claimIndexes, ...rebalanceIndexes],
+    indexes: [...modelIndexes, ...claimIndexes, ...rebalanceIndexes, ...orderIndexes, ...cycleIndexes],
   });
   await app.register(health);
 
@@ -76,20 +89,49 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   const models = createModelRepository(app.mongo.db);
   const claims = createPortfolioClaims(app.mongo.db, models);
   const modelService = createModelService({ models, claims, clock, log: logger });
+  const rebalances = createRebalanceRepository(app.mongo.db);
   const rebalanceService = createRebalanceService({
     models,
-    rebalances: createRebalanceRepository(app.mongo.db),
+    rebalances,
     upstreams,
     optimizer,
     clock,
     log: logger,
     concurrency: config.rebalanceConcurrency,
   });
+  const orderService = createOrderService({ rebalances, orders: createOrderRepository(app.mongo.db), upstreams, clock, log: logger });
+  const cycles = createCycleRepository(app.mongo.db);
+  const scheduler = createScheduler({
+    models,
+    rebalancing: rebalanceService,
+    orders: orderService,
+    cycles,
+    submitOrders: config.orders.submission,
+    lease: createLease(app.mongo.db, clock, {
+      name: 'rebalance-cycle',
+      holder: config.schedule.replicaId,
+      ttlMs: config.schedule.leaseTtlMs,
+      skewMs: config.schedule.clockSkewMs,
+    }),
+    replica: config.schedule.replicaId,
+    cron: config.schedule.cron,
+    timeZone: config.schedule.timeZone,
+    leaseTtlMs: config.schedule.leaseTtlMs,
+    clock,
+    log: logger,
+  });
+  app.decorate('scheduler', scheduler);
+  // Cycles stop first (within the grace period), then the connections they use close.
+  app.addHook('preClose', async () => {
+    await scheduler.stop(config.shutdownGraceMs);
+  });
 
   await app.register(
     async (api) => {
       await api.register(modelRoutes, { service: modelService });
       await api.register(rebalanceRoutes, { service: rebalanceService });
+      await api.register(orderRoutes, { service: orderService, exists: async (id) => (await rebalances.findHeader(id)) !== null });
+      await api.register(cycleRoutes, { cycles });
     },
     { prefix: '/api/v1' },
   );

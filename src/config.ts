@@ -1,6 +1,7 @@
 // The service's configuration: one zod schema per environment variable, parsed
 // once at start-up. This is the only module that reads process.env.
 import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
 import cron from 'node-cron';
 import { z } from 'zod';
 
@@ -125,6 +126,17 @@ export const configVariables = {
   REBALANCE_CONCURRENCY: variable(integer(1, 1000), '16', 'portfolios in flight at once in a model rebalance'),
   REBALANCE_SCHEDULE: variable(cronExpression, undefined, 'cron expression for scheduled rebalance cycles (unset = off)'),
   REBALANCE_SCHEDULE_TZ: variable(timeZone, 'UTC', 'time zone of the schedule'),
+  CYCLE_LEASE_TTL_MS: variable(
+    integer(500, 3_600_000),
+    '60000',
+    'how long a replica holds the cycle lease without renewing it (renewed every third of it)',
+  ),
+  CLOCK_SKEW_MS: variable(
+    integer(0, 600_000),
+    '5000',
+    'clock difference between replicas tolerated: a lease is taken over only this long after it expired',
+  ),
+  REPLICA_ID: variable(z.string().trim().min(1).max(100), undefined, 'name of this replica in cycle records (default: host name and pid)'),
   ORDER_SUBMISSION: variable(onOff, 'off', '"on": completed cycles submit their orders to the Order service'),
   ORDER_BLOTTER_ID: variable(integer(0, 2_147_483_647), '1', 'blotter id of submitted orders'),
   API_KEYS: variable(
@@ -172,7 +184,13 @@ export interface Config {
   };
   readonly optimizationTimeoutMs: number;
   readonly rebalanceConcurrency: number;
-  readonly schedule: { readonly cron: string | undefined; readonly timeZone: string };
+  readonly schedule: {
+    readonly cron: string | undefined;
+    readonly timeZone: string;
+    readonly leaseTtlMs: number;
+    readonly clockSkewMs: number;
+    readonly replicaId: string;
+  };
   readonly orders: { readonly submission: boolean; readonly blotterId: number };
   readonly apiKeys: readonly string[];
   readonly rateLimit: { readonly max: number; readonly windowMs: number };
@@ -240,7 +258,13 @@ export function loadConfig(env: Environment = process.env): Config {
     },
     optimizationTimeoutMs: v.OPTIMIZATION_TIMEOUT_MS,
     rebalanceConcurrency: v.REBALANCE_CONCURRENCY,
-    schedule: { cron: v.REBALANCE_SCHEDULE, timeZone: v.REBALANCE_SCHEDULE_TZ },
+    schedule: {
+      cron: v.REBALANCE_SCHEDULE,
+      timeZone: v.REBALANCE_SCHEDULE_TZ,
+      leaseTtlMs: v.CYCLE_LEASE_TTL_MS,
+      clockSkewMs: v.CLOCK_SKEW_MS,
+      replicaId: v.REPLICA_ID ?? `${hostname()}-${process.pid}`,
+    },
     orders: { submission: v.ORDER_SUBMISSION, blotterId: v.ORDER_BLOTTER_ID },
     apiKeys: v.API_KEYS ?? [],
     rateLimit: { max: v.RATE_LIMIT_MAX, windowMs: v.RATE_LIMIT_WINDOW_MS },

@@ -6,6 +6,9 @@ import { ConfigError, loadConfig, loadDotEnv, type Config } from './config.js';
 import { startDevDatabase, type DevDatabase } from './dev-database.js';
 import { createLogger } from './logger.js';
 
+/** Time allowed, after the grace period, to close the database and upstream connections. */
+const CLOSE_MS = 5000;
+
 async function main(): Promise<void> {
   loadDotEnv();
   let config: Config;
@@ -49,10 +52,11 @@ async function main(): Promise<void> {
     stopping = true;
     app.lifecycle.shuttingDown = true;
     logger.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down: finishing in-flight work');
+    // In-flight work gets the grace period; closing connections after it gets a little more.
     const deadline = setTimeout(() => {
-      logger.error({ graceMs: config.shutdownGraceMs }, 'shutdown grace period over: exiting with work unfinished');
+      logger.error({ graceMs: config.shutdownGraceMs }, 'shutdown took too long: exiting with work unfinished');
       process.exit(1);
-    }, config.shutdownGraceMs);
+    }, config.shutdownGraceMs + CLOSE_MS);
     deadline.unref();
     await app.close();
     await devDatabase?.stop();
@@ -63,6 +67,8 @@ async function main(): Promise<void> {
   process.on('SIGINT', (signal) => void shutdown(signal));
 
   await app.listen({ port: config.port, host: config.host });
+  app.scheduler.start();
+  if (config.schedule.cron === undefined) logger.info('no REBALANCE_SCHEDULE: scheduled rebalance cycles are off');
 }
 
 void main();

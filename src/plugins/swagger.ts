@@ -20,6 +20,8 @@ export default fp(
         tags: [
           { name: 'models', description: 'Investment models' },
           { name: 'rebalancing', description: 'Rebalancing portfolios and stored rebalances' },
+          { name: 'orders', description: 'Submitting orders to the Order service' },
+          { name: 'cycles', description: 'Scheduled rebalance cycles' },
           { name: 'health', description: 'Probes' },
         ],
       },

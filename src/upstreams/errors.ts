@@ -17,6 +17,12 @@ export class UpstreamUnavailableError extends AppError {
     readonly service: ServiceKey,
     reason: string,
     retryAfterSeconds?: number,
+    /**
+     * Whether the call may still have taken effect (it timed out, the connection
+     * broke after sending, or the service answered but not as expected): what
+     * order submission needs to know to never send an order twice.
+     */
+    readonly mayHaveTakenEffect = true,
   ) {
     super(503, 'UPSTREAM_UNAVAILABLE', `The ${SERVICE_NAMES[service]} service is unavailable: ${reason}`, [], retryAfterSeconds);
   }

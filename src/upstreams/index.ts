@@ -10,6 +10,7 @@ import { createQuotes } from './quotes.js';
 import { createServicePolicy, type ServiceHealth, type UpstreamObserver } from './resilience.js';
 
 export * from './errors.js';
+export { ORDER_BATCH } from './clients.js';
 export type { Holding, OrderRequest, OrderResult, PortfolioHoldings } from './clients.js';
 export type { Quote, QuoteSession } from './quotes.js';
 export type { UpstreamObserver } from './resilience.js';

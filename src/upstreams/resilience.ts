@@ -90,6 +90,14 @@ class RetryAfterBackoff implements IBackoffFactory<IRetryBackoffContext<unknown>
   }
 }
 
+/** Did the last attempt possibly reach the service and act? (Answers with an error status did not, save 5xx other than 503.) */
+function mayHaveTakenEffect(error: unknown): boolean {
+  if (error instanceof BrokenCircuitError || error instanceof BulkheadRejectedError) return false;
+  if (error instanceof UpstreamHttpError) return error.status >= 500 && error.status !== 503;
+  if (error instanceof UpstreamNetworkError) return error.code !== 'ECONNREFUSED';
+  return true;
+}
+
 function describeFailure(error: unknown, settings: ResilienceSettings): { reason: string; retryAfterSeconds?: number } {
   if (error instanceof BrokenCircuitError) {
     return {
@@ -157,7 +165,7 @@ export function createServicePolicy(
         }
         const { reason, retryAfterSeconds } = describeFailure(error, settings);
         const tries = settings.attempts > 1 && retryable(error) ? ` after ${settings.attempts} attempts` : '';
-        const failure = new UpstreamUnavailableError(service, `${describe}: ${reason}${tries}`, retryAfterSeconds);
+        const failure = new UpstreamUnavailableError(service, `${describe}: ${reason}${tries}`, retryAfterSeconds, mayHaveTakenEffect(error));
         lastError = { message: failure.message, at: new Date().toISOString() };
         throw failure;
       }

@@ -6,6 +6,7 @@ import { ObjectId, type Collection, type Db, type Decimal128 } from 'mongodb';
 import { fixedFromDecimal128, mul, toDecimal128Fixed, toDecimal128s, type Fixed } from '../../domain/fixed.js';
 import { toObjectId } from '../../domain/ids.js';
 import type { IndexSpec } from '../../plugins/mongo.js';
+import { ORDER_SUBMISSIONS } from '../orders/repository.js';
 import type { PortfolioOutcome, PositionOutcome } from './outcome.js';
 
 export const REBALANCES = 'rebalances';
@@ -18,6 +19,15 @@ export const rebalanceIndexes: IndexSpec[] = [
   { collection: REBALANCE_PORTFOLIOS, key: { rebalance_id: 1, portfolio_id: 1 }, options: { name: 'rebalance_portfolios_lookup' } },
 ];
 
+/** What the Order service has made of this rebalance's orders, as last recorded. */
+export interface OrderSummary {
+  readonly accepted: number;
+  readonly rejected: number;
+  readonly failed: number;
+  readonly unknown: number;
+  readonly lastSubmittedAt: Date;
+}
+
 export interface RebalanceHeader {
   readonly id: string;
   readonly modelId: string;
@@ -28,6 +38,8 @@ export interface RebalanceHeader {
   readonly portfolios: readonly string[];
   readonly version: number;
   readonly createdAt: Date;
+  /** Null until its orders are first submitted. */
+  readonly orders: OrderSummary | null;
 }
 
 interface HeaderDocument {
@@ -40,6 +52,9 @@ interface HeaderDocument {
   portfolios: string[];
   version: number;
   created_at: Date;
+  orders?: { accepted: number; rejected: number; failed: number; unknown: number; last_submitted_at: Date } | null;
+  /** A submission in progress holds this until then (one submission of a rebalance at a time). */
+  submitting_until?: Date | null;
 }
 
 /**
@@ -149,6 +164,16 @@ function toHeader(doc: HeaderDocument): RebalanceHeader {
     portfolios: doc.portfolios,
     version: doc.version,
     createdAt: doc.created_at,
+    orders:
+      doc.orders === undefined || doc.orders === null
+        ? null
+        : {
+            accepted: doc.orders.accepted,
+            rejected: doc.orders.rejected,
+            failed: doc.orders.failed,
+            unknown: doc.orders.unknown,
+            lastSubmittedAt: doc.orders.last_submitted_at,
+          },
   };
 }
 
@@ -183,8 +208,9 @@ export function createRebalanceRepository(db: Db) {
     },
 
     /** Makes a rebalance visible: its portfolios are all written. */
-    async publish(header: Omit<RebalanceHeader, 'version'>): Promise<RebalanceHeader> {
+    async publish(header: Omit<RebalanceHeader, 'version' | 'orders'>): Promise<RebalanceHeader> {
       const doc: HeaderDocument = {
+        orders: null,
         _id: toObjectId(header.id),
         model_id: toObjectId(header.modelId),
         model_name: header.modelName,
@@ -231,12 +257,45 @@ export function createRebalanceRepository(db: Db) {
       return doc === null ? null : toOutcome(doc);
     },
 
-    /** Deletes the rebalance (if still at `version`) and then its portfolios. */
+    /** Deletes the rebalance (if still at `version`) and then its portfolios and order records. */
     async deleteIfVersion(id: string, version: number): Promise<boolean> {
       const result = await headers.deleteOne({ _id: toObjectId(id), version });
       if (result.deletedCount !== 1) return false;
       await portfolios.deleteMany({ rebalance_id: toObjectId(id) });
+      await db.collection(ORDER_SUBMISSIONS).deleteMany({ rebalance_id: id });
       return true;
+    },
+
+    /** Takes the right to submit this rebalance's orders until `until`; false while another submission holds it. */
+    async lockSubmission(id: string, now: Date, until: Date): Promise<boolean> {
+      const result = await headers.updateOne(
+        { _id: toObjectId(id), $or: [{ submitting_until: { $exists: false } }, { submitting_until: null }, { submitting_until: { $lt: now } }] },
+        { $set: { submitting_until: until } },
+      );
+      return result.modifiedCount === 1;
+    },
+
+    async unlockSubmission(id: string): Promise<void> {
+      await headers.updateOne({ _id: toObjectId(id) }, { $set: { submitting_until: null } });
+    },
+
+    /** Records what the Order service made of the orders; the rebalance changed, so its version goes up. */
+    async recordOrders(id: string, summary: OrderSummary): Promise<void> {
+      await headers.updateOne(
+        { _id: toObjectId(id) },
+        {
+          $set: {
+            orders: {
+              accepted: summary.accepted,
+              rejected: summary.rejected,
+              failed: summary.failed,
+              unknown: summary.unknown,
+              last_submitted_at: summary.lastSubmittedAt,
+            },
+          },
+          $inc: { version: 1 },
+        },
+      );
     },
   };
 }

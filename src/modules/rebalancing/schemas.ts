@@ -92,6 +92,10 @@ export const RebalanceResultDto = z
     portfolios: z.array(StoredPortfolio),
     version: z.int(),
     created_at: z.string(),
+    orders: z
+      .object({ accepted: z.int(), rejected: z.int(), failed: z.int(), unknown: z.int(), last_submitted_at: z.string() })
+      .nullable()
+      .meta({ description: 'What the Order service made of the orders, once submitted' }),
   })
   .meta({ id: 'RebalanceResultDTO' });
 export const StoredPortfolioDto = StoredPortfolio.meta({ id: 'RebalancePortfolioDTO' });
@@ -171,6 +175,19 @@ export function resultHeaderFields(h: RebalanceHeader) {
       rebalance_date: h.rebalanceDate.toISOString(),
       number_of_portfolios: h.numberOfPortfolios,
     },
-    after: { version: h.version, created_at: h.createdAt.toISOString() },
+    after: {
+      version: h.version,
+      created_at: h.createdAt.toISOString(),
+      orders:
+        h.orders === null
+          ? null
+          : {
+              accepted: h.orders.accepted,
+              rejected: h.orders.rejected,
+              failed: h.orders.failed,
+              unknown: h.orders.unknown,
+              last_submitted_at: h.orders.lastSubmittedAt.toISOString(),
+            },
+    },
   };
 }

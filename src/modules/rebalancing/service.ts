@@ -3,6 +3,7 @@
 // answering. A portfolio that cannot be rebalanced is reported in its own
 // element; an upstream that fails after retries stops the whole request,
 // and nothing of it is stored.
+import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import type { Clock } from '../../domain/clock.js';
 import { AppError, NotFoundError, ValidationError, VersionConflictError } from '../../domain/errors.js';
@@ -68,6 +69,8 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
     const total = portfolioIds.length;
     const cancel = new AbortController();
     const signal = cancel.signal;
+    // Every upstream call of the rebalance listens to it (REBALANCE_CONCURRENCY at a time).
+    setMaxListeners(0, signal);
     const session = upstreams.quotes.session();
     const outcomes: PortfolioOutcome[] | null = options.keep ? new Array<PortfolioOutcome>(total) : null;
     let firstFailure: unknown = null;

@@ -1,0 +1,139 @@
+// Sends a stored rebalance's trades to the Order service, exactly once: each
+// order is recorded before it is sent and with what the service answered;
+// submitting again sends only the orders that were refused or surely not
+// taken, never one that was accepted or may have been.
+import type { Logger } from 'pino';
+import type { Clock } from '../../domain/clock.js';
+import { ConflictError, NotFoundError } from '../../domain/errors.js';
+import { toNumber } from '../../domain/fixed.js';
+import { ORDER_BATCH, UpstreamUnavailableError, type Upstreams } from '../../upstreams/index.js';
+import type { RebalanceRepository } from '../rebalancing/repository.js';
+import { orderKey, type OrderRepository, type OrderStatus, type OrderToSend } from './repository.js';
+
+/** How long one submission may hold a rebalance before another may take over. */
+const SUBMISSION_LOCK_MS = 10 * 60_000;
+/** Orders of this attempt that did not go through, listed in the answer (the rest via GET .../orders). */
+const LISTED_PROBLEMS = 1000;
+
+export interface SubmissionResult {
+  readonly rebalanceId: string;
+  /** Orders sent by this submission, and what became of them. */
+  readonly sent: number;
+  readonly accepted: number;
+  readonly rejected: number;
+  readonly failed: number;
+  readonly unknown: number;
+  /** Orders not sent because they were accepted (or may have been) before. */
+  readonly skipped: number;
+  /** Every order of the rebalance, by status, after this submission. */
+  readonly totals: Record<OrderStatus, number>;
+  readonly problems: readonly { portfolioId: string; securityId: string; status: OrderStatus; message: string | null }[];
+  /** The upstream failure that stopped the submission, after recording what it could. */
+  readonly error: UpstreamUnavailableError | null;
+}
+
+export interface OrderServiceDeps {
+  readonly rebalances: RebalanceRepository;
+  readonly orders: OrderRepository;
+  readonly upstreams: Upstreams;
+  readonly clock: Clock;
+  readonly log: Logger;
+}
+
+export function createOrderService({ rebalances, orders, upstreams, clock, log }: OrderServiceDeps) {
+  return {
+    async submit(rebalanceId: string): Promise<SubmissionResult> {
+      if ((await rebalances.findHeader(rebalanceId)) === null) throw new NotFoundError(`Rebalance ${rebalanceId} not found`);
+      const started = clock.now();
+      if (!(await rebalances.lockSubmission(rebalanceId, started, new Date(started.getTime() + SUBMISSION_LOCK_MS)))) {
+        throw new ConflictError(`A submission of rebalance ${rebalanceId} is already in progress; try again when it has finished`);
+      }
+      try {
+        await orders.pendingToUnknown(rebalanceId, started);
+        const known = await orders.statuses(rebalanceId);
+        const tally = { sent: 0, accepted: 0, rejected: 0, failed: 0, unknown: 0, skipped: 0 };
+        const problems: SubmissionResult['problems'][number][] = [];
+        let stopped: UpstreamUnavailableError | null = null;
+
+        const note = (order: OrderToSend, status: OrderStatus, message: string | null) => {
+          tally[status as 'accepted' | 'rejected' | 'failed' | 'unknown'] += 1;
+          if (status !== 'accepted' && problems.length < LISTED_PROBLEMS) {
+            problems.push({ portfolioId: order.portfolioId, securityId: order.securityId, status, message });
+          }
+        };
+
+        async function send(batch: OrderToSend[]): Promise<void> {
+          const now = clock.now();
+          await orders.markPending(rebalanceId, batch, known, now);
+          tally.sent += batch.length;
+          try {
+            const results = await upstreams.orders.submit(batch, now);
+            const outcomes = results.map((r) => ({
+              order: batch[r.index]!,
+              status: (r.accepted ? 'accepted' : 'rejected') as OrderStatus,
+              orderId: r.orderId,
+              message: r.message,
+            }));
+            await orders.record(rebalanceId, outcomes, clock.now());
+            for (const o of outcomes) note(o.order, o.status, o.message);
+          } catch (error) {
+            if (!(error instanceof UpstreamUnavailableError)) throw error;
+            // Orders that may have reached the service are never sent again automatically.
+            const status: OrderStatus = error.mayHaveTakenEffect ? 'unknown' : 'failed';
+            await orders.record(
+              rebalanceId,
+              batch.map((order) => ({ order, status, orderId: null, message: error.message })),
+              clock.now(),
+            );
+            for (const order of batch) note(order, status, error.message);
+            stopped = error;
+          }
+        }
+
+        let batch: OrderToSend[] = [];
+        for await (const portfolio of rebalances.portfolios(rebalanceId)) {
+          for (const position of portfolio.positions) {
+            if (position.trade === null) continue;
+            const status = known.get(orderKey(rebalanceId, portfolio.portfolioId, position.securityId));
+            if (status === 'accepted' || status === 'unknown') {
+              tally.skipped += 1;
+              continue;
+            }
+            batch.push({
+              portfolioId: portfolio.portfolioId,
+              securityId: position.securityId,
+              side: position.trade.type,
+              quantity: toNumber(position.trade.quantity),
+            });
+            if (batch.length === ORDER_BATCH) {
+              await send(batch);
+              batch = [];
+              if (stopped !== null) break;
+            }
+          }
+          if (stopped !== null) break;
+        }
+        if (stopped === null && batch.length > 0) await send(batch);
+
+        const totals = await orders.counts(rebalanceId);
+        if (tally.sent > 0) {
+          await rebalances.recordOrders(rebalanceId, {
+            accepted: totals.accepted,
+            rejected: totals.rejected,
+            failed: totals.failed,
+            unknown: totals.unknown,
+            lastSubmittedAt: started,
+          });
+        }
+        log.info({ rebalanceId, ...tally, totals }, 'orders submitted');
+        return { rebalanceId, ...tally, totals, problems, error: stopped };
+      } finally {
+        await rebalances.unlockSubmission(rebalanceId);
+      }
+    },
+
+    list: orders.list,
+  };
+}
+
+export type OrderService = ReturnType<typeof createOrderService>;

@@ -1,0 +1,69 @@
+// One rebalance cycle: every model that has portfolios, through the same path
+// as the API, stored; with order submission on, each model's orders are
+// submitted once its rebalance is stored. Recorded from start to end.
+import type { Logger } from 'pino';
+import type { Clock } from '../../domain/clock.js';
+import { AppError } from '../../domain/errors.js';
+import type { ModelRepository } from '../models/repository.js';
+import type { OrderService } from '../orders/service.js';
+import type { RebalanceService } from '../rebalancing/service.js';
+import { UpstreamUnavailableError } from '../../upstreams/index.js';
+import type { CycleCounts, CycleRepository, CycleStatus } from './cycles.js';
+
+export interface CycleDeps {
+  readonly models: ModelRepository;
+  readonly rebalancing: RebalanceService;
+  readonly orders: OrderService;
+  readonly cycles: CycleRepository;
+  readonly submitOrders: boolean;
+  readonly clock: Clock;
+  readonly log: Logger;
+}
+
+export interface CycleOutcome {
+  readonly status: Exclude<CycleStatus, 'running' | 'abandoned'>;
+  readonly counts: CycleCounts;
+  readonly rebalanceIds: readonly string[];
+  readonly errors: readonly string[];
+}
+
+/** Runs the models of one cycle; `stopping()` is asked between models (graceful shutdown). */
+export async function runCycleModels(deps: CycleDeps, stopping: () => boolean): Promise<CycleOutcome> {
+  const { models, rebalancing, orders, log } = deps;
+  const counts: CycleCounts = { models: 0, portfolios: 0, infeasible: 0, upstreamFailures: 0, ordersSubmitted: 0, ordersFailed: 0 };
+  const rebalanceIds: string[] = [];
+  const errors: string[] = [];
+  let interrupted = false;
+  let attempted = 0;
+
+  const all = (await models.list([], 0, undefined)).filter((m) => m.portfolios.length > 0);
+  for (const model of all) {
+    if (stopping()) {
+      interrupted = true;
+      break;
+    }
+    attempted += 1;
+    try {
+      const run = await rebalancing.rebalanceLoadedModel(model);
+      counts.models += 1;
+      counts.portfolios += run.total;
+      counts.infeasible += run.infeasible;
+      if (run.rebalanceId !== null) rebalanceIds.push(run.rebalanceId);
+      if (deps.submitOrders && run.rebalanceId !== null) {
+        const submitted = await orders.submit(run.rebalanceId);
+        counts.ordersSubmitted += submitted.accepted;
+        counts.ordersFailed += submitted.rejected + submitted.failed + submitted.unknown;
+        if (submitted.error !== null) {
+          counts.upstreamFailures += 1;
+          errors.push(`model ${model.id}: ${submitted.error.message}`);
+        }
+      }
+    } catch (error) {
+      if (error instanceof UpstreamUnavailableError) counts.upstreamFailures += 1;
+      else if (!(error instanceof AppError)) log.error({ err: error, modelId: model.id }, 'cycle: model failed');
+      errors.push(`model ${model.id}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  const status = interrupted ? 'interrupted' : errors.length === 0 ? 'succeeded' : errors.length < attempted ? 'partial' : 'failed';
+  return { status, counts, rebalanceIds, errors };
+}

@@ -1,0 +1,151 @@
+// The record of every rebalance cycle: who ran it, when, and what came of it.
+import { ObjectId, type Collection, type Db } from 'mongodb';
+import { toObjectId } from '../../domain/ids.js';
+import type { IndexSpec } from '../../plugins/mongo.js';
+
+export const CYCLES = 'cycles';
+export const cycleIndexes: IndexSpec[] = [{ collection: CYCLES, key: { started_at: -1, _id: -1 }, options: { name: 'cycles_newest' } }];
+
+export type CycleStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'interrupted' | 'abandoned';
+
+export interface CycleCounts {
+  models: number;
+  portfolios: number;
+  infeasible: number;
+  upstreamFailures: number;
+  ordersSubmitted: number;
+  ordersFailed: number;
+}
+
+export interface Cycle extends CycleCounts {
+  readonly id: string;
+  readonly replica: string;
+  readonly trigger: 'schedule' | 'once';
+  readonly tick: Date;
+  readonly startedAt: Date;
+  readonly endedAt: Date | null;
+  readonly status: CycleStatus;
+  readonly rebalanceIds: readonly string[];
+  readonly errors: readonly string[];
+}
+
+interface CycleDocument {
+  _id: ObjectId;
+  replica: string;
+  trigger: 'schedule' | 'once';
+  tick: Date;
+  started_at: Date;
+  ended_at: Date | null;
+  status: CycleStatus;
+  models: number;
+  portfolios: number;
+  infeasible: number;
+  upstream_failures: number;
+  orders_submitted: number;
+  orders_failed: number;
+  rebalance_ids: string[];
+  errors: string[];
+}
+
+function toCycle(d: CycleDocument): Cycle {
+  return {
+    id: d._id.toHexString(),
+    replica: d.replica,
+    trigger: d.trigger,
+    tick: d.tick,
+    startedAt: d.started_at,
+    endedAt: d.ended_at,
+    status: d.status,
+    models: d.models,
+    portfolios: d.portfolios,
+    infeasible: d.infeasible,
+    upstreamFailures: d.upstream_failures,
+    ordersSubmitted: d.orders_submitted,
+    ordersFailed: d.orders_failed,
+    rebalanceIds: d.rebalance_ids,
+    errors: d.errors,
+  };
+}
+
+export function createCycleRepository(db: Db) {
+  const cycles: Collection<CycleDocument> = db.collection<CycleDocument>(CYCLES);
+  return {
+    newId: () => new ObjectId().toHexString(),
+
+    async start(id: string, replica: string, trigger: 'schedule' | 'once', tick: Date, at: Date): Promise<void> {
+      await cycles.insertOne({
+        _id: toObjectId(id),
+        replica,
+        trigger,
+        tick,
+        started_at: at,
+        ended_at: null,
+        status: 'running',
+        models: 0,
+        portfolios: 0,
+        infeasible: 0,
+        upstream_failures: 0,
+        orders_submitted: 0,
+        orders_failed: 0,
+        rebalance_ids: [],
+        errors: [],
+      });
+    },
+
+    /** Records the end of a cycle that is still running (a cycle marked abandoned stays so). */
+    async finish(
+      id: string,
+      status: Exclude<CycleStatus, 'running'>,
+      counts: CycleCounts,
+      rebalanceIds: readonly string[],
+      errors: readonly string[],
+      at: Date,
+    ): Promise<void> {
+      await cycles.updateOne(
+        { _id: toObjectId(id), status: 'running' },
+        {
+          $set: {
+            status,
+            ended_at: at,
+            models: counts.models,
+            portfolios: counts.portfolios,
+            infeasible: counts.infeasible,
+            upstream_failures: counts.upstreamFailures,
+            orders_submitted: counts.ordersSubmitted,
+            orders_failed: counts.ordersFailed,
+            rebalance_ids: [...rebalanceIds],
+            errors: [...errors],
+          },
+        },
+      );
+    },
+
+    async interrupt(id: string, at: Date): Promise<void> {
+      await cycles.updateOne(
+        { _id: toObjectId(id), status: 'running' },
+        { $set: { status: 'interrupted', ended_at: at, errors: ['the replica shut down before the cycle finished'] } },
+      );
+    },
+
+    async abandon(id: string, at: Date): Promise<void> {
+      await cycles.updateOne(
+        { _id: toObjectId(id), status: 'running' },
+        { $set: { status: 'abandoned', ended_at: at, errors: ['its replica stopped renewing the lease (it died or was cut off)'] } },
+      );
+    },
+
+    async find(id: string): Promise<Cycle | null> {
+      const d = await cycles.findOne({ _id: toObjectId(id) });
+      return d === null ? null : toCycle(d);
+    },
+
+    count: () => cycles.countDocuments({}),
+
+    async list(offset: number, limit: number): Promise<Cycle[]> {
+      const docs = await cycles.find({}).sort({ started_at: -1, _id: -1 }).skip(offset).limit(limit).toArray();
+      return docs.map(toCycle);
+    },
+  };
+}
+
+export type CycleRepository = ReturnType<typeof createCycleRepository>;

@@ -1,0 +1,92 @@
+// Reading the record of rebalance cycles.
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { NotFoundError, ValidationError } from '../../domain/errors.js';
+import { ErrorResponse, ObjectIdString, QueryInteger } from '../../domain/schemas.js';
+import type { Cycle, CycleRepository } from './cycles.js';
+
+const CycleDto = z
+  .object({
+    cycle_id: z.string(),
+    replica: z.string(),
+    trigger: z.enum(['schedule', 'once']),
+    tick: z.string(),
+    started_at: z.string(),
+    ended_at: z.string().nullable(),
+    status: z.enum(['running', 'succeeded', 'partial', 'failed', 'interrupted', 'abandoned']),
+    models: z.int(),
+    portfolios: z.int(),
+    infeasible_portfolios: z.int(),
+    upstream_failures: z.int(),
+    orders_submitted: z.int(),
+    orders_failed: z.int(),
+    rebalance_ids: z.array(z.string()),
+    errors: z.array(z.string()),
+  })
+  .meta({ id: 'CycleDTO' });
+
+export const toCycleDto = (c: Cycle): z.infer<typeof CycleDto> => ({
+  cycle_id: c.id,
+  replica: c.replica,
+  trigger: c.trigger,
+  tick: c.tick.toISOString(),
+  started_at: c.startedAt.toISOString(),
+  ended_at: c.endedAt?.toISOString() ?? null,
+  status: c.status,
+  models: c.models,
+  portfolios: c.portfolios,
+  infeasible_portfolios: c.infeasible,
+  upstream_failures: c.upstreamFailures,
+  orders_submitted: c.ordersSubmitted,
+  orders_failed: c.ordersFailed,
+  rebalance_ids: [...c.rebalanceIds],
+  errors: [...c.errors],
+});
+
+const PageQuery = z.object({
+  offset: QueryInteger.optional(),
+  limit: QueryInteger.pipe(z.number().min(1, { error: 'must be between 1 and 100' }).max(100, { error: 'must be between 1 and 100' })).optional(),
+});
+
+export const cycleRoutes: FastifyPluginAsyncZod<{ cycles: CycleRepository }> = async (app, { cycles }) => {
+  const tags = ['cycles'];
+  app.get(
+    '/cycles',
+    {
+      schema: {
+        tags,
+        summary: 'Rebalance cycles, newest first',
+        description: 'offset default 0, limit default 10 (1–100); x-total-count carries the total.',
+        querystring: PageQuery,
+        response: { 200: z.array(CycleDto), 400: ErrorResponse },
+      },
+    },
+    async (request, reply) => {
+      const total = await cycles.count();
+      const offset = request.query.offset ?? 0;
+      if (offset > total) {
+        throw new ValidationError(`offset ${offset} is past the end: there ${total === 1 ? 'is 1 cycle' : `are ${total} cycles`}`, [
+          { path: 'offset', message: `must be at most ${total}` },
+        ]);
+      }
+      reply.header('x-total-count', String(total));
+      return (await cycles.list(offset, request.query.limit ?? 10)).map(toCycleDto);
+    },
+  );
+  app.get(
+    '/cycle/:cycle_id',
+    {
+      schema: {
+        tags,
+        summary: 'One rebalance cycle',
+        params: z.object({ cycle_id: ObjectIdString }),
+        response: { 200: CycleDto, 400: ErrorResponse, 404: ErrorResponse },
+      },
+    },
+    async (request) => {
+      const cycle = await cycles.find(request.params.cycle_id);
+      if (cycle === null) throw new NotFoundError(`Cycle ${request.params.cycle_id} not found`);
+      return toCycleDto(cycle);
+    },
+  );
+};
