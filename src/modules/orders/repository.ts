@@ -2,12 +2,14 @@
 // and what it answered: one document per order, keyed by rebalance,
 // portfolio and security, so a trade is recorded once however often its
 // rebalance is submitted.
-import type { AnyBulkWriteOperation, Collection, Db } from 'mongodb';
+import { ObjectId, type Collection, type Db } from 'mongodb';
 import type { IndexSpec } from '../../plugins/mongo.js';
 
 export const ORDER_SUBMISSIONS = 'order_submissions';
+export const ORDER_BATCHES = 'order_batches';
 export const orderIndexes: IndexSpec[] = [
   { collection: ORDER_SUBMISSIONS, key: { rebalance_id: 1, status: 1 }, options: { name: 'order_submissions_status' } },
+  { collection: ORDER_BATCHES, key: { rebalance_id: 1 }, options: { name: 'order_batches_rebalance' } },
 ];
 
 /**
@@ -39,26 +41,26 @@ interface OrderDocument {
   side: 'BUY' | 'SELL';
   quantity: number;
   status: OrderStatus;
-  order_id: number | null;
-  message: string | null;
   attempts: number;
   updated_at: Date;
+  /** The batch whose answer (order id, message) is the latest for this order. */
+  batch_id: string | null;
 }
 
-export const orderKey = (rebalanceId: string, portfolioId: string, securityId: string) => `${rebalanceId}:${portfolioId}:${securityId}`;
+/**
+ * One call to the Order service and what it answered per order. Outcomes live
+ * here and orders only point at their batch: a batch is recorded in a handful
+ * of writes (one per status), not one per order.
+ */
+interface BatchDocument {
+  _id: string;
+  rebalance_id: string;
+  at: Date;
+  results: { key: string; order_id: number | null; message: string | null }[];
+}
 
-const toRecord = (d: OrderDocument): OrderRecord => ({
-  rebalanceId: d.rebalance_id,
-  portfolioId: d.portfolio_id,
-  securityId: d.security_id,
-  side: d.side,
-  quantity: d.quantity,
-  status: d.status,
-  orderId: d.order_id,
-  message: d.message,
-  attempts: d.attempts,
-  updatedAt: d.updated_at,
-});
+
+export const orderKey = (rebalanceId: string, portfolioId: string, securityId: string) => `${rebalanceId}:${portfolioId}:${securityId}`;
 
 export interface OrderToSend {
   readonly portfolioId: string;
@@ -67,8 +69,18 @@ export interface OrderToSend {
   readonly quantity: number;
 }
 
+export interface OrderOutcome {
+  readonly order: OrderToSend;
+  readonly status: OrderStatus;
+  readonly orderId: number | null;
+  readonly message: string | null;
+}
+
 export function createOrderRepository(db: Db) {
   const orders: Collection<OrderDocument> = db.collection<OrderDocument>(ORDER_SUBMISSIONS);
+
+  const batches: Collection<BatchDocument> = db.collection<BatchDocument>(ORDER_BATCHES);
+  const keyOf = (rebalanceId: string, o: OrderToSend) => orderKey(rebalanceId, o.portfolioId, o.securityId);
 
   return {
     /** Status of every order already recorded for a rebalance, by key. */
@@ -79,51 +91,51 @@ export function createOrderRepository(db: Db) {
 
     /** An earlier submission that never finished left these pending: it may have sent them. */
     async pendingToUnknown(rebalanceId: string, at: Date): Promise<void> {
-      await orders.updateMany(
-        { rebalance_id: rebalanceId, status: 'pending' },
-        { $set: { status: 'unknown', message: 'an earlier submission stopped before the Order service answered', updated_at: at } },
-      );
+      await orders.updateMany({ rebalance_id: rebalanceId, status: 'pending' }, { $set: { status: 'unknown', batch_id: null, updated_at: at } });
     },
 
-    /** Marks a batch as being sent (new orders are inserted, retried ones updated). */
+    /** Marks a batch as being sent: new orders inserted, retried ones updated, in two writes. */
     async markPending(rebalanceId: string, batch: readonly OrderToSend[], known: ReadonlyMap<string, OrderStatus>, at: Date): Promise<void> {
-      const ops: AnyBulkWriteOperation<OrderDocument>[] = batch.map((o) => {
-        const _id = orderKey(rebalanceId, o.portfolioId, o.securityId);
-        return known.has(_id)
-          ? { updateOne: { filter: { _id }, update: { $set: { status: 'pending', updated_at: at, side: o.side, quantity: o.quantity }, $inc: { attempts: 1 } } } }
-          : {
-              insertOne: {
-                document: {
-                  _id,
-                  rebalance_id: rebalanceId,
-                  portfolio_id: o.portfolioId,
-                  security_id: o.securityId,
-                  side: o.side,
-                  quantity: o.quantity,
-                  status: 'pending',
-                  order_id: null,
-                  message: null,
-                  attempts: 1,
-                  updated_at: at,
-                },
-              },
-            };
-      });
-      if (ops.length > 0) await orders.bulkWrite(ops, { ordered: true });
+      const fresh = batch.filter((o) => !known.has(keyOf(rebalanceId, o)));
+      const again = batch.filter((o) => known.has(keyOf(rebalanceId, o)));
+      if (fresh.length > 0) {
+        await orders.insertMany(
+          fresh.map((o) => ({
+            _id: keyOf(rebalanceId, o),
+            rebalance_id: rebalanceId,
+            portfolio_id: o.portfolioId,
+            security_id: o.securityId,
+            side: o.side,
+            quantity: o.quantity,
+            status: 'pending' as const,
+            attempts: 1,
+            updated_at: at,
+            batch_id: null,
+          })),
+        );
+      }
+      if (again.length > 0) {
+        await orders.updateMany(
+          { _id: { $in: again.map((o) => keyOf(rebalanceId, o)) } },
+          { $set: { status: 'pending', updated_at: at }, $inc: { attempts: 1 } },
+        );
+      }
     },
 
-    async record(
-      rebalanceId: string,
-      outcomes: readonly { order: OrderToSend; status: OrderStatus; orderId: number | null; message: string | null }[],
-      at: Date,
-    ): Promise<void> {
-      const ops: AnyBulkWriteOperation<OrderDocument>[] = outcomes.map(({ order, status, orderId, message }) => ({
-        updateOne: {
-          filter: { _id: orderKey(rebalanceId, order.portfolioId, order.securityId) },
-          update: { $set: { status, order_id: orderId, message, updated_at: at } },
-        },
-      }));
-      if (ops.length > 0) await orders.bulkWrite(ops, { ordered: true });
+    /** Records a batch's answer: the batch document, then the orders' statuses, one write per status. */
+    async record(rebalanceId: string, outcomes: readonly OrderOutcome[], at: Date): Promise<void> {
+      if (outcomes.length === 0) return;
+      const batchId = new ObjectId().toHexString();
+      await batches.insertOne({
+        _id: batchId,
+        rebalance_id: rebalanceId,
+        at,
+        results: outcomes.map((o) => ({ key: keyOf(rebalanceId, o.order), order_id: o.orderId, message: o.message })),
+      });
+      for (const status of ORDER_STATUSES) {
+        const keys = outcomes.filter((o) => o.status === status).map((o) => keyOf(rebalanceId, o.order));
+        if (keys.length > 0) await orders.updateMany({ _id: { $in: keys } }, { $set: { status, batch_id: batchId, updated_at: at } });
+      }
     },
 
     async counts(rebalanceId: string): Promise<Record<OrderStatus, number>> {
@@ -137,11 +149,29 @@ export function createOrderRepository(db: Db) {
       const filter = status === undefined ? { rebalance_id: rebalanceId } : { rebalance_id: rebalanceId, status };
       const total = await orders.countDocuments(filter);
       const docs = await orders.find(filter).sort({ _id: 1 }).skip(offset).limit(limit).toArray();
-      return { total, records: docs.map(toRecord) };
-    },
-
-    async removeFor(rebalanceId: string): Promise<void> {
-      await orders.deleteMany({ rebalance_id: rebalanceId });
+      const batchIds = [...new Set(docs.map((d) => d.batch_id).filter((id): id is string => id !== null))];
+      const answers = new Map<string, { order_id: number | null; message: string | null }>();
+      for (const b of batchIds.length === 0 ? [] : await batches.find({ _id: { $in: batchIds } }).toArray()) {
+        for (const r of b.results) answers.set(`${b._id}/${r.key}`, r);
+      }
+      return {
+        total,
+        records: docs.map((d) => {
+          const answer = d.batch_id === null ? undefined : answers.get(`${d.batch_id}/${d._id}`);
+          return {
+            rebalanceId: d.rebalance_id,
+            portfolioId: d.portfolio_id,
+            securityId: d.security_id,
+            side: d.side,
+            quantity: d.quantity,
+            status: d.status,
+            orderId: answer?.order_id ?? null,
+            message: answer?.message ?? (d.status === 'unknown' ? 'an earlier submission stopped before the Order service answered' : null),
+            attempts: d.attempts,
+            updatedAt: d.updated_at,
+          };
+        }),
+      };
     },
   };
 }

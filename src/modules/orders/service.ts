@@ -8,7 +8,7 @@ import { ConflictError, NotFoundError } from '../../domain/errors.js';
 import { toNumber } from '../../domain/fixed.js';
 import { ORDER_BATCH, UpstreamUnavailableError, type Upstreams } from '../../upstreams/index.js';
 import type { RebalanceRepository } from '../rebalancing/repository.js';
-import { orderKey, type OrderRepository, type OrderStatus, type OrderToSend } from './repository.js';
+import { orderKey, type OrderOutcome, type OrderRepository, type OrderStatus, type OrderToSend } from './repository.js';
 
 /** How long one submission may hold a rebalance before another may take over. */
 const SUBMISSION_LOCK_MS = 10 * 60_000;
@@ -68,9 +68,9 @@ export function createOrderService({ rebalances, orders, upstreams, clock, log }
           tally.sent += batch.length;
           try {
             const results = await upstreams.orders.submit(batch, now);
-            const outcomes = results.map((r) => ({
+            const outcomes: OrderOutcome[] = results.map((r) => ({
               order: batch[r.index]!,
-              status: (r.accepted ? 'accepted' : 'rejected') as OrderStatus,
+              status: r.accepted ? 'accepted' : 'rejected',
               orderId: r.orderId,
               message: r.message,
             }));

@@ -6,7 +6,7 @@ import { ObjectId, type Collection, type Db, type Decimal128 } from 'mongodb';
 import { fixedFromDecimal128, mul, toDecimal128Fixed, toDecimal128s, type Fixed } from '../../domain/fixed.js';
 import { toObjectId } from '../../domain/ids.js';
 import type { IndexSpec } from '../../plugins/mongo.js';
-import { ORDER_SUBMISSIONS } from '../orders/repository.js';
+import { ORDER_BATCHES, ORDER_SUBMISSIONS } from '../orders/repository.js';
 import type { PortfolioOutcome, PositionOutcome } from './outcome.js';
 
 export const REBALANCES = 'rebalances';
@@ -263,6 +263,7 @@ export function createRebalanceRepository(db: Db) {
       if (result.deletedCount !== 1) return false;
       await portfolios.deleteMany({ rebalance_id: toObjectId(id) });
       await db.collection(ORDER_SUBMISSIONS).deleteMany({ rebalance_id: id });
+      await db.collection(ORDER_BATCHES).deleteMany({ rebalance_id: id });
       return true;
     },
 

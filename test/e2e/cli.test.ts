@@ -1,0 +1,121 @@
+// The operations command line, spawned as a real process against the test
+// database and a simulator: exit codes, JSON on stdout, logs and errors on stderr.
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createWorld, pid, position, sid, type World } from '../helpers/rebalancing.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+interface Run {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+let w: World;
+let env: Record<string, string>;
+
+function cli(args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli.ts', ...args],
+      { cwd: root, env: { PATH: process.env.PATH ?? '', ...env }, timeout: 60_000 },
+      (error, stdout, stderr) => resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stdout, stderr }),
+    );
+  });
+}
+
+let modelId: string;
+beforeAll(async () => {
+  w = await createWorld();
+  w.security(sid('cli'), 'CLI', '25');
+  for (const p of ['k0', 'k1']) w.holdings(pid(p), { cash: '10000', securities: [] });
+  modelId = await w.model('Command line', [position(sid('cli'), '0.5')], [pid('k0'), pid('k1')]);
+  env = { ...w.sim.env(), MONGODB_URI: w.t.config.mongodb.uri!, MONGODB_DB: w.t.config.mongodb.dbName, LOG_LEVEL: 'silent', UPSTREAM_BACKOFF_MS: '1' };
+});
+afterAll(async () => {
+  await w.close();
+});
+
+const stored = () => w.t.request({ method: 'GET', url: '/api/v1/rebalances' });
+
+describe('the CLI', () => {
+  it('prints usage and exits 2 on bad arguments, without touching anything', async () => {
+    const bad = [[], ['rebalance', 'model'], ['rebalance', 'account', 'x'], ['--once', 'extra'], ['--frobnicate']];
+    const runs = await Promise.all(bad.map((args) => cli(args)));
+    runs.forEach((run, i) => {
+      expect(run.code, bad[i]!.join(' ')).toBe(2);
+      expect(run.stderr).toContain('Usage:');
+      expect(run.stdout).toBe('');
+    });
+    expect(JSON.parse((await stored()).body)).toEqual([]);
+    const help = await cli(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('order-generation --once');
+  });
+
+  it('exits 2 with the variable named when the configuration is invalid', async () => {
+    const saved = env;
+    env = { ...env, REBALANCE_CONCURRENCY: 'many' };
+    try {
+      const run = await cli(['--once']);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toContain('REBALANCE_CONCURRENCY');
+    } finally {
+      env = saved;
+    }
+  });
+
+  it('rebalances a portfolio as a dry run: the answer as JSON on stdout, nothing stored', async () => {
+    const run = await cli(['rebalance', 'portfolio', pid('k0'), '--dry-run']);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const answer = JSON.parse(run.stdout);
+    expect(answer).toMatchObject({ portfolio_id: pid('k0'), rebalance_id: null, transactions: [{ security_id: sid('cli'), transaction_type: 'BUY', quantity: 200 }] });
+    expect(JSON.parse((await stored()).body)).toEqual([]);
+  });
+
+  it('rebalances a model and stores it; the stored rebalance is readable through the API', async () => {
+    const run = await cli(['rebalance', 'model', modelId]);
+    expect(run.code).toBe(0);
+    const answer = JSON.parse(run.stdout) as { portfolio_id: string; rebalance_id: string }[];
+    expect(answer.map((a) => a.portfolio_id)).toEqual([pid('k0'), pid('k1')]);
+    const res = await w.t.request({ method: 'GET', url: `/api/v1/rebalance/${answer[0]!.rebalance_id}` });
+    expect(res.statusCode).toBe(200);
+  });
+
+  it('exits 1 with the error in the one error shape on stderr when the rebalance fails', async () => {
+    const missing = await cli(['rebalance', 'model', '0123456789abcdef01234567']);
+    expect(missing.code).toBe(1);
+    expect(missing.stdout).toBe('');
+    expect(JSON.parse(missing.stderr)).toMatchObject({ code: 'NOT_FOUND' });
+
+    await w.sim.down('accounting');
+    try {
+      const down = await cli(['rebalance', 'portfolio', pid('k1')]);
+      expect(down.code).toBe(1);
+      expect(JSON.parse(down.stderr)).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', message: expect.stringContaining('Accounting') });
+    } finally {
+      await w.sim.up('accounting');
+    }
+  });
+
+  it('--once runs one cycle, prints its record, and exits 0 when it succeeded and 1 when it failed', async () => {
+    const ok = await cli(['--once']);
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ status: 'succeeded', models: 1, portfolios: 2 });
+
+    await w.sim.down('accounting');
+    try {
+      const failed = await cli(['--once']);
+      expect(failed.code).toBe(1);
+      expect(JSON.parse(failed.stdout)).toMatchObject({ status: 'failed' });
+    } finally {
+      await w.sim.up('accounting');
+    }
+    const cycles = await w.t.request({ method: 'GET', url: '/api/v1/cycles' });
+    expect(cycles.headers['x-total-count']).toBe('2');
+  });
+});

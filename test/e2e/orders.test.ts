@@ -1,0 +1,120 @@
+// Submitting a stored rebalance's orders to the Order service: batches of at
+// most 1 000, each order sent once, outcomes recorded and visible.
+import { afterEach, describe, expect, it } from 'vitest';
+import { json } from '../helpers/fixtures.js';
+import { createWorld, pid, position, sid, type World } from '../helpers/rebalancing.js';
+
+let w: World;
+afterEach(async () => {
+  await w.close();
+});
+
+/** A model of `portfolios` portfolios that each trade `perPortfolio` securities; returns the stored rebalance id. */
+async function rebalanced(portfolios: number, perPortfolio: number, name = 'Orders'): Promise<{ id: string; trades: number }> {
+  for (let i = 0; i < perPortfolio; i++) w.security(sid(`o${i}`), `O${String(i).padStart(3, '0')}`, String(10 + i));
+  const ids = Array.from({ length: portfolios }, (_, j) => pid(`${name}${j}`));
+  // Each portfolio holds one share of every security and a lot of cash: every position is bought up.
+  for (const p of ids) w.holdings(p, { cash: '1000000', securities: Array.from({ length: perPortfolio }, (_, i) => ({ securityId: sid(`o${i}`), quantity: '1' })) });
+  const target = (0.9 / perPortfolio).toFixed(3);
+  const step = (Math.floor(Number(target) / 0.005) * 0.005).toFixed(3);
+  const model = await w.model(name, Array.from({ length: perPortfolio }, (_, i) => position(sid(`o${i}`), step, '0.5')), ids);
+  const res = await w.t.request({ method: 'POST', url: `/api/v1/model/${model}/rebalance` });
+  expect(res.statusCode).toBe(200);
+  const body = json(res);
+  return { id: body[0].rebalance_id, trades: body.reduce((n: number, r: { transactions: unknown[] }) => n + r.transactions.length, 0) };
+}
+
+const submit = (id: string) => w.t.request({ method: 'POST', url: `/api/v1/rebalance/${id}/submit` });
+
+describe('order submission', () => {
+  it('sends at most 1 000 orders a call, looks the ids up once, and records the outcome on the rebalance', async () => {
+    w = await createWorld();
+    const { id, trades } = await rebalanced(25, 100);
+    expect(trades).toBe(2500);
+    const res = await submit(id);
+    expect(res.statusCode).toBe(200);
+    expect(json(res)).toMatchObject({ sent: 2500, accepted: 2500, rejected: 0, failed: 0, unknown: 0, skipped: 0, problems: [] });
+    expect(w.sim.total('order', 'POST /api/v1/orders')).toBe(3);
+    expect(w.sim.total('order', 'GET /api/v1/orderTypes')).toBe(1);
+    expect(w.sim.orders.received).toHaveLength(2500);
+    expect(w.sim.orders.received[0]!.body).toMatchObject({ blotterId: 1, statusId: 1, orderTypeId: 1, limitPrice: null, quantity: expect.any(Number) });
+
+    const stored = json(await w.t.request({ method: 'GET', url: `/api/v1/rebalance/${id}` }));
+    expect(stored).toMatchObject({ version: 2, orders: { accepted: 2500, rejected: 0, failed: 0, unknown: 0, last_submitted_at: expect.any(String) } });
+    const page = await w.t.request({ method: 'GET', url: `/api/v1/rebalance/${id}/orders?limit=2` });
+    expect(page.headers['x-total-count']).toBe('2500');
+    expect(json(page)[0]).toMatchObject({ status: 'accepted', order_id: expect.any(Number), attempts: 1, transaction_type: 'BUY' });
+  });
+
+  it('after a partial failure (207), sends only the refused orders again, never an accepted one', async () => {
+    w = await createWorld();
+    const { id } = await rebalanced(3, 10);
+    const refused = sid('o4');
+    w.sim.orders.reject = (order) => (order.securityId === refused ? 'security is restricted today' : null);
+    const first = json(await submit(id));
+    expect(first).toMatchObject({ sent: 30, accepted: 27, rejected: 3, totals: { accepted: 27, rejected: 3 } });
+    expect(first.problems).toHaveLength(3);
+    expect(first.problems[0]).toMatchObject({ security_id: refused, status: 'rejected', message: 'security is restricted today' });
+    expect(json(await w.t.request({ method: 'GET', url: `/api/v1/rebalance/${id}` })).orders).toMatchObject({ accepted: 27, rejected: 3 });
+
+    w.sim.orders.reject = () => null;
+    const second = json(await submit(id));
+    expect(second).toMatchObject({ sent: 3, accepted: 3, skipped: 27, totals: { accepted: 30, rejected: 0 } });
+    const third = json(await submit(id));
+    expect(third).toMatchObject({ sent: 0, skipped: 30 });
+    // Every trade reached the Order service exactly once.
+    const keys = w.sim.orders.received.map((o) => `${o.body.portfolioId}/${o.body.securityId}`);
+    expect(keys).toHaveLength(30);
+    expect(new Set(keys).size).toBe(30);
+    const rejected = json(await w.t.request({ method: 'GET', url: `/api/v1/rebalance/${id}/orders?status=accepted&limit=1000` }));
+    expect(rejected.find((o: { security_id: string }) => o.security_id === refused)).toMatchObject({ attempts: 2, status: 'accepted' });
+
+    // Deleting the rebalance takes its order records with it.
+    const { version } = json(await w.t.request({ method: 'GET', url: `/api/v1/rebalance/${id}` }));
+    expect((await w.t.request({ method: 'DELETE', url: `/api/v1/rebalance/${id}?version=${version}` })).statusCode).toBe(200);
+    expect((await w.t.request({ method: 'GET', url: `/api/v1/rebalance/${id}/orders` })).statusCode).toBe(404);
+    const db = w.t.app.mongo.db;
+    expect(await db.collection('order_submissions').countDocuments({ rebalance_id: id })).toBe(0);
+    expect(await db.collection('order_batches').countDocuments({ rebalance_id: id })).toBe(0);
+  });
+
+  it('never resends orders the Order service may have taken (it timed out), and resends ones it surely did not (503)', async () => {
+    w = await createWorld({ UPSTREAM_TIMEOUT_MS: '200', UPSTREAM_RETRIES: '2' });
+    const { id } = await rebalanced(2, 5);
+    w.sim.inject('order', { route: 'POST /api/v1/orders', latencyMs: 1000, times: 1 });
+    const timedOut = await submit(id);
+    expect(timedOut.statusCode).toBe(503);
+    expect(json(timedOut).message).toContain('The Order service is unavailable');
+    const unknown = json(await w.t.request({ method: 'GET', url: `/api/v1/rebalance/${id}/orders?status=unknown` }));
+    expect(unknown).toHaveLength(10);
+    expect(json(await submit(id))).toMatchObject({ sent: 0, skipped: 10, totals: { unknown: 10 } });
+
+    const { id: other } = await rebalanced(2, 5, 'Other');
+    w.sim.inject('order', { route: 'POST /api/v1/orders', status: 503, retryAfterSeconds: 0 });
+    expect((await submit(other)).statusCode).toBe(503);
+    expect(json(await w.t.request({ method: 'GET', url: `/api/v1/rebalance/${other}/orders?status=failed` }))).toHaveLength(10);
+    w.sim.heal('order');
+    expect(json(await submit(other))).toMatchObject({ sent: 10, accepted: 10, totals: { accepted: 10, failed: 0 } });
+  });
+
+  it('refuses a second submission of the same rebalance while one is running (409), and 404 for none', async () => {
+    w = await createWorld();
+    const { id } = await rebalanced(2, 5);
+    w.sim.inject('order', { route: 'POST /api/v1/orders', latencyMs: 300, times: 1 });
+    const [a, b] = await Promise.all([submit(id), submit(id)]);
+    expect([a.statusCode, b.statusCode].sort()).toEqual([200, 409]);
+    expect(json(a.statusCode === 409 ? a : b)).toMatchObject({ code: 'CONFLICT' });
+    expect(w.sim.orders.received).toHaveLength(10);
+    expect((await submit('0123456789abcdef01234567')).statusCode).toBe(404);
+  });
+
+  it('submits the orders of a scheduled cycle when ORDER_SUBMISSION is on', async () => {
+    w = await createWorld({ ORDER_SUBMISSION: 'on' });
+    await rebalanced(2, 5);
+    await w.t.app.mongo.db.collection('order_submissions').deleteMany({});
+    w.sim.orders.received.length = 0;
+    const cycle = await w.t.app.scheduler.runOnce();
+    expect(cycle).toMatchObject({ status: 'succeeded', models: 1, ordersSubmitted: 10, ordersFailed: 0 });
+    expect(w.sim.orders.received).toHaveLength(10);
+  });
+});
