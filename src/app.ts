@@ -23,9 +23,12 @@ import { createLease } from './modules/scheduling/lease.js';
 import { cycleRoutes } from './modules/scheduling/routes.js';
 import { createScheduler, type Scheduler } from './modules/scheduling/scheduler.js';
 import { createOptimizerPool } from './optimizer/pool.js';
+import apiGuard from './plugins/api-guard.js';
 import errors from './plugins/errors.js';
 import health from './plugins/health.js';
+import metrics from './plugins/metrics.js';
 import mongo from './plugins/mongo.js';
+import protection from './plugins/protection.js';
 import swagger from './plugins/swagger.js';
 import { createUpstreams } from './upstreams/index.js';
 
@@ -57,6 +60,11 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     },
     logController: new LogController({ requestIdLogLabel: 'correlation_id' }),
     bodyLimit: config.bodyLimitBytes,
+    // A slow client must send its whole request in time; answers may take as long as the work does.
+    requestTimeout: config.requestTimeoutMs,
+    trustProxy: config.trustProxy,
+    // Requests arriving while shutting down get the one error shape (plugins/protection.ts).
+    return503OnClosing: false,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -64,6 +72,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     reply.header('x-correlation-id', request.id);
   });
 
+  await app.register(metrics);
   await app.register(errors, { bodyLimit: config.bodyLimitBytes });
   await app.register(cors, {
     origin: config.corsOrigins.includes('*') ? '*' : [...config.corsOrigins],
@@ -77,8 +86,10 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     indexes: [...modelIndexes, ...claimIndexes, ...rebalanceIndexes, ...orderIndexes, ...cycleIndexes],
   });
   await app.register(health);
+  await app.register(protection, config.overload);
 
-  const upstreams = createUpstreams(config, logger);
+  const upstreams = createUpstreams(config, logger, app.metrics.upstreams);
+  app.metrics.watch({ circuits: () => upstreams.health(), caches: () => upstreams.quotes.stats() });
   const optimizer = createOptimizerPool({ timeoutMs: config.optimizationTimeoutMs });
   app.lifecycle.reporters.set('upstreams', () => upstreams.health());
   app.lifecycle.reporters.set('caches', () => upstreams.quotes.sizes());
@@ -98,8 +109,16 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     clock,
     log: logger,
     concurrency: config.rebalanceConcurrency,
+    observer: app.metrics.rebalancing,
   });
-  const orderService = createOrderService({ rebalances, orders: createOrderRepository(app.mongo.db), upstreams, clock, log: logger });
+  const orderService = createOrderService({
+    rebalances,
+    orders: createOrderRepository(app.mongo.db),
+    upstreams,
+    clock,
+    log: logger,
+    onOrders: app.metrics.orders,
+  });
   const cycles = createCycleRepository(app.mongo.db);
   const scheduler = createScheduler({
     models,
@@ -119,6 +138,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     leaseTtlMs: config.schedule.leaseTtlMs,
     clock,
     log: logger,
+    onCycleEnd: app.metrics.cycle,
   });
   app.decorate('scheduler', scheduler);
   // Cycles stop first (within the grace period), then the connections they use close.
@@ -126,8 +146,18 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     await scheduler.stop(config.shutdownGraceMs);
   });
 
+  if (config.apiKeys.length === 0) {
+    logger.warn('API_KEYS is not set: every /api/v1 route, writes included, is open to any caller');
+  } else {
+    logger.info({ keys: config.apiKeys.length }, 'API_KEYS is set: /api/v1 writes need a bearer key');
+  }
   await app.register(
     async (api) => {
+      await api.register(apiGuard, {
+        apiKeys: config.apiKeys,
+        rateLimitMax: config.rateLimit.max,
+        rateLimitWindowMs: config.rateLimit.windowMs,
+      });
       await api.register(modelRoutes, { service: modelService });
       await api.register(rebalanceRoutes, { service: rebalanceService });
       await api.register(orderRoutes, { service: orderService, exists: async (id) => (await rebalances.findHeader(id)) !== null });

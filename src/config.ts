@@ -66,10 +66,13 @@ interface Variable {
   readonly default: string | undefined;
   readonly description: string;
   readonly schema: z.ZodType;
+  /** Never echoed in an error message (keys, credentials in a connection string). */
+  readonly secret?: boolean;
 }
 
 const variable = <S extends z.ZodType>(schema: S, defaultValue: string | undefined, description: string) =>
   ({ schema, default: defaultValue, description }) satisfies Variable;
+const secret = <V extends Variable>(v: V) => ({ ...v, secret: true }) satisfies Variable;
 
 /** Every environment variable the service reads, with its default and meaning. */
 export const configVariables = {
@@ -82,10 +85,8 @@ export const configVariables = {
     'info',
     'pino log level',
   ),
-  MONGODB_URI: variable(
-    mongoUri,
-    undefined,
-    'MongoDB connection string; unset starts an embedded development database (never in production)',
+  MONGODB_URI: secret(
+    variable(mongoUri, undefined, 'MongoDB connection string; unset starts an embedded development database (never in production)'),
   ),
   MONGODB_DB: variable(
     z.string().trim().regex(/^[A-Za-z0-9_-]{1,63}$/, 'must be 1-63 letters, digits, "_" or "-"'),
@@ -139,10 +140,12 @@ export const configVariables = {
   REPLICA_ID: variable(z.string().trim().min(1).max(100), undefined, 'name of this replica in cycle records (default: host name and pid)'),
   ORDER_SUBMISSION: variable(onOff, 'off', '"on": completed cycles submit their orders to the Order service'),
   ORDER_BLOTTER_ID: variable(integer(0, 2_147_483_647), '1', 'blotter id of submitted orders'),
-  API_KEYS: variable(
-    commaList(z.string().min(16, 'each key must be at least 16 characters'), 'keys of at least 16 characters'),
-    undefined,
-    'comma-separated API keys; when set, every /api/v1 write needs "authorization: Bearer <key>"',
+  API_KEYS: secret(
+    variable(
+      commaList(z.string().min(16, 'each key must be at least 16 characters'), 'keys of at least 16 characters'),
+      undefined,
+      'comma-separated API keys; when set, every /api/v1 write needs "authorization: Bearer <key>"',
+    ),
   ),
   RATE_LIMIT_MAX: variable(integer(1, 1_000_000), '600', 'requests per client per window on /api/v1'),
   RATE_LIMIT_WINDOW_MS: variable(integer(1, 86_400_000), '60000', 'rate-limit window'),
@@ -151,7 +154,11 @@ export const configVariables = {
     '*',
     'allowed CORS origins, comma-separated ("*" allows all)',
   ),
+  TRUST_PROXY: variable(onOff, 'off', '"on": behind a proxy or ingress, the client address comes from x-forwarded-for (rate limits, logs)'),
   BODY_LIMIT_BYTES: variable(integer(1024, 100 * 1024 * 1024), '1048576', 'largest accepted request body'),
+  REQUEST_TIMEOUT_MS: variable(integer(0, 600_000), '30000', 'time a client has to send a whole request, headers and body (0 = no limit)'),
+  MAX_EVENT_LOOP_DELAY_MS: variable(integer(0, 60_000), '1000', 'back-pressure: mean event-loop delay above which /api/v1 answers 503 OVERLOADED (0 = off)'),
+  MAX_HEAP_USED_MB: variable(integer(0, 1_048_576), undefined, 'back-pressure: heap used above which /api/v1 answers 503 OVERLOADED (unset: 90% of the heap limit; 0 = off)'),
   SHUTDOWN_GRACE_MS: variable(integer(0, 600_000), '10000', 'time to finish in-flight work on SIGTERM'),
 } as const;
 
@@ -195,7 +202,11 @@ export interface Config {
   readonly apiKeys: readonly string[];
   readonly rateLimit: { readonly max: number; readonly windowMs: number };
   readonly corsOrigins: readonly string[];
+  readonly trustProxy: boolean;
   readonly bodyLimitBytes: number;
+  readonly requestTimeoutMs: number;
+  /** Back-pressure limits; 0 turns one off. Heap undefined: 90% of the heap limit. */
+  readonly overload: { readonly maxEventLoopDelayMs: number; readonly maxHeapUsedMb: number | undefined };
   readonly shutdownGraceMs: number;
 }
 
@@ -227,7 +238,7 @@ export function loadConfig(env: Environment = process.env): Config {
       values[name] = result.data;
     } else {
       const reason = result.error.issues[0]?.message ?? 'is invalid';
-      problems.push(`${name} ${reason} (got ${JSON.stringify(given)})`);
+      problems.push(`${name} ${reason} (${spec.secret === true ? 'value not shown' : `got ${JSON.stringify(given)}`})`);
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);
@@ -269,7 +280,10 @@ export function loadConfig(env: Environment = process.env): Config {
     apiKeys: v.API_KEYS ?? [],
     rateLimit: { max: v.RATE_LIMIT_MAX, windowMs: v.RATE_LIMIT_WINDOW_MS },
     corsOrigins: v.CORS_ORIGINS,
+    trustProxy: v.TRUST_PROXY,
     bodyLimitBytes: v.BODY_LIMIT_BYTES,
+    requestTimeoutMs: v.REQUEST_TIMEOUT_MS,
+    overload: { maxEventLoopDelayMs: v.MAX_EVENT_LOOP_DELAY_MS, maxHeapUsedMb: v.MAX_HEAP_USED_MB },
     shutdownGraceMs: v.SHUTDOWN_GRACE_MS,
   };
 }

@@ -28,6 +28,9 @@ export default fp(
 
     async function readiness(): Promise<{ ready: boolean; reason?: string; mongodb: string }> {
       if (lifecycle.shuttingDown) return { ready: false, reason: 'The service is shutting down', mongodb: 'unknown' };
+      if (app.hasDecorator('isUnderPressure') && app.isUnderPressure()) {
+        return { ready: false, reason: 'The service is overloaded (event-loop delay or heap past its limit)', mongodb: 'unknown' };
+      }
       const answered = await app.mongo.ping(READY_PING_TIMEOUT_MS);
       return answered
         ? { ready: true, mongodb: 'ok' }

@@ -1,5 +1,6 @@
 // Clients racing on the same model: no update is ever lost, a stale version
 // always loses, and a portfolio never ends up in two models.
+import { ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { createModel, json, portfolioId, position, securityId, type PositionBody } from '../helpers/fixtures.js';
@@ -103,5 +104,16 @@ describe('racing writers', () => {
     const losersPortfolios = Array.from({ length: 6 }, (_, i) => portfolioId(601 + i)).filter((p) => !winnerPortfolios.includes(p));
     const late = await t.request({ method: 'POST', url: '/api/v1/models', payload: { name: 'Late', portfolios: losersPortfolios } });
     expect(late.statusCode).toBe(201);
+  });
+
+  it('respects the claim of a model still being created (no document yet), and takes over one abandoned long ago', async () => {
+    const claims = t.app.mongo.db.collection('portfolio_claims');
+    const inFlight = { _id: portfolioId(700), model_id: new ObjectId(), model_version: 1, claimed_at: new Date() } as const;
+    const longGone = { _id: portfolioId(701), model_id: new ObjectId(), model_version: 1, claimed_at: new Date(Date.now() - 3_600_000) } as const;
+    await claims.insertMany([inFlight, longGone] as never[]);
+    const blocked = await t.request({ method: 'POST', url: '/api/v1/models', payload: { name: 'Second', portfolios: [portfolioId(700)] } });
+    expect(blocked.statusCode).toBe(409);
+    const taken = await t.request({ method: 'POST', url: '/api/v1/models', payload: { name: 'Heir', portfolios: [portfolioId(701)] } });
+    expect(taken.statusCode).toBe(201);
   });
 });

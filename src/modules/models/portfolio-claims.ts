@@ -25,7 +25,8 @@ export const claimIndexes: IndexSpec[] = [
 /**
  * A claim whose model does not list the portfolio is left over from a write
  * that failed or crashed; it may be taken over once that write can no longer
- * land (the model moved past its version, or is gone) or after this long.
+ * land (the model moved past its version) or after this long (the model is
+ * gone, or its creation never finished).
  */
 const ABANDONED_AFTER_MS = 30_000;
 
@@ -79,9 +80,10 @@ export function createPortfolioClaims(db: Db, models: ModelRepository) {
     }
     const holder = await models.findById(existing.model_id.toHexString());
     if (holder !== null && holder.portfolios.includes(existing._id)) return conflict(existing._id, holder);
+    // No model yet is not proof of abandonment: a model being created claims
+    // its portfolios before its document exists. Only age proves that then.
     const abandoned =
-      holder === null ||
-      holder.version >= existing.model_version ||
+      (holder !== null && holder.version >= existing.model_version) ||
       now.getTime() - existing.claimed_at.getTime() > ABANDONED_AFTER_MS;
     if (!abandoned) return conflict(existing._id, holder);
     const taken = await claims.updateOne(

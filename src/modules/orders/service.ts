@@ -38,9 +38,11 @@ export interface OrderServiceDeps {
   readonly upstreams: Upstreams;
   readonly clock: Clock;
   readonly log: Logger;
+  /** Told how many orders of each status every batch produced (metrics). */
+  readonly onOrders?: (status: OrderStatus, count: number) => void;
 }
 
-export function createOrderService({ rebalances, orders, upstreams, clock, log }: OrderServiceDeps) {
+export function createOrderService({ rebalances, orders, upstreams, clock, log, onOrders }: OrderServiceDeps) {
   return {
     async submit(rebalanceId: string): Promise<SubmissionResult> {
       if ((await rebalances.findHeader(rebalanceId)) === null) throw new NotFoundError(`Rebalance ${rebalanceId} not found`);
@@ -76,6 +78,9 @@ export function createOrderService({ rebalances, orders, upstreams, clock, log }
             }));
             await orders.record(rebalanceId, outcomes, clock.now());
             for (const o of outcomes) note(o.order, o.status, o.message);
+            const accepted = outcomes.filter((o) => o.status === 'accepted').length;
+            onOrders?.('accepted', accepted);
+            onOrders?.('rejected', outcomes.length - accepted);
           } catch (error) {
             if (!(error instanceof UpstreamUnavailableError)) throw error;
             // Orders that may have reached the service are never sent again automatically.
@@ -86,6 +91,7 @@ export function createOrderService({ rebalances, orders, upstreams, clock, log }
               clock.now(),
             );
             for (const order of batch) note(order, status, error.message);
+            onOrders?.(status, batch.length);
             stopped = error;
           }
         }

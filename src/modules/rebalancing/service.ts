@@ -8,8 +8,9 @@ import type { Logger } from 'pino';
 import type { Clock } from '../../domain/clock.js';
 import { AppError, NotFoundError, ValidationError, VersionConflictError } from '../../domain/errors.js';
 import type { OptimizerPool } from '../../optimizer/pool.js';
+import type { OptimizerResult } from '../../optimizer/types.js';
 import type { Model, ModelRepository } from '../models/repository.js';
-import type { Upstreams } from '../../upstreams/index.js';
+import { UpstreamUnavailableError, type Upstreams } from '../../upstreams/index.js';
 import { fixedOf } from '../../domain/fixed.js';
 import { infeasibleOutcome, optimizerInput, outcomeOf, securitiesOf, type PortfolioOutcome } from './outcome.js';
 import type { RebalanceHeader, RebalanceRepository } from './repository.js';
@@ -22,7 +23,27 @@ export interface RebalanceServiceDeps {
   readonly clock: Clock;
   readonly log: Logger;
   readonly concurrency: number;
+  readonly observer?: RebalanceObserver;
 }
+
+export type RebalanceKind = 'portfolio' | 'model' | 'cycle';
+export type RebalanceOutcome = 'stored' | 'dry_run' | 'infeasible' | 'not_found' | 'upstream_unavailable' | 'failed';
+
+/** Sees every rebalance, portfolio and solve (metrics); every method is optional. */
+export interface RebalanceObserver {
+  rebalance?(kind: RebalanceKind, outcome: RebalanceOutcome): void;
+  portfolio?(status: PortfolioOutcome['status']): void;
+  solved?(result: OptimizerResult['status'], ms: number): void;
+}
+
+const outcomeOfFailure = (error: unknown): RebalanceOutcome =>
+  error instanceof UpstreamUnavailableError
+    ? 'upstream_unavailable'
+    : error instanceof AppError && error.statusCode === 422
+      ? 'infeasible'
+      : error instanceof NotFoundError
+        ? 'not_found'
+        : 'failed';
 
 export interface RebalanceRun {
   /** Null for a dry run. */
@@ -57,6 +78,19 @@ const failsOnlyThePortfolio = (error: unknown): error is AppError => error insta
 
 export function createRebalanceService(deps: RebalanceServiceDeps) {
   const { models, rebalances, upstreams, optimizer, clock, log } = deps;
+  const observer = deps.observer ?? {};
+
+  /** Runs a rebalance of `kind` and tells the observer how it ended. */
+  async function observed(kind: RebalanceKind, dryRun: boolean, run: () => Promise<RebalanceRun>): Promise<RebalanceRun> {
+    try {
+      const result = await run();
+      observer.rebalance?.(kind, dryRun ? 'dry_run' : 'stored');
+      return result;
+    } catch (error) {
+      observer.rebalance?.(kind, outcomeOfFailure(error));
+      throw error;
+    }
+  }
 
   async function rebalancePortfolios(
     model: Model,
@@ -126,7 +160,9 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
         return infeasibleOutcome(portfolioId, await name, error.message, cash, cash);
       }
       const input = optimizerInput(holdings, model.positions, quotes);
+      const started = performance.now();
       const result = await optimizer.optimize(input);
+      observer.solved?.(result.status, performance.now() - started);
       return outcomeOf(portfolioId, await name, input, result);
     }
 
@@ -138,6 +174,7 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
         try {
           const outcome = await one(portfolioIds[seq]!);
           if (signal.aborted) return;
+          observer.portfolio?.(outcome.status);
           if (outcome.status === 'infeasible') infeasible += 1;
           if (outcomes !== null) outcomes[seq] = outcome;
           options.sink?.outcome(seq, outcome);
@@ -211,20 +248,24 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
   return {
     /** Rebalances one portfolio against the model that lists it; 422 when it cannot be. */
     async rebalancePortfolio(portfolioId: string, dryRun: boolean): Promise<{ outcome: PortfolioOutcome; run: RebalanceRun }> {
-      const [model] = await models.findListingAny([portfolioId]);
-      if (model === undefined) throw new NotFoundError(`Portfolio ${portfolioId} is not in any model`);
-      const run = await rebalancePortfolios(model, [portfolioId], { dryRun, keep: true });
+      const run = await observed('portfolio', dryRun, async () => {
+        const [model] = await models.findListingAny([portfolioId]);
+        if (model === undefined) throw new NotFoundError(`Portfolio ${portfolioId} is not in any model`);
+        return rebalancePortfolios(model, [portfolioId], { dryRun, keep: true });
+      });
       return { outcome: run.outcomes![0]!, run };
     },
 
     /** Rebalances every portfolio of a model, handing each outcome to `sink` as it is known. */
-    async rebalanceModel(modelId: string, dryRun: boolean, sink: OutcomeSink): Promise<RebalanceRun> {
-      const model = await loadModel(modelId);
-      return rebalancePortfolios(model, model.portfolios, { dryRun, keep: false, sink });
-    },
+    rebalanceModel: (modelId: string, dryRun: boolean, sink: OutcomeSink): Promise<RebalanceRun> =>
+      observed('model', dryRun, async () => {
+        const model = await loadModel(modelId);
+        return rebalancePortfolios(model, model.portfolios, { dryRun, keep: false, sink });
+      }),
 
     /** The same, for a model already loaded (scheduled cycles). */
-    rebalanceLoadedModel: (model: Model) => rebalancePortfolios(model, model.portfolios, { dryRun: false, keep: false }),
+    rebalanceLoadedModel: (model: Model) =>
+      observed('cycle', false, () => rebalancePortfolios(model, model.portfolios, { dryRun: false, keep: false })),
 
     portfolios: (rebalanceId: string) => rebalances.portfolios(rebalanceId),
     header,

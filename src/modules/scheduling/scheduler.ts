@@ -6,7 +6,7 @@ import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
 import type { Clock } from '../../domain/clock.js';
 import { runCycleModels, type CycleDeps } from './cycle.js';
-import type { Cycle, CycleRepository } from './cycles.js';
+import type { Cycle, CycleRepository, CycleStatus } from './cycles.js';
 import type { Lease } from './lease.js';
 
 export interface SchedulerDeps extends CycleDeps {
@@ -18,6 +18,8 @@ export interface SchedulerDeps extends CycleDeps {
   readonly leaseTtlMs: number;
   readonly clock: Clock;
   readonly log: Logger;
+  /** Told how each cycle this replica ran ended (metrics). */
+  readonly onCycleEnd?: (status: CycleStatus) => void;
 }
 
 export function createScheduler(deps: SchedulerDeps) {
@@ -59,6 +61,7 @@ export function createScheduler(deps: SchedulerDeps) {
       const status = lost ? 'failed' : outcome.status;
       const errors = lost ? [...outcome.errors, 'the cycle lease was lost: another replica took over'] : outcome.errors;
       await cycles.finish(id, status, outcome.counts, outcome.rebalanceIds, errors, clock.now());
+      deps.onCycleEnd?.(status);
       log.info({ cycleId: id, status, ...outcome.counts }, 'rebalance cycle ended');
     } catch (error) {
       await cycles.finish(
@@ -69,6 +72,7 @@ export function createScheduler(deps: SchedulerDeps) {
         [error instanceof Error ? error.message : String(error)],
         clock.now(),
       );
+      deps.onCycleEnd?.('failed');
       log.error({ err: error, cycleId: id }, 'rebalance cycle failed');
     } finally {
       clearInterval(renewal);

@@ -1,0 +1,198 @@
+// Prometheus metrics at GET /metrics (prom-client, one registry per app so
+// tests and the CLI can build several). HTTP metrics label requests by route
+// pattern, never the raw URL, so label values stay bounded; the domain
+// metrics are fed by the observers the services are built with.
+import { performance } from 'node:perf_hooks';
+import type { FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { CycleStatus } from '../modules/scheduling/cycles.js';
+import type { OrderStatus } from '../modules/orders/repository.js';
+import type { RebalanceObserver } from '../modules/rebalancing/service.js';
+import type { ServiceKey } from '../upstreams/errors.js';
+import type { CircuitName, UpstreamObserver } from '../upstreams/resilience.js';
+
+/** Request durations, in milliseconds (api.md). */
+const HTTP_BUCKETS_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
+const SOLVER_BUCKETS_MS = [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 50, 100, 500, 1000, 5000, 30000];
+/** Every request that matched no route shares this path label. */
+export const UNMATCHED_PATH = '<unmatched>';
+const CIRCUITS: readonly CircuitName[] = ['closed', 'open', 'half_open', 'isolated'];
+
+export interface MetricSources {
+  /** Circuit state per upstream service, read at scrape time. */
+  circuits(): Record<ServiceKey, { readonly circuit: CircuitName }>;
+  /** Cache hits and misses so far, read at scrape time. */
+  caches(): Record<string, { readonly hits: number; readonly misses: number }>;
+}
+
+export interface Metrics {
+  readonly registry: Registry;
+  readonly upstreams: UpstreamObserver;
+  readonly rebalancing: RebalanceObserver;
+  cycle(status: CycleStatus): void;
+  orders(status: OrderStatus, count: number): void;
+  /** Where the scrape-time gauges read from (set once the upstream clients exist). */
+  watch(sources: MetricSources): void;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    metrics: Metrics;
+  }
+  interface FastifyRequest {
+    metricsStart: number | undefined;
+  }
+}
+
+function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  let sources: MetricSources | null = null;
+
+  const upstreamDuration = new Histogram({
+    name: 'upstream_request_duration_ms',
+    help: 'Duration of one logical upstream call, retries included, in milliseconds',
+    labelNames: ['service', 'outcome'],
+    buckets: HTTP_BUCKETS_MS,
+    registers,
+  });
+  const upstreamRetries = new Counter({ name: 'upstream_retries_total', help: 'Upstream attempts that were retried', labelNames: ['service'], registers });
+  const circuitChanges = new Counter({
+    name: 'upstream_circuit_transitions_total',
+    help: 'Circuit breaker state changes per upstream service',
+    labelNames: ['service', 'state'],
+    registers,
+  });
+  new Gauge({
+    name: 'upstream_circuit_state',
+    help: 'Circuit breaker state per upstream service: 1 for the current state, 0 for the others',
+    labelNames: ['service', 'state'],
+    registers,
+    collect() {
+      if (sources === null) return;
+      for (const [service, health] of Object.entries(sources.circuits())) {
+        for (const state of CIRCUITS) this.set({ service, state }, health.circuit === state ? 1 : 0);
+      }
+    },
+  });
+  const seen = new Map<string, number>();
+  new Counter({
+    name: 'cache_requests_total',
+    help: 'Quote cache lookups by cache (tickers, prices) and result (hit, miss)',
+    labelNames: ['cache', 'result'],
+    registers,
+    collect() {
+      if (sources === null) return;
+      for (const [cache, stats] of Object.entries(sources.caches())) {
+        for (const [result, value] of [
+          ['hit', stats.hits],
+          ['miss', stats.misses],
+        ] as const) {
+          const key = `${cache}/${result}`;
+          const delta = value - (seen.get(key) ?? 0);
+          if (delta > 0) this.inc({ cache, result }, delta);
+          seen.set(key, value);
+        }
+      }
+    },
+  });
+  const rebalances = new Counter({
+    name: 'rebalances_total',
+    help: 'Rebalance requests by kind (portfolio, model, cycle) and outcome',
+    labelNames: ['kind', 'outcome'],
+    registers,
+  });
+  const portfolios = new Counter({
+    name: 'portfolios_rebalanced_total',
+    help: 'Portfolios rebalanced, by status (ok, infeasible)',
+    labelNames: ['status'],
+    registers,
+  });
+  const solver = new Histogram({
+    name: 'solver_duration_ms',
+    help: 'Time of one portfolio optimisation, in milliseconds, by result (optimal, nothing_to_do, infeasible)',
+    labelNames: ['result'],
+    buckets: SOLVER_BUCKETS_MS,
+    registers,
+  });
+  const cycles = new Counter({ name: 'rebalance_cycles_total', help: 'Scheduled or --once rebalance cycles by outcome', labelNames: ['status'], registers });
+  const orders = new Counter({
+    name: 'orders_submitted_total',
+    help: 'Orders sent to the Order service, by what became of them',
+    labelNames: ['status'],
+    registers,
+  });
+
+  return {
+    registry,
+    upstreams: {
+      call: (service, outcome, ms) => upstreamDuration.observe({ service, outcome }, ms),
+      retry: (service) => upstreamRetries.inc({ service }),
+      circuit: (service, state) => circuitChanges.inc({ service, state }),
+    },
+    rebalancing: {
+      rebalance: (kind, outcome) => rebalances.inc({ kind, outcome }),
+      portfolio: (status) => portfolios.inc({ status }),
+      solved: (result, ms) => solver.observe({ result }, ms),
+    },
+    cycle: (status) => cycles.inc({ status }),
+    orders: (status, count) => orders.inc({ status }, count),
+    watch(given) {
+      sources = given;
+    },
+  };
+}
+
+const pathOf = (request: FastifyRequest) => request.routeOptions.url ?? UNMATCHED_PATH;
+
+export default fp(
+  async (app) => {
+    const metrics = createMetrics();
+    app.decorate('metrics', metrics);
+    app.decorateRequest('metricsStart', undefined);
+    const registers = [metrics.registry];
+    const requests = new Counter({
+      name: 'http_requests_total',
+      help: 'HTTP requests by method, route pattern and status',
+      labelNames: ['method', 'path', 'status'],
+      registers,
+    });
+    const duration = new Histogram({
+      name: 'http_request_duration',
+      help: 'HTTP request duration in milliseconds, by method, route pattern and status',
+      labelNames: ['method', 'path', 'status'],
+      buckets: HTTP_BUCKETS_MS,
+      registers,
+    });
+    const inFlight = new Gauge({ name: 'http_requests_in_flight', help: 'HTTP requests being served now', registers });
+
+    // A request leaves the in-flight count once, whether it was answered or its client went away.
+    const done = (request: FastifyRequest, status: number | null) => {
+      if (request.metricsStart === undefined) return;
+      const ms = performance.now() - request.metricsStart;
+      request.metricsStart = undefined;
+      inFlight.dec();
+      const labels = { method: request.method, path: pathOf(request), status: status === null ? 'aborted' : String(status) };
+      requests.inc(labels);
+      duration.observe(labels, ms);
+    };
+    app.addHook('onRequest', async (request) => {
+      request.metricsStart = performance.now();
+      inFlight.inc();
+    });
+    app.addHook('onResponse', async (request, reply) => done(request, reply.statusCode));
+    app.addHook('onRequestAbort', async (request) => done(request, null));
+
+    app.get(
+      '/metrics',
+      { schema: { tags: ['health'], summary: 'Prometheus metrics (text exposition format)' } },
+      async (_request, reply) => {
+        const text = await metrics.registry.metrics();
+        return reply.type(metrics.registry.contentType).send(text);
+      },
+    );
+  },
+  { name: 'metrics' },
+);

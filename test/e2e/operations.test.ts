@@ -1,0 +1,235 @@
+// What an operator relies on: Prometheus metrics, rate limits, API keys,
+// back-pressure, the headers of a JSON API, and turning requests away once
+// shutdown has begun.
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createTestApp, type TestApp } from '../helpers/app.js';
+import { json } from '../helpers/fixtures.js';
+import { createWorld, pid, position, sid, type World } from '../helpers/rebalancing.js';
+
+let t: TestApp | undefined;
+let w: World | undefined;
+afterEach(async () => {
+  await t?.close();
+  await w?.close();
+  t = undefined;
+  w = undefined;
+});
+
+const metricsOf = async (app: TestApp) => {
+  const res = await app.request({ method: 'GET', url: '/metrics' });
+  expect(res.statusCode).toBe(200);
+  expect(res.headers['content-type']).toContain('text/plain');
+  return res.body;
+};
+
+/** The value of one sample line, e.g. `http_requests_total{method="GET",...}`; undefined when absent. */
+function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    const wanted = Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`));
+    if (wanted) return Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return undefined;
+}
+
+/** A log destination the test can read. */
+function logSink(): { lines: string[]; sink: Writable } {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(chunk.toString());
+      done();
+    },
+  });
+  return { lines, sink };
+}
+
+describe('GET /metrics', () => {
+  it('counts requests by route pattern, with millisecond buckets, and sends unknown routes to one label', async () => {
+    t = await createTestApp();
+    const created = await t.request({ method: 'POST', url: '/api/v1/models', payload: { name: 'Metered' } });
+    const id = json(created).model_id;
+    await t.request({ method: 'GET', url: `/api/v1/model/${id}` });
+    await t.request({ method: 'GET', url: `/api/v1/model/${id}` });
+    await t.request({ method: 'GET', url: '/api/v1/model/0123456789abcdef01234567' });
+    await t.request({ method: 'GET', url: '/no/such/route/12345' });
+    const text = await metricsOf(t);
+
+    expect(sample(text, 'http_requests_total', { method: 'POST', path: '/api/v1/models', status: '201' })).toBe(1);
+    expect(sample(text, 'http_requests_total', { method: 'GET', path: '/api/v1/model/:model_id', status: '200' })).toBe(2);
+    expect(sample(text, 'http_requests_total', { method: 'GET', path: '/api/v1/model/:model_id', status: '404' })).toBe(1);
+    expect(sample(text, 'http_requests_total', { method: 'GET', path: '<unmatched>', status: '404' })).toBe(1);
+    expect(text).not.toContain(id);
+    expect(text).not.toContain('/no/such/route');
+    // Milliseconds: exactly these buckets, cumulative, ending with both requests.
+    const buckets = ['5', '10', '25', '50', '100', '250', '500', '1000', '2500', '5000', '10000', '+Inf'].map((le) =>
+      sample(text, 'http_request_duration_bucket', { path: '/api/v1/model/:model_id', status: '200', le }),
+    );
+    expect(buckets.every((b) => b !== undefined)).toBe(true);
+    expect(buckets).toEqual([...buckets].sort((a, b) => a! - b!));
+    expect(buckets.at(-1)).toBe(2);
+    expect(text.match(/^http_request_duration_bucket\{[^}]*path="\/api\/v1\/model\/:model_id",status="200"\}/gm)).toHaveLength(12);
+    expect(sample(text, 'http_request_duration_count', { path: '/api/v1/model/:model_id', status: '200' })).toBe(2);
+    // The scrape itself is in flight while it is written.
+    expect(sample(text, 'http_requests_in_flight')).toBe(1);
+    expect(sample(text, 'process_cpu_user_seconds_total')).toBeGreaterThan(0);
+  });
+
+  it('reports rebalances, portfolios, solver time, upstream calls, retries, circuits, caches, cycles and orders', async () => {
+    w = await createWorld();
+    w.security(sid('m1'), 'MET', '20');
+    w.holdings(pid('m1'), { cash: '10000', securities: [] });
+    await w.model('Metrics', [position(sid('m1'), '0.5')], [pid('m1')]);
+    w.sim.inject('accounting', { status: 503, retryAfterSeconds: 0, times: 1 });
+    const rebalanced = await w.t.request({ method: 'POST', url: `/api/v1/portfolio/${pid('m1')}/rebalance` });
+    expect(rebalanced.statusCode).toBe(200);
+    await w.t.request({ method: 'POST', url: `/api/v1/portfolio/${pid('m1')}/rebalance?dry_run=true` });
+    await w.t.request({ method: 'POST', url: `/api/v1/portfolio/${pid('none')}/rebalance` });
+    await w.t.request({ method: 'POST', url: `/api/v1/rebalance/${json(rebalanced).rebalance_id}/submit` });
+    expect(await w.t.app.scheduler.runOnce()).toMatchObject({ status: 'succeeded' });
+    const text = await metricsOf(w.t);
+
+    expect(sample(text, 'rebalances_total', { kind: 'portfolio', outcome: 'stored' })).toBe(1);
+    expect(sample(text, 'rebalances_total', { kind: 'portfolio', outcome: 'dry_run' })).toBe(1);
+    expect(sample(text, 'rebalances_total', { kind: 'portfolio', outcome: 'not_found' })).toBe(1);
+    expect(sample(text, 'rebalances_total', { kind: 'cycle', outcome: 'stored' })).toBe(1);
+    expect(sample(text, 'portfolios_rebalanced_total', { status: 'ok' })).toBe(3);
+    expect(sample(text, 'solver_duration_ms_count', { result: 'optimal' })).toBe(3);
+    expect(sample(text, 'upstream_request_duration_ms_count', { service: 'accounting', outcome: 'ok' })).toBe(3);
+    expect(sample(text, 'upstream_retries_total', { service: 'accounting' })).toBe(1);
+    expect(sample(text, 'upstream_circuit_state', { service: 'accounting', state: 'closed' })).toBe(1);
+    expect(sample(text, 'upstream_circuit_state', { service: 'accounting', state: 'open' })).toBe(0);
+    expect(sample(text, 'cache_requests_total', { cache: 'prices', result: 'miss' })).toBe(1);
+    expect(sample(text, 'cache_requests_total', { cache: 'prices', result: 'hit' })).toBeGreaterThanOrEqual(2);
+    expect(sample(text, 'rebalance_cycles_total', { status: 'succeeded' })).toBe(1);
+    expect(sample(text, 'orders_submitted_total', { status: 'accepted' })).toBe(1);
+  });
+
+  it('shows an open circuit after an upstream keeps failing', async () => {
+    w = await createWorld({ CIRCUIT_FAILURE_THRESHOLD: '2', UPSTREAM_RETRIES: '1' });
+    w.security(sid('c1'), 'CIR', '20');
+    for (const p of ['c1', 'c2', 'c3']) w.holdings(pid(p), { cash: '10000', securities: [] });
+    await w.model('Circuit', [position(sid('c1'), '0.5')], [pid('c1'), pid('c2'), pid('c3')]);
+    w.sim.inject('accounting', { status: 500 });
+    for (const p of ['c1', 'c2', 'c3']) await w.t.request({ method: 'POST', url: `/api/v1/portfolio/${pid(p)}/rebalance` });
+    const text = await metricsOf(w.t);
+    expect(sample(text, 'upstream_circuit_state', { service: 'accounting', state: 'open' })).toBe(1);
+    expect(sample(text, 'upstream_circuit_transitions_total', { service: 'accounting', state: 'open' })).toBe(1);
+    expect(sample(text, 'rebalances_total', { kind: 'portfolio', outcome: 'upstream_unavailable' })).toBe(3);
+    const health = json(await w.t.request({ method: 'GET', url: '/health/health' }));
+    expect(health.upstreams.accounting).toMatchObject({ circuit: 'open', last_error: { message: expect.stringContaining('Portfolio Accounting') } });
+  });
+});
+
+describe('rate limiting', () => {
+  it('answers 429 RATE_LIMITED with retry-after past the budget, and never limits probes or metrics', async () => {
+    t = await createTestApp({ RATE_LIMIT_MAX: '3', RATE_LIMIT_WINDOW_MS: '60000' });
+    for (let i = 0; i < 3; i++) expect((await t.request({ method: 'GET', url: '/api/v1/models' })).statusCode).toBe(200);
+    const limited = await t.request({ method: 'GET', url: '/api/v1/models', headers: { 'x-correlation-id': 'limited-1' } });
+    expect(limited.statusCode).toBe(429);
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+    expect(json(limited)).toEqual({
+      status_code: 429,
+      code: 'RATE_LIMITED',
+      message: expect.stringMatching(/^Too many requests: at most 3 per 60 s/),
+      details: [],
+      correlation_id: 'limited-1',
+    });
+    for (const url of ['/health/live', '/health/ready', '/metrics']) {
+      for (let i = 0; i < 5; i++) expect((await t.request({ method: 'GET', url })).statusCode, url).toBe(200);
+    }
+  });
+
+  it('counts each client separately', async () => {
+    t = await createTestApp({ RATE_LIMIT_MAX: '1' });
+    const from = (remoteAddress: string) => t!.request({ method: 'GET', url: '/api/v1/models', remoteAddress });
+    expect((await from('10.0.0.1')).statusCode).toBe(200);
+    expect((await from('10.0.0.1')).statusCode).toBe(429);
+    expect((await from('10.0.0.2')).statusCode).toBe(200);
+  });
+});
+
+describe('API keys', () => {
+  const keys = ['first-key-0123456789abcdef', 'second-key-0123456789abcdef'];
+
+  it('needs a valid bearer key for every write, never for reads, probes or metrics, and never logs it', async () => {
+    const { lines, sink } = logSink();
+    t = await createTestApp({ API_KEYS: keys.join(','), LOG_LEVEL: 'debug' }, { logger: pino({ level: 'debug' }, sink) });
+    const create = (authorization?: string) =>
+      t!.request({ method: 'POST', url: '/api/v1/models', payload: { name: 'Keyed' }, headers: authorization === undefined ? {} : { authorization } });
+
+    const missing = await create();
+    expect(missing.statusCode).toBe(401);
+    expect(missing.headers['www-authenticate']).toContain('Bearer');
+    expect(json(missing)).toMatchObject({ status_code: 401, code: 'UNAUTHORIZED', message: expect.stringContaining('Bearer') });
+    expect(json(await create('Bearer not-a-key-at-all-000000'))).toMatchObject({ code: 'UNAUTHORIZED', message: 'The API key is not valid' });
+    expect((await create(`Basic ${keys[0]}`)).statusCode).toBe(401);
+    const made = await create(`Bearer ${keys[1]}`);
+    expect(made.statusCode).toBe(201);
+    expect(made.headers['www-authenticate']).toBeUndefined();
+    const id = json(made).model_id;
+    expect((await t.request({ method: 'DELETE', url: `/api/v1/model/${id}?version=1` })).statusCode).toBe(401);
+    expect((await t.request({ method: 'PUT', url: `/api/v1/model/${id}`, payload: {} })).statusCode).toBe(401);
+
+    for (const url of ['/api/v1/models', `/api/v1/model/${id}`, '/health/live', '/health/ready', '/metrics', '/openapi.json']) {
+      expect((await t.request({ method: 'GET', url })).statusCode, url).toBe(200);
+    }
+    const logs = lines.join('');
+    expect(logs).toContain('API_KEYS is set');
+    for (const key of keys) expect(logs).not.toContain(key);
+  });
+
+  it('leaves everything open without API_KEYS, and says so at start-up', async () => {
+    const { lines, sink } = logSink();
+    t = await createTestApp({}, { logger: pino({ level: 'info' }, sink) });
+    expect((await t.request({ method: 'POST', url: '/api/v1/models', payload: { name: 'Open' } })).statusCode).toBe(201);
+    expect(lines.join('')).toContain('API_KEYS is not set');
+  });
+});
+
+describe('back-pressure', () => {
+  it('sheds /api/v1 with 503 OVERLOADED past the heap limit; readiness says so; liveness and metrics do not', async () => {
+    t = await createTestApp({ MAX_HEAP_USED_MB: '1' });
+    // The process is sampled every second: wait for the first sample.
+    let shed = await t.request({ method: 'GET', url: '/api/v1/models' });
+    for (let i = 0; i < 50 && shed.statusCode === 200; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      shed = await t.request({ method: 'GET', url: '/api/v1/models' });
+    }
+    expect(shed.statusCode).toBe(503);
+    expect(shed.headers['retry-after']).toBe('10');
+    expect(json(shed)).toMatchObject({ status_code: 503, code: 'OVERLOADED', message: expect.stringMatching(/^The service is overloaded \(its heap holds \d+ MiB\)/) });
+    const ready = await t.request({ method: 'GET', url: '/health/ready' });
+    expect(ready.statusCode).toBe(503);
+    expect(json(ready).message).toContain('overloaded');
+    expect((await t.request({ method: 'GET', url: '/health/live' })).statusCode).toBe(200);
+    expect((await t.request({ method: 'GET', url: '/metrics' })).statusCode).toBe(200);
+  });
+});
+
+describe('responses', () => {
+  it('carry the headers of a JSON API', async () => {
+    t = await createTestApp();
+    for (const url of ['/api/v1/models', '/api/v1/nothing-here', '/health/ready']) {
+      const res = await t.request({ method: 'GET', url });
+      expect(res.headers['x-content-type-options'], url).toBe('nosniff');
+      expect(res.headers['x-frame-options'], url).toBe('DENY');
+      expect(res.headers['cache-control'], url).toBe('no-store');
+      expect(res.headers['content-security-policy'], url).toContain("default-src 'none'");
+      expect(res.headers['x-powered-by'], url).toBeUndefined();
+    }
+  });
+
+  it('turn new requests away with 503 in the error shape once shutdown has begun; readiness fails, liveness does not', async () => {
+    t = await createTestApp();
+    t.app.lifecycle.shuttingDown = true;
+    const res = await t.request({ method: 'GET', url: '/api/v1/models' });
+    expect(res.statusCode).toBe(503);
+    expect(res.headers.connection).toBe('close');
+    expect(json(res)).toMatchObject({ status_code: 503, code: 'NOT_READY', message: expect.stringContaining('shutting down') });
+    expect((await t.request({ method: 'GET', url: '/health/ready' })).statusCode).toBe(503);
+    expect((await t.request({ method: 'GET', url: '/health/live' })).statusCode).toBe(200);
+  });
+});
