@@ -36,9 +36,16 @@ export function parseDecimal(value: string | number): Dec {
   return parsed.isZero() ? ZERO : parsed;
 }
 
+const spelled = new WeakMap<Dec, string>();
+
 /** The canonical wire spelling: plain notation, no trailing zeros ("0.020" -> "0.02"). */
 export function formatDecimal(value: Dec): string {
-  return value.isZero() ? '0' : value.toFixed();
+  let text = spelled.get(value);
+  if (text === undefined) {
+    text = value.isZero() ? '0' : value.toFixed();
+    spelled.set(value, text);
+  }
+  return text;
 }
 
 /** value / 10^scale, exactly (no division: the decimal point is placed). */
@@ -53,6 +60,22 @@ export function toDecimal128(value: Dec): Decimal128 {
   return Decimal128.fromString(formatDecimal(value));
 }
 
+/**
+ * Stored weights, drifts and prices repeat across models and portfolios, and
+ * Decimal128 text conversion is slow: each distinct value is decoded once.
+ * Decimals are immutable, so sharing one instance is safe (and lets the
+ * optimiser's per-instance caches hit).
+ */
+const decoded = new Map<string, Dec>();
+const DECODED_MAX = 20_000;
+
 export function fromDecimal128(value: Decimal128): Dec {
-  return parseDecimal(value.toString());
+  const key = Buffer.from(value.bytes.buffer, value.bytes.byteOffset, 16).toString('latin1');
+  let dec = decoded.get(key);
+  if (dec === undefined) {
+    dec = parseDecimal(value.toString());
+    if (decoded.size >= DECODED_MAX) decoded.clear();
+    decoded.set(key, dec);
+  }
+  return dec;
 }

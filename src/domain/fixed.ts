@@ -126,6 +126,7 @@ export function toNumber(f: Fixed, places?: number): number {
 const LOW_MASK = (1n << 64n) - 1n;
 const MAX_COEFFICIENT = 10n ** 34n;
 const EXPONENT_BIAS = 6176;
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** Decimal128 by direct BID encoding (the canonical form: trailing zeros removed). */
 export function toDecimal128Fixed(value: Fixed): Decimal128 {
@@ -140,9 +141,18 @@ export function toDecimal128s(values: readonly Fixed[]): Decimal128[] {
     const negative = digits < 0n;
     const coefficient = negative ? -digits : digits;
     if (coefficient >= MAX_COEFFICIENT) return Decimal128.fromString(formatFixed(value));
-    const high = (negative ? 1n << 63n : 0n) | (BigInt(EXPONENT_BIAS - scale) << 49n) | (coefficient >> 64n);
-    block.writeBigUInt64LE(coefficient & LOW_MASK, 16 * i);
-    block.writeBigUInt64LE(high, 16 * i + 8);
+    if (coefficient <= MAX_SAFE) {
+      // The usual case (prices, quantities, weights): 32-bit words, no BigInt shifts.
+      const c = Number(coefficient);
+      block.writeUInt32LE(c % 2 ** 32, 16 * i);
+      block.writeUInt32LE(Math.floor(c / 2 ** 32), 16 * i + 4);
+      block.writeUInt32LE(0, 16 * i + 8);
+      block.writeUInt32LE(((negative ? 0x80000000 : 0) | ((EXPONENT_BIAS - scale) << 17)) >>> 0, 16 * i + 12);
+    } else {
+      const high = (negative ? 1n << 63n : 0n) | (BigInt(EXPONENT_BIAS - scale) << 49n) | (coefficient >> 64n);
+      block.writeBigUInt64LE(coefficient & LOW_MASK, 16 * i);
+      block.writeBigUInt64LE(high, 16 * i + 8);
+    }
     return new Decimal128(block.subarray(16 * i, 16 * i + 16));
   });
 }

@@ -153,7 +153,9 @@ export function createServicePolicy(
     async run(attempt, describe, signal) {
       const started = performance.now();
       try {
-        const value = await policy.execute(({ signal: attemptSignal }) => attempt(attemptSignal), signal);
+        // Without a signal of its own, cockatiel would hang every concurrent call
+        // on one shared signal (and warn of a listener leak past ten).
+        const value = await policy.execute(({ signal: attemptSignal }) => attempt(attemptSignal), signal ?? new AbortController().signal);
         observer.call?.(service, 'ok', performance.now() - started);
         return value;
       } catch (error) {

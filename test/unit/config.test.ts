@@ -1,4 +1,6 @@
+import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
+import { envExample, TABLE_END, TABLE_START, withConfigTable } from '../../tools/config-docs.js';
 import { ConfigError, configVariables, loadConfig } from '../../src/config.js';
 
 describe('loadConfig', () => {
@@ -88,16 +90,28 @@ describe('loadConfig', () => {
   });
 });
 
-describe('.env.example', () => {
-  it('lists every variable with its default, and nothing else', async () => {
-    const { readFile } = await import('node:fs/promises');
-    const text = await readFile(new URL('../../.env.example', import.meta.url), 'utf8');
+describe('the configuration documents', () => {
+  const read = (name: string) => readFile(new URL(`../../${name}`, import.meta.url), 'utf8');
+
+  it('.env.example lists every variable with its default, and nothing else (npm run docs:config)', async () => {
+    const text = await read('.env.example');
+    expect(text).toBe(envExample());
     const listed = new Map<string, string>();
     for (const line of text.split('\n')) {
       const match = /^#?\s?([A-Z][A-Z0-9_]+)=(.*)$/.exec(line);
       if (match) listed.set(match[1]!, match[2]!);
     }
-    const expected = new Map(Object.entries(configVariables).map(([name, v]) => [name, v.default ?? '']));
-    expect(listed).toEqual(expected);
+    expect(listed).toEqual(new Map(Object.entries(configVariables).map(([name, v]) => [name, v.default ?? ''])));
+  });
+
+  it("the README's configuration table is the schema's, row for row (npm run docs:config)", async () => {
+    const readme = await read('README.md');
+    expect(readme).toBe(withConfigTable(readme));
+    const rows = readme
+      .slice(readme.indexOf(TABLE_START), readme.indexOf(TABLE_END))
+      .split('\n')
+      .filter((line) => line.startsWith('| `'))
+      .map((line) => /^\| `([A-Z0-9_]+)` \| (unset|`[^`]*`) \|/.exec(line)!.slice(1));
+    expect(rows).toEqual(Object.entries(configVariables).map(([name, v]) => [name, v.default === undefined ? 'unset' : `\`${v.default}\``]));
   });
 });

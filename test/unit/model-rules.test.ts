@@ -88,7 +88,9 @@ describe('Decimal128 encoding', () => {
     const { Decimal128 } = await import('mongodb');
     const { fixedFromDecimal128, fixedOf, formatFixed, toDecimal128Fixed } = await import('../../src/domain/fixed.js');
     const toDecimal128 = (value: Dec) => toDecimal128Fixed(fixedOf(value));
-    const samples = ['0', '1', '-1', '0.1', '0.020', '41.17', '-12.5', '1234567890.123456789', '0.0000001', '9999999999999999999999999999999999', '-0.005'];
+    const samples = ['0', '1', '-1', '0.1', '0.020', '41.17', '-12.5', '1234567890.123456789', '0.0000001', '9999999999999999999999999999999999', '-0.005',
+      // Either side of 2^53 and 2^64 (where the encoder changes method).
+      '9007199254740991', '0.9007199254740992', '-900719925474099.3', '18446744073709551615', '1844674407370955161.6'];
     for (let i = 0; i < 500; i++) samples.push(((i * 7919) % 100003 / 10 ** (i % 12) - (i % 3 === 0 ? 500 : 0)).toString());
     for (const text of samples) {
       const ours = toDecimal128(new Dec(text));

@@ -1,18 +1,20 @@
 // `npm run bench`: every benchmark, a table each, and the numbers as JSON in
-// bench/results/ so runs can be compared. `-- --only optimizer,end-to-end`
-// runs some; `-- --sizes 100,1000` changes the end-to-end model sizes.
+// bench/results/ so runs can be compared. `-- --only optimizer,end-to-end,http`
+// runs some; `-- --sizes 100,1000` changes the end-to-end model sizes;
+// `-- --seconds 5` the length of each HTTP throughput run.
 import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { benchEndToEnd } from './end-to-end.js';
+import { benchHttp } from './http.js';
 import { benchOptimizer } from './optimizer.js';
 
 const fmt = (ms: number) => (Number.isNaN(ms) ? '-' : ms < 1 ? ms.toFixed(4) : ms.toFixed(1));
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-const { values } = parseArgs({ options: { only: { type: 'string' }, sizes: { type: 'string' } } });
-const only = new Set((values.only ?? 'optimizer,end-to-end').split(','));
+const { values } = parseArgs({ options: { only: { type: 'string' }, sizes: { type: 'string' }, seconds: { type: 'string' } } });
+const only = new Set((values.only ?? 'optimizer,end-to-end,http').split(','));
 const sizes = (values.sizes ?? '100,1000,10000').split(',').map(Number);
 
 const machine = {
@@ -44,9 +46,12 @@ if (only.has('optimizer')) {
   log('wrote bench/results/optimizer.json');
 }
 
-if (only.has('end-to-end')) {
-  log('building the service for the end-to-end benchmark');
+if (only.has('end-to-end') || only.has('http')) {
+  log('building the service for the end-to-end and HTTP benchmarks');
   execFileSync('npm', ['run', 'build'], { stdio: 'ignore' });
+}
+
+if (only.has('end-to-end')) {
   const rows = await benchEndToEnd(sizes, log);
   const lines = [
     'End to end (model of N portfolios x 100 holdings, rebalanced through the HTTP API and stored; embedded database)',
@@ -64,4 +69,20 @@ if (only.has('end-to-end')) {
   process.stdout.write(`${lines.join('\n')}\n\n`);
   await writeFile('bench/results/end-to-end.json', `${JSON.stringify({ machine, rows }, null, 2)}\n`);
   log('wrote bench/results/end-to-end.json');
+}
+
+if (only.has('http')) {
+  const rows = await benchHttp(log, Number(values.seconds ?? 10));
+  const lines = [
+    `HTTP throughput (autocannon, ${rows[0]?.connections ?? 10} connections, ${rows[0]?.seconds ?? 10} s each; service in its own process, embedded database)`,
+    '| route | requests | req/s | p50 ms | p99 ms | max ms | non-2xx | errors |',
+    '|---|---|---|---|---|---|---|---|',
+    ...rows.map(
+      (r) =>
+        `| ${r.method} ${r.path} (${r.name}) | ${r.requests} | ${r.requestsPerSecond.toFixed(0)} | ${r.p50Ms} | ${r.p99Ms} | ${r.maxMs} | ${r.non2xx} | ${r.errors} |`,
+    ),
+  ];
+  process.stdout.write(`${lines.join('\n')}\n\n`);
+  await writeFile('bench/results/http.json', `${JSON.stringify({ machine, rows }, null, 2)}\n`);
+  log('wrote bench/results/http.json');
 }
