@@ -77,7 +77,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await app.register(cors, {
     origin: config.corsOrigins.includes('*') ? '*' : [...config.corsOrigins],
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
-    exposedHeaders: ['x-total-count', 'x-correlation-id', 'retry-after'],
+    exposedHeaders: ['x-total-count', 'x-correlation-id', 'retry-after', 'x-order-submission'],
   });
   await app.register(swagger);
   await app.register(mongo, {
@@ -159,7 +159,10 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
         rateLimitWindowMs: config.rateLimit.windowMs,
       });
       await api.register(modelRoutes, { service: modelService });
-      await api.register(rebalanceRoutes, { service: rebalanceService });
+      await api.register(rebalanceRoutes, {
+        service: rebalanceService,
+        submit: config.orders.submission ? (id) => orderService.submit(id) : undefined,
+      });
       await api.register(orderRoutes, { service: orderService, exists: async (id) => (await rebalances.findHeader(id)) !== null });
       await api.register(cycleRoutes, { cycles });
     },

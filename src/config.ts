@@ -138,7 +138,7 @@ export const configVariables = {
     'clock difference between replicas tolerated: a lease is taken over only this long after it expired',
   ),
   REPLICA_ID: variable(z.string().trim().min(1).max(100), undefined, 'name of this replica in cycle records (default: host name and pid)'),
-  ORDER_SUBMISSION: variable(onOff, 'off', '"on": completed cycles submit their orders to the Order service'),
+  ORDER_SUBMISSION: variable(onOff, 'off', '"on": completed cycles (and ?submit=true rebalance calls) submit their orders to the Order service'),
   ORDER_BLOTTER_ID: variable(integer(0, 2_147_483_647), '1', 'blotter id of submitted orders'),
   API_KEYS: secret(
     variable(

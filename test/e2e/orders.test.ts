@@ -117,4 +117,45 @@ describe('order submission', () => {
     expect(cycle).toMatchObject({ status: 'succeeded', models: 1, ordersSubmitted: 10, ordersFailed: 0 });
     expect(w.sim.orders.received).toHaveLength(10);
   });
+
+  it('submits on ?submit=true when ORDER_SUBMISSION is on, and says what happened in x-order-submission', async () => {
+    w = await createWorld({ ORDER_SUBMISSION: 'on', UPSTREAM_RETRIES: '1' });
+    w.security(sid('q1'), 'QQA', '10');
+    for (const p of ['q1', 'q2']) w.holdings(pid(p), { cash: '10000', securities: [] });
+    const model = await w.model('Submit now', [position(sid('q1'), '0.5', '0.1')], [pid('q1'), pid('q2')]);
+
+    const res = await w.t.request({ method: 'POST', url: `/api/v1/model/${model}/rebalance?submit=true` });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['x-order-submission']).toBe('sent=2; accepted=2; rejected=0; failed=0; unknown=0; skipped=0');
+    expect(w.sim.orders.received.map((o) => o.body.portfolioId).sort()).toEqual([pid('q1'), pid('q2')]);
+    const id = json(res)[0].rebalance_id;
+    expect(json(await w.t.request({ method: 'GET', url: `/api/v1/rebalance/${id}` })).orders).toMatchObject({ accepted: 2 });
+
+    const dry = await w.t.request({ method: 'POST', url: `/api/v1/portfolio/${pid('q1')}/rebalance?submit=true&dry_run=true` });
+    expect(dry.statusCode).toBe(400);
+    expect(json(dry).message).toContain('dry run');
+
+    // The Order service refuses connections: the rebalance is stored, the answer says so, nothing is lost.
+    await w.sim.down('order');
+    const down = await w.t.request({ method: 'POST', url: `/api/v1/portfolio/${pid('q2')}/rebalance?submit=true` });
+    expect(down.statusCode).toBe(503);
+    expect(json(down).message).toMatch(/^The Order service is unavailable: .*Rebalance [0-9a-f]{24} is stored/);
+    const stored = /Rebalance ([0-9a-f]{24}) is stored/.exec(json(down).message)![1];
+    const failed = json(await w.t.request({ method: 'GET', url: `/api/v1/rebalance/${stored}/orders?status=failed` }));
+    expect(failed).toHaveLength(1);
+    await w.sim.up('order');
+    expect(json(await w.t.request({ method: 'POST', url: `/api/v1/rebalance/${stored}/submit` }))).toMatchObject({ sent: 1, accepted: 1 });
+  });
+
+  it('refuses ?submit=true while ORDER_SUBMISSION is off, before doing anything', async () => {
+    w = await createWorld();
+    w.security(sid('r1'), 'RRA', '10');
+    w.holdings(pid('r1'), { cash: '10000', securities: [] });
+    await w.model('No submit', [position(sid('r1'), '0.5', '0.1')], [pid('r1')]);
+    const res = await w.t.request({ method: 'POST', url: `/api/v1/portfolio/${pid('r1')}/rebalance?submit=true` });
+    expect(res.statusCode).toBe(400);
+    expect(json(res)).toMatchObject({ code: 'VALIDATION_ERROR', message: expect.stringContaining('ORDER_SUBMISSION=off') });
+    expect(w.sim.total('accounting')).toBe(0);
+    expect(JSON.parse((await w.t.request({ method: 'GET', url: '/api/v1/rebalances' })).body)).toEqual([]);
+  });
 });

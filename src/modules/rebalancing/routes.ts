@@ -1,13 +1,16 @@
 // HTTP routes of rebalancing and stored rebalances (api.md). Large answers
 // are streamed from the database, so memory stays flat at any size.
+import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { AppError, ValidationError } from '../../domain/errors.js';
 import { ErrorResponse } from '../../domain/schemas.js';
+import type { SubmissionResult } from '../orders/service.js';
 import { jsonStream, mapAsync, sendJson } from '../../http/json-stream.js';
 import { JsonSpool } from '../../http/spool.js';
 import {
   DeleteRebalanceQuery,
-  DryRunQuery,
+  RebalanceQuery,
   ModelParams,
   PageQuery,
   PortfolioParams,
@@ -27,9 +30,43 @@ import {
 import type { RebalanceHeader } from './repository.js';
 import type { RebalanceService } from './service.js';
 
-export const rebalanceRoutes: FastifyPluginAsyncZod<{ service: RebalanceService }> = async (app, { service }) => {
+/** Submits a stored rebalance's orders (`?submit=true`); undefined when ORDER_SUBMISSION is off. */
+export type SubmitOrders = (rebalanceId: string) => Promise<SubmissionResult>;
+
+export const rebalanceRoutes: FastifyPluginAsyncZod<{ service: RebalanceService; submit: SubmitOrders | undefined }> = async (
+  app,
+  { service, submit },
+) => {
   const tags = ['rebalancing'];
   const rebalanceErrors = { ...errorResponses, 422: ErrorResponse, 503: ErrorResponse };
+
+  /**
+   * `?submit=true`: refused up front when submission is off; otherwise the
+   * stored rebalance's orders go out before the answer, whose x-order-submission
+   * header says what became of them. A failing Order service is a 503 that says
+   * the rebalance itself is stored.
+   */
+  const checkSubmit = (wanted: boolean) => {
+    if (wanted && submit === undefined) {
+      throw new ValidationError('Order submission is off (ORDER_SUBMISSION=off): submit=true is not allowed; use POST /api/v1/rebalance/{rebalance_id}/submit', [
+        { path: 'submit', message: 'submit is not allowed while ORDER_SUBMISSION is off' },
+      ]);
+    }
+  };
+  const submitStored = async (reply: FastifyReply, rebalanceId: string | null) => {
+    if (submit === undefined || rebalanceId === null) return;
+    const r = await submit(rebalanceId);
+    if (r.error !== null) {
+      throw new AppError(
+        503,
+        'UPSTREAM_UNAVAILABLE',
+        `${r.error.message}. Rebalance ${rebalanceId} is stored; of its orders ${r.totals.accepted} were accepted, ${r.totals.failed} failed and ${r.totals.unknown} may have been taken (see GET /api/v1/rebalance/${rebalanceId}/orders; resubmit with POST /api/v1/rebalance/${rebalanceId}/submit)`,
+        [],
+        r.error.retryAfterSeconds,
+      );
+    }
+    reply.header('x-order-submission', `sent=${r.sent}; accepted=${r.accepted}; rejected=${r.rejected}; failed=${r.failed}; unknown=${r.unknown}; skipped=${r.skipped}`);
+  };
 
   /** A stored rebalance as RebalanceResultDTO, its portfolios streamed from the database. */
   const resultPieces = (h: RebalanceHeader) => {
@@ -49,12 +86,14 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{ service: RebalanceService 
         summary: 'Rebalance one portfolio',
         description: 'Against the model that lists it. Stored before it answers, unless dry_run=true.',
         params: PortfolioParams,
-        querystring: DryRunQuery,
+        querystring: RebalanceQuery,
         response: { 200: RebalanceDto, ...rebalanceErrors },
       },
     },
-    async (request) => {
+    async (request, reply) => {
+      checkSubmit(request.query.submit);
       const { outcome, run } = await service.rebalancePortfolio(request.params.portfolio_id, request.query.dry_run);
+      if (request.query.submit) await submitStored(reply, run.rebalanceId);
       return toRebalanceDto(outcome, run.rebalanceId, run.tradeDate);
     },
   );
@@ -69,13 +108,14 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{ service: RebalanceService 
           "One RebalanceDTO per portfolio, in the model's portfolio order. An infeasible portfolio carries status " +
           '"infeasible" and an error; 422 only when every portfolio is infeasible; 503 (nothing stored) when an upstream fails.',
         params: ModelParams,
-        querystring: DryRunQuery,
+        querystring: RebalanceQuery,
         response: { 200: z.array(RebalanceDto), ...rebalanceErrors },
       },
     },
     async (request, reply) => {
       // Each portfolio's answer goes to a temporary file as soon as it is known and
       // is streamed from there: memory stays flat, the database is not read back.
+      checkSubmit(request.query.submit);
       let spool: JsonSpool | null = null;
       let rebalanceId: string | null = null;
       let tradeDate = '';
@@ -90,6 +130,7 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{ service: RebalanceService 
             spool!.put(seq, JSON.stringify(toRebalanceDto(outcome, rebalanceId, tradeDate)));
           },
         });
+        if (request.query.submit) await submitStored(reply, rebalanceId);
       } catch (error) {
         await (spool as JsonSpool | null)?.dispose();
         throw error;

@@ -7,13 +7,21 @@ import { ErrorResponse, ObjectIdString, PortfolioId, QueryInteger, VersionQuery 
 import type { PortfolioOutcome, PositionOutcome } from './outcome.js';
 import type { RebalanceHeader } from './repository.js';
 
-export const DryRunQuery = z.object({
-  dry_run: z
-    .enum(['true', 'false'], { error: 'must be true or false' })
-    .optional()
-    .transform((v) => v === 'true')
-    .meta({ description: 'Compute and return everything, store nothing, leave the model untouched' }),
-});
+const QueryBoolean = z
+  .enum(['true', 'false'], { error: 'must be true or false' })
+  .optional()
+  .transform((v) => v === 'true');
+
+export const RebalanceQuery = z
+  .object({
+    dry_run: QueryBoolean.meta({ description: 'Compute and return everything, store nothing, leave the model untouched' }),
+    submit: QueryBoolean.meta({
+      description:
+        'With ORDER_SUBMISSION=on: submit the stored orders to the Order service before answering (as POST /rebalance/{id}/submit); ' +
+        'the outcome is in the x-order-submission header',
+    }),
+  })
+  .refine((q) => !(q.dry_run && q.submit), { error: 'a dry run stores nothing, so it has no orders to submit', path: ['submit'] });
 
 export const PortfolioParams = z.object({ portfolio_id: PortfolioId });
 export const ModelParams = z.object({ model_id: ObjectIdString });
