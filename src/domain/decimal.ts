@@ -36,16 +36,12 @@ export function parseDecimal(value: string | number): Dec {
   return parsed.isZero() ? ZERO : parsed;
 }
 
+/** Spellings of the decoded stored values (a bounded set: see fromDecimal128). */
 const spelled = new WeakMap<Dec, string>();
 
 /** The canonical wire spelling: plain notation, no trailing zeros ("0.020" -> "0.02"). */
 export function formatDecimal(value: Dec): string {
-  let text = spelled.get(value);
-  if (text === undefined) {
-    text = value.isZero() ? '0' : value.toFixed();
-    spelled.set(value, text);
-  }
-  return text;
+  return spelled.get(value) ?? (value.isZero() ? '0' : value.toFixed());
 }
 
 /** value / 10^scale, exactly (no division: the decimal point is placed). */
@@ -76,6 +72,7 @@ export function fromDecimal128(value: Decimal128): Dec {
     dec = parseDecimal(value.toString());
     if (decoded.size >= DECODED_MAX) decoded.clear();
     decoded.set(key, dec);
+    spelled.set(dec, dec.isZero() ? '0' : dec.toFixed());
   }
   return dec;
 }

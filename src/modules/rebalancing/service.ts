@@ -178,6 +178,7 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
           if (outcome.status === 'infeasible') infeasible += 1;
           if (outcomes !== null) outcomes[seq] = outcome;
           options.sink?.outcome(seq, outcome);
+          if (rebalanceId === null) continue; // a dry run keeps nothing back: the sink has the answer
           pending.push({ seq, outcome });
           if (pending.length >= WRITE_BATCH) {
             flush();
