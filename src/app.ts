@@ -83,6 +83,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await app.register(mongo, {
     uri: mongoUri,
     dbName: config.mongodb.dbName,
+    timeoutMs: config.mongodb.timeoutMs,
     indexes: [...modelIndexes, ...claimIndexes, ...rebalanceIndexes, ...orderIndexes, ...cycleIndexes],
   });
   await app.register(health);

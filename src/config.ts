@@ -93,6 +93,11 @@ export const configVariables = {
     'order_generation',
     'MongoDB database name',
   ),
+  MONGODB_TIMEOUT_MS: variable(
+    integer(100, 600_000),
+    '10000',
+    'how long a database operation waits for a reachable MongoDB server before the request fails with 503',
+  ),
   PORTFOLIO_ACCOUNTING_SERVICE_URL: variable(
     httpUrl,
     'http://globeco-portfolio-accounting-service:8087',
@@ -170,7 +175,7 @@ export interface Config {
   readonly port: number;
   readonly host: string;
   readonly logLevel: Parsed<'LOG_LEVEL'>;
-  readonly mongodb: { readonly uri: string | undefined; readonly dbName: string };
+  readonly mongodb: { readonly uri: string | undefined; readonly dbName: string; readonly timeoutMs: number };
   readonly upstreams: {
     readonly urls: {
       readonly accounting: string;
@@ -248,7 +253,7 @@ export function loadConfig(env: Environment = process.env): Config {
     port: v.PORT,
     host: v.HOST,
     logLevel: v.LOG_LEVEL,
-    mongodb: { uri: v.MONGODB_URI, dbName: v.MONGODB_DB },
+    mongodb: { uri: v.MONGODB_URI, dbName: v.MONGODB_DB, timeoutMs: v.MONGODB_TIMEOUT_MS },
     upstreams: {
       urls: {
         accounting: v.PORTFOLIO_ACCOUNTING_SERVICE_URL,

@@ -54,7 +54,11 @@ function jongodbBinary(): string {
   return join(dirname(manifest), 'bin', 'jongodb');
 }
 
-async function startEmbedded(): Promise<DevDatabase> {
+/**
+ * The embedded server. `standalone` (tests only) has no replica-set answer, so
+ * a client can reach it through a relay with directConnection.
+ */
+export async function startEmbedded(profile: 'replica-set' | 'standalone' = 'replica-set'): Promise<DevDatabase> {
   let binary: string;
   try {
     binary = jongodbBinary();
@@ -64,7 +68,9 @@ async function startEmbedded(): Promise<DevDatabase> {
         '(@jongodb/memory-server-bin-linux-x64-gnu, linux x64 glibc only) is not installed',
     );
   }
-  const child = spawn(binary, ['--host=127.0.0.1', '--port=0', '--topology-profile=singleNodeReplicaSet'], {
+  const args = ['--host=127.0.0.1', '--port=0'];
+  if (profile === 'replica-set') args.push('--topology-profile=singleNodeReplicaSet');
+  const child = spawn(binary, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const killOnExit = () => child.kill('SIGKILL');

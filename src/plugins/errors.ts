@@ -5,6 +5,7 @@ import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { AppError, type ErrorCode, type ErrorDetail } from '../domain/errors.js';
 import { dottedPath, readablePath, summarise, type PathSegment } from '../domain/validation.js';
+import { isDatabaseUnavailable } from './mongo.js';
 
 const SUBJECTS: Record<string, string> = {
   body: 'the request body',
@@ -91,6 +92,16 @@ function classify(error: FastifyError, bodyLimit: number): ErrorAnswer {
       };
     default:
       break;
+  }
+  if (isDatabaseUnavailable(error)) {
+    // The database is a dependency like the upstreams: the same code, so callers retry it the same way.
+    return {
+      statusCode: 503,
+      code: 'UPSTREAM_UNAVAILABLE',
+      message: 'MongoDB, the service database, is unavailable; retry later',
+      details: [],
+      retryAfterSeconds: 5,
+    };
   }
   const status = error.statusCode ?? 500;
   if (status >= 400 && status < 500) {

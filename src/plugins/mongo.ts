@@ -22,7 +22,35 @@
 //   (about 190 ms on a 3 000-document collection, measured), while insertMany
 //   and one updateMany with $in stay fast, so bulk work is written in batches.
 import fp from 'fastify-plugin';
-import { MongoClient, type CreateIndexesOptions, type Db, type IndexSpecification } from 'mongodb';
+import {
+  MongoClient,
+  MongoNetworkError,
+  MongoNotConnectedError,
+  MongoServerSelectionError,
+  MongoTopologyClosedError,
+  type CreateIndexesOptions, type Db, type IndexSpecification } from 'mongodb';
+
+/**
+ * True when the error (or what it wraps) says MongoDB could not be reached:
+ * a dropped or refused connection, no server within MONGODB_TIMEOUT_MS, a
+ * client closed under a request. The error plugin answers it as a 503.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  for (let depth = 0, e = error; depth < 4 && typeof e === 'object' && e !== null; depth++) {
+    if (
+      e instanceof MongoNetworkError ||
+      e instanceof MongoServerSelectionError ||
+      e instanceof MongoNotConnectedError ||
+      e instanceof MongoTopologyClosedError
+    ) {
+      return true;
+    }
+    // A bulk write error carries the failure of its batch; a driver error its cause.
+    const wrapped = e as { errorResponse?: unknown; cause?: unknown };
+    e = wrapped.errorResponse instanceof Error ? wrapped.errorResponse : wrapped.cause;
+  }
+  return false;
+}
 
 export interface IndexSpec {
   readonly collection: string;
@@ -46,14 +74,16 @@ declare module 'fastify' {
 export interface MongoPluginOptions {
   readonly uri: string;
   readonly dbName: string;
+  /** Server selection timeout: how long an operation waits for a reachable server. */
+  readonly timeoutMs: number;
   readonly indexes: readonly IndexSpec[];
 }
 
 export default fp<MongoPluginOptions>(
-  async (app, { uri, dbName, indexes }) => {
+  async (app, { uri, dbName, timeoutMs, indexes }) => {
     const client = new MongoClient(uri, {
       appName: 'globeco-order-generation-service',
-      serverSelectionTimeoutMS: 10_000,
+      serverSelectionTimeoutMS: timeoutMs,
     });
     await client.connect();
     const db = client.db(dbName);

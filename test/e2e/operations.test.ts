@@ -1,21 +1,71 @@
 // What an operator relies on: Prometheus metrics, rate limits, API keys,
 // back-pressure, the headers of a JSON API, and turning requests away once
 // shutdown has begun.
+import { createServer, Socket, type Server } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startEmbedded } from '../../src/dev-database.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { json } from '../helpers/fixtures.js';
 import { createWorld, pid, position, sid, type World } from '../helpers/rebalancing.js';
 
 let t: TestApp | undefined;
 let w: World | undefined;
+let cable: Cable | undefined;
 afterEach(async () => {
   await t?.close();
   await w?.close();
+  await cable?.close();
   t = undefined;
   w = undefined;
+  cable = undefined;
 });
+
+/** A TCP relay to the test database that can be cut (every connection dropped, new ones refused) and restored. */
+interface Cable {
+  readonly uri: string;
+  cut(): Promise<void>;
+  restore(): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function databaseCable(): Promise<Cable> {
+  // Its own server: the relay needs one that does not name its real address as a replica-set member.
+  const database = await startEmbedded('standalone');
+  const target = new URL(database.uri);
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    const upstream = new Socket();
+    upstream.connect(Number(target.port), target.hostname);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => s.destroy());
+    }
+    client.pipe(upstream).pipe(client);
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  const listen = (port: number) => new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  await listen(0);
+  const port = (server.address() as { port: number }).port;
+  const cut = async () => {
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const s of sockets) s.destroy();
+    await closed;
+  };
+  return {
+    // Direct: the driver must not discover the real address from the replica-set answer.
+    uri: `mongodb://127.0.0.1:${port}/?directConnection=true`,
+    cut,
+    restore: () => listen(port),
+    close: async () => {
+      if (server.listening) await cut();
+      await database.stop();
+    },
+  };
+}
 
 const metricsOf = async (app: TestApp) => {
   const res = await app.request({ method: 'GET', url: '/metrics' });
@@ -233,3 +283,39 @@ describe('responses', () => {
     expect((await t.request({ method: 'GET', url: '/health/live' })).statusCode).toBe(200);
   });
 });
+
+describe('a database outage', () => {
+  it('answers 503 in the error shape naming MongoDB, fails readiness, and recovers when the database is back', async () => {
+    cable = await databaseCable();
+    t = await createTestApp({ MONGODB_URI: cable.uri, MONGODB_TIMEOUT_MS: '300' });
+    const created = await t.request({ method: 'POST', url: '/api/v1/models', payload: { name: 'Before the outage' } });
+    expect(created.statusCode).toBe(201);
+    const id = json(created).model_id as string;
+
+    await cable.cut();
+    for (const request of [
+      { method: 'GET' as const, url: `/api/v1/model/${id}` },
+      { method: 'POST' as const, url: '/api/v1/models', payload: { name: 'During the outage' } },
+    ]) {
+      const res = await t.request(request);
+      expect(res.statusCode).toBe(503);
+      expect(res.headers['retry-after']).toBe('5');
+      expect(json(res)).toMatchObject({ status_code: 503, code: 'UPSTREAM_UNAVAILABLE' });
+      expect(json(res).message).toContain('MongoDB');
+      expect(res.body).not.toMatch(/127\.0\.0\.1|Mongo[A-Z]\w*Error/);
+    }
+    expect((await t.request({ method: 'GET', url: '/health/ready' })).statusCode).toBe(503);
+    expect((await t.request({ method: 'GET', url: '/health/live' })).statusCode).toBe(200);
+
+    await cable.restore();
+    let back = await t.request({ method: 'GET', url: `/api/v1/model/${id}` });
+    for (let attempt = 0; attempt < 50 && back.statusCode === 503; attempt++) {
+      back = await t.request({ method: 'GET', url: `/api/v1/model/${id}` });
+    }
+    expect(back.statusCode).toBe(200);
+    // Nothing was half written while it was down.
+    const listed = json(await t.request({ method: 'GET', url: '/api/v1/models' })) as { name: string }[];
+    expect(listed.map((m) => m.name)).toEqual(['Before the outage']);
+  });
+});
+

@@ -10,7 +10,7 @@ describe('loadConfig', () => {
       port: 8088,
       host: '0.0.0.0',
       logLevel: 'info',
-      mongodb: { uri: undefined, dbName: 'order_generation' },
+      mongodb: { uri: undefined, dbName: 'order_generation', timeoutMs: 10000 },
       upstreams: {
         urls: {
           accounting: 'http://globeco-portfolio-accounting-service:8087',

@@ -20,7 +20,10 @@ export interface EndToEndRow {
   readonly dryRunServiceCpuSeconds: number;
   readonly responseMiB: number;
   readonly infeasible: number;
+  /** Calls of the stored run (caches warmed by the dry run before it). */
   readonly upstreamCalls: Record<string, number>;
+  /** Calls of the dry run, the first of the service's life: cold caches. */
+  readonly coldUpstreamCalls: Record<string, number>;
   readonly peakRssMiB: number;
 }
 
@@ -67,7 +70,9 @@ export interface RunningService {
 /** Starts the compiled service (npm run build first) against the simulator. */
 export async function startService(sim: Simulator, env: Record<string, string> = {}): Promise<RunningService> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['dist/src/server.js'], {
+  // BENCH_SERVICE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the service.
+  const nodeArgs = (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+  const child = spawn(process.execPath, [...nodeArgs, 'dist/src/server.js'], {
     env: { ...process.env, ...sim.env(), PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', RATE_LIMIT_MAX: '1000000', ...env },
     stdio: ['ignore', process.env.BENCH_SERVICE_LOGS ? 'inherit' : 'ignore', 'inherit'],
   });
@@ -150,13 +155,16 @@ export async function benchEndToEnd(sizes: readonly number[], log: (line: string
         };
       };
 
+      const callsSoFar = () =>
+        Object.fromEntries(
+          Object.entries(sim.counts()).map(([service, routes]) => [service, Object.values(routes).reduce((a, b) => a + b, 0)]),
+        );
+      sim.resetCounts();
       const dry = await run('?dry_run=true');
+      const coldUpstreamCalls = callsSoFar();
       sim.resetCounts();
       const stored = await run('');
-      const counts = sim.counts();
-      const upstreamCalls = Object.fromEntries(
-        Object.entries(counts).map(([service, routes]) => [service, Object.values(routes).reduce((a, b) => a + b, 0)]),
-      );
+      const upstreamCalls = callsSoFar();
       const row: EndToEndRow = {
         portfolios,
         holdings: 100,
@@ -169,6 +177,7 @@ export async function benchEndToEnd(sizes: readonly number[], log: (line: string
         responseMiB: stored.bytes / 2 ** 20,
         infeasible: stored.infeasible,
         upstreamCalls,
+        coldUpstreamCalls,
         peakRssMiB: await peakRssMiB(pid),
       };
       rows.push(row);
