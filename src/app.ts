@@ -24,7 +24,7 @@ import { cycleRoutes } from './modules/scheduling/routes.js';
 import { createScheduler, type Scheduler } from './modules/scheduling/scheduler.js';
 import { createOptimizerPool } from './optimizer/pool.js';
 import apiGuard from './plugins/api-guard.js';
-import errors from './plugins/errors.js';
+import errors, { clientErrorHandler } from './plugins/errors.js';
 import health from './plugins/health.js';
 import metrics from './plugins/metrics.js';
 import mongo from './plugins/mongo.js';
@@ -62,6 +62,16 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     bodyLimit: config.bodyLimitBytes,
     // A slow client must send its whole request in time; answers may take as long as the work does.
     requestTimeout: config.requestTimeoutMs,
+    // Also given to http.createServer: on Node 20 a requestTimeout set after creation (what
+    // Fastify does) is never enforced. Node checks it every 30 s by default; check more often.
+    http:
+      config.requestTimeoutMs > 0
+        ? {
+            requestTimeout: config.requestTimeoutMs,
+            connectionsCheckingInterval: Math.max(100, Math.min(5000, Math.floor(config.requestTimeoutMs / 4))),
+          }
+        : {},
+    clientErrorHandler: clientErrorHandler(config.requestTimeoutMs, logger as FastifyBaseLogger),
     trustProxy: config.trustProxy,
     // Requests arriving while shutting down get the one error shape (plugins/protection.ts).
     return503OnClosing: false,

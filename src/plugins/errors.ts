@@ -1,6 +1,9 @@
 // Turns every failure, the framework's own included, into the one error shape
 // of api.md. 5xx answers never carry internals; they are logged instead.
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { AppError, type ErrorCode, type ErrorDetail } from '../domain/errors.js';
@@ -125,6 +128,32 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, answer: 
     details: answer.details,
     correlation_id: request.id,
   });
+}
+
+/**
+ * Errors below the request (too slow to send, not HTTP, headers too large) in
+ * the one error shape; the connection is closed after the answer.
+ */
+export function clientErrorHandler(requestTimeoutMs: number, log: FastifyBaseLogger) {
+  return (error: Error & { code?: string }, socket: Socket): void => {
+    if (error.code === 'ECONNRESET' || socket.destroyed) return;
+    const [statusCode, code, message]: [number, ErrorCode, string] =
+      error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'REQUEST_TIMEOUT', `The request was not received in full within ${requestTimeoutMs} ms`]
+        : error.code === 'HPE_HEADER_OVERFLOW'
+          ? [431, 'VALIDATION_ERROR', 'The request headers are too large']
+          : [400, 'VALIDATION_ERROR', 'The request is not valid HTTP'];
+    const correlationId = randomUUID();
+    log.info({ correlation_id: correlationId, code, status: statusCode, reason: error.code ?? error.message }, 'request rejected');
+    const body = JSON.stringify({ status_code: statusCode, code, message, details: [], correlation_id: correlationId });
+    if (socket.writable) {
+      socket.write(
+        `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] ?? ''}\r\nconnection: close\r\ncontent-type: application/json; charset=utf-8\r\n` +
+          `content-length: ${Buffer.byteLength(body)}\r\nx-correlation-id: ${correlationId}\r\n\r\n${body}`,
+      );
+    }
+    socket.destroy();
+  };
 }
 
 export default fp<{ bodyLimit: number }>(

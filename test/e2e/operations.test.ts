@@ -284,6 +284,31 @@ describe('responses', () => {
   });
 });
 
+describe('slow clients', () => {
+  it('get 408 and a closed connection when a request is not sent in full within REQUEST_TIMEOUT_MS', async () => {
+    t = await createTestApp({ REQUEST_TIMEOUT_MS: '300' });
+    await t.app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = t.app.server.address() as { port: number };
+    const socket = new Socket();
+    const received: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => received.push(chunk));
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.connect(port, '127.0.0.1', () => {
+      // Headers promise 100 bytes of body; only one ever comes.
+      socket.write('POST /api/v1/models HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{');
+    });
+    await closed;
+    const answer = Buffer.concat(received).toString();
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as Record<string, unknown>;
+    expect(body).toMatchObject({ status_code: 408, code: 'REQUEST_TIMEOUT', details: [] });
+    expect(body.message).toContain('300 ms');
+    expect(body.correlation_id).toEqual(expect.any(String));
+    const listed = await t.request({ method: 'GET', url: '/api/v1/models' });
+    expect(json(listed)).toEqual([]);
+  });
+});
+
 describe('a database outage', () => {
   it('answers 503 in the error shape naming MongoDB, fails readiness, and recovers when the database is back', async () => {
     cable = await databaseCable();
