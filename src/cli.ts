@@ -8,7 +8,8 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, loadDotEnv, type Config } from './config.js';
-import { startDevDatabase, type DevDatabase } from './dev-database.js';
+import { withDevDatabaseIfUnset } from './dev-database.js';
+import { createLogger } from './logger.js';
 import { toCycleDto } from './modules/scheduling/routes.js';
 import { SERVICE_VERSION } from './version.js';
 
@@ -62,14 +63,11 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  // Logs go to stderr: stdout carries only the JSON answer.
-  const logger = pino({ level: config.logLevel === 'info' ? 'warn' : config.logLevel }, pino.destination(2));
-  let database: DevDatabase | undefined;
-  if (config.mongodb.uri === undefined) {
-    database = await startDevDatabase();
-    logger.warn('MONGODB_URI is not set: using a throw-away development database (nothing is kept)');
-    config = { ...config, mongodb: { ...config.mongodb, uri: database.uri } };
-  }
+  // Logs go to stderr: stdout carries only the JSON answer. Quieter than the server by default.
+  const logger = createLogger({ logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel }, pino.destination(2));
+  const started = await withDevDatabaseIfUnset(config, logger);
+  config = started.config;
+  const database = started.database;
   const app = await buildApp(config, { logger });
   await app.ready();
   let code = 0;
@@ -84,9 +82,13 @@ async function main(): Promise<void> {
         code = cycle.status === 'succeeded' ? 0 : 1;
       }
     } else {
+      // The command line acts with the operator's configuration: with API_KEYS set, one of
+      // them authorises this request, which never leaves the process.
+      const key = config.apiKeys[0];
       const res = await app.inject({
         method: 'POST',
         url: `/api/v1/${what.target}/${encodeURIComponent(what.id)}/rebalance${what.dryRun ? '?dry_run=true' : ''}`,
+        headers: key === undefined ? {} : { authorization: `Bearer ${key}` },
       });
       const body = JSON.stringify(JSON.parse(res.body), null, 2);
       if (res.statusCode === 200) process.stdout.write(`${body}\n`);

@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import type { Logger } from 'pino';
 
 export interface DevDatabase {
   readonly uri: string;
@@ -76,24 +77,29 @@ export async function startEmbedded(profile: 'replica-set' | 'standalone' = 'rep
   const killOnExit = () => child.kill('SIGKILL');
   process.once('exit', killOnExit);
 
+  let stdout = '';
+  let stderr = '';
+  const onStdout = (chunk: Buffer) => {
+    stdout += chunk.toString();
+  };
+  const onStderr = (chunk: Buffer) => {
+    stderr += chunk.toString();
+  };
+  child.stdout.on('data', onStdout);
+  child.stderr.on('data', onStderr);
   const uri = await new Promise<string>((resolve, reject) => {
-    let stdout = '';
-    let stderr = '';
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`the embedded database did not start within ${READY_TIMEOUT_MS} ms`));
     }, READY_TIMEOUT_MS);
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
+    const onData = () => {
       const match = /JONGODB_URI=(\S+)/.exec(stdout);
       if (match?.[1] !== undefined) {
         clearTimeout(timer);
         resolve(match[1]);
       }
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
+    };
+    child.stdout.on('data', onData);
     child.once('error', (error) => {
       clearTimeout(timer);
       reject(error);
@@ -103,6 +109,9 @@ export async function startEmbedded(profile: 'replica-set' | 'standalone' = 'rep
       reject(new Error(`the embedded database exited (code ${String(code)}) before it was ready: ${stderr.trim()}`));
     });
   });
+  // Ready: stop collecting its output (it is still drained, so the pipes never fill).
+  child.stdout.removeAllListeners('data');
+  child.stderr.removeListener('data', onStderr);
   child.stdout.resume();
   child.stderr.resume();
 
@@ -119,6 +128,24 @@ export async function startEmbedded(profile: 'replica-set' | 'standalone' = 'rep
       clearTimeout(timer);
     },
   };
+}
+
+/**
+ * The configuration with a database: as given when MONGODB_URI is set, else
+ * pointing at a development database started here (with a warning that says so).
+ */
+export async function withDevDatabaseIfUnset<C extends { readonly mongodb: { readonly uri: string | undefined } }>(
+  config: C,
+  log: Logger,
+): Promise<{ config: C; database: DevDatabase | undefined }> {
+  if (config.mongodb.uri !== undefined) return { config, database: undefined };
+  const database = await startDevDatabase();
+  log.warn(
+    { database: database.kind, uri: database.uri },
+    'MONGODB_URI is not set: using a throw-away development database that is lost on exit. ' +
+      'This is for development only; set MONGODB_URI in any real deployment.',
+  );
+  return { config: { ...config, mongodb: { ...config.mongodb, uri: database.uri } }, database };
 }
 
 export async function startDevDatabase(uri?: string): Promise<DevDatabase> {

@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, loadDotEnv, type Config } from './config.js';
-import { startDevDatabase, type DevDatabase } from './dev-database.js';
+import { withDevDatabaseIfUnset } from './dev-database.js';
 import { createLogger } from './logger.js';
 
 /** Time allowed, after the grace period, to close the database and upstream connections. */
@@ -31,16 +31,9 @@ async function main(): Promise<void> {
     process.exit(1);
   });
 
-  let devDatabase: DevDatabase | undefined;
-  if (config.mongodb.uri === undefined) {
-    devDatabase = await startDevDatabase();
-    logger.warn(
-      { database: devDatabase.kind, uri: devDatabase.uri },
-      'MONGODB_URI is not set: using a throw-away development database that is lost on exit. ' +
-        'This is for development only; set MONGODB_URI in any real deployment.',
-    );
-    config = { ...config, mongodb: { ...config.mongodb, uri: devDatabase.uri } };
-  }
+  const started = await withDevDatabaseIfUnset(config, logger);
+  config = started.config;
+  const devDatabase = started.database;
 
   const app: FastifyInstance = await buildApp(config, { logger });
   let stopping = false;

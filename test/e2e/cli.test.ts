@@ -77,6 +77,19 @@ describe('the CLI', () => {
     expect(JSON.parse((await stored()).body)).toEqual([]);
   });
 
+  it('works with API_KEYS set: the command line is authorised by the configured key', async () => {
+    const saved = env;
+    env = { ...env, API_KEYS: 'cli-operator-key' };
+    try {
+      const run = await cli(['rebalance', 'portfolio', pid('k0'), '--dry-run']);
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+      expect(JSON.parse(run.stdout)).toMatchObject({ portfolio_id: pid('k0'), rebalance_id: null });
+    } finally {
+      env = saved;
+    }
+  });
+
   it('rebalances a model and stores it; the stored rebalance is readable through the API', async () => {
     const run = await cli(['rebalance', 'model', modelId]);
     expect(run.code).toBe(0);
