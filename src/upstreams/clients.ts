@@ -145,17 +145,17 @@ export interface OrderResult {
 export const ORDER_BATCH = 1000;
 
 /**
- * `reads` for the lookups (retried as usual); `writes` for submission, whose
- * policy retries only when the service surely did not take the orders.
+ * The lookups are retried as usual; a submission only when the service surely
+ * did not take the orders (the same breaker and in-flight bound for both).
  */
-export function orderClient(reads: ServiceChannel, writes: ServiceChannel, blotterId: number) {
+export function orderClient(channel: ServiceChannel, blotterId: number) {
   const service: ServiceKey = 'order';
   let lookups: Promise<{ buy: number; sell: number; fresh: number }> | null = null;
 
   async function lookupIds(signal?: AbortSignal) {
     const [types, statuses] = await Promise.all([
-      getJson(reads, '/api/v1/orderTypes', Lookup, signal),
-      getJson(reads, '/api/v1/statuses', Lookup, signal),
+      getJson(channel, '/api/v1/orderTypes', Lookup, signal),
+      getJson(channel, '/api/v1/statuses', Lookup, signal),
     ]);
     const find = (list: z.output<typeof Lookup> | null, abbreviation: string, path: string) => {
       const id = list?.find((entry) => entry.abbreviation === abbreviation)?.id;
@@ -179,8 +179,6 @@ export function orderClient(reads: ServiceChannel, writes: ServiceChannel, blott
   }
 
   return {
-    lookups: lookupOnce,
-
     /** Submits in batches of at most 1 000; per-order outcome from 200/207 answers, in the order given. */
     async submit(orders: readonly OrderRequest[], now: Date, signal?: AbortSignal): Promise<OrderResult[]> {
       if (orders.length === 0) return [];
@@ -201,8 +199,8 @@ export function orderClient(reads: ServiceChannel, writes: ServiceChannel, blott
           version: 1,
         }));
         const where = `POST /api/v1/orders (${batch.length} orders)`;
-        const answer = await writes.policy.run((s) => writes.http.exchange('POST', '/api/v1/orders', s, body), where, signal);
-        const parsed = parsePayload(OrdersAnswer, answer.status === 404 ? null : answer.body, service, where);
+        const answer = await channel.policy.run((s) => channel.http.exchange('POST', '/api/v1/orders', s, body), where, signal, 'safe-only');
+        const parsed = parsePayload(OrdersAnswer, answer.body, service, where);
         const byIndex = new Map(parsed.orders.map((o) => [o.requestIndex, o]));
         batch.forEach((_, i) => {
           const outcome = byIndex.get(i);

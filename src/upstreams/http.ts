@@ -13,7 +13,7 @@ export interface HttpAnswer {
 
 export interface ServiceHttp {
   readonly service: ServiceKey;
-  /** One exchange; 2xx and 404 come back, other statuses throw UpstreamHttpError. */
+  /** One exchange; 2xx (and 404 to a GET: "none") come back, other statuses throw UpstreamHttpError. */
   exchange(method: 'GET' | 'POST', path: string, signal: AbortSignal, body?: unknown): Promise<HttpAnswer>;
   close(): Promise<void>;
 }
@@ -67,8 +67,9 @@ export function createServiceHttp(service: ServiceKey, baseUrl: string, connecti
         throw new UpstreamNetworkError(service, method, path, error);
       }
       const status = response.statusCode;
-      if (status === 404 || (status >= 200 && status < 300)) {
-        if (status === 404) return { status, body: null };
+      // A 404 is an answer to a lookup (upstreams.md); to a write it is an error like any other 4xx.
+      if (status === 404 && method === 'GET') return { status, body: null };
+      if (status >= 200 && status < 300) {
         try {
           return { status, body: text === '' ? null : (JSON.parse(text) as unknown) };
         } catch {

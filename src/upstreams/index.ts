@@ -7,7 +7,7 @@ import { accountingClient, orderClient, portfolioClient, pricingClient, security
 import type { ServiceKey } from './errors.js';
 import { createServiceHttp } from './http.js';
 import { createQuotes } from './quotes.js';
-import { createServicePolicy, type ServiceHealth, type UpstreamObserver } from './resilience.js';
+import { createServicePolicy, type ResilienceSettings, type ServiceHealth, type UpstreamObserver } from './resilience.js';
 
 export * from './errors.js';
 export { ORDER_BATCH } from './clients.js';
@@ -17,18 +17,10 @@ export type { UpstreamObserver } from './resilience.js';
 
 export function createUpstreams(config: Config, log: Logger, observer: UpstreamObserver = {}) {
   const u = config.upstreams;
-  const settings = {
-    timeoutMs: u.timeoutMs,
-    attempts: u.attempts,
-    backoffMs: u.backoffMs,
-    maxInFlight: u.maxInFlight,
-    circuitFailureThreshold: u.circuitFailureThreshold,
-    circuitResetMs: u.circuitResetMs,
-  };
   const logger = log.child({ component: 'upstreams' });
-  const channel = (service: ServiceKey, overrides: Partial<typeof settings> = {}): ServiceChannel => ({
+  const channel = (service: ServiceKey, overrides: Partial<ResilienceSettings> = {}): ServiceChannel => ({
     http: createServiceHttp(service, u.urls[service], u.maxInFlight),
-    policy: createServicePolicy(service, { ...settings, ...overrides }, logger, observer),
+    policy: createServicePolicy(service, { ...u, ...overrides }, logger, observer),
   });
   const channels = {
     accounting: channel('accounting'),
@@ -37,11 +29,6 @@ export function createUpstreams(config: Config, log: Logger, observer: UpstreamO
     // Names are cosmetic: one attempt, so a portfolio service outage costs no backoff.
     portfolio: channel('portfolio', { attempts: 1 }),
     order: channel('order'),
-  };
-  // Submitting orders must not repeat one that may have been taken: retried only when surely not.
-  const orderWrites: ServiceChannel = {
-    http: channels.order.http,
-    policy: createServicePolicy('order', settings, logger, observer, 'safe-only'),
   };
   const security = securityClient(channels.security);
   const pricing = pricingClient(channels.pricing);
@@ -56,7 +43,7 @@ export function createUpstreams(config: Config, log: Logger, observer: UpstreamO
     security,
     pricing,
     portfolio: portfolioClient(channels.portfolio),
-    orders: orderClient(channels.order, orderWrites, config.orders.blotterId),
+    orders: orderClient(channels.order, config.orders.blotterId),
     quotes,
     health(): Record<ServiceKey, ServiceHealth> {
       return {
@@ -64,8 +51,7 @@ export function createUpstreams(config: Config, log: Logger, observer: UpstreamO
         security: channels.security.policy.health(),
         pricing: channels.pricing.policy.health(),
         portfolio: channels.portfolio.policy.health(),
-        // Submission has its own breaker; show it when it is the one in trouble.
-        order: orderWrites.policy.health().circuit === 'closed' ? channels.order.policy.health() : orderWrites.policy.health(),
+        order: channels.order.policy.health(),
       };
     },
     async close() {

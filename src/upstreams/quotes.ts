@@ -17,9 +17,10 @@ export interface QuoteSettings {
   readonly securityTtlMs: number;
   readonly priceTtlMs: number;
   readonly maxEntries: number;
-  /** This many uncached securities in one resolve: fetch everything in one bulk call instead. */
-  readonly bulkThreshold?: number;
 }
+
+/** This many uncached securities in one resolve: fetch everything in one bulk call instead. */
+const BULK_FROM = 50;
 
 export interface CacheStats {
   hits: number;
@@ -39,7 +40,6 @@ export function createQuotes(
   pricing: ReturnType<typeof pricingClient>,
   settings: QuoteSettings,
 ) {
-  const bulkThreshold = settings.bulkThreshold ?? 50;
   // A TTL of 0 turns caching off; 1 ms still shares requests that are in flight.
   const tickers = new LRUCache<string, string>({
     max: settings.maxEntries,
@@ -97,12 +97,12 @@ export function createQuotes(
         async resolve(securityIds) {
           const fresh = [...new Set(securityIds)].filter((id) => !asked.has(id));
           const uncachedTickers = fresh.filter((id) => !tickers.has(id));
-          if (uncachedTickers.length >= bulkThreshold) await fillTickers();
+          if (uncachedTickers.length >= BULK_FROM) await fillTickers();
           const uncachedPrices = fresh.filter((id) => {
             const ticker = tickers.get(id, { allowStale: false });
             return ticker === undefined || !prices.has(ticker);
           });
-          if (uncachedPrices.length >= bulkThreshold) await fillPrices();
+          if (uncachedPrices.length >= BULK_FROM) await fillPrices();
           for (const id of fresh) {
             const pending = quote(id);
             pending.catch(() => undefined); // observed below; avoid an unhandled rejection meanwhile
@@ -116,10 +116,6 @@ export function createQuotes(
     },
     sizes: () => ({ tickers: tickers.size, prices: prices.size }),
     stats: () => ({ tickers: { ...stats.tickers }, prices: { ...stats.prices } }),
-    clear() {
-      tickers.clear();
-      prices.clear();
-    },
   };
 }
 

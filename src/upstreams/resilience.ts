@@ -22,17 +22,17 @@ import {
   type IRetryBackoffContext,
 } from 'cockatiel';
 import type { Logger } from 'pino';
+import type { Config } from '../config.js';
 import { SERVICE_NAMES, UpstreamHttpError, UpstreamNetworkError, UpstreamUnavailableError, type ServiceKey } from './errors.js';
 
-export interface ResilienceSettings {
-  readonly timeoutMs: number;
-  /** Attempts in all (1 = no retry). */
-  readonly attempts: number;
-  readonly backoffMs: number;
-  readonly maxInFlight: number;
-  readonly circuitFailureThreshold: number;
-  readonly circuitResetMs: number;
-}
+/** The policy's knobs, as configured (`attempts` counts them all: 1 = no retry). */
+export type ResilienceSettings = Pick<
+  Config['upstreams'],
+  'timeoutMs' | 'attempts' | 'backoffMs' | 'maxInFlight' | 'circuitFailureThreshold' | 'circuitResetMs'
+>;
+
+/** 'safe-only' for calls that must not be repeated if they may have taken effect (order submission). */
+export type RetryMode = 'idempotent' | 'safe-only';
 
 /** Observes calls, for metrics; every method is optional. */
 export interface UpstreamObserver {
@@ -57,7 +57,7 @@ export interface ServiceHealth {
 
 export interface ServicePolicy {
   /** Runs one logical call (with its retries); failures become UpstreamUnavailableError naming the service. */
-  run<T>(attempt: (signal: AbortSignal) => Promise<T>, describe: string, signal?: AbortSignal): Promise<T>;
+  run<T>(attempt: (signal: AbortSignal) => Promise<T>, describe: string, signal?: AbortSignal, mode?: RetryMode): Promise<T>;
   health(): ServiceHealth;
 }
 
@@ -120,28 +120,34 @@ export function createServicePolicy(
   settings: ResilienceSettings,
   log: Logger,
   observer: UpstreamObserver = {},
-  /** 'safe-only' for calls that must not be repeated if they may have taken effect. */
-  retryOn: 'idempotent' | 'safe-only' = 'idempotent',
 ): ServicePolicy {
-  const retryable = retryOn === 'idempotent' ? isRetryable : isSafeToRetry;
-  const retries = retry(handleWhen(retryable), {
-    maxAttempts: settings.attempts - 1,
-    backoff: new RetryAfterBackoff(new ExponentialBackoff({ initialDelay: settings.backoffMs, maxDelay: 30_000 }), 60_000),
-  });
+  const retryable: Record<RetryMode, (error: unknown) => boolean> = { idempotent: isRetryable, 'safe-only': isSafeToRetry };
+  const retries = (mode: RetryMode) =>
+    retry(handleWhen(retryable[mode]), {
+      maxAttempts: settings.attempts - 1,
+      backoff: new RetryAfterBackoff(new ExponentialBackoff({ initialDelay: settings.backoffMs, maxDelay: 30_000 }), 60_000),
+    });
   const breaker = circuitBreaker(handleWhen(isServerTrouble), {
     halfOpenAfter: settings.circuitResetMs,
     breaker: new ConsecutiveBreaker(settings.circuitFailureThreshold),
   });
   const limit = bulkhead(settings.maxInFlight, 100_000);
   const perAttempt = timeout(settings.timeoutMs, TimeoutStrategy.Aggressive);
-  const policy = wrap(retries, breaker, limit, perAttempt);
+  // One breaker and one in-flight bound per service, whatever the retry mode of the call.
+  const policies = { idempotent: retries('idempotent'), 'safe-only': retries('safe-only') };
+  for (const policy of Object.values(policies)) {
+    policy.onRetry((event) => {
+      observer.retry?.(service);
+      const reason = 'error' in event ? event.error.message : 'unexpected result';
+      log.warn({ service, attempt: event.attempt, delayMs: Math.round(event.delay), reason }, 'retrying upstream call');
+    });
+  }
+  const wrapped = {
+    idempotent: wrap(policies.idempotent, breaker, limit, perAttempt),
+    'safe-only': wrap(policies['safe-only'], breaker, limit, perAttempt),
+  };
 
   let lastError: ServiceHealth['last_error'] = null;
-  retries.onRetry((event) => {
-    observer.retry?.(service);
-    const reason = 'error' in event ? event.error.message : 'unexpected result';
-    log.warn({ service, attempt: event.attempt, delayMs: Math.round(event.delay), reason }, 'retrying upstream call');
-  });
   breaker.onStateChange((state) => {
     const name = circuitNames[state];
     observer.circuit?.(service, name);
@@ -150,12 +156,12 @@ export function createServicePolicy(
   });
 
   return {
-    async run(attempt, describe, signal) {
+    async run(attempt, describe, signal, mode = 'idempotent') {
       const started = performance.now();
       try {
         // Without a signal of its own, cockatiel would hang every concurrent call
         // on one shared signal (and warn of a listener leak past ten).
-        const value = await policy.execute(({ signal: attemptSignal }) => attempt(attemptSignal), signal ?? new AbortController().signal);
+        const value = await wrapped[mode].execute(({ signal: attemptSignal }) => attempt(attemptSignal), signal ?? new AbortController().signal);
         observer.call?.(service, 'ok', performance.now() - started);
         return value;
       } catch (error) {
@@ -166,7 +172,7 @@ export function createServicePolicy(
           throw error;
         }
         const { reason, retryAfterSeconds } = describeFailure(error, settings);
-        const tries = settings.attempts > 1 && retryable(error) ? ` after ${settings.attempts} attempts` : '';
+        const tries = settings.attempts > 1 && retryable[mode](error) ? ` after ${settings.attempts} attempts` : '';
         const failure = new UpstreamUnavailableError(service, `${describe}: ${reason}${tries}`, retryAfterSeconds, mayHaveTakenEffect(error));
         lastError = { message: failure.message, at: new Date().toISOString() };
         throw failure;

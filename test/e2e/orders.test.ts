@@ -97,6 +97,17 @@ describe('order submission', () => {
     expect(json(await submit(other))).toMatchObject({ sent: 10, accepted: 10, totals: { accepted: 10, failed: 0 } });
   });
 
+  it('records orders answered 404 as failed, not as possibly taken, and sends them again later', async () => {
+    w = await createWorld();
+    const { id } = await rebalanced(2, 5);
+    w.sim.inject('order', { route: 'POST /api/v1/orders', status: 404 });
+    expect((await submit(id)).statusCode).toBe(503);
+    expect(json(await w.t.request({ method: 'GET', url: `/api/v1/rebalance/${id}/orders?status=failed` }))).toHaveLength(10);
+    expect(w.sim.total('order', 'POST /api/v1/orders')).toBe(1); // a 4xx is not retried
+    w.sim.heal('order');
+    expect(json(await submit(id))).toMatchObject({ sent: 10, accepted: 10, totals: { accepted: 10, failed: 0, unknown: 0 } });
+  });
+
   it('refuses a second submission of the same rebalance while one is running (409), and 404 for none', async () => {
     w = await createWorld();
     const { id } = await rebalanced(2, 5);
