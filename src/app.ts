@@ -174,7 +174,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
         service: rebalanceService,
         submit: config.orders.submission ? (id) => orderService.submit(id) : undefined,
       });
-      await api.register(orderRoutes, { service: orderService, exists: async (id) => (await rebalances.findHeader(id)) !== null });
+      await api.register(orderRoutes, { service: orderService });
       await api.register(cycleRoutes, { cycles });
     },
     { prefix: '/api/v1' },

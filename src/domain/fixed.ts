@@ -57,10 +57,6 @@ export const fixedOfInteger = (n: number): Fixed => ({ digits: BigInt(n), scale:
 
 const at = (f: Fixed, scale: number) => f.digits * pow10(scale - f.scale);
 
-export function add(a: Fixed, b: Fixed): Fixed {
-  const scale = Math.max(a.scale, b.scale);
-  return { digits: at(a, scale) + at(b, scale), scale };
-}
 
 export function sub(a: Fixed, b: Fixed): Fixed {
   const scale = Math.max(a.scale, b.scale);

@@ -55,6 +55,12 @@ export const QueryInteger = z
   .transform(Number)
   .refine(Number.isSafeInteger, { error: 'must be a non-negative integer no larger than 2^53 - 1' });
 
+/** offset default 0, limit default 10 and at most 100 (stored rebalances, cycles, orders). */
+export const PageQuery = z.object({
+  offset: QueryInteger.optional(),
+  limit: QueryInteger.pipe(z.number().min(1, { error: 'must be between 1 and 100' }).max(100, { error: 'must be between 1 and 100' })).optional(),
+});
+
 /** A model or rebalance version: a positive integer (in a body, or a query string). */
 export const VersionNumber = z
   .int({ error: (issue) => requiredOr(issue, 'must be a positive integer') })

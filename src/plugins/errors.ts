@@ -60,7 +60,6 @@ const genericCodes: Record<number, ErrorCode> = {
   413: 'PAYLOAD_TOO_LARGE',
   415: 'UNSUPPORTED_MEDIA_TYPE',
   429: 'RATE_LIMITED',
-  503: 'OVERLOADED',
 };
 
 function classify(error: FastifyError, bodyLimit: number): ErrorAnswer {

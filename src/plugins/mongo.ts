@@ -28,7 +28,10 @@ import {
   MongoNotConnectedError,
   MongoServerSelectionError,
   MongoTopologyClosedError,
-  type CreateIndexesOptions, type Db, type IndexSpecification } from 'mongodb';
+  type CreateIndexesOptions,
+  type Db,
+  type IndexSpecification,
+} from 'mongodb';
 
 /**
  * True when the error (or what it wraps) says MongoDB could not be reached:

@@ -14,8 +14,6 @@ export interface ProtectionOptions {
   readonly maxEventLoopDelayMs: number;
   /** Heap used (MiB) above which requests are shed; undefined = 90% of the heap limit; 0 = off. */
   readonly maxHeapUsedMb: number | undefined;
-  /** How often the process is sampled. */
-  readonly sampleIntervalMs?: number;
 }
 
 /** Seconds a client is asked to wait when the service sheds load. */
@@ -44,7 +42,6 @@ export default fp<ProtectionOptions>(
     await app.register(underPressure, {
       maxEventLoopDelay: options.maxEventLoopDelayMs,
       maxHeapUsedBytes,
-      ...(options.sampleIntervalMs === undefined ? {} : { sampleInterval: options.sampleIntervalMs }),
       retryAfter: OVERLOADED_RETRY_AFTER_S,
       pressureHandler: (request, _reply, type, value) =>
         exempt(request) ? undefined : Promise.reject(new OverloadedError(type, typeof value === 'number' ? value : undefined)),

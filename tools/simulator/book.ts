@@ -151,12 +151,6 @@ export function createBook(initial: BookSize = DEFAULT_SIZE) {
     setPortfolioName(id: string, name: string): void {
       nameOverrides.set(id, name);
     },
-    reset(): void {
-      securityOverrides.clear();
-      priceOverrides.clear();
-      holdingOverrides.clear();
-      nameOverrides.clear();
-    },
   };
 }
 

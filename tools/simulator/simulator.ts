@@ -83,7 +83,6 @@ export async function startSimulator(options: SimulatorOptions = {}) {
     async up(service: SimService): Promise<void> {
       if (!apps.has(service)) await listen(service, ports[service]);
     },
-    isUp: (service: SimService) => apps.has(service),
     admin: null as FastifyInstance | null,
     adminUrl: null as string | null,
     async stop(): Promise<void> {

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../../domain/clock.js';
 import { ConflictError, NotFoundError, ValidationError, VersionConflictError } from '../../domain/errors.js';
 import { formatDecimal } from '../../domain/decimal.js';
+import { pageStart } from '../../domain/paging.js';
 import {
   assertValidPosition,
   assertValidTotals,
@@ -164,13 +165,7 @@ export function createModelService({ models, claims, clock, log }: ModelServiceD
     async list(offset: number | undefined, limit: number | undefined, sortBy: string | undefined): Promise<ModelPage> {
       const sort = sortBy === undefined ? [] : parseSortBy(sortBy);
       const total = await models.count();
-      const start = offset ?? 0;
-      if (start > total) {
-        throw new ValidationError(
-          `offset ${start} is past the end: there ${total === 1 ? 'is 1 model' : `are ${total} models`}`,
-          [{ path: 'offset', message: `must be at most ${total}` }],
-        );
-      }
+      const start = pageStart(offset, total, 'model');
       if (limit === 0 || start === total) return { models: [], total };
       return { models: await models.list(sort, start, limit), total };
     },
@@ -187,12 +182,9 @@ export function createModelService({ models, claims, clock, log }: ModelServiceD
     },
 
     async remove(id: string, version: number): Promise<void> {
-      const current = await load(id);
-      if (current.version !== version || !(await models.deleteIfVersion(id, version))) {
-        const latest = await load(id);
-        throw new VersionConflictError(
-          `Model ${id} is at version ${latest.version}, not ${version}; reload it and try again`,
-        );
+      if (!(await models.deleteIfVersion(id, version))) {
+        const current = await load(id); // 404 when there is none
+        throw new VersionConflictError(`Model ${id} is at version ${current.version}, not ${version}; reload it and try again`);
       }
       await claims.releaseAll(id);
     },

@@ -1,7 +1,6 @@
 // Submitting a stored rebalance's orders, and reading what became of them.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { NotFoundError } from '../../domain/errors.js';
 import { ErrorResponse, ObjectIdString, QueryInteger } from '../../domain/schemas.js';
 import { ORDER_STATUSES } from './repository.js';
 import type { OrderService } from './service.js';
@@ -38,9 +37,9 @@ const OrdersQuery = z.object({
   limit: QueryInteger.pipe(z.number().min(1, { error: 'must be between 1 and 1000' }).max(1000, { error: 'must be between 1 and 1000' })).optional(),
 });
 
-export const orderRoutes: FastifyPluginAsyncZod<{ service: OrderService; exists: (id: string) => Promise<boolean> }> = async (
+export const orderRoutes: FastifyPluginAsyncZod<{ service: OrderService }> = async (
   app,
-  { service, exists },
+  { service },
 ) => {
   const tags = ['orders'];
   app.post(
@@ -87,7 +86,6 @@ export const orderRoutes: FastifyPluginAsyncZod<{ service: OrderService; exists:
     },
     async (request, reply) => {
       const id = request.params.rebalance_id;
-      if (!(await exists(id))) throw new NotFoundError(`Rebalance ${id} not found`);
       const { status, offset, limit } = request.query;
       const { total, records } = await service.list(id, status as (typeof ORDER_STATUSES)[number] | undefined, offset ?? 0, limit ?? 100);
       reply.header('x-total-count', String(total));

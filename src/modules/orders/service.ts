@@ -138,7 +138,11 @@ export function createOrderService({ rebalances, orders, upstreams, clock, log, 
       }
     },
 
-    list: orders.list,
+    /** A stored rebalance's order records (404 when there is no such rebalance). */
+    async list(rebalanceId: string, status: OrderStatus | undefined, offset: number, limit: number) {
+      if ((await rebalances.findHeader(rebalanceId)) === null) throw new NotFoundError(`Rebalance ${rebalanceId} not found`);
+      return orders.list(rebalanceId, status, offset, limit);
+    },
   };
 }
 

@@ -140,7 +140,7 @@ function fromColumns(c: PositionColumns): PositionOutcome[] {
   });
 }
 
-function toOutcome(doc: PortfolioDocument): PortfolioOutcome {
+function toOutcome(doc: PortfolioDocument, withPositions = true): PortfolioOutcome {
   return {
     portfolioId: doc.portfolio_id,
     portfolioName: doc.portfolio_name,
@@ -149,7 +149,7 @@ function toOutcome(doc: PortfolioDocument): PortfolioOutcome {
     marketValue: dec(doc.market_value),
     cashBefore: dec(doc.cash_before_rebalance),
     cashAfter: dec(doc.cash_after_rebalance),
-    positions: fromColumns(doc.positions),
+    positions: withPositions ? fromColumns(doc.positions) : [],
   };
 }
 
@@ -246,10 +246,11 @@ export function createRebalanceRepository(db: Db) {
       return docs.map(toHeader);
     },
 
-    /** A rebalance's portfolios in the model's order, one document at a time. */
-    async *portfolios(rebalanceId: string): AsyncGenerator<PortfolioOutcome> {
-      const cursor = portfolios.find({ rebalance_id: toObjectId(rebalanceId) }).sort({ seq: 1 }).batchSize(200);
-      for await (const doc of cursor) yield toOutcome(doc);
+    /** A rebalance's portfolios in the model's order, one document at a time (positions left out when not wanted). */
+    async *portfolios(rebalanceId: string, withPositions = true): AsyncGenerator<PortfolioOutcome> {
+      const options = withPositions ? {} : { projection: { positions: 0 } };
+      const cursor = portfolios.find({ rebalance_id: toObjectId(rebalanceId) }, options).sort({ seq: 1 }).batchSize(200);
+      for await (const doc of cursor) yield toOutcome(doc, withPositions);
     },
 
     async portfolio(rebalanceId: string, portfolioId: string): Promise<PortfolioOutcome | null> {

@@ -4,7 +4,7 @@ import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AppError, ValidationError } from '../../domain/errors.js';
-import { ErrorResponse } from '../../domain/schemas.js';
+import { ErrorResponse, PageQuery } from '../../domain/schemas.js';
 import type { SubmissionResult } from '../orders/service.js';
 import { jsonStream, mapAsync, sendJson } from '../../http/json-stream.js';
 import { JsonSpool } from '../../http/spool.js';
@@ -12,7 +12,6 @@ import {
   DeleteRebalanceQuery,
   RebalanceQuery,
   ModelParams,
-  PageQuery,
   PortfolioParams,
   PortfoliosBody,
   RebalanceDto,
@@ -188,7 +187,7 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{ service: RebalanceService;
     },
     async (request, reply) => {
       const h = await service.header(request.params.rebalance_id);
-      sendJson(reply, jsonStream([mapAsync(service.portfolios(h.id), (o) => toStoredPortfolioDto(o, h.tradeDate, false))]));
+      sendJson(reply, jsonStream([mapAsync(service.portfolios(h.id, false), (o) => toStoredPortfolioDto(o, h.tradeDate, false))]));
       return reply;
     },
   );
@@ -204,9 +203,8 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{ service: RebalanceService;
       },
     },
     async (request) => {
-      const { rebalance_id, portfolio_id } = request.params;
-      const h = await service.header(rebalance_id);
-      return storedPositions(await service.portfolio(rebalance_id, portfolio_id), h.tradeDate);
+      const { header, outcome } = await service.portfolio(request.params.rebalance_id, request.params.portfolio_id);
+      return storedPositions(outcome, header.tradeDate);
     },
   );
 

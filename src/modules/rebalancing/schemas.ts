@@ -3,7 +3,7 @@
 // at the edge only, in the stored-rebalance documents existing readers expect.
 import { z } from 'zod';
 import { formatFixed, formatPlaces, mul, toNumber } from '../../domain/fixed.js';
-import { ErrorResponse, ObjectIdString, PortfolioId, QueryInteger, VersionQuery } from '../../domain/schemas.js';
+import { ErrorResponse, ObjectIdString, PortfolioId, VersionQuery } from '../../domain/schemas.js';
 import type { PortfolioOutcome, PositionOutcome } from './outcome.js';
 import type { RebalanceHeader } from './repository.js';
 
@@ -28,11 +28,6 @@ export const ModelParams = z.object({ model_id: ObjectIdString });
 export const RebalanceParams = z.object({ rebalance_id: ObjectIdString });
 export const RebalancePortfolioParams = z.object({ rebalance_id: ObjectIdString, portfolio_id: PortfolioId });
 
-/** offset default 0, limit default 10 and at most 100. */
-export const PageQuery = z.object({
-  offset: QueryInteger.optional(),
-  limit: QueryInteger.pipe(z.number().min(1, { error: 'must be between 1 and 100' }).max(100, { error: 'must be between 1 and 100' })).optional(),
-});
 export const DeleteRebalanceQuery = z.object({ version: VersionQuery });
 export const PortfoliosBody = z.strictObject({ portfolios: z.array(PortfolioId) }).meta({ id: 'RebalancePortfoliosBody' });
 

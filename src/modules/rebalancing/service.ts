@@ -6,7 +6,8 @@
 import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import type { Clock } from '../../domain/clock.js';
-import { AppError, NotFoundError, ValidationError, VersionConflictError } from '../../domain/errors.js';
+import { AppError, NotFoundError, VersionConflictError } from '../../domain/errors.js';
+import { pageStart } from '../../domain/paging.js';
 import type { OptimizerPool } from '../../optimizer/pool.js';
 import type { OptimizerResult } from '../../optimizer/types.js';
 import type { Model, ModelRepository } from '../models/repository.js';
@@ -36,10 +37,13 @@ export interface RebalanceObserver {
   solved?(result: OptimizerResult['status'], ms: number): void;
 }
 
+/** A portfolio-level failure (unknown security, missing price): reported, not fatal. */
+const failsOnlyThePortfolio = (error: unknown): error is AppError => error instanceof AppError && error.statusCode === 422;
+
 const outcomeOfFailure = (error: unknown): RebalanceOutcome =>
   error instanceof UpstreamUnavailableError
     ? 'upstream_unavailable'
-    : error instanceof AppError && error.statusCode === 422
+    : failsOnlyThePortfolio(error)
       ? 'infeasible'
       : error instanceof NotFoundError
         ? 'not_found'
@@ -51,8 +55,6 @@ export interface RebalanceRun {
   readonly tradeDate: string;
   readonly total: number;
   readonly infeasible: number;
-  /** The outcomes in the model's portfolio order, kept only when asked (dry runs, single portfolios). */
-  readonly outcomes: readonly PortfolioOutcome[] | null;
 }
 
 /** Receives each portfolio's outcome as soon as it is known (answers are spooled, not held). */
@@ -73,8 +75,6 @@ const BULK_NAMES_FROM = 20;
 const WRITE_BATCH = 50;
 const MAX_WRITES = 2;
 
-/** A portfolio-level failure (unknown security, missing price): reported, not fatal. */
-const failsOnlyThePortfolio = (error: unknown): error is AppError => error instanceof AppError && error.statusCode === 422;
 
 export function createRebalanceService(deps: RebalanceServiceDeps) {
   const { models, rebalances, upstreams, optimizer, clock, log } = deps;
@@ -95,7 +95,7 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
   async function rebalancePortfolios(
     model: Model,
     portfolioIds: readonly string[],
-    options: { readonly dryRun: boolean; readonly keep: boolean; readonly sink?: OutcomeSink },
+    options: { readonly dryRun: boolean; readonly sink?: OutcomeSink },
   ): Promise<RebalanceRun> {
     const now = clock.now();
     const tradeDate = now.toISOString().slice(0, 10);
@@ -106,9 +106,10 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
     // Every upstream call of the rebalance listens to it (REBALANCE_CONCURRENCY at a time).
     setMaxListeners(0, signal);
     const session = upstreams.quotes.session();
-    const outcomes: PortfolioOutcome[] | null = options.keep ? new Array<PortfolioOutcome>(total) : null;
     let firstFailure: unknown = null;
     let infeasible = 0;
+    /** What the first infeasible portfolio said (the whole answer when there is only one). */
+    let firstInfeasible: string | null = null;
 
     // Portfolios are written in batches while the others are computed; with
     // more than MAX_WRITES batches in flight the workers wait (memory stays flat).
@@ -141,9 +142,11 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
     const namesInBulk = total >= BULK_NAMES_FROM ? upstreams.portfolio.names(signal).catch(() => new Map<string, string>()) : null;
     // Quotes of the model's securities, once for every portfolio (bulk when many).
     // A portfolio-level problem (unknown security) surfaces again in each portfolio.
-    await session.resolve(modelSecurities).catch((error: unknown) => {
-      if (!failsOnlyThePortfolio(error)) throw error;
-    });
+    if (total > 0) {
+      await session.resolve(modelSecurities).catch((error: unknown) => {
+        if (!failsOnlyThePortfolio(error)) throw error;
+      });
+    }
 
     async function one(portfolioId: string): Promise<PortfolioOutcome> {
       const name =
@@ -175,8 +178,10 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
           const outcome = await one(portfolioIds[seq]!);
           if (signal.aborted) return;
           observer.portfolio?.(outcome.status);
-          if (outcome.status === 'infeasible') infeasible += 1;
-          if (outcomes !== null) outcomes[seq] = outcome;
+          if (outcome.status === 'infeasible') {
+            infeasible += 1;
+            firstInfeasible ??= outcome.error?.message ?? null;
+          }
           options.sink?.outcome(seq, outcome);
           if (rebalanceId === null) continue; // a dry run keeps nothing back: the sink has the answer
           pending.push({ seq, outcome });
@@ -199,7 +204,7 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
     if (firstFailure === null && total > 0 && infeasible === total) {
       firstFailure = new InfeasibleError(
         total === 1
-          ? (outcomes?.[0]?.error?.message ?? 'no feasible solution exists')
+          ? (firstInfeasible ?? 'no feasible solution exists')
           : `no feasible solution exists for any of the ${total} portfolios of model ${model.id}`,
       );
     }
@@ -221,7 +226,7 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
       await models.setLastRebalanceDate(model.id, now);
       log.info({ rebalanceId, modelId: model.id, portfolios: total, infeasible }, 'rebalance stored');
     }
-    return { rebalanceId, tradeDate, total, infeasible, outcomes };
+    return { rebalanceId, tradeDate, total, infeasible };
   }
 
   async function loadModel(id: string): Promise<Model> {
@@ -237,38 +242,34 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
   }
 
   function page(offset: number | undefined, limit: number | undefined, total: number) {
-    const start = offset ?? 0;
-    if (start > total) {
-      throw new ValidationError(`offset ${start} is past the end: there ${total === 1 ? 'is 1 rebalance' : `are ${total} rebalances`}`, [
-        { path: 'offset', message: `must be at most ${total}` },
-      ]);
-    }
-    return { start, size: limit ?? 10 };
+    return { start: pageStart(offset, total, 'rebalance'), size: limit ?? 10 };
   }
 
   return {
     /** Rebalances one portfolio against the model that lists it; 422 when it cannot be. */
     async rebalancePortfolio(portfolioId: string, dryRun: boolean): Promise<{ outcome: PortfolioOutcome; run: RebalanceRun }> {
+      let outcome: PortfolioOutcome | undefined;
+      const sink: OutcomeSink = { start: async () => {}, outcome: (_seq, o) => (outcome = o) };
       const run = await observed('portfolio', dryRun, async () => {
         const [model] = await models.findListingAny([portfolioId]);
         if (model === undefined) throw new NotFoundError(`Portfolio ${portfolioId} is not in any model`);
-        return rebalancePortfolios(model, [portfolioId], { dryRun, keep: true });
+        return rebalancePortfolios(model, [portfolioId], { dryRun, sink });
       });
-      return { outcome: run.outcomes![0]!, run };
+      return { outcome: outcome!, run };
     },
 
     /** Rebalances every portfolio of a model, handing each outcome to `sink` as it is known. */
     rebalanceModel: (modelId: string, dryRun: boolean, sink: OutcomeSink): Promise<RebalanceRun> =>
       observed('model', dryRun, async () => {
         const model = await loadModel(modelId);
-        return rebalancePortfolios(model, model.portfolios, { dryRun, keep: false, sink });
+        return rebalancePortfolios(model, model.portfolios, { dryRun, sink });
       }),
 
     /** The same, for a model already loaded (scheduled cycles). */
     rebalanceLoadedModel: (model: Model) =>
-      observed('cycle', false, () => rebalancePortfolios(model, model.portfolios, { dryRun: false, keep: false })),
+      observed('cycle', false, () => rebalancePortfolios(model, model.portfolios, { dryRun: false })),
 
-    portfolios: (rebalanceId: string) => rebalances.portfolios(rebalanceId),
+    portfolios: (rebalanceId: string, withPositions = true) => rebalances.portfolios(rebalanceId, withPositions),
     header,
 
     async list(offset: number | undefined, limit: number | undefined, portfolioIds?: readonly string[]): Promise<RebalanceHeader[]> {
@@ -277,19 +278,18 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
       return rebalances.listHeaders(start, size, ids);
     },
 
-    async portfolio(rebalanceId: string, portfolioId: string): Promise<PortfolioOutcome> {
-      await header(rebalanceId);
-      const found = await rebalances.portfolio(rebalanceId, portfolioId);
-      if (found === null) throw new NotFoundError(`Portfolio ${portfolioId} is not in rebalance ${rebalanceId}`);
-      return found;
+    /** One portfolio of a stored rebalance, with the rebalance it belongs to. */
+    async portfolio(rebalanceId: string, portfolioId: string): Promise<{ header: RebalanceHeader; outcome: PortfolioOutcome }> {
+      const found = await header(rebalanceId);
+      const outcome = await rebalances.portfolio(rebalanceId, portfolioId);
+      if (outcome === null) throw new NotFoundError(`Portfolio ${portfolioId} is not in rebalance ${rebalanceId}`);
+      return { header: found, outcome };
     },
 
     async remove(id: string, version: number): Promise<void> {
-      const current = await header(id);
-      if (current.version !== version || !(await rebalances.deleteIfVersion(id, version))) {
-        const latest = await header(id);
-        throw new VersionConflictError(`Rebalance ${id} is at version ${latest.version}, not ${version}; reload it and try again`);
-      }
+      if (await rebalances.deleteIfVersion(id, version)) return;
+      const current = await header(id); // 404 when there is none
+      throw new VersionConflictError(`Rebalance ${id} is at version ${current.version}, not ${version}; reload it and try again`);
     },
   };
 }

@@ -43,12 +43,16 @@ export function createLease(db: Db, clock: Clock, settings: LeaseSettings) {
   const leases: Collection<LeaseDocument> = db.collection<LeaseDocument>(LEASES);
   const { name, holder, ttlMs, skewMs } = settings;
 
+  /** The lease document exists from the first acquire on (inserted once, by whichever replica is first). */
+  let exists = false;
   async function ensure(): Promise<void> {
+    if (exists) return;
     try {
       await leases.insertOne({ _id: name, holder: null, cycle_id: null, expires_at: new Date(0), last_tick: new Date(0), acquired_at: null });
     } catch (error) {
       if (!(error instanceof MongoServerError && error.code === 11000)) throw error;
     }
+    exists = true;
   }
 
   return {
@@ -74,17 +78,11 @@ export function createLease(db: Db, clock: Clock, settings: LeaseSettings) {
         { _id: name, holder, cycle_id: cycleId },
         { $set: { expires_at: new Date(now.getTime() + ttlMs) } },
       );
-      return result.modifiedCount === 1 || result.matchedCount === 1;
+      return result.matchedCount === 1;
     },
 
     async release(cycleId: string): Promise<void> {
       await leases.updateOne({ _id: name, holder, cycle_id: cycleId }, { $set: { holder: null, cycle_id: null, expires_at: clock.now() } });
-    },
-
-    /** For health and tests: who holds it, until when. */
-    async state(): Promise<{ holder: string | null; expiresAt: Date; lastTick: Date } | null> {
-      const doc = await leases.findOne({ _id: name });
-      return doc === null ? null : { holder: doc.holder, expiresAt: doc.expires_at, lastTick: doc.last_tick };
     },
   };
 }

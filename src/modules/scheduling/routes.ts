@@ -1,8 +1,9 @@
 // Reading the record of rebalance cycles.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { NotFoundError, ValidationError } from '../../domain/errors.js';
-import { ErrorResponse, ObjectIdString, QueryInteger } from '../../domain/schemas.js';
+import { NotFoundError } from '../../domain/errors.js';
+import { pageStart } from '../../domain/paging.js';
+import { ErrorResponse, ObjectIdString, PageQuery } from '../../domain/schemas.js';
 import type { Cycle, CycleRepository } from './cycles.js';
 
 const CycleDto = z
@@ -43,11 +44,6 @@ export const toCycleDto = (c: Cycle): z.infer<typeof CycleDto> => ({
   errors: [...c.errors],
 });
 
-const PageQuery = z.object({
-  offset: QueryInteger.optional(),
-  limit: QueryInteger.pipe(z.number().min(1, { error: 'must be between 1 and 100' }).max(100, { error: 'must be between 1 and 100' })).optional(),
-});
-
 export const cycleRoutes: FastifyPluginAsyncZod<{ cycles: CycleRepository }> = async (app, { cycles }) => {
   const tags = ['cycles'];
   app.get(
@@ -63,12 +59,7 @@ export const cycleRoutes: FastifyPluginAsyncZod<{ cycles: CycleRepository }> = a
     },
     async (request, reply) => {
       const total = await cycles.count();
-      const offset = request.query.offset ?? 0;
-      if (offset > total) {
-        throw new ValidationError(`offset ${offset} is past the end: there ${total === 1 ? 'is 1 cycle' : `are ${total} cycles`}`, [
-          { path: 'offset', message: `must be at most ${total}` },
-        ]);
-      }
+      const offset = pageStart(request.query.offset, total, 'cycle');
       reply.header('x-total-count', String(total));
       return (await cycles.list(offset, request.query.limit ?? 10)).map(toCycleDto);
     },
