@@ -284,6 +284,38 @@ describe('responses', () => {
   });
 });
 
+describe('unexpected failures', () => {
+  it('answer 500 INTERNAL in the error shape with no internals, logged with the correlation id', async () => {
+    const { lines, sink } = logSink();
+    let broken = false;
+    const clock = {
+      now: () => {
+        if (broken) throw new Error('clock failure at /srv/secret/config.ts:42');
+        return new Date();
+      },
+    };
+    t = await createTestApp({}, { logger: pino({ level: 'info' }, sink), clock });
+    broken = true;
+    const res = await t.request({ method: 'POST', url: '/api/v1/models', payload: { name: 'Broken clock' }, headers: { 'x-correlation-id': 'boom-1' } });
+    expect(res.statusCode).toBe(500);
+    expect(json(res)).toEqual({
+      status_code: 500,
+      code: 'INTERNAL',
+      message: 'An internal error occurred; the correlation id identifies it in the service logs',
+      details: [],
+      correlation_id: 'boom-1',
+    });
+    expect(res.body).not.toContain('secret');
+    const logged = lines.map((line) => JSON.parse(line) as { correlation_id?: string; msg?: string; err?: { message?: string } });
+    expect(logged.find((l) => l.msg === 'request failed')).toMatchObject({ correlation_id: 'boom-1', err: { message: expect.stringContaining('clock failure') } });
+    // The request's log lines (received, failed, answered) carry its id.
+    const forRequest = logged.filter((l) => l.correlation_id === 'boom-1');
+    expect(forRequest.length).toBeGreaterThanOrEqual(2);
+    broken = false;
+    expect(json(await t.request({ method: 'GET', url: '/api/v1/models' }))).toEqual([]);
+  });
+});
+
 describe('slow clients', () => {
   it('get 408 and a closed connection when a request is not sent in full within REQUEST_TIMEOUT_MS', async () => {
     t = await createTestApp({ REQUEST_TIMEOUT_MS: '300' });

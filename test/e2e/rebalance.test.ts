@@ -167,6 +167,116 @@ describe('POST /api/v1/portfolio/:id/rebalance', () => {
     expect(json(res).message).toBe(`Security ${sid('ghost')} is unknown to the Security service, so the portfolio cannot be valued`);
   });
 
+  it.each([
+    ['no price (Pricing answers 404)', null, 'has no price'],
+    ['a price of 0', '0', 'has a price of 0, not above 0'],
+    ['a negative price', '-2.5', 'has a price of -2.5, not above 0'],
+  ])('fails a portfolio holding a security with %s, naming its ticker', async (_, price, why) => {
+    w = await createWorld();
+    w.security(sid('a'), 'AAA', '10');
+    w.security(sid('bad'), 'NOPX', price);
+    w.holdings(pid('unpriced'), { cash: '100', securities: [{ securityId: sid('bad'), quantity: '3' }] });
+    await w.model('Unpriced', [position(sid('a'), '0.5')], [pid('unpriced')]);
+    const res = await rebalancePortfolio(pid('unpriced'));
+    expect(res.statusCode).toBe(422);
+    expect(json(res)).toMatchObject({ code: 'INFEASIBLE', message: `Security ${sid('bad')} (NOPX) ${why}, so the portfolio cannot be valued` });
+    expect(json(await w.t.request({ method: 'GET', url: '/api/v1/rebalances' }))).toEqual([]);
+  });
+
+  it('sorts transactions and drifts by security id, whatever the order of the model and the holdings', async () => {
+    w = await createWorld();
+    w.security(sid('a'), 'AAA', '20');
+    w.security(sid('c'), 'CCC', '10');
+    w.security(sid('m'), 'MMM', '25');
+    w.security(sid('z'), 'ZZZ', '50');
+    // A is held but not in the model, and its id sorts before every id of the model.
+    w.holdings(pid('sorted'), {
+      cash: '9735',
+      securities: [
+        { securityId: sid('m'), quantity: '5' },
+        { securityId: sid('a'), quantity: '7' },
+      ],
+    });
+    // MV = 9 735 + 5·25 + 7·20 = 10 000. Z 30% = 60 shares, M 20% = 80, C 10% = 100; A is sold.
+    await w.model('Descending', [position(sid('z'), '0.3'), position(sid('m'), '0.2'), position(sid('c'), '0.1')], [pid('sorted')]);
+    const body = json(await rebalancePortfolio(pid('sorted')));
+    expect(body.transactions).toEqual([
+      { transaction_type: 'SELL', security_id: sid('a'), quantity: 7, trade_date: today },
+      { transaction_type: 'BUY', security_id: sid('c'), quantity: 100, trade_date: today },
+      { transaction_type: 'BUY', security_id: sid('m'), quantity: 75, trade_date: today },
+      { transaction_type: 'BUY', security_id: sid('z'), quantity: 60, trade_date: today },
+    ]);
+    expect(body.drifts).toEqual([
+      { security_id: sid('a'), original_quantity: '7', adjusted_quantity: '0', target: '0', high_drift: '0', low_drift: '0', actual: '0.0000' },
+      { security_id: sid('c'), original_quantity: '0', adjusted_quantity: '100', target: '0.1', high_drift: '0.02', low_drift: '0.02', actual: '0.1000' },
+      { security_id: sid('m'), original_quantity: '5', adjusted_quantity: '80', target: '0.2', high_drift: '0.02', low_drift: '0.02', actual: '0.2000' },
+      { security_id: sid('z'), original_quantity: '0', adjusted_quantity: '60', target: '0.3', high_drift: '0.02', low_drift: '0.02', actual: '0.3000' },
+    ]);
+  });
+
+  it('stores untraded positions without a trade, and cash after as cash minus buys plus sells', async () => {
+    w = await createWorld();
+    w.security(sid('keep'), 'KEEP', '10');
+    w.security(sid('buy'), 'BUYS', '25');
+    w.security(sid('sell'), 'SELL', '40');
+    w.holdings(pid('mixed'), {
+      cash: '7800.5',
+      securities: [
+        { securityId: sid('keep'), quantity: '100' },
+        { securityId: sid('sell'), quantity: '30' },
+      ],
+    });
+    // MV = 7 800.5 + 100·10 + 30·40 = 10 000.5. KEEP 10% = 100.005 shares: 100, as held.
+    // BUYS 50% = 200.01 shares: buy 200 (5 000). SELL 4% = 10.0005 shares: sell 20 (800).
+    await w.model('Keep, buy, sell', [position(sid('keep'), '0.1'), position(sid('buy'), '0.5'), position(sid('sell'), '0.04')], [pid('mixed')]);
+    const res = await rebalancePortfolio(pid('mixed'));
+    expect(res.statusCode).toBe(200);
+    const id = json(res).rebalance_id;
+
+    const portfolios = json(await w.t.request({ method: 'GET', url: `/api/v1/rebalance/${id}/portfolios` }));
+    // 7 800.5 − 5 000 + 800.
+    expect(portfolios).toEqual([
+      expect.objectContaining({ portfolio_id: pid('mixed'), market_value: 10000.5, cash_before_rebalance: 7800.5, cash_after_rebalance: 3600.5 }),
+    ]);
+    const positions = json(await w.t.request({ method: 'GET', url: `/api/v1/rebalance/${id}/portfolio/${pid('mixed')}/positions` }));
+    const of = (security: string) => positions.find((p: { security_id: string }) => p.security_id === security);
+    expect(positions).toHaveLength(3);
+    expect(of(sid('keep'))).toMatchObject({
+      price: 10,
+      original_quantity: 100,
+      adjusted_quantity: 100,
+      transaction_type: null,
+      trade_quantity: null,
+      trade_date: null,
+    });
+    expect(of(sid('buy'))).toMatchObject({ transaction_type: 'BUY', trade_quantity: 200, trade_date: today });
+    expect(of(sid('sell'))).toMatchObject({ transaction_type: 'SELL', trade_quantity: 20, trade_date: today });
+  });
+
+  it("dates the model without bumping its version, so an editor's next save still succeeds", async () => {
+    w = await createWorld();
+    w.security(sid('a'), 'AAA', '10');
+    w.holdings(pid('dated'), { cash: '1000', securities: [] });
+    const model = await w.model('Dated', [position(sid('a'), '0.5')], [pid('dated')]);
+    const before = json(await w.t.request({ method: 'GET', url: `/api/v1/model/${model}` }));
+    expect(before).toMatchObject({ last_rebalance_date: null, version: 1 });
+
+    const res = await rebalancePortfolio(pid('dated'));
+    expect(res.statusCode).toBe(200);
+    const stored = json(await w.t.request({ method: 'GET', url: `/api/v1/rebalance/${json(res).rebalance_id}` }));
+    const after = json(await w.t.request({ method: 'GET', url: `/api/v1/model/${model}` }));
+    expect(after.last_rebalance_date).toBe(stored.rebalance_date);
+    expect(after.version).toBe(1);
+
+    const save = await w.t.request({
+      method: 'PUT',
+      url: `/api/v1/model/${model}`,
+      payload: { name: 'Dated, renamed', positions: before.positions, portfolios: before.portfolios, version: before.version },
+    });
+    expect(save.statusCode).toBe(200);
+    expect(json(save)).toMatchObject({ name: 'Dated, renamed', version: 2 });
+  });
+
   it('answers 404 for a portfolio no model lists, and 400 for a malformed id', async () => {
     w = await createWorld();
     expect((await rebalancePortfolio(pid('nobody'))).statusCode).toBe(404);
@@ -259,6 +369,35 @@ describe('POST /api/v1/model/:id/rebalance', () => {
     expect(res.statusCode).toBe(422);
     expect(json(res).message).toBe(`no feasible solution exists for any of the 2 portfolios of model ${model}`);
     expect(await w.t.app.mongo.db.collection('rebalance_portfolios').countDocuments()).toBe(0);
+  });
+
+  it('answers 422 naming the securities when the only portfolio of the model is infeasible, like the single-portfolio call', async () => {
+    w = await createWorld();
+    w.security(sid('x'), 'XXX', '1500');
+    w.holdings(pid('alone'), { cash: '100000', securities: [] });
+    const model = await w.model('Alone', [position(sid('x'), '0.01', '0.002')], [pid('alone')]);
+    const single = await rebalancePortfolio(pid('alone'));
+    expect(single.statusCode).toBe(422);
+
+    const res = await rebalanceModel(model);
+    expect(res.statusCode).toBe(422);
+    expect(json(res)).toMatchObject({ code: 'INFEASIBLE', message: expect.stringContaining('no feasible solution exists') });
+    expect(json(res).message).toContain(sid('x'));
+    expect(json(res).message).toBe(json(single).message);
+    expect(json(await w.t.request({ method: 'GET', url: '/api/v1/rebalances' }))).toEqual([]);
+  });
+
+  it('answers 404 for an unknown model and 400 for a malformed id', async () => {
+    w = await createWorld();
+    const unknown = '0123456789abcdef01234567';
+    const missing = await rebalanceModel(unknown);
+    expect(missing.statusCode).toBe(404);
+    expect(json(missing)).toMatchObject({ code: 'NOT_FOUND', message: `Model ${unknown} not found` });
+    for (const bad of ['not-a-model', 'z'.repeat(24)]) {
+      const res = await rebalanceModel(bad);
+      expect(res.statusCode, bad).toBe(400);
+      expect(json(res).code, bad).toBe('VALIDATION_ERROR');
+    }
   });
 
   it('answers [] for a model without portfolios', async () => {

@@ -32,7 +32,7 @@ afterAll(async () => {
 const get = (url: string) => w.t.request({ method: 'GET', url });
 
 describe('reading stored rebalances', () => {
-  it('lists them newest first, ten by default', async () => {
+  it('lists them newest first, paged by offset and limit', async () => {
     const res = await get('/api/v1/rebalances');
     expect(res.statusCode).toBe(200);
     expect(json(res).map((r: { rebalance_id: string }) => r.rebalance_id)).toEqual([...ids].reverse());
@@ -118,11 +118,41 @@ describe('reading stored rebalances', () => {
       w.t.request({ method: 'POST', url: `/api/v1/rebalances/portfolios${query}`, payload: { portfolios } });
     const withP2 = json(await post('', [pid('p2')])).map((r: { rebalance_id: string }) => r.rebalance_id);
     expect(withP2).toEqual([ids[2], ids[0]]);
-    const withAny = json(await post('?limit=2', [pid('p3'), pid('p1')])).map((r: { rebalance_id: string }) => r.rebalance_id);
-    // Newest first: the single-portfolio rebalance of p1 made above, then Beta's last one (p3).
-    expect(withAny).toHaveLength(2);
-    expect(withAny[1]).toBe(ids[3]);
+    // p3 is in both of Beta's rebalances, p2 in Alpha's and in the single-portfolio one: all four, newest first.
+    const withAny = (query: string) => post(query, [pid('p3'), pid('p2')]).then((res) => json(res).map((r: { rebalance_id: string }) => r.rebalance_id));
+    expect(await withAny('?limit=2')).toEqual([ids[3], ids[2]]);
+    expect(await withAny('?offset=2&limit=2')).toEqual([ids[1], ids[0]]);
     expect((await post('', ['bad'])).statusCode).toBe(400);
+  });
+});
+
+describe('the default page of stored rebalances', () => {
+  let many: World;
+  const stored: string[] = [];
+  beforeAll(async () => {
+    many = await createWorld();
+    many.security(sid('a'), 'AAA', '10');
+    many.holdings(pid('many'), { cash: '1000', securities: [] });
+    await many.model('Many', [position(sid('a'), '0.5')], [pid('many')]);
+    for (let i = 0; i < 12; i++) {
+      const res = await many.t.request({ method: 'POST', url: `/api/v1/portfolio/${pid('many')}/rebalance` });
+      if (res.statusCode !== 200) throw new Error(`rebalance ${i}: ${res.body}`);
+      stored.push(json(res).rebalance_id);
+    }
+  });
+  afterAll(async () => {
+    await many.close();
+  });
+
+  it('holds the ten newest of twelve, and the rest follow from offset 10', async () => {
+    const ids = (res: { body: string }) => json(res).map((r: { rebalance_id: string }) => r.rebalance_id);
+    const newestFirst = [...stored].reverse();
+    const first = await many.t.request({ method: 'GET', url: '/api/v1/rebalances' });
+    expect(first.statusCode).toBe(200);
+    expect(ids(first)).toEqual(newestFirst.slice(0, 10));
+    expect(ids(await many.t.request({ method: 'GET', url: '/api/v1/rebalances?offset=10' }))).toEqual(newestFirst.slice(10));
+    const past = await many.t.request({ method: 'GET', url: '/api/v1/rebalances?offset=13' });
+    expect([past.statusCode, json(past).message]).toEqual([400, 'offset 13 is past the end: there are 12 rebalances']);
   });
 });
 

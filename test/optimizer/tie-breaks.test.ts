@@ -49,11 +49,14 @@ describe('tie-breaks against exhaustive search', () => {
         for (const [id, q] of expected) expect(got.get(id)!.toFixed(), `seed ${seed} ${id} exactOnly=${exactOnly}`).toBe(q.toFixed());
         if (!exactOnly && result.status === 'optimal' && result.cashBinding) binding += 1;
       }
-      if (expected !== null && input.securities.some((s) => s.price.equals(input.securities[0]!.price))) ties += 1;
+      // An instance ties when another security shares the first one's price.
+      const [first, ...others] = input.securities;
+      if (expected !== null && others.some((s) => s.price.equals(first!.price))) ties += 1;
       compared += 1;
     }
     expect(binding).toBeGreaterThan(30);
-    expect(ties).toBeGreaterThan(100);
+    // 151 of the 281 feasible instances tie with these seeds.
+    expect(ties).toBeGreaterThan(140);
   });
 
   it('breaks an exact half-share tie towards the holding, then towards fewer shares', () => {

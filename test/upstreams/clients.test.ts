@@ -50,8 +50,13 @@ describe('payloads', () => {
       `Security ${h.sim.book.securityId(2)} (AAC) has no price, so the portfolio cannot be valued`,
     );
     h.sim.book.setPrice('AAE', '0');
-    await expect(session.resolve([h.sim.book.securityId(4)])).rejects.toBeInstanceOf(MissingPriceError);
+    const zero = session.resolve([h.sim.book.securityId(4)]);
+    await expect(zero).rejects.toBeInstanceOf(MissingPriceError);
+    await expect(zero).rejects.toThrow(`Security ${h.sim.book.securityId(4)} (AAE) has a price of 0, not above 0, so the portfolio cannot be valued`);
     expect(h.sim.total('security', SECURITY_ROUTE)).toBe(3);
+    // One price call each for AAC (404) and AAE (close 0): neither is retried; the unknown security needs none.
+    expect(h.sim.total('pricing', PRICE_ROUTE)).toBe(2);
+    expect(h.sim.total('pricing')).toBe(2);
   });
 
   it('rejects malformed JSON and unexpected payloads, naming the service, the call and the problem', async () => {
