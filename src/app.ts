@@ -7,6 +7,7 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fas
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { systemClock, type Clock } from './domain/clock.js';
+import { ValidationError } from './domain/errors.js';
 import { createLogger } from './logger.js';
 import { claimIndexes, createPortfolioClaims } from './modules/models/portfolio-claims.js';
 import { createModelRepository, modelIndexes } from './modules/models/repository.js';
@@ -24,7 +25,8 @@ import { cycleRoutes } from './modules/scheduling/routes.js';
 import { createScheduler, type Scheduler } from './modules/scheduling/scheduler.js';
 import { createOptimizerPool } from './optimizer/pool.js';
 import apiGuard from './plugins/api-guard.js';
-import errors, { clientErrorHandler } from './plugins/errors.js';
+import bodies from './plugins/bodies.js';
+import errors, { clientErrorHandler, frameworkErrorHandler } from './plugins/errors.js';
 import health from './plugins/health.js';
 import metrics from './plugins/metrics.js';
 import mongo from './plugins/mongo.js';
@@ -45,6 +47,9 @@ export interface AppOverrides {
 
 /** Correlation ids are echoed only when they are short and plain, so they are safe to log. */
 const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Node's default limit on the request line and headers together, so no path parameter can exceed it. */
+const MAX_PARAM_LENGTH = 16 * 1024;
 
 export async function buildApp(config: Config, overrides: AppOverrides = {}): Promise<FastifyInstance> {
   const mongoUri = config.mongodb.uri;
@@ -72,6 +77,11 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
           }
         : {},
     clientErrorHandler: clientErrorHandler(config.requestTimeoutMs, logger as FastifyBaseLogger),
+    // A bad URL or an over-long path parameter in the one error shape, not Fastify's raw body.
+    frameworkErrors: frameworkErrorHandler,
+    // Any path parameter reaches its schema, which names it: Node refuses request lines
+    // above its 16 KiB header limit before the router, so nothing longer gets here.
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     trustProxy: config.trustProxy,
     // Requests arriving while shutting down get the one error shape (plugins/protection.ts).
     return503OnClosing: false,
@@ -84,6 +94,15 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
 
   await app.register(metrics);
   await app.register(errors, { bodyLimit: config.bodyLimitBytes });
+  await app.register(bodies);
+  // A preflight without its headers in the one error shape (before @fastify/cors answers it in plain text).
+  app.addHook('onRequest', async (request) => {
+    if (request.method === 'OPTIONS' && (!request.headers.origin || !request.headers['access-control-request-method'])) {
+      throw new ValidationError('A CORS preflight (OPTIONS) needs the Origin and Access-Control-Request-Method headers', [
+        { path: 'headers', message: 'Origin and Access-Control-Request-Method are required on OPTIONS' },
+      ]);
+    }
+  });
   await app.register(cors, {
     origin: config.corsOrigins.includes('*') ? '*' : [...config.corsOrigins],
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS'],

@@ -1,6 +1,6 @@
 // The rules every write path of a model must satisfy (api.md, Models): target
-// range and step, drift range, target sum, position count, unique securities.
-import { Dec, ZERO } from './decimal.js';
+// range and step, drift range and order, target sum, position count, unique securities.
+import { Dec, ZERO, formatDecimal } from './decimal.js';
 import type { ErrorDetail } from './errors.js';
 import { ValidationError } from './errors.js';
 import { detail, summarise, type PathSegment } from './validation.js';
@@ -27,13 +27,21 @@ export function positionProblems(position: ModelPosition, at: readonly PathSegme
   } else if (!target.mod(TARGET_STEP).isZero()) {
     problems.push(detail([...at, 'target'], `must be 0 or a multiple of ${TARGET_STEP.toString()}`));
   }
+  const inRange = (value: Dec) => !value.isNegative() && !value.greaterThan(MAX_DRIFT);
   for (const [field, value] of [
     ['high_drift', highDrift],
     ['low_drift', lowDrift],
   ] as const) {
-    if (value.isNegative() || value.greaterThan(MAX_DRIFT)) {
-      problems.push(detail([...at, field], 'must be between 0 and 1'));
-    }
+    if (!inRange(value)) problems.push(detail([...at, field], 'must be between 0 and 1'));
+  }
+  // The original service's domain rule (api.md, Models), once both are in range.
+  if (inRange(highDrift) && inRange(lowDrift) && lowDrift.greaterThan(highDrift)) {
+    problems.push(
+      detail(
+        [...at, 'low_drift'],
+        `must not be above high_drift for security ${position.securityId} (${formatDecimal(lowDrift)} > ${formatDecimal(highDrift)})`,
+      ),
+    );
   }
   return problems;
 }

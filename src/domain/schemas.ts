@@ -61,6 +61,13 @@ export const PageQuery = z.object({
   limit: QueryInteger.pipe(z.number().min(1, { error: 'must be between 1 and 100' }).max(100, { error: 'must be between 1 and 100' })).optional(),
 });
 
+/** `sort_by` of a sortable list: comma-separated fields, each optionally prefixed + or - (see domain/sorting.ts). */
+export const SortBy = (fields: readonly string[], example: string) =>
+  z.string().optional().meta({
+    description: `Comma-separated fields (${fields.join(', ')}), each optionally prefixed + (ascending) or - (descending); empty means the default order`,
+    example,
+  });
+
 /** A model or rebalance version: a positive integer (in a body, or a query string). */
 export const VersionNumber = z
   .int({ error: (issue) => requiredOr(issue, 'must be a positive integer') })
@@ -77,6 +84,7 @@ export const ErrorResponse = z
     status_code: z.int(),
     code: z.string(),
     message: z.string(),
+    detail: z.string().meta({ description: 'The same sentence as message (the field FastAPI callers read)' }),
     details: z.array(z.object({ path: z.string(), message: z.string() })),
     correlation_id: z.string(),
   })

@@ -71,13 +71,6 @@ function classify(error: FastifyError, bodyLimit: number): ErrorAnswer {
   switch (error.code) {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return { statusCode: 400, code: 'VALIDATION_ERROR', message: 'The request body is not valid JSON', details: [] };
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return {
-        statusCode: 400,
-        code: 'VALIDATION_ERROR',
-        message: 'The request body is empty but its content-type is application/json',
-        details: [],
-      };
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return {
         statusCode: 413,
@@ -120,13 +113,36 @@ function classify(error: FastifyError, bodyLimit: number): ErrorAnswer {
 
 export function sendError(request: FastifyRequest, reply: FastifyReply, answer: ErrorAnswer): FastifyReply {
   if (answer.retryAfterSeconds !== undefined) reply.header('retry-after', String(answer.retryAfterSeconds));
-  return reply.code(answer.statusCode).send({
+  return reply.code(answer.statusCode).send(errorBody(answer, request.id));
+}
+
+/** The one error shape; `detail` repeats `message` for callers written against the Python service (FastAPI's field). */
+function errorBody(answer: ErrorAnswer, correlationId: string) {
+  return {
     status_code: answer.statusCode,
     code: answer.code,
     message: answer.message,
+    detail: answer.message,
     details: answer.details,
-    correlation_id: request.id,
-  });
+    correlation_id: correlationId,
+  };
+}
+
+/**
+ * Fastify's router failures, answered before any route or hook runs (so the
+ * correlation id header is set here): a malformed percent-encoding in the path,
+ * or a path parameter above the router's length limit.
+ */
+export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  reply.header('x-correlation-id', request.id);
+  const message =
+    error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? 'A path parameter is too long to be a valid id'
+      : error.code === 'FST_ERR_BAD_URL'
+        ? 'The URL path is not valid: it has a malformed percent-encoding'
+        : 'The request URL could not be routed';
+  request.log.info({ code: 'VALIDATION_ERROR', status: 400, reason: error.code }, 'request rejected');
+  void sendError(request, reply, { statusCode: 400, code: 'VALIDATION_ERROR', message, details: [] });
 }
 
 /**
@@ -144,7 +160,7 @@ export function clientErrorHandler(requestTimeoutMs: number, log: FastifyBaseLog
           : [400, 'VALIDATION_ERROR', 'The request is not valid HTTP'];
     const correlationId = randomUUID();
     log.info({ correlation_id: correlationId, code, status: statusCode, reason: error.code ?? error.message }, 'request rejected');
-    const body = JSON.stringify({ status_code: statusCode, code, message, details: [], correlation_id: correlationId });
+    const body = JSON.stringify(errorBody({ statusCode, code, message, details: [] }, correlationId));
     if (socket.writable) {
       socket.write(
         `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] ?? ''}\r\nconnection: close\r\ncontent-type: application/json; charset=utf-8\r\n` +

@@ -1,5 +1,6 @@
 // The HTTP surface around the routes: the one error shape for framework
 // errors, correlation ids, CORS, probes and the OpenAPI document.
+import { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { json } from '../helpers/fixtures.js';
@@ -16,6 +17,7 @@ const errorShape = {
   status_code: expect.any(Number),
   code: expect.any(String),
   message: expect.any(String),
+  detail: expect.any(String),
   details: expect.any(Array),
   correlation_id: expect.any(String),
 };
@@ -29,13 +31,15 @@ describe('the one error shape', () => {
       payload: '{"name": "x",',
     });
     expect(res.statusCode).toBe(400);
-    expect(json(res)).toEqual({ ...errorShape, status_code: 400, code: 'VALIDATION_ERROR', message: 'The request body is not valid JSON' });
+    const message = 'The request body is not valid JSON';
+    expect(json(res)).toEqual({ ...errorShape, status_code: 400, code: 'VALIDATION_ERROR', message, detail: message });
   });
 
   it('answers an unknown route with 404 NOT_FOUND', async () => {
     const res = await t.request({ method: 'GET', url: '/api/v1/nothing-here?x=1' });
     expect(res.statusCode).toBe(404);
-    expect(json(res)).toEqual({ ...errorShape, status_code: 404, code: 'NOT_FOUND', message: 'Route GET /api/v1/nothing-here does not exist' });
+    const message = 'Route GET /api/v1/nothing-here does not exist';
+    expect(json(res)).toEqual({ ...errorShape, status_code: 404, code: 'NOT_FOUND', message, detail: message });
   });
 
   it.each([
@@ -71,6 +75,7 @@ describe('the one error shape', () => {
       status_code: 413,
       code: 'PAYLOAD_TOO_LARGE',
       message: 'The request body is larger than the limit of 4096 bytes',
+      detail: 'The request body is larger than the limit of 4096 bytes',
     });
   });
 
@@ -98,6 +103,101 @@ describe('the one error shape', () => {
     });
     expect(res.statusCode).toBe(400);
     expect(json(res)).toMatchObject({ ...errorShape, code: 'VALIDATION_ERROR' });
+  });
+});
+
+describe('one shape for every error, the framework\'s own included', () => {
+  it('repeats message as detail (what FastAPI callers like the portal read) in every error body, with x-correlation-id', async () => {
+    const model = json(await t.request({ method: 'POST', url: '/api/v1/models', payload: { name: 'Detail' } }));
+    const failures = [
+      { method: 'GET', url: '/api/v1/nothing-here' },
+      { method: 'GET', url: '/api/v1/model/0123456789abcdef01234567' },
+      { method: 'GET', url: '/api/v1/model/bad' },
+      { method: 'GET', url: '/api/v1/models?limit=x' },
+      { method: 'POST', url: '/api/v1/models', payload: { name: 'Detail' } },
+      { method: 'POST', url: '/api/v1/models', headers: { 'content-type': 'application/json' }, payload: '{' },
+      { method: 'POST', url: '/api/v1/models', payload: { name: 'x'.repeat(5000) } },
+      { method: 'POST', url: '/api/v1/models', headers: { 'content-type': 'text/xml' }, payload: '<model/>' },
+      { method: 'DELETE', url: `/api/v1/model/${model.model_id}?version=7` },
+      { method: 'PUT', url: `/api/v1/model/${model.model_id}`, payload: { name: 'Detail', positions: [], portfolios: [], version: 9 } },
+    ] as const;
+    for (const failure of failures) {
+      const res = await t.request(failure);
+      const body = json(res);
+      expect(res.statusCode, failure.url).toBeGreaterThanOrEqual(400);
+      expect(body, failure.url).toEqual({ ...errorShape, status_code: res.statusCode, message: body.message, detail: body.message });
+      expect(res.headers['x-correlation-id'], failure.url).toBe(body.correlation_id);
+    }
+  });
+
+  it.each([
+    ['GET', `/api/v1/model/${'a'.repeat(101)}`, 'model_id must be 24 lowercase hexadecimal characters'],
+    ['GET', `/api/v1/model/${'0'.repeat(10_000)}`, 'model_id must be 24 lowercase hexadecimal characters'],
+    ['DELETE', `/api/v1/rebalance/${'f'.repeat(500)}?version=1`, 'rebalance_id must be 24 lowercase hexadecimal characters'],
+    ['POST', `/api/v1/portfolio/${'P'.repeat(101)}/rebalance`, 'portfolio_id must be 24 letters or digits'],
+    ['GET', `/api/v1/rebalance/${'0'.repeat(24)}/portfolio/${'P'.repeat(300)}/positions`, 'portfolio_id must be 24 letters or digits'],
+  ])('answers an over-long id (%s %s) with a 400 naming the parameter, never a raw 414', async (method, url, message) => {
+    const res = await t.request({ method: method as 'GET', url, headers: { 'x-correlation-id': 'long-id-1' } });
+    expect(res.statusCode).toBe(400);
+    expect(json(res)).toEqual({ ...errorShape, status_code: 400, code: 'VALIDATION_ERROR', message, detail: message, correlation_id: 'long-id-1' });
+    expect(res.headers['x-correlation-id']).toBe('long-id-1');
+  });
+
+  it.each(['/%', '/api/v1/model/%zz', '/api/v1/rebalance/%E0%A4%A/portfolios'])(
+    'answers a malformed URL encoding (%s) in the one shape, with x-correlation-id',
+    async (url) => {
+      const res = await t.request({ method: 'GET', url, headers: { 'x-correlation-id': 'bad-url-1' } });
+      expect(res.statusCode).toBe(400);
+      const message = 'The URL path is not valid: it has a malformed percent-encoding';
+      expect(json(res)).toEqual({ ...errorShape, status_code: 400, code: 'VALIDATION_ERROR', message, detail: message, correlation_id: 'bad-url-1' });
+      expect(res.headers['x-correlation-id']).toBe('bad-url-1');
+    },
+  );
+
+  it.each([
+    ['without Origin', { 'access-control-request-method': 'POST' }],
+    ['without Access-Control-Request-Method', { origin: 'https://portal.example' }],
+    ['without either', {}],
+  ])('answers a CORS preflight %s in the one shape, with x-correlation-id', async (_what, headers) => {
+    const res = await t.request({ method: 'OPTIONS', url: '/api/v1/models', headers });
+    expect(res.statusCode).toBe(400);
+    expect(res.headers['content-type']).toContain('application/json');
+    const body = json(res);
+    expect(body).toEqual({
+      ...errorShape,
+      status_code: 400,
+      code: 'VALIDATION_ERROR',
+      message: 'A CORS preflight (OPTIONS) needs the Origin and Access-Control-Request-Method headers',
+      detail: 'A CORS preflight (OPTIONS) needs the Origin and Access-Control-Request-Method headers',
+    });
+    expect(res.headers['x-correlation-id']).toBe(body.correlation_id);
+  });
+
+  it('answers a request that is not HTTP in the one shape, detail included, over a real socket', async () => {
+    const other = await createTestApp();
+    try {
+      await other.app.listen({ port: 0, host: '127.0.0.1' });
+      const { port } = other.app.server.address() as { port: number };
+      const socket = new Socket();
+      const received: Buffer[] = [];
+      socket.on('data', (chunk: Buffer) => received.push(chunk));
+      const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      socket.connect(port, '127.0.0.1', () => socket.write('NOT HTTP AT ALL\r\n\r\n'));
+      await closed;
+      const answer = Buffer.concat(received).toString();
+      expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+      const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as Record<string, unknown>;
+      expect(body).toEqual({
+        ...errorShape,
+        status_code: 400,
+        code: 'VALIDATION_ERROR',
+        message: 'The request is not valid HTTP',
+        detail: 'The request is not valid HTTP',
+      });
+      expect(answer).toContain(`x-correlation-id: ${String(body.correlation_id)}`);
+    } finally {
+      await other.close();
+    }
   });
 });
 

@@ -54,11 +54,15 @@ describe('paging', () => {
     expect(res.headers['x-total-count']).toBe('5');
   });
 
-  it('answers 400 for an offset past the end, saying how many models exist', async () => {
-    const res = await list('?offset=6');
-    expect(res.statusCode).toBe(400);
-    expect(json(res)).toMatchObject({ code: 'VALIDATION_ERROR', message: 'offset 6 is past the end: there are 5 models' });
-  });
+  it.each(['?offset=6', '?offset=6&limit=10', '?offset=9007199254740991&limit=20', '?offset=20&limit=10&sort_by=-name'])(
+    'answers an empty page with the total for an offset past the end (%s), as the portal expects',
+    async (query) => {
+      const res = await list(query);
+      expect(res.statusCode).toBe(200);
+      expect(json(res)).toEqual([]);
+      expect(res.headers['x-total-count']).toBe('5');
+    },
+  );
 
   it.each(['offset=-1', 'offset=abc', 'limit=1.5', 'limit=', 'limit=-3', 'offset=1e3'])('answers 400 for %s', async (query) => {
     const res = await list(`?${query}`);
@@ -91,6 +95,20 @@ describe('sorting', () => {
     expect(desc).toEqual([...ids].reverse());
   });
 
+  it.each([
+    ['', names],
+    ['%20', names],
+    [',', names],
+    ['%20name%20,%20-model_id', ['Charlie', 'Delta', 'Echo', 'alpha', 'bravo']],
+    ['name,', ['Charlie', 'Delta', 'Echo', 'alpha', 'bravo']],
+    [',-name,,', ['bravo', 'alpha', 'Echo', 'Delta', 'Charlie']],
+    ['%20-last_rebalance_date%20', ['Echo', 'Charlie', 'Delta', 'alpha', 'bravo']],
+  ])('trims sort_by items and reads empty ones as the default order: sort_by=%s', async (sortBy, expected) => {
+    const res = await list(`?sort_by=${sortBy}`);
+    expect(res.statusCode).toBe(200);
+    expect(namesOf(res)).toEqual(expected);
+  });
+
   it('pages through the sorted order', async () => {
     expect(namesOf(await list('?sort_by=-name&offset=1&limit=2'))).toEqual(['alpha', 'Echo']);
     expect(namesOf(await list('?sort_by=name&offset=3'))).toEqual(['alpha', 'bravo']);
@@ -99,7 +117,7 @@ describe('sorting', () => {
   it.each([
     ['sort_by=size', 'sort_by field "size" is not one of model_id, name, last_rebalance_date'],
     ['sort_by=name,-name', 'sort_by names "name" more than once'],
-    ['sort_by=name,', 'sort_by item "" is not a field name with an optional + or - prefix'],
+    ['sort_by=%20name%20,%20-name', 'sort_by names "name" more than once'],
     ['sort_by=*name', 'sort_by item "*name" is not a field name with an optional + or - prefix'],
   ])('answers 400 for %s', async (query, message) => {
     const res = await list(`?${query}`);

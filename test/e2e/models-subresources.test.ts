@@ -51,10 +51,10 @@ describe('PUT /model/:id/position', () => {
     const res = await t.request({
       method: 'PUT',
       url: `/api/v1/model/${m.model_id}/position`,
-      payload: { security_id: securityId(2), target: '0.35', high_drift: 0.01, low_drift: '0.04' },
+      payload: { security_id: securityId(2), target: '0.35', high_drift: 0.04, low_drift: '0.01' },
     });
     expect(res.statusCode).toBe(200);
-    expect(json(res).positions[1]).toEqual({ security_id: securityId(2), target: '0.35', high_drift: '0.01', low_drift: '0.04' });
+    expect(json(res).positions[1]).toEqual({ security_id: securityId(2), target: '0.35', high_drift: '0.04', low_drift: '0.01' });
     expect(json(res).version).toBe(2);
   });
 

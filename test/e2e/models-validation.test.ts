@@ -112,6 +112,25 @@ describe.each(paths)('rules on $name', (path) => {
   });
 
   it.each([
+    ['0.03', '0.02', '0.03 > 0.02'],
+    [0.0201, '0.020', '0.0201 > 0.02'],
+    ['1', '0', '1 > 0'],
+  ])('rejects low_drift %s above high_drift %s, naming the position', async (low, high, values) => {
+    const res = await path.send({ ...position(1, '0.1'), low_drift: low, high_drift: high });
+    expect(res.statusCode).toBe(400);
+    const message = `${path.readable}low_drift must not be above high_drift for security ${securityId(1)} (${values})`;
+    expect(json(res)).toMatchObject({ code: 'VALIDATION_ERROR', message, details: [{ path: `${path.at}low_drift`, message }] });
+  });
+
+  it.each([
+    ['0.02', '0.02'],
+    ['0.020', 0.02],
+    ['0', '0.5'],
+  ])('accepts low_drift %s with high_drift %s (equal as decimals is allowed)', async (low, high) => {
+    expect((await path.send({ ...position(1, '0.1'), low_drift: low, high_drift: high })).statusCode).toBeLessThan(300);
+  });
+
+  it.each([
     ['abc', 'must be a decimal number such as "0.25"'],
     ['0x10', 'must be a decimal number such as "0.25"'],
     ['NaN', 'must be a decimal number such as "0.25"'],

@@ -44,7 +44,6 @@ describe('reading stored rebalances', () => {
     ['limit=0', 'limit must be between 1 and 100'],
     ['limit=101', 'limit must be between 1 and 100'],
     ['offset=-1', 'offset must be a non-negative integer'],
-    ['offset=5', 'offset 5 is past the end: there are 4 rebalances'],
   ])('answers 400 for %s', async (query, message) => {
     const res = await get(`/api/v1/rebalances?${query}`);
     expect(res.statusCode).toBe(400);
@@ -152,7 +151,7 @@ describe('the default page of stored rebalances', () => {
     expect(ids(first)).toEqual(newestFirst.slice(0, 10));
     expect(ids(await many.t.request({ method: 'GET', url: '/api/v1/rebalances?offset=10' }))).toEqual(newestFirst.slice(10));
     const past = await many.t.request({ method: 'GET', url: '/api/v1/rebalances?offset=13' });
-    expect([past.statusCode, json(past).message]).toEqual([400, 'offset 13 is past the end: there are 12 rebalances']);
+    expect([past.statusCode, json(past), past.headers['x-total-count']]).toEqual([200, [], '12']);
   });
 });
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Dec, formatDecimal, parseDecimal } from '../../src/domain/decimal.js';
 import { ValidationError } from '../../src/domain/errors.js';
 import { normalisePositions, samePositionValues, type ModelPosition } from '../../src/domain/model-rules.js';
-import { parseSortBy } from '../../src/modules/models/service.js';
+import { parseSortBy } from '../../src/domain/sorting.js';
 
 const p = (id: string, target: string, high = '0.02', low = '0.02'): ModelPosition => ({
   securityId: id,
@@ -70,16 +70,29 @@ describe('samePositionValues', () => {
 });
 
 describe('parseSortBy', () => {
+  const fields = ['model_id', 'name', 'last_rebalance_date'] as const;
+
   it('reads fields, directions, and a space as +', () => {
-    expect(parseSortBy('-last_rebalance_date, name,+model_id')).toEqual([
+    expect(parseSortBy('-last_rebalance_date, name,+model_id', fields)).toEqual([
       { field: 'last_rebalance_date', direction: -1 },
       { field: 'name', direction: 1 },
       { field: 'model_id', direction: 1 },
     ]);
   });
 
-  it.each(['', 'name,', 'size', 'name,name', '--name', '-'])('rejects %j', (raw) => {
-    expect(() => parseSortBy(raw)).toThrow(ValidationError);
+  it.each([
+    ['', []],
+    ['  ', []],
+    [',', []],
+    [' name , -model_id ', [{ field: 'name', direction: 1 }, { field: 'model_id', direction: -1 }]],
+    ['name,', [{ field: 'name', direction: 1 }]],
+    [',,-name,,', [{ field: 'name', direction: -1 }]],
+  ])('trims items and skips empty ones: %j', (raw, expected) => {
+    expect(parseSortBy(raw, fields)).toEqual(expected);
+  });
+
+  it.each(['size', 'name,name', 'name, +name', '--name', '-', '*name'])('rejects %j', (raw) => {
+    expect(() => parseSortBy(raw, fields)).toThrow(ValidationError);
   });
 });
 

@@ -6,6 +6,7 @@ import { fromDecimal128, toDecimal128 } from '../../domain/decimal.js';
 import { ConflictError } from '../../domain/errors.js';
 import { toObjectId } from '../../domain/ids.js';
 import type { ModelPosition } from '../../domain/model-rules.js';
+import type { SortKey } from '../../domain/sorting.js';
 import type { IndexSpec } from '../../plugins/mongo.js';
 
 export interface Model {
@@ -53,10 +54,6 @@ export const modelIndexes: IndexSpec[] = [
 ];
 
 export type ModelSortField = 'model_id' | 'name' | 'last_rebalance_date';
-export interface SortKey {
-  readonly field: ModelSortField;
-  readonly direction: 1 | -1;
-}
 
 const sortColumn: Record<ModelSortField, string> = {
   model_id: '_id',
@@ -141,7 +138,7 @@ export function createModelRepository(db: Db) {
       return models.countDocuments({});
     },
 
-    async list(sort: readonly SortKey[], offset: number, limit: number | undefined): Promise<Model[]> {
+    async list(sort: readonly SortKey<ModelSortField>[], offset: number, limit: number | undefined): Promise<Model[]> {
       const order: Record<string, 1 | -1> = {};
       for (const key of sort) order[sortColumn[key.field]] = key.direction;
       // Ties are broken by creation order so that paging is stable between calls.

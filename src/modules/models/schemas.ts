@@ -9,6 +9,7 @@ import {
   PortfolioId,
   QueryInteger,
   SecurityId,
+  SortBy,
   VersionNumber,
   VersionQuery,
 } from '../../domain/schemas.js';
@@ -84,11 +85,7 @@ export const ModelParams = z.object({ model_id: ObjectIdString });
 export const ListModelsQuery = z.object({
   offset: QueryInteger.optional(),
   limit: QueryInteger.optional(),
-  sort_by: z.string().optional().meta({
-    description:
-      'Comma-separated fields (model_id, name, last_rebalance_date), each optionally prefixed + (ascending) or - (descending)',
-    example: '-last_rebalance_date,name',
-  }),
+  sort_by: SortBy(['model_id', 'name', 'last_rebalance_date'], '-last_rebalance_date,name'),
 });
 
 export const DeleteModelQuery = z.object({ version: VersionQuery });

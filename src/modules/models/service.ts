@@ -5,6 +5,7 @@ import type { Clock } from '../../domain/clock.js';
 import { ConflictError, NotFoundError, ValidationError, VersionConflictError } from '../../domain/errors.js';
 import { formatDecimal } from '../../domain/decimal.js';
 import { pageStart } from '../../domain/paging.js';
+import { parseSortBy } from '../../domain/sorting.js';
 import {
   assertValidPosition,
   assertValidTotals,
@@ -13,41 +14,12 @@ import {
   type ModelPosition,
 } from '../../domain/model-rules.js';
 import type { PortfolioClaims } from './portfolio-claims.js';
-import type { Model, ModelChanges, ModelRepository, ModelSortField, SortKey } from './repository.js';
+import type { Model, ModelChanges, ModelRepository, ModelSortField } from './repository.js';
 
 /** Concurrent sub-resource writers retry on a moved version; each loss means another writer won. */
 const MAX_WRITE_ATTEMPTS = 100;
 
 const SORT_FIELDS: readonly ModelSortField[] = ['model_id', 'name', 'last_rebalance_date'];
-
-/**
- * Parses `sort_by` ("-last_rebalance_date,name"). A "+" that arrived unencoded
- * in a query string is a space, so a leading space means ascending too.
- */
-export function parseSortBy(raw: string): SortKey[] {
-  const keys: SortKey[] = [];
-  for (const item of raw.split(',')) {
-    const match = /^([+\- ]?)\s*([A-Za-z_]+)\s*$/.exec(item);
-    const field = match?.[2];
-    if (match === null || field === undefined) {
-      throw new ValidationError(`sort_by item "${item}" is not a field name with an optional + or - prefix`, [
-        { path: 'sort_by', message: `"${item}" is not a field name with an optional + or - prefix` },
-      ]);
-    }
-    if (!(SORT_FIELDS as readonly string[]).includes(field)) {
-      throw new ValidationError(`sort_by field "${field}" is not one of ${SORT_FIELDS.join(', ')}`, [
-        { path: 'sort_by', message: `"${field}" is not one of ${SORT_FIELDS.join(', ')}` },
-      ]);
-    }
-    if (keys.some((k) => k.field === field)) {
-      throw new ValidationError(`sort_by names "${field}" more than once`, [
-        { path: 'sort_by', message: `"${field}" appears more than once` },
-      ]);
-    }
-    keys.push({ field: field as ModelSortField, direction: match[1] === '-' ? -1 : 1 });
-  }
-  return keys;
-}
 
 const unique = (ids: readonly string[]) => [...new Set(ids)];
 
@@ -163,9 +135,9 @@ export function createModelService({ models, claims, clock, log }: ModelServiceD
     get: load,
 
     async list(offset: number | undefined, limit: number | undefined, sortBy: string | undefined): Promise<ModelPage> {
-      const sort = sortBy === undefined ? [] : parseSortBy(sortBy);
+      const sort = parseSortBy(sortBy, SORT_FIELDS);
       const total = await models.count();
-      const start = pageStart(offset, total, 'model');
+      const start = pageStart(offset, total);
       if (limit === 0 || start === total) return { models: [], total };
       return { models: await models.list(sort, start, limit), total };
     },

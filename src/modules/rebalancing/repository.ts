@@ -5,6 +5,7 @@
 import { ObjectId, type Collection, type Db, type Decimal128 } from 'mongodb';
 import { fixedFromDecimal128, mul, toDecimal128Fixed, toDecimal128s, type Fixed } from '../../domain/fixed.js';
 import { toObjectId } from '../../domain/ids.js';
+import type { SortKey } from '../../domain/sorting.js';
 import type { IndexSpec } from '../../plugins/mongo.js';
 import { ORDER_BATCHES, ORDER_SUBMISSIONS } from '../orders/repository.js';
 import type { PortfolioOutcome, PositionOutcome } from './outcome.js';
@@ -12,9 +13,40 @@ import type { PortfolioOutcome, PositionOutcome } from './outcome.js';
 export const REBALANCES = 'rebalances';
 export const REBALANCE_PORTFOLIOS = 'rebalance_portfolios';
 
+/** The fields `sort_by` may name on the lists of stored rebalances (api.md). */
+export const REBALANCE_SORT_FIELDS = ['rebalance_date', 'model_name', 'number_of_portfolios', 'rebalance_id'] as const;
+export type RebalanceSortField = (typeof REBALANCE_SORT_FIELDS)[number];
+
+const sortColumn: Record<RebalanceSortField, string> = {
+  rebalance_date: 'rebalance_date',
+  model_name: 'model_name',
+  number_of_portfolios: 'number_of_portfolios',
+  rebalance_id: '_id',
+};
+
+/**
+ * The order of a list: the keys asked for, then the id in the direction of the
+ * first key, so ties are stable and a one-field sort, either way round, walks
+ * one of the indexes below (a MongoDB index serves its exact reverse too).
+ * None of these fields is a Decimal128 (jongodb sorts those as text).
+ */
+export function listOrder(keys: readonly SortKey<RebalanceSortField>[]): Record<string, 1 | -1> {
+  const sort = keys.length > 0 ? keys : [{ field: 'rebalance_date', direction: -1 } as const];
+  const order: Record<string, 1 | -1> = {};
+  for (const key of sort) order[sortColumn[key.field]] = key.direction;
+  order._id ??= sort[0]!.direction;
+  return order;
+}
+
+const sortIndexes = (['rebalance_date', 'model_name', 'number_of_portfolios'] as const).flatMap((field): IndexSpec[] => [
+  { collection: REBALANCES, key: { [field]: 1, _id: 1 }, options: { name: `rebalances_by_${field}` } },
+  // POST /rebalances/portfolios: one ordered scan per portfolio asked for, merged.
+  { collection: REBALANCES, key: { portfolios: 1, [field]: 1, _id: 1 }, options: { name: `rebalances_portfolios_by_${field}` } },
+]);
+
 export const rebalanceIndexes: IndexSpec[] = [
-  { collection: REBALANCES, key: { created_at: -1, _id: -1 }, options: { name: 'rebalances_newest' } },
-  { collection: REBALANCES, key: { portfolios: 1 }, options: { name: 'rebalances_portfolios' } },
+  ...sortIndexes,
+  { collection: REBALANCES, key: { portfolios: 1, _id: 1 }, options: { name: 'rebalances_portfolios_by_id' } },
   { collection: REBALANCE_PORTFOLIOS, key: { rebalance_id: 1, seq: 1 }, options: { name: 'rebalance_portfolios_order' } },
   { collection: REBALANCE_PORTFOLIOS, key: { rebalance_id: 1, portfolio_id: 1 }, options: { name: 'rebalance_portfolios_lookup' } },
 ];
@@ -177,8 +209,6 @@ function toHeader(doc: HeaderDocument): RebalanceHeader {
   };
 }
 
-const NEWEST_FIRST = { created_at: -1, _id: -1 } as const;
-
 export function createRebalanceRepository(db: Db) {
   const headers: Collection<HeaderDocument> = db.collection<HeaderDocument>(REBALANCES);
   const portfolios: Collection<PortfolioDocument> = db.collection<PortfolioDocument>(REBALANCE_PORTFOLIOS);
@@ -239,10 +269,15 @@ export function createRebalanceRepository(db: Db) {
       return headers.countDocuments(portfolioIds === undefined ? {} : { portfolios: { $in: [...portfolioIds] } });
     },
 
-    /** Newest first; only rebalances listing one of `portfolioIds` when given. */
-    async listHeaders(offset: number, limit: number, portfolioIds?: readonly string[]): Promise<RebalanceHeader[]> {
+    /** In `sort_by` order (newest first by default); only rebalances listing one of `portfolioIds` when given. */
+    async listHeaders(
+      sort: readonly SortKey<RebalanceSortField>[],
+      offset: number,
+      limit: number,
+      portfolioIds?: readonly string[],
+    ): Promise<RebalanceHeader[]> {
       const filter = portfolioIds === undefined ? {} : { portfolios: { $in: [...portfolioIds] } };
-      const docs = await headers.find(filter).sort(NEWEST_FIRST).skip(offset).limit(limit).toArray();
+      const docs = await headers.find(filter).sort(listOrder(sort)).skip(offset).limit(limit).toArray();
       return docs.map(toHeader);
     },
 

@@ -4,12 +4,13 @@ import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AppError, ValidationError } from '../../domain/errors.js';
-import { ErrorResponse, PageQuery } from '../../domain/schemas.js';
+import { ErrorResponse } from '../../domain/schemas.js';
 import type { SubmissionResult } from '../orders/service.js';
 import { jsonStream, mapAsync, sendJson } from '../../http/json-stream.js';
 import { JsonSpool } from '../../http/spool.js';
 import {
   DeleteRebalanceQuery,
+  RebalanceListQuery,
   RebalanceQuery,
   ModelParams,
   PortfolioParams,
@@ -37,6 +38,9 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{ service: RebalanceService;
   { service, submit },
 ) => {
   const tags = ['rebalancing'];
+  const listDescription =
+    'offset default 0 (at or past the end: an empty page), limit default 10 (1–100); sort_by over rebalance_date ' +
+    '(default -rebalance_date), model_name, number_of_portfolios, rebalance_id. x-total-count carries the total.';
   const rebalanceErrors = { ...errorResponses, 422: ErrorResponse, 503: ErrorResponse };
 
   /**
@@ -145,16 +149,22 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{ service: RebalanceService;
       schema: {
         tags,
         summary: 'Stored rebalances, newest first',
-        querystring: PageQuery,
+        description: listDescription,
+        querystring: RebalanceListQuery,
         response: { 200: z.array(RebalanceResultDto), 400: ErrorResponse },
       },
     },
     async (request, reply) => {
-      const headers = await service.list(request.query.offset, request.query.limit);
-      sendJson(reply, jsonStream(listPieces(headers)));
+      const { offset, limit, sort_by } = request.query;
+      sendList(reply, await service.list({ offset, limit, sortBy: sort_by }));
       return reply;
     },
   );
+
+  const sendList = (reply: FastifyReply, page: { headers: readonly RebalanceHeader[]; total: number }) => {
+    reply.header('x-total-count', String(page.total));
+    sendJson(reply, jsonStream(listPieces(page.headers)));
+  };
 
   const listPieces = (headers: readonly RebalanceHeader[]) => {
     const pieces: (string | AsyncIterable<unknown>)[] = ['['];
@@ -214,14 +224,15 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{ service: RebalanceService;
       schema: {
         tags,
         summary: 'Stored rebalances that contain any of these portfolios, newest first',
-        querystring: PageQuery,
+        description: listDescription,
+        querystring: RebalanceListQuery,
         body: PortfoliosBody,
         response: { 200: z.array(RebalanceResultDto), 400: ErrorResponse },
       },
     },
     async (request, reply) => {
-      const headers = await service.list(request.query.offset, request.query.limit, request.body.portfolios);
-      sendJson(reply, jsonStream(listPieces(headers)));
+      const { offset, limit, sort_by } = request.query;
+      sendList(reply, await service.list({ offset, limit, sortBy: sort_by }, request.body.portfolios));
       return reply;
     },
   );

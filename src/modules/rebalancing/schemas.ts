@@ -3,9 +3,9 @@
 // at the edge only, in the stored-rebalance documents existing readers expect.
 import { z } from 'zod';
 import { formatFixed, formatPlaces, mul, toNumber } from '../../domain/fixed.js';
-import { ErrorResponse, ObjectIdString, PortfolioId, VersionQuery } from '../../domain/schemas.js';
+import { ErrorResponse, ObjectIdString, PageQuery, PortfolioId, SortBy, VersionQuery } from '../../domain/schemas.js';
 import type { PortfolioOutcome, PositionOutcome } from './outcome.js';
-import type { RebalanceHeader } from './repository.js';
+import { REBALANCE_SORT_FIELDS, type RebalanceHeader } from './repository.js';
 
 const QueryBoolean = z
   .enum(['true', 'false'], { error: 'must be true or false' })
@@ -27,6 +27,9 @@ export const PortfolioParams = z.object({ portfolio_id: PortfolioId });
 export const ModelParams = z.object({ model_id: ObjectIdString });
 export const RebalanceParams = z.object({ rebalance_id: ObjectIdString });
 export const RebalancePortfolioParams = z.object({ rebalance_id: ObjectIdString, portfolio_id: PortfolioId });
+
+/** GET /rebalances and POST /rebalances/portfolios: a page, in `sort_by` order (default -rebalance_date). */
+export const RebalanceListQuery = PageQuery.extend({ sort_by: SortBy(REBALANCE_SORT_FIELDS, '-rebalance_date') });
 
 export const DeleteRebalanceQuery = z.object({ version: VersionQuery });
 export const PortfoliosBody = z.strictObject({ portfolios: z.array(PortfolioId) }).meta({ id: 'RebalancePortfoliosBody' });

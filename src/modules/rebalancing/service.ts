@@ -8,13 +8,14 @@ import type { Logger } from 'pino';
 import type { Clock } from '../../domain/clock.js';
 import { AppError, NotFoundError, VersionConflictError } from '../../domain/errors.js';
 import { pageStart } from '../../domain/paging.js';
+import { parseSortBy } from '../../domain/sorting.js';
 import type { OptimizerPool } from '../../optimizer/pool.js';
 import type { OptimizerResult } from '../../optimizer/types.js';
 import type { Model, ModelRepository } from '../models/repository.js';
 import { UpstreamUnavailableError, type Upstreams } from '../../upstreams/index.js';
 import { fixedOf } from '../../domain/fixed.js';
 import { infeasibleOutcome, optimizerInput, outcomeOf, securitiesOf, type PortfolioOutcome } from './outcome.js';
-import type { RebalanceHeader, RebalanceRepository } from './repository.js';
+import { REBALANCE_SORT_FIELDS, type RebalanceHeader, type RebalanceRepository } from './repository.js';
 
 export interface RebalanceServiceDeps {
   readonly models: ModelRepository;
@@ -25,6 +26,13 @@ export interface RebalanceServiceDeps {
   readonly log: Logger;
   readonly concurrency: number;
   readonly observer?: RebalanceObserver;
+}
+
+/** A page of stored rebalances as asked for: `sort_by` as sent, offset default 0, limit default 10. */
+export interface RebalanceListQuery {
+  readonly offset?: number | undefined;
+  readonly limit?: number | undefined;
+  readonly sortBy?: string | undefined;
 }
 
 export type RebalanceKind = 'portfolio' | 'model' | 'cycle';
@@ -241,10 +249,6 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
     return found;
   }
 
-  function page(offset: number | undefined, limit: number | undefined, total: number) {
-    return { start: pageStart(offset, total, 'rebalance'), size: limit ?? 10 };
-  }
-
   return {
     /** Rebalances one portfolio against the model that lists it; 422 when it cannot be. */
     async rebalancePortfolio(portfolioId: string, dryRun: boolean): Promise<{ outcome: PortfolioOutcome; run: RebalanceRun }> {
@@ -272,10 +276,14 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
     portfolios: (rebalanceId: string, withPositions = true) => rebalances.portfolios(rebalanceId, withPositions),
     header,
 
-    async list(offset: number | undefined, limit: number | undefined, portfolioIds?: readonly string[]): Promise<RebalanceHeader[]> {
+    /** A page of stored rebalances in `sort_by` order, and how many there are in all. */
+    async list(query: RebalanceListQuery, portfolioIds?: readonly string[]): Promise<{ headers: RebalanceHeader[]; total: number }> {
+      const sort = parseSortBy(query.sortBy, REBALANCE_SORT_FIELDS);
       const ids = portfolioIds === undefined ? undefined : [...new Set(portfolioIds)];
-      const { start, size } = page(offset, limit, await rebalances.countHeaders(ids));
-      return rebalances.listHeaders(start, size, ids);
+      const total = await rebalances.countHeaders(ids);
+      const start = pageStart(query.offset, total);
+      if (start === total) return { headers: [], total };
+      return { headers: await rebalances.listHeaders(sort, start, query.limit ?? 10, ids), total };
     },
 
     /** One portfolio of a stored rebalance, with the rebalance it belongs to. */

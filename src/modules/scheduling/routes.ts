@@ -52,14 +52,14 @@ export const cycleRoutes: FastifyPluginAsyncZod<{ cycles: CycleRepository }> = a
       schema: {
         tags,
         summary: 'Rebalance cycles, newest first',
-        description: 'offset default 0, limit default 10 (1–100); x-total-count carries the total.',
+        description: 'offset default 0 (at or past the end: an empty page), limit default 10 (1–100); x-total-count carries the total.',
         querystring: PageQuery,
         response: { 200: z.array(CycleDto), 400: ErrorResponse },
       },
     },
     async (request, reply) => {
       const total = await cycles.count();
-      const offset = pageStart(request.query.offset, total, 'cycle');
+      const offset = pageStart(request.query.offset, total);
       reply.header('x-total-count', String(total));
       return (await cycles.list(offset, request.query.limit ?? 10)).map(toCycleDto);
     },
