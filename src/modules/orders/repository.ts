@@ -4,6 +4,7 @@
 // rebalance is submitted.
 import { ObjectId, type Collection, type Db } from 'mongodb';
 import type { IndexSpec } from '../../plugins/mongo.js';
+import { pageStart } from '../../domain/paging.js';
 
 export const ORDER_SUBMISSIONS = 'order_submissions';
 export const ORDER_BATCHES = 'order_batches';
@@ -148,6 +149,7 @@ export function createOrderRepository(db: Db) {
     async list(rebalanceId: string, status: OrderStatus | undefined, offset: number, limit: number): Promise<{ total: number; records: OrderRecord[] }> {
       const filter = status === undefined ? { rebalance_id: rebalanceId } : { rebalance_id: rebalanceId, status };
       const total = await orders.countDocuments(filter);
+      if (pageStart(offset, total) === total) return { total, records: [] };
       const docs = await orders.find(filter).sort({ _id: 1 }).skip(offset).limit(limit).toArray();
       const batchIds = [...new Set(docs.map((d) => d.batch_id).filter((id): id is string => id !== null))];
       const answers = new Map<string, { order_id: number | null; message: string | null }>();
