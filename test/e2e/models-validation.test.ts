@@ -111,23 +111,24 @@ describe.each(paths)('rules on $name', (path) => {
     expect((await path.send({ ...position(1, '0.1'), high_drift: 1, low_drift: '0' })).statusCode).toBeLessThan(300);
   });
 
-  it.each([
-    ['0.03', '0.02', '0.03 > 0.02'],
-    [0.0201, '0.020', '0.0201 > 0.02'],
-    ['1', '0', '1 > 0'],
-  ])('rejects low_drift %s above high_drift %s, naming the position', async (low, high, values) => {
-    const res = await path.send({ ...position(1, '0.1'), low_drift: low, high_drift: high });
-    expect(res.statusCode).toBe(400);
-    const message = `${path.readable}low_drift must not be above high_drift for security ${securityId(1)} (${values})`;
-    expect(json(res)).toMatchObject({ code: 'VALIDATION_ERROR', message, details: [{ path: `${path.at}low_drift`, message }] });
-  });
-
-  it.each([
-    ['0.02', '0.02'],
-    ['0.020', 0.02],
-    ['0', '0.5'],
-  ])('accepts low_drift %s with high_drift %s (equal as decimals is allowed)', async (low, high) => {
-    expect((await path.send({ ...position(1, '0.1'), low_drift: low, high_drift: high })).statusCode).toBeLessThan(300);
+  it('rejects low_drift above high_drift, naming the position, and accepts them equal as decimals', async () => {
+    for (const [low, high, values] of [
+      ['0.03', '0.02', '0.03 > 0.02'],
+      [0.0201, '0.020', '0.0201 > 0.02'],
+      ['1', '0', '1 > 0'],
+    ] as const) {
+      const res = await path.send({ ...position(1, '0.1'), low_drift: low, high_drift: high });
+      expect(res.statusCode, values).toBe(400);
+      const message = `${path.readable}low_drift must not be above high_drift for security ${securityId(1)} (${values})`;
+      expect(json(res), values).toMatchObject({ code: 'VALIDATION_ERROR', message, details: [{ path: `${path.at}low_drift`, message }] });
+    }
+    for (const [low, high] of [
+      ['0.02', '0.02'],
+      ['0.020', 0.02],
+      ['0', '0.5'],
+    ] as const) {
+      expect((await path.send({ ...position(1, '0.1'), low_drift: low, high_drift: high })).statusCode, `${low} ${high}`).toBeLessThan(300);
+    }
   });
 
   it.each([
