@@ -184,6 +184,7 @@ describe('rate limiting', () => {
       status_code: 429,
       code: 'RATE_LIMITED',
       message: expect.stringMatching(/^Too many requests: at most 3 per 60 s/),
+      detail: json(limited).message,
       details: [],
       correlation_id: 'limited-1',
     });
@@ -302,6 +303,7 @@ describe('unexpected failures', () => {
       status_code: 500,
       code: 'INTERNAL',
       message: 'An internal error occurred; the correlation id identifies it in the service logs',
+      detail: 'An internal error occurred; the correlation id identifies it in the service logs',
       details: [],
       correlation_id: 'boom-1',
     });
