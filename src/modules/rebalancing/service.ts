@@ -79,6 +79,21 @@ const MAX_WRITES = 2;
 export function createRebalanceService(deps: RebalanceServiceDeps) {
   const { models, rebalances, upstreams, optimizer, clock, log } = deps;
   const observer = deps.observer ?? {};
+  /** Rebalances being written now: never swept, whatever their age. */
+  const writing = new Set<string>();
+  /** Rebalances whose documents could not be removed when they failed: removed again on each sweep. */
+  const undiscarded = new Set<string>();
+
+  /** Best effort: a failed rebalance's documents go now, or on the next sweep when the database cannot take it. */
+  async function discard(rebalanceId: string): Promise<void> {
+    try {
+      await rebalances.discard(rebalanceId);
+      undiscarded.delete(rebalanceId);
+    } catch (error) {
+      undiscarded.add(rebalanceId);
+      log.warn({ err: error, rebalanceId }, 'could not remove the documents of a failed rebalance; the next sweep will');
+    }
+  }
 
   /** Runs a rebalance of `kind` and tells the observer how it ended. */
   async function observed(kind: RebalanceKind, dryRun: boolean, run: () => Promise<RebalanceRun>): Promise<RebalanceRun> {
@@ -92,14 +107,39 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
     }
   }
 
+  /**
+   * Runs one rebalance. Whatever a failed one wrote is removed, whatever
+   * failed (an upstream, a write, the publish): at once when the database
+   * takes it, else on the next sweep; a process that dies leaves it to the
+   * sweeper's age bound.
+   */
   async function rebalancePortfolios(
     model: Model,
     portfolioIds: readonly string[],
     options: { readonly dryRun: boolean; readonly sink?: OutcomeSink },
   ): Promise<RebalanceRun> {
     const now = clock.now();
+    if (options.dryRun) return computeAndStore(model, portfolioIds, options, now, null);
+    const rebalanceId = rebalances.newId(now);
+    writing.add(rebalanceId);
+    try {
+      return await computeAndStore(model, portfolioIds, options, now, rebalanceId);
+    } catch (error) {
+      await discard(rebalanceId);
+      throw error;
+    } finally {
+      writing.delete(rebalanceId);
+    }
+  }
+
+  async function computeAndStore(
+    model: Model,
+    portfolioIds: readonly string[],
+    options: { readonly dryRun: boolean; readonly sink?: OutcomeSink },
+    now: Date,
+    rebalanceId: string | null,
+  ): Promise<RebalanceRun> {
     const tradeDate = now.toISOString().slice(0, 10);
-    const rebalanceId = options.dryRun ? null : rebalances.newId();
     const total = portfolioIds.length;
     const cancel = new AbortController();
     const signal = cancel.signal;
@@ -208,10 +248,7 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
           : `no feasible solution exists for any of the ${total} portfolios of model ${model.id}`,
       );
     }
-    if (firstFailure !== null) {
-      if (rebalanceId !== null) await rebalances.discard(rebalanceId);
-      throw firstFailure;
-    }
+    if (firstFailure !== null) throw firstFailure;
     if (rebalanceId !== null) {
       await rebalances.publish({
         id: rebalanceId,
@@ -268,6 +305,16 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
     /** The same, for a model already loaded (scheduled cycles). */
     rebalanceLoadedModel: (model: Model) =>
       observed('cycle', false, () => rebalancePortfolios(model, model.portfolios, { dryRun: false })),
+
+    /** Rebalances this process is writing now (the sweeper leaves them alone). */
+    inFlight: (): ReadonlySet<string> => writing,
+
+    /** Tries again to remove what failed rebalances wrote when the database could not take it; how many it removed. */
+    async retryDiscards(): Promise<number> {
+      const ids = [...undiscarded];
+      await Promise.all(ids.map(discard));
+      return ids.filter((id) => !undiscarded.has(id)).length;
+    },
 
     portfolios: (rebalanceId: string, withPositions = true) => rebalances.portfolios(rebalanceId, withPositions),
     header,
