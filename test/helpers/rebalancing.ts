@@ -2,6 +2,7 @@
 // GlobeCo services, plus helpers to lay out portfolios and models.
 import type { SimHoldings } from '../../tools/simulator/book.js';
 import { startSimulator, type Simulator } from '../../tools/simulator/simulator.js';
+import type { AppOverrides } from '../../src/app.js';
 import { createTestApp, type TestApp } from './app.js';
 import { json } from './fixtures.js';
 
@@ -15,9 +16,9 @@ export interface World {
   close(): Promise<void>;
 }
 
-export async function createWorld(env: Record<string, string> = {}): Promise<World> {
+export async function createWorld(env: Record<string, string> = {}, overrides: AppOverrides = {}): Promise<World> {
   const sim = await startSimulator({ securities: 60, portfolios: 0, holdings: 0 });
-  const t = await createTestApp({ ...sim.env(), UPSTREAM_BACKOFF_MS: '1', ...env });
+  const t = await createTestApp({ ...sim.env(), UPSTREAM_BACKOFF_MS: '1', ...env }, overrides);
   return {
     t,
     sim,
