@@ -1,6 +1,7 @@
 // Builds the service (routes, plugins, services) without listening: the
 // server, the CLI and the tests all build the same thing here.
 import { randomUUID } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import cors from '@fastify/cors';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -102,7 +103,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     dbName: config.mongodb.dbName,
     timeoutMs: config.mongodb.timeoutMs,
     indexes: [...modelIndexes, ...claimIndexes, ...rebalanceIndexes, ...orderIndexes, ...cycleIndexes],
-    indexRetrySeconds: Math.ceil(config.maintenance.indexRetryMs / 1000),
+    indexRetrySeconds: Math.ceil(config.maintenance.repairIntervalMs / 1000),
   });
   await app.register(health);
   await app.register(protection, config.overload);
@@ -161,6 +162,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   });
   app.decorate('scheduler', scheduler);
   const spoolDir = config.maintenance.spoolDir ?? tmpdir();
+  await mkdir(spoolDir, { recursive: true });
   const maintenance = createSweeper({
     rebalances,
     rebalancing: rebalanceService,
@@ -176,7 +178,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     log: logger,
     intervalMs: config.maintenance.sweepIntervalMs,
     minAgeMs: config.maintenance.sweepMinAgeMs,
-    indexRetryMs: config.maintenance.indexRetryMs,
+    repairIntervalMs: config.maintenance.repairIntervalMs,
   });
   app.decorate('maintenance', maintenance);
   // Cycles stop first (within the grace period), then the connections they use close.

@@ -175,10 +175,10 @@ export const configVariables = {
     '3600000',
     'age past which portfolio documents of a never-published rebalance, and spool files of no live request, are removed; keep it well above the longest rebalance (10 000 portfolios took under 2 minutes)',
   ),
-  INDEX_RETRY_MS: variable(
+  REPAIR_INTERVAL_MS: variable(
     integer(1000, 3_600_000),
     '30000',
-    'while a unique index cannot be created (duplicate values in the data), how often each replica tries again',
+    'how often each replica retries what it could not do at once: a unique index that duplicate values kept from being created, the clean-up of a failed rebalance the database did not take',
   ),
   SPOOL_DIR: variable(z.string().trim().min(1, 'must not be empty'), undefined, 'directory of the temporary files that model rebalance answers are spooled to (default: the system temporary directory)'),
 } as const;
@@ -232,7 +232,7 @@ export interface Config {
   readonly maintenance: {
     readonly sweepIntervalMs: number;
     readonly sweepMinAgeMs: number;
-    readonly indexRetryMs: number;
+    readonly repairIntervalMs: number;
     readonly spoolDir: string | undefined;
   };
 }
@@ -315,7 +315,7 @@ export function loadConfig(env: Environment = process.env): Config {
     maintenance: {
       sweepIntervalMs: v.SWEEP_INTERVAL_MS,
       sweepMinAgeMs: v.SWEEP_MIN_AGE_MS,
-      indexRetryMs: v.INDEX_RETRY_MS,
+      repairIntervalMs: v.REPAIR_INTERVAL_MS,
       spoolDir: v.SPOOL_DIR,
     },
   };

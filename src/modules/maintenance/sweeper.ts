@@ -32,7 +32,8 @@ export interface SweeperDeps {
   /** 0: at start-up only. */
   readonly intervalMs: number;
   readonly minAgeMs: number;
-  readonly indexRetryMs: number;
+  /** How often missing indexes and failed clean-ups are retried between sweeps. */
+  readonly repairIntervalMs: number;
 }
 
 export interface SweepReport {
@@ -99,16 +100,17 @@ export function createSweeper(deps: SweeperDeps) {
   return {
     sweep,
 
-    /** Sweeps now, then every interval; retries missing indexes more often while one is missing. */
+    /** Sweeps now, then every interval; retries missing indexes and failed clean-ups more often. */
     start(): void {
       quietly('start-up sweep', sweep)();
       if (deps.intervalMs > 0) timers.push(setInterval(quietly('sweep', sweep), deps.intervalMs).unref());
       timers.push(
         setInterval(
-          quietly('index retry', async () => {
+          quietly('repair', async () => {
             if (indexes.missing().length > 0) await indexes.retry();
+            await rebalancing.retryDiscards();
           }),
-          deps.indexRetryMs,
+          deps.repairIntervalMs,
         ).unref(),
       );
     },
