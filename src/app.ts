@@ -183,6 +183,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   app.decorate('maintenance', maintenance);
   // Cycles stop first (within the grace period), then the connections they use close.
   app.addHook('preClose', async () => {
+    // Rebalances still running when the grace period ends stop, remove what they wrote and answer 503.
+    setTimeout(() => rebalanceService.stopAll(), config.shutdownGraceMs).unref();
     await Promise.all([scheduler.stop(config.shutdownGraceMs), maintenance.stop()]);
   });
 

@@ -1,6 +1,8 @@
-// A server process killed in the middle of a model rebalance leaves portfolio
-// documents without a header and a spool file behind; no reader ever sees
-// them, and the next process removes them in its start-up sweep.
+// A server process stopped in the middle of a model rebalance. Killed, it
+// leaves portfolio documents without a header and a spool file behind; no
+// reader ever sees them, and the next process removes them in its start-up
+// sweep. On SIGTERM, a rebalance still running when the grace period ends
+// stops and removes what it wrote before the process exits.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
@@ -81,44 +83,53 @@ const logLines = (server: Server) =>
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 
-describe('a server killed mid-rebalance', () => {
-  it('leaves nothing a reader can see, and the next start-up sweep removes its portfolio documents and spool file', async () => {
-    const portfolios = Array.from({ length: 120 }, (_, i) => pid(`k${i}`));
-    sim = await startSimulator({ securities: 10, portfolios: 0 });
-    sim.book.setSecurity(sid('k'), 'KIL');
-    sim.book.setPrice('KIL', '10');
-    for (const p of portfolios) sim.book.setHoldings(p, { cash: '1000', securities: [] });
-    spoolDir = await mkdtemp(join(tmpdir(), 'ogs-sweep-test-'));
-    const dbName = `test_${randomBytes(6).toString('hex')}`;
-    const env = {
-      ...sim.env(),
-      MONGODB_URI: inject('mongoUri'),
-      MONGODB_DB: dbName,
-      UPSTREAM_BACKOFF_MS: '1',
-      REBALANCE_CONCURRENCY: '4',
-      SPOOL_DIR: spoolDir,
-    };
-    client = new MongoClient(inject('mongoUri'));
-    const db = client.db(dbName);
+/**
+ * A server running a rebalance of a 120-portfolio model that stops after 100:
+ * their holdings come at once, the rest never, so two batches of 50 portfolio
+ * documents are written and no header.
+ */
+async function rebalanceStuckMidWrite(extra: Record<string, string> = {}) {
+  const portfolios = Array.from({ length: 120 }, (_, i) => pid(`k${i}`));
+  sim = await startSimulator({ securities: 10, portfolios: 0 });
+  sim.book.setSecurity(sid('k'), 'KIL');
+  sim.book.setPrice('KIL', '10');
+  for (const p of portfolios) sim.book.setHoldings(p, { cash: '1000', securities: [] });
+  spoolDir = await mkdtemp(join(tmpdir(), 'ogs-sweep-test-'));
+  const dbName = `test_${randomBytes(6).toString('hex')}`;
+  const env = {
+    ...sim.env(),
+    MONGODB_URI: inject('mongoUri'),
+    MONGODB_DB: dbName,
+    UPSTREAM_BACKOFF_MS: '1',
+    REBALANCE_CONCURRENCY: '4',
+    SPOOL_DIR: spoolDir,
+    ...extra,
+  };
+  client = new MongoClient(inject('mongoUri'));
+  const db = client.db(dbName);
 
-    const first = await startServer(env);
-    const created = await fetch(`${first.url}/api/v1/models`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'Killed', positions: [position(sid('k'), '0.5')], portfolios }),
-    });
-    expect(created.status).toBe(201);
-    const modelId = ((await created.json()) as { model_id: string }).model_id;
+  const server = await startServer(env);
+  const created = await fetch(`${server.url}/api/v1/models`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'Stuck', positions: [position(sid('k'), '0.5')], portfolios }),
+  });
+  expect(created.status).toBe(201);
+  const modelId = ((await created.json()) as { model_id: string }).model_id;
 
-    // The first 100 portfolios' holdings come at once, the rest never: two batches of 50 are written, no header.
-    sim.inject('accounting', { after: 100, latencyMs: 120_000 });
-    const answer = fetch(`${first.url}/api/v1/model/${modelId}/rebalance`, { method: 'POST' }).then(
-      (r) => r.status,
-      () => 'no answer',
-    );
-    await until('100 portfolio documents', async () => (await db.collection('rebalance_portfolios').countDocuments()) >= 100);
-    const written = await db.collection('rebalance_portfolios').findOne({});
-    const rebalanceId = String(written!.rebalance_id);
+  sim.inject('accounting', { after: 100, latencyMs: 120_000 });
+  const answer = fetch(`${server.url}/api/v1/model/${modelId}/rebalance`, { method: 'POST' }).then(
+    async (r) => ({ status: r.status, body: (await r.json()) as { code?: string } }),
+    () => 'no answer' as const,
+  );
+  await until('100 portfolio documents', async () => (await db.collection('rebalance_portfolios').countDocuments()) >= 100);
+  const written = await db.collection('rebalance_portfolios').findOne({});
+  return { env, db, server, modelId, answer, rebalanceId: String(written!.rebalance_id), spoolDir };
+}
+
+describe('a server stopped mid-rebalance', () => {
+  it('killed: leaves nothing a reader can see, and the next start-up sweep removes its portfolio documents and spool file', async () => {
+    const { env, db, server: first, modelId, answer, rebalanceId, spoolDir } = await rebalanceStuckMidWrite();
 
     // Readers never see a rebalance before its header.
     expect(await db.collection('rebalances').countDocuments()).toBe(0);
@@ -149,10 +160,22 @@ describe('a server killed mid-rebalance', () => {
     expect((await fetch(`${second.url}/api/v1/rebalance/${rebalanceId}`)).status).toBe(404);
 
     // The model itself is intact and rebalances normally.
-    sim.heal('accounting');
+    sim!.heal('accounting');
     const rebalanced = await fetch(`${second.url}/api/v1/model/${modelId}/rebalance`, { method: 'POST' });
     expect(rebalanced.status).toBe(200);
     expect(await rebalanced.json()).toHaveLength(120);
     expect(await db.collection('rebalance_portfolios').countDocuments()).toBe(120);
+  });
+
+  it('on SIGTERM past the grace period: the rebalance stops, answers 503, removes its documents and spool file, and the process exits 0', async () => {
+    const { db, server, answer, spoolDir } = await rebalanceStuckMidWrite({ SHUTDOWN_GRACE_MS: '200' });
+
+    server.child.kill('SIGTERM');
+
+    expect(await answer).toMatchObject({ status: 503, body: { code: 'NOT_READY' } });
+    expect(await server.exited).toBe(0);
+    expect(await db.collection('rebalance_portfolios').countDocuments()).toBe(0);
+    expect(await db.collection('rebalances').countDocuments()).toBe(0);
+    expect(await readdir(spoolDir)).toEqual([]);
   });
 });

@@ -63,6 +63,19 @@ export interface OutcomeSink {
   outcome(seq: number, outcome: PortfolioOutcome): void;
 }
 
+/** A rebalance stopped because the service is shutting down and its grace period ran out. */
+export class ShuttingDownError extends AppError {
+  constructor() {
+    super(
+      503,
+      'NOT_READY',
+      'The service is shutting down and the rebalance did not finish within the grace period; nothing of it is stored. Send it again',
+      [],
+      1,
+    );
+  }
+}
+
 export class InfeasibleError extends AppError {
   constructor(message: string) {
     super(422, 'INFEASIBLE', message);
@@ -81,6 +94,8 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
   const observer = deps.observer ?? {};
   /** Rebalances being written now: never swept, whatever their age. */
   const writing = new Set<string>();
+  /** Every rebalance running now, dry runs included, so that shutdown can stop them. */
+  const running = new Set<AbortController>();
   /** Rebalances whose documents could not be removed when they failed: removed again on each sweep. */
   const undiscarded = new Set<string>();
 
@@ -119,16 +134,19 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
     options: { readonly dryRun: boolean; readonly sink?: OutcomeSink },
   ): Promise<RebalanceRun> {
     const now = clock.now();
-    if (options.dryRun) return computeAndStore(model, portfolioIds, options, now, null);
-    const rebalanceId = rebalances.newId(now);
-    writing.add(rebalanceId);
+    const cancel = new AbortController();
+    const rebalanceId = options.dryRun ? null : rebalances.newId(now);
+    running.add(cancel);
+    if (rebalanceId !== null) writing.add(rebalanceId);
     try {
-      return await computeAndStore(model, portfolioIds, options, now, rebalanceId);
+      return await computeAndStore(model, portfolioIds, options, now, rebalanceId, cancel);
     } catch (error) {
-      await discard(rebalanceId);
-      throw error;
+      if (rebalanceId !== null) await discard(rebalanceId);
+      // Stopped from outside: whatever its upstream calls made of the abort, say why.
+      throw cancel.signal.reason instanceof ShuttingDownError ? cancel.signal.reason : error;
     } finally {
-      writing.delete(rebalanceId);
+      running.delete(cancel);
+      if (rebalanceId !== null) writing.delete(rebalanceId);
     }
   }
 
@@ -138,10 +156,10 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
     options: { readonly dryRun: boolean; readonly sink?: OutcomeSink },
     now: Date,
     rebalanceId: string | null,
+    cancel: AbortController,
   ): Promise<RebalanceRun> {
     const tradeDate = now.toISOString().slice(0, 10);
     const total = portfolioIds.length;
-    const cancel = new AbortController();
     const signal = cancel.signal;
     // Every upstream call of the rebalance listens to it (REBALANCE_CONCURRENCY at a time).
     setMaxListeners(0, signal);
@@ -241,6 +259,7 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
     flush();
     await drain(0);
     firstFailure ??= writeFailure;
+    if (signal.aborted) firstFailure ??= signal.reason;
     if (firstFailure === null && total > 0 && infeasible === total) {
       firstFailure = new InfeasibleError(
         total === 1
@@ -305,6 +324,11 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
     /** The same, for a model already loaded (scheduled cycles). */
     rebalanceLoadedModel: (model: Model) =>
       observed('cycle', false, () => rebalancePortfolios(model, model.portfolios, { dryRun: false })),
+
+    /** Stops every running rebalance (shutdown past its grace period): each answers 503 and removes what it wrote. */
+    stopAll(): void {
+      for (const cancel of running) cancel.abort(new ShuttingDownError());
+    },
 
     /** Rebalances this process is writing now (the sweeper leaves them alone). */
     inFlight: (): ReadonlySet<string> => writing,
