@@ -16,7 +16,7 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../../domain/clock.js';
 import { sweepSpools } from '../../http/spool.js';
-import type { IndexHealth } from '../../plugins/mongo.js';
+import type { IndexHealth } from '../../plugins/index-health.js';
 import type { Lease } from '../scheduling/lease.js';
 import type { RebalanceRepository } from '../rebalancing/repository.js';
 import type { RebalanceService } from '../rebalancing/service.js';
@@ -70,10 +70,11 @@ export function createSweeper(deps: SweeperDeps) {
   }
 
   async function sweepOnce(): Promise<SweepReport> {
+    // Files first: they need no database.
+    const spoolFiles = await sweepSpools(deps.spoolDir, clock.now(), deps.minAgeMs);
     await indexes.retry();
     const own = await rebalancing.retryDiscards();
     const documents = await unpublished();
-    const spoolFiles = await sweepSpools(deps.spoolDir, clock.now(), deps.minAgeMs);
     const report: SweepReport = {
       leased: documents.leased,
       rebalances: documents.rebalances + own,
