@@ -1,6 +1,8 @@
 // Builds the service (routes, plugins, services) without listening: the
 // server, the CLI and the tests all build the same thing here.
 import { randomUUID } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import cors from '@fastify/cors';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -19,6 +21,7 @@ import { createRebalanceService } from './modules/rebalancing/service.js';
 import { createOrderRepository, orderIndexes } from './modules/orders/repository.js';
 import { orderRoutes } from './modules/orders/routes.js';
 import { createOrderService } from './modules/orders/service.js';
+import { createSweeper, type Sweeper } from './modules/maintenance/sweeper.js';
 import { createCycleRepository, cycleIndexes } from './modules/scheduling/cycles.js';
 import { createLease } from './modules/scheduling/lease.js';
 import { cycleRoutes } from './modules/scheduling/routes.js';
@@ -37,6 +40,8 @@ import { createUpstreams } from './upstreams/index.js';
 declare module 'fastify' {
   interface FastifyInstance {
     scheduler: Scheduler;
+    /** Removes what failed rebalances left behind (server.ts starts it; tests call `sweep`). */
+    maintenance: Sweeper;
   }
 }
 
@@ -44,6 +49,9 @@ export interface AppOverrides {
   readonly logger?: Logger;
   readonly clock?: Clock;
 }
+
+/** A sweep takes seconds; a replica that dies while sweeping holds the sweep back this long. */
+const SWEEP_LEASE_TTL_MS = 10 * 60_000;
 
 /** Correlation ids are echoed only when they are short and plain, so they are safe to log. */
 const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -114,6 +122,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     dbName: config.mongodb.dbName,
     timeoutMs: config.mongodb.timeoutMs,
     indexes: [...modelIndexes, ...claimIndexes, ...rebalanceIndexes, ...orderIndexes, ...cycleIndexes],
+    indexRetrySeconds: Math.ceil(config.maintenance.repairIntervalMs / 1000),
   });
   await app.register(health);
   await app.register(protection, config.overload);
@@ -127,7 +136,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     await Promise.all([upstreams.close(), optimizer.close()]);
   });
 
-  const models = createModelRepository(app.mongo.db);
+  const models = createModelRepository(app.mongo.db, app.mongo.indexes);
   const claims = createPortfolioClaims(app.mongo.db, models);
   const modelService = createModelService({ models, claims, clock, log: logger });
   const rebalances = createRebalanceRepository(app.mongo.db);
@@ -171,9 +180,31 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     onCycleEnd: app.metrics.cycle,
   });
   app.decorate('scheduler', scheduler);
+  const spoolDir = config.maintenance.spoolDir ?? tmpdir();
+  await mkdir(spoolDir, { recursive: true });
+  const maintenance = createSweeper({
+    rebalances,
+    rebalancing: rebalanceService,
+    indexes: app.mongo.indexes,
+    lease: createLease(app.mongo.db, clock, {
+      name: 'maintenance-sweep',
+      holder: config.schedule.replicaId,
+      ttlMs: SWEEP_LEASE_TTL_MS,
+      skewMs: config.schedule.clockSkewMs,
+    }),
+    spoolDir,
+    clock,
+    log: logger,
+    intervalMs: config.maintenance.sweepIntervalMs,
+    minAgeMs: config.maintenance.sweepMinAgeMs,
+    repairIntervalMs: config.maintenance.repairIntervalMs,
+  });
+  app.decorate('maintenance', maintenance);
   // Cycles stop first (within the grace period), then the connections they use close.
   app.addHook('preClose', async () => {
-    await scheduler.stop(config.shutdownGraceMs);
+    // Rebalances still running when the grace period ends stop, remove what they wrote and answer 503.
+    setTimeout(() => rebalanceService.stopAll(), config.shutdownGraceMs).unref();
+    await Promise.all([scheduler.stop(config.shutdownGraceMs), maintenance.stop()]);
   });
 
   if (config.apiKeys.length === 0) {
@@ -192,6 +223,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       await api.register(rebalanceRoutes, {
         service: rebalanceService,
         submit: config.orders.submission ? (id) => orderService.submit(id) : undefined,
+        spoolDir,
       });
       await api.register(orderRoutes, { service: orderService });
       await api.register(cycleRoutes, { cycles });

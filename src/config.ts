@@ -165,6 +165,22 @@ export const configVariables = {
   MAX_EVENT_LOOP_DELAY_MS: variable(integer(0, 60_000), '1000', 'back-pressure: mean event-loop delay above which /api/v1 answers 503 OVERLOADED (0 = off)'),
   MAX_HEAP_USED_MB: variable(integer(0, 1_048_576), undefined, 'back-pressure: heap used above which /api/v1 answers 503 OVERLOADED (unset: 90% of the heap limit; 0 = off)'),
   SHUTDOWN_GRACE_MS: variable(integer(0, 600_000), '10000', 'time to finish in-flight work on SIGTERM'),
+  SWEEP_INTERVAL_MS: variable(
+    integer(0, 86_400_000),
+    '900000',
+    'how often one replica sweeps what failed rebalances left behind (it also sweeps at start-up; 0 = at start-up only)',
+  ),
+  SWEEP_MIN_AGE_MS: variable(
+    integer(0, 604_800_000),
+    '3600000',
+    'age past which portfolio documents of a never-published rebalance, and spool files of no live request, are removed; keep it well above the longest rebalance (10 000 portfolios took under 2 minutes)',
+  ),
+  REPAIR_INTERVAL_MS: variable(
+    integer(1000, 3_600_000),
+    '30000',
+    'how often each replica retries what it could not do at once: a unique index that duplicate values kept from being created, the clean-up of a failed rebalance the database did not take',
+  ),
+  SPOOL_DIR: variable(z.string().trim().min(1, 'must not be empty'), undefined, 'directory of the temporary files that model rebalance answers are spooled to (default: the system temporary directory)'),
 } as const;
 
 export type ConfigVariableName = keyof typeof configVariables;
@@ -213,6 +229,12 @@ export interface Config {
   /** Back-pressure limits; 0 turns one off. Heap undefined: 90% of the heap limit. */
   readonly overload: { readonly maxEventLoopDelayMs: number; readonly maxHeapUsedMb: number | undefined };
   readonly shutdownGraceMs: number;
+  readonly maintenance: {
+    readonly sweepIntervalMs: number;
+    readonly sweepMinAgeMs: number;
+    readonly repairIntervalMs: number;
+    readonly spoolDir: string | undefined;
+  };
 }
 
 export class ConfigError extends Error {
@@ -290,6 +312,12 @@ export function loadConfig(env: Environment = process.env): Config {
     requestTimeoutMs: v.REQUEST_TIMEOUT_MS,
     overload: { maxEventLoopDelayMs: v.MAX_EVENT_LOOP_DELAY_MS, maxHeapUsedMb: v.MAX_HEAP_USED_MB },
     shutdownGraceMs: v.SHUTDOWN_GRACE_MS,
+    maintenance: {
+      sweepIntervalMs: v.SWEEP_INTERVAL_MS,
+      sweepMinAgeMs: v.SWEEP_MIN_AGE_MS,
+      repairIntervalMs: v.REPAIR_INTERVAL_MS,
+      spoolDir: v.SPOOL_DIR,
+    },
   };
 }
 

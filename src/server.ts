@@ -61,6 +61,7 @@ async function main(): Promise<void> {
 
   await app.listen({ port: config.port, host: config.host });
   app.scheduler.start();
+  app.maintenance.start();
   if (config.schedule.cron === undefined) logger.info('no REBALANCE_SCHEDULE: scheduled rebalance cycles are off');
 }
 

@@ -2,18 +2,37 @@
 // order, and streams them back as one JSON array in sequence order: a model
 // rebalance of 10 000 portfolios is answered without holding it in memory
 // or reading it back from the database.
+//
+// Nothing is left behind: a spool is removed once streamed, when its answer
+// is abandoned (the client went away, the stream was never read), when the
+// process exits, and, for a process that was killed, by `sweep`. A file is
+// named after its host and process, so a sweep can tell a dead request's file
+// from a live one even when several replicas share the directory.
 import { randomUUID } from 'node:crypto';
-import { open, rm, type FileHandle } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
+import { open, readdir, rm, stat, type FileHandle } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+
+const PREFIX = 'ogs-spool-';
+/** `ogs-spool-<host>-<pid>-<uuid>.json` (older files: `ogs-spool-<uuid>.json`). */
+const NAME = /^ogs-spool-(.+)-(\d+)-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.json$/;
+/** The host part of a file name: characters that cannot break the name pattern. */
+const HOST = hostname().replace(/[^A-Za-z0-9.]/g, '_') || 'host';
+
+/** Paths of this process's spools that are still open, removed synchronously if the process exits. */
+const live = new Set<string>();
+process.once('exit', () => {
+  for (const path of live) rmSync(path, { force: true });
+});
 
 export class JsonSpool {
   private offset = 0;
   private writing: Promise<void> = Promise.resolve();
   private readonly starts: Float64Array;
   private readonly lengths: Int32Array;
-  private disposed = false;
+  private disposal: Promise<void> | null = null;
 
   private constructor(
     private readonly path: string,
@@ -24,14 +43,26 @@ export class JsonSpool {
     this.lengths = new Int32Array(size).fill(-1);
   }
 
-  /** A spool for `size` pieces, numbered 0..size-1. */
-  static async create(size: number): Promise<JsonSpool> {
-    const path = join(tmpdir(), `ogs-spool-${randomUUID()}.json`);
-    return new JsonSpool(path, await open(path, 'w+'), size);
+  /** A spool for `size` pieces, numbered 0..size-1, in `directory` (the system temporary directory by default). */
+  static async create(size: number, directory: string = tmpdir()): Promise<JsonSpool> {
+    const path = join(directory, `${PREFIX}${HOST}-${process.pid}-${randomUUID()}.json`);
+    live.add(path);
+    try {
+      return new JsonSpool(path, await open(path, 'w+'), size);
+    } catch (error) {
+      live.delete(path);
+      throw error;
+    }
+  }
+
+  /** True once removed: pieces put after that are dropped. */
+  get disposed(): boolean {
+    return this.disposal !== null;
   }
 
   /** Stores piece `seq` (JSON text). Writes are queued; `flushed()` waits for them. */
   put(seq: number, json: string): void {
+    if (this.disposed) return;
     const bytes = Buffer.from(json);
     const at = this.offset;
     this.offset += bytes.length;
@@ -46,34 +77,75 @@ export class JsonSpool {
     return this.writing;
   }
 
-  /** The pieces as one JSON array, in sequence order; the file is removed once read (or on error). */
+  /**
+   * The pieces as one JSON array, in sequence order. The file is removed once
+   * read, on error, and when the stream is destroyed unread (a client that left).
+   */
   stream(): Readable {
     const spool = this;
     async function* pieces(): AsyncGenerator<Buffer> {
-      try {
-        await spool.flushed();
-        yield Buffer.from('[');
-        for (let seq = 0; seq < spool.size; seq++) {
-          const length = spool.lengths[seq]!;
-          if (length < 0) throw new Error(`spool piece ${seq} was never written`);
-          const buffer = Buffer.alloc(length + (seq === 0 ? 0 : 1));
-          if (seq > 0) buffer.write(',');
-          await spool.file.read(buffer, seq === 0 ? 0 : 1, length, spool.starts[seq]!);
-          yield buffer;
-        }
-        yield Buffer.from(']');
-      } finally {
-        await spool.dispose();
+      await spool.flushed();
+      yield Buffer.from('[');
+      for (let seq = 0; seq < spool.size; seq++) {
+        const length = spool.lengths[seq]!;
+        if (length < 0) throw new Error(`spool piece ${seq} was never written`);
+        const buffer = Buffer.alloc(length + (seq === 0 ? 0 : 1));
+        if (seq > 0) buffer.write(',');
+        await spool.file.read(buffer, seq === 0 ? 0 : 1, length, spool.starts[seq]!);
+        yield buffer;
       }
+      yield Buffer.from(']');
     }
-    return Readable.from(pieces(), { objectMode: false });
+    const readable = Readable.from(pieces(), { objectMode: false });
+    // 'close' comes after the end, an error, or a destroy before the first read.
+    readable.once('close', () => void this.dispose());
+    return readable;
   }
 
-  async dispose(): Promise<void> {
-    if (this.disposed) return;
-    this.disposed = true;
-    await this.writing.catch(() => undefined);
-    await this.file.close();
-    await rm(this.path, { force: true });
+  /** Closes and removes the file; safe to call more than once. */
+  dispose(): Promise<void> {
+    this.disposal ??= (async () => {
+      await this.writing.catch(() => undefined);
+      await this.file.close().catch(() => undefined);
+      await rm(this.path, { force: true });
+      live.delete(this.path);
+    })();
+    return this.disposal;
   }
+}
+
+/** True when no process with this id runs on this host (a process we may not signal still runs). */
+function processIsDead(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/**
+ * Removes spool files of requests that are no longer served: this process's
+ * files that no request holds, files of dead processes on this host, and any
+ * file older than `minAgeMs` (another host's, or a pid that was reused).
+ * Returns how many it removed.
+ */
+export async function sweepSpools(directory: string, now: Date, minAgeMs: number): Promise<number> {
+  let removed = 0;
+  for (const name of await readdir(directory)) {
+    if (!name.startsWith(PREFIX)) continue;
+    const path = join(directory, name);
+    const owner = NAME.exec(name);
+    const ours = owner !== null && owner[1] === HOST;
+    const pid = ours ? Number(owner[2]) : null;
+    if (pid === process.pid && live.has(path)) continue;
+    const dead = pid === process.pid || (pid !== null && processIsDead(pid));
+    if (!dead) {
+      const info = await stat(path).catch(() => null);
+      if (info === null || now.getTime() - info.mtimeMs < minAgeMs) continue;
+    }
+    await rm(path, { force: true });
+    removed += 1;
+  }
+  return removed;
 }

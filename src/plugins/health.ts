@@ -26,6 +26,18 @@ export default fp(
     const lifecycle: Lifecycle = { shuttingDown: false, startedAt: new Date(), reporters: new Map() };
     app.decorate('lifecycle', lifecycle);
 
+    /**
+     * Missing unique indexes (duplicates in the data) do not make the service
+     * unready: every replica shares the data, so none would serve even the reads.
+     * Both probes name them instead, and the writes that need them answer 503.
+     */
+    const degraded = () => {
+      const missing = app.mongo.indexes.missing();
+      return missing.length === 0
+        ? {}
+        : { degraded: missing.map((m) => ({ index: m.index, collection: m.collection, duplicates: m.duplicates, message: m.message })) };
+    };
+
     async function readiness(): Promise<{ ready: boolean; reason?: string; mongodb: string }> {
       if (lifecycle.shuttingDown) return { ready: false, reason: 'The service is shutting down', mongodb: 'unknown' };
       if (app.hasDecorator('isUnderPressure') && app.isUnderPressure()) {
@@ -54,7 +66,8 @@ export default fp(
             details: [],
           });
         }
-        return { status: 'ready' };
+        const problems = degraded();
+        return { status: 'degraded' in problems ? 'degraded' : 'ready', ...problems };
       },
     );
 
@@ -65,8 +78,10 @@ export default fp(
         const state = await readiness();
         const components: Record<string, unknown> = {};
         for (const [name, report] of lifecycle.reporters) components[name] = report();
+        const problems = degraded();
         return reply.code(state.ready ? 200 : 503).send({
-          status: state.ready ? 'ok' : 'unavailable',
+          status: !state.ready ? 'unavailable' : 'degraded' in problems ? 'degraded' : 'ok',
+          ...problems,
           ...(state.reason === undefined ? {} : { reason: state.reason }),
           version: SERVICE_VERSION,
           uptime_seconds: Math.floor((Date.now() - lifecycle.startedAt.getTime()) / 1000),

@@ -32,6 +32,7 @@ import {
   type Db,
   type IndexSpecification,
 } from 'mongodb';
+import { createIndexHealth, type IndexHealth } from './index-health.js';
 
 /**
  * True when the error (or what it wraps) says MongoDB could not be reached:
@@ -66,6 +67,7 @@ export interface MongoHandle {
   readonly db: Db;
   /** Ping with a deadline; true when the server answered in time. */
   ping(timeoutMs: number): Promise<boolean>;
+  readonly indexes: IndexHealth;
 }
 
 declare module 'fastify' {
@@ -80,19 +82,20 @@ export interface MongoPluginOptions {
   /** Server selection timeout: how long an operation waits for a reachable server. */
   readonly timeoutMs: number;
   readonly indexes: readonly IndexSpec[];
+  /** Seconds a refused write is told to wait (retry-after): how often index creation is retried. */
+  readonly indexRetrySeconds: number;
 }
 
 export default fp<MongoPluginOptions>(
-  async (app, { uri, dbName, timeoutMs, indexes }) => {
+  async (app, { uri, dbName, timeoutMs, indexes, indexRetrySeconds }) => {
     const client = new MongoClient(uri, {
       appName: 'globeco-order-generation-service',
       serverSelectionTimeoutMS: timeoutMs,
     });
     await client.connect();
     const db = client.db(dbName);
-    for (const index of indexes) {
-      await db.collection(index.collection).createIndex(index.key, index.options);
-    }
+    const indexHealth = createIndexHealth(db, indexes, indexRetrySeconds, app.log);
+    await indexHealth.create();
 
     const ping = async (timeoutMs: number): Promise<boolean> => {
       let timer: NodeJS.Timeout | undefined;
@@ -110,7 +113,12 @@ export default fp<MongoPluginOptions>(
       }
     };
 
-    app.decorate('mongo', { client, db, ping });
+    app.decorate('mongo', {
+      client,
+      db,
+      ping,
+      indexes: { missing: indexHealth.missing, require: indexHealth.require, retry: indexHealth.retry },
+    });
     app.addHook('onClose', async () => {
       await client.close();
     });

@@ -94,8 +94,15 @@ function nameTaken(error: unknown, name: string): never {
   throw error;
 }
 
-export function createModelRepository(db: Db) {
+/** Refuses (503) while an index a write relies on is missing (plugins/mongo.ts). */
+export interface IndexGuard {
+  require(index: string): void;
+}
+
+export function createModelRepository(db: Db, indexes: IndexGuard = { require: () => undefined }) {
   const models: Collection<ModelDocument> = db.collection<ModelDocument>(MODELS);
+  // Without the unique index a new or renamed model could take a name twice.
+  const nameIsUnique = () => indexes.require('models_name_unique');
 
   return {
     newId(): string {
@@ -104,6 +111,7 @@ export function createModelRepository(db: Db) {
 
     /** Inserts a new model at version 1; a taken name is a ConflictError. */
     async insert(id: string, changes: ModelChanges, now: Date): Promise<Model> {
+      nameIsUnique();
       const doc: ModelDocument = {
         _id: toObjectId(id),
         name: changes.name,
@@ -154,6 +162,7 @@ export function createModelRepository(db: Db) {
      * bumps it. Null when the version moved on (or the model is gone).
      */
     async updateIfVersion(current: Model, changes: ModelChanges, now: Date): Promise<Model | null> {
+      if (changes.name !== current.name) nameIsUnique();
       const version = current.version + 1;
       const set: Partial<ModelDocument> = {
         name: changes.name,

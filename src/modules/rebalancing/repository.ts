@@ -209,12 +209,16 @@ function toHeader(doc: HeaderDocument): RebalanceHeader {
   };
 }
 
+/** Rebalance ids per query of a sweep. */
+const SWEEP_CHUNK = 500;
+
 export function createRebalanceRepository(db: Db) {
   const headers: Collection<HeaderDocument> = db.collection<HeaderDocument>(REBALANCES);
   const portfolios: Collection<PortfolioDocument> = db.collection<PortfolioDocument>(REBALANCE_PORTFOLIOS);
 
   return {
-    newId: () => new ObjectId().toHexString(),
+    /** A new rebalance id; its timestamp, when the rebalance started, is what the sweeper ages it by. */
+    newId: (startedAt: Date) => new ObjectId(ObjectId.generate(Math.floor(startedAt.getTime() / 1000))).toHexString(),
 
     /** Stores portfolios (each with its place in the model's order) of a rebalance that is not visible yet. */
     async writePortfolios(rebalanceId: string, items: readonly { seq: number; outcome: PortfolioOutcome }[]): Promise<void> {
@@ -258,6 +262,33 @@ export function createRebalanceRepository(db: Db) {
     /** Removes whatever a failed rebalance wrote. */
     async discard(rebalanceId: string): Promise<void> {
       await portfolios.deleteMany({ rebalance_id: toObjectId(rebalanceId) });
+    },
+
+    /**
+     * Rebalances started before `startedBefore` (by their id's timestamp) that
+     * have portfolio documents but no header: never published, or deleted
+     * half-way. A distinct scan of the `rebalance_portfolios_order` index.
+     */
+    async unpublishedBefore(startedBefore: Date): Promise<string[]> {
+      const bound = ObjectId.createFromTime(Math.floor(startedBefore.getTime() / 1000));
+      const ids: ObjectId[] = await portfolios.distinct('rebalance_id', { rebalance_id: { $lt: bound } });
+      const unpublished: string[] = [];
+      for (let i = 0; i < ids.length; i += SWEEP_CHUNK) {
+        const chunk = ids.slice(i, i + SWEEP_CHUNK);
+        const published = new Set((await headers.find({ _id: { $in: chunk } }).toArray()).map((h) => h._id.toHexString()));
+        for (const id of chunk) if (!published.has(id.toHexString())) unpublished.push(id.toHexString());
+      }
+      return unpublished;
+    },
+
+    /** Deletes the portfolio documents of these (unpublished) rebalances; how many went. */
+    async discardMany(rebalanceIds: readonly string[]): Promise<number> {
+      let deleted = 0;
+      for (let i = 0; i < rebalanceIds.length; i += SWEEP_CHUNK) {
+        const chunk = rebalanceIds.slice(i, i + SWEEP_CHUNK).map(toObjectId);
+        deleted += (await portfolios.deleteMany({ rebalance_id: { $in: chunk } })).deletedCount;
+      }
+      return deleted;
     },
 
     async findHeader(id: string): Promise<RebalanceHeader | null> {

@@ -33,10 +33,12 @@ import type { RebalanceService } from './service.js';
 /** Submits a stored rebalance's orders (`?submit=true`); undefined when ORDER_SUBMISSION is off. */
 export type SubmitOrders = (rebalanceId: string) => Promise<SubmissionResult>;
 
-export const rebalanceRoutes: FastifyPluginAsyncZod<{ service: RebalanceService; submit: SubmitOrders | undefined }> = async (
-  app,
-  { service, submit },
-) => {
+export const rebalanceRoutes: FastifyPluginAsyncZod<{
+  service: RebalanceService;
+  submit: SubmitOrders | undefined;
+  /** Where model rebalance answers are spooled (the system temporary directory when undefined). */
+  spoolDir?: string | undefined;
+}> = async (app, { service, submit, spoolDir }) => {
   const tags = ['rebalancing'];
   const listDescription =
     'offset default 0 (at or past the end: an empty page), limit default 10 (1–100); sort_by over rebalance_date ' +
@@ -122,10 +124,19 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{ service: RebalanceService;
       let spool: JsonSpool | null = null;
       let rebalanceId: string | null = null;
       let tradeDate = '';
+      // A client that leaves before its answer starts releases the spool at once
+      // (the rebalance itself goes on and is stored). Once streaming, the stream owns it.
+      let left = false;
+      const leave = () => {
+        left = true;
+        void (spool as JsonSpool | null)?.dispose();
+      };
+      reply.raw.once('close', leave);
       try {
         await service.rebalanceModel(request.params.model_id, request.query.dry_run, {
           async start(run) {
-            spool = await JsonSpool.create(run.total);
+            spool = await JsonSpool.create(run.total, spoolDir);
+            if (left) void spool.dispose();
             rebalanceId = run.rebalanceId;
             tradeDate = run.tradeDate;
           },
@@ -137,6 +148,8 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{ service: RebalanceService;
       } catch (error) {
         await (spool as JsonSpool | null)?.dispose();
         throw error;
+      } finally {
+        reply.raw.off('close', leave);
       }
       sendJson(reply, (spool as unknown as JsonSpool).stream());
       return reply;

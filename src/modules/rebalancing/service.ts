@@ -71,6 +71,19 @@ export interface OutcomeSink {
   outcome(seq: number, outcome: PortfolioOutcome): void;
 }
 
+/** A rebalance stopped because the service is shutting down and its grace period ran out. */
+export class ShuttingDownError extends AppError {
+  constructor() {
+    super(
+      503,
+      'NOT_READY',
+      'The service is shutting down and the rebalance did not finish within the grace period; nothing of it is stored. Send it again',
+      [],
+      1,
+    );
+  }
+}
+
 export class InfeasibleError extends AppError {
   constructor(message: string) {
     super(422, 'INFEASIBLE', message);
@@ -87,6 +100,23 @@ const MAX_WRITES = 2;
 export function createRebalanceService(deps: RebalanceServiceDeps) {
   const { models, rebalances, upstreams, optimizer, clock, log } = deps;
   const observer = deps.observer ?? {};
+  /** Rebalances being written now: never swept, whatever their age. */
+  const writing = new Set<string>();
+  /** Every rebalance running now, dry runs included, so that shutdown can stop them. */
+  const running = new Set<AbortController>();
+  /** Rebalances whose documents could not be removed when they failed: removed again on each sweep. */
+  const undiscarded = new Set<string>();
+
+  /** Best effort: a failed rebalance's documents go now, or on the next sweep when the database cannot take it. */
+  async function discard(rebalanceId: string): Promise<void> {
+    try {
+      await rebalances.discard(rebalanceId);
+      undiscarded.delete(rebalanceId);
+    } catch (error) {
+      undiscarded.add(rebalanceId);
+      log.warn({ err: error, rebalanceId }, 'could not remove the documents of a failed rebalance; the next sweep will');
+    }
+  }
 
   /** Runs a rebalance of `kind` and tells the observer how it ended. */
   async function observed(kind: RebalanceKind, dryRun: boolean, run: () => Promise<RebalanceRun>): Promise<RebalanceRun> {
@@ -100,16 +130,44 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
     }
   }
 
+  /**
+   * Runs one rebalance. Whatever a failed one wrote is removed, whatever
+   * failed (an upstream, a write, the publish): at once when the database
+   * takes it, else on the next sweep; a process that dies leaves it to the
+   * sweeper's age bound.
+   */
   async function rebalancePortfolios(
     model: Model,
     portfolioIds: readonly string[],
     options: { readonly dryRun: boolean; readonly sink?: OutcomeSink },
   ): Promise<RebalanceRun> {
     const now = clock.now();
-    const tradeDate = now.toISOString().slice(0, 10);
-    const rebalanceId = options.dryRun ? null : rebalances.newId();
-    const total = portfolioIds.length;
     const cancel = new AbortController();
+    const rebalanceId = options.dryRun ? null : rebalances.newId(now);
+    running.add(cancel);
+    if (rebalanceId !== null) writing.add(rebalanceId);
+    try {
+      return await computeAndStore(model, portfolioIds, options, now, rebalanceId, cancel);
+    } catch (error) {
+      if (rebalanceId !== null) await discard(rebalanceId);
+      // Stopped from outside: whatever its upstream calls made of the abort, say why.
+      throw cancel.signal.reason instanceof ShuttingDownError ? cancel.signal.reason : error;
+    } finally {
+      running.delete(cancel);
+      if (rebalanceId !== null) writing.delete(rebalanceId);
+    }
+  }
+
+  async function computeAndStore(
+    model: Model,
+    portfolioIds: readonly string[],
+    options: { readonly dryRun: boolean; readonly sink?: OutcomeSink },
+    now: Date,
+    rebalanceId: string | null,
+    cancel: AbortController,
+  ): Promise<RebalanceRun> {
+    const tradeDate = now.toISOString().slice(0, 10);
+    const total = portfolioIds.length;
     const signal = cancel.signal;
     // Every upstream call of the rebalance listens to it (REBALANCE_CONCURRENCY at a time).
     setMaxListeners(0, signal);
@@ -209,6 +267,7 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
     flush();
     await drain(0);
     firstFailure ??= writeFailure;
+    if (signal.aborted) firstFailure ??= signal.reason;
     if (firstFailure === null && total > 0 && infeasible === total) {
       firstFailure = new InfeasibleError(
         total === 1
@@ -216,10 +275,7 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
           : `no feasible solution exists for any of the ${total} portfolios of model ${model.id}`,
       );
     }
-    if (firstFailure !== null) {
-      if (rebalanceId !== null) await rebalances.discard(rebalanceId);
-      throw firstFailure;
-    }
+    if (firstFailure !== null) throw firstFailure;
     if (rebalanceId !== null) {
       await rebalances.publish({
         id: rebalanceId,
@@ -272,6 +328,21 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
     /** The same, for a model already loaded (scheduled cycles). */
     rebalanceLoadedModel: (model: Model) =>
       observed('cycle', false, () => rebalancePortfolios(model, model.portfolios, { dryRun: false })),
+
+    /** Stops every running rebalance (shutdown past its grace period): each answers 503 and removes what it wrote. */
+    stopAll(): void {
+      for (const cancel of running) cancel.abort(new ShuttingDownError());
+    },
+
+    /** Rebalances this process is writing now (the sweeper leaves them alone). */
+    inFlight: (): ReadonlySet<string> => writing,
+
+    /** Tries again to remove what failed rebalances wrote when the database could not take it; how many it removed. */
+    async retryDiscards(): Promise<number> {
+      const ids = [...undiscarded];
+      await Promise.all(ids.map(discard));
+      return ids.filter((id) => !undiscarded.has(id)).length;
+    },
 
     portfolios: (rebalanceId: string, withPositions = true) => rebalances.portfolios(rebalanceId, withPositions),
     header,

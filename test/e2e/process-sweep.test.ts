@@ -1,0 +1,181 @@
+// A server process stopped in the middle of a model rebalance. Killed, it
+// leaves portfolio documents without a header and a spool file behind; no
+// reader ever sees them, and the next process removes them in its start-up
+// sweep. On SIGTERM, a rebalance still running when the grace period ends
+// stops and removes what it wrote before the process exits.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { MongoClient } from 'mongodb';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { freePort } from '../../tools/bench/end-to-end.js';
+import { startSimulator, type Simulator } from '../../tools/simulator/simulator.js';
+import { pid, position, sid } from '../helpers/rebalancing.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+interface Server {
+  readonly url: string;
+  readonly child: ChildProcess;
+  output(): string;
+  readonly exited: Promise<number | null>;
+}
+
+let sim: Simulator | undefined;
+let client: MongoClient | undefined;
+let spoolDir: string | undefined;
+const children: ChildProcess[] = [];
+afterEach(async () => {
+  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  await sim?.stop();
+  await client?.close();
+  if (spoolDir !== undefined) await rm(spoolDir, { recursive: true, force: true });
+  sim = undefined;
+  client = undefined;
+  spoolDir = undefined;
+});
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `check` until it holds (at most about `tries` × 25 ms). */
+async function until(what: string, check: () => Promise<boolean> | boolean, tries = 800): Promise<void> {
+  for (let i = 0; i < tries; i++) {
+    if (await check()) return;
+    await pause(25);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function startServer(env: Record<string, string>): Promise<Server> {
+  let out = '';
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', LOG_LEVEL: 'info', PORT: String(port), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const server = { url: `http://127.0.0.1:${port}`, child, output: () => out, exited };
+  await until(
+    'the server to be ready',
+    async () => {
+      if (child.exitCode !== null) throw new Error(`the server exited:\n${out}`);
+      return fetch(`${server.url}/health/ready`).then(
+        (r) => r.ok,
+        () => false,
+      );
+    },
+    1200,
+  );
+  return server;
+}
+
+const logLines = (server: Server) =>
+  server
+    .output()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+/**
+ * A server running a rebalance of a 120-portfolio model that stops after 100:
+ * their holdings come at once, the rest never, so two batches of 50 portfolio
+ * documents are written and no header.
+ */
+async function rebalanceStuckMidWrite(extra: Record<string, string> = {}) {
+  const portfolios = Array.from({ length: 120 }, (_, i) => pid(`k${i}`));
+  sim = await startSimulator({ securities: 10, portfolios: 0 });
+  sim.book.setSecurity(sid('k'), 'KIL');
+  sim.book.setPrice('KIL', '10');
+  for (const p of portfolios) sim.book.setHoldings(p, { cash: '1000', securities: [] });
+  spoolDir = await mkdtemp(join(tmpdir(), 'ogs-sweep-test-'));
+  const dbName = `test_${randomBytes(6).toString('hex')}`;
+  const env = {
+    ...sim.env(),
+    MONGODB_URI: inject('mongoUri'),
+    MONGODB_DB: dbName,
+    UPSTREAM_BACKOFF_MS: '1',
+    REBALANCE_CONCURRENCY: '4',
+    SPOOL_DIR: spoolDir,
+    ...extra,
+  };
+  client = new MongoClient(inject('mongoUri'));
+  const db = client.db(dbName);
+
+  const server = await startServer(env);
+  const created = await fetch(`${server.url}/api/v1/models`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'Stuck', positions: [position(sid('k'), '0.5')], portfolios }),
+  });
+  expect(created.status).toBe(201);
+  const modelId = ((await created.json()) as { model_id: string }).model_id;
+
+  sim.inject('accounting', { after: 100, latencyMs: 120_000 });
+  const answer = fetch(`${server.url}/api/v1/model/${modelId}/rebalance`, { method: 'POST' }).then(
+    async (r) => ({ status: r.status, body: (await r.json()) as { code?: string } }),
+    () => 'no answer' as const,
+  );
+  await until('100 portfolio documents', async () => (await db.collection('rebalance_portfolios').countDocuments()) >= 100);
+  const written = await db.collection('rebalance_portfolios').findOne({});
+  return { env, db, server, modelId, answer, rebalanceId: String(written!.rebalance_id), spoolDir };
+}
+
+describe('a server stopped mid-rebalance', () => {
+  it('killed: leaves nothing a reader can see, and the next start-up sweep removes its portfolio documents and spool file', async () => {
+    const { env, db, server: first, modelId, answer, rebalanceId, spoolDir } = await rebalanceStuckMidWrite();
+
+    // Readers never see a rebalance before its header.
+    expect(await db.collection('rebalances').countDocuments()).toBe(0);
+    const listed = await fetch(`${first.url}/api/v1/rebalances`);
+    expect(await listed.json()).toEqual([]);
+    expect((await fetch(`${first.url}/api/v1/rebalance/${rebalanceId}`)).status).toBe(404);
+    expect((await fetch(`${first.url}/api/v1/rebalance/${rebalanceId}/portfolios`)).status).toBe(404);
+    expect(await readdir(spoolDir)).toHaveLength(1);
+
+    first.child.kill('SIGKILL');
+    await first.exited;
+    expect(await answer).toBe('no answer');
+    expect(await db.collection('rebalance_portfolios').countDocuments()).toBe(100);
+    expect(await readdir(spoolDir)).toHaveLength(1);
+
+    // The next process (here with an age bound of 0) sweeps at start-up.
+    const second = await startServer({ ...env, SWEEP_MIN_AGE_MS: '0' });
+    await until('the start-up sweep', () => logLines(second).some((l) => l.msg === 'sweep finished'));
+    expect(logLines(second).find((l) => l.msg === 'sweep finished')).toMatchObject({
+      leased: true,
+      rebalances: 1,
+      portfolioDocuments: 100,
+      spoolFiles: 1,
+    });
+    expect(await db.collection('rebalance_portfolios').countDocuments()).toBe(0);
+    expect(await readdir(spoolDir)).toEqual([]);
+    expect(await (await fetch(`${second.url}/api/v1/rebalances`)).json()).toEqual([]);
+    expect((await fetch(`${second.url}/api/v1/rebalance/${rebalanceId}`)).status).toBe(404);
+
+    // The model itself is intact and rebalances normally.
+    sim!.heal('accounting');
+    const rebalanced = await fetch(`${second.url}/api/v1/model/${modelId}/rebalance`, { method: 'POST' });
+    expect(rebalanced.status).toBe(200);
+    expect(await rebalanced.json()).toHaveLength(120);
+    expect(await db.collection('rebalance_portfolios').countDocuments()).toBe(120);
+  });
+
+  it('on SIGTERM past the grace period: the rebalance stops, answers 503, removes its documents and spool file, and the process exits 0', async () => {
+    const { db, server, answer, spoolDir } = await rebalanceStuckMidWrite({ SHUTDOWN_GRACE_MS: '200' });
+
+    server.child.kill('SIGTERM');
+
+    expect(await answer).toMatchObject({ status: 503, body: { code: 'NOT_READY' } });
+    expect(await server.exited).toBe(0);
+    expect(await db.collection('rebalance_portfolios').countDocuments()).toBe(0);
+    expect(await db.collection('rebalances').countDocuments()).toBe(0);
+    expect(await readdir(spoolDir)).toEqual([]);
+  });
+});
