@@ -10,7 +10,8 @@ import { createWorld, pid, position, sid, type World } from '../helpers/rebalanc
 
 let w: World;
 let now = new Date('2026-11-20T10:00:00.000Z');
-/** Stored in this order (so by id); their dates are not in that order, and two pairs tie. */
+/** Stored in this order; their dates are not in that order, and two pairs tie. A rebalance id
+ * carries the time its rebalance started (the sweeper reads it), so ids go by date: 4, 1, 0, 2, 3. */
 const r: string[] = [];
 
 beforeAll(async () => {
@@ -50,12 +51,12 @@ const orders: [string, number[]][] = [
   ['sort_by=rebalance_date', [4, 1, 0, 2, 3]],
   ['sort_by=%2Brebalance_date', [4, 1, 0, 2, 3]],
   ['sort_by=+rebalance_date', [4, 1, 0, 2, 3]],
-  ['sort_by=model_name', [0, 3, 2, 4, 1]],
-  ['sort_by=-model_name', [1, 4, 2, 3, 0]],
-  ['sort_by=number_of_portfolios', [1, 4, 0, 3, 2]],
-  ['sort_by=-number_of_portfolios', [2, 3, 0, 4, 1]],
-  ['sort_by=rebalance_id', [0, 1, 2, 3, 4]],
-  ['sort_by=-rebalance_id', [4, 3, 2, 1, 0]],
+  ['sort_by=model_name', [0, 3, 4, 2, 1]],
+  ['sort_by=-model_name', [1, 2, 4, 3, 0]],
+  ['sort_by=number_of_portfolios', [4, 1, 0, 3, 2]],
+  ['sort_by=-number_of_portfolios', [2, 3, 0, 1, 4]],
+  ['sort_by=rebalance_id', [4, 1, 0, 2, 3]],
+  ['sort_by=-rebalance_id', [3, 2, 0, 1, 4]],
   ['sort_by=model_name,-rebalance_date', [3, 0, 2, 4, 1]],
   ['sort_by=%20-number_of_portfolios%20,%20model_name%20,', [2, 3, 0, 4, 1]],
 ];
@@ -71,8 +72,8 @@ describe('GET /rebalances?sort_by', () => {
   });
 
   it('pages through the sorted order, and past its end to an empty page', async () => {
-    expect(ids(await list('sort_by=model_name&offset=1&limit=2'))).toEqual([3, 2]);
-    expect(ids(await list('sort_by=-number_of_portfolios&offset=3&limit=2'))).toEqual([4, 1]);
+    expect(ids(await list('sort_by=model_name&offset=1&limit=2'))).toEqual([3, 4]);
+    expect(ids(await list('sort_by=-number_of_portfolios&offset=3&limit=2'))).toEqual([1, 4]);
     const past = await list('sort_by=model_name&offset=5&limit=20');
     expect([past.statusCode, json(past), past.headers['x-total-count']]).toEqual([200, [], '5']);
   });
@@ -95,11 +96,11 @@ describe('POST /rebalances/portfolios?sort_by', () => {
     const cases: [string, number[]][] = [
       ['', [3, 2, 0, 4]],
       ['sort_by=rebalance_date', [4, 0, 2, 3]],
-      ['sort_by=model_name', [0, 3, 2, 4]],
-      ['sort_by=-model_name', [4, 2, 3, 0]],
+      ['sort_by=model_name', [0, 3, 4, 2]],
+      ['sort_by=-model_name', [2, 4, 3, 0]],
       ['sort_by=-number_of_portfolios', [2, 3, 0, 4]],
-      ['sort_by=rebalance_id', [0, 2, 3, 4]],
-      ['sort_by=model_name&offset=1&limit=2', [3, 2]],
+      ['sort_by=rebalance_id', [4, 0, 2, 3]],
+      ['sort_by=model_name&offset=1&limit=2', [3, 4]],
     ];
     for (const [query, expected] of cases) {
       const res = await containing(query, [pid('b1'), pid('c1')]);
