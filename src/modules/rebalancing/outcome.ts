@@ -17,12 +17,13 @@ import {
   type Fixed,
 } from '../../domain/fixed.js';
 import type { ModelPosition } from '../../domain/model-rules.js';
+import { pow10 } from '../../optimizer/bigint-math.js';
 import type { OptimizerInput, OptimizerResult } from '../../optimizer/index.js';
 import type { PortfolioHoldings, Quote } from '../../upstreams/index.js';
 
 export interface Trade {
   readonly type: 'BUY' | 'SELL';
-  /** |adjusted − original|: whole unless the holding was fractional. */
+  /** |adjusted − original|: always a whole number of shares. */
   readonly quantity: Fixed;
 }
 
@@ -91,6 +92,13 @@ export function infeasibleOutcome(portfolioId: string, name: string | null, mess
   };
 }
 
+/** A holding of `whole` shares beside the fraction of `original` (whole-share trades cannot remove it). */
+function keepingFraction(original: Fixed, whole: number): Fixed {
+  if (original.scale === 0) return fixedOfInteger(whole);
+  const unit = pow10(original.scale);
+  return { digits: BigInt(whole) * unit + (((original.digits % unit) + unit) % unit), scale: original.scale };
+}
+
 /** What the optimiser's answer means for this portfolio. */
 export function outcomeOf(portfolioId: string, name: string | null, input: OptimizerInput, result: OptimizerResult): PortfolioOutcome {
   const cash = fixedOf(input.cash);
@@ -103,7 +111,7 @@ export function outcomeOf(portfolioId: string, name: string | null, input: Optim
     const security = given.get(p.securityId)!;
     const price = sharedFixedOf(p.price);
     const original = fixedOf(p.original);
-    const adjusted = fixedOfInteger(p.shares);
+    const adjusted = keepingFraction(original, p.wholeShares);
     const target = sharedFixedOf(security.target);
     const value = mul(adjusted, price);
     cashAfter = sub(cashAfter, value);
