@@ -148,9 +148,15 @@ export function prepare(input: OptimizerInput): ScaledProblem {
     lo[i] = lows[i]!.double;
     hi[i] = highs[i]!.double;
     MV += Q[i]! * P[i]! * held;
-    F[i] = ((Q[i]! % S) + S) % S;
-    FV[i] = F[i]! * P[i]! * toDrift;
-    fractionSpend += F[i]! * P[i]! * held;
+    // A quantity's digits carry no trailing zeros: it is fractional exactly when it has a scale.
+    if (quantities[i]!.scale === 0) {
+      F[i] = 0n;
+      FV[i] = 0n;
+    } else {
+      F[i] = ((Q[i]! % S) + S) % S;
+      FV[i] = F[i]! * P[i]! * toDrift;
+      fractionSpend += F[i]! * P[i]! * held;
+    }
   }
   const MVK = MV - fractionSpend;
   const scale = Number(pow10(sm));

@@ -18,26 +18,27 @@ export interface Verified {
 
 /** `whole` holds k per security: the whole shares held beside the fraction kept. */
 export function verify(problem: ScaledProblem, whole: Float64Array): Verified {
-  const { n, MV, P, Q, F, W, LO, HI, sm, sw, sp, sq, ids } = problem;
+  const { n, MV, P, Q, F, FV, W, LO, HI, sm, sw, sp, sq, ids } = problem;
   const toValue = pow10(sm + sw - sp);
-  const S = pow10(sq);
+  const quantityScale = pow10(sq);
   let spend = 0n;
   let driftBefore = 0n;
   let driftAfter = 0n;
   for (let i = 0; i < n; i++) {
     const k = whole[i]!;
     if (!Number.isSafeInteger(k) || k < 0) throw new OptimizerBug(`${ids[i]}: ${k} is not a whole number of shares >= 0`);
-    const after = BigInt(k) * S + F[i]!; // u' at scale sq
-    if ((after - Q[i]!) % S !== 0n) throw new OptimizerBug(`${ids[i]}: the trade is not a whole number of shares`);
-    const value = after * P[i]! * toValue; // u'·p at scale sm + sw + sq
-    const target = MV * W[i]! * S;
-    if (value < MV * (W[i]! - LO[i]!) * S || value > MV * (W[i]! + HI[i]!) * S) {
-      throw new OptimizerBug(`${ids[i]}: a holding of ${k} whole shares falls outside the drift band`);
+    if (F[i] !== 0n && (BigInt(k) * quantityScale + F[i]! - Q[i]!) % quantityScale !== 0n) {
+      throw new OptimizerBug(`${ids[i]}: the trade is not a whole number of shares`);
     }
-    spend += after * P[i]!;
+    const value = BigInt(k) * P[i]! * toValue + FV[i]!; // u'·p = (k + f)·p at scale sm + sw
+    if (value < MV * (W[i]! - LO[i]!) || value > MV * (W[i]! + HI[i]!)) {
+      throw new OptimizerBug(`${ids[i]}: a holding of ${k} whole shares${F[i] === 0n ? '' : ' and a fraction'} falls outside the drift band`);
+    }
+    spend += value;
+    const target = MV * W[i]!;
     driftAfter += abs(target - value);
-    driftBefore += abs(target - Q[i]! * P[i]! * toValue);
+    driftBefore += abs(target * quantityScale - Q[i]! * P[i]! * toValue);
   }
-  if (spend * pow10(sm - sp - sq) > MV) throw new OptimizerBug('the orders spend more than the market value');
-  return { driftBefore, driftAfter, driftScale: sm + sw + sq };
+  if (spend > MV * pow10(sw)) throw new OptimizerBug('the orders spend more than the market value');
+  return { driftBefore, driftAfter: driftAfter * quantityScale, driftScale: sm + sw + sq };
 }
