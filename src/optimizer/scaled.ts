@@ -35,8 +35,6 @@ export interface ScaledProblem {
   readonly F: readonly bigint[];
   readonly FV: readonly bigint[];
   readonly MVK: bigint;
-  /** Some holding is fractional. */
-  readonly fractional: boolean;
   /** Doubles nearest to the decimals (each within half an ulp). */
   readonly p: Float64Array;
   readonly q: Float64Array;
@@ -178,7 +176,6 @@ export function prepare(input: OptimizerInput): ScaledProblem {
     F,
     FV,
     MVK,
-    fractional: F.some((f) => f !== 0n),
     p,
     q,
     w,
