@@ -3,6 +3,7 @@
 // the synchronous core; `createOptimizerPool` (pool.ts) runs the expensive
 // solves (large, or cash-binding) in worker threads, off the event loop.
 import { Dec } from '../domain/decimal.js';
+import { pow10 } from './bigint-math.js';
 import { prepare, toDec, type ScaledProblem } from './scaled.js';
 import { decide, solveScaled, type CoreAnswer } from './solve.js';
 import type { InfeasibleSecurity, OptimizerInput, OptimizerOptions, OptimizerResult } from './types.js';
@@ -24,6 +25,7 @@ function bandSecurities(problem: ScaledProblem, answer: Extract<CoreAnswer, { ki
       price: problem.prices[i]!,
       bandLow: mv.times(w.minus(toDec(problem.LO[i]!, problem.sw))),
       bandHigh: mv.times(w.plus(toDec(problem.HI[i]!, problem.sw))),
+      fraction: toDec(problem.F[i]!, problem.sq),
       minShares: new Dec(answer.low[i]!),
       maxShares: new Dec(answer.high[i]!),
     };
@@ -45,7 +47,10 @@ function infeasible(problem: ScaledProblem, core: CoreAnswer, marketValue: Dec, 
       const described = securities.map(
         (s) =>
           `${s.securityId} (band ${money(s.bandLow)} to ${money(s.bandHigh)} at price ${s.price.toString()} ` +
-          `allows ${s.minShares.toString()} to ${s.maxShares.toString()} shares)`,
+          (s.fraction.isZero()
+            ? `allows ${s.minShares.toString()} to ${s.maxShares.toString()} shares)`
+            : `allows ${s.minShares.toString()} to ${s.maxShares.toString()} whole shares beside the ` +
+              `${s.fraction.toString()} share held, a fraction whole-share orders cannot trade)`),
       );
       return {
         ...base,
@@ -56,7 +61,9 @@ function infeasible(problem: ScaledProblem, core: CoreAnswer, marketValue: Dec, 
     }
     case 'cash': {
       let spend = new Dec(0);
-      for (let i = 0; i < problem.n; i++) spend = spend.plus(problem.prices[i]!.times(core.low[i]!));
+      for (let i = 0; i < problem.n; i++) {
+        spend = spend.plus(problem.prices[i]!.times(toDec(problem.F[i]!, problem.sq).plus(core.low[i]!)));
+      }
       return {
         ...base,
         reason: 'cash',
@@ -80,16 +87,16 @@ function infeasible(problem: ScaledProblem, core: CoreAnswer, marketValue: Dec, 
 export function answer(problem: ScaledProblem, core: CoreAnswer, timeoutMs: number): OptimizerResult {
   const marketValue = toDec(problem.MV, problem.sm);
   if (core.kind !== 'optimal' && core.kind !== 'nothing_to_do') return infeasible(problem, core, marketValue, timeoutMs);
-  const quantities = core.kind === 'optimal' ? core.quantities : new Float64Array(problem.n);
-  const checked = verify(problem, quantities);
+  const whole = core.kind === 'optimal' ? core.quantities : new Float64Array(problem.n);
+  const checked = verify(problem, whole);
   const common = {
     marketValue,
     positions: problem.ids.map((securityId, i) => ({
       securityId,
       price: problem.prices[i]!,
       original: problem.quantities[i]!,
-      adjusted: new Dec(quantities[i]!),
-      shares: quantities[i]!,
+      adjusted: problem.F[i] === 0n ? new Dec(whole[i]!) : toDec(BigInt(whole[i]!) * pow10(problem.sq) + problem.F[i]!, problem.sq),
+      wholeShares: whole[i]!,
     })),
     driftBefore: toDec(checked.driftBefore, checked.driftScale),
     driftAfter: toDec(checked.driftAfter, checked.driftScale),

@@ -34,7 +34,10 @@ export interface KnapsackItem {
   readonly overshoot: bigint;
   /** Shares that may be sold (b − L >= 1). */
   readonly maxShares: number;
-  /** For the trade value: holding after step 2 (b), current holding Q / 10^sq, price P. */
+  /**
+   * For the trade value: whole shares after step 2 (b), the current holding's
+   * whole part Q / 10^sq (its fraction is kept, so trades are b − k − Q / 10^sq), price P.
+   */
   readonly b: bigint;
   readonly Q: bigint;
   readonly P: bigint;

@@ -25,6 +25,16 @@ export interface ScaledProblem {
   readonly LO: readonly bigint[];
   readonly HI: readonly bigint[];
   readonly MV: bigint;
+  /**
+   * Whole-share trades keep a fractional holding's fraction (rebalancing.md):
+   * u' = f + k with f = u − floor(u) in [0, 1) and k >= 0 whole. F[i] = f_i at
+   * scale sq; FV[i] = f_i·p_i at scale sm + sw (the drift scale), by which the
+   * band and the target of k are shifted; MVK = MV − Σ f_i·p_i at scale sm, the
+   * money the whole shares may take.
+   */
+  readonly F: readonly bigint[];
+  readonly FV: readonly bigint[];
+  readonly MVK: bigint;
   /** Doubles nearest to the decimals (each within half an ulp). */
   readonly p: Float64Array;
   readonly q: Float64Array;
@@ -33,6 +43,8 @@ export interface ScaledProblem {
   readonly hi: Float64Array;
   /** Nearest double to MV (from the exact value, so within one rounding of it). */
   readonly mv: number;
+  /** The same for MVK. */
+  readonly mvk: number;
 }
 
 interface Fixed {
@@ -116,6 +128,11 @@ export function prepare(input: OptimizerInput): ScaledProblem {
   const hi = new Float64Array(n);
   let MV = rescale(cash, sm);
   const held = pow10(sm - sq - sp);
+  const S = pow10(sq);
+  const toDrift = pow10(sm + sw - sq - sp);
+  const F: bigint[] = new Array<bigint>(n);
+  const FV: bigint[] = new Array<bigint>(n);
+  let fractionSpend = 0n;
   for (let i = 0; i < n; i++) {
     ids[i] = securities[i]!.securityId;
     P[i] = rescale(prices[i]!, sp);
@@ -129,7 +146,18 @@ export function prepare(input: OptimizerInput): ScaledProblem {
     lo[i] = lows[i]!.double;
     hi[i] = highs[i]!.double;
     MV += Q[i]! * P[i]! * held;
+    // A quantity's digits carry no trailing zeros: it is fractional exactly when it has a scale.
+    if (quantities[i]!.scale === 0) {
+      F[i] = 0n;
+      FV[i] = 0n;
+    } else {
+      F[i] = ((Q[i]! % S) + S) % S;
+      FV[i] = F[i]! * P[i]! * toDrift;
+      fractionSpend += F[i]! * P[i]! * held;
+    }
   }
+  const MVK = MV - fractionSpend;
+  const scale = Number(pow10(sm));
   return {
     n,
     ids,
@@ -145,12 +173,16 @@ export function prepare(input: OptimizerInput): ScaledProblem {
     LO,
     HI,
     MV,
+    F,
+    FV,
+    MVK,
     p,
     q,
     w,
     lo,
     hi,
-    mv: Number(MV) / Number(pow10(sm)),
+    mv: Number(MV) / scale,
+    mvk: Number(MVK) / scale,
   };
 }
 

@@ -1,4 +1,6 @@
-// The optimiser's decisions on a scaled problem (rebalancing.md, The optimiser):
+// The optimiser's decisions on a scaled problem (rebalancing.md, The optimiser),
+// on the whole shares k of each holding u' = f + k (f the fraction of the
+// current holding, 0 unless it is fractional; band and target shifted by f·p):
 // 1. each security's feasible range of whole shares [L, U];
 // 2. its unconstrained best b (nearest to target; ties: nearer the current
 //    holding, then fewer shares);
@@ -52,20 +54,20 @@ interface Decision {
 
 /** Step 1 and 2 for security i in exact integer arithmetic. */
 function decideExactly(problem: ScaledProblem, i: number): Decision {
-  const { MV, W, LO, HI, P, Q, sm, sw, sp, sq } = problem;
+  const { MV, W, LO, HI, P, Q, F, FV, sm, sw, sp, sq } = problem;
   const den = P[i]! * pow10(sm + sw - sp);
-  let low = ceilDiv(MV * (W[i]! - LO[i]!), den);
+  let low = ceilDiv(MV * (W[i]! - LO[i]!) - FV[i]!, den);
   if (low < 0n) low = 0n;
-  const high = floorDiv(MV * (W[i]! + HI[i]!), den);
-  const target = MV * W[i]!;
+  const high = floorDiv(MV * (W[i]! + HI[i]!) - FV[i]!, den);
+  const target = MV * W[i]! - FV[i]!;
   const floor = floorDiv(target, den);
   let best = floor;
   if (floor * den !== target) {
     const side = 2n * target - (2n * floor + 1n) * den;
     if (side > 0n) best = floor + 1n;
     else if (side === 0n) {
-      // Exactly half way: the one nearer the current holding, then the smaller.
-      const holding = 2n * Q[i]! - (2n * floor + 1n) * pow10(sq);
+      // Exactly half way: the one nearer the current holding (its whole part: u' − u = k − floor(u)), then the smaller.
+      const holding = 2n * (Q[i]! - F[i]!) - (2n * floor + 1n) * pow10(sq);
       if (holding > 0n) best = floor + 1n;
     }
   }
@@ -74,8 +76,12 @@ function decideExactly(problem: ScaledProblem, i: number): Decision {
   return { low: Number(low), high: Number(high), best: Number(best) };
 }
 
-/** The same decision in doubles, or null when a value is too close to a boundary to trust. */
+/**
+ * The same decision in doubles for a whole holding, or false when a value is
+ * too close to a boundary to trust (or the holding is fractional: those are rare).
+ */
 function decideFast(problem: ScaledProblem, i: number, out: Decision): boolean {
+  if (problem.F[i] !== 0n) return false;
   const p = problem.p[i]!;
   const w = problem.w[i]!;
   const l = problem.lo[i]!;
@@ -172,11 +178,10 @@ export function solveScaled(problem: ScaledProblem, options: SolveOptions): Core
 
 /** Step 4: the exact sell-down when the cash constraint binds. */
 export function sellDownAnswer(problem: ScaledProblem, best: Float64Array, low: Float64Array, deadline: Deadline): CoreAnswer {
-  const { n, MV } = problem;
-
-  const { sm, sw, sp, P, W } = problem;
+  const { n, MV, sm, sw, sp, P, W, FV } = problem;
   const toDrift = pow10(sm + sw - sp);
-  let spend = 0n;
+  // The fractions are held whatever the sale: they spend their value from the start.
+  let spend = FV.reduce((sum, v) => sum + v, 0n);
   const items: KnapsackItem[] = [];
   for (let i = 0; i < n; i++) {
     const price = P[i]! * toDrift;
@@ -184,14 +189,15 @@ export function sellDownAnswer(problem: ScaledProblem, best: Float64Array, low: 
     spend += b * price;
     const sellable = best[i]! - low[i]!;
     if (sellable >= 1) {
-      const over = b * price - MV * W[i]!;
+      const over = b * price - (MV * W[i]! - FV[i]!);
       items.push({
         index: i,
         price,
         overshoot: over > 0n ? over : 0n,
         maxShares: sellable,
         b,
-        Q: problem.Q[i]!,
+        // Trades are measured on the whole part: u' − u = k − floor(u).
+        Q: problem.Q[i]! - problem.F[i]!,
         P: P[i]!,
       });
     }
@@ -237,16 +243,16 @@ function finish(outcome: KnapsackOutcome): number[] {
   return outcome.sold;
 }
 
-/** Σ x_i·p_i > MV, decided in doubles when clear and exactly otherwise. */
+/** Σ (f_i + x_i)·p_i > MV, that is Σ x_i·p_i > MVK, decided in doubles when clear and exactly otherwise. */
 function spendsMoreThanMarketValue(problem: ScaledProblem, x: Float64Array, exact: boolean): boolean {
   if (!exact) {
     let spend = 0;
     for (let i = 0; i < problem.n; i++) spend += x[i]! * problem.p[i]!;
-    const err = (spend + Math.abs(problem.mv)) * (problem.n + 8) * 4 * U;
-    if (spend < problem.mv - err) return false;
-    if (spend > problem.mv + err) return true;
+    const err = (spend + Math.abs(problem.mvk)) * (problem.n + 8) * 4 * U;
+    if (spend < problem.mvk - err) return false;
+    if (spend > problem.mvk + err) return true;
   }
   let spend = 0n;
   for (let i = 0; i < problem.n; i++) spend += BigInt(x[i]!) * problem.P[i]!;
-  return spend * pow10(problem.sm - problem.sp) > problem.MV;
+  return spend * pow10(problem.sm - problem.sp) > problem.MVK;
 }

@@ -31,10 +31,13 @@ export interface OptimizedPosition {
   readonly securityId: string;
   readonly price: Dec;
   readonly original: Dec;
-  /** The whole number of shares to hold after trading. */
+  /**
+   * The holding after trading: a whole number, or for a fractional holding its
+   * fraction plus a whole number (adjusted − original is always whole).
+   */
   readonly adjusted: Dec;
-  /** The same, as a plain number (always a safe integer). */
-  readonly shares: number;
+  /** Its whole shares beside the kept fraction, as a plain number (always a safe integer). */
+  readonly wholeShares: number;
 }
 
 export interface InfeasibleSecurity {
@@ -43,7 +46,12 @@ export interface InfeasibleSecurity {
   /** The band in money: MV·(w − l) .. MV·(w + h). */
   readonly bandLow: Dec;
   readonly bandHigh: Dec;
-  /** Whole shares the band allows: ceil(bandLow / price) .. floor(bandHigh / price); min > max. */
+  /** The fraction of the current holding that whole-share orders keep (0 unless it is fractional). */
+  readonly fraction: Dec;
+  /**
+   * Whole shares the band allows beside that fraction:
+   * ceil(bandLow / price − fraction) .. floor(bandHigh / price − fraction); min > max.
+   */
   readonly minShares: Dec;
   readonly maxShares: Dec;
 }

@@ -1,6 +1,7 @@
 // The last word before an answer leaves: every band and the cash constraint
-// re-checked on the final whole numbers in exact integer arithmetic, and the
-// drifts before and after computed exactly. A failure here is a bug.
+// re-checked on the final holdings u' = f + k (k the whole shares decided, f
+// the kept fraction of the current holding) in exact integer arithmetic, and
+// the drifts before and after computed exactly. A failure here is a bug.
 import { abs, pow10 } from './bigint-math.js';
 import type { ScaledProblem } from './scaled.js';
 
@@ -15,25 +16,29 @@ export interface Verified {
   readonly driftScale: number;
 }
 
-export function verify(problem: ScaledProblem, quantities: Float64Array): Verified {
-  const { n, MV, P, Q, W, LO, HI, sm, sw, sp, sq, ids } = problem;
+/** `whole` holds k per security: the whole shares held beside the fraction kept. */
+export function verify(problem: ScaledProblem, whole: Float64Array): Verified {
+  const { n, MV, P, Q, F, FV, W, LO, HI, sm, sw, sp, sq, ids } = problem;
   const toValue = pow10(sm + sw - sp);
   const quantityScale = pow10(sq);
   let spend = 0n;
   let driftBefore = 0n;
   let driftAfter = 0n;
   for (let i = 0; i < n; i++) {
-    const x = quantities[i]!;
-    if (!Number.isSafeInteger(x) || x < 0) throw new OptimizerBug(`${ids[i]}: ${x} is not a whole number of shares >= 0`);
-    const value = BigInt(x) * P[i]! * toValue; // u'·p at scale sm + sw
-    if (value < MV * (W[i]! - LO[i]!) || value > MV * (W[i]! + HI[i]!)) {
-      throw new OptimizerBug(`${ids[i]}: ${x} shares fall outside the drift band`);
+    const k = whole[i]!;
+    if (!Number.isSafeInteger(k) || k < 0) throw new OptimizerBug(`${ids[i]}: ${k} is not a whole number of shares >= 0`);
+    if (F[i] !== 0n && (BigInt(k) * quantityScale + F[i]! - Q[i]!) % quantityScale !== 0n) {
+      throw new OptimizerBug(`${ids[i]}: the trade is not a whole number of shares`);
     }
-    spend += BigInt(x) * P[i]!;
+    const value = BigInt(k) * P[i]! * toValue + FV[i]!; // u'·p = (k + f)·p at scale sm + sw
+    if (value < MV * (W[i]! - LO[i]!) || value > MV * (W[i]! + HI[i]!)) {
+      throw new OptimizerBug(`${ids[i]}: a holding of ${k} whole shares${F[i] === 0n ? '' : ' and a fraction'} falls outside the drift band`);
+    }
+    spend += value;
     const target = MV * W[i]!;
     driftAfter += abs(target - value);
     driftBefore += abs(target * quantityScale - Q[i]! * P[i]! * toValue);
   }
-  if (spend * pow10(sm - sp) > MV) throw new OptimizerBug('the orders spend more than the market value');
+  if (spend > MV * pow10(sw)) throw new OptimizerBug('the orders spend more than the market value');
   return { driftBefore, driftAfter: driftAfter * quantityScale, driftScale: sm + sw + sq };
 }

@@ -40,6 +40,7 @@ const DECIMAL_FIELDS = new Set([
   'driftAfter',
   'bandLow',
   'bandHigh',
+  'fraction',
   'minShares',
   'maxShares',
 ]);

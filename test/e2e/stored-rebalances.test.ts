@@ -63,18 +63,19 @@ describe('reading stored rebalances', () => {
       version: 1,
       created_at: r.rebalance_date,
     });
-    // p1: MV = 50 000 + 100.25 · 41.17 = 54 127.2925. A at 45% = 24 357.281625 = 591.63 shares -> 592.
+    // p1: MV = 50 000 + 100.25 · 41.17 = 54 127.2925. A at 45% = 24 357.281625 = 591.63 shares; whole-share
+    // trades keep the 0.25 held, so 591.25 (not 592.25): buy 491.
     const p1 = r.portfolios[0];
     expect(p1).toMatchObject({ portfolio_id: pid('p1'), market_value: 54127.29, cash_before_rebalance: 50000, status: 'ok' });
     expect(p1.positions[0]).toMatchObject({
       security_id: sid('a'),
       price: 41.17,
       original_quantity: 100.25,
-      adjusted_quantity: 592,
+      adjusted_quantity: 591.25,
       original_position_market_value: 4127.29,
-      adjusted_position_market_value: 24372.64,
+      adjusted_position_market_value: 24341.76,
       transaction_type: 'BUY',
-      trade_quantity: 491.75,
+      trade_quantity: 491,
       trade_date: today,
     });
   });

@@ -1,8 +1,9 @@
-// The exhaustive reference for small instances: every vector of whole shares in
-// the bands, ranked exactly by (drift, trade value, quantities in id order).
+// The exhaustive reference for small instances: every vector of holdings
+// f + k (k whole shares in the bands, f the kept fraction), ranked exactly by
+// (drift, trade value, quantities in id order).
 import { Dec } from '../../src/domain/decimal.js';
 import type { OptimizerInput } from '../../src/optimizer/index.js';
-import { bands, marketValue } from './exact.js';
+import { bands, fractionOf, marketValue } from './exact.js';
 
 export function bruteForce(input: OptimizerInput): Map<string, Dec> | null {
   const mv = marketValue(input);
@@ -25,7 +26,8 @@ export function bruteForce(input: OptimizerInput): Map<string, Dec> | null {
       return;
     }
     const s = securities[i]!;
-    for (let q = band[i]!.low; q.lessThanOrEqualTo(band[i]!.high); q = q.plus(1)) {
+    const f = fractionOf(s);
+    for (let q = band[i]!.low.plus(f); q.lessThanOrEqualTo(band[i]!.high.plus(f)); q = q.plus(1)) {
       x[i] = q;
       const value = q.times(s.price);
       walk(

@@ -2,8 +2,8 @@
 import { expect, it } from 'vitest';
 import { Dec } from '../../src/domain/decimal.js';
 import { optimize, type OptimizerInput, type OptimizerResult } from '../../src/optimizer/index.js';
-import { corpus } from './corpus.js';
-import { bands, evaluate, marketValue } from './exact.js';
+import { corpus, generateFractional } from './corpus.js';
+import { bands, evaluate, fractionOf, marketValue } from './exact.js';
 import { solveWithHighs } from './highs-reference.js';
 
 export function quantities(result: OptimizerResult): Map<string, Dec> {
@@ -12,8 +12,9 @@ export function quantities(result: OptimizerResult): Map<string, Dec> {
 }
 
 /**
- * Without the cash constraint each security is on its own: the nearest whole
- * number of shares in its band; ties to the one nearer the holding, then the smaller.
+ * Without the cash constraint each security is on its own: the nearest holding
+ * f + k (k whole, f the kept fraction) in its band; ties to the one nearer the
+ * holding, then the smaller.
  */
 export function independentBest(input: OptimizerInput): Map<string, Dec> {
   const mv = marketValue(input);
@@ -21,8 +22,9 @@ export function independentBest(input: OptimizerInput): Map<string, Dec> {
   const best = new Map<string, Dec>();
   input.securities.forEach((s, i) => {
     const target = mv.times(s.target);
-    const t = target.dividedBy(s.price);
-    const candidates = [t.floor(), t.ceil()].map((x) => Dec.min(Dec.max(x, band[i]!.low), band[i]!.high));
+    const f = fractionOf(s);
+    const t = target.dividedBy(s.price).minus(f);
+    const candidates = [t.floor(), t.ceil()].map((k) => Dec.min(Dec.max(k, band[i]!.low), band[i]!.high).plus(f));
     candidates.sort((a, b) => {
       const da = target.minus(a.times(s.price)).abs().comparedTo(target.minus(b.times(s.price)).abs());
       if (da !== 0) return da;
@@ -78,5 +80,35 @@ export function corpusPart(part: number): void {
     expect(seen.feasible).toBeGreaterThan(200);
     expect(seen.infeasible).toBeGreaterThan(20);
     expect(seen.cashBinding).toBeGreaterThan(40);
+  }, 300_000);
+}
+
+/**
+ * One part of the 320-instance fractional corpus (2 files): whole-share trades
+ * keep a holding's fraction, checked against HiGHS on the whole shares.
+ */
+export function fractionalCorpusPart(part: number): void {
+  const size = 160;
+  const first = (part - 1) * size + 1;
+  it(`matches the MILP reference with fractional holdings on seeds ${first}..${first + size - 1}`, async () => {
+    const seen = { feasible: 0, infeasible: 0, cashBinding: 0, fractionKept: 0 };
+    for (let seed = first; seed < first + size; seed++) {
+      const instance = generateFractional(seed);
+      const label = `fractional seed ${seed} (${instance.family})`;
+      const outcome = await checkAgainstHighs(instance.input, label);
+      seen[outcome.verdict] += 1;
+      if (outcome.cashBinding) seen.cashBinding += 1;
+      const result = optimize(instance.input);
+      if (result.status === 'infeasible') continue;
+      for (const p of result.positions) {
+        expect(p.adjusted.minus(p.original).isInteger(), `${label}: ${p.securityId} trades whole shares`).toBe(true);
+        if (!p.adjusted.isInteger()) seen.fractionKept += 1;
+      }
+    }
+    // Every kind of answer, with fractions kept in most positions.
+    expect(seen.feasible).toBeGreaterThan(100);
+    expect(seen.infeasible).toBeGreaterThan(10);
+    expect(seen.cashBinding).toBeGreaterThan(40);
+    expect(seen.fractionKept).toBeGreaterThan(1000);
   }, 300_000);
 }

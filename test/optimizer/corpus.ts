@@ -81,6 +81,48 @@ export function generate(seed: number, family: Family, size?: number): Instance 
 }
 
 /**
+ * Instance `seed` of the fractional family: a tight or book instance whose
+ * holdings are fractional (rebalancing.md: u' = f + k), near or far from the
+ * target or short, with 1 to 4 decimals. In tight instances most fractions are
+ * chosen so that the whole shares beside them round up, so the cash binds;
+ * some bands reach down to 0 (only the fraction may remain), and one instance
+ * in ten also holds a fraction of a security outside the model, which no
+ * whole-share order can sell (infeasible). The market value drawn is kept:
+ * cash makes up the difference.
+ */
+export function generateFractional(seed: number): Instance {
+  const rnd = random(seed * 31 + 7);
+  const between = (lo: number, hi: number) => lo + (hi - lo) * rnd();
+  const tight = rnd() < 0.6;
+  // Tight instances of at most 30 securities: past that HiGHS takes ~1 s each to prove the optimum.
+  const base = generate(seed, tight ? 'tight' : 'book', tight ? 2 + (seed % 29) : undefined);
+  const mv = base.input.securities.reduce((sum, s) => sum.plus(s.quantity.times(s.price)), base.input.cash);
+  /** A fraction in (0, 1) with 1 to 4 decimals, near `wanted`. */
+  const fraction = (wanted: number) => {
+    const places = 1 + Math.floor(rnd() * 4);
+    const f = new Dec((((wanted % 1) + 1) % 1).toFixed(places));
+    return f.isZero() || f.equals(1) ? new Dec(1).dividedBy(2 ** places) : f;
+  };
+  const strayFraction = rnd() < 0.1;
+  let stray = false;
+  const securities = base.input.securities.map((s): OptimizerSecurity => {
+    if (s.target.isZero()) {
+      if (!strayFraction || stray) return s;
+      stray = true;
+      return { ...s, quantity: s.quantity.plus(fraction(between(0.01, 0.99))) };
+    }
+    const t = mv.times(s.target).dividedBy(s.price).toNumber();
+    const style = rnd();
+    const whole = style < 0.5 ? Math.round(t * between(0.9, 1.1)) : style < 0.85 ? Math.round(t * between(0, 2)) : -Math.ceil(between(0, 3));
+    // k's target is t − f: its fractional part frac(t) − f, past one half when the cash is to bind.
+    const f = tight && rnd() < 0.8 ? fraction((t % 1) - between(0.5, 0.97)) : fraction(between(0.01, 0.99));
+    return { ...s, quantity: new Dec(whole).plus(f), lowDrift: rnd() < 0.2 ? s.target : s.lowDrift };
+  });
+  const held = securities.reduce((sum, s) => sum.plus(s.quantity.times(s.price)), new Dec(0));
+  return { seed, family: base.family, input: { securities, cash: mv.minus(held) } };
+}
+
+/**
  * The corpus: instance `seed` for seeds start..start+count-1; 80% books, 15%
  * tight (cash binds), 5% large (101 to 500 securities).
  */

@@ -1,7 +1,8 @@
 // Exact evaluation of a candidate answer, independent of the optimiser's code:
-// decimal.js only.
+// decimal.js only. Whole-share trades: a holding u' = f + k keeps the fraction
+// f of the current holding u (f = u − floor(u)) beside k >= 0 whole shares.
 import { Dec } from '../../src/domain/decimal.js';
-import type { OptimizerInput } from '../../src/optimizer/index.js';
+import type { OptimizerInput, OptimizerSecurity } from '../../src/optimizer/index.js';
 
 export interface Evaluated {
   readonly feasible: boolean;
@@ -13,17 +14,21 @@ export function marketValue(input: OptimizerInput): Dec {
   return input.securities.reduce((mv, s) => mv.plus(s.quantity.times(s.price)), input.cash);
 }
 
-/** Bands [L, U] in whole shares, computed with decimals. */
+/** The fraction of a holding that whole-share orders cannot trade, in [0, 1). */
+export const fractionOf = (s: OptimizerSecurity): Dec => s.quantity.minus(s.quantity.floor());
+
+/** Bands [L, U] of the whole shares k beside the fraction, computed with decimals. */
 export function bands(input: OptimizerInput): { low: Dec; high: Dec }[] {
   const mv = marketValue(input);
   return input.securities.map((s) => {
-    const low = Dec.max(0, mv.times(s.target.minus(s.lowDrift)).dividedBy(s.price).ceil());
-    const high = mv.times(s.target.plus(s.highDrift)).dividedBy(s.price).floor();
+    const f = fractionOf(s);
+    const low = Dec.max(0, mv.times(s.target.minus(s.lowDrift)).dividedBy(s.price).minus(f).ceil());
+    const high = mv.times(s.target.plus(s.highDrift)).dividedBy(s.price).minus(f).floor();
     return { low, high };
   });
 }
 
-/** x is keyed by security id. */
+/** x holds the holdings after trading, keyed by security id. */
 export function evaluate(input: OptimizerInput, x: ReadonlyMap<string, Dec>): Evaluated {
   const mv = marketValue(input);
   let drift = new Dec(0);
@@ -33,7 +38,7 @@ export function evaluate(input: OptimizerInput, x: ReadonlyMap<string, Dec>): Ev
   for (const s of input.securities) {
     const q = x.get(s.securityId)!;
     const value = q.times(s.price);
-    if (!q.isInteger() || q.isNegative()) feasible = false;
+    if (!q.minus(s.quantity).isInteger() || q.isNegative()) feasible = false;
     if (value.lessThan(mv.times(s.target.minus(s.lowDrift))) || value.greaterThan(mv.times(s.target.plus(s.highDrift)))) feasible = false;
     drift = drift.plus(mv.times(s.target).minus(value).abs());
     trade = trade.plus(q.minus(s.quantity).abs().times(s.price));

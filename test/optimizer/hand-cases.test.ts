@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Dec } from '../../src/domain/decimal.js';
 import { InvalidOptimizerInput, optimize, type OptimizerSecurity } from '../../src/optimizer/index.js';
 import { quantities } from './check.js';
-import { corpus } from './corpus.js';
+import { corpus, generateFractional } from './corpus.js';
 
 const security = (id: string, quantity: string, price: string, target: string, low: string, high: string): OptimizerSecurity => ({
   securityId: id.padEnd(24, '0'),
@@ -70,10 +70,53 @@ describe('the optimiser', () => {
   it('sells a held security outside the model entirely', () => {
     const result = optimize({
       cash: new Dec('100.5'),
+      securities: [security('IN', '10', '10', '0.5', '0.05', '0.05'), security('OUT', '7', '20', '0', '0', '0')],
+    });
+    // MV = 100.5 + 100 + 140 = 340.5; target 170.25 = 17.025 shares -> 17.
+    expect(held(result)).toEqual({ IN: '17', OUT: '0' });
+  });
+
+  it('trades whole shares only: a fractional holding keeps its fraction', () => {
+    // MV = 500 + 10.5·10 + 2.25·100 = 830. A: 50% = 415 = 41.5 shares: 41.5 = 10.5 + 31, exactly.
+    // B: 20% = 166 = 1.66 shares: 1.25 or 2.25 (drift 41 or 59), not 1 or 2.
+    const result = optimize({
+      cash: new Dec(500),
+      securities: [security('A', '10.5', '10', '0.5', '0.05', '0.05'), security('B', '2.25', '100', '0.2', '0.2', '0.2')],
+    });
+    expect(result.status).toBe('optimal');
+    expect(held(result)).toEqual({ A: '41.5', B: '1.25' });
+    if (result.status === 'optimal') {
+      expect(result.positions.map((p) => p.adjusted.minus(p.original).toFixed())).toEqual(['31', '-1']);
+      expect(result.driftAfter.toFixed()).toBe('41');
+    }
+  });
+
+  it('keeps the fraction of a short: -2.5 shares can be covered to 0.5, 1.5, ...', () => {
+    // MV = 1 000 − 2.5·40 = 900; target 10% = 90 = 2.25 shares: 2.5 (drift 10) beats 1.5 (drift 30).
+    const result = optimize({ cash: new Dec(1000), securities: [security('S', '-2.5', '40', '0.1', '0.05', '0.05')] });
+    expect(held(result)).toEqual({ S: '2.5' });
+  });
+
+  it('says a fractional holding outside the model is infeasible: no whole-share order can sell its fraction', () => {
+    const result = optimize({
+      cash: new Dec('100.5'),
       securities: [security('IN', '10', '10', '0.5', '0.05', '0.05'), security('OUT', '7.25', '20', '0', '0', '0')],
     });
-    // MV = 100.5 + 100 + 145 = 345.5; target 172.75 = 17.275 shares -> 17.
-    expect(held(result)).toEqual({ IN: '17', OUT: '0' });
+    expect(result).toMatchObject({ status: 'infeasible', reason: 'band' });
+    if (result.status !== 'infeasible') return;
+    expect(result.message).toBe(
+      'no feasible solution exists: no whole number of shares meets the drift band of ' +
+        `${'OUT'.padEnd(24, '0')} (band 0.00 to 0.00 at price 20 allows 0 to -1 whole shares beside the 0.25 share held, a fraction whole-share orders cannot trade)`,
+    );
+  });
+
+  it('applies the band to the holding with its fraction', () => {
+    // MV 1 000, price 100, band 20% ± 5% = 150..250: 1.5 to 2.5 shares. Held 0.6: 1.6 or 2.6 -> 1.6 (160, drift 40).
+    // Held 0.6 with band 20% ± 1% = 190..210: 1.9..2.1 shares, and no 0.6 + k lands there.
+    const holding = (band: string) =>
+      optimize({ cash: new Dec(940), securities: [security('F', '0.6', '100', '0.2', band, band)] });
+    expect(held(holding('0.05'))).toEqual({ F: '1.6' });
+    expect(holding('0.01')).toMatchObject({ status: 'infeasible', reason: 'band' });
   });
 
   it('has nothing to do for a new, empty portfolio (MV 0)', () => {
@@ -114,7 +157,8 @@ describe('the optimiser', () => {
   });
 
   it('takes the same decisions on the fast path as in exact arithmetic alone', () => {
-    for (const instance of corpus(3000, 400)) {
+    const fractional = Array.from({ length: 80 }, (_, i) => generateFractional(i + 1));
+    for (const instance of [...corpus(3000, 400), ...fractional]) {
       expect(optimize(instance.input), `seed ${instance.seed}`).toEqual(optimize(instance.input, { exactOnly: true }));
     }
   });

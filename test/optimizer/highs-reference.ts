@@ -1,14 +1,15 @@
-// The independent MILP reference: HiGHS (WebAssembly) on the same problem.
-// Integer bounds are given as ceil/floor of the band (that build mis-solves
-// fractional bounds on integer columns), gaps are 0, and its answer is
-// re-evaluated exactly by the caller. Each security also gets the valid
+// The independent MILP reference: HiGHS (WebAssembly) on the same problem,
+// on the whole shares k of each holding u' = f + k (f the fraction of the
+// current holding, kept: band and target shift by f·p). Integer bounds are
+// given as ceil/floor of the band (that build mis-solves fractional bounds on
+// integer columns), gaps are 0, and its answer is re-evaluated exactly by the caller. Each security also gets the valid
 // inequality through its two nearest whole-share points, which leaves the
 // integer optimum unchanged but makes HiGHS fast on this separable problem.
 import * as highsModule from 'highs';
 import type { Highs } from 'highs';
 import { Dec } from '../../src/domain/decimal.js';
 import type { OptimizerInput } from '../../src/optimizer/index.js';
-import { bands, marketValue } from './exact.js';
+import { bands, fractionOf, marketValue } from './exact.js';
 
 // The package's types describe its CommonJS build; under ESM its default export is the loader.
 type Loader = () => Promise<Highs>;
@@ -25,6 +26,7 @@ const OPTIONS = {
   mip_heuristic_run_feasibility_jump: false, // not in the package's option types, accepted by HiGHS
 } as Record<string, unknown> as SolveOptions;
 
+/** x: the holdings after trading, by security id. */
 export type ReferenceAnswer = { readonly feasible: false } | { readonly feasible: true; readonly x: Map<string, Dec> };
 
 const num = (d: Dec) => d.toFixed();
@@ -39,7 +41,8 @@ export async function solveWithHighs(input: OptimizerInput): Promise<ReferenceAn
   const bounds: string[] = [];
   const cash: string[] = [];
   input.securities.forEach((s, i) => {
-    const target = mv.times(s.target);
+    // The drift of the k shares beside the fraction: |MV·w − f·p − k·p|.
+    const target = mv.times(s.target).minus(fractionOf(s).times(s.price));
     const fl = target.dividedBy(s.price).floor();
     const ce = target.dividedBy(s.price).ceil();
     const atFloor = target.minus(fl.times(s.price)).abs();
@@ -53,13 +56,14 @@ export async function solveWithHighs(input: OptimizerInput): Promise<ReferenceAn
     bounds.push(` ${num(band[i]!.low)} <= x${i} <= ${num(band[i]!.high)}`);
     cash.push(`${num(s.price)} x${i}`);
   });
+  const wholeCash = input.securities.reduce((left, s) => left.minus(fractionOf(s).times(s.price)), mv);
   const n = input.securities.length;
   const lp = [
     'Minimize',
     ` obj: ${n === 0 ? '0 z' : Array.from({ length: n }, (_, i) => `d${i}`).join(' + ')}`,
     'Subject To',
     ...rows,
-    ` cash: ${n === 0 ? '0 z' : cash.join(' + ')} <= ${num(mv)}`,
+    ` cash: ${n === 0 ? '0 z' : cash.join(' + ')} <= ${num(wholeCash)}`,
     'Bounds',
     ...bounds,
     ...(n === 0 ? [' z = 0'] : []),
@@ -73,7 +77,7 @@ export async function solveWithHighs(input: OptimizerInput): Promise<ReferenceAn
   const x = new Map<string, Dec>();
   input.securities.forEach((s, i) => {
     const column = result.Columns[`x${i}`];
-    x.set(s.securityId, new Dec(Math.round(column?.Primal ?? 0)));
+    x.set(s.securityId, fractionOf(s).plus(Math.round(column?.Primal ?? 0)));
   });
   return { feasible: true, x };
 }

@@ -2,7 +2,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { optimize } from '../../src/optimizer/index.js';
 import { createOptimizerPool } from '../../src/optimizer/pool.js';
-import { corpus, generate } from './corpus.js';
+import { corpus, generate, generateFractional } from './corpus.js';
 
 const pool = createOptimizerPool({ timeoutMs: 30_000, size: 2 });
 afterAll(async () => {
@@ -11,7 +11,8 @@ afterAll(async () => {
 
 describe('the optimiser pool', () => {
   it('answers exactly as the synchronous optimiser, solving cash-binding and large problems in workers', async () => {
-    const instances = [...corpus(1, 80), generate(11, 'large'), generate(3056, 'book')];
+    const fractional = Array.from({ length: 20 }, (_, i) => generateFractional(i + 1));
+    const instances = [...corpus(1, 80), ...fractional, generate(11, 'large'), generate(3056, 'book')];
     const results = await Promise.all(instances.map((instance) => pool.optimize(instance.input)));
     results.forEach((result, i) => expect(result, `seed ${instances[i]!.seed}`).toEqual(optimize(instances[i]!.input)));
     const { inline, offloaded } = pool.stats();

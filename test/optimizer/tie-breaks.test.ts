@@ -59,7 +59,7 @@ describe('tie-breaks against exhaustive search', () => {
     expect(ties).toBeGreaterThan(140);
   });
 
-  it('breaks an exact half-share tie towards the holding, then towards fewer shares', () => {
+  it('breaks an exact half-share tie towards the holding, and keeps the fraction of a fractional holding', () => {
     const security = (id: string, quantity: string): OptimizerSecurity => ({
       securityId: id,
       quantity: new Dec(quantity),
@@ -75,6 +75,9 @@ describe('tie-breaks against exhaustive search', () => {
     };
     expect(quantities(optimize(input('0'))).get('A00000000000000000000000')!.toFixed()).toBe('1');
     expect(quantities(optimize(input('2'))).get('A00000000000000000000000')!.toFixed()).toBe('2');
-    expect(quantities(optimize(input('1.5'))).get('A00000000000000000000000')!.toFixed()).toBe('1');
+    // Held fractionally, the target of 1.5 shares is reached exactly, or as near as whole trades allow.
+    expect(quantities(optimize(input('1.5'))).get('A00000000000000000000000')!.toFixed()).toBe('1.5');
+    expect(quantities(optimize(input('0.5'))).get('A00000000000000000000000')!.toFixed()).toBe('1.5');
+    expect(quantities(optimize(input('2.25'))).get('A00000000000000000000000')!.toFixed()).toBe('1.25');
   });
 });

@@ -96,17 +96,18 @@ interface HeaderDocument {
  */
 interface PositionColumns {
   security_id: string[];
-  price: Decimal128[];
+  /** Null (and so the market values and weights) only for a security without a price in a portfolio that could not be valued. */
+  price: (Decimal128 | null)[];
   /** Quantities are not money: whole ones are stored as numbers, fractional ones as Decimal128. */
   original_quantity: Quantity[];
   adjusted_quantity: Quantity[];
-  original_position_market_value: Decimal128[];
-  adjusted_position_market_value: Decimal128[];
+  original_position_market_value: (Decimal128 | null)[];
+  adjusted_position_market_value: (Decimal128 | null)[];
   target: Decimal128[];
   high_drift: Decimal128[];
   low_drift: Decimal128[];
-  actual: Decimal128[];
-  actual_drift: Decimal128[];
+  actual: (Decimal128 | null)[];
+  actual_drift: (Decimal128 | null)[];
   transaction_type: ('BUY' | 'SELL' | null)[];
   trade_quantity: (Quantity | null)[];
 }
@@ -133,21 +134,25 @@ interface PortfolioDocument {
 
 const d128 = toDecimal128Fixed;
 const dec = fixedFromDecimal128;
+const orNull = (value: Decimal128 | null | undefined) => (value === null || value === undefined ? null : dec(value));
 
 function toColumns(positions: readonly PositionOutcome[]): PositionColumns {
   const column = (pick: (p: PositionOutcome) => Fixed) => toDecimal128s(positions.map(pick));
+  const priced = positions.every((p) => p.price !== null);
+  const maybe = (pick: (p: PositionOutcome) => Fixed | null) =>
+    priced ? column((p) => pick(p)!) : positions.map((p) => (p.price === null ? null : d128(pick(p)!)));
   return {
     security_id: positions.map((p) => p.securityId),
-    price: column((p) => p.price),
+    price: maybe((p) => p.price),
     original_quantity: positions.map((p) => toQuantity(p.original)),
     adjusted_quantity: positions.map((p) => toQuantity(p.adjusted)),
-    original_position_market_value: column((p) => mul(p.original, p.price)),
-    adjusted_position_market_value: column((p) => mul(p.adjusted, p.price)),
+    original_position_market_value: maybe((p) => p.price && mul(p.original, p.price)),
+    adjusted_position_market_value: maybe((p) => p.price && mul(p.adjusted, p.price)),
     target: column((p) => p.target),
     high_drift: column((p) => p.highDrift),
     low_drift: column((p) => p.lowDrift),
-    actual: column((p) => p.actual),
-    actual_drift: column((p) => p.actualDrift),
+    actual: maybe((p) => p.actual),
+    actual_drift: maybe((p) => p.actualDrift),
     transaction_type: positions.map((p) => p.trade?.type ?? null),
     trade_quantity: positions.map((p) => (p.trade === null ? null : toQuantity(p.trade.quantity))),
   };
@@ -159,14 +164,14 @@ function fromColumns(c: PositionColumns): PositionOutcome[] {
     const quantity = c.trade_quantity[i] ?? null;
     return {
       securityId,
-      price: dec(c.price[i]!),
+      price: orNull(c.price[i]),
       original: fromQuantity(c.original_quantity[i]!),
       adjusted: fromQuantity(c.adjusted_quantity[i]!),
       target: dec(c.target[i]!),
       highDrift: dec(c.high_drift[i]!),
       lowDrift: dec(c.low_drift[i]!),
-      actual: dec(c.actual[i]!),
-      actualDrift: dec(c.actual_drift[i]!),
+      actual: orNull(c.actual[i]),
+      actualDrift: orNull(c.actual_drift[i]),
       trade: type === null || quantity === null ? null : { type, quantity: fromQuantity(quantity) },
     };
   });

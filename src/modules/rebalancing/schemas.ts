@@ -62,18 +62,19 @@ export const RebalanceDto = z
   .meta({ id: 'RebalanceDTO' });
 export type RebalanceDto = z.infer<typeof RebalanceDto>;
 
+const unpriced = 'null only in a portfolio that could not be valued, for a security without a price';
 const StoredPosition = z.object({
   security_id: z.string(),
-  price: z.number(),
+  price: z.number().nullable().meta({ description: unpriced }),
   original_quantity: z.number(),
   adjusted_quantity: z.number(),
-  original_position_market_value: z.number(),
-  adjusted_position_market_value: z.number(),
+  original_position_market_value: z.number().nullable().meta({ description: unpriced }),
+  adjusted_position_market_value: z.number().nullable().meta({ description: unpriced }),
   target: z.number(),
   high_drift: z.number(),
   low_drift: z.number(),
-  actual: z.number(),
-  actual_drift: z.number(),
+  actual: z.number().nullable().meta({ description: unpriced }),
+  actual_drift: z.number().nullable().meta({ description: unpriced }),
   transaction_type: z.enum(['BUY', 'SELL']).nullable(),
   trade_quantity: z.number().nullable(),
   trade_date: z.string().nullable(),
@@ -109,13 +110,15 @@ export const StoredPositionDto = StoredPosition.meta({ id: 'RebalancePositionDTO
 export const errorResponses = { 400: ErrorResponse, 404: ErrorResponse } as const;
 
 export function toRebalanceDto(outcome: PortfolioOutcome, rebalanceId: string | null, tradeDate: string): RebalanceDto {
+  // An infeasible portfolio is stored with its holdings, but answered with empty lists (api.md).
+  const positions = outcome.status === 'ok' ? outcome.positions : [];
   return {
     portfolio_id: outcome.portfolioId,
     portfolio_name: outcome.portfolioName,
     rebalance_id: rebalanceId,
     status: outcome.status,
     ...(outcome.error === null ? {} : { error: outcome.error }),
-    transactions: outcome.positions
+    transactions: positions
       .filter((p) => p.trade !== null)
       .map((p) => ({
         transaction_type: p.trade!.type,
@@ -123,14 +126,14 @@ export function toRebalanceDto(outcome: PortfolioOutcome, rebalanceId: string | 
         quantity: toNumber(p.trade!.quantity),
         trade_date: tradeDate,
       })),
-    drifts: outcome.positions.map((p) => ({
+    drifts: positions.map((p) => ({
       security_id: p.securityId,
       original_quantity: formatFixed(p.original),
       adjusted_quantity: formatFixed(p.adjusted),
       target: formatFixed(p.target),
       high_drift: formatFixed(p.highDrift),
       low_drift: formatFixed(p.lowDrift),
-      actual: formatPlaces(p.actual, 4),
+      actual: formatPlaces(p.actual!, 4), // every position of a rebalanced portfolio is priced
     })),
   };
 }
@@ -138,16 +141,16 @@ export function toRebalanceDto(outcome: PortfolioOutcome, rebalanceId: string | 
 function storedPosition(p: PositionOutcome, tradeDate: string): z.infer<typeof StoredPosition> {
   return {
     security_id: p.securityId,
-    price: toNumber(p.price),
+    price: p.price && toNumber(p.price),
     original_quantity: toNumber(p.original),
     adjusted_quantity: toNumber(p.adjusted),
-    original_position_market_value: toNumber(mul(p.original, p.price), 2),
-    adjusted_position_market_value: toNumber(mul(p.adjusted, p.price), 2),
+    original_position_market_value: p.price && toNumber(mul(p.original, p.price), 2),
+    adjusted_position_market_value: p.price && toNumber(mul(p.adjusted, p.price), 2),
     target: toNumber(p.target),
     high_drift: toNumber(p.highDrift),
     low_drift: toNumber(p.lowDrift),
-    actual: toNumber(p.actual, 4),
-    actual_drift: toNumber(p.actualDrift, 4),
+    actual: p.actual && toNumber(p.actual, 4),
+    actual_drift: p.actualDrift && toNumber(p.actualDrift, 4),
     transaction_type: p.trade?.type ?? null,
     trade_quantity: p.trade === null ? null : toNumber(p.trade.quantity),
     trade_date: p.trade === null ? null : tradeDate,

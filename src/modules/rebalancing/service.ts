@@ -12,9 +12,8 @@ import { parseSortBy } from '../../domain/sorting.js';
 import type { OptimizerPool } from '../../optimizer/pool.js';
 import type { OptimizerResult } from '../../optimizer/types.js';
 import type { Model, ModelRepository } from '../models/repository.js';
-import { UpstreamUnavailableError, type Upstreams } from '../../upstreams/index.js';
-import { fixedOf } from '../../domain/fixed.js';
-import { infeasibleOutcome, optimizerInput, outcomeOf, securitiesOf, type PortfolioOutcome } from './outcome.js';
+import { UpstreamUnavailableError, type Quote, type Upstreams } from '../../upstreams/index.js';
+import { optimizerInput, outcomeOf, securitiesOf, unvaluedOutcome, type PortfolioOutcome } from './outcome.js';
 import { REBALANCE_SORT_FIELDS, type RebalanceHeader, type RebalanceRepository } from './repository.js';
 
 export interface RebalanceServiceDeps {
@@ -214,19 +213,32 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
       });
     }
 
+    /** The quotes of these securities that exist (the session asked for each already, so no call is repeated). */
+    async function knownQuotes(securityIds: readonly string[]): Promise<Map<string, Quote>> {
+      const known = new Map<string, Quote>();
+      for (const id of securityIds) {
+        try {
+          known.set(id, (await session.resolve([id])).get(id)!);
+        } catch (error) {
+          if (!failsOnlyThePortfolio(error)) throw error;
+        }
+      }
+      return known;
+    }
+
     async function one(portfolioId: string): Promise<PortfolioOutcome> {
       const name =
         namesInBulk === null
           ? upstreams.portfolio.name(portfolioId, signal).catch(() => null)
           : namesInBulk.then((all) => all.get(portfolioId) ?? null);
       const holdings = await upstreams.accounting.holdings(portfolioId, signal);
+      const securities = securitiesOf(holdings, model.positions);
       let quotes;
       try {
-        quotes = await session.resolve(securitiesOf(holdings, model.positions));
+        quotes = await session.resolve(securities);
       } catch (error) {
         if (!failsOnlyThePortfolio(error)) throw error;
-        const cash = fixedOf(holdings.cash);
-        return infeasibleOutcome(portfolioId, await name, error.message, cash, cash);
+        return unvaluedOutcome(portfolioId, await name, error.message, holdings, model.positions, await knownQuotes(securities));
       }
       const input = optimizerInput(holdings, model.positions, quotes);
       const started = performance.now();

@@ -1,0 +1,5 @@
+// The optimiser against HiGHS, exactly, on fractional holdings (whole-share
+// trades keep the fraction: rebalancing.md, u' = f + k): part 2 of 2.
+import { fractionalCorpusPart } from './check.js';
+
+fractionalCorpusPart(2);
