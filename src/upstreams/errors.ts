@@ -38,9 +38,13 @@ export class UpstreamHttpError extends Error {
     readonly status: number,
     readonly retryAfterMs: number | undefined,
     readonly detail: string,
+    /** The body as sent (JSON when it parsed, else text). */
+    readonly body: unknown = null,
   ) {
     super(`answered ${status}${detail === '' ? '' : ` (${detail})`}`);
   }
+  /** Set by a client that can tell from the body that the call surely did nothing (an Order service 500 with nothing taken). */
+  tookNoEffect = false;
 }
 
 /** The connection failed: refused, reset, dropped before an answer. */
@@ -61,8 +65,11 @@ export class UpstreamNetworkError extends Error {
 
 /** A security the Security service does not know: the portfolio cannot be valued (422 for one portfolio). */
 export class UnknownSecurityError extends AppError {
-  constructor(readonly securityId: string) {
-    super(422, 'INFEASIBLE', `Security ${securityId} is unknown to the Security service, so the portfolio cannot be valued`);
+  constructor(
+    readonly securityId: string,
+    why = 'is unknown to the Security service',
+  ) {
+    super(422, 'INFEASIBLE', `Security ${securityId} ${why}, so the portfolio cannot be valued`);
   }
 }
 

@@ -42,8 +42,8 @@ describe('payloads', () => {
   it('names an unknown security and a missing or non-positive price, without retrying', async () => {
     h = await harness();
     const session = h.upstreams.quotes.session();
-    await expect(session.resolve(['UNKNOWN00000000000000001'])).rejects.toThrow(
-      new UnknownSecurityError('UNKNOWN00000000000000001'),
+    await expect(session.resolve(['0000000000000000deadbeef'])).rejects.toThrow(
+      new UnknownSecurityError('0000000000000000deadbeef'),
     );
     h.sim.book.setPrice('AAC', null);
     await expect(session.resolve([h.sim.book.securityId(2)])).rejects.toThrow(
@@ -101,21 +101,23 @@ describe('quotes', () => {
   });
 
   it('asks each security once per session, and uses the bulk endpoints for many at once', async () => {
-    h = await harness();
+    h = await harness({}, { steadyPrices: true });
+    const priced = h.sim.book.pricedSecurityIds();
     const session = h.upstreams.quotes.session();
-    const few = [h.sim.book.securityId(1), h.sim.book.securityId(2), h.sim.book.securityId(1)];
+    const few = [priced[1]!, priced[2]!, priced[1]!];
     await session.resolve(few);
     await session.resolve(few);
     expect(h.sim.total('security', SECURITY_ROUTE)).toBe(2);
 
-    const many = Array.from({ length: 100 }, (_, i) => h.sim.book.securityId(i));
+    const many = priced.slice(0, 60);
     const quotes = await session.resolve([...many, ...many]);
-    expect(quotes.size).toBe(100);
+    expect(quotes.size).toBe(60);
     expect(h.sim.total('security', 'GET /api/v1/securities')).toBe(1);
     expect(h.sim.total('pricing', 'GET /api/v1/prices')).toBe(1);
     expect(h.sim.total('security', SECURITY_ROUTE)).toBe(2);
     expect(h.sim.total('pricing', PRICE_ROUTE)).toBe(2);
-    expect(quotes.get(h.sim.book.securityId(60))!.price.toFixed()).toBe(h.sim.book.price('ACI'));
+    const last = quotes.get(priced[59]!)!;
+    expect(last.price.toFixed()).toBe(String(Number(h.sim.book.price(last.ticker))));
   });
 });
 
@@ -130,7 +132,7 @@ describe('portfolio names', () => {
 });
 
 describe('order submission', () => {
-  it('splits at 1 000 orders a call, looks the ids up once, and reports a partial failure per order', async () => {
+  it('splits into ORDER_BATCH_SIZE orders a call (250), looks the ids up once, and reports a partial failure per order', async () => {
     h = await harness();
     const portfolio = h.sim.book.portfolioId(0);
     const orders = Array.from({ length: 2500 }, (_, i) => ({
@@ -144,13 +146,13 @@ describe('order submission', () => {
     const results = await h.upstreams.orders.submit(orders, new Date('2026-11-20T13:05:00.000Z'));
     await h.upstreams.orders.submit(orders.slice(0, 1), new Date());
 
-    expect(h.sim.total('order', 'POST /api/v1/orders')).toBe(4);
+    expect(h.sim.total('order', 'POST /api/v1/orders')).toBe(11);
     expect(h.sim.total('order', 'GET /api/v1/orderTypes')).toBe(1);
     expect(h.sim.total('order', 'GET /api/v1/statuses')).toBe(1);
     expect(results).toHaveLength(2500);
-    expect(results.filter((r) => !r.accepted)).toHaveLength(25);
-    expect(results[13]).toEqual({ index: 13, accepted: false, orderId: null, message: 'security is restricted' });
-    expect(results[2499]).toMatchObject({ index: 2499, accepted: true, orderId: expect.any(Number) });
+    expect(results.filter((r) => r.status !== "accepted")).toHaveLength(25);
+    expect(results[13]).toEqual({ index: 13, status: "rejected", orderId: null, message: 'security is restricted' });
+    expect(results[2499]).toMatchObject({ index: 2499, status: "accepted", orderId: expect.any(Number) });
     const first = h.sim.orders.received[0]!.body;
     expect(first).toEqual({
       blotterId: 1,

@@ -85,7 +85,7 @@ describe('retries', () => {
   });
 
   it('does not repeat an order submission that may have been taken (timeout), but does after a 503', async () => {
-    h = await harness({ UPSTREAM_TIMEOUT_MS: '100', UPSTREAM_RETRIES: '3' });
+    h = await harness({ ORDER_SUBMIT_TIMEOUT_MS: '100', UPSTREAM_RETRIES: '3' });
     const order = [{ portfolioId: h.sim.book.portfolioId(0), securityId: security(), side: 'BUY' as const, quantity: 5 }];
     h.sim.inject('order', { route: 'POST /api/v1/orders', latencyMs: 1000, times: 1 });
     await expect(h.upstreams.orders.submit(order, new Date())).rejects.toThrow('no answer within 100 ms');
@@ -93,7 +93,7 @@ describe('retries', () => {
 
     h.sim.resetCounts();
     h.sim.inject('order', { route: 'POST /api/v1/orders', status: 503, times: 1 });
-    await expect(h.upstreams.orders.submit(order, new Date())).resolves.toMatchObject([{ accepted: true }]);
+    await expect(h.upstreams.orders.submit(order, new Date())).resolves.toMatchObject([{ status: 'accepted' }]);
     expect(h.sim.total('order', 'POST /api/v1/orders')).toBe(2);
   });
 });
