@@ -1,7 +1,7 @@
 // One client per GlobeCo service, each call through that service's policy.
 // 404 (and the Accounting summary's 500) mean what upstreams.md says they mean for that service.
 import type { Dec } from '../domain/decimal.js';
-import { UnknownSecurityError, UpstreamHttpError, UpstreamUnavailableError, type ServiceKey } from './errors.js';
+import { UnknownSecurityError, UpstreamAnswerToCheck, UpstreamHttpError, UpstreamUnavailableError, type ServiceKey } from './errors.js';
 import { parsePayload, type ServiceHttp } from './http.js';
 import type { ServicePolicy } from './resilience.js';
 import {
@@ -101,9 +101,15 @@ export function accountingClient(channel: ServiceChannel, zero: Dec) {
     async holdings(portfolioId: string, signal?: AbortSignal): Promise<PortfolioHoldings> {
       const path = `/api/v1/portfolios/${encode(portfolioId)}/summary`;
       const where = `GET ${path}`;
-      // A 500 may mean "no balances yet": an answer to look into, not a failure to retry or count.
-      const answer = await channel.policy.run((s) => channel.http.exchange('GET', path, s, { answers: [500] }), where, signal);
-      if (answer.status === 404 || answer.status === 500) {
+      // A 500 (or 404) may mean "no balances yet": looked into with /balances, neither retried nor counted.
+      let answer;
+      try {
+        answer = await channel.policy.run((s) => channel.http.exchange('GET', path, s, { answers: [500] }), where, signal);
+      } catch (error) {
+        if (!(error instanceof UpstreamAnswerToCheck)) throw error;
+        answer = null;
+      }
+      if (answer === null || answer.status === 404) {
         return (await fromBalances(portfolioId, signal)) ?? { known: false, cash: zero, holdings: [] };
       }
       const summary = parsePayload(AccountingSummary, answer.body, service, where);

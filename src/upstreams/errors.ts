@@ -47,6 +47,21 @@ export class UpstreamHttpError extends Error {
   tookNoEffect = false;
 }
 
+/**
+ * A status the caller asked to look into itself (an Accounting summary's 500
+ * may mean "no balances yet"): neither retried nor counted by the circuit, nor
+ * a success that resets it; the client decides what it means.
+ */
+export class UpstreamAnswerToCheck extends Error {
+  override name = 'UpstreamAnswerToCheck';
+  constructor(
+    readonly status: number,
+    readonly body: unknown,
+  ) {
+    super(`answered ${status}`);
+  }
+}
+
 /** The connection failed: refused, reset, dropped before an answer. */
 export class UpstreamNetworkError extends Error {
   override name = 'UpstreamNetworkError';

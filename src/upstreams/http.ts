@@ -4,7 +4,7 @@
 import { Pool } from 'undici';
 import type { z } from 'zod';
 import { readablePath } from '../domain/validation.js';
-import { UpstreamHttpError, UpstreamNetworkError, UpstreamUnavailableError, type ServiceKey } from './errors.js';
+import { UpstreamAnswerToCheck, UpstreamHttpError, UpstreamNetworkError, UpstreamUnavailableError, type ServiceKey } from './errors.js';
 
 export interface HttpAnswer {
   readonly status: number;
@@ -14,16 +14,16 @@ export interface HttpAnswer {
 export interface ExchangeOptions {
   readonly body?: unknown;
   /**
-   * Statuses that are answers to this call rather than failures (they come
-   * back with their body, and are neither retried nor counted by the circuit):
-   * an Accounting summary's 500 that may mean "no balances yet".
+   * Statuses the caller looks into itself rather than failures: thrown as
+   * UpstreamAnswerToCheck (with the body), neither retried nor counted by the
+   * circuit. An Accounting summary's 500 that may mean "no balances yet".
    */
   readonly answers?: readonly number[];
 }
 
 export interface ServiceHttp {
   readonly service: ServiceKey;
-  /** One exchange; 2xx, 404 to a GET ("none", body null) and `answers` come back, other statuses throw UpstreamHttpError. */
+  /** One exchange; 2xx and 404 to a GET ("none", body null) come back, `answers` throw UpstreamAnswerToCheck, other statuses UpstreamHttpError. */
   exchange(method: 'GET' | 'POST', path: string, signal: AbortSignal, options?: ExchangeOptions): Promise<HttpAnswer>;
   close(): Promise<void>;
 }
@@ -111,7 +111,7 @@ export function createServiceHttp(service: ServiceKey, baseUrl: string, connecti
       const status = response.statusCode;
       // A 404 is an answer to a lookup (upstreams.md); to a write it is an error like any other 4xx.
       if (status === 404 && method === 'GET') return { status, body: null };
-      if (options.answers?.includes(status) === true) return { status, body: bodyOf(text) };
+      if (options.answers?.includes(status) === true) throw new UpstreamAnswerToCheck(status, bodyOf(text));
       if (status >= 200 && status < 300) {
         try {
           return { status, body: text === '' ? null : (JSON.parse(text) as unknown) };

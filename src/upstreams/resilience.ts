@@ -23,7 +23,7 @@ import {
 } from 'cockatiel';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import { SERVICE_NAMES, UpstreamHttpError, UpstreamNetworkError, UpstreamUnavailableError, type ServiceKey } from './errors.js';
+import { SERVICE_NAMES, UpstreamAnswerToCheck, UpstreamHttpError, UpstreamNetworkError, UpstreamUnavailableError, type ServiceKey } from './errors.js';
 
 /** The policy's knobs, as configured (`attempts` counts them all: 1 = no retry). */
 export type ResilienceSettings = Pick<
@@ -199,6 +199,10 @@ export function createServicePolicy(
       } catch (error) {
         // Cancelled by the caller (here, or waiting for a slot or a probe): the service did nothing wrong.
         if (signal?.aborted === true) throw error instanceof CallCancelledError ? (error.cause ?? error) : error;
+        if (error instanceof UpstreamAnswerToCheck) {
+          observer.call?.(service, 'ok', performance.now() - started);
+          throw error;
+        }
         observer.call?.(service, 'error', performance.now() - started);
         if (error instanceof UpstreamUnavailableError) {
           lastError = { message: error.message, at: new Date().toISOString() };
