@@ -104,6 +104,10 @@ function base(service: SimService, faults: Faults): FastifyInstance {
     }
     if (fault.status !== undefined) {
       if (fault.retryAfterSeconds !== undefined) reply.header('retry-after', String(fault.retryAfterSeconds));
+      if (fault.text !== undefined) {
+        await reply.code(fault.status).type('text/plain; charset=utf-8').send(fault.text);
+        return;
+      }
       await sendError(service, reply, fault.status, `simulated ${fault.status}`, request.url.split('?')[0]!);
     }
   });
