@@ -121,6 +121,29 @@ describe('quotes', () => {
   });
 });
 
+describe('bulk quotes', () => {
+  it('reads more than QUOTE_BULK_THRESHOLD uncached securities with one /securities and one /prices call', async () => {
+    h = await harness({ QUOTE_BULK_THRESHOLD: '10' });
+    const ids = h.sim.book.pricedSecurityIds().slice(0, 11);
+    const quotes = await h.upstreams.quotes.session().resolve(ids);
+    expect(quotes.size).toBe(11);
+    expect(h.sim.counts().security).toEqual({ 'GET /api/v1/securities': 1 });
+    expect(h.sim.counts().pricing).toEqual({ 'GET /api/v1/prices': 1 });
+  });
+
+  it('falls back to one lookup each when the bulk list fails (a security without its type: 400 for the whole list)', async () => {
+    h = await harness({ QUOTE_BULK_THRESHOLD: '10' });
+    h.sim.book.dropSecurityType(h.sim.book.securityId(0));
+    const ids = h.sim.book.pricedSecurityIds().slice(1, 13);
+    const session = h.upstreams.quotes.session();
+    expect((await session.resolve(ids)).size).toBe(12);
+    expect((await session.resolve(h.sim.book.pricedSecurityIds().slice(20, 32))).size).toBe(12);
+    // The failed list is not asked again in the same rebalance.
+    expect(h.sim.counts().security).toEqual({ 'GET /api/v1/securities': 1, [SECURITY_ROUTE]: 24 });
+    expect(h.sim.counts().pricing).toEqual({ [PRICE_ROUTE]: 24 });
+  });
+});
+
 describe('portfolio names', () => {
   it('gives null when the portfolio service is down or does not know the portfolio', async () => {
     h = await harness();
