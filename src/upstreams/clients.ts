@@ -101,7 +101,7 @@ export function accountingClient(channel: ServiceChannel, zero: Dec) {
     async holdings(portfolioId: string, signal?: AbortSignal): Promise<PortfolioHoldings> {
       const path = `/api/v1/portfolios/${encode(portfolioId)}/summary`;
       const where = `GET ${path}`;
-      // A 500 (or 404) may mean "no balances yet": looked into with /balances, neither retried nor counted.
+      // 404: a new portfolio. A 500 may mean the same: looked into with /balances, neither retried nor counted.
       let answer;
       try {
         answer = await channel.policy.run((s) => channel.http.exchange('GET', path, s, { answers: [500] }), where, signal);
@@ -109,9 +109,8 @@ export function accountingClient(channel: ServiceChannel, zero: Dec) {
         if (!(error instanceof UpstreamAnswerToCheck)) throw error;
         answer = null;
       }
-      if (answer === null || answer.status === 404) {
-        return (await fromBalances(portfolioId, signal)) ?? { known: false, cash: zero, holdings: [] };
-      }
+      if (answer?.status === 404) return { known: false, cash: zero, holdings: [] };
+      if (answer === null) return (await fromBalances(portfolioId, signal)) ?? { known: false, cash: zero, holdings: [] };
       const summary = parsePayload(AccountingSummary, answer.body, service, where);
       // The summary reads at most 1 000 rows: a portfolio with as many may have more.
       if (summary.securities.length + 1 >= SUMMARY_ROWS) {

@@ -33,10 +33,20 @@ describe('payloads', () => {
 
   it('treats a 404 from accounting as a new portfolio with no cash and no holdings', async () => {
     h = await harness();
+    h.sim.inject('accounting', { route: SUMMARY_ROUTE, status: 404, times: 1 });
     const holdings = await h.upstreams.accounting.holdings('NEWPORTFOLIO0000000000001');
     expect(holdings).toMatchObject({ known: false, holdings: [] });
     expect(holdings.cash.toFixed()).toBe('0');
-    expect(h.sim.total('accounting', SUMMARY_ROUTE)).toBe(1);
+    expect(h.sim.counts().accounting).toEqual({ [SUMMARY_ROUTE]: 1 });
+  });
+
+  it('treats a 500 summary with no balance rows as a new portfolio, in two calls, neither retried nor counted', async () => {
+    h = await harness({ CIRCUIT_FAILURE_THRESHOLD: '1' });
+    h.sim.book.setHoldings('NEWPORTFOLIO0000000000001', null);
+    const holdings = await h.upstreams.accounting.holdings('NEWPORTFOLIO0000000000001');
+    expect(holdings).toMatchObject({ known: false, holdings: [] });
+    expect(h.sim.counts().accounting).toEqual({ [SUMMARY_ROUTE]: 1, 'GET /api/v1/balances': 1 });
+    expect(h.upstreams.health().accounting).toEqual({ circuit: 'closed', last_error: null });
   });
 
   it('names an unknown security and a missing or non-positive price, without retrying', async () => {
