@@ -199,8 +199,12 @@ export async function benchEndToEnd(sizes: readonly number[], log: (line: string
       rows.push(row);
       log(
         `end to end: ${portfolios} portfolios stored in ${row.wallSeconds.toFixed(1)} s (dry run ${row.dryRunWallSeconds.toFixed(1)} s), ` +
-          `peak RSS ${row.peakRssMiB.toFixed(0)} MiB`,
+          `peak RSS ${row.peakRssMiB.toFixed(0)} MiB; calls cold ${JSON.stringify(coldUpstreamRoutes)}, warm ${JSON.stringify(upstreamCalls)}; ` +
+          `${newPortfolios} new portfolios; call targets ${row.callTargetsMet ? 'met' : 'MISSED'}`,
       );
+    } catch (error) {
+      // One size failing (the embedded database under load) does not lose the others.
+      log(`end to end: ${portfolios} portfolios FAILED: ${error instanceof Error ? error.message : String(error)}`);
     } finally {
       await service.stop();
       await sim.stop();
