@@ -124,6 +124,11 @@ export const configVariables = {
   SECURITY_CACHE_TTL_MS: variable(integer(0, 86_400_000), '600000', 'ticker cache time-to-live'),
   PRICE_CACHE_TTL_MS: variable(integer(0, 86_400_000), '60000', 'price cache time-to-live'),
   CACHE_MAX_ENTRIES: variable(integer(1, 10_000_000), '50000', 'entries per cache'),
+  QUOTE_BULK_THRESHOLD: variable(
+    integer(0, 1_000_000),
+    '10',
+    'a rebalance needing more uncached tickers (or prices) than this reads them all with GET /securities (/prices) instead of one call each',
+  ),
   OPTIMIZATION_TIMEOUT_MS: variable(
     integer(1, 3_600_000),
     '30000',
@@ -144,7 +149,13 @@ export const configVariables = {
   ),
   REPLICA_ID: variable(z.string().trim().min(1).max(100), undefined, 'name of this replica in cycle records (default: host name and pid)'),
   ORDER_SUBMISSION: variable(onOff, 'off', '"on": completed cycles (and ?submit=true rebalance calls) submit their orders to the Order service'),
-  ORDER_BLOTTER_ID: variable(integer(0, 2_147_483_647), '1', 'blotter id of submitted orders'),
+  ORDER_BLOTTER_ID: variable(integer(0, 2_147_483_647), '1', 'blotter id of submitted orders (checked once against the Order service\'s /blotters)'),
+  ORDER_SUBMIT_TIMEOUT_MS: variable(
+    integer(1, 3_600_000),
+    '120000',
+    'timeout of one POST /orders (the Order service is slow by design; not UPSTREAM_TIMEOUT_MS)',
+  ),
+  ORDER_BATCH_SIZE: variable(integer(1, 1000), '250', 'orders per POST /orders (the Order service takes at most 1000)'),
   API_KEYS: secret(
     variable(
       commaList(z.string().min(16, 'each key must be at least 16 characters'), 'keys of at least 16 characters'),
@@ -209,6 +220,7 @@ export interface Config {
     readonly securityCacheTtlMs: number;
     readonly priceCacheTtlMs: number;
     readonly cacheMaxEntries: number;
+    readonly bulkThreshold: number;
   };
   readonly optimizationTimeoutMs: number;
   readonly rebalanceConcurrency: number;
@@ -219,7 +231,7 @@ export interface Config {
     readonly clockSkewMs: number;
     readonly replicaId: string;
   };
-  readonly orders: { readonly submission: boolean; readonly blotterId: number };
+  readonly orders: { readonly submission: boolean; readonly blotterId: number; readonly submitTimeoutMs: number; readonly batchSize: number };
   readonly apiKeys: readonly string[];
   readonly rateLimit: { readonly max: number; readonly windowMs: number };
   readonly corsOrigins: readonly string[];
@@ -293,6 +305,7 @@ export function loadConfig(env: Environment = process.env): Config {
       securityCacheTtlMs: v.SECURITY_CACHE_TTL_MS,
       priceCacheTtlMs: v.PRICE_CACHE_TTL_MS,
       cacheMaxEntries: v.CACHE_MAX_ENTRIES,
+      bulkThreshold: v.QUOTE_BULK_THRESHOLD,
     },
     optimizationTimeoutMs: v.OPTIMIZATION_TIMEOUT_MS,
     rebalanceConcurrency: v.REBALANCE_CONCURRENCY,
@@ -303,7 +316,12 @@ export function loadConfig(env: Environment = process.env): Config {
       clockSkewMs: v.CLOCK_SKEW_MS,
       replicaId: v.REPLICA_ID ?? `${hostname()}-${process.pid}`,
     },
-    orders: { submission: v.ORDER_SUBMISSION, blotterId: v.ORDER_BLOTTER_ID },
+    orders: {
+      submission: v.ORDER_SUBMISSION,
+      blotterId: v.ORDER_BLOTTER_ID,
+      submitTimeoutMs: v.ORDER_SUBMIT_TIMEOUT_MS,
+      batchSize: v.ORDER_BATCH_SIZE,
+    },
     apiKeys: v.API_KEYS ?? [],
     rateLimit: { max: v.RATE_LIMIT_MAX, windowMs: v.RATE_LIMIT_WINDOW_MS },
     corsOrigins: v.CORS_ORIGINS,

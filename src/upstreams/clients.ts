@@ -1,12 +1,15 @@
 // One client per GlobeCo service, each call through that service's policy.
-// 404 means what upstreams.md says it means for that service.
+// 404 (and the Accounting summary's 500) mean what upstreams.md says they mean for that service.
 import type { Dec } from '../domain/decimal.js';
-import { UnknownSecurityError, UpstreamUnavailableError, type ServiceKey } from './errors.js';
+import { UnknownSecurityError, UpstreamAnswerToCheck, UpstreamHttpError, UpstreamUnavailableError, type ServiceKey } from './errors.js';
 import { parsePayload, type ServiceHttp } from './http.js';
 import type { ServicePolicy } from './resilience.js';
 import {
   AccountingSummary,
+  BalancesPage,
+  Blotters,
   Lookup,
+  OrdersFailure,
   OrdersAnswer,
   PortfolioList,
   PortfolioPayload,
@@ -39,41 +42,98 @@ const encode = encodeURIComponent;
 
 export interface Holding {
   readonly securityId: string;
+  /** Never zero: a closed position (netQuantity 0) is not a holding. */
   readonly quantity: Dec;
 }
 
 export interface PortfolioHoldings {
-  /** False for a new portfolio the accounting service has no record of (404). */
+  /** False for a new portfolio: the accounting service has no balances for it yet. */
   readonly known: boolean;
   readonly cash: Dec;
   readonly holdings: readonly Holding[];
 }
 
+/** /balances pages are read this many rows at a time (its largest page). */
+const BALANCES_PAGE = 1000;
+/** A summary lists at most this many balance rows (cash included): with as many, read /balances instead. */
+const SUMMARY_ROWS = 1000;
+
+/**
+ * Holdings and cash. The summary answers 500 (or 404) for a portfolio with no
+ * balances yet; /balances tells that apart from a real failure: no rows is a
+ * new portfolio, rows are the holdings. Rows of closed positions (0) are dropped.
+ */
 export function accountingClient(channel: ServiceChannel, zero: Dec) {
+  const service: ServiceKey = 'accounting';
+
+  function holdingsOf(path: string, cash: Dec, rows: readonly { securityId: string; quantity: Dec }[]): PortfolioHoldings {
+    const seen = new Set<string>();
+    for (const row of rows) {
+      if (seen.has(row.securityId)) {
+        throw new UpstreamUnavailableError(service, `GET ${path}: answered an unexpected payload (security ${row.securityId} is listed twice)`);
+      }
+      seen.add(row.securityId);
+    }
+    return { known: true, cash, holdings: rows.filter((row) => !row.quantity.isZero()) };
+  }
+
+  /** Every balance row of a portfolio, page by page; null when it has none (a new portfolio). */
+  async function fromBalances(portfolioId: string, signal?: AbortSignal): Promise<PortfolioHoldings | null> {
+    let cash = zero;
+    const rows: { securityId: string; quantity: Dec }[] = [];
+    let path = '';
+    for (let offset = 0; ; offset += BALANCES_PAGE) {
+      path = `/api/v1/balances?portfolio_id=${encode(portfolioId)}&offset=${offset}&limit=${BALANCES_PAGE}`;
+      const page = (await getJson(channel, path, BalancesPage, signal)) ?? { balances: [], pagination: { hasMore: false, total: 0 } };
+      for (const row of page.balances) {
+        const net = row.quantityLong.minus(row.quantityShort);
+        if (row.securityId === undefined || row.securityId === null) cash = cash.plus(net);
+        else rows.push({ securityId: row.securityId, quantity: net });
+      }
+      if (offset === 0 && page.balances.length === 0) return null;
+      const more = page.pagination.hasMore ?? offset + page.balances.length < (page.pagination.total ?? 0);
+      if (!more || page.balances.length === 0) break;
+    }
+    return holdingsOf(path, cash, rows);
+  }
+
   return {
     async holdings(portfolioId: string, signal?: AbortSignal): Promise<PortfolioHoldings> {
       const path = `/api/v1/portfolios/${encode(portfolioId)}/summary`;
-      const summary = await getJson(channel, path, AccountingSummary, signal);
-      if (summary === null) return { known: false, cash: zero, holdings: [] };
-      const seen = new Set<string>();
-      for (const s of summary.securities) {
-        if (seen.has(s.securityId)) {
-          throw new UpstreamUnavailableError('accounting', `GET ${path}: answered an unexpected payload (security ${s.securityId} is listed twice)`);
-        }
-        seen.add(s.securityId);
+      const where = `GET ${path}`;
+      // 404: a new portfolio. A 500 may mean the same: looked into with /balances, neither retried nor counted.
+      let answer;
+      try {
+        answer = await channel.policy.run((s) => channel.http.exchange('GET', path, s, { answers: [500] }), where, signal);
+      } catch (error) {
+        if (!(error instanceof UpstreamAnswerToCheck)) throw error;
+        answer = null;
       }
-      return {
-        known: true,
-        cash: summary.cashBalance,
-        holdings: summary.securities.map((s) => ({ securityId: s.securityId, quantity: s.netQuantity })),
-      };
+      if (answer?.status === 404) return { known: false, cash: zero, holdings: [] };
+      if (answer === null) return (await fromBalances(portfolioId, signal)) ?? { known: false, cash: zero, holdings: [] };
+      const summary = parsePayload(AccountingSummary, answer.body, service, where);
+      // The summary reads at most 1 000 rows: a portfolio with as many may have more.
+      if (summary.securities.length + 1 >= SUMMARY_ROWS) {
+        return (await fromBalances(portfolioId, signal)) ?? { known: false, cash: zero, holdings: [] };
+      }
+      return holdingsOf(
+        path,
+        summary.cashBalance,
+        summary.securities.map((s) => ({ securityId: s.securityId, quantity: s.netQuantity })),
+      );
     },
   };
 }
 
+/** The Security service's ids are ObjectIds; it answers 500 to anything else, so such an id is never sent. */
+export const OBJECT_ID = /^[0-9a-fA-F]{24}$/;
+
 export function securityClient(channel: ServiceChannel) {
   return {
     async ticker(securityId: string, signal?: AbortSignal): Promise<string> {
+      if (!OBJECT_ID.test(securityId)) {
+        throw new UnknownSecurityError(securityId, 'is not a Security service id (24 hexadecimal characters)');
+      }
       const found = await getJson(channel, `/api/v1/security/${encode(securityId)}`, SecurityPayload, signal);
       if (found === null) throw new UnknownSecurityError(securityId);
       return found.ticker;
@@ -136,32 +196,62 @@ export interface OrderRequest {
 export interface OrderResult {
   /** Index in the submitted list. */
   readonly index: number;
-  readonly accepted: boolean;
+  /**
+   * accepted or rejected as the service reported it; unknown when no result
+   * line names the order (a worker timed out: requestIndex -1), so it may or may not exist.
+   */
+  readonly status: 'accepted' | 'rejected' | 'unknown';
   readonly orderId: number | null;
   readonly message: string | null;
 }
 
 /** The order service takes at most this many orders a call. */
-export const ORDER_BATCH = 1000;
+export const ORDER_BATCH_MAX = 1000;
+
+/** An answer that shows the service took nothing (overloaded: 500 with totalReceived 0, or FAILURE with no order created). */
+function nothingTaken(body: unknown): boolean {
+  const parsed = OrdersFailure.safeParse(body);
+  if (!parsed.success) return false;
+  const { totalReceived, status, successful, orders } = parsed.data;
+  return totalReceived === 0 || (status === 'FAILURE' && (successful ?? 0) === 0 && !(orders ?? []).some((o) => o.status === 'SUCCESS'));
+}
+
+export interface OrderSettings {
+  readonly blotterId: number;
+  /** Orders per POST (at most 1 000; smaller batches keep each call short). */
+  readonly batchSize: number;
+}
 
 /**
  * The lookups are retried as usual; a submission only when the service surely
  * did not take the orders (the same breaker and in-flight bound for both).
  */
-export function orderClient(channel: ServiceChannel, blotterId: number) {
+export function orderClient(channel: ServiceChannel, settings: OrderSettings) {
   const service: ServiceKey = 'order';
+  const { blotterId } = settings;
+  const batchSize = Math.min(ORDER_BATCH_MAX, settings.batchSize);
   let lookups: Promise<{ buy: number; sell: number; fresh: number }> | null = null;
 
   async function lookupIds(signal?: AbortSignal) {
-    const [types, statuses] = await Promise.all([
+    const [types, statuses, blotters] = await Promise.all([
       getJson(channel, '/api/v1/orderTypes', Lookup, signal),
       getJson(channel, '/api/v1/statuses', Lookup, signal),
+      getJson(channel, '/api/v1/blotters', Blotters, signal),
     ]);
     const find = (list: z.output<typeof Lookup> | null, abbreviation: string, path: string) => {
       const id = list?.find((entry) => entry.abbreviation === abbreviation)?.id;
-      if (id === undefined) throw new UpstreamUnavailableError(service, `GET ${path}: has no ${abbreviation}`);
+      if (id === undefined) throw new UpstreamUnavailableError(service, `GET ${path}: has no ${abbreviation}`, undefined, false);
       return id;
     };
+    if (!(blotters ?? []).some((b) => b.id === blotterId)) {
+      const known = (blotters ?? []).map((b) => (b.name === undefined || b.name === null ? String(b.id) : `${b.id} (${b.name})`)).join(', ');
+      throw new UpstreamUnavailableError(
+        service,
+        `ORDER_BLOTTER_ID ${blotterId} is not a blotter of the Order service (GET /api/v1/blotters lists ${known === '' ? 'none' : known}); set ORDER_BLOTTER_ID to one of them`,
+        undefined,
+        false,
+      );
+    }
     return {
       buy: find(types, 'BUY', '/api/v1/orderTypes'),
       sell: find(types, 'SELL', '/api/v1/orderTypes'),
@@ -169,7 +259,7 @@ export function orderClient(channel: ServiceChannel, blotterId: number) {
     };
   }
 
-  /** BUY/SELL order type ids and the NEW status id, looked up once (a failed lookup is tried again next time). */
+  /** BUY/SELL order type ids, the NEW status id and the blotter, looked up once (a failed lookup is tried again next time). */
   function lookupOnce(signal?: AbortSignal) {
     lookups ??= lookupIds(signal).catch((error: unknown) => {
       lookups = null;
@@ -179,13 +269,14 @@ export function orderClient(channel: ServiceChannel, blotterId: number) {
   }
 
   return {
-    /** Submits in batches of at most 1 000; per-order outcome from 200/207 answers, in the order given. */
+    batchSize,
+    /** Submits in batches of `batchSize`; per-order outcome from 200/207 answers, in the order given. */
     async submit(orders: readonly OrderRequest[], now: Date, signal?: AbortSignal): Promise<OrderResult[]> {
       if (orders.length === 0) return [];
       const ids = await lookupOnce(signal);
       const results: OrderResult[] = [];
-      for (let start = 0; start < orders.length; start += ORDER_BATCH) {
-        const batch = orders.slice(start, start + ORDER_BATCH);
+      for (let start = 0; start < orders.length; start += batchSize) {
+        const batch = orders.slice(start, start + batchSize);
         const body = batch.map((o) => ({
           blotterId,
           statusId: ids.fresh,
@@ -199,17 +290,37 @@ export function orderClient(channel: ServiceChannel, blotterId: number) {
           version: 1,
         }));
         const where = `POST /api/v1/orders (${batch.length} orders)`;
-        const answer = await channel.policy.run((s) => channel.http.exchange('POST', '/api/v1/orders', s, body), where, signal, 'safe-only');
+        const answer = await channel.policy.run(
+          (s) =>
+            channel.http.exchange('POST', '/api/v1/orders', s, { body }).catch((error: unknown) => {
+              // An overloaded service answers 500 with nothing taken: the orders may be sent again.
+              if (error instanceof UpstreamHttpError && nothingTaken(error.body)) error.tookNoEffect = true;
+              throw error;
+            }),
+          where,
+          signal,
+          'safe-only',
+        );
         const parsed = parsePayload(OrdersAnswer, answer.body, service, where);
-        const byIndex = new Map(parsed.orders.map((o) => [o.requestIndex, o]));
+        const byIndex = new Map<number, z.output<typeof OrdersAnswer>['orders'][number]>();
+        for (const line of parsed.orders) if (line.requestIndex >= 0 && line.requestIndex < batch.length) byIndex.set(line.requestIndex, line);
         batch.forEach((_, i) => {
           const outcome = byIndex.get(i);
-          results.push({
-            index: start + i,
-            accepted: outcome?.status === 'SUCCESS',
-            orderId: outcome?.orderId ?? null,
-            message: outcome === undefined ? 'the order service did not report on this order' : (outcome.message ?? null),
-          });
+          results.push(
+            outcome === undefined
+              ? {
+                  index: start + i,
+                  status: 'unknown',
+                  orderId: null,
+                  message: 'the Order service named no result for this order (it may or may not have been created)',
+                }
+              : {
+                  index: start + i,
+                  status: outcome.status === 'SUCCESS' ? 'accepted' : 'rejected',
+                  orderId: outcome.orderId ?? null,
+                  message: outcome.message ?? null,
+                },
+          );
         });
       }
       return results;

@@ -38,8 +38,27 @@ export class UpstreamHttpError extends Error {
     readonly status: number,
     readonly retryAfterMs: number | undefined,
     readonly detail: string,
+    /** The body as sent (JSON when it parsed, else text). */
+    readonly body: unknown = null,
   ) {
     super(`answered ${status}${detail === '' ? '' : ` (${detail})`}`);
+  }
+  /** Set by a client that can tell from the body that the call surely did nothing (an Order service 500 with nothing taken). */
+  tookNoEffect = false;
+}
+
+/**
+ * A status the caller asked to look into itself (an Accounting summary's 500
+ * may mean "no balances yet"): neither retried nor counted by the circuit, nor
+ * a success that resets it; the client decides what it means.
+ */
+export class UpstreamAnswerToCheck extends Error {
+  override name = 'UpstreamAnswerToCheck';
+  constructor(
+    readonly status: number,
+    readonly body: unknown,
+  ) {
+    super(`answered ${status}`);
   }
 }
 
@@ -61,8 +80,11 @@ export class UpstreamNetworkError extends Error {
 
 /** A security the Security service does not know: the portfolio cannot be valued (422 for one portfolio). */
 export class UnknownSecurityError extends AppError {
-  constructor(readonly securityId: string) {
-    super(422, 'INFEASIBLE', `Security ${securityId} is unknown to the Security service, so the portfolio cannot be valued`);
+  constructor(
+    readonly securityId: string,
+    why = 'is unknown to the Security service',
+  ) {
+    super(422, 'INFEASIBLE', `Security ${securityId} ${why}, so the portfolio cannot be valued`);
   }
 }
 

@@ -4,17 +4,27 @@
 import { Pool } from 'undici';
 import type { z } from 'zod';
 import { readablePath } from '../domain/validation.js';
-import { UpstreamHttpError, UpstreamNetworkError, UpstreamUnavailableError, type ServiceKey } from './errors.js';
+import { UpstreamAnswerToCheck, UpstreamHttpError, UpstreamNetworkError, UpstreamUnavailableError, type ServiceKey } from './errors.js';
 
 export interface HttpAnswer {
   readonly status: number;
   readonly body: unknown;
 }
 
+export interface ExchangeOptions {
+  readonly body?: unknown;
+  /**
+   * Statuses the caller looks into itself rather than failures: thrown as
+   * UpstreamAnswerToCheck (with the body), neither retried nor counted by the
+   * circuit. An Accounting summary's 500 that may mean "no balances yet".
+   */
+  readonly answers?: readonly number[];
+}
+
 export interface ServiceHttp {
   readonly service: ServiceKey;
-  /** One exchange; 2xx (and 404 to a GET: "none") come back, other statuses throw UpstreamHttpError. */
-  exchange(method: 'GET' | 'POST', path: string, signal: AbortSignal, body?: unknown): Promise<HttpAnswer>;
+  /** One exchange; 2xx and 404 to a GET ("none", body null) come back, `answers` throw UpstreamAnswerToCheck, other statuses UpstreamHttpError. */
+  exchange(method: 'GET' | 'POST', path: string, signal: AbortSignal, options?: ExchangeOptions): Promise<HttpAnswer>;
   close(): Promise<void>;
 }
 
@@ -27,15 +37,46 @@ export function retryAfterMs(value: string | string[] | undefined, now = Date.no
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
-function errorDetail(body: string): string {
+/**
+ * What an error body says, in whichever shape the service uses (upstreams.md):
+ * `{"error":{"message"}}` (Portfolio Accounting), `{"detail": ...}` (FastAPI:
+ * a string or a list of problems), Spring's `{"error","message","path","status"}`
+ * (an empty message falls back to `error`), an Order service batch answer
+ * (`message`), or plain text.
+ */
+export function errorDetail(text: string): string {
+  const clip = (value: string) => value.trim().slice(0, 200);
+  let parsed: unknown;
   try {
-    const parsed = JSON.parse(body) as { error?: { message?: unknown }; message?: unknown };
-    const message = parsed.error?.message ?? parsed.message;
-    if (typeof message === 'string') return message.slice(0, 200);
+    parsed = JSON.parse(text);
   } catch {
-    // not JSON: fall through to the raw text
+    return clip(text);
   }
-  return body.slice(0, 200);
+  if (typeof parsed === 'string') return clip(parsed);
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return clip(text);
+  const body = parsed as Record<string, unknown>;
+  const nested = body.error as Record<string, unknown> | string | undefined;
+  if (nested !== null && typeof nested === 'object' && typeof nested.message === 'string' && nested.message.trim() !== '') {
+    return clip(nested.message);
+  }
+  if (typeof body.detail === 'string') return clip(body.detail);
+  if (Array.isArray(body.detail)) {
+    const problems = body.detail.map((d) => (d !== null && typeof d === 'object' && typeof (d as { msg?: unknown }).msg === 'string' ? (d as { msg: string }).msg : JSON.stringify(d)));
+    return clip(problems.join('; '));
+  }
+  if (typeof body.message === 'string' && body.message.trim() !== '') return clip(body.message);
+  if (typeof nested === 'string' && nested.trim() !== '') return clip(nested);
+  return clip(text);
+}
+
+/** The body of an answer: JSON when it parses, else the text (null when empty). */
+function bodyOf(text: string): unknown {
+  if (text === '') return null;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
 }
 
 export function createServiceHttp(service: ServiceKey, baseUrl: string, connections: number): ServiceHttp {
@@ -45,7 +86,8 @@ export function createServiceHttp(service: ServiceKey, baseUrl: string, connecti
 
   return {
     service,
-    async exchange(method, path, signal, body) {
+    async exchange(method, path, signal, options = {}) {
+      const { body } = options;
       let response;
       try {
         response = await pool.request({
@@ -69,6 +111,7 @@ export function createServiceHttp(service: ServiceKey, baseUrl: string, connecti
       const status = response.statusCode;
       // A 404 is an answer to a lookup (upstreams.md); to a write it is an error like any other 4xx.
       if (status === 404 && method === 'GET') return { status, body: null };
+      if (options.answers?.includes(status) === true) throw new UpstreamAnswerToCheck(status, bodyOf(text));
       if (status >= 200 && status < 300) {
         try {
           return { status, body: text === '' ? null : (JSON.parse(text) as unknown) };
@@ -76,7 +119,7 @@ export function createServiceHttp(service: ServiceKey, baseUrl: string, connecti
           throw new UpstreamUnavailableError(service, `${method} ${path}: answered malformed JSON (${JSON.stringify(text.slice(0, 60))})`);
         }
       }
-      throw new UpstreamHttpError(service, method, path, status, retryAfterMs(response.headers['retry-after']), errorDetail(text));
+      throw new UpstreamHttpError(service, method, path, status, retryAfterMs(response.headers['retry-after']), errorDetail(text), bodyOf(text));
     },
     close: () => pool.close(),
   };

@@ -10,7 +10,7 @@ import { createQuotes } from './quotes.js';
 import { createServicePolicy, type ResilienceSettings, type ServiceHealth, type UpstreamObserver } from './resilience.js';
 
 export * from './errors.js';
-export { ORDER_BATCH } from './clients.js';
+export { ORDER_BATCH_MAX } from './clients.js';
 export type { Holding, OrderRequest, OrderResult, PortfolioHoldings } from './clients.js';
 export type { Quote, QuoteSession } from './quotes.js';
 export type { UpstreamObserver } from './resilience.js';
@@ -28,7 +28,8 @@ export function createUpstreams(config: Config, log: Logger, observer: UpstreamO
     pricing: channel('pricing'),
     // Names are cosmetic: one attempt, so a portfolio service outage costs no backoff.
     portfolio: channel('portfolio', { attempts: 1 }),
-    order: channel('order'),
+    // A submission waits for the Order service's chunked processing: its own timeout.
+    order: channel('order', { writeTimeoutMs: config.orders.submitTimeoutMs }),
   };
   const security = securityClient(channels.security);
   const pricing = pricingClient(channels.pricing);
@@ -36,6 +37,7 @@ export function createUpstreams(config: Config, log: Logger, observer: UpstreamO
     securityTtlMs: u.securityCacheTtlMs,
     priceTtlMs: u.priceCacheTtlMs,
     maxEntries: u.cacheMaxEntries,
+    bulkThreshold: u.bulkThreshold,
   });
 
   return {
@@ -43,7 +45,7 @@ export function createUpstreams(config: Config, log: Logger, observer: UpstreamO
     security,
     pricing,
     portfolio: portfolioClient(channels.portfolio),
-    orders: orderClient(channels.order, config.orders.blotterId),
+    orders: orderClient(channels.order, { blotterId: config.orders.blotterId, batchSize: config.orders.batchSize }),
     quotes,
     health(): Record<ServiceKey, ServiceHealth> {
       return {

@@ -4,7 +4,7 @@
 // at once are filled from the services' bulk endpoints.
 import { LRUCache } from 'lru-cache';
 import type { Dec } from '../domain/decimal.js';
-import type { pricingClient, securityClient } from './clients.js';
+import { OBJECT_ID, type pricingClient, type securityClient } from './clients.js';
 import { MissingPriceError } from './errors.js';
 
 export interface Quote {
@@ -17,10 +17,9 @@ export interface QuoteSettings {
   readonly securityTtlMs: number;
   readonly priceTtlMs: number;
   readonly maxEntries: number;
+  /** More uncached securities (or prices) than this in one resolve: one bulk call fetches them all. */
+  readonly bulkThreshold: number;
 }
-
-/** This many uncached securities in one resolve: fetch everything in one bulk call instead. */
-const BULK_FROM = 50;
 
 export interface CacheStats {
   hits: number;
@@ -53,8 +52,9 @@ export function createQuotes(
   });
   const stats = { tickers: { hits: 0, misses: 0 }, prices: { hits: 0, misses: 0 } };
 
+  // One bulk call of each kind at a time, shared by every session that needs it.
   let bulkTickers: Promise<void> | null = null;
-  let bulkPrices: Promise<void> | null = null;
+  let bulkPrices: Promise<Map<string, Dec>> | null = null;
   const fillTickers = () =>
     (bulkTickers ??= security
       .all()
@@ -64,15 +64,20 @@ export function createQuotes(
       .finally(() => {
         bulkTickers = null;
       }));
-  const fillPrices = () =>
-    (bulkPrices ??= pricing
+  /** Every price; a ticker asked for and absent from the list has none (the list is every price). */
+  const fillPrices = async (asked: readonly string[]) => {
+    bulkPrices ??= pricing
       .all()
       .then((all) => {
         for (const [ticker, close] of all) prices.set(ticker, { close });
+        return all;
       })
       .finally(() => {
         bulkPrices = null;
-      }));
+      });
+    const all = await bulkPrices;
+    for (const ticker of asked) if (!all.has(ticker) && !prices.has(ticker)) prices.set(ticker, { close: null });
+  };
 
   const counted = <V extends NonNullable<unknown>>(cache: LRUCache<string, V>, key: string, stat: CacheStats): Promise<V> => {
     if (cache.has(key)) stat.hits += 1;
@@ -93,16 +98,27 @@ export function createQuotes(
   return {
     session(): QuoteSession {
       const asked = new Map<string, Promise<Quote>>();
+      // A bulk call that failed (the Security service's list fails whole when one
+      // security lacks its type) is not tried again in this session: single lookups instead.
+      let bulkFailed = false;
       return {
         async resolve(securityIds) {
           const fresh = [...new Set(securityIds)].filter((id) => !asked.has(id));
-          const uncachedTickers = fresh.filter((id) => !tickers.has(id));
-          if (uncachedTickers.length >= BULK_FROM) await fillTickers();
-          const uncachedPrices = fresh.filter((id) => {
+          const uncachedTickers = fresh.filter((id) => OBJECT_ID.test(id) && !tickers.has(id));
+          if (uncachedTickers.length > settings.bulkThreshold && !bulkFailed) {
+            await fillTickers().catch(() => {
+              bulkFailed = true;
+            });
+          }
+          const uncachedPrices = fresh.flatMap((id) => {
             const ticker = tickers.get(id, { allowStale: false });
-            return ticker === undefined || !prices.has(ticker);
+            return ticker !== undefined && !prices.has(ticker) ? [ticker] : [];
           });
-          if (uncachedPrices.length >= BULK_FROM) await fillPrices();
+          if (uncachedPrices.length > settings.bulkThreshold && !bulkFailed) {
+            await fillPrices(uncachedPrices).catch(() => {
+              bulkFailed = true;
+            });
+          }
           for (const id of fresh) {
             const pending = quote(id);
             pending.catch(() => undefined); // observed below; avoid an unhandled rejection meanwhile

@@ -2,7 +2,8 @@
 // cockatiel: retry (exponential backoff with jitter, honouring retry-after) ▸
 // circuit breaker ▸ bulkhead ▸ per-attempt timeout. Retried and counted by the
 // breaker: connection errors, timeouts, 5xx; 429 is retried but, being 4xx,
-// not counted; other 4xx are neither.
+// not counted; other 4xx are neither. A call we cancelled ourselves (the
+// rebalance was aborted) is not the service's failure: neither retried nor counted.
 import {
   BrokenCircuitError,
   BulkheadRejectedError,
@@ -13,7 +14,6 @@ import {
   ExponentialBackoff,
   handleWhen,
   retry,
-  TaskCancelledError,
   timeout,
   TimeoutStrategy,
   wrap,
@@ -23,13 +23,16 @@ import {
 } from 'cockatiel';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import { SERVICE_NAMES, UpstreamHttpError, UpstreamNetworkError, UpstreamUnavailableError, type ServiceKey } from './errors.js';
+import { SERVICE_NAMES, UpstreamAnswerToCheck, UpstreamHttpError, UpstreamNetworkError, UpstreamUnavailableError, type ServiceKey } from './errors.js';
 
 /** The policy's knobs, as configured (`attempts` counts them all: 1 = no retry). */
 export type ResilienceSettings = Pick<
   Config['upstreams'],
   'timeoutMs' | 'attempts' | 'backoffMs' | 'maxInFlight' | 'circuitFailureThreshold' | 'circuitResetMs'
->;
+> & {
+  /** Per-attempt timeout of 'safe-only' calls (order submission: slow by design); `timeoutMs` when absent. */
+  readonly writeTimeoutMs?: number;
+};
 
 /** 'safe-only' for calls that must not be repeated if they may have taken effect (order submission). */
 export type RetryMode = 'idempotent' | 'safe-only';
@@ -61,7 +64,23 @@ export interface ServicePolicy {
   health(): ServiceHealth;
 }
 
-const isTimeout = (error: unknown) => error instanceof TaskCancelledError;
+/** An attempt that outlived its timeout. */
+class AttemptTimeoutError extends Error {
+  override name = 'AttemptTimeoutError';
+  constructor(readonly ms: number) {
+    super(`no answer within ${ms} ms`);
+  }
+}
+
+/** A call the caller cancelled (its signal aborted): not a failure of the service. */
+class CallCancelledError extends Error {
+  override name = 'CallCancelledError';
+  constructor(cause: unknown) {
+    super('the call was cancelled by its caller', { cause });
+  }
+}
+
+const isTimeout = (error: unknown) => error instanceof AttemptTimeoutError;
 const isServerTrouble = (error: unknown) =>
   error instanceof UpstreamNetworkError || isTimeout(error) || (error instanceof UpstreamHttpError && error.status >= 500);
 const isRetryable = (error: unknown) => isServerTrouble(error) || (error instanceof UpstreamHttpError && error.status === 429);
@@ -93,7 +112,7 @@ class RetryAfterBackoff implements IBackoffFactory<IRetryBackoffContext<unknown>
 /** Did the last attempt possibly reach the service and act? (Answers with an error status did not, save 5xx other than 503.) */
 function mayHaveTakenEffect(error: unknown): boolean {
   if (error instanceof BrokenCircuitError || error instanceof BulkheadRejectedError) return false;
-  if (error instanceof UpstreamHttpError) return error.status >= 500 && error.status !== 503;
+  if (error instanceof UpstreamHttpError) return !error.tookNoEffect && error.status >= 500 && error.status !== 503;
   if (error instanceof UpstreamNetworkError) return error.code !== 'ECONNREFUSED';
   return true;
 }
@@ -106,7 +125,7 @@ function describeFailure(error: unknown, settings: ResilienceSettings): { reason
     };
   }
   if (error instanceof BulkheadRejectedError) return { reason: 'too many calls are waiting for it', retryAfterSeconds: 1 };
-  if (isTimeout(error)) return { reason: `no answer within ${settings.timeoutMs} ms` };
+  if (error instanceof AttemptTimeoutError) return { reason: error.message };
   if (error instanceof UpstreamHttpError) {
     const retryAfterSeconds = error.retryAfterMs === undefined ? undefined : Math.ceil(error.retryAfterMs / 1000);
     return retryAfterSeconds === undefined ? { reason: error.message } : { reason: error.message, retryAfterSeconds };
@@ -132,7 +151,12 @@ export function createServicePolicy(
     breaker: new ConsecutiveBreaker(settings.circuitFailureThreshold),
   });
   const limit = bulkhead(settings.maxInFlight, 100_000);
-  const perAttempt = timeout(settings.timeoutMs, TimeoutStrategy.Aggressive);
+  // Cooperative: the attempt sees its signal abort and says why (timeout, or our own cancellation).
+  const timeoutMs: Record<RetryMode, number> = { idempotent: settings.timeoutMs, 'safe-only': settings.writeTimeoutMs ?? settings.timeoutMs };
+  const perAttempt = {
+    idempotent: timeout(timeoutMs.idempotent, TimeoutStrategy.Cooperative),
+    'safe-only': timeout(timeoutMs['safe-only'], TimeoutStrategy.Cooperative),
+  };
   // One breaker and one in-flight bound per service, whatever the retry mode of the call.
   const policies = { idempotent: retries('idempotent'), 'safe-only': retries('safe-only') };
   for (const policy of Object.values(policies)) {
@@ -143,8 +167,8 @@ export function createServicePolicy(
     });
   }
   const wrapped = {
-    idempotent: wrap(policies.idempotent, breaker, limit, perAttempt),
-    'safe-only': wrap(policies['safe-only'], breaker, limit, perAttempt),
+    idempotent: wrap(policies.idempotent, breaker, limit, perAttempt.idempotent),
+    'safe-only': wrap(policies['safe-only'], breaker, limit, perAttempt['safe-only']),
   };
 
   let lastError: ServiceHealth['last_error'] = null;
@@ -161,12 +185,25 @@ export function createServicePolicy(
       try {
         // Without a signal of its own, cockatiel would hang every concurrent call
         // on one shared signal (and warn of a listener leak past ten).
-        const value = await wrapped[mode].execute(({ signal: attemptSignal }) => attempt(attemptSignal), signal ?? new AbortController().signal);
+        const value = await wrapped[mode].execute(async ({ signal: attemptSignal }) => {
+          try {
+            return await attempt(attemptSignal);
+          } catch (error) {
+            if (signal?.aborted === true) throw new CallCancelledError(error);
+            if (attemptSignal.aborted) throw new AttemptTimeoutError(timeoutMs[mode]);
+            throw error;
+          }
+        }, signal ?? new AbortController().signal);
         observer.call?.(service, 'ok', performance.now() - started);
         return value;
       } catch (error) {
+        // Cancelled by the caller (here, or waiting for a slot or a probe): the service did nothing wrong.
+        if (signal?.aborted === true) throw error instanceof CallCancelledError ? (error.cause ?? error) : error;
+        if (error instanceof UpstreamAnswerToCheck) {
+          observer.call?.(service, 'ok', performance.now() - started);
+          throw error;
+        }
         observer.call?.(service, 'error', performance.now() - started);
-        if (signal?.aborted) throw error;
         if (error instanceof UpstreamUnavailableError) {
           lastError = { message: error.message, at: new Date().toISOString() };
           throw error;

@@ -20,6 +20,18 @@ export const AccountingSummary = z.object({
   securities: z.array(z.object({ securityId: z.string().min(1), netQuantity: UpstreamDecimal })),
 });
 
+/** One page of GET /api/v1/balances (the cash row has no securityId; net = long − short). */
+export const BalancesPage = z.object({
+  balances: z.array(
+    z.object({
+      securityId: z.string().min(1).nullish(),
+      quantityLong: UpstreamDecimal,
+      quantityShort: UpstreamDecimal,
+    }),
+  ),
+  pagination: z.object({ hasMore: z.boolean().optional(), total: z.int().optional() }),
+});
+
 export const SecurityPayload = z.object({ securityId: z.string().min(1), ticker: z.string().min(1) });
 export const SecurityList = z.array(SecurityPayload);
 
@@ -30,12 +42,14 @@ export const PortfolioPayload = z.object({ portfolioId: z.string().min(1), name:
 export const PortfolioList = z.array(PortfolioPayload);
 
 export const Lookup = z.array(z.object({ id: z.int(), abbreviation: z.string() }));
+export const Blotters = z.array(z.object({ id: z.int(), name: z.string().nullish() }));
 
 export const OrderOutcome = z.object({
   status: z.string(),
   message: z.string().nullish(),
   orderId: z.int().nullish(),
-  requestIndex: z.int().min(0),
+  /** Any integer: -1 for an order whose worker timed out (it names no request line). */
+  requestIndex: z.int(),
 });
 
 export const OrdersAnswer = z.object({
@@ -45,4 +59,12 @@ export const OrdersAnswer = z.object({
   successful: z.int(),
   failed: z.int(),
   orders: z.array(OrderOutcome),
+});
+
+/** A failed batch answer, loosely: enough to tell whether anything was taken. */
+export const OrdersFailure = z.object({
+  status: z.string(),
+  totalReceived: z.int(),
+  successful: z.int().optional(),
+  orders: z.array(z.object({ status: z.string() })).nullish(),
 });

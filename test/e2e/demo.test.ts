@@ -25,7 +25,7 @@ describe('npm run demo', () => {
     expect(code).toBe(0);
     expect(stdout).toMatch(/Global Balanced +40 positions, 90\.0% invested, 120 portfolios/);
     expect(stdout).toMatch(/Rebalanced "Global Balanced" .*: 120 portfolios in [\d.]+ s/);
-    expect(stdout).toContain('upstream calls: 120 accounting');
+    expect(stdout).toContain('upstream calls: 122 accounting'); // one summary each, /balances for the 2 new ones
     expect(stdout).toMatch(/portfolio +market value +buys sells +drift before +drift after/);
     expect(stdout).toMatch(/Trades of .+, market value [\d,]+:/);
     expect(stdout).toMatch(/portfolios +\d+ rebalanced, \d+ infeasible/);

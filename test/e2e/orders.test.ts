@@ -27,14 +27,14 @@ async function rebalanced(portfolios: number, perPortfolio: number, name = 'Orde
 const submit = (id: string) => w.t.request({ method: 'POST', url: `/api/v1/rebalance/${id}/submit` });
 
 describe('order submission', () => {
-  it('sends at most 1 000 orders a call, looks the ids up once, and records the outcome on the rebalance', async () => {
+  it('sends ORDER_BATCH_SIZE (250) orders a call, looks the ids up once, and records the outcome on the rebalance', async () => {
     w = await createWorld();
     const { id, trades } = await rebalanced(25, 100);
     expect(trades).toBe(2500);
     const res = await submit(id);
     expect(res.statusCode).toBe(200);
     expect(json(res)).toMatchObject({ sent: 2500, accepted: 2500, rejected: 0, failed: 0, unknown: 0, skipped: 0, problems: [] });
-    expect(w.sim.total('order', 'POST /api/v1/orders')).toBe(3);
+    expect(w.sim.total('order', 'POST /api/v1/orders')).toBe(10);
     expect(w.sim.total('order', 'GET /api/v1/orderTypes')).toBe(1);
     expect(w.sim.orders.received).toHaveLength(2500);
     expect(w.sim.orders.received[0]!.body).toMatchObject({ blotterId: 1, statusId: 1, orderTypeId: 1, limitPrice: null, quantity: expect.any(Number) });
@@ -79,7 +79,7 @@ describe('order submission', () => {
   });
 
   it('never resends orders the Order service may have taken (it timed out), and resends ones it surely did not (503)', async () => {
-    w = await createWorld({ UPSTREAM_TIMEOUT_MS: '200', UPSTREAM_RETRIES: '2' });
+    w = await createWorld({ ORDER_SUBMIT_TIMEOUT_MS: '200', UPSTREAM_RETRIES: '2' });
     const { id } = await rebalanced(2, 5);
     w.sim.inject('order', { route: 'POST /api/v1/orders', latencyMs: 1000, times: 1 });
     const timedOut = await submit(id);

@@ -33,17 +33,27 @@ describe('payloads', () => {
 
   it('treats a 404 from accounting as a new portfolio with no cash and no holdings', async () => {
     h = await harness();
+    h.sim.inject('accounting', { route: SUMMARY_ROUTE, status: 404, times: 1 });
     const holdings = await h.upstreams.accounting.holdings('NEWPORTFOLIO0000000000001');
     expect(holdings).toMatchObject({ known: false, holdings: [] });
     expect(holdings.cash.toFixed()).toBe('0');
-    expect(h.sim.total('accounting', SUMMARY_ROUTE)).toBe(1);
+    expect(h.sim.counts().accounting).toEqual({ [SUMMARY_ROUTE]: 1 });
+  });
+
+  it('treats a 500 summary with no balance rows as a new portfolio, in two calls, neither retried nor counted', async () => {
+    h = await harness({ CIRCUIT_FAILURE_THRESHOLD: '1' });
+    h.sim.book.setHoldings('NEWPORTFOLIO0000000000001', null);
+    const holdings = await h.upstreams.accounting.holdings('NEWPORTFOLIO0000000000001');
+    expect(holdings).toMatchObject({ known: false, holdings: [] });
+    expect(h.sim.counts().accounting).toEqual({ [SUMMARY_ROUTE]: 1, 'GET /api/v1/balances': 1 });
+    expect(h.upstreams.health().accounting).toEqual({ circuit: 'closed', last_error: null });
   });
 
   it('names an unknown security and a missing or non-positive price, without retrying', async () => {
     h = await harness();
     const session = h.upstreams.quotes.session();
-    await expect(session.resolve(['UNKNOWN00000000000000001'])).rejects.toThrow(
-      new UnknownSecurityError('UNKNOWN00000000000000001'),
+    await expect(session.resolve(['0000000000000000deadbeef'])).rejects.toThrow(
+      new UnknownSecurityError('0000000000000000deadbeef'),
     );
     h.sim.book.setPrice('AAC', null);
     await expect(session.resolve([h.sim.book.securityId(2)])).rejects.toThrow(
@@ -101,21 +111,46 @@ describe('quotes', () => {
   });
 
   it('asks each security once per session, and uses the bulk endpoints for many at once', async () => {
-    h = await harness();
+    h = await harness({}, { steadyPrices: true });
+    const priced = h.sim.book.pricedSecurityIds();
     const session = h.upstreams.quotes.session();
-    const few = [h.sim.book.securityId(1), h.sim.book.securityId(2), h.sim.book.securityId(1)];
+    const few = [priced[1]!, priced[2]!, priced[1]!];
     await session.resolve(few);
     await session.resolve(few);
     expect(h.sim.total('security', SECURITY_ROUTE)).toBe(2);
 
-    const many = Array.from({ length: 100 }, (_, i) => h.sim.book.securityId(i));
+    const many = priced.slice(0, 60);
     const quotes = await session.resolve([...many, ...many]);
-    expect(quotes.size).toBe(100);
+    expect(quotes.size).toBe(60);
     expect(h.sim.total('security', 'GET /api/v1/securities')).toBe(1);
     expect(h.sim.total('pricing', 'GET /api/v1/prices')).toBe(1);
     expect(h.sim.total('security', SECURITY_ROUTE)).toBe(2);
     expect(h.sim.total('pricing', PRICE_ROUTE)).toBe(2);
-    expect(quotes.get(h.sim.book.securityId(60))!.price.toFixed()).toBe(h.sim.book.price('ACI'));
+    const last = quotes.get(priced[59]!)!;
+    expect(last.price.toFixed()).toBe(String(Number(h.sim.book.price(last.ticker))));
+  });
+});
+
+describe('bulk quotes', () => {
+  it('reads more than QUOTE_BULK_THRESHOLD uncached securities with one /securities and one /prices call', async () => {
+    h = await harness({ QUOTE_BULK_THRESHOLD: '10' });
+    const ids = h.sim.book.pricedSecurityIds().slice(0, 11);
+    const quotes = await h.upstreams.quotes.session().resolve(ids);
+    expect(quotes.size).toBe(11);
+    expect(h.sim.counts().security).toEqual({ 'GET /api/v1/securities': 1 });
+    expect(h.sim.counts().pricing).toEqual({ 'GET /api/v1/prices': 1 });
+  });
+
+  it('falls back to one lookup each when the bulk list fails (a security without its type: 400 for the whole list)', async () => {
+    h = await harness({ QUOTE_BULK_THRESHOLD: '10' });
+    h.sim.book.dropSecurityType(h.sim.book.securityId(0));
+    const ids = h.sim.book.pricedSecurityIds().slice(1, 13);
+    const session = h.upstreams.quotes.session();
+    expect((await session.resolve(ids)).size).toBe(12);
+    expect((await session.resolve(h.sim.book.pricedSecurityIds().slice(20, 32))).size).toBe(12);
+    // The failed list is not asked again in the same rebalance.
+    expect(h.sim.counts().security).toEqual({ 'GET /api/v1/securities': 1, [SECURITY_ROUTE]: 24 });
+    expect(h.sim.counts().pricing).toEqual({ [PRICE_ROUTE]: 24 });
   });
 });
 
@@ -130,7 +165,7 @@ describe('portfolio names', () => {
 });
 
 describe('order submission', () => {
-  it('splits at 1 000 orders a call, looks the ids up once, and reports a partial failure per order', async () => {
+  it('splits into ORDER_BATCH_SIZE orders a call (250), looks the ids up once, and reports a partial failure per order', async () => {
     h = await harness();
     const portfolio = h.sim.book.portfolioId(0);
     const orders = Array.from({ length: 2500 }, (_, i) => ({
@@ -144,13 +179,13 @@ describe('order submission', () => {
     const results = await h.upstreams.orders.submit(orders, new Date('2026-11-20T13:05:00.000Z'));
     await h.upstreams.orders.submit(orders.slice(0, 1), new Date());
 
-    expect(h.sim.total('order', 'POST /api/v1/orders')).toBe(4);
+    expect(h.sim.total('order', 'POST /api/v1/orders')).toBe(11);
     expect(h.sim.total('order', 'GET /api/v1/orderTypes')).toBe(1);
     expect(h.sim.total('order', 'GET /api/v1/statuses')).toBe(1);
     expect(results).toHaveLength(2500);
-    expect(results.filter((r) => !r.accepted)).toHaveLength(25);
-    expect(results[13]).toEqual({ index: 13, accepted: false, orderId: null, message: 'security is restricted' });
-    expect(results[2499]).toMatchObject({ index: 2499, accepted: true, orderId: expect.any(Number) });
+    expect(results.filter((r) => r.status !== "accepted")).toHaveLength(25);
+    expect(results[13]).toEqual({ index: 13, status: "rejected", orderId: null, message: 'security is restricted' });
+    expect(results[2499]).toMatchObject({ index: 2499, status: "accepted", orderId: expect.any(Number) });
     const first = h.sim.orders.received[0]!.body;
     expect(first).toEqual({
       blotterId: 1,

@@ -12,7 +12,8 @@ export interface Harness {
 }
 
 export async function harness(env: Record<string, string> = {}, options: SimulatorOptions = {}): Promise<Harness> {
-  const sim = await startSimulator({ securities: 120, portfolios: 20, holdings: 10, ...options });
+  // Realistic, but an Order service 50 times faster than the real one.
+  const sim = await startSimulator({ securities: 120, portfolios: 20, holdings: 10, latencyScale: 0.02, ...options });
   const logs: Record<string, unknown>[] = [];
   const logger = pino({ level: 'debug' }, { write: (line: string) => logs.push(JSON.parse(line) as Record<string, unknown>) });
   const config = loadConfig({ ...sim.env(), UPSTREAM_BACKOFF_MS: '1', ...env });

@@ -85,7 +85,7 @@ describe('retries', () => {
   });
 
   it('does not repeat an order submission that may have been taken (timeout), but does after a 503', async () => {
-    h = await harness({ UPSTREAM_TIMEOUT_MS: '100', UPSTREAM_RETRIES: '3' });
+    h = await harness({ ORDER_SUBMIT_TIMEOUT_MS: '100', UPSTREAM_RETRIES: '3' });
     const order = [{ portfolioId: h.sim.book.portfolioId(0), securityId: security(), side: 'BUY' as const, quantity: 5 }];
     h.sim.inject('order', { route: 'POST /api/v1/orders', latencyMs: 1000, times: 1 });
     await expect(h.upstreams.orders.submit(order, new Date())).rejects.toThrow('no answer within 100 ms');
@@ -93,8 +93,36 @@ describe('retries', () => {
 
     h.sim.resetCounts();
     h.sim.inject('order', { route: 'POST /api/v1/orders', status: 503, times: 1 });
-    await expect(h.upstreams.orders.submit(order, new Date())).resolves.toMatchObject([{ accepted: true }]);
+    await expect(h.upstreams.orders.submit(order, new Date())).resolves.toMatchObject([{ status: 'accepted' }]);
     expect(h.sim.total('order', 'POST /api/v1/orders')).toBe(2);
+  });
+});
+
+describe('error messages', () => {
+  it('quote what the service said, in whichever body shape it uses', async () => {
+    h = await harness({ UPSTREAM_RETRIES: '1' });
+    const id = h.sim.book.portfolioId(1);
+    // Portfolio Accounting: {"error":{"code","message"}}
+    h.sim.inject('accounting', { route: 'GET /api/v1/balances', status: 502, times: 1 });
+    h.sim.inject('accounting', { route: 'GET /api/v1/portfolios/:portfolioId/summary', status: 500, times: 1 });
+    await expect(h.upstreams.accounting.holdings(id)).rejects.toThrow(
+      `The Portfolio Accounting service is unavailable: GET /api/v1/balances?portfolio_id=${id}&offset=0&limit=1000: answered 502 (simulated 502)`,
+    );
+    // Security: FastAPI's {"detail": ...}
+    h.sim.inject('security', { status: 503, times: 1 });
+    await expect(h.upstreams.security.ticker(security())).rejects.toThrow(`GET /api/v1/security/${security()}: answered 503 (simulated 503)`);
+    // Pricing: Spring's {"timestamp","status","error","message","path"}
+    h.sim.inject('pricing', { status: 503, times: 1 });
+    await expect(h.upstreams.pricing.price('AAD')).rejects.toThrow('GET /api/v1/price/AAD: answered 503 (simulated 503)');
+    // Plain text
+    h.sim.inject('pricing', { status: 500, text: 'Internal Server Error', times: 1 });
+    await expect(h.upstreams.pricing.price('AAD')).rejects.toThrow('GET /api/v1/price/AAD: answered 500 (Internal Server Error)');
+    // The Order service's batch answer: its message
+    h.sim.orders.overloaded = 1;
+    const order = [{ portfolioId: h.sim.book.portfolioId(0), securityId: security(), side: 'BUY' as const, quantity: 5 }];
+    await expect(h.upstreams.orders.submit(order, new Date())).rejects.toThrow(
+      'POST /api/v1/orders (1 orders): answered 500 (Internal server error processing batch request: System temporarily overloaded - please retry in a few minutes)',
+    );
   });
 });
 

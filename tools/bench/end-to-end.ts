@@ -1,6 +1,8 @@
 // End-to-end benchmark (issue 5): the service (compiled, its own process, its
-// own embedded database) and the simulator on this machine; a model of N
-// portfolios of 100 holdings rebalanced through the HTTP API and persisted.
+// own embedded database) and the simulator on this machine, realistic as it is
+// by default (unpriced securities, closed positions, new portfolios, moving
+// prices); a model of N portfolios of 100 holdings rebalanced through the HTTP
+// API and persisted, with the upstream calls counted per service.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -20,10 +22,16 @@ export interface EndToEndRow {
   readonly dryRunServiceCpuSeconds: number;
   readonly responseMiB: number;
   readonly infeasible: number;
+  /** Portfolios of the model with no balances yet (the realistic book has some). */
+  readonly newPortfolios: number;
   /** Calls of the stored run (caches warmed by the dry run before it). */
   readonly upstreamCalls: Record<string, number>;
   /** Calls of the dry run, the first of the service's life: cold caches. */
   readonly coldUpstreamCalls: Record<string, number>;
+  /** The same, per route. */
+  readonly coldUpstreamRoutes: Record<string, Record<string, number>>;
+  /** accounting <= P + new portfolios, security and pricing <= 2 + misses (none in this book), on both runs. */
+  readonly callTargetsMet: boolean;
   readonly peakRssMiB: number;
 }
 
@@ -98,10 +106,11 @@ export async function startService(sim: Simulator, env: Record<string, string> =
   };
 }
 
-/** A model of 90 positions at 1% and 10 at 0.5% over the simulator's first 100 securities. */
+/** A model of 90 positions at 1% and 10 at 0.5% over the simulator's first 100 priced securities. */
 export function benchModelPositions(sim: Simulator) {
+  const priced = sim.book.pricedSecurityIds();
   return Array.from({ length: 100 }, (_, i) => ({
-    security_id: sim.book.securityId(i),
+    security_id: priced[i]!,
     target: i < 90 ? '0.01' : '0.005',
     low_drift: '0.05',
     high_drift: '0.05',
@@ -162,9 +171,13 @@ export async function benchEndToEnd(sizes: readonly number[], log: (line: string
       sim.resetCounts();
       const dry = await run('?dry_run=true');
       const coldUpstreamCalls = callsSoFar();
+      const coldUpstreamRoutes = sim.counts();
       sim.resetCounts();
       const stored = await run('');
       const upstreamCalls = callsSoFar();
+      const newPortfolios = sim.book.portfolioIds().filter((id) => sim.book.holdings(id) === null).length;
+      const met = (calls: Record<string, number>) =>
+        (calls.accounting ?? 0) <= portfolios + newPortfolios && (calls.security ?? 0) <= 2 && (calls.pricing ?? 0) <= 2;
       const row: EndToEndRow = {
         portfolios,
         holdings: 100,
@@ -176,15 +189,22 @@ export async function benchEndToEnd(sizes: readonly number[], log: (line: string
         dryRunServiceCpuSeconds: dry.cpu,
         responseMiB: stored.bytes / 2 ** 20,
         infeasible: stored.infeasible,
+        newPortfolios,
         upstreamCalls,
         coldUpstreamCalls,
+        coldUpstreamRoutes,
+        callTargetsMet: met(coldUpstreamCalls) && met(upstreamCalls),
         peakRssMiB: await peakRssMiB(pid),
       };
       rows.push(row);
       log(
         `end to end: ${portfolios} portfolios stored in ${row.wallSeconds.toFixed(1)} s (dry run ${row.dryRunWallSeconds.toFixed(1)} s), ` +
-          `peak RSS ${row.peakRssMiB.toFixed(0)} MiB`,
+          `peak RSS ${row.peakRssMiB.toFixed(0)} MiB; calls cold ${JSON.stringify(coldUpstreamRoutes)}, warm ${JSON.stringify(upstreamCalls)}; ` +
+          `${newPortfolios} new portfolios; call targets ${row.callTargetsMet ? 'met' : 'MISSED'}`,
       );
+    } catch (error) {
+      // One size failing (the embedded database under load) does not lose the others.
+      log(`end to end: ${portfolios} portfolios FAILED: ${error instanceof Error ? error.message : String(error)}`);
     } finally {
       await service.stop();
       await sim.stop();

@@ -40,7 +40,8 @@ export async function benchHttp(log: (line: string) => void, seconds = 10): Prom
       const body = { name: `Throughput ${i}`, positions: benchModelPositions(sim), portfolios: i === 0 ? sim.book.portfolioIds() : [] };
       ids.push((await json<{ model_id: string }>(await post('/api/v1/models', body))).model_id);
     }
-    const portfolio = sim.book.portfolioIds()[0]!;
+    // A portfolio with balances (the realistic book also has new ones).
+    const portfolio = sim.book.portfolioIds().find((id) => sim.book.holdings(id) !== null)!;
     // Warm the ticker and price caches.
     await json(await post(`/api/v1/portfolio/${portfolio}/rebalance?dry_run=true`, {}));
 

@@ -54,16 +54,16 @@ if (only.has('end-to-end') || only.has('http')) {
 if (only.has('end-to-end')) {
   const rows = await benchEndToEnd(sizes, log);
   const lines = [
-    'End to end (model of N portfolios x 100 holdings, rebalanced through the HTTP API and stored; embedded database)',
-    '| portfolios | stored: wall s | portfolios/s | ms/portfolio | service CPU ms/portfolio | database CPU ms/portfolio | dry run: wall s | service CPU ms/portfolio | answer MiB | calls, cold: accounting / security / pricing / portfolio | calls, warm | service peak RSS MiB |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    'End to end (model of N portfolios x 100 holdings, rebalanced through the HTTP API and stored; embedded database; realistic simulator)',
+    '| portfolios | new | stored: wall s | portfolios/s | ms/portfolio | service CPU ms/portfolio | database CPU ms/portfolio | dry run: wall s | service CPU ms/portfolio | answer MiB | calls, cold: accounting / security / pricing / portfolio | calls, warm | call targets | service peak RSS MiB |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...rows.map((r) => {
       const per = (seconds: number) => ((seconds * 1000) / r.portfolios).toFixed(2);
       const calls = (counts: Record<string, number>) =>
         ['accounting', 'security', 'pricing', 'portfolio'].map((s) => counts[s] ?? 0).join(' / ');
       return (
-        `| ${r.portfolios} | ${r.wallSeconds.toFixed(1)} | ${r.portfoliosPerSecond.toFixed(0)} | ${per(r.wallSeconds)} | ${per(r.serviceCpuSeconds)} | ` +
-        `${per(r.databaseCpuSeconds)} | ${r.dryRunWallSeconds.toFixed(1)} | ${per(r.dryRunServiceCpuSeconds)} | ${r.responseMiB.toFixed(1)} | ${calls(r.coldUpstreamCalls)} | ${calls(r.upstreamCalls)} | ${r.peakRssMiB.toFixed(0)} |`
+        `| ${r.portfolios} | ${r.newPortfolios} | ${r.wallSeconds.toFixed(1)} | ${r.portfoliosPerSecond.toFixed(0)} | ${per(r.wallSeconds)} | ${per(r.serviceCpuSeconds)} | ` +
+        `${per(r.databaseCpuSeconds)} | ${r.dryRunWallSeconds.toFixed(1)} | ${per(r.dryRunServiceCpuSeconds)} | ${r.responseMiB.toFixed(1)} | ${calls(r.coldUpstreamCalls)} | ${calls(r.upstreamCalls)} | ${r.callTargetsMet ? 'met' : 'MISSED'} | ${r.peakRssMiB.toFixed(0)} |`
       );
     }),
   ];

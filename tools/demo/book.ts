@@ -1,7 +1,10 @@
 // The demo's book: a few models of 20–60 positions and a few hundred named
 // portfolios whose holdings have drifted from their model (some positions
 // grown, some shrunk, some missing, a few legacy holdings outside the model,
-// now and then a fractional quantity), all from one seed.
+// now and then a fractional quantity), all from one seed. As in the real
+// GlobeCo services: positions sold out long ago stay as rows of quantity 0
+// (often of securities that have no price today), and a few portfolios are
+// new, with no balances yet.
 import { random } from '../random.js';
 import type { Book, SimHoldings } from '../simulator/book.js';
 
@@ -51,6 +54,7 @@ export function layOutDemo(book: Book, seed: number): DemoModel[] {
     return price >= 5 && price <= 400;
   });
   const dear = book.securities().filter((s) => Number(book.price(s.ticker)) > 400);
+  const unpriced = book.securities().filter((s) => book.price(s.ticker) === null);
   const priceOf = (securityId: string) => Number(book.price(book.security(securityId)!.ticker));
   const models: DemoModel[] = [];
   let next = 1;
@@ -66,6 +70,11 @@ export function layOutDemo(book: Book, seed: number): DemoModel[] {
       const id = portfolioId(next++);
       portfolios.push(id);
       book.setPortfolioName(id, `${FIRST[Math.floor(rnd() * FIRST.length)]} ${SECOND[Math.floor(rnd() * SECOND.length)]}`);
+      // A new portfolio: named, in the model, no balances yet.
+      if (j % 50 === 49) {
+        book.setHoldings(id, null);
+        continue;
+      }
       // Worth 250 000 to 5 000 000; each position drifted by up to ±35%, some sold out.
       const worth = Math.exp(Math.log(250_000) + rnd() * (Math.log(5_000_000) - Math.log(250_000)));
       const held: { securityId: string; quantity: string }[] = [];
@@ -79,6 +88,11 @@ export function layOutDemo(book: Book, seed: number): DemoModel[] {
       if (rnd() < 0.3 && dear.length > 0) {
         const legacy = dear[Math.floor(rnd() * dear.length)]!;
         held.push({ securityId: legacy.securityId, quantity: String(1 + Math.floor(rnd() * 20)) });
+      }
+      // Positions closed long ago: zero rows, most of securities without a price today.
+      for (let k = Math.floor(rnd() * 4); k > 0 && unpriced.length > 0; k--) {
+        const gone = unpriced[Math.floor(rnd() * unpriced.length)]!;
+        if (!held.some((h) => h.securityId === gone.securityId)) held.push({ securityId: gone.securityId, quantity: '0' });
       }
       const holdings: SimHoldings = { cash: (worth * (0.02 + rnd() * 0.1)).toFixed(2), securities: held };
       book.setHoldings(id, holdings);

@@ -32,8 +32,11 @@ export function createAdminApp(sim: Simulator): FastifyInstance {
       'DELETE /admin/prices/:ticker',
       'PUT /admin/securities/:id {ticker}',
       'DELETE /admin/securities/:id',
+      'DELETE /admin/securities/:id/type',
       'GET /admin/orders',
       'POST /admin/orders/reject {securityIds: [...]}',
+      'POST /admin/orders/time-out {securityIds: [...], created?}',
+      'POST /admin/orders/overload {times}',
     ],
   }));
 
@@ -103,7 +106,22 @@ export function createAdminApp(sim: Simulator): FastifyInstance {
     return { ok: true };
   });
 
+  app.delete<{ Params: { id: string } }>('/admin/securities/:id/type', async (request) => {
+    sim.book.dropSecurityType(request.params.id);
+    return { ok: true };
+  });
+
   app.get('/admin/orders', async () => sim.orders.received);
+  app.post<{ Body: { securityIds: string[]; created?: boolean } }>('/admin/orders/time-out', async (request) => {
+    const slow = new Set(request.body.securityIds);
+    const created = request.body.created ?? true;
+    sim.orders.timeOut = (order) => (slow.has(String(order.securityId)) ? { created } : null);
+    return { ok: true };
+  });
+  app.post<{ Body: { times: number } }>('/admin/orders/overload', async (request) => {
+    sim.orders.overloaded = request.body.times;
+    return { ok: true };
+  });
   app.post<{ Body: { securityIds: string[] } }>('/admin/orders/reject', async (request) => {
     const rejected = new Set(request.body.securityIds);
     sim.orders.reject = (order) => (rejected.has(String(order.securityId)) ? 'rejected by the simulator' : null);

@@ -2,19 +2,38 @@
 // with names, holdings and cash. Generated from a seed (the same seed, the same
 // book, at any scale) and computed lazily per portfolio, so 10 000 portfolios
 // of 100 holdings cost no memory until asked; anything set explicitly overrides it.
+// Realistic by default (upstreams.md): about 40% of the securities have no
+// price, every portfolio keeps rows of positions it sold out long ago
+// (quantity 0, often of unpriced securities), and a few portfolios are new
+// (known to the Portfolio service, without balances in Portfolio Accounting).
 import { random } from '../random.js';
 
 export interface BookSize {
   readonly seed: number;
   readonly securities: number;
   readonly portfolios: number;
+  /** Open positions per generated portfolio (closed ones come on top). */
   readonly holdings: number;
 }
+
+/** How far the generated book looks like the real one (the defaults are realistic). */
+export interface BookRealism {
+  /** Share of securities with no price (the Pricing service loads one date). */
+  readonly unpricedShare: number;
+  /** Closed positions (quantity 0) per portfolio, as a share of its open ones. */
+  readonly closedShare: number;
+  /** Share of portfolios that are new: no balances in Portfolio Accounting yet. */
+  readonly newPortfolioShare: number;
+}
+
+export const REALISTIC: BookRealism = { unpricedShare: 0.4, closedShare: 0.25, newPortfolioShare: 0.05 };
 
 export interface SimSecurity {
   readonly securityId: string;
   readonly ticker: string;
   readonly description: string;
+  /** A security whose type is missing: the Security service's list fails whole (400). */
+  readonly typeMissing?: boolean;
 }
 
 export interface SimHoldings {
@@ -43,8 +62,9 @@ function tickerFor(index: number): string {
 
 export const DEFAULT_SIZE: BookSize = { seed: 42, securities: 500, portfolios: 200, holdings: 20 };
 
-export function createBook(initial: BookSize = DEFAULT_SIZE) {
+export function createBook(initial: BookSize = DEFAULT_SIZE, realism: BookRealism = REALISTIC) {
   let size = initial;
+  let priced: number[] = [];
   let securityIndex = new Map<string, number>();
   let portfolioIndex = new Map<string, number>();
   let tickerIndex = new Map<string, number>();
@@ -60,26 +80,45 @@ export function createBook(initial: BookSize = DEFAULT_SIZE) {
     securityIndex = new Map(Array.from({ length: size.securities }, (_, i) => [securityId(i), i]));
     portfolioIndex = new Map(Array.from({ length: size.portfolios }, (_, j) => [portfolioId(j), j]));
     tickerIndex = new Map(Array.from({ length: size.securities }, (_, i) => [tickerFor(i), i]));
+    priced = Array.from({ length: size.securities }, (_, i) => i).filter((i) => !unpriced(i));
+  }
+  /** Whether generated security i has no price (a fixed draw per seed and index). */
+  function unpriced(i: number): boolean {
+    return random(size.seed * 131 + i * 17 + 5)() < realism.unpricedShare;
+  }
+  /** Whether generated portfolio j is new (no balances yet). */
+  function isNew(j: number): boolean {
+    return random(size.seed * 257 + j * 29 + 1)() < realism.newPortfolioShare;
   }
   index();
 
-  const generatedPrice = (i: number) => {
+  const generatedPrice = (i: number): string | null => {
+    if (unpriced(i)) return null;
     const rnd = random(size.seed * 31 + i * 7 + 11);
     // Log-uniform between 0.5 and 5 000, cents.
     return Math.exp(Math.log(0.5) + rnd() * (Math.log(5000) - Math.log(0.5))).toFixed(2);
   };
 
-  function generatedHoldings(j: number): SimHoldings {
+  function generatedHoldings(j: number): SimHoldings | null {
+    if (isNew(j)) return null;
     const rnd = random(size.seed * 7919 + j * 104729 + 3);
     const chosen = new Set<number>();
-    const count = Math.min(size.holdings, size.securities);
-    while (chosen.size < count) chosen.add(Math.floor(rnd() * size.securities));
+    // Open positions are priced securities; closed ones (quantity 0) any security.
+    const count = Math.min(size.holdings, priced.length);
+    while (chosen.size < count) chosen.add(priced[Math.floor(rnd() * priced.length)]!);
     const securities = [...chosen].map((i) => {
       const price = Number(generatedPrice(i));
       // Positions of roughly 0.2%–3% of a portfolio worth about 1 000 000.
       const value = 2000 + rnd() * 28_000;
       return { securityId: securityId(i), quantity: String(Math.max(1, Math.round(value / price))) };
     });
+    const closed = Math.min(Math.round(size.holdings * realism.closedShare), size.securities - chosen.size);
+    for (let k = 0; k < closed; k++) {
+      let i = Math.floor(rnd() * size.securities);
+      while (chosen.has(i)) i = (i + 1) % size.securities;
+      chosen.add(i);
+      securities.push({ securityId: securityId(i), quantity: '0' });
+    }
     return { cash: (5000 + rnd() * 95_000).toFixed(2), securities };
   }
 
@@ -91,6 +130,8 @@ export function createBook(initial: BookSize = DEFAULT_SIZE) {
     },
     securityId,
     portfolioId,
+    /** Generated securities that have a price (for models that must be priced). */
+    pricedSecurityIds: (): string[] => priced.map(securityId),
     /** Every security (generated ones, then added ones), without the removed ones. */
     securities(): SimSecurity[] {
       const out: SimSecurity[] = [];
@@ -111,6 +152,11 @@ export function createBook(initial: BookSize = DEFAULT_SIZE) {
     setSecurity(id: string, ticker: string | null): void {
       securityOverrides.set(id, ticker === null ? null : { securityId: id, ticker, description: `SECURITY ${ticker}` });
     },
+    /** Removes the security type of a security: GET /securities then answers 400 for the whole list. */
+    dropSecurityType(id: string): void {
+      const found = this.security(id);
+      if (found !== null) securityOverrides.set(id, { ...found, typeMissing: true });
+    },
     price(ticker: string): string | null {
       if (priceOverrides.has(ticker)) return priceOverrides.get(ticker) ?? null;
       const i = tickerIndex.get(ticker);
@@ -128,17 +174,21 @@ export function createBook(initial: BookSize = DEFAULT_SIZE) {
     setPrice(ticker: string, close: string | null): void {
       priceOverrides.set(ticker, close);
     },
+    /** The balances of a portfolio; null when it has none (a new or unknown portfolio). */
     holdings(id: string): SimHoldings | null {
       if (holdingOverrides.has(id)) return holdingOverrides.get(id) ?? null;
       const j = portfolioIndex.get(id);
       return j === undefined ? null : generatedHoldings(j);
     },
+    /** Null: the portfolio exists (Portfolio service) but has no balances yet (a new portfolio). */
     setHoldings(id: string, holdings: SimHoldings | null): void {
       holdingOverrides.set(id, holdings);
     },
+    /** Every portfolio the Portfolio service knows: generated ones, then added ones. */
     portfolioIds(): string[] {
       const ids = Array.from({ length: size.portfolios }, (_, j) => portfolioId(j));
-      for (const [id, h] of holdingOverrides) if (!portfolioIndex.has(id) && h !== null) ids.push(id);
+      for (const id of holdingOverrides.keys()) if (!portfolioIndex.has(id)) ids.push(id);
+      for (const id of nameOverrides.keys()) if (!portfolioIndex.has(id) && !holdingOverrides.has(id)) ids.push(id);
       return ids;
     },
     portfolioName(id: string): string | null {
@@ -146,7 +196,7 @@ export function createBook(initial: BookSize = DEFAULT_SIZE) {
       if (named !== undefined) return named;
       const j = portfolioIndex.get(id);
       if (j !== undefined) return `Portfolio ${j + 1}`;
-      return holdingOverrides.get(id) ? `Portfolio ${id.slice(-6)}` : null;
+      return holdingOverrides.has(id) ? `Portfolio ${id.slice(-6)}` : null;
     },
     setPortfolioName(id: string, name: string): void {
       nameOverrides.set(id, name);

@@ -10,6 +10,8 @@ export interface Fault {
   readonly latencyMs?: number;
   /** Answer with this status (500, 503, 404, 429...) instead of the real answer. */
   readonly status?: number;
+  /** With `status`: this plain-text body instead of the service's own error shape. */
+  readonly text?: string;
   /** With a 503 or 429: the retry-after header, in seconds. */
   readonly retryAfterSeconds?: number;
   /** Fail only this fraction of requests (0..1), deterministically for the simulator's seed. */

@@ -27,7 +27,10 @@ const USAGE = `Usage: npm run simulator -- [options]
   --pricing-port N      Pricing                                   default ${DEFAULTS['pricing-port']}
   --portfolio-port N    Portfolio                                 default ${DEFAULTS['portfolio-port']}
   --order-port N        Order                                     default ${DEFAULTS['order-port']}
-  --admin-port N        admin API (faults, counts, book)          default ${DEFAULTS['admin-port']}`;
+  --admin-port N        admin API (faults, counts, book)          default ${DEFAULTS['admin-port']}
+  --latency-scale X     scales the Order service's processing time default 1 (as slow as the real one)
+
+It behaves like the real GlobeCo services (README, The simulator).`;
 
 function number(values: Record<string, string | boolean | undefined>, name: keyof typeof DEFAULTS): number {
   const raw = values[name];
@@ -43,7 +46,10 @@ function number(values: Record<string, string | boolean | undefined>, name: keyo
 let parsed;
 try {
   parsed = parseArgs({
-    options: Object.fromEntries([...Object.keys(DEFAULTS).map((k) => [k, { type: 'string' as const }]), ['help', { type: 'boolean' as const }]]),
+    options: Object.fromEntries([
+      ...[...Object.keys(DEFAULTS), 'latency-scale'].map((k) => [k, { type: 'string' as const }]),
+      ['help', { type: 'boolean' as const }],
+    ]),
   });
 } catch (error) {
   process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
@@ -55,7 +61,14 @@ if (values.help === true) {
   process.exit(0);
 }
 
+const scale = values['latency-scale'] === undefined ? 1 : Number(values['latency-scale']);
+if (!Number.isFinite(scale) || scale < 0) {
+  process.stderr.write(`--latency-scale must be a number of 0 or more\n${USAGE}\n`);
+  process.exit(2);
+}
+
 const sim = await startSimulator({
+  latencyScale: scale,
   seed: number(values, 'seed'),
   securities: number(values, 'securities'),
   portfolios: number(values, 'portfolios'),

@@ -1,16 +1,40 @@
 // A faithful stand-in for the five GlobeCo services, in one process: a seeded
-// book, fault injection, request counts. The programmatic API is what tests,
+// book, fault injection, request counts, the real services' quirks by default. The programmatic API is what tests,
 // the demo and the benchmarks use; `npm run simulator` wraps it (main.ts).
 import type { FastifyInstance } from 'fastify';
 import { createAdminApp } from './admin.js';
-import { createBook, DEFAULT_SIZE, type BookSize } from './book.js';
+import { createBook, DEFAULT_SIZE, REALISTIC, type BookRealism, type BookSize } from './book.js';
 import { createFaults, SIM_SERVICES, type Fault, type SimService } from './faults.js';
-import { accountingApp, orderApp, portfolioApp, pricingApp, securityApp, type OrderDesk } from './services.js';
+import {
+  accountingApp,
+  orderApp,
+  portfolioApp,
+  pricingApp,
+  REAL_ORDER_TIMING,
+  securityApp,
+  type OrderDesk,
+  type OrderTiming,
+  type ServiceBehaviour,
+} from './services.js';
 
 export type { Fault, SimService } from './faults.js';
 
+/**
+ * Realistic by default (upstreams.md). The switches below make it less so,
+ * each only for tests that need it: exact prices, a book without unpriced
+ * securities or new portfolios, a faster Order service.
+ */
 export interface SimulatorOptions extends Partial<BookSize> {
   readonly host?: string;
+  /** The generated book's share of unpriced securities, closed positions and new portfolios. */
+  readonly realism?: Partial<BookRealism>;
+  /** Prices exactly as stored instead of a new draw per request. */
+  readonly steadyPrices?: boolean;
+  /** Scales the Order service's processing time (1 = as slow as the real one). */
+  readonly latencyScale?: number;
+  readonly orderTiming?: Partial<OrderTiming>;
+  /** POSTs /orders in progress at once before the Order service answers 500 (overloaded). */
+  readonly orderCapacity?: number;
   /** Port per service (0 = any free port), and for the admin API (omit to run none). */
   readonly ports?: Partial<Record<SimService | 'admin', number>>;
 }
@@ -32,15 +56,20 @@ export async function startSimulator(options: SimulatorOptions = {}) {
     portfolios: options.portfolios ?? DEFAULT_SIZE.portfolios,
     holdings: options.holdings ?? DEFAULT_SIZE.holdings,
   };
-  const book = createBook(size);
+  const book = createBook(size, { ...REALISTIC, ...options.realism });
   const faults = createFaults(size.seed);
-  const desk: OrderDesk = { received: [], reject: () => null, nextId: 1 };
+  const desk: OrderDesk = { received: [], reject: () => null, timeOut: () => null, overloaded: 0, capacity: options.orderCapacity ?? 4, nextId: 1 };
+  const behaviour: ServiceBehaviour = {
+    steadyPrices: options.steadyPrices ?? false,
+    latencyScale: options.latencyScale ?? 1,
+    orderTiming: { ...REAL_ORDER_TIMING, ...options.orderTiming },
+  };
   const build: Record<SimService, () => FastifyInstance> = {
     accounting: () => accountingApp(book, faults),
     security: () => securityApp(book, faults),
-    pricing: () => pricingApp(book, faults),
+    pricing: () => pricingApp(book, faults, behaviour, size.seed),
     portfolio: () => portfolioApp(book, faults),
-    order: () => orderApp(desk, faults),
+    order: () => orderApp(desk, book, faults, behaviour),
   };
   const apps = new Map<SimService, FastifyInstance>();
   const ports = {} as Record<SimService, number>;

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../../domain/clock.js';
 import { ConflictError, NotFoundError } from '../../domain/errors.js';
 import { toNumber } from '../../domain/fixed.js';
-import { ORDER_BATCH, UpstreamUnavailableError, type Upstreams } from '../../upstreams/index.js';
+import { UpstreamUnavailableError, type Upstreams } from '../../upstreams/index.js';
 import type { RebalanceRepository } from '../rebalancing/repository.js';
 import { orderKey, type OrderOutcome, type OrderRepository, type OrderStatus, type OrderToSend } from './repository.js';
 
@@ -70,17 +70,19 @@ export function createOrderService({ rebalances, orders, upstreams, clock, log, 
           tally.sent += batch.length;
           try {
             const results = await upstreams.orders.submit(batch, now);
+            // Orders no result line names may exist: unknown, never sent again automatically.
             const outcomes: OrderOutcome[] = results.map((r) => ({
               order: batch[r.index]!,
-              status: r.accepted ? 'accepted' : 'rejected',
+              status: r.status,
               orderId: r.orderId,
               message: r.message,
             }));
             await orders.record(rebalanceId, outcomes, clock.now());
             for (const o of outcomes) note(o.order, o.status, o.message);
-            const accepted = outcomes.filter((o) => o.status === 'accepted').length;
-            onOrders?.('accepted', accepted);
-            onOrders?.('rejected', outcomes.length - accepted);
+            for (const status of ['accepted', 'rejected', 'unknown'] as const) {
+              const count = outcomes.filter((o) => o.status === status).length;
+              if (count > 0 || status !== 'unknown') onOrders?.(status, count);
+            }
           } catch (error) {
             if (!(error instanceof UpstreamUnavailableError)) throw error;
             // Orders that may have reached the service are never sent again automatically.
@@ -111,7 +113,7 @@ export function createOrderService({ rebalances, orders, upstreams, clock, log, 
               side: position.trade.type,
               quantity: toNumber(position.trade.quantity),
             });
-            if (batch.length === ORDER_BATCH) {
+            if (batch.length === upstreams.orders.batchSize) {
               await send(batch);
               batch = [];
               if (stopped !== null) break;

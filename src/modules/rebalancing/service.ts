@@ -268,7 +268,8 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
             await drain(MAX_WRITES);
           }
         } catch (error) {
-          if (firstFailure === null) firstFailure = error;
+          // After the abort, what fails is our own cancellation, not the cause (already kept).
+          if (firstFailure === null && !signal.aborted) firstFailure = error;
           cancel.abort();
           return;
         }
