@@ -1,6 +1,6 @@
 // zod building blocks shared by the route schemas: ids, exact decimals, paging.
 import { z } from 'zod';
-import { DECIMAL_PATTERN, MAX_SIGNIFICANT_DIGITS, parseDecimal } from './decimal.js';
+import { DecimalInputError, parseBoundedDecimal } from './decimal.js';
 import { EXTERNAL_ID_PATTERN, OBJECT_ID_PATTERN } from './ids.js';
 import './validation.js';
 
@@ -28,24 +28,13 @@ export const SecurityId = z
 export const DecimalInput = z
   .union([z.string(), z.number()], { error: (issue) => requiredOr(issue, 'must be a decimal number (a JSON number or string)') })
   .transform((value, ctx) => {
-    if (typeof value === 'string' && !DECIMAL_PATTERN.test(value.trim())) {
-      ctx.issues.push({ code: 'custom', input: value, message: 'must be a decimal number such as "0.25"' });
+    try {
+      return parseBoundedDecimal(value);
+    } catch (error) {
+      if (!(error instanceof DecimalInputError)) throw error;
+      ctx.issues.push({ code: 'custom', input: value, message: error.message });
       return z.NEVER;
     }
-    if (typeof value === 'number' && !Number.isFinite(value)) {
-      ctx.issues.push({ code: 'custom', input: value, message: 'must be a finite number' });
-      return z.NEVER;
-    }
-    const parsed = parseDecimal(value);
-    if (parsed.sd(true) > MAX_SIGNIFICANT_DIGITS) {
-      ctx.issues.push({
-        code: 'custom',
-        input: value,
-        message: `must have at most ${MAX_SIGNIFICANT_DIGITS} significant digits`,
-      });
-      return z.NEVER;
-    }
-    return parsed;
   });
 
 /** A non-negative integer sent in a query string. */
