@@ -46,6 +46,8 @@ export interface AppOverrides {
 /** Correlation ids are echoed only when they are short and plain, so they are safe to log. */
 const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+const trustHops = (hops: number) => (_address: string, hop: number) => hop < hops;
+
 export async function buildApp(config: Config, overrides: AppOverrides = {}): Promise<FastifyInstance> {
   const mongoUri = config.mongodb.uri;
   if (mongoUri === undefined) throw new Error('buildApp needs config.mongodb.uri (server.ts starts a development database when it is unset)');
@@ -72,7 +74,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
           }
         : {},
     clientErrorHandler: clientErrorHandler(config.requestTimeoutMs, logger as FastifyBaseLogger),
-    trustProxy: config.trustProxy,
+    // A hop count trusts that many proxies nearest the socket (what fastify does with a number, typed here).
+    trustProxy: typeof config.trustProxy === 'number' ? trustHops(config.trustProxy) : config.trustProxy === false ? false : [...config.trustProxy],
     // Requests arriving while shutting down get the one error shape (plugins/protection.ts).
     return503OnClosing: false,
   }).withTypeProvider<ZodTypeProvider>();
