@@ -37,12 +37,17 @@ export const DecimalInput = z
     }
   });
 
-/** A non-negative integer sent in a query string. */
+/** The largest skip or limit MongoDB takes (a 32-bit integer); past it the driver fails the query. */
+export const MAX_QUERY_INTEGER = 2_147_483_647;
+
+/** A non-negative integer sent in a query string (an offset or a limit). */
 export const QueryInteger = z
   .string()
   .regex(/^\d+$/, { error: 'must be a non-negative integer' })
-  .transform(Number)
-  .refine(Number.isSafeInteger, { error: 'must be a non-negative integer no larger than 2^53 - 1' });
+  .refine((text) => text.replace(/^0+(?=\d)/, '').length <= 10 && Number(text) <= MAX_QUERY_INTEGER, {
+    error: `must be a non-negative integer no larger than ${MAX_QUERY_INTEGER}`,
+  })
+  .transform(Number);
 
 /** offset default 0, limit default 10 and at most 100 (stored rebalances, cycles, orders). */
 export const PageQuery = z.object({

@@ -92,4 +92,14 @@ describe('bounds', () => {
     const read = await t.request({ method: 'GET', url: `/api/v1/model/${json(res).model_id}` });
     expect(json(read).positions).toEqual(json(res).positions);
   });
+
+  it('answers 400 for a query offset or limit past what MongoDB takes, where it used to fail with 500 (found by the fuzzer)', async () => {
+    await createModel(t);
+    for (const url of ['/api/v1/models?limit=8000000000', '/api/v1/models?limit=2147483648', `/api/v1/rebalances?offset=${'9'.repeat(400)}`]) {
+      const res = await t.request({ method: 'GET', url });
+      expect(res.statusCode, url).toBe(400);
+      expect(json(res).details[0].message, url).toMatch(/must be a non-negative integer no larger than 2147483647$/);
+    }
+    expect((await t.request({ method: 'GET', url: '/api/v1/models?limit=2147483647' })).statusCode).toBe(200);
+  });
 });
