@@ -44,7 +44,7 @@ export const MAX_QUERY_INTEGER = 2_147_483_647;
 export const QueryInteger = z
   .string()
   .regex(/^\d+$/, { error: 'must be a non-negative integer' })
-  .refine((text) => text.replace(/^0+(?=\d)/, '').length <= 10 && Number(text) <= MAX_QUERY_INTEGER, {
+  .refine((text) => !/^\d+$/.test(text) || (text.replace(/^0+(?=\d)/, '').length <= 10 && Number(text) <= MAX_QUERY_INTEGER), {
     error: `must be a non-negative integer no larger than ${MAX_QUERY_INTEGER}`,
   })
   .transform(Number);
