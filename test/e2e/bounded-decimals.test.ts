@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { createModel, json, position, securityId, type PositionBody } from '../helpers/fixtures.js';
+import { createWorld, pid, sid } from '../helpers/rebalancing.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -101,5 +102,22 @@ describe('bounds', () => {
       expect(json(res).details[0].message, url).toMatch(/must be a non-negative integer no larger than 2147483647$/);
     }
     expect((await t.request({ method: 'GET', url: '/api/v1/models?limit=2147483647' })).statusCode).toBe(200);
+  });
+
+  it('stores a rebalance whose figures, from inputs at the bounds, need more digits than Decimal128 holds (rounded to 34), where it used to fail with 500', async () => {
+    const w = await createWorld();
+    try {
+      w.security(sid('big'), 'BIG', '1e33');
+      w.security(sid('tiny'), 'TNY', '0.01');
+      // Market value 1e34 + 0.005: 38 significant digits.
+      w.holdings(pid('edge'), { cash: '1e34', securities: [{ securityId: sid('tiny'), quantity: '0.5' }] });
+      await w.model('Edge of the bounds', [{ security_id: sid('big'), target: '0.5', high_drift: '0.02', low_drift: '0.02' }], [pid('edge')]);
+      const res = await w.t.request({ method: 'POST', url: `/api/v1/portfolio/${pid('edge')}/rebalance` });
+      expect(res.statusCode, res.body).toBe(200);
+      const stored = json(await w.t.request({ method: 'GET', url: `/api/v1/rebalance/${json(res).rebalance_id}` }));
+      expect(stored.portfolios[0]).toMatchObject({ market_value: 1e34, cash_before_rebalance: 1e34, cash_after_rebalance: 5e33 });
+    } finally {
+      await w.close();
+    }
   });
 });
