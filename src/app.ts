@@ -58,6 +58,7 @@ const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Node's default limit on the request line and headers together, so no path parameter can exceed it. */
 const MAX_PARAM_LENGTH = 16 * 1024;
+const trustHops = (hops: number) => (_address: string, hop: number) => hop < hops;
 
 export async function buildApp(config: Config, overrides: AppOverrides = {}): Promise<FastifyInstance> {
   const mongoUri = config.mongodb.uri;
@@ -90,7 +91,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     // Any path parameter reaches its schema, which names it: Node refuses request lines
     // above its 16 KiB header limit before the router, so nothing longer gets here.
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
-    trustProxy: config.trustProxy,
+    // A hop count trusts that many proxies nearest the socket (what fastify does with a number, typed here).
+    trustProxy: typeof config.trustProxy === 'number' ? trustHops(config.trustProxy) : config.trustProxy === false ? false : [...config.trustProxy],
     // Requests arriving while shutting down get the one error shape (plugins/protection.ts).
     return503OnClosing: false,
   }).withTypeProvider<ZodTypeProvider>();

@@ -1,6 +1,7 @@
 // The service's configuration: one zod schema per environment variable, parsed
 // once at start-up. This is the only module that reads process.env.
 import { existsSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import cron from 'node-cron';
 import { z } from 'zod';
@@ -60,6 +61,48 @@ const commaList = (item: z.ZodString, what: string) =>
         .filter((part) => part.length > 0),
     )
     .pipe(z.array(item, { error: `must be a comma-separated list of ${what}` }));
+
+/**
+ * Which proxies' x-forwarded-for entries are believed. Never every hop: the
+ * left-most entry is whatever the client wrote, so trusting all of them lets a
+ * client pick its own address (and its own rate-limit budget).
+ */
+const trustProxy = z
+  .string()
+  .trim()
+  .transform((value, ctx): false | number | string[] => {
+    const lower = value.toLowerCase();
+    if (lower === 'off' || lower === 'false' || lower === '0') return false;
+    if (lower === 'on' || lower === 'true') {
+      ctx.issues.push({
+        code: 'custom',
+        input: value,
+        message: 'no longer accepts "on" (it trusted every hop, so a client could choose its own address): give the number of proxies in front of the service (e.g. 1) or their addresses',
+      });
+      return z.NEVER;
+    }
+    if (/^\d+$/.test(value)) {
+      const hops = Number(value);
+      if (hops <= 100) return hops;
+    } else {
+      const items = value.split(',').map((part) => part.trim()).filter((part) => part.length > 0);
+      if (items.length > 0 && items.every(isAddressOrCidr)) return items;
+    }
+    ctx.issues.push({
+      code: 'custom',
+      input: value,
+      message: 'must be "off", a number of proxy hops from 1 to 100, or comma-separated proxy addresses or CIDRs (e.g. 10.0.0.0/8)',
+    });
+    return z.NEVER;
+  });
+
+function isAddressOrCidr(item: string): boolean {
+  const [address = '', bits, extra] = item.split('/');
+  const family = isIP(address);
+  if (family === 0 || extra !== undefined) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}
 
 interface Variable {
   /** Default as it would be written in the environment; undefined means unset. */
@@ -163,14 +206,22 @@ export const configVariables = {
       'comma-separated API keys; when set, every /api/v1 write needs "authorization: Bearer <key>"',
     ),
   ),
-  RATE_LIMIT_MAX: variable(integer(1, 1_000_000), '600', 'requests per client per window on /api/v1'),
+  RATE_LIMIT_MAX: variable(
+    integer(1, 1_000_000),
+    undefined,
+    'requests per caller per window on /api/v1 (per API key when a valid one is sent, else per client address; wrong keys count); unset = no limit',
+  ),
   RATE_LIMIT_WINDOW_MS: variable(integer(1, 86_400_000), '60000', 'rate-limit window'),
   CORS_ORIGINS: variable(
     commaList(z.string(), 'origins'),
     '*',
     'allowed CORS origins, comma-separated ("*" allows all)',
   ),
-  TRUST_PROXY: variable(onOff, 'off', '"on": behind a proxy or ingress, the client address comes from x-forwarded-for (rate limits, logs)'),
+  TRUST_PROXY: variable(
+    trustProxy,
+    'off',
+    'proxies whose x-forwarded-for is believed (client address for rate limits and logs): "off", a hop count (1 for one ingress), or proxy addresses/CIDRs, comma-separated',
+  ),
   BODY_LIMIT_BYTES: variable(integer(1024, 100 * 1024 * 1024), '1048576', 'largest accepted request body'),
   REQUEST_TIMEOUT_MS: variable(integer(0, 600_000), '30000', 'time a client has to send a whole request, headers and body (0 = no limit)'),
   MAX_EVENT_LOOP_DELAY_MS: variable(integer(0, 60_000), '1000', 'back-pressure: mean event-loop delay above which /api/v1 answers 503 OVERLOADED (0 = off)'),
@@ -233,9 +284,11 @@ export interface Config {
   };
   readonly orders: { readonly submission: boolean; readonly blotterId: number; readonly submitTimeoutMs: number; readonly batchSize: number };
   readonly apiKeys: readonly string[];
-  readonly rateLimit: { readonly max: number; readonly windowMs: number };
+  /** max undefined: no rate limit. */
+  readonly rateLimit: { readonly max: number | undefined; readonly windowMs: number };
   readonly corsOrigins: readonly string[];
-  readonly trustProxy: boolean;
+  /** false, a hop count, or the proxies' addresses/CIDRs (never true: see trustProxy). */
+  readonly trustProxy: false | number | readonly string[];
   readonly bodyLimitBytes: number;
   readonly requestTimeoutMs: number;
   /** Back-pressure limits; 0 turns one off. Heap undefined: 90% of the heap limit. */

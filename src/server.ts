@@ -1,10 +1,26 @@
 // The service process: reads the configuration, starts a development database
 // when MONGODB_URI is unset, listens, and shuts down gracefully on signals.
 import type { FastifyInstance } from 'fastify';
+import { MongoError } from 'mongodb';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, loadDotEnv, type Config } from './config.js';
-import { withDevDatabaseIfUnset } from './dev-database.js';
+import { withDevDatabaseIfUnset, type DevDatabase } from './dev-database.js';
 import { createLogger } from './logger.js';
+import { isDatabaseUnavailable } from './plugins/mongo.js';
+
+/** What stopped the start, in words an operator can act on. */
+function startupFailure(error: unknown, config: Config): string {
+  const { message = '', code } = (error ?? {}) as { message?: string; code?: unknown };
+  if (error instanceof MongoError && /authenticat|sasl|scram/i.test(message)) {
+    return 'MongoDB did not accept the credentials of MONGODB_URI (authentication failed); check its user, password and authSource';
+  }
+  if (isDatabaseUnavailable(error)) {
+    return `MongoDB could not be reached within MONGODB_TIMEOUT_MS (${config.mongodb.timeoutMs} ms); check the host and port of MONGODB_URI and that the server is up`;
+  }
+  if (error instanceof MongoError) return `MongoDB refused to set up the database (${message})`;
+  if (code === 'EADDRINUSE' || code === 'EACCES') return `cannot listen on ${config.host}:${config.port} (${String(code)})`;
+  return message === '' ? 'an unexpected error' : message;
+}
 
 /** Time allowed, after the grace period, to close the database and upstream connections. */
 const CLOSE_MS = 5000;
@@ -31,11 +47,19 @@ async function main(): Promise<void> {
     process.exit(1);
   });
 
-  const started = await withDevDatabaseIfUnset(config, logger);
-  config = started.config;
-  const devDatabase = started.database;
-
-  const app: FastifyInstance = await buildApp(config, { logger });
+  let devDatabase: DevDatabase | undefined;
+  let app: FastifyInstance;
+  try {
+    const started = await withDevDatabaseIfUnset(config, logger);
+    config = started.config;
+    devDatabase = started.database;
+    app = await buildApp(config, { logger });
+  } catch (error) {
+    // Said once, plainly, and without the connection string (it may hold a password).
+    logger.fatal({ err: { name: (error as Error).name, message: (error as Error).message, code: (error as { code?: unknown }).code } }, `start-up failed: ${startupFailure(error, config)}`);
+    await devDatabase?.stop().catch(() => undefined);
+    process.exit(1);
+  }
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) {
@@ -59,7 +83,12 @@ async function main(): Promise<void> {
   process.on('SIGTERM', (signal) => void shutdown(signal));
   process.on('SIGINT', (signal) => void shutdown(signal));
 
-  await app.listen({ port: config.port, host: config.host });
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    logger.fatal({ err: error }, `start-up failed: ${startupFailure(error, config)}`);
+    process.exit(1);
+  }
   app.scheduler.start();
   app.maintenance.start();
   if (config.schedule.cron === undefined) logger.info('no REBALANCE_SCHEDULE: scheduled rebalance cycles are off');

@@ -23,6 +23,56 @@ export const DECIMAL_PATTERN = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
 /** Decimal128 holds 34 significant digits; more cannot be stored exactly. */
 export const MAX_SIGNIFICANT_DIGITS = 34;
 
+/** Every decimal that enters (a request, an upstream payload) lies within 1e-34..1e34 in magnitude, or is 0. */
+export const MAX_DECIMAL_EXPONENT = 34;
+
+/**
+ * Why a decimal spelling is not accepted, or undefined when it is. Decides from
+ * the text alone in one pass (no decimal.js, no arithmetic), so a spelling such
+ * as "1e-400000000" costs what its 12 characters cost, never what the value it
+ * spells would take to write out. Sign, leading and trailing zeros are free.
+ */
+export function decimalProblem(text: string): string | undefined {
+  const match = DECIMAL_PARTS.exec(text);
+  if (match === null) return 'must be a decimal number such as "0.25"';
+  const whole = match[1] ?? '';
+  const digits = whole + (match[2] ?? match[3] ?? '');
+  const first = digits.search(/[1-9]/);
+  if (first === -1) return undefined;
+  let last = digits.length - 1;
+  while (digits.charCodeAt(last) === 48) last -= 1;
+  if (last - first + 1 > MAX_SIGNIFICANT_DIGITS) return `must have at most ${MAX_SIGNIFICANT_DIGITS} significant digits`;
+  // An exponent of more than 12 digits is out of range whatever the digits are: it is never read as a number.
+  const exponentDigits = (match[5] ?? '').replace(/^0+/, '');
+  const exponent = exponentDigits.length > 12 ? Number.POSITIVE_INFINITY : Number(exponentDigits);
+  // The power of ten of the first significant digit: d.ddd x 10^magnitude.
+  const magnitude = (match[4] === '-' ? -exponent : exponent) + whole.length - first - 1;
+  const exactlyMax = magnitude === MAX_DECIMAL_EXPONENT && first === last && digits[first] === '1';
+  if (magnitude < -MAX_DECIMAL_EXPONENT || (magnitude >= MAX_DECIMAL_EXPONENT && !exactlyMax)) {
+    return `must be 0 or between 1e-${MAX_DECIMAL_EXPONENT} and 1e${MAX_DECIMAL_EXPONENT} in magnitude`;
+  }
+  return undefined;
+}
+
+/** DECIMAL_PATTERN with its parts captured: whole digits, fraction digits (or only those), exponent sign and digits. */
+const DECIMAL_PARTS = /^[+-]?(?:(\d+)(?:\.(\d*))?|\.(\d+))(?:[eE]([+-]?)(\d+))?$/;
+
+/**
+ * A decimal that enters the service (a request, an upstream payload): checked
+ * by decimalProblem before decimal.js sees it. A JSON number is taken at its
+ * shortest spelling; one that JSON could not hold (Infinity) is refused.
+ */
+export function parseBoundedDecimal(value: string | number): Dec {
+  const text = typeof value === 'number' ? String(value) : value.trim();
+  const problem = Number.isFinite(value) || typeof value === 'string' ? decimalProblem(text) : 'must be a finite number';
+  if (problem !== undefined) throw new DecimalInputError(problem);
+  return parseDecimal(text);
+}
+
+export class DecimalInputError extends Error {
+  override name = 'DecimalInputError';
+}
+
 export const ZERO = new Dec(0);
 
 /**

@@ -129,6 +129,23 @@ export function toDecimal128Fixed(value: Fixed): Decimal128 {
   return toDecimal128s([value])[0]!;
 }
 
+/** Rounded half-up (away from zero) to at most `places` significant digits; the scale may turn negative. */
+export function roundToSignificant(f: Fixed, places: number): Fixed {
+  const negative = f.digits < 0n;
+  const magnitude = negative ? -f.digits : f.digits;
+  const excess = magnitude.toString().length - places;
+  if (excess <= 0) return f;
+  const divisor = pow10(excess);
+  let kept = magnitude / divisor;
+  if ((magnitude % divisor) * 2n >= divisor) kept += 1n;
+  let scale = f.scale - excess;
+  while (kept !== 0n && kept % 10n === 0n) {
+    kept /= 10n;
+    scale -= 1;
+  }
+  return { digits: negative ? -kept : kept, scale };
+}
+
 /** Many at once: their 16-byte encodings share one allocation. */
 export function toDecimal128s(values: readonly Fixed[]): Decimal128[] {
   const block = Buffer.allocUnsafe(16 * values.length);
@@ -136,7 +153,9 @@ export function toDecimal128s(values: readonly Fixed[]): Decimal128[] {
     const { digits, scale } = normalise(value);
     const negative = digits < 0n;
     const coefficient = negative ? -digits : digits;
-    if (coefficient >= MAX_COEFFICIENT) return Decimal128.fromString(formatFixed(value));
+    // A computed figure of more than 34 digits (a sum of bounded inputs far apart in size) is
+    // stored rounded half-up to what Decimal128 holds; readers get JSON numbers anyway.
+    if (coefficient >= MAX_COEFFICIENT) return toDecimal128s([roundToSignificant(value, 34)])[0]!;
     if (coefficient <= MAX_SAFE) {
       // The usual case (prices, quantities, weights): 32-bit words, no BigInt shifts.
       const c = Number(coefficient);

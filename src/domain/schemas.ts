@@ -1,6 +1,6 @@
 // zod building blocks shared by the route schemas: ids, exact decimals, paging.
 import { z } from 'zod';
-import { DECIMAL_PATTERN, MAX_SIGNIFICANT_DIGITS, parseDecimal } from './decimal.js';
+import { DecimalInputError, parseBoundedDecimal } from './decimal.js';
 import { EXTERNAL_ID_PATTERN, OBJECT_ID_PATTERN } from './ids.js';
 import './validation.js';
 
@@ -28,32 +28,26 @@ export const SecurityId = z
 export const DecimalInput = z
   .union([z.string(), z.number()], { error: (issue) => requiredOr(issue, 'must be a decimal number (a JSON number or string)') })
   .transform((value, ctx) => {
-    if (typeof value === 'string' && !DECIMAL_PATTERN.test(value.trim())) {
-      ctx.issues.push({ code: 'custom', input: value, message: 'must be a decimal number such as "0.25"' });
+    try {
+      return parseBoundedDecimal(value);
+    } catch (error) {
+      if (!(error instanceof DecimalInputError)) throw error;
+      ctx.issues.push({ code: 'custom', input: value, message: error.message });
       return z.NEVER;
     }
-    if (typeof value === 'number' && !Number.isFinite(value)) {
-      ctx.issues.push({ code: 'custom', input: value, message: 'must be a finite number' });
-      return z.NEVER;
-    }
-    const parsed = parseDecimal(value);
-    if (parsed.sd(true) > MAX_SIGNIFICANT_DIGITS) {
-      ctx.issues.push({
-        code: 'custom',
-        input: value,
-        message: `must have at most ${MAX_SIGNIFICANT_DIGITS} significant digits`,
-      });
-      return z.NEVER;
-    }
-    return parsed;
   });
 
-/** A non-negative integer sent in a query string. */
+/** The largest skip or limit MongoDB takes (a 32-bit integer); past it the driver fails the query. */
+export const MAX_QUERY_INTEGER = 2_147_483_647;
+
+/** A non-negative integer sent in a query string (an offset or a limit). */
 export const QueryInteger = z
   .string()
   .regex(/^\d+$/, { error: 'must be a non-negative integer' })
-  .transform(Number)
-  .refine(Number.isSafeInteger, { error: 'must be a non-negative integer no larger than 2^53 - 1' });
+  .refine((text) => !/^\d+$/.test(text) || (text.replace(/^0+(?=\d)/, '').length <= 10 && Number(text) <= MAX_QUERY_INTEGER), {
+    error: `must be a non-negative integer no larger than ${MAX_QUERY_INTEGER}`,
+  })
+  .transform(Number);
 
 /** offset default 0, limit default 10 and at most 100 (stored rebalances, cycles, orders). */
 export const PageQuery = z.object({

@@ -1,18 +1,23 @@
-// Guards /api/v1 (registered inside that prefix): a per-client rate limit,
-// then, when API_KEYS is set, a bearer key on every write. Reads, probes and
-// /metrics stay open, as the existing callers expect.
+// Guards /api/v1 (registered inside that prefix): when RATE_LIMIT_MAX is set, a
+// per-caller rate limit, then, when API_KEYS is set, a bearer key on every
+// write. The limit comes first, so guessing keys spends the guesser's budget.
+// Reads, probes and /metrics need no key, as the existing callers expect.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import rateLimit from '@fastify/rate-limit';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError } from '../domain/errors.js';
 
 export interface ApiGuardOptions {
   readonly apiKeys: readonly string[];
-  readonly rateLimitMax: number;
+  /** Undefined: no rate limit. */
+  readonly rateLimitMax: number | undefined;
   readonly rateLimitWindowMs: number;
 }
 
 const WRITES = new Set(['POST', 'PUT', 'DELETE', 'PATCH']);
+/** POSTs that only read (a query too long for a URL): no key needed. */
+const READ_POSTS = new Set(['/api/v1/rebalances/portfolios']);
 
 class UnauthorizedError extends AppError {
   constructor(message: string) {
@@ -37,34 +42,61 @@ export function keyChecker(keys: readonly string[]): (presented: string) => bool
   };
 }
 
+/** The key of "authorization: Bearer <key>"; null without the header, undefined when it is there but not that. */
+function presentedKey(header: string | undefined): string | null | undefined {
+  if (header === undefined || header.trim() === '') return null;
+  return /^Bearer[ ]+([^\s]+)[ ]*$/i.exec(header)?.[1];
+}
+
 const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
 export default fp<ApiGuardOptions>(
   async (api, options) => {
-    await api.register(rateLimit, {
-      max: options.rateLimitMax,
-      timeWindow: options.rateLimitWindowMs,
-      keyGenerator: (request) => request.ip,
-      errorResponseBuilder: (_request, context) =>
-        new AppError(
-          429,
-          'RATE_LIMITED',
-          `Too many requests: at most ${context.max} per ${seconds(options.rateLimitWindowMs)} s from one client; retry in ${seconds(context.ttl)} s`,
-          [],
-          seconds(context.ttl),
-        ),
-    });
+    const valid = options.apiKeys.length === 0 ? undefined : keyChecker(options.apiKeys);
+    // Who the request is, decided once: a valid key's digest, or else the client address.
+    const callers = new WeakMap<FastifyRequest, { key: string | null | undefined; validKey: string | undefined }>();
+    const callerOf = (request: FastifyRequest) => {
+      let caller = callers.get(request);
+      if (caller === undefined) {
+        const key = presentedKey(request.headers.authorization);
+        const validKey = valid !== undefined && typeof key === 'string' && valid(key) ? digest(key).toString('hex') : undefined;
+        caller = { key, validKey };
+        callers.set(request, caller);
+      }
+      return caller;
+    };
 
-    if (options.apiKeys.length === 0) return;
-    const valid = keyChecker(options.apiKeys);
+    let limit: ((request: FastifyRequest, reply: FastifyReply) => Promise<unknown>) | undefined;
+    const max = options.rateLimitMax;
+    if (max !== undefined) {
+      await api.register(rateLimit, {
+        global: false,
+        max,
+        timeWindow: options.rateLimitWindowMs,
+        keyGenerator: (request) => {
+          const { validKey } = callerOf(request);
+          return validKey === undefined ? `address:${request.ip}` : `key:${validKey}`;
+        },
+        errorResponseBuilder: (request, context) =>
+          new AppError(
+            429,
+            'RATE_LIMITED',
+            `Too many requests: at most ${context.max} per ${seconds(options.rateLimitWindowMs)} s from one ${callerOf(request).validKey === undefined ? 'client address' : 'API key'}; retry in ${seconds(context.ttl)} s`,
+            [],
+            seconds(context.ttl),
+          ),
+      });
+      limit = api.rateLimit();
+    }
+
     api.addHook('onRequest', async (request, reply) => {
-      if (!WRITES.has(request.method)) return;
-      const header = request.headers.authorization;
-      const bearer = typeof header === 'string' ? /^Bearer[ ]+([^\s]+)[ ]*$/i.exec(header) : null;
+      if (limit !== undefined) await limit.call(api, request, reply);
+      if (valid === undefined || !WRITES.has(request.method) || READ_POSTS.has(request.routeOptions.url ?? '')) return;
+      const { key, validKey } = callerOf(request);
+      if (validKey !== undefined) return;
       reply.header('www-authenticate', 'Bearer realm="globeco-order-generation"');
-      if (bearer === null) throw new UnauthorizedError('This request changes data and needs an API key: send "authorization: Bearer <key>"');
-      if (!valid(bearer[1]!)) throw new UnauthorizedError('The API key is not valid');
-      reply.removeHeader('www-authenticate');
+      if (key === null) throw new UnauthorizedError('This request changes data and needs an API key: send "authorization: Bearer <key>"');
+      throw new UnauthorizedError('The API key is not valid');
     });
   },
   { name: 'api-guard' },

@@ -111,8 +111,12 @@ function classify(error: FastifyError, bodyLimit: number): ErrorAnswer {
   };
 }
 
+/** A 503 always says when to come back; this when its cause did not say. */
+const DEFAULT_503_RETRY_AFTER_S = 5;
+
 export function sendError(request: FastifyRequest, reply: FastifyReply, answer: ErrorAnswer): FastifyReply {
-  if (answer.retryAfterSeconds !== undefined) reply.header('retry-after', String(answer.retryAfterSeconds));
+  const retryAfter = answer.retryAfterSeconds ?? (answer.statusCode === 503 ? DEFAULT_503_RETRY_AFTER_S : undefined);
+  if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
   return reply.code(answer.statusCode).send(errorBody(answer, request.id));
 }
 

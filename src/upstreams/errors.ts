@@ -11,12 +11,15 @@ export const SERVICE_NAMES: Record<ServiceKey, string> = {
   order: 'Order',
 };
 
+/** retry-after of a 503 when the service said nothing and no circuit is open (api.md: always with retry-after). */
+export const UPSTREAM_RETRY_AFTER_S = 5;
+
 /** A required upstream failed after retries, answered nonsense, or its circuit is open: 503. */
 export class UpstreamUnavailableError extends AppError {
   constructor(
     readonly service: ServiceKey,
     reason: string,
-    retryAfterSeconds?: number,
+    retryAfterSeconds: number = UPSTREAM_RETRY_AFTER_S,
     /**
      * Whether the call may still have taken effect (it timed out, the connection
      * broke after sending, or the service answered but not as expected): what

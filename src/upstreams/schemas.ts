@@ -2,16 +2,18 @@
 // fields are ignored; money and quantities arrive as strings or numbers and
 // become exact decimals either way.
 import { z } from 'zod';
-import { DECIMAL_PATTERN, parseDecimal } from '../domain/decimal.js';
+import { DecimalInputError, parseBoundedDecimal } from '../domain/decimal.js';
 
 export const UpstreamDecimal = z
   .union([z.string(), z.number()], { error: 'must be a decimal number (a string or a number)' })
   .transform((value, ctx) => {
-    if ((typeof value === 'string' && !DECIMAL_PATTERN.test(value.trim())) || (typeof value === 'number' && !Number.isFinite(value))) {
-      ctx.issues.push({ code: 'custom', input: value, message: `must be a decimal number, not ${JSON.stringify(value)}` });
+    try {
+      return parseBoundedDecimal(value);
+    } catch (error) {
+      if (!(error instanceof DecimalInputError)) throw error;
+      ctx.issues.push({ code: 'custom', input: value, message: `${error.message}, not ${JSON.stringify(value).slice(0, 40)}` });
       return z.NEVER;
     }
-    return parseDecimal(value);
   });
 
 export const AccountingSummary = z.object({

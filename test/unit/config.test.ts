@@ -33,7 +33,7 @@ describe('loadConfig', () => {
       schedule: { cron: undefined, timeZone: 'UTC' },
       orders: { submission: false, blotterId: 1 },
       apiKeys: [],
-      rateLimit: { max: 600, windowMs: 60_000 },
+      rateLimit: { max: undefined, windowMs: 60_000 },
       corsOrigins: ['*'],
       shutdownGraceMs: 10_000,
     });
