@@ -37,15 +37,15 @@ export const DecimalInput = z
     }
   });
 
-/** The largest skip or limit MongoDB takes (a 32-bit integer); past it the driver fails the query. */
+/** The largest skip or limit MongoDB takes (a 32-bit integer): larger limits are clamped to it, and offsets are clamped to the total (domain/paging.ts). */
 export const MAX_QUERY_INTEGER = 2_147_483_647;
 
-/** A non-negative integer sent in a query string (an offset or a limit). */
+/** A non-negative integer sent in a query string (an offset or a limit), exact as a JavaScript number. */
 export const QueryInteger = z
   .string()
   .regex(/^\d+$/, { error: 'must be a non-negative integer' })
-  .refine((text) => !/^\d+$/.test(text) || (text.replace(/^0+(?=\d)/, '').length <= 10 && Number(text) <= MAX_QUERY_INTEGER), {
-    error: `must be a non-negative integer no larger than ${MAX_QUERY_INTEGER}`,
+  .refine((text) => !/^\d+$/.test(text) || (text.replace(/^0+(?=\d)/, '').length <= 16 && Number(text) <= Number.MAX_SAFE_INTEGER), {
+    error: `must be a non-negative integer no larger than ${Number.MAX_SAFE_INTEGER}`,
   })
   .transform(Number);
 

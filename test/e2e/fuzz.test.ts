@@ -247,9 +247,6 @@ function request(op: Operation): fc.Arbitrary<Sent> {
 
 // ---- the property ----
 
-/** Raw framework answers that issue 12 (point 4) puts into the one shape; tolerated until that lands, then never seen. */
-const FRAMEWORK_CODES_OF_ISSUE_12 = new Set(['FST_ERR_MAX_PARAM_LENGTH', 'FST_ERR_BAD_URL']);
-
 async function send(sent: Sent) {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<'no answer'>((resolve) => {
@@ -278,7 +275,6 @@ function answerProblem(res: Awaited<ReturnType<typeof send>>): string | undefine
   } catch {
     return `answered ${res.statusCode} with a body that is not JSON: ${res.body.slice(0, 200)}`;
   }
-  if (body !== undefined && FRAMEWORK_CODES_OF_ISSUE_12.has(String(body.code))) return undefined;
   if (typeof correlation !== 'string' || correlation === '') return `answered ${res.statusCode} without x-correlation-id`;
   if (res.statusCode === 503 && res.headers['retry-after'] === undefined) return 'answered 503 without retry-after';
   if (body === undefined) return undefined;
@@ -288,6 +284,7 @@ function answerProblem(res: Awaited<ReturnType<typeof send>>): string | undefine
     /^[A-Z_]+$/.test(body.code) &&
     typeof body.message === 'string' &&
     body.message !== '' &&
+    body.detail === body.message &&
     Array.isArray(body.details) &&
     body.details.every((d: { path?: unknown; message?: unknown }) => typeof d.path === 'string' && typeof d.message === 'string') &&
     body.correlation_id === correlation &&

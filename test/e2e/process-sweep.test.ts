@@ -127,7 +127,7 @@ async function rebalanceStuckMidWrite(extra: Record<string, string> = {}) {
   return { env, db, server, modelId, answer, rebalanceId: String(written!.rebalance_id), spoolDir };
 }
 
-describe('a server stopped mid-rebalance', () => {
+describe('a server stopped mid-rebalance', { timeout: 120_000 }, () => {
   it('killed: leaves nothing a reader can see, and the next start-up sweep removes its portfolio documents and spool file', async () => {
     const { env, db, server: first, modelId, answer, rebalanceId, spoolDir } = await rebalanceStuckMidWrite();
 

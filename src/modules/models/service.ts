@@ -5,6 +5,7 @@ import type { Clock } from '../../domain/clock.js';
 import { ConflictError, NotFoundError, ValidationError, VersionConflictError } from '../../domain/errors.js';
 import { formatDecimal } from '../../domain/decimal.js';
 import { pageStart } from '../../domain/paging.js';
+import { MAX_QUERY_INTEGER } from '../../domain/schemas.js';
 import { parseSortBy } from '../../domain/sorting.js';
 import {
   assertValidPosition,
@@ -139,7 +140,7 @@ export function createModelService({ models, claims, clock, log }: ModelServiceD
       const total = await models.count();
       const start = pageStart(offset, total);
       if (limit === 0 || start === total) return { models: [], total };
-      return { models: await models.list(sort, start, limit), total };
+      return { models: await models.list(sort, start, limit === undefined ? undefined : Math.min(limit, MAX_QUERY_INTEGER)), total };
     },
 
     async replace(id: string, input: ModelReplacement): Promise<Model> {
