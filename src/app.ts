@@ -4,13 +4,13 @@ import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import cors from '@fastify/cors';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { systemClock, type Clock } from './domain/clock.js';
 import { ValidationError } from './domain/errors.js';
-import { createLogger } from './logger.js';
+import { CORRELATED, createLogger, requestContext } from './logger.js';
 import { claimIndexes, createPortfolioClaims } from './modules/models/portfolio-claims.js';
 import { createModelRepository, modelIndexes } from './modules/models/repository.js';
 import { modelRoutes } from './modules/models/routes.js';
@@ -35,6 +35,7 @@ import metrics from './plugins/metrics.js';
 import mongo from './plugins/mongo.js';
 import protection from './plugins/protection.js';
 import swagger from './plugins/swagger.js';
+import { SERVICE_NAMES, type ServiceKey } from './upstreams/errors.js';
 import { createUpstreams } from './upstreams/index.js';
 
 declare module 'fastify' {
@@ -60,6 +61,25 @@ const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const MAX_PARAM_LENGTH = 16 * 1024;
 const trustHops = (hops: number) => (_address: string, hop: number) => hop < hops;
 
+/** Probes and scrapes come every few seconds: their request lines are logged at debug, not info. */
+const isQuiet = (request: FastifyRequest) => {
+  const path = request.url.split('?', 1)[0] ?? '';
+  return path === '/metrics' || path.startsWith('/health/');
+};
+
+/** Fastify's request lines, at debug for probes and scrapes (a failed one still logs its error). */
+class RequestLogs extends LogController {
+  override incomingRequest(request: FastifyRequest, reply: FastifyReply, metadata?: Record<string, unknown>): void {
+    if (!isQuiet(request)) return super.incomingRequest(request, reply, metadata);
+    if (!this.isLogDisabled(request)) request.log.debug({ req: request }, 'incoming request');
+  }
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply, metadata?: Record<string, unknown>): void {
+    if (error || !isQuiet(request)) return super.requestCompleted(error, request, reply, metadata);
+    if (!this.isLogDisabled(request)) reply.log.debug({ res: reply, responseTime: reply.elapsedTime }, 'request completed');
+  }
+}
+
 export async function buildApp(config: Config, overrides: AppOverrides = {}): Promise<FastifyInstance> {
   const mongoUri = config.mongodb.uri;
   if (mongoUri === undefined) throw new Error('buildApp needs config.mongodb.uri (server.ts starts a development database when it is unset)');
@@ -72,7 +92,9 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       const given = req.headers['x-correlation-id'];
       return typeof given === 'string' && CORRELATION_ID.test(given) ? given : randomUUID();
     },
-    logController: new LogController({ requestIdLogLabel: 'correlation_id' }),
+    logController: new RequestLogs({ requestIdLogLabel: 'correlation_id' }),
+    // The request's logger binds correlation_id itself: mark it so the logger's mixin does not add it twice.
+    childLoggerFactory: (parent, bindings, options) => Object.assign(parent.child(bindings, options), { [CORRELATED]: true }),
     bodyLimit: config.bodyLimitBytes,
     // A slow client must send its whole request in time; answers may take as long as the work does.
     requestTimeout: config.requestTimeoutMs,
@@ -101,6 +123,12 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-correlation-id', request.id);
   });
+  // Every line logged for a request carries its correlation id, whichever logger writes it
+  // (upstream retries, the services' own lines): the request runs in its context. Entered
+  // again before the handler, as reading the body may resume outside it.
+  const inContext = (request: FastifyRequest, _reply: FastifyReply, done: () => void) => requestContext.run({ correlationId: request.id }, done);
+  app.addHook('onRequest', inContext);
+  app.addHook('preHandler', inContext);
 
   await app.register(metrics);
   await app.register(errors, { bodyLimit: config.bodyLimitBytes });
@@ -134,6 +162,19 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   const optimizer = createOptimizerPool({ timeoutMs: config.optimizationTimeoutMs });
   app.lifecycle.reporters.set('upstreams', () => upstreams.health());
   app.lifecycle.reporters.set('caches', () => upstreams.quotes.sizes());
+  // A rebalance needs these services; the Portfolio service only names portfolios, and the
+  // Order service matters only when orders are submitted.
+  const required: readonly ServiceKey[] = ['accounting', 'security', 'pricing', ...(config.orders.submission ? (['order'] as const) : [])];
+  app.lifecycle.concerns.set('upstreams', () => {
+    const circuits = upstreams.health();
+    return required
+      .filter((service) => circuits[service].circuit !== 'closed')
+      .map((service) => ({
+        upstream: service,
+        circuit: circuits[service].circuit,
+        message: `The ${SERVICE_NAMES[service]} service's circuit is ${circuits[service].circuit.replace('_', '-')}: calls to it fail fast`,
+      }));
+  });
   app.addHook('onClose', async () => {
     await Promise.all([upstreams.close(), optimizer.close()]);
   });

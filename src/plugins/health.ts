@@ -6,11 +6,16 @@ import { SERVICE_VERSION } from '../version.js';
 /** Something that reports on its own health in /health/health (upstreams, caches...). */
 export type HealthReporter = () => Record<string, unknown>;
 
+/** Something that makes the service degraded while it lasts (an open circuit...): each problem names itself and says why. */
+export type Concern = () => readonly ({ readonly message: string } & Record<string, unknown>)[];
+
 export interface Lifecycle {
   /** True from the moment shutdown begins: readiness answers 503 from then on. */
   shuttingDown: boolean;
   readonly startedAt: Date;
   readonly reporters: Map<string, HealthReporter>;
+  /** Problems listed under `degraded` (status "degraded", still 200) next to the missing indexes. */
+  readonly concerns: Map<string, Concern>;
 }
 
 declare module 'fastify' {
@@ -23,19 +28,22 @@ const READY_PING_TIMEOUT_MS = 1000;
 
 export default fp(
   async (app) => {
-    const lifecycle: Lifecycle = { shuttingDown: false, startedAt: new Date(), reporters: new Map() };
+    const lifecycle: Lifecycle = { shuttingDown: false, startedAt: new Date(), reporters: new Map(), concerns: new Map() };
     app.decorate('lifecycle', lifecycle);
 
     /**
      * Missing unique indexes (duplicates in the data) do not make the service
      * unready: every replica shares the data, so none would serve even the reads.
      * Both probes name them instead, and the writes that need them answer 503.
+     * Nor does a required upstream's open circuit (every replica calls the same
+     * service): the concerns registered by the app are listed the same way.
      */
     const degraded = () => {
-      const missing = app.mongo.indexes.missing();
-      return missing.length === 0
-        ? {}
-        : { degraded: missing.map((m) => ({ index: m.index, collection: m.collection, duplicates: m.duplicates, message: m.message })) };
+      const problems: Record<string, unknown>[] = app.mongo.indexes
+        .missing()
+        .map((m) => ({ index: m.index, collection: m.collection, duplicates: m.duplicates, message: m.message }));
+      for (const concern of lifecycle.concerns.values()) problems.push(...concern());
+      return problems.length === 0 ? {} : { degraded: problems };
     };
 
     async function readiness(): Promise<{ ready: boolean; reason?: string; mongodb: string }> {

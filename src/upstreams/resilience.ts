@@ -163,7 +163,7 @@ export function createServicePolicy(
     policy.onRetry((event) => {
       observer.retry?.(service);
       const reason = 'error' in event ? event.error.message : 'unexpected result';
-      log.warn({ service, attempt: event.attempt, delayMs: Math.round(event.delay), reason }, 'retrying upstream call');
+      log.warn({ upstream: service, attempt: event.attempt, delayMs: Math.round(event.delay), reason }, 'retrying upstream call');
     });
   }
   const wrapped = {
@@ -176,7 +176,7 @@ export function createServicePolicy(
     const name = circuitNames[state];
     observer.circuit?.(service, name);
     const level = state === CircuitState.Closed ? 'info' : 'warn';
-    log[level]({ service, circuit: name }, `${SERVICE_NAMES[service]} circuit ${name.replace('_', '-')}`);
+    log[level]({ upstream: service, circuit: name }, `${SERVICE_NAMES[service]} circuit ${name.replace('_', '-')}`);
   });
 
   return {

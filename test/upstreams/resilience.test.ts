@@ -73,7 +73,7 @@ describe('retries', () => {
     h.sim.inject('security', { route: SECURITY_ROUTE, status: 503, retryAfterSeconds: 1, times: 1 });
     await expect(h.upstreams.security.ticker(security())).resolves.toBe('AAD');
     const retry = h.logs.find((line) => line.msg === 'retrying upstream call');
-    expect(retry).toMatchObject({ service: 'security', attempt: 1 });
+    expect(retry).toMatchObject({ upstream: 'security', attempt: 1 });
     expect(retry!.delayMs as number).toBeGreaterThanOrEqual(1000);
   });
 
