@@ -25,6 +25,8 @@ declare module 'fastify' {
 }
 
 const READY_PING_TIMEOUT_MS = 1000;
+/** What a detailed health 503 asks the caller to wait (readiness gets the same from sendError). */
+const HEALTH_RETRY_AFTER_S = 5;
 
 export default fp(
   async (app) => {
@@ -87,6 +89,8 @@ export default fp(
         const components: Record<string, unknown> = {};
         for (const [name, report] of lifecycle.reporters) components[name] = report();
         const problems = degraded();
+        // Every 503 says when to come back (api.md), this one too.
+        if (!state.ready) reply.header('retry-after', String(HEALTH_RETRY_AFTER_S));
         return reply.code(state.ready ? 200 : 503).send({
           status: !state.ready ? 'unavailable' : 'degraded' in problems ? 'degraded' : 'ok',
           ...problems,

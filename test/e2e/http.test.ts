@@ -280,7 +280,9 @@ describe('probes', () => {
       const ready = await other.request({ method: 'GET', url: '/health/ready' });
       expect(ready.statusCode).toBe(503);
       expect(json(ready)).toMatchObject({ code: 'NOT_READY', message: 'The service is shutting down' });
-      expect((await other.request({ method: 'GET', url: '/health/health' })).statusCode).toBe(503);
+      expect(ready.headers['retry-after']).toBe('5');
+      const health = await other.request({ method: 'GET', url: '/health/health' });
+      expect([health.statusCode, health.headers['retry-after']]).toEqual([503, '5']);
       expect((await other.request({ method: 'GET', url: '/health/live' })).statusCode).toBe(200);
     } finally {
       await other.close();
