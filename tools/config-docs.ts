@@ -1,4 +1,4 @@
-// The configuration's two documents, generated from the schema in
+// The configuration's two documents, generated from the declarations in
 // src/config.ts: .env.example and the README's configuration table.
 // `npm run docs:config` rewrites both; a unit test fails when either drifts.
 import { readFile, writeFile } from 'node:fs/promises';
