@@ -67,7 +67,8 @@ const trustProxy = z
       ctx.issues.push({
         code: 'custom',
         input: value,
-        message: 'no longer accepts "on" (it trusted every hop, so a client could choose its own address): give the number of proxies in front of the service (e.g. 1) or their addresses',
+        message:
+          'no longer accepts "on" (it trusted every hop, so a client could choose its own address): give the number of proxies in front of the service (e.g. 1) or their addresses',
       });
       return z.NEVER;
     }
@@ -75,7 +76,10 @@ const trustProxy = z
       const hops = Number(value);
       if (hops <= 100) return hops;
     } else {
-      const items = value.split(',').map((part) => part.trim()).filter((part) => part.length > 0);
+      const items = value
+        .split(',')
+        .map((part) => part.trim())
+        .filter((part) => part.length > 0);
       if (items.length > 0 && items.every(isAddressOrCidr)) return items;
     }
     ctx.issues.push({
@@ -148,7 +152,12 @@ function variable<const Name extends string, S extends z.ZodType, D extends stri
  */
 const settings = {
   port: variable({ name: 'PORT', type: integer(0, 65535), default: '8088', description: 'HTTP listen port' }),
-  host: variable({ name: 'HOST', type: z.string().trim().min(1, 'must not be empty'), default: '0.0.0.0', description: 'HTTP listen address' }),
+  host: variable({
+    name: 'HOST',
+    type: z.string().trim().min(1, 'must not be empty'),
+    default: '0.0.0.0',
+    description: 'HTTP listen address',
+  }),
   logLevel: variable({
     name: 'LOG_LEVEL',
     type: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
@@ -166,7 +175,10 @@ const settings = {
     }),
     dbName: variable({
       name: 'MONGODB_DB',
-      type: z.string().trim().regex(/^[A-Za-z0-9_-]{1,63}$/, 'must be 1-63 letters, digits, "_" or "-"'),
+      type: z
+        .string()
+        .trim()
+        .regex(/^[A-Za-z0-9_-]{1,63}$/, 'must be 1-63 letters, digits, "_" or "-"'),
       default: 'order_generation',
       description: 'MongoDB database name',
     }),
@@ -185,30 +197,85 @@ const settings = {
         default: 'http://globeco-portfolio-accounting-service:8087',
         description: 'Portfolio Accounting service (holdings and cash)',
       }),
-      security: variable({ name: 'SECURITY_SERVICE_URL', type: httpUrl, default: 'http://globeco-security-service:8000', description: 'Security service (tickers)' }),
-      pricing: variable({ name: 'PRICING_SERVICE_URL', type: httpUrl, default: 'http://globeco-pricing-service:8083', description: 'Pricing service (prices)' }),
+      security: variable({
+        name: 'SECURITY_SERVICE_URL',
+        type: httpUrl,
+        default: 'http://globeco-security-service:8000',
+        description: 'Security service (tickers)',
+      }),
+      pricing: variable({
+        name: 'PRICING_SERVICE_URL',
+        type: httpUrl,
+        default: 'http://globeco-pricing-service:8083',
+        description: 'Pricing service (prices)',
+      }),
       portfolio: variable({
         name: 'PORTFOLIO_SERVICE_URL',
         type: httpUrl,
         default: 'http://globeco-portfolio-service:8000',
         description: 'Portfolio service (portfolio names, optional)',
       }),
-      order: variable({ name: 'ORDER_SERVICE_URL', type: httpUrl, default: 'http://globeco-order-service:8081', description: 'Order service (order submission)' }),
+      order: variable({
+        name: 'ORDER_SERVICE_URL',
+        type: httpUrl,
+        default: 'http://globeco-order-service:8081',
+        description: 'Order service (order submission)',
+      }),
     },
-    timeoutMs: variable({ name: 'UPSTREAM_TIMEOUT_MS', type: integer(1, 600_000), default: '10000', description: 'per-attempt timeout of an upstream call' }),
-    attempts: variable({ name: 'UPSTREAM_RETRIES', type: integer(1, 20), default: '3', description: 'attempts in all for one upstream call (1 = no retry)' }),
-    backoffMs: variable({ name: 'UPSTREAM_BACKOFF_MS', type: integer(0, 600_000), default: '1000', description: 'base of the exponential backoff between attempts' }),
-    maxInFlight: variable({ name: 'UPSTREAM_MAX_IN_FLIGHT', type: integer(1, 10_000), default: '64', description: 'bulkhead: concurrent calls per upstream service' }),
+    timeoutMs: variable({
+      name: 'UPSTREAM_TIMEOUT_MS',
+      type: integer(1, 600_000),
+      default: '10000',
+      description: 'per-attempt timeout of an upstream call',
+    }),
+    attempts: variable({
+      name: 'UPSTREAM_RETRIES',
+      type: integer(1, 20),
+      default: '3',
+      description: 'attempts in all for one upstream call (1 = no retry)',
+    }),
+    backoffMs: variable({
+      name: 'UPSTREAM_BACKOFF_MS',
+      type: integer(0, 600_000),
+      default: '1000',
+      description: 'base of the exponential backoff between attempts',
+    }),
+    maxInFlight: variable({
+      name: 'UPSTREAM_MAX_IN_FLIGHT',
+      type: integer(1, 10_000),
+      default: '64',
+      description: 'bulkhead: concurrent calls per upstream service',
+    }),
     circuitFailureThreshold: variable({
       name: 'CIRCUIT_FAILURE_THRESHOLD',
       type: integer(1, 1000),
       default: '5',
       description: 'consecutive non-4xx failures that open a service circuit',
     }),
-    circuitResetMs: variable({ name: 'CIRCUIT_RESET_MS', type: integer(1, 3_600_000), default: '60000', description: 'how long an open circuit waits before a probe' }),
-    securityCacheTtlMs: variable({ name: 'SECURITY_CACHE_TTL_MS', type: integer(0, 86_400_000), default: '600000', description: 'ticker cache time-to-live' }),
-    priceCacheTtlMs: variable({ name: 'PRICE_CACHE_TTL_MS', type: integer(0, 86_400_000), default: '60000', description: 'price cache time-to-live' }),
-    cacheMaxEntries: variable({ name: 'CACHE_MAX_ENTRIES', type: integer(1, 10_000_000), default: '50000', description: 'entries per cache' }),
+    circuitResetMs: variable({
+      name: 'CIRCUIT_RESET_MS',
+      type: integer(1, 3_600_000),
+      default: '60000',
+      description: 'how long an open circuit waits before a probe',
+    }),
+    securityCacheTtlMs: variable({
+      name: 'SECURITY_CACHE_TTL_MS',
+      type: integer(0, 86_400_000),
+      default: '600000',
+      description: 'ticker cache time-to-live',
+    }),
+    priceCacheTtlMs: variable({
+      name: 'PRICE_CACHE_TTL_MS',
+      type: integer(0, 86_400_000),
+      default: '60000',
+      description: 'price cache time-to-live',
+    }),
+    cacheMaxEntries: variable({
+      name: 'CACHE_MAX_ENTRIES',
+      type: integer(1, 10_000_000),
+      default: '50000',
+      description: 'entries per cache',
+    }),
     bulkThreshold: variable({
       name: 'QUOTE_BULK_THRESHOLD',
       type: integer(0, 1_000_000),
@@ -223,9 +290,18 @@ const settings = {
     default: '30000',
     description: 'solver budget per portfolio; past it the portfolio is infeasible',
   }),
-  rebalanceConcurrency: variable({ name: 'REBALANCE_CONCURRENCY', type: integer(1, 1000), default: '16', description: 'portfolios in flight at once in a model rebalance' }),
+  rebalanceConcurrency: variable({
+    name: 'REBALANCE_CONCURRENCY',
+    type: integer(1, 1000),
+    default: '16',
+    description: 'portfolios in flight at once in a model rebalance',
+  }),
   schedule: {
-    cron: variable({ name: 'REBALANCE_SCHEDULE', type: cronExpression, description: 'cron expression for scheduled rebalance cycles (unset = off)' }),
+    cron: variable({
+      name: 'REBALANCE_SCHEDULE',
+      type: cronExpression,
+      description: 'cron expression for scheduled rebalance cycles (unset = off)',
+    }),
     timeZone: variable({ name: 'REBALANCE_SCHEDULE_TZ', type: timeZone, default: 'UTC', description: 'time zone of the schedule' }),
     leaseTtlMs: variable({
       name: 'CYCLE_LEASE_TTL_MS',
@@ -265,7 +341,12 @@ const settings = {
       default: '120000',
       description: 'timeout of one POST /orders (the Order service is slow by design; not UPSTREAM_TIMEOUT_MS)',
     }),
-    batchSize: variable({ name: 'ORDER_BATCH_SIZE', type: integer(1, 1000), default: '250', description: 'orders per POST /orders (the Order service takes at most 1000)' }),
+    batchSize: variable({
+      name: 'ORDER_BATCH_SIZE',
+      type: integer(1, 1000),
+      default: '250',
+      description: 'orders per POST /orders (the Order service takes at most 1000)',
+    }),
   },
   apiKeys: variable({
     name: 'API_KEYS',
@@ -298,7 +379,12 @@ const settings = {
     description:
       'proxies whose x-forwarded-for is believed (client address for rate limits and logs): "off", a hop count (1 for one ingress), or proxy addresses/CIDRs, comma-separated',
   }),
-  bodyLimitBytes: variable({ name: 'BODY_LIMIT_BYTES', type: integer(1024, 100 * 1024 * 1024), default: '1048576', description: 'largest accepted request body' }),
+  bodyLimitBytes: variable({
+    name: 'BODY_LIMIT_BYTES',
+    type: integer(1024, 100 * 1024 * 1024),
+    default: '1048576',
+    description: 'largest accepted request body',
+  }),
   requestTimeoutMs: variable({
     name: 'REQUEST_TIMEOUT_MS',
     type: integer(0, 600_000),
@@ -319,7 +405,12 @@ const settings = {
       description: 'back-pressure: heap used above which /api/v1 answers 503 OVERLOADED (unset: 90% of the heap limit; 0 = off)',
     }),
   },
-  shutdownGraceMs: variable({ name: 'SHUTDOWN_GRACE_MS', type: integer(0, 600_000), default: '10000', description: 'time to finish in-flight work on SIGTERM' }),
+  shutdownGraceMs: variable({
+    name: 'SHUTDOWN_GRACE_MS',
+    type: integer(0, 600_000),
+    default: '10000',
+    description: 'time to finish in-flight work on SIGTERM',
+  }),
   maintenance: {
     sweepIntervalMs: variable({
       name: 'SWEEP_INTERVAL_MS',

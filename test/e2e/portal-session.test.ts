@@ -42,7 +42,8 @@ interface Answer {
   readonly status: number;
   readonly headers: Record<string, string | string[] | undefined>;
   readonly text: string;
-  readonly data: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- the portal reads answers field by field
+  // biome-ignore lint/suspicious/noExplicitAny: the portal reads answers field by field
+  readonly data: any;
 }
 
 /** One request as the portal's apiClient sends it. */

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { envExample, TABLE_END, TABLE_START, withConfigTable } from '../../tools/config-docs.js';
 import { ConfigError, configVariables, loadConfig } from '../../src/config.js';
+import { envExample, TABLE_END, TABLE_START, withConfigTable } from '../../tools/config-docs.js';
 
 describe('loadConfig', () => {
   it('applies the documented defaults', () => {
@@ -112,6 +112,8 @@ describe('the configuration documents', () => {
       .split('\n')
       .filter((line) => line.startsWith('| `'))
       .map((line) => /^\| `([A-Z0-9_]+)` \| (unset|`[^`]*`) \|/.exec(line)!.slice(1));
-    expect(rows).toEqual(Object.entries(configVariables).map(([name, v]) => [name, v.default === undefined ? 'unset' : `\`${v.default}\``]));
+    expect(rows).toEqual(
+      Object.entries(configVariables).map(([name, v]) => [name, v.default === undefined ? 'unset' : `\`${v.default}\``]),
+    );
   });
 });
