@@ -6,7 +6,8 @@
 // errors read from `detail`. The URLs and parameters are the ones it sends.
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createWorld, pid, sid, type World } from '../helpers/rebalancing.js';
+import { pid, sid } from '../helpers/fixtures.js';
+import { createWorld, type World } from '../helpers/rebalancing.js';
 
 let w: World;
 let port: number;

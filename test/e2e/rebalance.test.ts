@@ -1,8 +1,8 @@
 // Rebalancing one portfolio and a model, end to end: the real app, a real
 // database, the GlobeCo services simulated over real HTTP.
 import { afterEach, describe, expect, it } from 'vitest';
-import { json } from '../helpers/fixtures.js';
-import { createWorld, pid, position, sid, type World } from '../helpers/rebalancing.js';
+import { expectStatus, json, pid, position, sid } from '../helpers/fixtures.js';
+import { createWorld, type World } from '../helpers/rebalancing.js';
 
 let w: World;
 afterEach(async () => {
@@ -33,7 +33,7 @@ describe('POST /api/v1/portfolio/:id/rebalance', () => {
     w.sim.book.setPortfolioName(pid('one'), 'Growth Fund');
 
     const res = await rebalancePortfolio(pid('one'));
-    expect(res.statusCode).toBe(200);
+    expectStatus(res, 200);
     const body = json(res);
     expect(body).toEqual({
       portfolio_id: pid('one'),
@@ -83,7 +83,7 @@ describe('POST /api/v1/portfolio/:id/rebalance', () => {
     w.holdings(pid('trap'), { cash: '100000', securities: [] });
     await w.model('Trap', [position(sid('x'), '0.01', '0.002')], [pid('trap')]);
     const res = await rebalancePortfolio(pid('trap'));
-    expect(res.statusCode).toBe(422);
+    expectStatus(res, 422);
     expect(json(res)).toMatchObject({
       code: 'INFEASIBLE',
       message: `no feasible solution exists: no whole number of shares meets the drift band of ${sid('x')} (band 800.00 to 1200.00 at price 1500 allows 1 to 0 shares)`,
@@ -163,7 +163,7 @@ describe('POST /api/v1/portfolio/:id/rebalance', () => {
     w.holdings(pid('odd'), { cash: '100', securities: [{ securityId: sid('ghost'), quantity: '1' }] });
     await w.model('Ghost', [position(sid('a'), '0.5')], [pid('odd')]);
     const res = await rebalancePortfolio(pid('odd'));
-    expect(res.statusCode).toBe(422);
+    expectStatus(res, 422);
     expect(json(res).message).toBe(`Security ${sid('ghost')} is unknown to the Security service, so the portfolio cannot be valued`);
   });
 
@@ -178,7 +178,7 @@ describe('POST /api/v1/portfolio/:id/rebalance', () => {
     w.holdings(pid('unpriced'), { cash: '100', securities: [{ securityId: sid('bad'), quantity: '3' }] });
     await w.model('Unpriced', [position(sid('a'), '0.5')], [pid('unpriced')]);
     const res = await rebalancePortfolio(pid('unpriced'));
-    expect(res.statusCode).toBe(422);
+    expectStatus(res, 422);
     expect(json(res)).toMatchObject({ code: 'INFEASIBLE', message: `Security ${sid('bad')} (NOPX) ${why}, so the portfolio cannot be valued` });
     expect(json(await w.t.request({ method: 'GET', url: '/api/v1/rebalances' }))).toEqual([]);
   });
@@ -230,7 +230,7 @@ describe('POST /api/v1/portfolio/:id/rebalance', () => {
     // BUYS 50% = 200.01 shares: buy 200 (5 000). SELL 4% = 10.0005 shares: sell 20 (800).
     await w.model('Keep, buy, sell', [position(sid('keep'), '0.1'), position(sid('buy'), '0.5'), position(sid('sell'), '0.04')], [pid('mixed')]);
     const res = await rebalancePortfolio(pid('mixed'));
-    expect(res.statusCode).toBe(200);
+    expectStatus(res, 200);
     const id = json(res).rebalance_id;
 
     const portfolios = json(await w.t.request({ method: 'GET', url: `/api/v1/rebalance/${id}/portfolios` }));
@@ -262,7 +262,7 @@ describe('POST /api/v1/portfolio/:id/rebalance', () => {
     expect(before).toMatchObject({ last_rebalance_date: null, version: 1 });
 
     const res = await rebalancePortfolio(pid('dated'));
-    expect(res.statusCode).toBe(200);
+    expectStatus(res, 200);
     const stored = json(await w.t.request({ method: 'GET', url: `/api/v1/rebalance/${json(res).rebalance_id}` }));
     const after = json(await w.t.request({ method: 'GET', url: `/api/v1/model/${model}` }));
     expect(after.last_rebalance_date).toBe(stored.rebalance_date);
@@ -273,15 +273,15 @@ describe('POST /api/v1/portfolio/:id/rebalance', () => {
       url: `/api/v1/model/${model}`,
       payload: { name: 'Dated, renamed', positions: before.positions, portfolios: before.portfolios, version: before.version },
     });
-    expect(save.statusCode).toBe(200);
+    expectStatus(save, 200);
     expect(json(save)).toMatchObject({ name: 'Dated, renamed', version: 2 });
   });
 
   it('answers 404 for a portfolio no model lists, and 400 for a malformed id', async () => {
     w = await createWorld();
-    expect((await rebalancePortfolio(pid('nobody'))).statusCode).toBe(404);
+    expectStatus(await rebalancePortfolio(pid('nobody')), 404);
     expect(json(await rebalancePortfolio(pid('nobody'))).message).toBe(`Portfolio ${pid('nobody')} is not in any model`);
-    expect((await rebalancePortfolio('short-id')).statusCode).toBe(400);
+    expectStatus(await rebalancePortfolio('short-id'), 400);
   });
 
   it('still rebalances with portfolio_name null when the portfolio service is down', async () => {
@@ -291,7 +291,7 @@ describe('POST /api/v1/portfolio/:id/rebalance', () => {
     await w.model('Nameless', [position(sid('a'), '0.5')], [pid('named')]);
     await w.sim.down('portfolio');
     const res = await rebalancePortfolio(pid('named'));
-    expect(res.statusCode).toBe(200);
+    expectStatus(res, 200);
     expect(json(res).portfolio_name).toBeNull();
   });
 
@@ -316,7 +316,7 @@ describe('POST /api/v1/model/:id/rebalance', () => {
     w.holdings(pid('p2'), { cash: '500', securities: [{ securityId: sid('a'), quantity: '80' }] });
     const model = await w.model('What if', [position(sid('a'), '0.5')], [pid('p1'), pid('p2')]);
     const res = await rebalanceModel(model, '?dry_run=true');
-    expect(res.statusCode).toBe(200);
+    expectStatus(res, 200);
     expect(json(res).map((r: { rebalance_id: null; transactions: unknown[] }) => [r.rebalance_id, r.transactions])).toEqual([
       [null, [{ transaction_type: 'BUY', security_id: sid('a'), quantity: 50, trade_date: today }]],
       [null, [{ transaction_type: 'SELL', security_id: sid('a'), quantity: 15, trade_date: today }]],
@@ -335,7 +335,7 @@ describe('POST /api/v1/model/:id/rebalance', () => {
     // X at 1% ±0.2% = 10 000 ±2 000: fine for 1 000 000 (6.67 shares: band 5.3..8), no share fits 100 000's band 800..1 200.
     const model = await w.model('Mixed', [position(sid('a'), '0.5', '0.1'), position(sid('x'), '0.01', '0.002')], [pid('p1'), pid('p2'), pid('p3')]);
     const res = await rebalanceModel(model);
-    expect(res.statusCode).toBe(200);
+    expectStatus(res, 200);
     const body = json(res);
     expect(body.map((r: { status: string }) => r.status)).toEqual(['ok', 'infeasible', 'ok']);
     expect(body[1]).toMatchObject({
@@ -366,7 +366,7 @@ describe('POST /api/v1/model/:id/rebalance', () => {
     w.holdings(pid('p2'), { cash: '100000', securities: [] });
     const model = await w.model('Hopeless', [position(sid('x'), '0.01', '0.002')], [pid('p1'), pid('p2')]);
     const res = await rebalanceModel(model);
-    expect(res.statusCode).toBe(422);
+    expectStatus(res, 422);
     expect(json(res).message).toBe(`no feasible solution exists for any of the 2 portfolios of model ${model}`);
     expect(await w.t.app.mongo.db.collection('rebalance_portfolios').countDocuments()).toBe(0);
   });
@@ -377,10 +377,10 @@ describe('POST /api/v1/model/:id/rebalance', () => {
     w.holdings(pid('alone'), { cash: '100000', securities: [] });
     const model = await w.model('Alone', [position(sid('x'), '0.01', '0.002')], [pid('alone')]);
     const single = await rebalancePortfolio(pid('alone'));
-    expect(single.statusCode).toBe(422);
+    expectStatus(single, 422);
 
     const res = await rebalanceModel(model);
-    expect(res.statusCode).toBe(422);
+    expectStatus(res, 422);
     expect(json(res)).toMatchObject({ code: 'INFEASIBLE', message: expect.stringContaining('no feasible solution exists') });
     expect(json(res).message).toContain(sid('x'));
     expect(json(res).message).toBe(json(single).message);
@@ -391,11 +391,11 @@ describe('POST /api/v1/model/:id/rebalance', () => {
     w = await createWorld();
     const unknown = '0123456789abcdef01234567';
     const missing = await rebalanceModel(unknown);
-    expect(missing.statusCode).toBe(404);
+    expectStatus(missing, 404);
     expect(json(missing)).toMatchObject({ code: 'NOT_FOUND', message: `Model ${unknown} not found` });
     for (const bad of ['not-a-model', 'z'.repeat(24)]) {
       const res = await rebalanceModel(bad);
-      expect(res.statusCode, bad).toBe(400);
+      expectStatus(res, 400, bad);
       expect(json(res).code, bad).toBe('VALIDATION_ERROR');
     }
   });
@@ -416,7 +416,7 @@ describe('POST /api/v1/model/:id/rebalance', () => {
     // The accounting service answers twice, then fails from the third portfolio on.
     w.sim.inject('accounting', { status: 500, after: 2 });
     const res = await rebalanceModel(model);
-    expect(res.statusCode).toBe(503);
+    expectStatus(res, 503);
     expect(json(res)).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE' });
     // The third summary's 500 may mean "no balances yet": /balances is asked, and fails twice.
     expect(json(res).message).toMatch(
@@ -448,7 +448,7 @@ describe('POST /api/v1/model/:id/rebalance', () => {
     );
     w.sim.resetCounts();
     const res = await rebalanceModel(model);
-    expect(res.statusCode).toBe(200);
+    expectStatus(res, 200);
     expect(w.sim.total('accounting')).toBe(P);
     expect(w.sim.total('security')).toBeLessThanOrEqual(K);
     expect(w.sim.total('pricing')).toBeLessThanOrEqual(K);

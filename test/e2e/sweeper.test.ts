@@ -14,8 +14,8 @@ import { BSON, MongoClient, ObjectId } from 'mongodb';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startEmbedded } from '../../src/dev-database.js';
-import { json } from '../helpers/fixtures.js';
-import { createWorld, pid, position, sid, type World } from '../helpers/rebalancing.js';
+import { expectStatus, json, pid, position, sid } from '../helpers/fixtures.js';
+import { createWorld, type World } from '../helpers/rebalancing.js';
 
 let w: World | undefined;
 let relay: Relay | undefined;
@@ -138,7 +138,7 @@ describe('a rebalance that fails after writing portfolio documents', () => {
 
     const res = await w!.t.request({ method: 'POST', url: `/api/v1/model/${modelId}/rebalance` });
 
-    expect(res.statusCode).toBe(503);
+    expectStatus(res, 503);
     expect(json(res)).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE' });
     relay!.unblock();
     expect(await documents()).toBe(0);
@@ -152,7 +152,7 @@ describe('a rebalance that fails after writing portfolio documents', () => {
 
     const res = await w!.t.request({ method: 'POST', url: `/api/v1/model/${modelId}/rebalance` });
 
-    expect(res.statusCode).toBe(503);
+    expectStatus(res, 503);
     relay!.unblock();
     expect(await documents()).toBe(3);
     expect(json(await w!.t.request({ method: 'GET', url: '/api/v1/rebalances' }))).toEqual([]);
@@ -176,7 +176,7 @@ describe('the sweeper', () => {
     w.holdings(pid('s1'), { cash: '1000', securities: [] });
     const modelId = await w.model('Swept', [position(sid('s'), '0.5')], [pid('s1')]);
     const published = await w.t.request({ method: 'POST', url: `/api/v1/model/${modelId}/rebalance` });
-    expect(published.statusCode).toBe(200);
+    expectStatus(published, 200);
     const publishedId = json(published)[0].rebalance_id as string;
 
     // What a killed process left: a rebalance started at 09:00 with two portfolio documents and no header.
@@ -212,7 +212,7 @@ describe('the sweeper', () => {
     expect(await portfolios.countDocuments({ rebalance_id: orphan })).toBe(0);
     expect(await portfolios.countDocuments({ rebalance_id: new ObjectId(publishedId) })).toBe(1);
     const stored = await w.t.request({ method: 'GET', url: `/api/v1/rebalance/${publishedId}` });
-    expect(stored.statusCode).toBe(200);
+    expectStatus(stored, 200);
     expect(json(stored).portfolios).toHaveLength(1);
 
     expect((await readdir(spoolDir)).sort()).toEqual([files.otherRecent, files.notASpool].sort());
