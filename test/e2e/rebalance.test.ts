@@ -2,6 +2,7 @@
 // database, the GlobeCo services simulated over real HTTP.
 import { afterEach, describe, expect, it } from 'vitest';
 import { expectStatus, json, pid, position, sid } from '../helpers/fixtures.js';
+import { manualClock } from '../helpers/clock.js';
 import { createWorld, type World } from '../helpers/rebalancing.js';
 
 let w: World;
@@ -9,13 +10,16 @@ afterEach(async () => {
   await w.close();
 });
 
-const today = new Date().toISOString().slice(0, 10);
+// A fixed clock: trade dates are the clock's day, whenever the suite runs (even across midnight UTC).
+const clock = manualClock('2026-03-02T10:00:00.000Z');
+const today = '2026-03-02';
+const world = (env: Record<string, string> = {}) => createWorld(env, { clock });
 const rebalancePortfolio = (id: string, query = '') => w.t.request({ method: 'POST', url: `/api/v1/portfolio/${id}/rebalance${query}` });
 const rebalanceModel = (id: string, query = '') => w.t.request({ method: 'POST', url: `/api/v1/model/${id}/rebalance${query}` });
 
 describe('POST /api/v1/portfolio/:id/rebalance', () => {
   it('computes exact orders and drifts for a hand-worked portfolio', async () => {
-    w = await createWorld();
+    w = await world();
     w.security(sid('a'), 'AAA', '50');
     w.security(sid('b'), 'BBB', '100');
     w.security(sid('c'), 'CCC', '25');
@@ -78,7 +82,7 @@ describe('POST /api/v1/portfolio/:id/rebalance', () => {
   });
 
   it('answers 422 for the rounding trap instead of buying one share', async () => {
-    w = await createWorld();
+    w = await world();
     w.security(sid('x'), 'XXX', '1500');
     w.holdings(pid('trap'), { cash: '100000', securities: [] });
     await w.model('Trap', [position(sid('x'), '0.01', '0.002')], [pid('trap')]);
@@ -92,7 +96,7 @@ describe('POST /api/v1/portfolio/:id/rebalance', () => {
   });
 
   it('spends no more than the portfolio has when rounding would overspend', async () => {
-    w = await createWorld();
+    w = await world();
     // Rounded to the nearest share, A, B and C overspend 1 000 by 75: selling C's share back costs least drift.
     w.security(sid('a'), 'AAA', '90');
     w.security(sid('b'), 'BBB', '90');
@@ -115,7 +119,7 @@ describe('POST /api/v1/portfolio/:id/rebalance', () => {
   });
 
   it('covers a short with a buy and sells a security the model does not hold', async () => {
-    w = await createWorld();
+    w = await world();
     w.security(sid('s'), 'SSS', '50');
     w.security(sid('x'), 'XXX', '20');
     w.holdings(pid('short'), {
@@ -144,7 +148,7 @@ describe('POST /api/v1/portfolio/:id/rebalance', () => {
   });
 
   it('has nothing to do for a new portfolio (accounting 404) and buys for one holding only cash', async () => {
-    w = await createWorld();
+    w = await world();
     w.security(sid('a'), 'AAA', '10');
     w.holdings(pid('cash'), { cash: '1000', securities: [] });
     await w.model('New', [position(sid('a'), '0.5')], [pid('new'), pid('cash')]);
@@ -158,7 +162,7 @@ describe('POST /api/v1/portfolio/:id/rebalance', () => {
   });
 
   it('fails a portfolio that holds a security unknown to the Security service, naming it', async () => {
-    w = await createWorld();
+    w = await world();
     w.security(sid('a'), 'AAA', '10');
     w.holdings(pid('odd'), { cash: '100', securities: [{ securityId: sid('ghost'), quantity: '1' }] });
     await w.model('Ghost', [position(sid('a'), '0.5')], [pid('odd')]);
@@ -172,7 +176,7 @@ describe('POST /api/v1/portfolio/:id/rebalance', () => {
     ['a price of 0', '0', 'has a price of 0, not above 0'],
     ['a negative price', '-2.5', 'has a price of -2.5, not above 0'],
   ])('fails a portfolio holding a security with %s, naming its ticker', async (_, price, why) => {
-    w = await createWorld();
+    w = await world();
     w.security(sid('a'), 'AAA', '10');
     w.security(sid('bad'), 'NOPX', price);
     w.holdings(pid('unpriced'), { cash: '100', securities: [{ securityId: sid('bad'), quantity: '3' }] });
@@ -184,7 +188,7 @@ describe('POST /api/v1/portfolio/:id/rebalance', () => {
   });
 
   it('sorts transactions and drifts by security id, whatever the order of the model and the holdings', async () => {
-    w = await createWorld();
+    w = await world();
     w.security(sid('a'), 'AAA', '20');
     w.security(sid('c'), 'CCC', '10');
     w.security(sid('m'), 'MMM', '25');
@@ -215,7 +219,7 @@ describe('POST /api/v1/portfolio/:id/rebalance', () => {
   });
 
   it('stores untraded positions without a trade, and cash after as cash minus buys plus sells', async () => {
-    w = await createWorld();
+    w = await world();
     w.security(sid('keep'), 'KEEP', '10');
     w.security(sid('buy'), 'BUYS', '25');
     w.security(sid('sell'), 'SELL', '40');
@@ -254,7 +258,7 @@ describe('POST /api/v1/portfolio/:id/rebalance', () => {
   });
 
   it("dates the model without bumping its version, so an editor's next save still succeeds", async () => {
-    w = await createWorld();
+    w = await world();
     w.security(sid('a'), 'AAA', '10');
     w.holdings(pid('dated'), { cash: '1000', securities: [] });
     const model = await w.model('Dated', [position(sid('a'), '0.5')], [pid('dated')]);
@@ -278,14 +282,14 @@ describe('POST /api/v1/portfolio/:id/rebalance', () => {
   });
 
   it('answers 404 for a portfolio no model lists, and 400 for a malformed id', async () => {
-    w = await createWorld();
+    w = await world();
     expectStatus(await rebalancePortfolio(pid('nobody')), 404);
     expect(json(await rebalancePortfolio(pid('nobody'))).message).toBe(`Portfolio ${pid('nobody')} is not in any model`);
     expectStatus(await rebalancePortfolio('short-id'), 400);
   });
 
   it('still rebalances with portfolio_name null when the portfolio service is down', async () => {
-    w = await createWorld();
+    w = await world();
     w.security(sid('a'), 'AAA', '10');
     w.holdings(pid('named'), { cash: '100', securities: [] });
     await w.model('Nameless', [position(sid('a'), '0.5')], [pid('named')]);
@@ -296,7 +300,7 @@ describe('POST /api/v1/portfolio/:id/rebalance', () => {
   });
 
   it('computes everything and stores nothing on a dry run', async () => {
-    w = await createWorld();
+    w = await world();
     w.security(sid('a'), 'AAA', '10');
     w.holdings(pid('dry'), { cash: '100', securities: [] });
     const model = await w.model('Dry', [position(sid('a'), '0.5')], [pid('dry')]);
@@ -310,7 +314,7 @@ describe('POST /api/v1/portfolio/:id/rebalance', () => {
 
 describe('POST /api/v1/model/:id/rebalance', () => {
   it('computes every portfolio and stores nothing on a dry run', async () => {
-    w = await createWorld();
+    w = await world();
     w.security(sid('a'), 'AAA', '10');
     w.holdings(pid('p1'), { cash: '1000', securities: [] });
     w.holdings(pid('p2'), { cash: '500', securities: [{ securityId: sid('a'), quantity: '80' }] });
@@ -326,7 +330,7 @@ describe('POST /api/v1/model/:id/rebalance', () => {
   });
 
   it('answers with every portfolio, one infeasible among them, stores it, and dates the model without bumping its version', async () => {
-    w = await createWorld();
+    w = await world();
     w.security(sid('a'), 'AAA', '10');
     w.security(sid('x'), 'XXX', '1500');
     w.holdings(pid('p1'), { cash: '1000000', securities: [] });
@@ -360,7 +364,7 @@ describe('POST /api/v1/model/:id/rebalance', () => {
   });
 
   it('answers 422 only when every portfolio is infeasible, storing nothing', async () => {
-    w = await createWorld();
+    w = await world();
     w.security(sid('x'), 'XXX', '1500');
     w.holdings(pid('p1'), { cash: '100000', securities: [] });
     w.holdings(pid('p2'), { cash: '100000', securities: [] });
@@ -372,7 +376,7 @@ describe('POST /api/v1/model/:id/rebalance', () => {
   });
 
   it('answers 422 naming the securities when the only portfolio of the model is infeasible, like the single-portfolio call', async () => {
-    w = await createWorld();
+    w = await world();
     w.security(sid('x'), 'XXX', '1500');
     w.holdings(pid('alone'), { cash: '100000', securities: [] });
     const model = await w.model('Alone', [position(sid('x'), '0.01', '0.002')], [pid('alone')]);
@@ -388,7 +392,7 @@ describe('POST /api/v1/model/:id/rebalance', () => {
   });
 
   it('answers 404 for an unknown model and 400 for a malformed id', async () => {
-    w = await createWorld();
+    w = await world();
     const unknown = '0123456789abcdef01234567';
     const missing = await rebalanceModel(unknown);
     expectStatus(missing, 404);
@@ -401,14 +405,14 @@ describe('POST /api/v1/model/:id/rebalance', () => {
   });
 
   it('answers [] for a model without portfolios', async () => {
-    w = await createWorld();
+    w = await world();
     const model = await w.model('Empty', [], []);
     const res = await rebalanceModel(model);
     expect([res.statusCode, json(res)]).toEqual([200, []]);
   });
 
   it('stops at the first upstream failure: 503 naming the service, nothing stored, no further calls', async () => {
-    w = await createWorld({ REBALANCE_CONCURRENCY: '1', UPSTREAM_RETRIES: '2' });
+    w = await world({ REBALANCE_CONCURRENCY: '1', UPSTREAM_RETRIES: '2' });
     w.security(sid('a'), 'AAA', '10');
     const portfolios = Array.from({ length: 6 }, (_, i) => pid(`down${i}`));
     for (const p of portfolios) w.holdings(p, { cash: '1000', securities: [] });
@@ -430,7 +434,7 @@ describe('POST /api/v1/model/:id/rebalance', () => {
   });
 
   it('makes about one accounting call per portfolio and looks each security up once', async () => {
-    w = await createWorld();
+    w = await world();
     const K = 30;
     for (let i = 0; i < K; i++) w.security(sid(`k${i}`), `T${String(i).padStart(2, '0')}`, String(10 + i));
     const P = 25;

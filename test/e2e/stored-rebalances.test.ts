@@ -1,16 +1,20 @@
 // Stored rebalances: reading, paging, querying by portfolio, deleting.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectStatus, json, pid, position, sid } from '../helpers/fixtures.js';
+import { manualClock } from '../helpers/clock.js';
 import { createWorld, type World } from '../helpers/rebalancing.js';
 
 let w: World;
 let modelA: string;
 let modelB: string;
 const ids: string[] = [];
-const today = new Date().toISOString().slice(0, 10);
+// A fixed clock: trade dates are the clock's day, whenever the suite runs (even across midnight UTC).
+const clock = manualClock('2026-03-02T10:00:00.000Z');
+const today = '2026-03-02';
+const world = (env: Record<string, string> = {}) => createWorld(env, { clock });
 
 beforeAll(async () => {
-  w = await createWorld();
+  w = await world();
   w.security(sid('a'), 'AAA', '41.17');
   w.security(sid('b'), 'BBB', '12.5');
   w.holdings(pid('p1'), { cash: '50000', securities: [{ securityId: sid('a'), quantity: '100.25' }] });
@@ -130,7 +134,7 @@ describe('the default page of stored rebalances', () => {
   let many: World;
   const stored: string[] = [];
   beforeAll(async () => {
-    many = await createWorld();
+    many = await world();
     many.security(sid('a'), 'AAA', '10');
     many.holdings(pid('many'), { cash: '1000', securities: [] });
     await many.model('Many', [position(sid('a'), '0.5')], [pid('many')]);

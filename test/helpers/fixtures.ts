@@ -1,5 +1,7 @@
 // The tests' one vocabulary: readable, well-formed ids and bodies, and the
 // HTTP assertions (each failure shows the status and the body).
+
+import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
 import type { TestApp } from './app.js';
 
@@ -34,6 +36,30 @@ export const json = <T = any>(response: { body: string }): T => JSON.parse(respo
 /** Asserts the status; a failure prints the status and the body. Returns the response. */
 export function expectStatus<R extends { statusCode: number; body: string }>(res: R, status: number, what?: string): R {
   expect(res.statusCode, `${what === undefined ? '' : `${what}: `}answered ${res.statusCode} ${res.body.slice(0, 2000)}`).toBe(status);
+  return res;
+}
+
+/** Asserts every response has this status; a failure lists the others' statuses and bodies. */
+export function expectEveryStatus(responses: readonly { statusCode: number; body: string }[], status: number): void {
+  const seen = responses.map((res) => (res.statusCode === status ? status : `answered ${res.statusCode} ${res.body.slice(0, 500)}`));
+  expect(seen).toEqual(responses.map(() => status));
+}
+
+/** The responses' statuses, sorted; one outside `expected` carries its body, so a failure shows it. */
+export function statuses(responses: readonly { statusCode: number; body: string }[], expected: readonly number[]): (number | string)[] {
+  return responses
+    .map((res) => (expected.includes(res.statusCode) ? res.statusCode : `${res.statusCode} ${res.body.slice(0, 500)}`))
+    .sort((a, b) => String(a).localeCompare(String(b)));
+}
+
+/**
+ * A request as a well-behaved client sends it: a 503 (the database or the
+ * service briefly unavailable, as on a loaded machine) is tried again, a
+ * bounded number of times; the last answer is returned whatever it is.
+ */
+export async function send(t: TestApp, options: InjectOptions, attempts = 3): Promise<LightMyRequestResponse> {
+  let res = await t.request(options);
+  for (let i = 1; i < attempts && res.statusCode === 503; i++) res = await t.request(options);
   return res;
 }
 
