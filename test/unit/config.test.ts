@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, configVariables, loadConfig } from '../../src/config.js';
-import { envExample, TABLE_END, TABLE_START, withConfigTable } from '../../tools/config-docs.js';
+import { CONFIG_DOC, envExample, TABLE_END, TABLE_START, withConfigTable } from '../../tools/config-docs.js';
 
 describe('loadConfig', () => {
   it('applies the documented defaults', () => {
@@ -104,8 +104,8 @@ describe('the configuration documents', () => {
     expect(listed).toEqual(new Map(Object.entries(configVariables).map(([name, v]) => [name, v.default ?? ''])));
   });
 
-  it("the README's configuration table is the schema's, row for row (npm run docs:config)", async () => {
-    const readme = await read('README.md');
+  it("docs/configuration.md's table is the declarations', row for row (npm run docs:config)", async () => {
+    const readme = await read(CONFIG_DOC);
     expect(readme).toBe(withConfigTable(readme));
     const rows = readme
       .slice(readme.indexOf(TABLE_START), readme.indexOf(TABLE_END))
