@@ -2,6 +2,8 @@
 // always loses, and a portfolio never ends up in two models.
 import { ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPortfolioClaims } from '../../src/modules/models/portfolio-claims.js';
+import { createModelRepository } from '../../src/modules/models/repository.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import {
   createModel,
@@ -115,10 +117,10 @@ describe('racing writers', () => {
   });
 
   it('respects the claim of a model still being created (no document yet), and takes over one abandoned long ago', async () => {
-    const claims = t.app.mongo.db.collection('portfolio_claims');
-    const inFlight = { _id: pid(700), model_id: new ObjectId(), model_version: 1, claimed_at: new Date() } as const;
-    const longGone = { _id: pid(701), model_id: new ObjectId(), model_version: 1, claimed_at: new Date(Date.now() - 3_600_000) } as const;
-    await claims.insertMany([inFlight, longGone] as never[]);
+    // Two writers claimed through the service's own code and have not written a model document (yet, or ever).
+    const claims = createPortfolioClaims(t.app.mongo.db, createModelRepository(t.app.mongo.db));
+    await claims.claim(new ObjectId().toHexString(), [pid(700)], 1, new Date());
+    await claims.claim(new ObjectId().toHexString(), [pid(701)], 1, new Date(Date.now() - 3_600_000));
     const blocked = await send(t, { method: 'POST', url: '/api/v1/models', payload: { name: 'Second', portfolios: [pid(700)] } });
     expectStatus(blocked, 409);
     const taken = await send(t, { method: 'POST', url: '/api/v1/models', payload: { name: 'Heir', portfolios: [pid(701)] } });

@@ -1,8 +1,9 @@
 // Positions and portfolios of a model, changed one at a time.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPortfolioClaims } from '../../src/modules/models/portfolio-claims.js';
+import { createModelRepository } from '../../src/modules/models/repository.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
-import { ObjectId } from 'mongodb';
-import { createModel, expectStatus, json, pid, position, type PositionBody, sid } from '../helpers/fixtures.js';
+import { createModel, expectStatus, json, type PositionBody, pid, position, sid } from '../helpers/fixtures.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -35,12 +36,19 @@ describe('POST /model/:id/position', () => {
     const m = await model([position(sid(1), '0.2')]);
     const res = await t.request({ method: 'POST', url: `/api/v1/model/${m.model_id}/position`, payload: position(sid(1), '0.1') });
     expectStatus(res, 409);
-    expect(json(res)).toMatchObject({ code: 'CONFLICT', message: `Security ${sid(1)} is already in model ${m.model_id}; update it instead` });
+    expect(json(res)).toMatchObject({
+      code: 'CONFLICT',
+      message: `Security ${sid(1)} is already in model ${m.model_id}; update it instead`,
+    });
     expect((await get(m.model_id)).version).toBe(1);
   });
 
   it('answers 404 for a missing model', async () => {
-    const res = await t.request({ method: 'POST', url: '/api/v1/model/0123456789abcdef01234567/position', payload: position(sid(1), '0.1') });
+    const res = await t.request({
+      method: 'POST',
+      url: '/api/v1/model/0123456789abcdef01234567/position',
+      payload: position(sid(1), '0.1'),
+    });
     expectStatus(res, 404);
   });
 });
@@ -175,7 +183,11 @@ describe('model portfolios', () => {
     const second = await model();
     const body = { positions: [], version: 1 };
     await t.request({ method: 'PUT', url: `/api/v1/model/${first.model_id}`, payload: { ...body, name: 'First', portfolios: [] } });
-    const res = await t.request({ method: 'PUT', url: `/api/v1/model/${second.model_id}`, payload: { ...body, name: 'Second', portfolios: [pid(41)] } });
+    const res = await t.request({
+      method: 'PUT',
+      url: `/api/v1/model/${second.model_id}`,
+      payload: { ...body, name: 'Second', portfolios: [pid(41)] },
+    });
     expectStatus(res, 200);
   });
 
@@ -188,16 +200,14 @@ describe('model portfolios', () => {
 });
 
 describe('claims left by a write that never finished', () => {
+  // The writer that died claimed through the same code the service uses.
+  const claims = () => createPortfolioClaims(t.app.mongo.db, createModelRepository(t.app.mongo.db));
+
   it('lets another model take a portfolio whose claim its model never listed', async () => {
     const crashed = await model();
     // A writer claimed the portfolio for version 2 of `crashed`, then died before writing the model;
     // the model has since moved to version 2 without it.
-    await t.app.mongo.db.collection('portfolio_claims').insertOne({
-      _id: pid(90) as never,
-      model_id: new ObjectId(crashed.model_id),
-      model_version: 2,
-      claimed_at: new Date(),
-    });
+    await claims().claim(crashed.model_id, [pid(90)], 2, new Date());
     await t.request({ method: 'POST', url: `/api/v1/model/${crashed.model_id}/portfolio`, payload: { portfolios: [pid(91)] } });
     const other = await model();
     const res = await t.request({ method: 'POST', url: `/api/v1/model/${other.model_id}/portfolio`, payload: { portfolios: [pid(90)] } });
@@ -207,12 +217,7 @@ describe('claims left by a write that never finished', () => {
 
   it('keeps a claim whose write may still land (model not yet at that version)', async () => {
     const inFlight = await model();
-    await t.app.mongo.db.collection('portfolio_claims').insertOne({
-      _id: pid(92) as never,
-      model_id: new ObjectId(inFlight.model_id),
-      model_version: 2,
-      claimed_at: new Date(),
-    });
+    await claims().claim(inFlight.model_id, [pid(92)], 2, new Date());
     const other = await model();
     const res = await t.request({ method: 'POST', url: `/api/v1/model/${other.model_id}/portfolio`, payload: { portfolios: [pid(92)] } });
     expectStatus(res, 409);

@@ -14,6 +14,8 @@ import { BSON, MongoClient, ObjectId } from 'mongodb';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startEmbedded } from '../../src/dev-database.js';
+import { systemClock } from '../../src/domain/clock.js';
+import { createLease } from '../../src/modules/scheduling/lease.js';
 import { expectStatus, json, pid, position, sid } from '../helpers/fixtures.js';
 import { createWorld, type World } from '../helpers/rebalancing.js';
 
@@ -224,21 +226,16 @@ describe('the sweeper', () => {
     const db = client.db(w.t.config.mongodb.dbName);
     const orphan = new ObjectId(ObjectId.generate(Math.floor(Date.now() / 1000) - 60));
     await db.collection('rebalance_portfolios').insertOne({ rebalance_id: orphan, seq: 0, portfolio_id: pid('x') });
-    const leases = db.collection<{ _id: string; [field: string]: unknown }>('leases');
-    await leases.insertOne({
-      _id: 'maintenance-sweep',
-      holder: 'another-replica',
-      cycle_id: 'sweep-1',
-      expires_at: new Date(Date.now() + 600_000),
-      last_tick: new Date(0),
-      acquired_at: new Date(),
-    });
+    // Another replica takes the sweep lease through the lease code, for a tick before this replica's next one.
+    const other = createLease(db, systemClock, { name: 'maintenance-sweep', holder: 'another-replica', ttlMs: 600_000, skewMs: 5000 });
+    const startup = await db.collection<{ _id: string; last_tick: Date }>('leases').findOne({ _id: 'maintenance-sweep' });
+    expect(await other.acquire(new Date((startup?.last_tick.getTime() ?? 0) + 1), 'sweep-1')).not.toBeNull();
 
     expect(await w.t.app.maintenance.sweep()).toMatchObject({ leased: false, rebalances: 0 });
     expect(await db.collection('rebalance_portfolios').countDocuments()).toBe(1);
 
     // The other replica finishes its sweep.
-    await leases.updateOne({ _id: 'maintenance-sweep' }, { $set: { holder: null, cycle_id: null } });
+    await other.release('sweep-1');
     expect(await w.t.app.maintenance.sweep()).toMatchObject({ leased: true, rebalances: 1 });
     expect(await db.collection('rebalance_portfolios').countDocuments()).toBe(0);
   });
