@@ -3,7 +3,7 @@
 import { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../helpers/app.js';
-import { expectStatus, json, position } from '../helpers/fixtures.js';
+import { expectStatus, json } from '../helpers/fixtures.js';
 
 let t: TestApp;
 beforeAll(async () => {

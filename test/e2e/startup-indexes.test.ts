@@ -5,7 +5,7 @@
 import { MongoClient } from 'mongodb';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTestApp, testConfig, type TestApp } from '../helpers/app.js';
-import { expectStatus, json, position } from '../helpers/fixtures.js';
+import { expectStatus, json } from '../helpers/fixtures.js';
 
 let t: TestApp | undefined;
 let client: MongoClient | undefined;
