@@ -3,7 +3,8 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createWorld, pid, position, sid, type World } from '../helpers/rebalancing.js';
+import { expectStatus, pid, position, sid } from '../helpers/fixtures.js';
+import { createWorld, type World } from '../helpers/rebalancing.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -96,7 +97,7 @@ describe('the CLI', () => {
     const answer = JSON.parse(run.stdout) as { portfolio_id: string; rebalance_id: string }[];
     expect(answer.map((a) => a.portfolio_id)).toEqual([pid('k0'), pid('k1')]);
     const res = await w.t.request({ method: 'GET', url: `/api/v1/rebalance/${answer[0]!.rebalance_id}` });
-    expect(res.statusCode).toBe(200);
+    expectStatus(res, 200);
   });
 
   it('exits 1 with the error in the one error shape on stderr when the rebalance fails', async () => {

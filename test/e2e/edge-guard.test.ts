@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
-import { json, portfolioId } from '../helpers/fixtures.js';
+import { expectStatus, json, pid } from '../helpers/fixtures.js';
 
 let t: TestApp | undefined;
 afterEach(async () => {
@@ -42,19 +42,19 @@ describe('rate limit', () => {
     expect(json(limited)).toMatchObject({ code: 'RATE_LIMITED', message: expect.stringContaining('from one client address') });
     expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
     // The key's owner has a budget of its own, even from the guesser's address; another address still gets its 401.
-    expect((await write(`Bearer ${KEY}`)).statusCode).toBe(201);
-    expect((await write('Bearer guess-elsewhere-0123456789', '10.2.2.2')).statusCode).toBe(401);
+    expectStatus(await write(`Bearer ${KEY}`), 201);
+    expectStatus(await write('Bearer guess-elsewhere-0123456789', '10.2.2.2'), 401);
   });
 
   it('limits a request with a valid key per key, whatever address it comes from', async () => {
     t = await createTestApp({ RATE_LIMIT_MAX: '2', API_KEYS: KEY });
-    expect((await write(`Bearer ${KEY}`, '10.3.0.1')).statusCode).toBe(201);
-    expect((await write(`Bearer ${KEY}`, '10.3.0.2')).statusCode).toBe(201);
+    expectStatus(await write(`Bearer ${KEY}`, '10.3.0.1'), 201);
+    expectStatus(await write(`Bearer ${KEY}`, '10.3.0.2'), 201);
     const third = await write(`Bearer ${KEY}`, '10.3.0.3');
-    expect(third.statusCode).toBe(429);
+    expectStatus(third, 429);
     expect(json(third).message).toContain('from one API key');
     // The address 10.3.0.3 has spent nothing: its keyless reads go through.
-    expect((await t.request({ method: 'GET', url: '/api/v1/models', remoteAddress: '10.3.0.3' })).statusCode).toBe(200);
+    expectStatus(await t.request({ method: 'GET', url: '/api/v1/models', remoteAddress: '10.3.0.3' }), 200);
   });
 });
 
@@ -63,7 +63,7 @@ describe('API keys', () => {
     t = await createTestApp({ API_KEYS: KEY });
     for (const header of ['Bearer a b', `Bearer ${KEY} extra`, `Basic ${KEY}`, 'Bearer']) {
       const res = await write(header);
-      expect(res.statusCode, header).toBe(401);
+      expectStatus(res, 401, header);
       expect(json(res).message, header).toBe('The API key is not valid');
     }
     expect(json(await write(undefined)).message).toMatch(/needs an API key/);
@@ -71,8 +71,8 @@ describe('API keys', () => {
 
   it('lets POST /rebalances/portfolios, a read, through without a key', async () => {
     t = await createTestApp({ API_KEYS: KEY });
-    const res = await t.request({ method: 'POST', url: '/api/v1/rebalances/portfolios', payload: { portfolios: [portfolioId(1)] } });
-    expect(res.statusCode).toBe(200);
+    const res = await t.request({ method: 'POST', url: '/api/v1/rebalances/portfolios', payload: { portfolios: [pid(1)] } });
+    expectStatus(res, 200);
     expect(json(res)).toEqual([]);
   });
 });
@@ -82,20 +82,20 @@ describe('TRUST_PROXY', () => {
     t = await createTestApp({ TRUST_PROXY: '1', RATE_LIMIT_MAX: '1' });
     const via = (forwardedFor: string) =>
       t!.request({ method: 'GET', url: '/api/v1/models', remoteAddress: '10.0.0.9', headers: { 'x-forwarded-for': forwardedFor } });
-    expect((await via('6.6.6.6, 1.2.3.4')).statusCode).toBe(200);
+    expectStatus(await via('6.6.6.6, 1.2.3.4'), 200);
     // A fresh spoofed left-most entry does not make a fresh client.
-    expect((await via('7.7.7.7, 1.2.3.4')).statusCode).toBe(429);
-    expect((await via('1.2.3.5')).statusCode).toBe(200);
+    expectStatus(await via('7.7.7.7, 1.2.3.4'), 429);
+    expectStatus(await via('1.2.3.5'), 200);
   });
 
   it('with proxy addresses, believes only those proxies: a client that is not one cannot name another address', async () => {
     t = await createTestApp({ TRUST_PROXY: '10.0.0.0/8, 192.168.1.1', RATE_LIMIT_MAX: '1' });
     const from = (remoteAddress: string, forwardedFor: string) =>
       t!.request({ method: 'GET', url: '/api/v1/models', remoteAddress, headers: { 'x-forwarded-for': forwardedFor } });
-    expect((await from('10.0.0.9', '6.6.6.6, 1.2.3.4')).statusCode).toBe(200);
-    expect((await from('192.168.1.1', '8.8.8.8, 1.2.3.4, 10.0.0.7')).statusCode).toBe(429); // still 1.2.3.4
-    expect((await from('1.2.3.6', '9.9.9.9')).statusCode).toBe(200);
-    expect((await from('1.2.3.6', '9.9.9.8')).statusCode).toBe(429); // 1.2.3.6 is not a proxy: its header is ignored
+    expectStatus(await from('10.0.0.9', '6.6.6.6, 1.2.3.4'), 200);
+    expectStatus(await from('192.168.1.1', '8.8.8.8, 1.2.3.4, 10.0.0.7'), 429); // still 1.2.3.4
+    expectStatus(await from('1.2.3.6', '9.9.9.9'), 200);
+    expectStatus(await from('1.2.3.6', '9.9.9.8'), 429); // 1.2.3.6 is not a proxy: its header is ignored
   });
 
   it('refuses "on" (every hop) and anything but off, a hop count or addresses, naming the variable', () => {

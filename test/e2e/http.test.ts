@@ -3,7 +3,7 @@
 import { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../helpers/app.js';
-import { json } from '../helpers/fixtures.js';
+import { expectStatus, json } from '../helpers/fixtures.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -30,14 +30,14 @@ describe('the one error shape', () => {
       headers: { 'content-type': 'application/json' },
       payload: '{"name": "x",',
     });
-    expect(res.statusCode).toBe(400);
+    expectStatus(res, 400);
     const message = 'The request body is not valid JSON';
     expect(json(res)).toEqual({ ...errorShape, status_code: 400, code: 'VALIDATION_ERROR', message, detail: message });
   });
 
   it('answers an unknown route with 404 NOT_FOUND', async () => {
     const res = await t.request({ method: 'GET', url: '/api/v1/nothing-here?x=1' });
-    expect(res.statusCode).toBe(404);
+    expectStatus(res, 404);
     const message = 'Route GET /api/v1/nothing-here does not exist';
     expect(json(res)).toEqual({ ...errorShape, status_code: 404, code: 'NOT_FOUND', message, detail: message });
   });
@@ -49,13 +49,13 @@ describe('the one error shape', () => {
     ['null', 'null'],
   ])('rejects a body that is %s', async (_what, payload) => {
     const res = await t.request({ method: 'POST', url: '/api/v1/models', headers: { 'content-type': 'application/json' }, payload });
-    expect(res.statusCode).toBe(400);
+    expectStatus(res, 400);
     expect(json(res)).toMatchObject({ code: 'VALIDATION_ERROR', message: 'the request body must be an object' });
   });
 
   it('treats MongoDB operators as invalid values, never as a query', async () => {
     const res = await t.request({ method: 'POST', url: '/api/v1/models', payload: { name: { $gt: '' } } });
-    expect(res.statusCode).toBe(400);
+    expectStatus(res, 400);
     expect(json(res)).toMatchObject({ code: 'VALIDATION_ERROR', message: 'name must be a string' });
     const list = await t.request({ method: 'GET', url: '/api/v1/models' });
     expect(json(list)).toEqual([]);
@@ -63,13 +63,13 @@ describe('the one error shape', () => {
 
   it('rejects operator-shaped portfolio ids', async () => {
     const res = await t.request({ method: 'POST', url: '/api/v1/models', payload: { name: 'x', portfolios: [{ $ne: null }] } });
-    expect(res.statusCode).toBe(400);
+    expectStatus(res, 400);
     expect(json(res).message).toBe('portfolios[0] must be a string');
   });
 
   it('answers an oversized body with 413 PAYLOAD_TOO_LARGE', async () => {
     const res = await t.request({ method: 'POST', url: '/api/v1/models', payload: { name: 'x'.repeat(5000) } });
-    expect(res.statusCode).toBe(413);
+    expectStatus(res, 413);
     expect(json(res)).toEqual({
       ...errorShape,
       status_code: 413,
@@ -81,7 +81,7 @@ describe('the one error shape', () => {
 
   it('rejects unknown fields so typos do not pass silently', async () => {
     const res = await t.request({ method: 'POST', url: '/api/v1/models', payload: { name: 'x', portfolio: [] } });
-    expect(res.statusCode).toBe(400);
+    expectStatus(res, 400);
     expect(json(res)).toMatchObject({
       message: 'portfolio is not a known field',
       details: [{ path: 'portfolio', message: 'portfolio is not a known field' }],
@@ -90,7 +90,7 @@ describe('the one error shape', () => {
 
   it('answers an unsupported content-type with 415', async () => {
     const res = await t.request({ method: 'POST', url: '/api/v1/models', headers: { 'content-type': 'text/xml' }, payload: '<model/>' });
-    expect(res.statusCode).toBe(415);
+    expectStatus(res, 415);
     expect(json(res)).toMatchObject({ code: 'UNSUPPORTED_MEDIA_TYPE' });
   });
 
@@ -101,7 +101,7 @@ describe('the one error shape', () => {
       headers: { 'content-type': 'application/json' },
       payload: '{"name":"x","__proto__":{"admin":true}}',
     });
-    expect(res.statusCode).toBe(400);
+    expectStatus(res, 400);
     expect(json(res)).toMatchObject({ ...errorShape, code: 'VALIDATION_ERROR' });
   });
 });
@@ -138,7 +138,7 @@ describe('one shape for every error, the framework\'s own included', () => {
     ['GET', `/api/v1/rebalance/${'0'.repeat(24)}/portfolio/${'P'.repeat(300)}/positions`, 'portfolio_id must be 24 letters or digits'],
   ])('answers an over-long id (%s %s) with a 400 naming the parameter, never a raw 414', async (method, url, message) => {
     const res = await t.request({ method: method as 'GET', url, headers: { 'x-correlation-id': 'long-id-1' } });
-    expect(res.statusCode).toBe(400);
+    expectStatus(res, 400);
     expect(json(res)).toEqual({ ...errorShape, status_code: 400, code: 'VALIDATION_ERROR', message, detail: message, correlation_id: 'long-id-1' });
     expect(res.headers['x-correlation-id']).toBe('long-id-1');
   });
@@ -147,7 +147,7 @@ describe('one shape for every error, the framework\'s own included', () => {
     'answers a malformed URL encoding (%s) in the one shape, with x-correlation-id',
     async (url) => {
       const res = await t.request({ method: 'GET', url, headers: { 'x-correlation-id': 'bad-url-1' } });
-      expect(res.statusCode).toBe(400);
+      expectStatus(res, 400);
       const message = 'The URL path is not valid: it has a malformed percent-encoding';
       expect(json(res)).toEqual({ ...errorShape, status_code: 400, code: 'VALIDATION_ERROR', message, detail: message, correlation_id: 'bad-url-1' });
       expect(res.headers['x-correlation-id']).toBe('bad-url-1');
@@ -160,7 +160,7 @@ describe('one shape for every error, the framework\'s own included', () => {
     ['without either', {}],
   ])('answers a CORS preflight %s in the one shape, with x-correlation-id', async (_what, headers) => {
     const res = await t.request({ method: 'OPTIONS', url: '/api/v1/models', headers });
-    expect(res.statusCode).toBe(400);
+    expectStatus(res, 400);
     expect(res.headers['content-type']).toContain('application/json');
     const body = json(res);
     expect(body).toEqual({
@@ -229,7 +229,7 @@ describe('CORS', () => {
       url: '/api/v1/models',
       headers: { origin: 'https://portal.example', 'access-control-request-method': 'PUT' },
     });
-    expect(res.statusCode).toBe(204);
+    expectStatus(res, 204);
     expect(res.headers['access-control-allow-methods']).toContain('PUT');
   });
 
@@ -249,14 +249,14 @@ describe('CORS', () => {
 describe('probes', () => {
   it('answers liveness without touching anything', async () => {
     const res = await t.request({ method: 'GET', url: '/health/live' });
-    expect(res.statusCode).toBe(200);
+    expectStatus(res, 200);
     expect(json(res)).toEqual({ status: 'ok' });
   });
 
   it('is ready while MongoDB answers, with details in /health/health', async () => {
     expect(json(await t.request({ method: 'GET', url: '/health/ready' }))).toEqual({ status: 'ready' });
     const res = await t.request({ method: 'GET', url: '/health/health' });
-    expect(res.statusCode).toBe(200);
+    expectStatus(res, 200);
     expect(json(res)).toMatchObject({
       status: 'ok',
       version: expect.any(String),
@@ -278,12 +278,12 @@ describe('probes', () => {
     try {
       other.app.lifecycle.shuttingDown = true;
       const ready = await other.request({ method: 'GET', url: '/health/ready' });
-      expect(ready.statusCode).toBe(503);
+      expectStatus(ready, 503);
       expect(json(ready)).toMatchObject({ code: 'NOT_READY', message: 'The service is shutting down' });
       expect(ready.headers['retry-after']).toBe('5');
       const health = await other.request({ method: 'GET', url: '/health/health' });
       expect([health.statusCode, health.headers['retry-after']]).toEqual([503, '5']);
-      expect((await other.request({ method: 'GET', url: '/health/live' })).statusCode).toBe(200);
+      expectStatus(await other.request({ method: 'GET', url: '/health/live' }), 200);
     } finally {
       await other.close();
     }
@@ -294,9 +294,9 @@ describe('probes', () => {
     await other.app.mongo.client.close();
     try {
       const ready = await other.request({ method: 'GET', url: '/health/ready' });
-      expect(ready.statusCode).toBe(503);
+      expectStatus(ready, 503);
       expect(json(ready).message).toBe('MongoDB did not answer a ping within 1000 ms');
-      expect((await other.request({ method: 'GET', url: '/health/live' })).statusCode).toBe(200);
+      expectStatus(await other.request({ method: 'GET', url: '/health/live' }), 200);
     } finally {
       await other.close();
     }
@@ -306,7 +306,7 @@ describe('probes', () => {
 describe('OpenAPI and Swagger UI', () => {
   it('serves an OpenAPI 3 document generated from the route schemas, with examples', async () => {
     const res = await t.request({ method: 'GET', url: '/openapi.json' });
-    expect(res.statusCode).toBe(200);
+    expectStatus(res, 200);
     const doc = json(res);
     expect(doc.openapi).toMatch(/^3\./);
     for (const path of [
@@ -326,7 +326,7 @@ describe('OpenAPI and Swagger UI', () => {
 
   it('serves Swagger UI at /docs', async () => {
     const res = await t.request({ method: 'GET', url: '/docs/' });
-    expect(res.statusCode).toBe(200);
+    expectStatus(res, 200);
     expect(res.headers['content-type']).toContain('text/html');
   });
 });

@@ -1,7 +1,7 @@
 // GET /api/v1/models: offset/limit combinations, sort_by, x-total-count.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../helpers/app.js';
-import { json } from '../helpers/fixtures.js';
+import { expectStatus, json } from '../helpers/fixtures.js';
 
 let t: TestApp;
 const created: { model_id: string; name: string }[] = [];
@@ -34,7 +34,7 @@ const namesOf = (res: { body: string }) => json<{ name: string }[]>(res).map((m)
 describe('paging', () => {
   it('returns all models in creation order without paging parameters, with x-total-count', async () => {
     const res = await list();
-    expect(res.statusCode).toBe(200);
+    expectStatus(res, 200);
     expect(res.headers['x-total-count']).toBe('5');
     expect(namesOf(res)).toEqual(names);
   });
@@ -49,7 +49,7 @@ describe('paging', () => {
     ['?offset=0&limit=5', names],
   ])('%s', async (query, expected) => {
     const res = await list(query);
-    expect(res.statusCode).toBe(200);
+    expectStatus(res, 200);
     expect(namesOf(res)).toEqual(expected);
     expect(res.headers['x-total-count']).toBe('5');
   });
@@ -58,7 +58,7 @@ describe('paging', () => {
     'answers an empty page with the total for an offset past the end (%s), as the portal expects',
     async (query) => {
       const res = await list(query);
-      expect(res.statusCode).toBe(200);
+      expectStatus(res, 200);
       expect(json(res)).toEqual([]);
       expect(res.headers['x-total-count']).toBe('5');
     },
@@ -66,7 +66,7 @@ describe('paging', () => {
 
   it.each(['offset=-1', 'offset=abc', 'limit=1.5', 'limit=', 'limit=-3', 'offset=1e3'])('answers 400 for %s', async (query) => {
     const res = await list(`?${query}`);
-    expect(res.statusCode).toBe(400);
+    expectStatus(res, 400);
     const field = query.split('=')[0]!;
     expect(json(res).message).toBe(`${field} must be a non-negative integer`);
   });
@@ -83,7 +83,7 @@ describe('sorting', () => {
     ['-last_rebalance_date,name', ['Echo', 'Charlie', 'Delta', 'alpha', 'bravo']],
   ])('sort_by=%s', async (sortBy, expected) => {
     const res = await list(`?sort_by=${sortBy}`);
-    expect(res.statusCode).toBe(200);
+    expectStatus(res, 200);
     expect(namesOf(res)).toEqual(expected);
   });
 
@@ -105,7 +105,7 @@ describe('sorting', () => {
     ['%20-last_rebalance_date%20', ['Echo', 'Charlie', 'Delta', 'alpha', 'bravo']],
   ])('trims sort_by items and reads empty ones as the default order: sort_by=%s', async (sortBy, expected) => {
     const res = await list(`?sort_by=${sortBy}`);
-    expect(res.statusCode).toBe(200);
+    expectStatus(res, 200);
     expect(namesOf(res)).toEqual(expected);
   });
 
@@ -121,7 +121,7 @@ describe('sorting', () => {
     ['sort_by=*name', 'sort_by item "*name" is not a field name with an optional + or - prefix'],
   ])('answers 400 for %s', async (query, message) => {
     const res = await list(`?${query}`);
-    expect(res.statusCode).toBe(400);
+    expectStatus(res, 400);
     expect(json(res)).toMatchObject({ code: 'VALIDATION_ERROR', message });
   });
 });

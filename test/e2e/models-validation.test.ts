@@ -1,7 +1,7 @@
 // Every model rule of api.md on every write path that can break it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../helpers/app.js';
-import { createModel, json, portfolioId, position, securityId, type PositionBody } from '../helpers/fixtures.js';
+import { createModel, expectStatus, json, pid, position, type PositionBody, sid } from '../helpers/fixtures.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -33,7 +33,7 @@ const paths: WritePath[] = [
       return t.request({
         method: 'POST',
         url: '/api/v1/models',
-        payload: { name: `Create ${counter}`, positions: [position(900, 0), p, ...existing] },
+        payload: { name: `Create ${counter}`, positions: [position(sid(900), 0), p, ...existing] },
       });
     },
   },
@@ -47,7 +47,7 @@ const paths: WritePath[] = [
       return t.request({
         method: 'PUT',
         url: `/api/v1/model/${model.model_id}`,
-        payload: { name: `Replaced ${counter}`, positions: [position(900, 0), p, ...existing], portfolios: [], version: 1 },
+        payload: { name: `Replaced ${counter}`, positions: [position(sid(900), 0), p, ...existing], portfolios: [], version: 1 },
       });
     },
   },
@@ -65,7 +65,7 @@ const paths: WritePath[] = [
     at: '',
     readable: '',
     send: async (p, existing = []) => {
-      const securityIdOk = /^[A-Za-z0-9]{24}$/.test(p.security_id) ? p.security_id : securityId(1);
+      const securityIdOk = /^[A-Za-z0-9]{24}$/.test(p.security_id) ? p.security_id : sid(1);
       const model = await freshModel([...existing, { security_id: securityIdOk, target: '0.01', high_drift: '0', low_drift: '0' }]);
       return t.request({ method: 'PUT', url: `/api/v1/model/${model.model_id}/position`, payload: p });
     },
@@ -80,8 +80,8 @@ describe.each(paths)('rules on $name', (path) => {
     ['0.0125', 'must be 0 or a multiple of 0.005'],
     [0.333, 'must be 0 or a multiple of 0.005'],
   ])('rejects target %s', async (target, predicate) => {
-    const res = await path.send(position(1, target));
-    expect(res.statusCode).toBe(400);
+    const res = await path.send(position(sid(1), target));
+    expectStatus(res, 400);
     expect(json(res)).toMatchObject({
       status_code: 400,
       code: 'VALIDATION_ERROR',
@@ -91,7 +91,7 @@ describe.each(paths)('rules on $name', (path) => {
   });
 
   it.each(['0.95', '0.005', 0.5])('accepts target %s', async (target) => {
-    expect((await path.send(position(1, target, '0'))).statusCode).toBeLessThan(300);
+    expect((await path.send(position(sid(1), target, '0'))).statusCode).toBeLessThan(300);
   });
 
   it.each([
@@ -100,15 +100,15 @@ describe.each(paths)('rules on $name', (path) => {
     ['low_drift', 2],
     ['low_drift', '-1'],
   ])('rejects %s %s', async (field, value) => {
-    const res = await path.send({ ...position(1, '0.1'), [field]: value });
-    expect(res.statusCode).toBe(400);
+    const res = await path.send({ ...position(sid(1), '0.1'), [field]: value });
+    expectStatus(res, 400);
     expect(json(res).details).toEqual([
       { path: `${path.at}${field}`, message: `${path.readable}${field} must be between 0 and 1` },
     ]);
   });
 
   it('accepts drifts of exactly 0 and 1', async () => {
-    expect((await path.send({ ...position(1, '0.1'), high_drift: 1, low_drift: '0' })).statusCode).toBeLessThan(300);
+    expect((await path.send({ ...position(sid(1), '0.1'), high_drift: 1, low_drift: '0' })).statusCode).toBeLessThan(300);
   });
 
   it('rejects low_drift above high_drift, naming the position, and accepts them equal as decimals', async () => {
@@ -117,9 +117,9 @@ describe.each(paths)('rules on $name', (path) => {
       [0.0201, '0.020', '0.0201 > 0.02'],
       ['1', '0', '1 > 0'],
     ] as const) {
-      const res = await path.send({ ...position(1, '0.1'), low_drift: low, high_drift: high });
-      expect(res.statusCode, values).toBe(400);
-      const message = `${path.readable}low_drift must not be above high_drift for security ${securityId(1)} (${values})`;
+      const res = await path.send({ ...position(sid(1), '0.1'), low_drift: low, high_drift: high });
+      expectStatus(res, 400, values);
+      const message = `${path.readable}low_drift must not be above high_drift for security ${sid(1)} (${values})`;
       expect(json(res), values).toMatchObject({ code: 'VALIDATION_ERROR', message, details: [{ path: `${path.at}low_drift`, message }] });
     }
     for (const [low, high] of [
@@ -127,7 +127,7 @@ describe.each(paths)('rules on $name', (path) => {
       ['0.020', 0.02],
       ['0', '0.5'],
     ] as const) {
-      expect((await path.send({ ...position(1, '0.1'), low_drift: low, high_drift: high })).statusCode, `${low} ${high}`).toBeLessThan(300);
+      expect((await path.send({ ...position(sid(1), '0.1'), low_drift: low, high_drift: high })).statusCode, `${low} ${high}`).toBeLessThan(300);
     }
   });
 
@@ -139,53 +139,53 @@ describe.each(paths)('rules on $name', (path) => {
     [null, 'must be a decimal number (a JSON number or string)'],
     [{ $gt: 0 }, 'must be a decimal number (a JSON number or string)'],
   ])('rejects the non-decimal target %j', async (target, predicate) => {
-    const res = await path.send({ ...position(1, '0.1'), target: target as string });
-    expect(res.statusCode).toBe(400);
+    const res = await path.send({ ...position(sid(1), '0.1'), target: target as string });
+    expectStatus(res, 400);
     expect(json(res).message).toBe(`${path.readable}target ${predicate}`);
   });
 
   it('rejects a malformed security id', async () => {
-    const res = await path.send({ ...position(1, '0.1'), security_id: 'not-an-id' });
-    expect(res.statusCode).toBe(400);
+    const res = await path.send({ ...position(sid(1), '0.1'), security_id: 'not-an-id' });
+    expectStatus(res, 400);
     expect(json(res).message).toBe(`${path.readable}security_id must be 24 letters or digits`);
   });
 
   it('rejects a target sum above 0.95', async () => {
-    const res = await path.send(position(1, '0.5'), [position(2, '0.46')]);
-    expect(res.statusCode).toBe(400);
+    const res = await path.send(position(sid(1), '0.5'), [position(sid(2), '0.46')]);
+    expectStatus(res, 400);
     expect(json(res).code).toBe('VALIDATION_ERROR');
     expect(json(res).message).toMatch(/^the targets would sum to 0\.96, above the maximum of 0\.95/);
   });
 
   it('accepts a target sum of exactly 0.95', async () => {
-    const res = await path.send(position(1, '0.5'), [position(2, '0.45')]);
+    const res = await path.send(position(sid(1), '0.5'), [position(sid(2), '0.45')]);
     expect(res.statusCode).toBeLessThan(300);
   });
 
   it('rejects an unknown field in the position', async () => {
-    const res = await path.send({ ...position(1, '0.1'), weight: 1 } as PositionBody);
-    expect(res.statusCode).toBe(400);
+    const res = await path.send({ ...position(sid(1), '0.1'), weight: 1 } as PositionBody);
+    expectStatus(res, 400);
     expect(json(res).details).toEqual([{ path: `${path.at}weight`, message: `${path.readable}weight is not a known field` }]);
   });
 });
 
 describe('position count', () => {
-  const many = (n: number, from = 1) => Array.from({ length: n }, (_, i) => position(from + i, '0.005'));
+  const many = (n: number, from = 1) => Array.from({ length: n }, (_, i) => position(sid(from + i), '0.005'));
 
   it('accepts 100 positions with a target above zero, plus zero-target ones', async () => {
     counter += 1;
     const res = await t.request({
       method: 'POST',
       url: '/api/v1/models',
-      payload: { name: `Hundred ${counter}`, positions: [...many(100), position(500, 0), position(501, '0')] },
+      payload: { name: `Hundred ${counter}`, positions: [...many(100), position(sid(500), 0), position(sid(501), '0')] },
     });
-    expect(res.statusCode).toBe(201);
+    expectStatus(res, 201);
     expect(json(res).positions).toHaveLength(100);
   });
 
   it('rejects 101 positions on create and on replace', async () => {
     const create = await t.request({ method: 'POST', url: '/api/v1/models', payload: { name: 'Too many', positions: many(101) } });
-    expect(create.statusCode).toBe(400);
+    expectStatus(create, 400);
     expect(json(create).message).toBe(
       'the model would have 101 positions with a target above zero; at most 100 are allowed',
     );
@@ -195,26 +195,26 @@ describe('position count', () => {
       url: `/api/v1/model/${model.model_id}`,
       payload: { name: 'Too many', positions: many(101), portfolios: [], version: 1 },
     });
-    expect(replace.statusCode).toBe(400);
+    expectStatus(replace, 400);
   });
 
   it('rejects adding a 101st position', async () => {
     const model = await freshModel(many(100));
-    const res = await t.request({ method: 'POST', url: `/api/v1/model/${model.model_id}/position`, payload: position(700, '0.005') });
-    expect(res.statusCode).toBe(400);
+    const res = await t.request({ method: 'POST', url: `/api/v1/model/${model.model_id}/position`, payload: position(sid(700), '0.005') });
+    expectStatus(res, 400);
     expect(json(res).message).toContain('at most 100 are allowed');
   });
 });
 
 describe('duplicates and zero targets', () => {
   it('rejects a security listed twice in a create or replace request', async () => {
-    const body = { name: 'Twice', positions: [position(1, '0.1'), position(2, '0.1'), position(1, '0.2')] };
+    const body = { name: 'Twice', positions: [position(sid(1), '0.1'), position(sid(2), '0.1'), position(sid(1), '0.2')] };
     const res = await t.request({ method: 'POST', url: '/api/v1/models', payload: body });
-    expect(res.statusCode).toBe(400);
+    expectStatus(res, 400);
     expect(json(res).details).toEqual([
       {
         path: 'positions.2.security_id',
-        message: `positions[2].security_id repeats security ${securityId(1)}, already at positions[0]`,
+        message: `positions[2].security_id repeats security ${sid(1)}, already at positions[0]`,
       },
     ]);
     const model = await freshModel();
@@ -223,24 +223,24 @@ describe('duplicates and zero targets', () => {
       url: `/api/v1/model/${model.model_id}`,
       payload: { ...body, portfolios: [], version: 1 },
     });
-    expect(replace.statusCode).toBe(400);
+    expectStatus(replace, 400);
   });
 
   it('rejects a zero target on add (nothing to add)', async () => {
     const model = await freshModel();
-    const res = await t.request({ method: 'POST', url: `/api/v1/model/${model.model_id}/position`, payload: position(1, 0) });
-    expect(res.statusCode).toBe(400);
+    const res = await t.request({ method: 'POST', url: `/api/v1/model/${model.model_id}/position`, payload: position(sid(1), 0) });
+    expectStatus(res, 400);
     expect(json(res).message).toBe('target must be above 0 to add a position (a zero target means no position)');
   });
 
   it('drops zero targets on replace', async () => {
-    const model = await freshModel([position(1, '0.1')]);
+    const model = await freshModel([position(sid(1), '0.1')]);
     const res = await t.request({
       method: 'PUT',
       url: `/api/v1/model/${model.model_id}`,
-      payload: { name: 'Dropped', positions: [position(1, '0'), position(2, '0.2')], portfolios: [], version: 1 },
+      payload: { name: 'Dropped', positions: [position(sid(1), '0'), position(sid(2), '0.2')], portfolios: [], version: 1 },
     });
-    expect(json(res).positions.map((p: PositionBody) => p.security_id)).toEqual([securityId(2)]);
+    expect(json(res).positions.map((p: PositionBody) => p.security_id)).toEqual([sid(2)]);
   });
 });
 
@@ -254,10 +254,10 @@ describe('portfolio ids', () => {
     const url = suffix.startsWith('/') ? suffix : `/api/v1/model/${model.model_id}${suffix === '' ? '' : `/${suffix}`}`;
     const payload =
       suffix === 'portfolio'
-        ? { portfolios: [portfolioId(1), 'bad-id'] }
-        : { name: `P ${counter++}`, positions: [], portfolios: [portfolioId(1), 'bad-id'], ...(method === 'PUT' ? { version: 1 } : {}) };
+        ? { portfolios: [pid(1), 'bad-id'] }
+        : { name: `P ${counter++}`, positions: [], portfolios: [pid(1), 'bad-id'], ...(method === 'PUT' ? { version: 1 } : {}) };
     const res = await t.request({ method: method as 'POST' | 'PUT', url, payload });
-    expect(res.statusCode).toBe(400);
+    expectStatus(res, 400);
     expect(json(res).details).toEqual([{ path: 'portfolios.1', message: 'portfolios[1] must be 24 letters or digits' }]);
   });
 });

@@ -7,8 +7,8 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startEmbedded } from '../../src/dev-database.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
-import { json } from '../helpers/fixtures.js';
-import { createWorld, pid, position, sid, type World } from '../helpers/rebalancing.js';
+import { expectStatus, json, pid, position, sid } from '../helpers/fixtures.js';
+import { createWorld, type World } from '../helpers/rebalancing.js';
 
 let t: TestApp | undefined;
 let w: World | undefined;
@@ -69,7 +69,7 @@ async function databaseCable(): Promise<Cable> {
 
 const metricsOf = async (app: TestApp) => {
   const res = await app.request({ method: 'GET', url: '/metrics' });
-  expect(res.statusCode).toBe(200);
+  expectStatus(res, 200);
   expect(res.headers['content-type']).toContain('text/plain');
   return res.body;
 };
@@ -134,7 +134,7 @@ describe('GET /metrics', () => {
     await w.model('Metrics', [position(sid('m1'), '0.5')], [pid('m1')]);
     w.sim.inject('accounting', { status: 503, retryAfterSeconds: 0, times: 1 });
     const rebalanced = await w.t.request({ method: 'POST', url: `/api/v1/portfolio/${pid('m1')}/rebalance` });
-    expect(rebalanced.statusCode).toBe(200);
+    expectStatus(rebalanced, 200);
     await w.t.request({ method: 'POST', url: `/api/v1/portfolio/${pid('m1')}/rebalance?dry_run=true` });
     await w.t.request({ method: 'POST', url: `/api/v1/portfolio/${pid('none')}/rebalance` });
     await w.t.request({ method: 'POST', url: `/api/v1/rebalance/${json(rebalanced).rebalance_id}/submit` });
@@ -176,9 +176,9 @@ describe('GET /metrics', () => {
 describe('rate limiting', () => {
   it('answers 429 RATE_LIMITED with retry-after past the budget, and never limits probes or metrics', async () => {
     t = await createTestApp({ RATE_LIMIT_MAX: '3', RATE_LIMIT_WINDOW_MS: '60000' });
-    for (let i = 0; i < 3; i++) expect((await t.request({ method: 'GET', url: '/api/v1/models' })).statusCode).toBe(200);
+    for (let i = 0; i < 3; i++) expectStatus(await t.request({ method: 'GET', url: '/api/v1/models' }), 200);
     const limited = await t.request({ method: 'GET', url: '/api/v1/models', headers: { 'x-correlation-id': 'limited-1' } });
-    expect(limited.statusCode).toBe(429);
+    expectStatus(limited, 429);
     expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
     expect(json(limited)).toEqual({
       status_code: 429,
@@ -189,16 +189,16 @@ describe('rate limiting', () => {
       correlation_id: 'limited-1',
     });
     for (const url of ['/health/live', '/health/ready', '/metrics']) {
-      for (let i = 0; i < 5; i++) expect((await t.request({ method: 'GET', url })).statusCode, url).toBe(200);
+      for (let i = 0; i < 5; i++) expectStatus(await t.request({ method: 'GET', url }), 200, url);
     }
   });
 
   it('counts each client separately', async () => {
     t = await createTestApp({ RATE_LIMIT_MAX: '1' });
     const from = (remoteAddress: string) => t!.request({ method: 'GET', url: '/api/v1/models', remoteAddress });
-    expect((await from('10.0.0.1')).statusCode).toBe(200);
-    expect((await from('10.0.0.1')).statusCode).toBe(429);
-    expect((await from('10.0.0.2')).statusCode).toBe(200);
+    expectStatus(await from('10.0.0.1'), 200);
+    expectStatus(await from('10.0.0.1'), 429);
+    expectStatus(await from('10.0.0.2'), 200);
   });
 });
 
@@ -212,20 +212,20 @@ describe('API keys', () => {
       t!.request({ method: 'POST', url: '/api/v1/models', payload: { name: 'Keyed' }, headers: authorization === undefined ? {} : { authorization } });
 
     const missing = await create();
-    expect(missing.statusCode).toBe(401);
+    expectStatus(missing, 401);
     expect(missing.headers['www-authenticate']).toContain('Bearer');
     expect(json(missing)).toMatchObject({ status_code: 401, code: 'UNAUTHORIZED', message: expect.stringContaining('Bearer') });
     expect(json(await create('Bearer not-a-key-at-all-000000'))).toMatchObject({ code: 'UNAUTHORIZED', message: 'The API key is not valid' });
-    expect((await create(`Basic ${keys[0]}`)).statusCode).toBe(401);
+    expectStatus(await create(`Basic ${keys[0]}`), 401);
     const made = await create(`Bearer ${keys[1]}`);
-    expect(made.statusCode).toBe(201);
+    expectStatus(made, 201);
     expect(made.headers['www-authenticate']).toBeUndefined();
     const id = json(made).model_id;
-    expect((await t.request({ method: 'DELETE', url: `/api/v1/model/${id}?version=1` })).statusCode).toBe(401);
-    expect((await t.request({ method: 'PUT', url: `/api/v1/model/${id}`, payload: {} })).statusCode).toBe(401);
+    expectStatus(await t.request({ method: 'DELETE', url: `/api/v1/model/${id}?version=1` }), 401);
+    expectStatus(await t.request({ method: 'PUT', url: `/api/v1/model/${id}`, payload: {} }), 401);
 
     for (const url of ['/api/v1/models', `/api/v1/model/${id}`, '/health/live', '/health/ready', '/metrics', '/openapi.json']) {
-      expect((await t.request({ method: 'GET', url })).statusCode, url).toBe(200);
+      expectStatus(await t.request({ method: 'GET', url }), 200, url);
     }
     const logs = lines.join('');
     expect(logs).toContain('API_KEYS is set');
@@ -235,7 +235,7 @@ describe('API keys', () => {
   it('leaves everything open without API_KEYS, and says so at start-up', async () => {
     const { lines, sink } = logSink();
     t = await createTestApp({}, { logger: pino({ level: 'info' }, sink) });
-    expect((await t.request({ method: 'POST', url: '/api/v1/models', payload: { name: 'Open' } })).statusCode).toBe(201);
+    expectStatus(await t.request({ method: 'POST', url: '/api/v1/models', payload: { name: 'Open' } }), 201);
     expect(lines.join('')).toContain('API_KEYS is not set');
   });
 });
@@ -249,14 +249,14 @@ describe('back-pressure', () => {
       await new Promise((resolve) => setTimeout(resolve, 100));
       shed = await t.request({ method: 'GET', url: '/api/v1/models' });
     }
-    expect(shed.statusCode).toBe(503);
+    expectStatus(shed, 503);
     expect(shed.headers['retry-after']).toBe('10');
     expect(json(shed)).toMatchObject({ status_code: 503, code: 'OVERLOADED', message: expect.stringMatching(/^The service is overloaded \(its heap holds \d+ MiB\)/) });
     const ready = await t.request({ method: 'GET', url: '/health/ready' });
-    expect(ready.statusCode).toBe(503);
+    expectStatus(ready, 503);
     expect(json(ready).message).toContain('overloaded');
-    expect((await t.request({ method: 'GET', url: '/health/live' })).statusCode).toBe(200);
-    expect((await t.request({ method: 'GET', url: '/metrics' })).statusCode).toBe(200);
+    expectStatus(await t.request({ method: 'GET', url: '/health/live' }), 200);
+    expectStatus(await t.request({ method: 'GET', url: '/metrics' }), 200);
   });
 });
 
@@ -277,11 +277,11 @@ describe('responses', () => {
     t = await createTestApp();
     t.app.lifecycle.shuttingDown = true;
     const res = await t.request({ method: 'GET', url: '/api/v1/models' });
-    expect(res.statusCode).toBe(503);
+    expectStatus(res, 503);
     expect(res.headers.connection).toBe('close');
     expect(json(res)).toMatchObject({ status_code: 503, code: 'NOT_READY', message: expect.stringContaining('shutting down') });
-    expect((await t.request({ method: 'GET', url: '/health/ready' })).statusCode).toBe(503);
-    expect((await t.request({ method: 'GET', url: '/health/live' })).statusCode).toBe(200);
+    expectStatus(await t.request({ method: 'GET', url: '/health/ready' }), 503);
+    expectStatus(await t.request({ method: 'GET', url: '/health/live' }), 200);
   });
 });
 
@@ -298,7 +298,7 @@ describe('unexpected failures', () => {
     t = await createTestApp({}, { logger: pino({ level: 'info' }, sink), clock });
     broken = true;
     const res = await t.request({ method: 'POST', url: '/api/v1/models', payload: { name: 'Broken clock' }, headers: { 'x-correlation-id': 'boom-1' } });
-    expect(res.statusCode).toBe(500);
+    expectStatus(res, 500);
     expect(json(res)).toEqual({
       status_code: 500,
       code: 'INTERNAL',
@@ -348,7 +348,7 @@ describe('a database outage', () => {
     cable = await databaseCable();
     t = await createTestApp({ MONGODB_URI: cable.uri, MONGODB_TIMEOUT_MS: '300' });
     const created = await t.request({ method: 'POST', url: '/api/v1/models', payload: { name: 'Before the outage' } });
-    expect(created.statusCode).toBe(201);
+    expectStatus(created, 201);
     const id = json(created).model_id as string;
 
     await cable.cut();
@@ -357,21 +357,21 @@ describe('a database outage', () => {
       { method: 'POST' as const, url: '/api/v1/models', payload: { name: 'During the outage' } },
     ]) {
       const res = await t.request(request);
-      expect(res.statusCode).toBe(503);
+      expectStatus(res, 503);
       expect(res.headers['retry-after']).toBe('5');
       expect(json(res)).toMatchObject({ status_code: 503, code: 'UPSTREAM_UNAVAILABLE' });
       expect(json(res).message).toContain('MongoDB');
       expect(res.body).not.toMatch(/127\.0\.0\.1|Mongo[A-Z]\w*Error/);
     }
-    expect((await t.request({ method: 'GET', url: '/health/ready' })).statusCode).toBe(503);
-    expect((await t.request({ method: 'GET', url: '/health/live' })).statusCode).toBe(200);
+    expectStatus(await t.request({ method: 'GET', url: '/health/ready' }), 503);
+    expectStatus(await t.request({ method: 'GET', url: '/health/live' }), 200);
 
     await cable.restore();
     let back = await t.request({ method: 'GET', url: `/api/v1/model/${id}` });
     for (let attempt = 0; attempt < 50 && back.statusCode === 503; attempt++) {
       back = await t.request({ method: 'GET', url: `/api/v1/model/${id}` });
     }
-    expect(back.statusCode).toBe(200);
+    expectStatus(back, 200);
     // Nothing was half written while it was down.
     const listed = json(await t.request({ method: 'GET', url: '/api/v1/models' })) as { name: string }[];
     expect(listed.map((m) => m.name)).toEqual(['Before the outage']);

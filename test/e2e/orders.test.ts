@@ -1,8 +1,8 @@
 // Submitting a stored rebalance's orders to the Order service: batches of at
 // most 1 000, each order sent once, outcomes recorded and visible.
 import { afterEach, describe, expect, it } from 'vitest';
-import { json } from '../helpers/fixtures.js';
-import { createWorld, pid, position, sid, type World } from '../helpers/rebalancing.js';
+import { expectStatus, json, pid, position, sid } from '../helpers/fixtures.js';
+import { createWorld, type World } from '../helpers/rebalancing.js';
 
 let w: World;
 afterEach(async () => {
@@ -19,7 +19,7 @@ async function rebalanced(portfolios: number, perPortfolio: number, name = 'Orde
   const step = (Math.floor(Number(target) / 0.005) * 0.005).toFixed(3);
   const model = await w.model(name, Array.from({ length: perPortfolio }, (_, i) => position(sid(`o${i}`), step, '0.5')), ids);
   const res = await w.t.request({ method: 'POST', url: `/api/v1/model/${model}/rebalance` });
-  expect(res.statusCode).toBe(200);
+  expectStatus(res, 200);
   const body = json(res);
   return { id: body[0].rebalance_id, trades: body.reduce((n: number, r: { transactions: unknown[] }) => n + r.transactions.length, 0) };
 }
@@ -32,7 +32,7 @@ describe('order submission', () => {
     const { id, trades } = await rebalanced(25, 100);
     expect(trades).toBe(2500);
     const res = await submit(id);
-    expect(res.statusCode).toBe(200);
+    expectStatus(res, 200);
     expect(json(res)).toMatchObject({ sent: 2500, accepted: 2500, rejected: 0, failed: 0, unknown: 0, skipped: 0, problems: [] });
     expect(w.sim.total('order', 'POST /api/v1/orders')).toBe(10);
     expect(w.sim.total('order', 'GET /api/v1/orderTypes')).toBe(1);
@@ -71,8 +71,8 @@ describe('order submission', () => {
 
     // Deleting the rebalance takes its order records with it.
     const { version } = json(await w.t.request({ method: 'GET', url: `/api/v1/rebalance/${id}` }));
-    expect((await w.t.request({ method: 'DELETE', url: `/api/v1/rebalance/${id}?version=${version}` })).statusCode).toBe(200);
-    expect((await w.t.request({ method: 'GET', url: `/api/v1/rebalance/${id}/orders` })).statusCode).toBe(404);
+    expectStatus(await w.t.request({ method: 'DELETE', url: `/api/v1/rebalance/${id}?version=${version}` }), 200);
+    expectStatus(await w.t.request({ method: 'GET', url: `/api/v1/rebalance/${id}/orders` }), 404);
     const db = w.t.app.mongo.db;
     expect(await db.collection('order_submissions').countDocuments({ rebalance_id: id })).toBe(0);
     expect(await db.collection('order_batches').countDocuments({ rebalance_id: id })).toBe(0);
@@ -83,7 +83,7 @@ describe('order submission', () => {
     const { id } = await rebalanced(2, 5);
     w.sim.inject('order', { route: 'POST /api/v1/orders', latencyMs: 1000, times: 1 });
     const timedOut = await submit(id);
-    expect(timedOut.statusCode).toBe(503);
+    expectStatus(timedOut, 503);
     expect(json(timedOut).message).toContain('The Order service is unavailable');
     const unknown = json(await w.t.request({ method: 'GET', url: `/api/v1/rebalance/${id}/orders?status=unknown` }));
     expect(unknown).toHaveLength(10);
@@ -91,7 +91,7 @@ describe('order submission', () => {
 
     const { id: other } = await rebalanced(2, 5, 'Other');
     w.sim.inject('order', { route: 'POST /api/v1/orders', status: 503, retryAfterSeconds: 0 });
-    expect((await submit(other)).statusCode).toBe(503);
+    expectStatus(await submit(other), 503);
     expect(json(await w.t.request({ method: 'GET', url: `/api/v1/rebalance/${other}/orders?status=failed` }))).toHaveLength(10);
     w.sim.heal('order');
     expect(json(await submit(other))).toMatchObject({ sent: 10, accepted: 10, totals: { accepted: 10, failed: 0 } });
@@ -101,7 +101,7 @@ describe('order submission', () => {
     w = await createWorld();
     const { id } = await rebalanced(2, 5);
     w.sim.inject('order', { route: 'POST /api/v1/orders', status: 404 });
-    expect((await submit(id)).statusCode).toBe(503);
+    expectStatus(await submit(id), 503);
     expect(json(await w.t.request({ method: 'GET', url: `/api/v1/rebalance/${id}/orders?status=failed` }))).toHaveLength(10);
     expect(w.sim.total('order', 'POST /api/v1/orders')).toBe(1); // a 4xx is not retried
     w.sim.heal('order');
@@ -116,7 +116,7 @@ describe('order submission', () => {
     expect([a.statusCode, b.statusCode].sort()).toEqual([200, 409]);
     expect(json(a.statusCode === 409 ? a : b)).toMatchObject({ code: 'CONFLICT' });
     expect(w.sim.orders.received).toHaveLength(10);
-    expect((await submit('0123456789abcdef01234567')).statusCode).toBe(404);
+    expectStatus(await submit('0123456789abcdef01234567'), 404);
   });
 
   it('submits the orders of a scheduled cycle when ORDER_SUBMISSION is on', async () => {
@@ -136,20 +136,20 @@ describe('order submission', () => {
     const model = await w.model('Submit now', [position(sid('q1'), '0.5', '0.1')], [pid('q1'), pid('q2')]);
 
     const res = await w.t.request({ method: 'POST', url: `/api/v1/model/${model}/rebalance?submit=true` });
-    expect(res.statusCode).toBe(200);
+    expectStatus(res, 200);
     expect(res.headers['x-order-submission']).toBe('sent=2; accepted=2; rejected=0; failed=0; unknown=0; skipped=0');
     expect(w.sim.orders.received.map((o) => o.body.portfolioId).sort()).toEqual([pid('q1'), pid('q2')]);
     const id = json(res)[0].rebalance_id;
     expect(json(await w.t.request({ method: 'GET', url: `/api/v1/rebalance/${id}` })).orders).toMatchObject({ accepted: 2 });
 
     const dry = await w.t.request({ method: 'POST', url: `/api/v1/portfolio/${pid('q1')}/rebalance?submit=true&dry_run=true` });
-    expect(dry.statusCode).toBe(400);
+    expectStatus(dry, 400);
     expect(json(dry).message).toContain('dry run');
 
     // The Order service refuses connections: the rebalance is stored, the answer says so, nothing is lost.
     await w.sim.down('order');
     const down = await w.t.request({ method: 'POST', url: `/api/v1/portfolio/${pid('q2')}/rebalance?submit=true` });
-    expect(down.statusCode).toBe(503);
+    expectStatus(down, 503);
     expect(json(down).message).toMatch(/^The Order service is unavailable: .*Rebalance [0-9a-f]{24} is stored/);
     const stored = /Rebalance ([0-9a-f]{24}) is stored/.exec(json(down).message)![1];
     const failed = json(await w.t.request({ method: 'GET', url: `/api/v1/rebalance/${stored}/orders?status=failed` }));
@@ -164,7 +164,7 @@ describe('order submission', () => {
     w.holdings(pid('r1'), { cash: '10000', securities: [] });
     await w.model('No submit', [position(sid('r1'), '0.5', '0.1')], [pid('r1')]);
     const res = await w.t.request({ method: 'POST', url: `/api/v1/portfolio/${pid('r1')}/rebalance?submit=true` });
-    expect(res.statusCode).toBe(400);
+    expectStatus(res, 400);
     expect(json(res)).toMatchObject({ code: 'VALIDATION_ERROR', message: expect.stringContaining('ORDER_SUBMISSION=off') });
     expect(w.sim.total('accounting')).toBe(0);
     expect(JSON.parse((await w.t.request({ method: 'GET', url: '/api/v1/rebalances' })).body)).toEqual([]);

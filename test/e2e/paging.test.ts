@@ -2,8 +2,8 @@
 // past the end is 200 [] with the total in x-total-count, which the portal
 // relies on when items are deleted between its page loads.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { json } from '../helpers/fixtures.js';
-import { createWorld, pid, position, sid, type World } from '../helpers/rebalancing.js';
+import { expectStatus, json, pid, position, sid } from '../helpers/fixtures.js';
+import { createWorld, type World } from '../helpers/rebalancing.js';
 
 let w: World;
 let rebalanceId: string;
@@ -53,7 +53,7 @@ describe('every paged list', () => {
     for (const list of lists()) {
       for (const query of ['', '?offset=0&limit=2', `?offset=${list.total - 1}&limit=20`]) {
         const res = await list.get(query);
-        expect(res.statusCode, `${list.name}${query}`).toBe(200);
+        expectStatus(res, 200, `${list.name}${query}`);
         expect(res.headers['x-total-count'], `${list.name}${query}`).toBe(String(list.total));
         expect(json(res).length, `${list.name}${query}`).toBeGreaterThan(0);
       }
@@ -77,7 +77,7 @@ describe('every paged list', () => {
     expect(json(firstModels)).toHaveLength(2);
     for (const m of json(firstModels) as { model_id: string; name: string; version: number }[]) {
       if (m.name === 'Paged') continue;
-      expect((await w.t.request({ method: 'DELETE', url: `/api/v1/model/${m.model_id}?version=${m.version}` })).statusCode).toBe(204);
+      expectStatus(await w.t.request({ method: 'DELETE', url: `/api/v1/model/${m.model_id}?version=${m.version}` }), 204);
     }
     const nextModels = await w.t.request({ method: 'GET', url: '/api/v1/models?offset=2&limit=2' });
     expect([nextModels.statusCode, json(nextModels), nextModels.headers['x-total-count']]).toEqual([200, [], '2']);
@@ -85,7 +85,7 @@ describe('every paged list', () => {
     const firstRebalances = await w.t.request({ method: 'GET', url: '/api/v1/rebalances?offset=0&limit=2&sort_by=-rebalance_date' });
     for (const r of json(firstRebalances) as { rebalance_id: string; version: number }[]) {
       const res = await w.t.request({ method: 'DELETE', url: `/api/v1/rebalance/${r.rebalance_id}?version=${r.version}` });
-      expect(res.statusCode).toBe(200);
+      expectStatus(res, 200);
     }
     const nextRebalances = await w.t.request({ method: 'GET', url: '/api/v1/rebalances?offset=2&limit=2&sort_by=-rebalance_date' });
     expect([nextRebalances.statusCode, json(nextRebalances), nextRebalances.headers['x-total-count']]).toEqual([200, [], '1']);

@@ -6,7 +6,8 @@
 // errors read from `detail`. The URLs and parameters are the ones it sends.
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createWorld, pid, sid, type World } from '../helpers/rebalancing.js';
+import { pid, sid } from '../helpers/fixtures.js';
+import { createWorld, type World } from '../helpers/rebalancing.js';
 
 let w: World;
 let port: number;
@@ -42,7 +43,8 @@ interface Answer {
   readonly status: number;
   readonly headers: Record<string, string | string[] | undefined>;
   readonly text: string;
-  readonly data: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- the portal reads answers field by field
+  // biome-ignore lint/suspicious/noExplicitAny: the portal reads answers field by field
+  readonly data: any;
 }
 
 /** One request as the portal's apiClient sends it. */

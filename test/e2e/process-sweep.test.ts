@@ -13,7 +13,7 @@ import { MongoClient } from 'mongodb';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../../tools/bench/end-to-end.js';
 import { startSimulator, type Simulator } from '../../tools/simulator/simulator.js';
-import { pid, position, sid } from '../helpers/rebalancing.js';
+import { pid, position, sid } from '../helpers/fixtures.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 

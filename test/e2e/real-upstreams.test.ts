@@ -1,8 +1,8 @@
 // The GlobeCo services as they really behave (upstreams.md), end to end: the
 // real app and database, the simulator (realistic by default) over real HTTP.
 import { afterEach, describe, expect, it } from 'vitest';
-import { json } from '../helpers/fixtures.js';
-import { createWorld, pid, position, sid, type World } from '../helpers/rebalancing.js';
+import { expectStatus, json, pid, position, sid } from '../helpers/fixtures.js';
+import { createWorld, type World } from '../helpers/rebalancing.js';
 
 let w: World;
 afterEach(async () => {
@@ -47,7 +47,7 @@ describe('Portfolio Accounting as it is', () => {
     w.holdings(pid('new'), null); // known to the Portfolio service, no balances yet
     const model = await w.model('With a new portfolio', [position(sid('a'), '0.5')], [pid('old'), pid('new')]);
     const res = await rebalanceModel(model, '?dry_run=true');
-    expect(res.statusCode).toBe(200);
+    expectStatus(res, 200);
     const byId = Object.fromEntries(json(res).map((r: { portfolio_id: string }) => [r.portfolio_id, r]));
     expect(byId[pid('new')]).toMatchObject({ status: 'ok', transactions: [] });
     expect(byId[pid('old')].transactions).toEqual([expect.objectContaining({ transaction_type: 'BUY', security_id: sid('a'), quantity: 50 })]);
@@ -63,7 +63,7 @@ describe('Portfolio Accounting as it is', () => {
     await w.model('Rows', [position(sid('a'), '0.5')], [pid('rows')]);
     w.sim.inject('accounting', { route: SUMMARY, status: 500 });
     const res = await rebalancePortfolio(pid('rows'), '?dry_run=true');
-    expect(res.statusCode).toBe(200);
+    expectStatus(res, 200);
     // MV 800: 50% is 40 shares, 30 held.
     expect(json(res).transactions).toEqual([expect.objectContaining({ transaction_type: 'BUY', quantity: 10 })]);
     expect(w.sim.total('accounting', BALANCES)).toBe(1);
@@ -77,7 +77,7 @@ describe('Portfolio Accounting as it is', () => {
     w.holdings(pid('big'), { cash: '500', securities: [...closed, { securityId: sid('a'), quantity: '30' }] });
     await w.model('Big', [position(sid('a'), '0.5')], [pid('big')]);
     const res = await rebalancePortfolio(pid('big'), '?dry_run=true');
-    expect(res.statusCode).toBe(200);
+    expectStatus(res, 200);
     expect(json(res).drifts).toEqual([expect.objectContaining({ security_id: sid('a'), original_quantity: '30', adjusted_quantity: '40' })]);
     expect(w.sim.total('accounting', BALANCES)).toBe(2);
     // Closed positions need neither a ticker nor a price.
@@ -97,7 +97,7 @@ describe('Portfolio Accounting as it is', () => {
     });
     await w.model('Closed', [position(sid('a'), '0.5')], [pid('closed')]);
     const res = await rebalancePortfolio(pid('closed'));
-    expect(res.statusCode).toBe(200);
+    expectStatus(res, 200);
     expect(json(res).transactions).toEqual([expect.objectContaining({ transaction_type: 'BUY', security_id: sid('a'), quantity: 50 })]);
     expect(json(res).drifts.map((d: { security_id: string }) => d.security_id)).toEqual([sid('a')]);
     expect(w.sim.counts().security).toEqual({ [SECURITY]: 1 });
@@ -113,7 +113,7 @@ describe('Security as it is', () => {
     w.holdings(pid('odd'), { cash: '1000', securities: [{ securityId: odd, quantity: '5' }] });
     await w.model('Odd id', [position(sid('a'), '0.5')], [pid('odd')]);
     const res = await rebalancePortfolio(pid('odd'));
-    expect(res.statusCode).toBe(422);
+    expectStatus(res, 422);
     expect(json(res)).toMatchObject({
       code: 'INFEASIBLE',
       message: `Security ${odd} is not a Security service id (24 hexadecimal characters), so the portfolio cannot be valued`,
@@ -129,7 +129,7 @@ describe('Order service as it is', () => {
     const id = await rebalanced(2, 5);
     w.sim.orders.overloaded = 1;
     const refused = await submit(id);
-    expect(refused.statusCode).toBe(503);
+    expectStatus(refused, 503);
     expect(json(refused).message).toContain('System temporarily overloaded');
     expect(w.sim.orders.received).toHaveLength(0);
     expect(await ordersOf(id, 'failed')).toHaveLength(10);
@@ -144,7 +144,7 @@ describe('Order service as it is', () => {
     const id = await rebalanced(2, 5);
     w.sim.orders.timeOut = (order) => (order.securityId === sid('o3') && order.portfolioId === pid('Orders0') ? { created: true } : null);
     const first = await submit(id);
-    expect(first.statusCode).toBe(200);
+    expectStatus(first, 200);
     expect(json(first)).toMatchObject({ sent: 10, accepted: 9, rejected: 0, unknown: 1, totals: { accepted: 9, unknown: 1, rejected: 0 } });
     expect(json(first).problems).toEqual([
       expect.objectContaining({ portfolio_id: pid('Orders0'), security_id: sid('o3'), status: 'unknown' }),
@@ -169,7 +169,7 @@ describe('Order service as it is', () => {
     w = await createWorld({ ORDER_BLOTTER_ID: '99' });
     const id = await rebalanced(1, 3);
     const res = await submit(id);
-    expect(res.statusCode).toBe(503);
+    expectStatus(res, 503);
     expect(json(res).message).toMatch(/ORDER_BLOTTER_ID 99 is not a blotter of the Order service \(GET \/api\/v1\/blotters lists 1 \(Default\), 2 \(Equity\)/);
     expect(w.sim.total('order', ORDERS)).toBe(0);
     expect(await ordersOf(id, 'failed')).toHaveLength(3);
@@ -187,10 +187,10 @@ describe('the circuits', () => {
     w.sim.inject('accounting', { route: SUMMARY, status: 400, times: 1 });
     w.sim.inject('accounting', { route: SUMMARY, latencyMs: 500, times: 11 });
     const res = await rebalanceModel(model, '?dry_run=true');
-    expect(res.statusCode).toBe(503);
+    expectStatus(res, 503);
     expect(json(res).message).toMatch(/^The Portfolio Accounting service is unavailable: GET \/api\/v1\/portfolios\/\w+\/summary: answered 400 \(simulated 400\)$/);
     expect(await circuits()).toEqual(allClosed);
     w.sim.heal();
-    expect((await rebalanceModel(model, '?dry_run=true')).statusCode).toBe(200);
+    expectStatus(await rebalanceModel(model, '?dry_run=true'), 200);
   });
 });

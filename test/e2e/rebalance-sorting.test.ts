@@ -5,8 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseSortBy } from '../../src/domain/sorting.js';
 import { REBALANCE_SORT_FIELDS, listOrder } from '../../src/modules/rebalancing/repository.js';
-import { json } from '../helpers/fixtures.js';
-import { createWorld, pid, position, sid, type World } from '../helpers/rebalancing.js';
+import { expectStatus, json, pid, position, sid } from '../helpers/fixtures.js';
+import { createWorld, type World } from '../helpers/rebalancing.js';
 
 let w: World;
 let now = new Date('2026-11-20T10:00:00.000Z');
@@ -65,7 +65,7 @@ describe('GET /rebalances?sort_by', () => {
   it('sorts by each field, both ways, with stable ties, newest first by default', async () => {
     for (const [query, expected] of orders) {
       const res = await list(query);
-      expect(res.statusCode, query).toBe(200);
+      expectStatus(res, 200, query);
       expect(ids(res), query).toEqual(expected);
       expect(res.headers['x-total-count'], query).toBe('5');
     }
@@ -85,7 +85,7 @@ describe('GET /rebalances?sort_by', () => {
     ['sort_by=*model_name', 'sort_by item "*model_name" is not a field name with an optional + or - prefix'],
   ])('answers 400 for %s', async (query, message) => {
     const res = await list(query);
-    expect(res.statusCode).toBe(400);
+    expectStatus(res, 400);
     expect(json(res)).toMatchObject({ code: 'VALIDATION_ERROR', message, detail: message, details: [{ path: 'sort_by' }] });
   });
 });
@@ -104,7 +104,7 @@ describe('POST /rebalances/portfolios?sort_by', () => {
     ];
     for (const [query, expected] of cases) {
       const res = await containing(query, [pid('b1'), pid('c1')]);
-      expect(res.statusCode, query).toBe(200);
+      expectStatus(res, 200, query);
       expect(ids(res), query).toEqual(expected);
       expect(res.headers['x-total-count'], query).toBe('4');
     }

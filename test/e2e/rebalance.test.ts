@@ -1,21 +1,25 @@
 // Rebalancing one portfolio and a model, end to end: the real app, a real
 // database, the GlobeCo services simulated over real HTTP.
 import { afterEach, describe, expect, it } from 'vitest';
-import { json } from '../helpers/fixtures.js';
-import { createWorld, pid, position, sid, type World } from '../helpers/rebalancing.js';
+import { expectStatus, json, pid, position, sid } from '../helpers/fixtures.js';
+import { manualClock } from '../helpers/clock.js';
+import { createWorld, type World } from '../helpers/rebalancing.js';
 
 let w: World;
 afterEach(async () => {
   await w.close();
 });
 
-const today = new Date().toISOString().slice(0, 10);
+// A fixed clock: trade dates are the clock's day, whenever the suite runs (even across midnight UTC).
+const clock = manualClock('2026-03-02T10:00:00.000Z');
+const today = '2026-03-02';
+const world = (env: Record<string, string> = {}) => createWorld(env, { clock });
 const rebalancePortfolio = (id: string, query = '') => w.t.request({ method: 'POST', url: `/api/v1/portfolio/${id}/rebalance${query}` });
 const rebalanceModel = (id: string, query = '') => w.t.request({ method: 'POST', url: `/api/v1/model/${id}/rebalance${query}` });
 
 describe('POST /api/v1/portfolio/:id/rebalance', () => {
   it('computes exact orders and drifts for a hand-worked portfolio', async () => {
-    w = await createWorld();
+    w = await world();
     w.security(sid('a'), 'AAA', '50');
     w.security(sid('b'), 'BBB', '100');
     w.security(sid('c'), 'CCC', '25');
@@ -33,7 +37,7 @@ describe('POST /api/v1/portfolio/:id/rebalance', () => {
     w.sim.book.setPortfolioName(pid('one'), 'Growth Fund');
 
     const res = await rebalancePortfolio(pid('one'));
-    expect(res.statusCode).toBe(200);
+    expectStatus(res, 200);
     const body = json(res);
     expect(body).toEqual({
       portfolio_id: pid('one'),
@@ -78,12 +82,12 @@ describe('POST /api/v1/portfolio/:id/rebalance', () => {
   });
 
   it('answers 422 for the rounding trap instead of buying one share', async () => {
-    w = await createWorld();
+    w = await world();
     w.security(sid('x'), 'XXX', '1500');
     w.holdings(pid('trap'), { cash: '100000', securities: [] });
     await w.model('Trap', [position(sid('x'), '0.01', '0.002')], [pid('trap')]);
     const res = await rebalancePortfolio(pid('trap'));
-    expect(res.statusCode).toBe(422);
+    expectStatus(res, 422);
     expect(json(res)).toMatchObject({
       code: 'INFEASIBLE',
       message: `no feasible solution exists: no whole number of shares meets the drift band of ${sid('x')} (band 800.00 to 1200.00 at price 1500 allows 1 to 0 shares)`,
@@ -92,7 +96,7 @@ describe('POST /api/v1/portfolio/:id/rebalance', () => {
   });
 
   it('spends no more than the portfolio has when rounding would overspend', async () => {
-    w = await createWorld();
+    w = await world();
     // Rounded to the nearest share, A, B and C overspend 1 000 by 75: selling C's share back costs least drift.
     w.security(sid('a'), 'AAA', '90');
     w.security(sid('b'), 'BBB', '90');
@@ -115,7 +119,7 @@ describe('POST /api/v1/portfolio/:id/rebalance', () => {
   });
 
   it('covers a short with a buy and sells a security the model does not hold', async () => {
-    w = await createWorld();
+    w = await world();
     w.security(sid('s'), 'SSS', '50');
     w.security(sid('x'), 'XXX', '20');
     w.holdings(pid('short'), {
@@ -144,7 +148,7 @@ describe('POST /api/v1/portfolio/:id/rebalance', () => {
   });
 
   it('has nothing to do for a new portfolio (accounting 404) and buys for one holding only cash', async () => {
-    w = await createWorld();
+    w = await world();
     w.security(sid('a'), 'AAA', '10');
     w.holdings(pid('cash'), { cash: '1000', securities: [] });
     await w.model('New', [position(sid('a'), '0.5')], [pid('new'), pid('cash')]);
@@ -158,12 +162,12 @@ describe('POST /api/v1/portfolio/:id/rebalance', () => {
   });
 
   it('fails a portfolio that holds a security unknown to the Security service, naming it', async () => {
-    w = await createWorld();
+    w = await world();
     w.security(sid('a'), 'AAA', '10');
     w.holdings(pid('odd'), { cash: '100', securities: [{ securityId: sid('ghost'), quantity: '1' }] });
     await w.model('Ghost', [position(sid('a'), '0.5')], [pid('odd')]);
     const res = await rebalancePortfolio(pid('odd'));
-    expect(res.statusCode).toBe(422);
+    expectStatus(res, 422);
     expect(json(res).message).toBe(`Security ${sid('ghost')} is unknown to the Security service, so the portfolio cannot be valued`);
   });
 
@@ -172,19 +176,19 @@ describe('POST /api/v1/portfolio/:id/rebalance', () => {
     ['a price of 0', '0', 'has a price of 0, not above 0'],
     ['a negative price', '-2.5', 'has a price of -2.5, not above 0'],
   ])('fails a portfolio holding a security with %s, naming its ticker', async (_, price, why) => {
-    w = await createWorld();
+    w = await world();
     w.security(sid('a'), 'AAA', '10');
     w.security(sid('bad'), 'NOPX', price);
     w.holdings(pid('unpriced'), { cash: '100', securities: [{ securityId: sid('bad'), quantity: '3' }] });
     await w.model('Unpriced', [position(sid('a'), '0.5')], [pid('unpriced')]);
     const res = await rebalancePortfolio(pid('unpriced'));
-    expect(res.statusCode).toBe(422);
+    expectStatus(res, 422);
     expect(json(res)).toMatchObject({ code: 'INFEASIBLE', message: `Security ${sid('bad')} (NOPX) ${why}, so the portfolio cannot be valued` });
     expect(json(await w.t.request({ method: 'GET', url: '/api/v1/rebalances' }))).toEqual([]);
   });
 
   it('sorts transactions and drifts by security id, whatever the order of the model and the holdings', async () => {
-    w = await createWorld();
+    w = await world();
     w.security(sid('a'), 'AAA', '20');
     w.security(sid('c'), 'CCC', '10');
     w.security(sid('m'), 'MMM', '25');
@@ -215,7 +219,7 @@ describe('POST /api/v1/portfolio/:id/rebalance', () => {
   });
 
   it('stores untraded positions without a trade, and cash after as cash minus buys plus sells', async () => {
-    w = await createWorld();
+    w = await world();
     w.security(sid('keep'), 'KEEP', '10');
     w.security(sid('buy'), 'BUYS', '25');
     w.security(sid('sell'), 'SELL', '40');
@@ -230,7 +234,7 @@ describe('POST /api/v1/portfolio/:id/rebalance', () => {
     // BUYS 50% = 200.01 shares: buy 200 (5 000). SELL 4% = 10.0005 shares: sell 20 (800).
     await w.model('Keep, buy, sell', [position(sid('keep'), '0.1'), position(sid('buy'), '0.5'), position(sid('sell'), '0.04')], [pid('mixed')]);
     const res = await rebalancePortfolio(pid('mixed'));
-    expect(res.statusCode).toBe(200);
+    expectStatus(res, 200);
     const id = json(res).rebalance_id;
 
     const portfolios = json(await w.t.request({ method: 'GET', url: `/api/v1/rebalance/${id}/portfolios` }));
@@ -254,7 +258,7 @@ describe('POST /api/v1/portfolio/:id/rebalance', () => {
   });
 
   it("dates the model without bumping its version, so an editor's next save still succeeds", async () => {
-    w = await createWorld();
+    w = await world();
     w.security(sid('a'), 'AAA', '10');
     w.holdings(pid('dated'), { cash: '1000', securities: [] });
     const model = await w.model('Dated', [position(sid('a'), '0.5')], [pid('dated')]);
@@ -262,7 +266,7 @@ describe('POST /api/v1/portfolio/:id/rebalance', () => {
     expect(before).toMatchObject({ last_rebalance_date: null, version: 1 });
 
     const res = await rebalancePortfolio(pid('dated'));
-    expect(res.statusCode).toBe(200);
+    expectStatus(res, 200);
     const stored = json(await w.t.request({ method: 'GET', url: `/api/v1/rebalance/${json(res).rebalance_id}` }));
     const after = json(await w.t.request({ method: 'GET', url: `/api/v1/model/${model}` }));
     expect(after.last_rebalance_date).toBe(stored.rebalance_date);
@@ -273,30 +277,30 @@ describe('POST /api/v1/portfolio/:id/rebalance', () => {
       url: `/api/v1/model/${model}`,
       payload: { name: 'Dated, renamed', positions: before.positions, portfolios: before.portfolios, version: before.version },
     });
-    expect(save.statusCode).toBe(200);
+    expectStatus(save, 200);
     expect(json(save)).toMatchObject({ name: 'Dated, renamed', version: 2 });
   });
 
   it('answers 404 for a portfolio no model lists, and 400 for a malformed id', async () => {
-    w = await createWorld();
-    expect((await rebalancePortfolio(pid('nobody'))).statusCode).toBe(404);
+    w = await world();
+    expectStatus(await rebalancePortfolio(pid('nobody')), 404);
     expect(json(await rebalancePortfolio(pid('nobody'))).message).toBe(`Portfolio ${pid('nobody')} is not in any model`);
-    expect((await rebalancePortfolio('short-id')).statusCode).toBe(400);
+    expectStatus(await rebalancePortfolio('short-id'), 400);
   });
 
   it('still rebalances with portfolio_name null when the portfolio service is down', async () => {
-    w = await createWorld();
+    w = await world();
     w.security(sid('a'), 'AAA', '10');
     w.holdings(pid('named'), { cash: '100', securities: [] });
     await w.model('Nameless', [position(sid('a'), '0.5')], [pid('named')]);
     await w.sim.down('portfolio');
     const res = await rebalancePortfolio(pid('named'));
-    expect(res.statusCode).toBe(200);
+    expectStatus(res, 200);
     expect(json(res).portfolio_name).toBeNull();
   });
 
   it('computes everything and stores nothing on a dry run', async () => {
-    w = await createWorld();
+    w = await world();
     w.security(sid('a'), 'AAA', '10');
     w.holdings(pid('dry'), { cash: '100', securities: [] });
     const model = await w.model('Dry', [position(sid('a'), '0.5')], [pid('dry')]);
@@ -310,13 +314,13 @@ describe('POST /api/v1/portfolio/:id/rebalance', () => {
 
 describe('POST /api/v1/model/:id/rebalance', () => {
   it('computes every portfolio and stores nothing on a dry run', async () => {
-    w = await createWorld();
+    w = await world();
     w.security(sid('a'), 'AAA', '10');
     w.holdings(pid('p1'), { cash: '1000', securities: [] });
     w.holdings(pid('p2'), { cash: '500', securities: [{ securityId: sid('a'), quantity: '80' }] });
     const model = await w.model('What if', [position(sid('a'), '0.5')], [pid('p1'), pid('p2')]);
     const res = await rebalanceModel(model, '?dry_run=true');
-    expect(res.statusCode).toBe(200);
+    expectStatus(res, 200);
     expect(json(res).map((r: { rebalance_id: null; transactions: unknown[] }) => [r.rebalance_id, r.transactions])).toEqual([
       [null, [{ transaction_type: 'BUY', security_id: sid('a'), quantity: 50, trade_date: today }]],
       [null, [{ transaction_type: 'SELL', security_id: sid('a'), quantity: 15, trade_date: today }]],
@@ -326,7 +330,7 @@ describe('POST /api/v1/model/:id/rebalance', () => {
   });
 
   it('answers with every portfolio, one infeasible among them, stores it, and dates the model without bumping its version', async () => {
-    w = await createWorld();
+    w = await world();
     w.security(sid('a'), 'AAA', '10');
     w.security(sid('x'), 'XXX', '1500');
     w.holdings(pid('p1'), { cash: '1000000', securities: [] });
@@ -335,7 +339,7 @@ describe('POST /api/v1/model/:id/rebalance', () => {
     // X at 1% ±0.2% = 10 000 ±2 000: fine for 1 000 000 (6.67 shares: band 5.3..8), no share fits 100 000's band 800..1 200.
     const model = await w.model('Mixed', [position(sid('a'), '0.5', '0.1'), position(sid('x'), '0.01', '0.002')], [pid('p1'), pid('p2'), pid('p3')]);
     const res = await rebalanceModel(model);
-    expect(res.statusCode).toBe(200);
+    expectStatus(res, 200);
     const body = json(res);
     expect(body.map((r: { status: string }) => r.status)).toEqual(['ok', 'infeasible', 'ok']);
     expect(body[1]).toMatchObject({
@@ -360,27 +364,27 @@ describe('POST /api/v1/model/:id/rebalance', () => {
   });
 
   it('answers 422 only when every portfolio is infeasible, storing nothing', async () => {
-    w = await createWorld();
+    w = await world();
     w.security(sid('x'), 'XXX', '1500');
     w.holdings(pid('p1'), { cash: '100000', securities: [] });
     w.holdings(pid('p2'), { cash: '100000', securities: [] });
     const model = await w.model('Hopeless', [position(sid('x'), '0.01', '0.002')], [pid('p1'), pid('p2')]);
     const res = await rebalanceModel(model);
-    expect(res.statusCode).toBe(422);
+    expectStatus(res, 422);
     expect(json(res).message).toBe(`no feasible solution exists for any of the 2 portfolios of model ${model}`);
     expect(await w.t.app.mongo.db.collection('rebalance_portfolios').countDocuments()).toBe(0);
   });
 
   it('answers 422 naming the securities when the only portfolio of the model is infeasible, like the single-portfolio call', async () => {
-    w = await createWorld();
+    w = await world();
     w.security(sid('x'), 'XXX', '1500');
     w.holdings(pid('alone'), { cash: '100000', securities: [] });
     const model = await w.model('Alone', [position(sid('x'), '0.01', '0.002')], [pid('alone')]);
     const single = await rebalancePortfolio(pid('alone'));
-    expect(single.statusCode).toBe(422);
+    expectStatus(single, 422);
 
     const res = await rebalanceModel(model);
-    expect(res.statusCode).toBe(422);
+    expectStatus(res, 422);
     expect(json(res)).toMatchObject({ code: 'INFEASIBLE', message: expect.stringContaining('no feasible solution exists') });
     expect(json(res).message).toContain(sid('x'));
     expect(json(res).message).toBe(json(single).message);
@@ -388,27 +392,27 @@ describe('POST /api/v1/model/:id/rebalance', () => {
   });
 
   it('answers 404 for an unknown model and 400 for a malformed id', async () => {
-    w = await createWorld();
+    w = await world();
     const unknown = '0123456789abcdef01234567';
     const missing = await rebalanceModel(unknown);
-    expect(missing.statusCode).toBe(404);
+    expectStatus(missing, 404);
     expect(json(missing)).toMatchObject({ code: 'NOT_FOUND', message: `Model ${unknown} not found` });
     for (const bad of ['not-a-model', 'z'.repeat(24)]) {
       const res = await rebalanceModel(bad);
-      expect(res.statusCode, bad).toBe(400);
+      expectStatus(res, 400, bad);
       expect(json(res).code, bad).toBe('VALIDATION_ERROR');
     }
   });
 
   it('answers [] for a model without portfolios', async () => {
-    w = await createWorld();
+    w = await world();
     const model = await w.model('Empty', [], []);
     const res = await rebalanceModel(model);
     expect([res.statusCode, json(res)]).toEqual([200, []]);
   });
 
   it('stops at the first upstream failure: 503 naming the service, nothing stored, no further calls', async () => {
-    w = await createWorld({ REBALANCE_CONCURRENCY: '1', UPSTREAM_RETRIES: '2' });
+    w = await world({ REBALANCE_CONCURRENCY: '1', UPSTREAM_RETRIES: '2' });
     w.security(sid('a'), 'AAA', '10');
     const portfolios = Array.from({ length: 6 }, (_, i) => pid(`down${i}`));
     for (const p of portfolios) w.holdings(p, { cash: '1000', securities: [] });
@@ -416,7 +420,7 @@ describe('POST /api/v1/model/:id/rebalance', () => {
     // The accounting service answers twice, then fails from the third portfolio on.
     w.sim.inject('accounting', { status: 500, after: 2 });
     const res = await rebalanceModel(model);
-    expect(res.statusCode).toBe(503);
+    expectStatus(res, 503);
     expect(json(res)).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE' });
     // The third summary's 500 may mean "no balances yet": /balances is asked, and fails twice.
     expect(json(res).message).toMatch(
@@ -430,7 +434,7 @@ describe('POST /api/v1/model/:id/rebalance', () => {
   });
 
   it('makes about one accounting call per portfolio and looks each security up once', async () => {
-    w = await createWorld();
+    w = await world();
     const K = 30;
     for (let i = 0; i < K; i++) w.security(sid(`k${i}`), `T${String(i).padStart(2, '0')}`, String(10 + i));
     const P = 25;
@@ -448,7 +452,7 @@ describe('POST /api/v1/model/:id/rebalance', () => {
     );
     w.sim.resetCounts();
     const res = await rebalanceModel(model);
-    expect(res.statusCode).toBe(200);
+    expectStatus(res, 200);
     expect(w.sim.total('accounting')).toBe(P);
     expect(w.sim.total('security')).toBeLessThanOrEqual(K);
     expect(w.sim.total('pricing')).toBeLessThanOrEqual(K);

@@ -3,8 +3,8 @@
 // on the bodiless ones. An empty body is no body on a route that takes none; a
 // route that needs one says so; a body that is not JSON is a 415.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { json } from '../helpers/fixtures.js';
-import { createWorld, pid, position, sid, type World } from '../helpers/rebalancing.js';
+import { expectStatus, json, pid, position, sid } from '../helpers/fixtures.js';
+import { createWorld, type World } from '../helpers/rebalancing.js';
 
 let w: World;
 let modelId: string;
@@ -59,7 +59,7 @@ describe('routes that take no body', () => {
     const doomed = await w.model(`Doomed ${what}`, [], []);
     const gone = await send('DELETE', `/api/v1/model/${doomed}?version=1`);
     expect([gone.statusCode, gone.body]).toEqual([204, '']);
-    expect((await w.t.request({ method: 'GET', url: `/api/v1/model/${doomed}` })).statusCode).toBe(404);
+    expectStatus(await w.t.request({ method: 'GET', url: `/api/v1/model/${doomed}` }), 404);
   });
 });
 
@@ -83,7 +83,7 @@ describe('routes that need a body', () => {
   ])('answer 400 "a JSON body is required" to an empty body %s', async (_what, headers, payload) => {
     for (const [method, url] of routes()) {
       const res = await w.t.request({ method, url, headers, payload });
-      expect(res.statusCode, `${method} ${url}`).toBe(400);
+      expectStatus(res, 400, `${method} ${url}`);
       expect(json(res), `${method} ${url}`).toMatchObject({
         status_code: 400,
         code: 'VALIDATION_ERROR',
@@ -107,7 +107,7 @@ describe('routes that need a body', () => {
     for (const [contentType, payload] of bodies) {
       for (const [method, url] of routes()) {
         const res = await w.t.request({ method, url, headers: { 'content-type': contentType }, payload });
-        expect(res.statusCode, `${contentType} ${method} ${url}`).toBe(415);
+        expectStatus(res, 415, `${contentType} ${method} ${url}`);
         expect(json(res), `${contentType} ${method} ${url}`).toMatchObject({
           status_code: 415,
           code: 'UNSUPPORTED_MEDIA_TYPE',

@@ -3,8 +3,8 @@
 // run out with the circuit still closed, malformed JSON, and a payload whose
 // decimals are out of bounds. (MongoDB, overload and shutdown: operations.test.ts.)
 import { afterEach, describe, expect, it } from 'vitest';
-import { json } from '../helpers/fixtures.js';
-import { createWorld, pid, position, sid, type World } from '../helpers/rebalancing.js';
+import { expectStatus, json, pid, position, sid } from '../helpers/fixtures.js';
+import { createWorld, type World } from '../helpers/rebalancing.js';
 
 let w: World | undefined;
 afterEach(async () => {
@@ -27,7 +27,7 @@ describe('503 answers', () => {
     w = await world();
     w.sim.inject('accounting', { status: 500 });
     const res = await rebalance(w);
-    expect(res.statusCode).toBe(503);
+    expectStatus(res, 503);
     expect(json(res)).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', message: expect.stringContaining('Portfolio Accounting') });
     expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     const health = json(await w.t.request({ method: 'GET', url: '/health/health' }));
@@ -38,7 +38,7 @@ describe('503 answers', () => {
     w = await world();
     w.sim.inject('accounting', { malformed: true });
     const res = await rebalance(w);
-    expect(res.statusCode).toBe(503);
+    expectStatus(res, 503);
     expect(json(res).message).toMatch(/^The Portfolio Accounting service is unavailable: .*malformed JSON/);
     expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
   });
@@ -47,7 +47,7 @@ describe('503 answers', () => {
     w = await world();
     w.holdings(pid('r1'), { cash: '10000', securities: [{ securityId: sid('r1'), quantity: '1e-400000000' }] });
     const res = await rebalance(w);
-    expect(res.statusCode).toBe(503);
+    expectStatus(res, 503);
     expect(json(res).message).toContain('The Portfolio Accounting service is unavailable');
     expect(json(res).message).toContain('netQuantity must be 0 or between 1e-34 and 1e34 in magnitude');
     expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);

@@ -5,7 +5,7 @@
 import { MongoClient } from 'mongodb';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTestApp, testConfig, type TestApp } from '../helpers/app.js';
-import { json } from '../helpers/fixtures.js';
+import { expectStatus, json } from '../helpers/fixtures.js';
 
 let t: TestApp | undefined;
 let client: MongoClient | undefined;
@@ -38,11 +38,11 @@ describe('a unique index that duplicates in the data keep from being created', (
     t = await createTestApp({ MONGODB_DB: config.mongodb.dbName });
 
     const listed = await t.request({ method: 'GET', url: '/api/v1/models' });
-    expect(listed.statusCode).toBe(200);
+    expectStatus(listed, 200);
     expect(json(listed).map((m: { name: string }) => m.name).sort()).toEqual(['Single', 'Twin', 'Twin']);
 
     const refused = await t.request({ method: 'POST', url: '/api/v1/models', payload: { name: 'New' } });
-    expect(refused.statusCode).toBe(503);
+    expectStatus(refused, 503);
     expect(refused.headers['retry-after']).toBe('30');
     expect(json(refused)).toMatchObject({ status_code: 503, code: 'UPSTREAM_UNAVAILABLE', correlation_id: expect.any(String) });
     expect(json(refused).message).toContain('models_name_unique');
@@ -52,18 +52,18 @@ describe('a unique index that duplicates in the data keep from being created', (
     const single = json(listed).find((m: { name: string }) => m.name === 'Single');
     const position = { security_id: 'SEC000000000000000000001', target: '0.5', high_drift: '0.02', low_drift: '0.02' };
     const added = await t.request({ method: 'POST', url: `/api/v1/model/${single.model_id}/position`, payload: position });
-    expect(added.statusCode).toBe(200);
+    expectStatus(added, 200);
     const renamed = await t.request({
       method: 'PUT',
       url: `/api/v1/model/${single.model_id}`,
       payload: { name: 'Renamed', positions: [position], portfolios: [], version: json(added).version },
     });
-    expect(renamed.statusCode).toBe(503);
+    expectStatus(renamed, 503);
     expect(json(renamed).message).toContain('models_name_unique');
 
     for (const url of ['/health/ready', '/health/health']) {
       const health = await t.request({ method: 'GET', url });
-      expect(health.statusCode).toBe(200);
+      expectStatus(health, 200);
       expect(json(health)).toMatchObject({
         status: 'degraded',
         degraded: [{ index: 'models_name_unique', collection: 'models', duplicates: [{ value: 'Twin', count: 2 }] }],
@@ -76,9 +76,9 @@ describe('a unique index that duplicates in the data keep from being created', (
     expect(report.missingIndexes).toEqual([]);
 
     const created = await t.request({ method: 'POST', url: '/api/v1/models', payload: { name: 'New' } });
-    expect(created.statusCode).toBe(201);
+    expectStatus(created, 201);
     const twice = await t.request({ method: 'POST', url: '/api/v1/models', payload: { name: 'Twin' } });
-    expect(twice.statusCode).toBe(409);
+    expectStatus(twice, 409);
     const ready = await t.request({ method: 'GET', url: '/health/ready' });
     expect(json(ready)).toEqual({ status: 'ready' });
   });

@@ -4,8 +4,8 @@
 // is, not an empty one worth only its cash. The rebalance answer keeps the
 // status, the error and empty lists.
 import { afterEach, describe, expect, it } from 'vitest';
-import { json } from '../helpers/fixtures.js';
-import { createWorld, pid, position, sid, type World } from '../helpers/rebalancing.js';
+import { expectStatus, json, pid, position, sid } from '../helpers/fixtures.js';
+import { createWorld, type World } from '../helpers/rebalancing.js';
 
 let w: World;
 afterEach(async () => {
@@ -14,7 +14,7 @@ afterEach(async () => {
 
 const get = async (url: string) => {
   const res = await w.t.request({ method: 'GET', url: `/api/v1${url}` });
-  expect(res.statusCode, url).toBe(200);
+  expectStatus(res, 200, url);
   return json(res);
 };
 
@@ -39,7 +39,7 @@ describe('a model rebalance with infeasible portfolios', () => {
     const model = await w.model('Stuck', [position(sid('a'), '0.5', '0.1'), position(sid('x'), '0.01', '0.002')], [pid('fits'), pid('stuck')]);
 
     const res = await w.t.request({ method: 'POST', url: `/api/v1/model/${model}/rebalance` });
-    expect(res.statusCode).toBe(200);
+    expectStatus(res, 200);
     const [fits, stuck] = json(res);
     expect(fits).toMatchObject({ status: 'ok' });
     expect(stuck).toEqual({
@@ -126,7 +126,7 @@ describe('a model rebalance with infeasible portfolios', () => {
     const model = await w.model('Unpriced', [position(sid('a'), '0.5')], [pid('fits'), pid('unpriced')]);
 
     const res = await w.t.request({ method: 'POST', url: `/api/v1/model/${model}/rebalance` });
-    expect(res.statusCode).toBe(200);
+    expectStatus(res, 200);
     const [fits, unpriced] = json(res);
     const message = `Security ${sid('n')} (NOPX) has no price, so the portfolio cannot be valued`;
     expect(unpriced).toMatchObject({ status: 'infeasible', error: { code: 'INFEASIBLE', message }, transactions: [], drifts: [] });

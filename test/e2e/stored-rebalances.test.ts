@@ -1,16 +1,20 @@
 // Stored rebalances: reading, paging, querying by portfolio, deleting.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { json } from '../helpers/fixtures.js';
-import { createWorld, pid, position, sid, type World } from '../helpers/rebalancing.js';
+import { expectStatus, json, pid, position, sid } from '../helpers/fixtures.js';
+import { manualClock } from '../helpers/clock.js';
+import { createWorld, type World } from '../helpers/rebalancing.js';
 
 let w: World;
 let modelA: string;
 let modelB: string;
 const ids: string[] = [];
-const today = new Date().toISOString().slice(0, 10);
+// A fixed clock: trade dates are the clock's day, whenever the suite runs (even across midnight UTC).
+const clock = manualClock('2026-03-02T10:00:00.000Z');
+const today = '2026-03-02';
+const world = (env: Record<string, string> = {}) => createWorld(env, { clock });
 
 beforeAll(async () => {
-  w = await createWorld();
+  w = await world();
   w.security(sid('a'), 'AAA', '41.17');
   w.security(sid('b'), 'BBB', '12.5');
   w.holdings(pid('p1'), { cash: '50000', securities: [{ securityId: sid('a'), quantity: '100.25' }] });
@@ -34,7 +38,7 @@ const get = (url: string) => w.t.request({ method: 'GET', url });
 describe('reading stored rebalances', () => {
   it('lists them newest first, paged by offset and limit', async () => {
     const res = await get('/api/v1/rebalances');
-    expect(res.statusCode).toBe(200);
+    expectStatus(res, 200);
     expect(json(res).map((r: { rebalance_id: string }) => r.rebalance_id)).toEqual([...ids].reverse());
     expect(json(await get('/api/v1/rebalances?offset=1&limit=2')).map((r: { rebalance_id: string }) => r.rebalance_id)).toEqual([ids[2], ids[1]]);
     expect(json(await get('/api/v1/rebalances?offset=4'))).toEqual([]);
@@ -46,13 +50,13 @@ describe('reading stored rebalances', () => {
     ['offset=-1', 'offset must be a non-negative integer'],
   ])('answers 400 for %s', async (query, message) => {
     const res = await get(`/api/v1/rebalances?${query}`);
-    expect(res.statusCode).toBe(400);
+    expectStatus(res, 400);
     expect(json(res).message).toBe(message);
   });
 
   it('returns one rebalance in full, with exact figures rounded only at the edge', async () => {
     const res = await get(`/api/v1/rebalance/${ids[0]}`);
-    expect(res.statusCode).toBe(200);
+    expectStatus(res, 200);
     const r = json(res);
     expect(r).toMatchObject({
       rebalance_id: ids[0],
@@ -105,9 +109,9 @@ describe('reading stored rebalances', () => {
   });
 
   it('answers 404 and 400 where it should', async () => {
-    expect((await get('/api/v1/rebalance/0123456789abcdef01234567')).statusCode).toBe(404);
-    expect((await get('/api/v1/rebalance/nope')).statusCode).toBe(400);
-    expect((await get(`/api/v1/rebalance/${ids[0]}/portfolio/${pid('p3')}/positions`)).statusCode).toBe(404);
+    expectStatus(await get('/api/v1/rebalance/0123456789abcdef01234567'), 404);
+    expectStatus(await get('/api/v1/rebalance/nope'), 400);
+    expectStatus(await get(`/api/v1/rebalance/${ids[0]}/portfolio/${pid('p3')}/positions`), 404);
     expect(json(await get(`/api/v1/rebalance/${ids[0]}/portfolio/${pid('p3')}/positions`)).message).toBe(
       `Portfolio ${pid('p3')} is not in rebalance ${ids[0]}`,
     );
@@ -122,7 +126,7 @@ describe('reading stored rebalances', () => {
     const withAny = (query: string) => post(query, [pid('p3'), pid('p2')]).then((res) => json(res).map((r: { rebalance_id: string }) => r.rebalance_id));
     expect(await withAny('?limit=2')).toEqual([ids[3], ids[2]]);
     expect(await withAny('?offset=2&limit=2')).toEqual([ids[1], ids[0]]);
-    expect((await post('', ['bad'])).statusCode).toBe(400);
+    expectStatus(await post('', ['bad']), 400);
   });
 });
 
@@ -130,7 +134,7 @@ describe('the default page of stored rebalances', () => {
   let many: World;
   const stored: string[] = [];
   beforeAll(async () => {
-    many = await createWorld();
+    many = await world();
     many.security(sid('a'), 'AAA', '10');
     many.holdings(pid('many'), { cash: '1000', securities: [] });
     await many.model('Many', [position(sid('a'), '0.5')], [pid('many')]);
@@ -148,7 +152,7 @@ describe('the default page of stored rebalances', () => {
     const ids = (res: { body: string }) => json(res).map((r: { rebalance_id: string }) => r.rebalance_id);
     const newestFirst = [...stored].reverse();
     const first = await many.t.request({ method: 'GET', url: '/api/v1/rebalances' });
-    expect(first.statusCode).toBe(200);
+    expectStatus(first, 200);
     expect(ids(first)).toEqual(newestFirst.slice(0, 10));
     expect(ids(await many.t.request({ method: 'GET', url: '/api/v1/rebalances?offset=10' }))).toEqual(newestFirst.slice(10));
     const past = await many.t.request({ method: 'GET', url: '/api/v1/rebalances?offset=13' });
@@ -159,13 +163,13 @@ describe('the default page of stored rebalances', () => {
 describe('deleting a stored rebalance', () => {
   it('needs the current version (409 otherwise) and takes its portfolios with it', async () => {
     const stale = await w.t.request({ method: 'DELETE', url: `/api/v1/rebalance/${ids[1]}?version=2` });
-    expect(stale.statusCode).toBe(409);
+    expectStatus(stale, 409);
     expect(json(stale).code).toBe('VERSION_CONFLICT');
     const res = await w.t.request({ method: 'DELETE', url: `/api/v1/rebalance/${ids[1]}?version=1` });
     expect([res.statusCode, json(res)]).toEqual([200, { message: `Rebalance ${ids[1]} deleted` }]);
-    expect((await get(`/api/v1/rebalance/${ids[1]}`)).statusCode).toBe(404);
+    expectStatus(await get(`/api/v1/rebalance/${ids[1]}`), 404);
     const { ObjectId } = await import('mongodb');
     expect(await w.t.app.mongo.db.collection('rebalance_portfolios').countDocuments({ rebalance_id: new ObjectId(ids[1]) })).toBe(0);
-    expect((await w.t.request({ method: 'DELETE', url: `/api/v1/rebalance/${ids[1]}?version=1` })).statusCode).toBe(404);
+    expectStatus(await w.t.request({ method: 'DELETE', url: `/api/v1/rebalance/${ids[1]}?version=1` }), 404);
   });
 });

@@ -14,8 +14,10 @@ import { BSON, MongoClient, ObjectId } from 'mongodb';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startEmbedded } from '../../src/dev-database.js';
-import { json } from '../helpers/fixtures.js';
-import { createWorld, pid, position, sid, type World } from '../helpers/rebalancing.js';
+import { systemClock } from '../../src/domain/clock.js';
+import { createLease } from '../../src/modules/scheduling/lease.js';
+import { expectStatus, json, pid, position, sid } from '../helpers/fixtures.js';
+import { createWorld, type World } from '../helpers/rebalancing.js';
 
 let w: World | undefined;
 let relay: Relay | undefined;
@@ -138,7 +140,7 @@ describe('a rebalance that fails after writing portfolio documents', () => {
 
     const res = await w!.t.request({ method: 'POST', url: `/api/v1/model/${modelId}/rebalance` });
 
-    expect(res.statusCode).toBe(503);
+    expectStatus(res, 503);
     expect(json(res)).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE' });
     relay!.unblock();
     expect(await documents()).toBe(0);
@@ -152,7 +154,7 @@ describe('a rebalance that fails after writing portfolio documents', () => {
 
     const res = await w!.t.request({ method: 'POST', url: `/api/v1/model/${modelId}/rebalance` });
 
-    expect(res.statusCode).toBe(503);
+    expectStatus(res, 503);
     relay!.unblock();
     expect(await documents()).toBe(3);
     expect(json(await w!.t.request({ method: 'GET', url: '/api/v1/rebalances' }))).toEqual([]);
@@ -176,7 +178,7 @@ describe('the sweeper', () => {
     w.holdings(pid('s1'), { cash: '1000', securities: [] });
     const modelId = await w.model('Swept', [position(sid('s'), '0.5')], [pid('s1')]);
     const published = await w.t.request({ method: 'POST', url: `/api/v1/model/${modelId}/rebalance` });
-    expect(published.statusCode).toBe(200);
+    expectStatus(published, 200);
     const publishedId = json(published)[0].rebalance_id as string;
 
     // What a killed process left: a rebalance started at 09:00 with two portfolio documents and no header.
@@ -212,7 +214,7 @@ describe('the sweeper', () => {
     expect(await portfolios.countDocuments({ rebalance_id: orphan })).toBe(0);
     expect(await portfolios.countDocuments({ rebalance_id: new ObjectId(publishedId) })).toBe(1);
     const stored = await w.t.request({ method: 'GET', url: `/api/v1/rebalance/${publishedId}` });
-    expect(stored.statusCode).toBe(200);
+    expectStatus(stored, 200);
     expect(json(stored).portfolios).toHaveLength(1);
 
     expect((await readdir(spoolDir)).sort()).toEqual([files.otherRecent, files.notASpool].sort());
@@ -224,21 +226,16 @@ describe('the sweeper', () => {
     const db = client.db(w.t.config.mongodb.dbName);
     const orphan = new ObjectId(ObjectId.generate(Math.floor(Date.now() / 1000) - 60));
     await db.collection('rebalance_portfolios').insertOne({ rebalance_id: orphan, seq: 0, portfolio_id: pid('x') });
-    const leases = db.collection<{ _id: string; [field: string]: unknown }>('leases');
-    await leases.insertOne({
-      _id: 'maintenance-sweep',
-      holder: 'another-replica',
-      cycle_id: 'sweep-1',
-      expires_at: new Date(Date.now() + 600_000),
-      last_tick: new Date(0),
-      acquired_at: new Date(),
-    });
+    // Another replica takes the sweep lease through the lease code, for a tick before this replica's next one.
+    const other = createLease(db, systemClock, { name: 'maintenance-sweep', holder: 'another-replica', ttlMs: 600_000, skewMs: 5000 });
+    const startup = await db.collection<{ _id: string; last_tick: Date }>('leases').findOne({ _id: 'maintenance-sweep' });
+    expect(await other.acquire(new Date((startup?.last_tick.getTime() ?? 0) + 1), 'sweep-1')).not.toBeNull();
 
     expect(await w.t.app.maintenance.sweep()).toMatchObject({ leased: false, rebalances: 0 });
     expect(await db.collection('rebalance_portfolios').countDocuments()).toBe(1);
 
     // The other replica finishes its sweep.
-    await leases.updateOne({ _id: 'maintenance-sweep' }, { $set: { holder: null, cycle_id: null } });
+    await other.release('sweep-1');
     expect(await w.t.app.maintenance.sweep()).toMatchObject({ leased: true, rebalances: 1 });
     expect(await db.collection('rebalance_portfolios').countDocuments()).toBe(0);
   });

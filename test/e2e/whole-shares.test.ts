@@ -3,8 +3,8 @@
 // to the resulting holding. Through HTTP, with the accounting service sending
 // fractional net quantities.
 import { afterEach, describe, expect, it } from 'vitest';
-import { json } from '../helpers/fixtures.js';
-import { createWorld, pid, position, sid, type World } from '../helpers/rebalancing.js';
+import { expectStatus, json, pid, position, sid } from '../helpers/fixtures.js';
+import { createWorld, type World } from '../helpers/rebalancing.js';
 
 let w: World;
 afterEach(async () => {
@@ -30,7 +30,7 @@ describe('a portfolio with fractional holdings', () => {
     await w.model('Fractions', [position(sid('a'), '0.5'), position(sid('b'), '0.1')], [pid('frac')]);
 
     const res = await w.t.request({ method: 'POST', url: `/api/v1/portfolio/${pid('frac')}/rebalance` });
-    expect(res.statusCode).toBe(200);
+    expectStatus(res, 200);
     const body = json(res);
     expect(body.transactions).toEqual([
       { transaction_type: 'BUY', security_id: sid('a'), quantity: 39, trade_date: today },
@@ -58,7 +58,7 @@ describe('a portfolio with fractional holdings', () => {
     await w.model('Stray', [position(sid('a'), '0.5')], [pid('stray')]);
 
     const res = await w.t.request({ method: 'POST', url: `/api/v1/portfolio/${pid('stray')}/rebalance` });
-    expect(res.statusCode).toBe(422);
+    expectStatus(res, 422);
     expect(json(res)).toMatchObject({
       code: 'INFEASIBLE',
       message:

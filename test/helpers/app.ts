@@ -2,8 +2,8 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { inject } from 'vitest';
-import { buildApp, type AppOverrides } from '../../src/app.js';
-import { loadConfig, type Config } from '../../src/config.js';
+import { type AppOverrides, buildApp } from '../../src/app.js';
+import { type Config, loadConfig } from '../../src/config.js';
 
 export function testConfig(env: Record<string, string> = {}): Config {
   return loadConfig({

@@ -1,10 +1,12 @@
 // The real app on a fresh database, wired to a fresh simulator of the
-// GlobeCo services, plus helpers to lay out portfolios and models.
-import type { SimHoldings } from '../../tools/simulator/book.js';
-import { startSimulator, type Simulator, type SimulatorOptions } from '../../tools/simulator/simulator.js';
+// GlobeCo services, plus helpers to lay out portfolios and models (ids and
+// bodies: fixtures.ts).
+
 import type { AppOverrides } from '../../src/app.js';
+import type { SimHoldings } from '../../tools/simulator/book.js';
+import { type Simulator, type SimulatorOptions, startSimulator } from '../../tools/simulator/simulator.js';
 import { createTestApp, type TestApp } from './app.js';
-import { json } from './fixtures.js';
+import { expectStatus, json } from './fixtures.js';
 
 export interface World {
   readonly t: TestApp;
@@ -40,7 +42,7 @@ export async function createWorld(
     },
     async model(name, positions, portfolios) {
       const res = await t.request({ method: 'POST', url: '/api/v1/models', payload: { name, positions, portfolios } });
-      if (res.statusCode !== 201) throw new Error(`model: ${res.body}`);
+      expectStatus(res, 201, 'model creation');
       return json<{ model_id: string }>(res).model_id;
     },
     async close() {
@@ -49,13 +51,3 @@ export async function createWorld(
     },
   };
 }
-
-/** 24-character ids that read well in failures: security ids are ObjectIds (hex), as the Security service needs. */
-export const sid = (name: string) => Buffer.from(name.toUpperCase()).toString('hex').padStart(24, '0');
-export const pid = (name: string) => `PF${name.toUpperCase().padStart(22, '0')}`;
-export const position = (security: string, target: string, low = '0.02', high = low) => ({
-  security_id: security,
-  target,
-  low_drift: low,
-  high_drift: high,
-});

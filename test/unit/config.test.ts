@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { envExample, TABLE_END, TABLE_START, withConfigTable } from '../../tools/config-docs.js';
 import { ConfigError, configVariables, loadConfig } from '../../src/config.js';
+import { CONFIG_DOC, envExample, TABLE_END, TABLE_START, withConfigTable } from '../../tools/config-docs.js';
 
 describe('loadConfig', () => {
   it('applies the documented defaults', () => {
@@ -104,14 +104,16 @@ describe('the configuration documents', () => {
     expect(listed).toEqual(new Map(Object.entries(configVariables).map(([name, v]) => [name, v.default ?? ''])));
   });
 
-  it("the README's configuration table is the schema's, row for row (npm run docs:config)", async () => {
-    const readme = await read('README.md');
+  it("docs/configuration.md's table is the declarations', row for row (npm run docs:config)", async () => {
+    const readme = await read(CONFIG_DOC);
     expect(readme).toBe(withConfigTable(readme));
     const rows = readme
       .slice(readme.indexOf(TABLE_START), readme.indexOf(TABLE_END))
       .split('\n')
       .filter((line) => line.startsWith('| `'))
       .map((line) => /^\| `([A-Z0-9_]+)` \| (unset|`[^`]*`) \|/.exec(line)!.slice(1));
-    expect(rows).toEqual(Object.entries(configVariables).map(([name, v]) => [name, v.default === undefined ? 'unset' : `\`${v.default}\``]));
+    expect(rows).toEqual(
+      Object.entries(configVariables).map(([name, v]) => [name, v.default === undefined ? 'unset' : `\`${v.default}\``]),
+    );
   });
 });

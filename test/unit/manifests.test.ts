@@ -14,7 +14,8 @@ const known = new Set(Object.keys(configVariables));
 const CLOSE_MS = 5000;
 
 // Manifests are free-form YAML: read them as plain data.
-type Doc = any; // eslint-disable-line @typescript-eslint/no-explicit-any -- parsed YAML, asserted field by field
+// biome-ignore lint/suspicious/noExplicitAny: parsed YAML, asserted field by field
+type Doc = any;
 
 async function documents(path: string): Promise<Doc[]> {
   const parsed = parseAllDocuments(await read(path));
@@ -144,7 +145,7 @@ describe('Kubernetes manifests (docker/k8s)', () => {
     }
     const build = `docker build -f docker/Dockerfile -t globeco-order-generation:${version} .`;
     expect(await read('docker/Dockerfile')).toContain(build);
-    expect(await read('README.md')).toContain(build);
+    expect(await read('docs/operations.md')).toContain(build);
     expect(await read('docker/k8s/kustomization.yaml')).toContain(build);
   });
 
@@ -206,7 +207,13 @@ describe('docker/compose.yaml and the Dockerfile', () => {
     expect(service.environment.MONGODB_URI).toContain('replicaSet=rs0');
     expect(compose.services.mongo.image).toBe('mongo:8');
     expect(compose.services.simulator.build.target).toBe('simulator');
-    for (const name of ['PORTFOLIO_ACCOUNTING_SERVICE_URL', 'SECURITY_SERVICE_URL', 'PRICING_SERVICE_URL', 'PORTFOLIO_SERVICE_URL', 'ORDER_SERVICE_URL']) {
+    for (const name of [
+      'PORTFOLIO_ACCOUNTING_SERVICE_URL',
+      'SECURITY_SERVICE_URL',
+      'PRICING_SERVICE_URL',
+      'PORTFOLIO_SERVICE_URL',
+      'ORDER_SERVICE_URL',
+    ]) {
       expect(service.environment[name], name).toMatch(/^http:\/\/simulator:\d+$/);
     }
     expect(service.ports).toContain('8088:8088');

@@ -8,6 +8,8 @@ export interface Fault {
   readonly route?: string;
   /** Delay before answering (or failing). */
   readonly latencyMs?: number;
+  /** Called as a request arrives; the answer waits until what it returns settles (programmatic only: tests hold a call open). */
+  readonly hold?: () => Promise<unknown>;
   /** Answer with this status (500, 503, 404, 429...) instead of the real answer. */
   readonly status?: number;
   /** With `status`: this plain-text body instead of the service's own error shape. */

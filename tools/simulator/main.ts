@@ -30,7 +30,7 @@ const USAGE = `Usage: npm run simulator -- [options]
   --admin-port N        admin API (faults, counts, book)          default ${DEFAULTS['admin-port']}
   --latency-scale X     scales the Order service's processing time default 1 (as slow as the real one)
 
-It behaves like the real GlobeCo services (README, The simulator).`;
+It behaves like the real GlobeCo services (docs/upstreams-and-simulator.md, The simulator).`;
 
 function number(values: Record<string, string | boolean | undefined>, name: keyof typeof DEFAULTS): number {
   const raw = values[name];

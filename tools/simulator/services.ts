@@ -93,6 +93,7 @@ function base(service: SimService, faults: Faults): FastifyInstance {
     const fault = faults.pick(service, route);
     if (fault === null) return;
     if (fault.latencyMs !== undefined) await sleep(fault.latencyMs);
+    if (fault.hold !== undefined) await fault.hold().catch(() => undefined);
     if (fault.drop === true) {
       reply.hijack();
       request.raw.socket.destroy();

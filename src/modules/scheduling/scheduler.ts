@@ -82,11 +82,15 @@ export function createScheduler(deps: SchedulerDeps) {
     return cycles.find(id);
   }
 
-  /** A tick: skipped while this replica still runs the previous cycle (never overlapping). */
-  function onTick(tick: Date): void {
+  /**
+   * A tick: skipped (null) while this replica still runs the previous cycle
+   * (never overlapping); otherwise the cycle, or null when another replica has
+   * the tick. The cron task calls it; tests call it directly with named ticks.
+   */
+  function onTick(tick: Date): Promise<Cycle | null> {
     if (running !== null || closing) {
       log.info({ tick }, 'previous cycle still running on this replica: skipping the tick');
-      return;
+      return Promise.resolve(null);
     }
     running = cycle(tick, 'schedule')
       .catch((error: unknown) => {
@@ -96,12 +100,13 @@ export function createScheduler(deps: SchedulerDeps) {
       .finally(() => {
         running = null;
       });
+    return running;
   }
 
   return {
     start(): void {
       if (deps.cron === undefined || task !== null) return;
-      task = cron.schedule(deps.cron, (context) => onTick(context.date), { timezone: deps.timeZone, name: 'rebalance-cycle' });
+      task = cron.schedule(deps.cron, (context) => void onTick(context.date), { timezone: deps.timeZone, name: 'rebalance-cycle' });
       log.info({ schedule: deps.cron, timeZone: deps.timeZone, replica }, 'rebalance cycles scheduled');
     },
 
@@ -131,6 +136,9 @@ export function createScheduler(deps: SchedulerDeps) {
       await lease.release(id);
       log.warn({ cycleId: id, graceMs }, 'shutdown: the running cycle did not finish in time and is recorded as interrupted');
     },
+
+    /** Fires the tick named `tick` now, as the schedule would (no cron needed). */
+    tick: onTick,
 
     isRunning: () => running !== null,
   };
