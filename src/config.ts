@@ -34,6 +34,10 @@ const mongoUri = z
 
 const onOff = z.enum(['on', 'off'], { error: 'must be "on" or "off"' }).transform((v) => v === 'on');
 
+const telemetryExporter = z.enum(['otlp', 'console', 'none'], { error: 'must be otlp, console or none' });
+
+const otlpProtocol = z.enum(['http/protobuf', 'http/json', 'grpc'], { error: 'must be http/protobuf, http/json or grpc' });
+
 const cronExpression = z
   .string()
   .trim()
@@ -242,6 +246,16 @@ export const configVariables = {
     '30000',
     'how often each replica retries what it could not do at once: a unique index that duplicate values kept from being created, the clean-up of a failed rebalance the database did not take',
   ),
+  OTEL_SDK_DISABLED: variable(z.enum(['true', 'false'], { error: 'must be "true" or "false"' }), 'false', 'OpenTelemetry: "true" turns traces and OTLP metrics off whatever else is set'),
+  OTEL_EXPORTER_OTLP_ENDPOINT: variable(httpUrl, undefined, 'OpenTelemetry collector (OTLP) base URL; unset (and no per-signal endpoint or exporter set) = no tracing, no SDK loaded (docs/telemetry.md lists the other OTEL_* variables, read by the SDK)'),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: variable(httpUrl, undefined, 'OTLP URL for traces only (turns OpenTelemetry on like OTEL_EXPORTER_OTLP_ENDPOINT)'),
+  OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: variable(httpUrl, undefined, 'OTLP URL for metrics only (turns OpenTelemetry on like OTEL_EXPORTER_OTLP_ENDPOINT)'),
+  OTEL_TRACES_EXPORTER: variable(telemetryExporter, undefined, 'where spans go once OpenTelemetry is on: otlp (default), console or none'),
+  OTEL_METRICS_EXPORTER: variable(telemetryExporter, undefined, 'where the /metrics figures also go once OpenTelemetry is on: otlp (default), console or none'),
+  OTEL_EXPORTER_OTLP_PROTOCOL: variable(otlpProtocol, 'http/protobuf', 'OTLP transport: http/protobuf, http/json or grpc'),
+  OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: variable(otlpProtocol, undefined, 'OTLP transport for metrics only (default: OTEL_EXPORTER_OTLP_PROTOCOL)'),
+  OTEL_METRIC_EXPORT_INTERVAL: variable(integer(100, 86_400_000), '60000', 'how often metrics are exported over OTLP, in milliseconds'),
+  TRACE_PORTFOLIO_SPANS: variable(integer(0, 1_000_000), '100', 'portfolios of one rebalance traced with a span of their own (and their upstream, database and solver spans); the others run untraced'),
   SPOOL_DIR: variable(z.string().trim().min(1, 'must not be empty'), undefined, 'directory of the temporary files that model rebalance answers are spooled to (default: the system temporary directory)'),
 } as const;
 
@@ -299,6 +313,14 @@ export interface Config {
     readonly sweepMinAgeMs: number;
     readonly repairIntervalMs: number;
     readonly spoolDir: string | undefined;
+  };
+  /** OpenTelemetry (docs/telemetry.md): both exporters none = the SDK is never loaded. */
+  readonly telemetry: {
+    readonly traces: z.output<typeof telemetryExporter>;
+    readonly metrics: z.output<typeof telemetryExporter>;
+    readonly metricsProtocol: z.output<typeof otlpProtocol>;
+    readonly metricIntervalMs: number;
+    readonly portfolioSpans: number;
   };
 }
 
@@ -389,6 +411,24 @@ export function loadConfig(env: Environment = process.env): Config {
       repairIntervalMs: v.REPAIR_INTERVAL_MS,
       spoolDir: v.SPOOL_DIR,
     },
+    telemetry: telemetryOf(v),
+  };
+}
+
+/**
+ * On when a collector is named (or an exporter chosen) and the SDK is not
+ * disabled; then each signal defaults to otlp, as the OpenTelemetry spec says.
+ * The SDK itself reads the other OTEL_* variables (protocol, headers, sampler).
+ */
+function telemetryOf(v: { [K in ConfigVariableName]: Parsed<K> }): Config['telemetry'] {
+  const asked = [v.OTEL_EXPORTER_OTLP_ENDPOINT, v.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, v.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT, v.OTEL_TRACES_EXPORTER, v.OTEL_METRICS_EXPORTER].some((value) => value !== undefined);
+  const on = asked && v.OTEL_SDK_DISABLED === 'false';
+  return {
+    traces: on ? (v.OTEL_TRACES_EXPORTER ?? 'otlp') : 'none',
+    metrics: on ? (v.OTEL_METRICS_EXPORTER ?? 'otlp') : 'none',
+    metricsProtocol: v.OTEL_EXPORTER_OTLP_METRICS_PROTOCOL ?? v.OTEL_EXPORTER_OTLP_PROTOCOL,
+    metricIntervalMs: v.OTEL_METRIC_EXPORT_INTERVAL,
+    portfolioSpans: v.TRACE_PORTFOLIO_SPANS,
   };
 }
 
