@@ -79,11 +79,11 @@ afterEach(async () => {
 const sdkProbe = `data:text/javascript,import Module from 'node:module'; process.on('exit', () => process.stdout.write(JSON.stringify({ msg: 'sdk probe', sdk_loaded: Object.keys(Module._cache).some((k) => k.includes('@opentelemetry/sdk-node')) }) + '\\n'));`;
 
 /** The server as npm start runs it (the telemetry preload first), on a fresh database, with a model of three portfolios. */
-async function startServer(env: Record<string, string>) {
+async function startServer(env: Record<string, string>, preload = true) {
   sim = await startSimulator({ securities: 10, portfolios: 0, steadyPrices: true });
   const port = await freePort();
   let out = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', '--import', sdkProbe, '--import', './src/telemetry/preload.ts', 'src/server.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--import', sdkProbe, ...(preload ? ['--import', './src/telemetry/preload.ts'] : []), 'src/server.ts'], {
     cwd: root,
     env: {
       PATH: process.env.PATH ?? '',
@@ -205,7 +205,7 @@ describe('OpenTelemetry', () => {
     // The /metrics figures went over OTLP too.
     expect(receiver.metricNames()).toEqual(expect.arrayContaining(['rebalances_total', 'http_request_duration', 'solver_duration_ms']));
     expect(server.logLines().find((l) => l.msg === 'sdk probe')).toMatchObject({ sdk_loaded: true });
-  });
+  }, 60_000);
 
   it('without OTEL_* set loads no SDK: no trace context sent upstream, no trace_id in the logs', async () => {
     const server = await startServer({});
@@ -220,6 +220,13 @@ describe('OpenTelemetry', () => {
     expect(lines.find((l) => l.msg === 'rebalance stored')).toBeDefined();
     expect(lines.filter((l) => 'trace_id' in l)).toEqual([]);
     expect(lines.find((l) => l.msg === 'sdk probe')).toMatchObject({ sdk_loaded: false });
+  });
+
+  it('warns at start-up when OTEL_* are set but the process was started without the preload', async () => {
+    const server = await startServer({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9' }, false);
+    expect(await server.stop()).toBe(0);
+    const warning = server.logLines().find((l) => l.level === 'warn' && String(l.msg).includes('--import ./dist/src/telemetry/preload.js'));
+    expect(warning).toBeDefined();
   });
 
   it('with OTEL_SDK_DISABLED=true sends nothing to the collector it names', async () => {
