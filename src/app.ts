@@ -35,6 +35,7 @@ import metrics from './plugins/metrics.js';
 import mongo from './plugins/mongo.js';
 import protection from './plugins/protection.js';
 import swagger from './plugins/swagger.js';
+import telemetry from './telemetry/plugin.js';
 import { SERVICE_NAMES, type ServiceKey } from './upstreams/errors.js';
 import { createUpstreams } from './upstreams/index.js';
 
@@ -131,6 +132,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   app.addHook('preHandler', inContext);
 
   await app.register(metrics);
+  await app.register(telemetry);
   await app.register(errors, { bodyLimit: config.bodyLimitBytes });
   await app.register(bodies);
   // A preflight without its headers in the one error shape (before @fastify/cors answers it in plain text).

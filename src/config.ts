@@ -24,6 +24,10 @@ const mongoUri = z
   .trim()
   .regex(/^mongodb(\+srv)?:\/\/\S+$/, 'must be a mongodb:// or mongodb+srv:// connection string');
 
+const telemetryExporter = z.enum(['otlp', 'console', 'none'], { error: 'must be otlp, console or none' });
+
+const otlpProtocol = z.enum(['http/protobuf', 'http/json', 'grpc'], { error: 'must be http/protobuf, http/json or grpc' });
+
 const cronExpression = z
   .string()
   .trim()
@@ -438,6 +442,65 @@ const settings = {
       description: 'directory of the temporary files that model rebalance answers are spooled to (default: the system temporary directory)',
     }),
   },
+  /** OpenTelemetry as the standard OTEL_* variables say it; `telemetry` below is what they decide (docs/telemetry.md). */
+  otel: {
+    sdkDisabled: variable({
+      name: 'OTEL_SDK_DISABLED',
+      type: z.enum(['true', 'false'], { error: 'must be "true" or "false"' }),
+      default: 'false',
+      description: 'OpenTelemetry: "true" turns traces and OTLP metrics off whatever else is set',
+    }),
+    endpoint: variable({
+      name: 'OTEL_EXPORTER_OTLP_ENDPOINT',
+      type: httpUrl,
+      description:
+        'OpenTelemetry collector (OTLP) base URL; unset (and no per-signal endpoint or exporter set) = no tracing, no SDK loaded (docs/telemetry.md lists the other OTEL_* variables, read by the SDK)',
+    }),
+    tracesEndpoint: variable({
+      name: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+      type: httpUrl,
+      description: 'OTLP URL for traces only (turns OpenTelemetry on like OTEL_EXPORTER_OTLP_ENDPOINT)',
+    }),
+    metricsEndpoint: variable({
+      name: 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT',
+      type: httpUrl,
+      description: 'OTLP URL for metrics only (turns OpenTelemetry on like OTEL_EXPORTER_OTLP_ENDPOINT)',
+    }),
+    tracesExporter: variable({
+      name: 'OTEL_TRACES_EXPORTER',
+      type: telemetryExporter,
+      description: 'where spans go once OpenTelemetry is on: otlp (default), console or none',
+    }),
+    metricsExporter: variable({
+      name: 'OTEL_METRICS_EXPORTER',
+      type: telemetryExporter,
+      description: 'where the /metrics figures also go once OpenTelemetry is on: otlp (default), console or none',
+    }),
+    protocol: variable({
+      name: 'OTEL_EXPORTER_OTLP_PROTOCOL',
+      type: otlpProtocol,
+      default: 'http/protobuf',
+      description: 'OTLP transport: http/protobuf, http/json or grpc',
+    }),
+    metricsProtocol: variable({
+      name: 'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL',
+      type: otlpProtocol,
+      description: 'OTLP transport for metrics only (default: OTEL_EXPORTER_OTLP_PROTOCOL)',
+    }),
+    metricIntervalMs: variable({
+      name: 'OTEL_METRIC_EXPORT_INTERVAL',
+      type: integer(100, 86_400_000),
+      default: '60000',
+      description: 'how often metrics are exported over OTLP, in milliseconds',
+    }),
+    portfolioSpans: variable({
+      name: 'TRACE_PORTFOLIO_SPANS',
+      type: integer(0, 1_000_000),
+      default: '100',
+      description:
+        'portfolios of one rebalance traced with a span of their own (and their upstream, database and solver spans); the others run untraced',
+    }),
+  },
 };
 
 type Tree = { readonly [key: string]: ConfigVariable | Tree };
@@ -445,8 +508,17 @@ type Frozen<T> = T extends readonly (infer U)[] ? readonly U[] : T extends objec
 type Values<T> = T extends ConfigVariable<string, infer V> ? Frozen<V> : { readonly [K in keyof T]: Values<T[K]> };
 type Variables<T> = T extends ConfigVariable ? T : { [K in keyof T]: Variables<T[K]> }[keyof T];
 
-/** The parsed configuration: the shape of `settings`, each variable replaced by its value. */
-export type Config = Values<typeof settings>;
+/** What the OTEL_* variables decide: both exporters none = the SDK is never loaded. */
+export interface TelemetrySettings {
+  readonly traces: z.output<typeof telemetryExporter>;
+  readonly metrics: z.output<typeof telemetryExporter>;
+  readonly metricsProtocol: z.output<typeof otlpProtocol>;
+  readonly metricIntervalMs: number;
+  readonly portfolioSpans: number;
+}
+
+/** The parsed configuration: the shape of `settings`, each variable replaced by its value, and what telemetry they decide. */
+export type Config = Values<typeof settings> & { readonly telemetry: TelemetrySettings };
 export type ConfigVariableName = Variables<typeof settings>['name'];
 
 const isVariable = (node: ConfigVariable | Tree): node is ConfigVariable => node.schema instanceof z.ZodType;
@@ -490,9 +562,26 @@ export function loadConfig(env: Environment = process.env): Config {
   };
   const build = (tree: Tree): Record<string, unknown> =>
     Object.fromEntries(Object.entries(tree).map(([key, node]) => [key, isVariable(node) ? read(node) : build(node)]));
-  const config = build(settings);
+  const config = build(settings) as Omit<Config, 'telemetry'>;
   if (problems.length > 0) throw new ConfigError(problems);
-  return config as Config;
+  return { ...config, telemetry: telemetryOf(config.otel) };
+}
+
+/**
+ * On when a collector is named (or an exporter chosen) and the SDK is not
+ * disabled; then each signal defaults to otlp, as the OpenTelemetry spec says.
+ * The SDK itself reads the other OTEL_* variables (headers, sampler, resource).
+ */
+function telemetryOf(otel: Config['otel']): TelemetrySettings {
+  const asked = [otel.endpoint, otel.tracesEndpoint, otel.metricsEndpoint, otel.tracesExporter, otel.metricsExporter].some((value) => value !== undefined);
+  const on = asked && otel.sdkDisabled === 'false';
+  return {
+    traces: on ? (otel.tracesExporter ?? 'otlp') : 'none',
+    metrics: on ? (otel.metricsExporter ?? 'otlp') : 'none',
+    metricsProtocol: otel.metricsProtocol ?? otel.protocol,
+    metricIntervalMs: otel.metricIntervalMs,
+    portfolioSpans: otel.portfolioSpans,
+  };
 }
 
 /** Reads a `.env` file into process.env (without overriding what is set), outside production. */

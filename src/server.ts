@@ -7,6 +7,7 @@ import { ConfigError, loadConfig, loadDotEnv, type Config } from './config.js';
 import { withDevDatabaseIfUnset, type DevDatabase } from './dev-database.js';
 import { createLogger } from './logger.js';
 import { isDatabaseUnavailable } from './plugins/mongo.js';
+import { telemetry } from './telemetry/state.js';
 
 /** What stopped the start, in words an operator can act on. */
 function startupFailure(error: unknown, config: Config): string {
@@ -38,6 +39,9 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config);
+  if ((config.telemetry.traces !== 'none' || config.telemetry.metrics !== 'none') && telemetry.stop === undefined) {
+    logger.warn('OTEL_* turn OpenTelemetry on, but the process was started without --import ./dist/src/telemetry/preload.js (npm start, the image): nothing is traced or exported');
+  }
   process.on('unhandledRejection', (reason) => {
     logger.fatal({ err: reason }, 'unhandled promise rejection');
     process.exit(1);

@@ -239,7 +239,7 @@ describe('docker/compose.yaml and the Dockerfile', () => {
     expect(final).toContain('USER node');
     expect(final).toContain('EXPOSE 8088');
     expect(final).toMatch(/HEALTHCHECK[\s\S]*\/health\/live/);
-    expect(final).toContain('CMD ["node", "dist/src/server.js"]');
+    expect(final).toContain('CMD ["node", "--import", "./dist/src/telemetry/preload.js", "dist/src/server.js"]');
     expect(dockerfile).toContain('npm prune --omit=dev');
     const build = JSON.parse(await read('tsconfig.build.json'));
     expect(build.compilerOptions?.outDir ?? JSON.parse(await read('tsconfig.json')).compilerOptions.outDir).toBe('dist');

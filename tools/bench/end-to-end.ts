@@ -80,7 +80,7 @@ export async function startService(sim: Simulator, env: Record<string, string> =
   const port = await freePort();
   // BENCH_SERVICE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the service.
   const nodeArgs = (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
-  const child = spawn(process.execPath, [...nodeArgs, 'dist/src/server.js'], {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', './dist/src/telemetry/preload.js', 'dist/src/server.js'], {
     env: { ...process.env, ...sim.env(), PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', RATE_LIMIT_MAX: '1000000', ...env },
     stdio: ['ignore', process.env.BENCH_SERVICE_LOGS ? 'inherit' : 'ignore', 'inherit'],
   });

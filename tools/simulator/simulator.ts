@@ -72,10 +72,16 @@ export async function startSimulator(options: SimulatorOptions = {}) {
     order: () => orderApp(desk, book, faults, behaviour),
   };
   const apps = new Map<SimService, FastifyInstance>();
+  /** W3C trace context received, for the tracing tests. */
+  const traceparents: { service: SimService; url: string; traceparent: string }[] = [];
   const ports = {} as Record<SimService, number>;
 
   async function listen(service: SimService, port: number): Promise<void> {
     const app = build[service]();
+    app.addHook('onRequest', async (request) => {
+      const traceparent = request.headers.traceparent;
+      if (typeof traceparent === 'string') traceparents.push({ service, url: request.url, traceparent });
+    });
     await app.listen({ host, port });
     const address = app.server.address();
     ports[service] = typeof address === 'object' && address !== null ? address.port : port;
@@ -103,6 +109,8 @@ export async function startSimulator(options: SimulatorOptions = {}) {
     counts: () => faults.counts(),
     total: (service: SimService, route?: string) => faults.total(service, route),
     resetCounts: () => faults.resetCounts(),
+    /** Every `traceparent` header received, in order. */
+    traceparents: (): readonly { service: SimService; url: string; traceparent: string }[] => traceparents,
     /** Fully down: the service stops listening (connections are refused) until `up`. */
     async down(service: SimService): Promise<void> {
       const app = apps.get(service);

@@ -15,6 +15,7 @@ import type { Model, ModelRepository } from '../models/repository.js';
 import { UpstreamUnavailableError, type Quote, type Upstreams } from '../../upstreams/index.js';
 import { optimizerInput, outcomeOf, securitiesOf, unvaluedOutcome, type PortfolioOutcome } from './outcome.js';
 import { REBALANCE_SORT_FIELDS, type RebalanceHeader, type RebalanceRepository } from './repository.js';
+import { withPortfolioSpan, withSpan } from '../../telemetry/spans.js';
 
 export interface RebalanceServiceDeps {
   readonly models: ModelRepository;
@@ -146,7 +147,12 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
     running.add(cancel);
     if (rebalanceId !== null) writing.add(rebalanceId);
     try {
-      return await computeAndStore(model, portfolioIds, options, now, rebalanceId, cancel);
+      return await withSpan(
+        'rebalance',
+        { 'rebalance.model_id': model.id, 'rebalance.id': rebalanceId ?? 'dry_run', 'rebalance.portfolios': portfolioIds.length },
+        () => computeAndStore(model, portfolioIds, options, now, rebalanceId, cancel),
+        (run) => ({ 'rebalance.infeasible': run.infeasible }),
+      );
     } catch (error) {
       if (rebalanceId !== null) await discard(rebalanceId);
       // Stopped from outside: whatever its upstream calls made of the abort, say why.
@@ -242,7 +248,7 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
       }
       const input = optimizerInput(holdings, model.positions, quotes);
       const started = performance.now();
-      const result = await optimizer.optimize(input);
+      const result = await withSpan('rebalance.solve', {}, () => optimizer.optimize(input), (r) => ({ 'solver.status': r.status }));
       observer.solved?.(result.status, performance.now() - started);
       return outcomeOf(portfolioId, await name, input, result);
     }
@@ -253,7 +259,8 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
         const seq = next++;
         if (seq >= total) return;
         try {
-          const outcome = await one(portfolioIds[seq]!);
+          const portfolioId = portfolioIds[seq]!;
+          const outcome = await withPortfolioSpan(seq, { 'rebalance.portfolio_id': portfolioId }, () => one(portfolioId), (o) => ({ 'rebalance.portfolio.status': o.status }));
           if (signal.aborted) return;
           observer.portfolio?.(outcome.status);
           if (outcome.status === 'infeasible') {

@@ -1,0 +1,17 @@
+// Loaded first, with `node --import ./dist/src/telemetry/preload.js` (npm start,
+// the Dockerfile): when the configuration turns OpenTelemetry on, starts the
+// SDK before the service's modules load so that they can be instrumented.
+// Otherwise it loads nothing more. A configuration error is left to server.ts to report.
+import { ConfigError, loadConfig, loadDotEnv, type Config } from '../config.js';
+
+loadDotEnv();
+let settings: Config['telemetry'] | undefined;
+try {
+  settings = loadConfig().telemetry;
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+}
+if (settings !== undefined && (settings.traces !== 'none' || settings.metrics !== 'none')) {
+  const { startTelemetry } = await import('./sdk.js');
+  await startTelemetry(settings);
+}
