@@ -300,6 +300,32 @@ export interface Config {
     readonly repairIntervalMs: number;
     readonly spoolDir: string | undefined;
   };
+  /** Said once at start-up (deprecated variable names in use). */
+  readonly warnings: readonly string[];
+}
+
+/**
+ * The Python service's names for the database variables (its Deployment sets
+ * them), read only when the new name is unset, with a warning in `warnings`.
+ */
+export const DEPRECATED_ALIASES = { DATABASE_URL: 'MONGODB_URI', DATABASE_NAME: 'MONGODB_DB' } as const satisfies Record<string, ConfigVariableName>;
+
+function withDeprecatedAliases(env: Environment): { env: Environment; warnings: string[]; aliasOf: Map<string, string> } {
+  const set = (value: string | undefined) => value !== undefined && value.trim() !== '';
+  const effective: Record<string, string | undefined> = { ...env };
+  const warnings: string[] = [];
+  const aliasOf = new Map<string, string>();
+  for (const [old, current] of Object.entries(DEPRECATED_ALIASES)) {
+    if (!set(env[old])) continue;
+    if (set(env[current])) {
+      warnings.push(`${old} is deprecated and ignored: ${current} is set`);
+      continue;
+    }
+    effective[current] = env[old];
+    aliasOf.set(current, old);
+    warnings.push(`${old} is deprecated: rename it ${current} (read as ${current} because ${current} is unset)`);
+  }
+  return { env: effective, warnings, aliasOf };
 }
 
 export class ConfigError extends Error {
@@ -315,7 +341,8 @@ type Environment = Readonly<Record<string, string | undefined>>;
  * Parses the environment (process.env unless given) into a Config. Every bad
  * variable is reported at once, each message naming the variable.
  */
-export function loadConfig(env: Environment = process.env): Config {
+export function loadConfig(source: Environment = process.env): Config {
+  const { env, warnings, aliasOf } = withDeprecatedAliases(source);
   const values: Record<string, unknown> = {};
   const problems: string[] = [];
   for (const [name, spec] of Object.entries(configVariables) as [ConfigVariableName, Variable][]) {
@@ -330,7 +357,7 @@ export function loadConfig(env: Environment = process.env): Config {
       values[name] = result.data;
     } else {
       const reason = result.error.issues[0]?.message ?? 'is invalid';
-      problems.push(`${name} ${reason} (${spec.secret === true ? 'value not shown' : `got ${JSON.stringify(given)}`})`);
+      problems.push(`${aliasOf.has(name) ? `${aliasOf.get(name)} (read as ${name})` : name} ${reason} (${spec.secret === true ? 'value not shown' : `got ${JSON.stringify(given)}`})`);
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);
@@ -389,6 +416,7 @@ export function loadConfig(env: Environment = process.env): Config {
       repairIntervalMs: v.REPAIR_INTERVAL_MS,
       spoolDir: v.SPOOL_DIR,
     },
+    warnings,
   };
 }
 
