@@ -2,13 +2,14 @@
 // converted into this service's layout, found through the API with their
 // figures exact, idempotently; a run cut short and run again ends where a clean
 // run does; a dry run changes nothing; the command line runs, reports and rolls back.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { BSON, MongoClient, type Db, type Document } from 'mongodb';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { systemClock } from '../../src/domain/clock.js';
+import { freePort } from '../../tools/bench/end-to-end.js';
 import { createMigrator } from '../../src/modules/migrations/runner.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { json, portfolioId } from '../helpers/fixtures.js';
@@ -249,5 +250,37 @@ describe('order-generation migrate', () => {
     expect(restored.rebalances).toEqual(original.rebalances);
     expect(restored.rebalance_portfolios).toEqual([]);
     expect(await db.collection('migrations').countDocuments()).toBe(0);
+  });
+});
+
+describe('the server at start-up', () => {
+  it("converts legacy rebalances before it listens, reading the Python service's DATABASE_URL and DATABASE_NAME with a warning", async () => {
+    const db = freshDb();
+    const legacy = legacyRebalance({ portfolios: 5, seed: 9 });
+    await insertLegacy(db, [legacy]);
+    const port = await freePort();
+    let out = '';
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+      cwd: root,
+      env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info', DATABASE_URL: inject('mongoUri'), DATABASE_NAME: db.databaseName },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    try {
+      const url = `http://127.0.0.1:${port}`;
+      await expect
+        .poll(() => fetch(`${url}/health/ready`).then((r) => r.ok, () => false), { timeout: 60_000, interval: 100 })
+        .toBe(true);
+      const res = await fetch(`${url}/api/v1/rebalance/${legacy._id.toHexString()}`);
+      const body = (await res.json()) as { portfolios: { portfolio_id: string }[] };
+      expect(body.portfolios.map((p) => p.portfolio_id)).toEqual(legacy.portfolios.map((p: { portfolio_id: string }) => p.portfolio_id));
+      const lines = out.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as { level: string; msg: string; migration?: string });
+      expect(lines).toContainEqual(expect.objectContaining({ level: 'warn', msg: expect.stringMatching(/^DATABASE_URL is deprecated: rename it MONGODB_URI/) }));
+      expect(lines).toContainEqual(expect.objectContaining({ level: 'warn', msg: expect.stringMatching(/^DATABASE_NAME is deprecated: rename it MONGODB_DB/) }));
+      expect(lines).toContainEqual(expect.objectContaining({ msg: 'migration applied', migration: '0001-legacy-rebalances' }));
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 });
