@@ -22,7 +22,7 @@
 // numbers or strings (not what Beanie writes, accepted all the same) are
 // converted, exactly, from their decimal spelling.
 import { createHash } from 'node:crypto';
-import { Decimal128, Long, ObjectId, type Collection, type Db, type Document } from 'mongodb';
+import { Decimal128, Long, MongoServerError, ObjectId, type Collection, type Db, type Document } from 'mongodb';
 import { REBALANCES, REBALANCE_PORTFOLIOS } from '../rebalancing/repository.js';
 
 export const REBALANCES_LEGACY = 'rebalances_legacy';
@@ -174,6 +174,17 @@ export function convertLegacy(legacy: Document): Converted {
   return { header, portfolios, positions };
 }
 
+/** False when a document with one of these _ids is there already (a run cut short wrote it). */
+async function inserted(write: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await write();
+    return true;
+  } catch (error) {
+    if (error instanceof MongoServerError && error.code === 11000) return false;
+    throw error;
+  }
+}
+
 /** Legacy documents, a few at a time in _id order (each one may be large). */
 async function* legacyDocuments(headers: Collection<Document>): AsyncGenerator<Document> {
   let after: ObjectId | null = null;
@@ -207,11 +218,14 @@ export async function convertLegacyRebalances(db: Db, options: ConvertOptions): 
     }
     if (!options.dryRun) {
       const id = legacy._id as ObjectId;
-      await backup.replaceOne({ _id: id }, legacy, { upsert: true });
-      await portfolioDocs.deleteMany({ rebalance_id: id });
+      // Inserts first; replaces (or clears, then inserts) only what a cut-short run left behind.
+      if (!(await inserted(() => backup.insertOne(legacy)))) await backup.replaceOne({ _id: id }, legacy);
       for (let i = 0; i < converted.portfolios.length; i += batchSize) {
         const batch = converted.portfolios.slice(i, i + batchSize);
-        await portfolioDocs.insertMany(batch);
+        if (!(await inserted(() => portfolioDocs.insertMany(batch)))) {
+          await portfolioDocs.deleteMany({ rebalance_id: id, seq: { $gte: i } });
+          await portfolioDocs.insertMany(batch);
+        }
         written += batch.length;
         options.afterBatch?.(written);
       }
