@@ -185,16 +185,17 @@ async function inserted(write: () => Promise<unknown>): Promise<boolean> {
   }
 }
 
-/** Legacy documents, a few at a time in _id order (each one may be large). */
+/**
+ * Legacy documents in _id order, one query read a few documents at a time
+ * (each may be large). A document converted while the cursor is open no longer
+ * matches; one seen again after its conversion is skipped here.
+ */
 async function* legacyDocuments(headers: Collection<Document>): AsyncGenerator<Document> {
-  let after: ObjectId | null = null;
-  for (;;) {
-    const filter: Document = { trade_date: { $exists: false } };
-    if (after !== null) filter._id = { $gt: after };
-    const page = await headers.find(filter).sort({ _id: 1 }).limit(8).toArray();
-    if (page.length === 0) return;
-    for (const doc of page) yield doc;
-    after = page[page.length - 1]!._id as ObjectId;
+  const cursor = headers.find({ trade_date: { $exists: false } }).sort({ _id: 1 }).batchSize(8);
+  try {
+    for await (const doc of cursor) if (doc.trade_date === undefined) yield doc;
+  } finally {
+    await cursor.close();
   }
 }
 
@@ -262,23 +263,18 @@ export async function restoreLegacyRebalances(db: Db): Promise<RollbackCounts> {
   const portfolioDocs = db.collection<Document>(REBALANCE_PORTFOLIOS);
   const backup = db.collection<Document>(REBALANCES_LEGACY);
   const counts: RollbackCounts = { restored: 0, alreadyLegacy: 0, deletedSince: 0, createdByThisService: 0 };
-  let after: ObjectId | null = null;
-  for (;;) {
-    const page: Document[] = await backup.find(after === null ? {} : { _id: { $gt: after } }).sort({ _id: 1 }).limit(8).toArray();
-    if (page.length === 0) break;
-    for (const legacy of page) {
-      const id = legacy._id as ObjectId;
-      const current = await headers.findOne({ _id: id });
-      if (current === null) counts.deletedSince += 1;
-      else if (current.trade_date === undefined) counts.alreadyLegacy += 1;
-      else {
-        const result = await headers.replaceOne({ _id: id, migrated_from: MIGRATED_FROM }, legacy);
-        if (result.matchedCount === 1) counts.restored += 1;
-      }
-      // The legacy document (or nothing) is in place now: its converted portfolios go.
-      await portfolioDocs.deleteMany({ rebalance_id: id });
+  // The backup is not written during a rollback: one cursor over it.
+  for await (const legacy of backup.find().sort({ _id: 1 }).batchSize(8)) {
+    const id = legacy._id as ObjectId;
+    const current = await headers.findOne({ _id: id });
+    if (current === null) counts.deletedSince += 1;
+    else if (current.trade_date === undefined) counts.alreadyLegacy += 1;
+    else {
+      const result = await headers.replaceOne({ _id: id, migrated_from: MIGRATED_FROM }, legacy);
+      if (result.matchedCount === 1) counts.restored += 1;
     }
-    after = page[page.length - 1]!._id as ObjectId;
+    // The legacy document (or nothing) is in place now: its converted portfolios go.
+    await portfolioDocs.deleteMany({ rebalance_id: id });
   }
   counts.createdByThisService = await headers.countDocuments({ trade_date: { $exists: true }, migrated_from: { $exists: false } });
   return counts;
