@@ -44,7 +44,7 @@ export interface ConvertOptions {
   readonly batchSize?: number;
   /** Tests: called after each batch of portfolio documents is written (throw to simulate a crash). */
   readonly afterBatch?: (written: number) => void;
-  /** Called for each legacy document done, to renew a lock. */
+  /** Called after each batch and each legacy document, to renew a lock (a large rebalance takes a while). */
   readonly onProgress?: () => Promise<void>;
 }
 
@@ -229,6 +229,7 @@ export async function convertLegacyRebalances(db: Db, options: ConvertOptions): 
         }
         written += batch.length;
         options.afterBatch?.(written);
+        await options.onProgress?.();
       }
       const replaced = await headers.replaceOne({ _id: id, trade_date: { $exists: false }, version: legacy.version }, converted.header);
       if (replaced.matchedCount !== 1) {
