@@ -210,6 +210,23 @@ describe('a migration cut short', () => {
   });
 });
 
+describe('the migration lock', () => {
+  it('a lock left by a process that died is taken over once expired; a live one is respected', async () => {
+    const db = freshDb();
+    await insertLegacy(db, [legacyRebalance({ portfolios: 2, seed: 11 })]);
+    const locks = db.collection<{ _id: string; holder: string; acquired_at: Date; expires_at: Date }>('migrations');
+    const now = Date.now();
+    await locks.insertOne({ _id: 'lock', holder: 'alive', acquired_at: new Date(now), expires_at: new Date(now + 60_000) });
+    expect(await migrator(db).run()).toMatchObject({ locked: false, steps: [] });
+    expect(await db.collection('rebalance_portfolios').countDocuments()).toBe(0);
+
+    await locks.updateOne({ _id: 'lock' }, { $set: { holder: 'dead', expires_at: new Date(now - 60_000) } });
+    const run = await migrator(db, 'next').run();
+    expect(run).toMatchObject({ locked: true, ok: true, steps: [{ status: 'applied', report: { converted: 1 } }] });
+    expect(await locks.findOne({ _id: 'lock' })).toBeNull();
+  });
+});
+
 interface Run {
   readonly code: number | null;
   readonly stdout: string;
