@@ -190,24 +190,6 @@ describe('a migration cut short', () => {
     expect(rerun.steps[0]).toMatchObject({ status: 'applied', report: { legacy_documents: 2, converted: 2, portfolios: 308 } });
     expect(await snapshot(crashed)).toEqual(await snapshot(clean));
   });
-
-  it('one process at a time: a second migrator finds the lock held and does nothing', async () => {
-    const db = freshDb();
-    await insertLegacy(db, [legacyRebalance({ portfolios: 1, seed: 4 })]);
-    let second: Awaited<ReturnType<ReturnType<typeof migrator>['run']>> | undefined;
-    await migrator(db, 'first').run({
-      testHooks: {
-        afterBatch: () => {
-          void migrator(db, 'second')
-            .run()
-            .then((run) => (second = run));
-        },
-      },
-    });
-    await expect.poll(() => second).toBeDefined();
-    expect(second!.locked).toBe(false);
-    expect(await db.collection('rebalance_portfolios').countDocuments()).toBe(1);
-  });
 });
 
 describe('the migration lock', () => {
