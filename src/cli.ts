@@ -3,13 +3,17 @@
 //   order-generation --once                                  one rebalance cycle now (Kubernetes CronJob)
 //   order-generation rebalance model <model_id> [--dry-run]    print the RebalanceDTO[] as JSON
 //   order-generation rebalance portfolio <id> [--dry-run]      print the RebalanceDTO as JSON
+//   order-generation migrate [--dry-run | --rollback]          database migrations; print the report as JSON
 // Exit codes: 0 done; 1 failed (the error in the one error shape on stderr); 2 bad arguments.
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
+import { MongoClient } from 'mongodb';
+import { pino, type Logger } from 'pino';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, loadDotEnv, type Config } from './config.js';
 import { withDevDatabaseIfUnset } from './dev-database.js';
+import { systemClock } from './domain/clock.js';
 import { createLogger } from './logger.js';
+import { createMigrator } from './modules/migrations/runner.js';
 import { toCycleDto } from './modules/scheduling/routes.js';
 import { SERVICE_VERSION } from './version.js';
 
@@ -18,9 +22,14 @@ Usage:
   order-generation --once                                   run one rebalance cycle now; exit 1 if it failed
   order-generation rebalance model <model_id> [--dry-run]     rebalance a model; print the result as JSON
   order-generation rebalance portfolio <portfolio_id> [--dry-run]
+  order-generation migrate [--dry-run]                      apply pending database migrations (dry run: report, change nothing)
+  order-generation migrate --rollback                       put converted rebalances back in the Python service's format
 Configuration comes from the environment, as for the server (see .env.example).`;
 
-type Command = { kind: 'once' } | { kind: 'rebalance'; target: 'model' | 'portfolio'; id: string; dryRun: boolean };
+type Command =
+  | { kind: 'once' }
+  | { kind: 'rebalance'; target: 'model' | 'portfolio'; id: string; dryRun: boolean }
+  | { kind: 'migrate'; dryRun: boolean; rollback: boolean };
 
 function usage(problem: string): never {
   process.stderr.write(`${problem}\n\n${USAGE}\n`);
@@ -30,7 +39,7 @@ function usage(problem: string): never {
 function command(argv: string[]): Command {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: { once: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, help: { type: 'boolean' } }, allowPositionals: true });
+    parsed = parseArgs({ args: argv, options: { once: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, rollback: { type: 'boolean' }, help: { type: 'boolean' } }, allowPositionals: true });
   } catch (error) {
     usage((error as Error).message);
   }
@@ -43,6 +52,12 @@ function command(argv: string[]): Command {
     if (positionals.length > 0 || values['dry-run'] === true) usage('--once takes no other arguments');
     return { kind: 'once' };
   }
+  if (positionals[0] === 'migrate') {
+    if (positionals.length > 1) usage(`migrate takes no arguments: ${positionals.slice(1).join(' ')}`);
+    if (values.rollback === true && values['dry-run'] === true) usage('--rollback and --dry-run cannot be combined');
+    return { kind: 'migrate', dryRun: values['dry-run'] === true, rollback: values.rollback === true };
+  }
+  if (values.rollback === true) usage('--rollback goes with migrate only');
   const [verb, target, id, ...rest] = positionals;
   if (verb !== 'rebalance' || (target !== 'model' && target !== 'portfolio') || id === undefined || rest.length > 0) {
     usage(positionals.length === 0 ? 'Nothing to do' : `Cannot understand: ${positionals.join(' ')}`);
@@ -65,9 +80,19 @@ async function main(): Promise<void> {
   }
   // Logs go to stderr: stdout carries only the JSON answer. Quieter than the server by default.
   const logger = createLogger({ logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel }, pino.destination(2));
+  for (const warning of config.warnings) logger.warn(warning);
   const started = await withDevDatabaseIfUnset(config, logger);
   config = started.config;
   const database = started.database;
+  if (what.kind === 'migrate') {
+    let code: number;
+    try {
+      code = await migrate(config, logger, what);
+    } finally {
+      await database?.stop();
+    }
+    process.exit(code);
+  }
   const app = await buildApp(config, { logger });
   await app.ready();
   let code = 0;
@@ -102,6 +127,34 @@ async function main(): Promise<void> {
     await database?.stop();
   }
   process.exit(code);
+}
+
+/** Exit 0 done (or nothing to do), 1 a step failed or another process holds the lock. */
+async function migrate(config: Config, logger: Logger, what: { dryRun: boolean; rollback: boolean }): Promise<number> {
+  const client = new MongoClient(config.mongodb.uri!, { appName: 'globeco-order-generation-service', serverSelectionTimeoutMS: config.mongodb.timeoutMs });
+  try {
+    await client.connect();
+    const migrator = createMigrator(client.db(config.mongodb.dbName), { holder: config.schedule.replicaId, clock: systemClock, log: logger, skewMs: config.schedule.clockSkewMs });
+    const busy = 'Another process holds the migration lock (migrations are running); nothing was done\n';
+    if (what.rollback) {
+      const result = await migrator.rollback();
+      if (!result.locked) {
+        process.stderr.write(busy);
+        return 1;
+      }
+      process.stdout.write(`${JSON.stringify({ rollback: result.report }, null, 2)}\n`);
+      return 0;
+    }
+    const run = await migrator.run({ dryRun: what.dryRun });
+    if (!run.locked) {
+      process.stderr.write(busy);
+      return 1;
+    }
+    process.stdout.write(`${JSON.stringify({ dry_run: run.dryRun, ok: run.ok, migrations: run.steps }, null, 2)}\n`);
+    return run.ok ? 0 : 1;
+  } finally {
+    await client.close();
+  }
 }
 
 main().catch((error: unknown) => {

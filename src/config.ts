@@ -517,8 +517,12 @@ export interface TelemetrySettings {
   readonly portfolioSpans: number;
 }
 
-/** The parsed configuration: the shape of `settings`, each variable replaced by its value, and what telemetry they decide. */
-export type Config = Values<typeof settings> & { readonly telemetry: TelemetrySettings };
+/**
+ * The parsed configuration: the shape of `settings`, each variable replaced by
+ * its value, what telemetry they decide, and what to say once at start-up
+ * (deprecated variable names in use).
+ */
+export type Config = Values<typeof settings> & { readonly telemetry: TelemetrySettings; readonly warnings: readonly string[] };
 export type ConfigVariableName = Variables<typeof settings>['name'];
 
 const isVariable = (node: ConfigVariable | Tree): node is ConfigVariable => node.schema instanceof z.ZodType;
@@ -545,10 +549,35 @@ export class ConfigError extends Error {
 type Environment = Readonly<Record<string, string | undefined>>;
 
 /**
+ * The Python service's names for the database variables (its Deployment sets
+ * them), read only when the new name is unset, with a warning in `warnings`.
+ */
+export const DEPRECATED_ALIASES = { DATABASE_URL: 'MONGODB_URI', DATABASE_NAME: 'MONGODB_DB' } as const satisfies Record<string, ConfigVariableName>;
+
+function withDeprecatedAliases(env: Environment): { env: Environment; warnings: string[]; aliasOf: Map<string, string> } {
+  const set = (value: string | undefined) => value !== undefined && value.trim() !== '';
+  const effective: Record<string, string | undefined> = { ...env };
+  const warnings: string[] = [];
+  const aliasOf = new Map<string, string>();
+  for (const [old, current] of Object.entries(DEPRECATED_ALIASES)) {
+    if (!set(env[old])) continue;
+    if (set(env[current])) {
+      warnings.push(`${old} is deprecated and ignored: ${current} is set`);
+      continue;
+    }
+    effective[current] = env[old];
+    aliasOf.set(current, old);
+    warnings.push(`${old} is deprecated: rename it ${current} (read as ${current} because ${current} is unset)`);
+  }
+  return { env: effective, warnings, aliasOf };
+}
+
+/**
  * Parses the environment (process.env unless given) into a Config. Every bad
  * variable is reported at once, each message naming the variable.
  */
-export function loadConfig(env: Environment = process.env): Config {
+export function loadConfig(source: Environment = process.env): Config {
+  const { env, warnings, aliasOf } = withDeprecatedAliases(source);
   const problems: string[] = [];
   const read = (spec: ConfigVariable): unknown => {
     const raw = env[spec.name];
@@ -557,14 +586,15 @@ export function loadConfig(env: Environment = process.env): Config {
     const result = spec.schema.safeParse(given);
     if (result.success) return result.data;
     const reason = result.error.issues[0]?.message ?? 'is invalid';
-    problems.push(`${spec.name} ${reason} (${spec.secret ? 'value not shown' : `got ${JSON.stringify(given)}`})`);
+    const name = aliasOf.has(spec.name) ? `${aliasOf.get(spec.name)} (read as ${spec.name})` : spec.name;
+    problems.push(`${name} ${reason} (${spec.secret ? 'value not shown' : `got ${JSON.stringify(given)}`})`);
     return undefined;
   };
   const build = (tree: Tree): Record<string, unknown> =>
     Object.fromEntries(Object.entries(tree).map(([key, node]) => [key, isVariable(node) ? read(node) : build(node)]));
-  const config = build(settings) as Omit<Config, 'telemetry'>;
+  const config = build(settings) as Omit<Config, 'telemetry' | 'warnings'>;
   if (problems.length > 0) throw new ConfigError(problems);
-  return { ...config, telemetry: telemetryOf(config.otel) };
+  return { ...config, telemetry: telemetryOf(config.otel), warnings };
 }
 
 /**

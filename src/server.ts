@@ -5,7 +5,10 @@ import { MongoError } from 'mongodb';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, loadDotEnv, type Config } from './config.js';
 import { withDevDatabaseIfUnset, type DevDatabase } from './dev-database.js';
+import type { Logger } from 'pino';
+import { systemClock } from './domain/clock.js';
 import { createLogger } from './logger.js';
+import { createMigrator } from './modules/migrations/runner.js';
 import { isDatabaseUnavailable } from './plugins/mongo.js';
 import { telemetry } from './telemetry/state.js';
 
@@ -21,6 +24,20 @@ function startupFailure(error: unknown, config: Config): string {
   if (error instanceof MongoError) return `MongoDB refused to set up the database (${message})`;
   if (code === 'EADDRINUSE' || code === 'EACCES') return `cannot listen on ${config.host}:${config.port} (${String(code)})`;
   return message === '' ? 'an unexpected error' : message;
+}
+
+/**
+ * Pending database migrations, run by the first replica to take the migration
+ * lock, before it listens (it never answers from a half-converted database).
+ * The others start at once: the data they read is converted one rebalance at a
+ * time (a legacy rebalance reads with no portfolios until its turn comes). A
+ * step that could not convert everything is logged and stays pending.
+ */
+async function migrateAtStartup(app: FastifyInstance, config: Config, logger: Logger): Promise<void> {
+  const migrator = createMigrator(app.mongo.db, { holder: config.schedule.replicaId, clock: systemClock, log: logger, skewMs: config.schedule.clockSkewMs });
+  const run = await migrator.run();
+  if (!run.locked) logger.info('another replica holds the migration lock: it runs the pending migrations');
+  else if (!run.ok) logger.error({ migrations: run.steps }, 'a database migration could not finish; run order-generation migrate --dry-run for the details');
 }
 
 /** Time allowed, after the grace period, to close the database and upstream connections. */
@@ -42,6 +59,7 @@ async function main(): Promise<void> {
   if ((config.telemetry.traces !== 'none' || config.telemetry.metrics !== 'none') && telemetry.stop === undefined) {
     logger.warn('OTEL_* turn OpenTelemetry on, but the process was started without --import ./dist/src/telemetry/preload.js (npm start, the image): nothing is traced or exported');
   }
+  for (const warning of config.warnings) logger.warn(warning);
   process.on('unhandledRejection', (reason) => {
     logger.fatal({ err: reason }, 'unhandled promise rejection');
     process.exit(1);
@@ -58,6 +76,7 @@ async function main(): Promise<void> {
     config = started.config;
     devDatabase = started.database;
     app = await buildApp(config, { logger });
+    await migrateAtStartup(app, config, logger);
   } catch (error) {
     // Said once, plainly, and without the connection string (it may hold a password).
     logger.fatal({ err: { name: (error as Error).name, message: (error as Error).message, code: (error as { code?: unknown }).code } }, `start-up failed: ${startupFailure(error, config)}`);

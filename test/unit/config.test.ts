@@ -90,6 +90,28 @@ describe('loadConfig', () => {
   });
 });
 
+describe("the Python service's variable names", () => {
+  it('reads DATABASE_URL and DATABASE_NAME as MONGODB_URI and MONGODB_DB when those are unset, with a warning each', () => {
+    const config = loadConfig({ DATABASE_URL: 'mongodb://globeco-order-generation-service-mongodb:27017', DATABASE_NAME: 'prod' });
+    expect(config.mongodb).toMatchObject({ uri: 'mongodb://globeco-order-generation-service-mongodb:27017', dbName: 'prod' });
+    expect(config.warnings).toEqual([
+      'DATABASE_URL is deprecated: rename it MONGODB_URI (read as MONGODB_URI because MONGODB_URI is unset)',
+      'DATABASE_NAME is deprecated: rename it MONGODB_DB (read as MONGODB_DB because MONGODB_DB is unset)',
+    ]);
+  });
+
+  it('prefers the new names, and says the old ones are ignored', () => {
+    const config = loadConfig({ MONGODB_URI: 'mongodb://new:27017', DATABASE_URL: 'mongodb://old:27017', DATABASE_NAME: 'prod' });
+    expect(config.mongodb).toMatchObject({ uri: 'mongodb://new:27017', dbName: 'prod' });
+    expect(config.warnings[0]).toBe('DATABASE_URL is deprecated and ignored: MONGODB_URI is set');
+    expect(loadConfig({}).warnings).toEqual([]);
+  });
+
+  it('names the variable actually set when its value is invalid, without echoing a connection string', () => {
+    expect(() => loadConfig({ DATABASE_URL: 'postgres://user:secret@x' })).toThrow(/DATABASE_URL \(read as MONGODB_URI\) must be a mongodb:\/\/ .*\(value not shown\)/);
+  });
+});
+
 describe('the configuration documents', () => {
   const read = (name: string) => readFile(new URL(`../../${name}`, import.meta.url), 'utf8');
 

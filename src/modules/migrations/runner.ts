@@ -1,0 +1,202 @@
+// Versioned migrations of the database: a list of numbered steps, a record per
+// applied step in `migrations`, and a lock so one process at a time runs them
+// (the replica that starts first, or `order-generation migrate`).
+//
+// The lock is a document with a fixed _id in `migrations`, taken with insertOne
+// (the unique _id makes two takers mutually exclusive on any server), renewed
+// while the holder works, released with a deleteOne naming its holder. A holder
+// that died leaves it; it is taken over once it expired by more than the clock
+// skew allowed (a conditional deleteOne of that exact lock, then insertOne).
+// Each step is idempotent and resumable, so a step cut short by a crash is
+// simply run again by the next holder.
+import { MongoServerError, type Collection, type Db } from 'mongodb';
+import type { Logger } from 'pino';
+import type { Clock } from '../../domain/clock.js';
+import { convertLegacyRebalances, restoreLegacyRebalances, type ConvertOptions, type RollbackCounts } from './legacy-rebalances.js';
+
+export const MIGRATIONS = 'migrations';
+const LOCK_ID = 'lock';
+
+export interface MigrationContext {
+  readonly db: Db;
+  readonly dryRun: boolean;
+  readonly log: Logger;
+  /** Keeps the lock while a long step works. */
+  readonly renew: () => Promise<void>;
+  readonly testHooks?: Pick<ConvertOptions, 'afterBatch' | 'batchSize'>;
+}
+
+/** What a step did (or, in a dry run, would do); `failed` non-empty keeps the step pending. */
+export type StepReport = Record<string, unknown> & { readonly failed: readonly unknown[] };
+
+export interface Migration {
+  readonly id: string;
+  readonly description: string;
+  run(context: MigrationContext): Promise<StepReport>;
+}
+
+export const migrations: readonly Migration[] = [
+  {
+    id: '0001-legacy-rebalances',
+    description: "converts the Python service's rebalances (portfolios and positions embedded) into a header and one document per portfolio",
+    run: async ({ db, dryRun, renew, testHooks }) => {
+      const counts = await convertLegacyRebalances(db, { dryRun, onProgress: renew, ...testHooks });
+      return {
+        legacy_documents: counts.legacyDocuments,
+        [dryRun ? 'to_convert' : 'converted']: counts.converted,
+        portfolios: counts.portfolios,
+        positions: counts.positions,
+        failed: counts.failed,
+      };
+    },
+  },
+];
+
+type LockDocument = {
+  _id: string;
+  holder: string;
+  acquired_at: Date;
+  expires_at: Date;
+};
+
+type AppliedDocument = {
+  _id: string;
+  description: string;
+  applied_at: Date;
+  duration_ms: number;
+  applied_by: string;
+  report: Record<string, unknown>;
+};
+
+/** The lock and the applied steps share the collection (each keyed by its _id). */
+type Record_ = { _id: string } & Record<string, unknown>;
+
+export interface MigrationSettings {
+  readonly holder: string;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly lockTtlMs?: number;
+  readonly skewMs?: number;
+  readonly steps?: readonly Migration[];
+}
+
+export interface StepOutcome {
+  readonly id: string;
+  readonly status: 'applied' | 'already applied' | 'pending' | 'failed';
+  readonly report?: StepReport;
+}
+
+export interface MigrationRun {
+  /** False when another process held the lock: nothing was done. */
+  readonly locked: boolean;
+  readonly dryRun: boolean;
+  readonly steps: readonly StepOutcome[];
+  readonly ok: boolean;
+}
+
+export function createMigrator(db: Db, settings: MigrationSettings) {
+  const { holder, clock, log } = settings;
+  const ttlMs = settings.lockTtlMs ?? 60_000;
+  const skewMs = settings.skewMs ?? 5_000;
+  const steps = settings.steps ?? migrations;
+  const records: Collection<Record_> = db.collection<Record_>(MIGRATIONS);
+
+  async function acquire(): Promise<boolean> {
+    const now = clock.now();
+    const lock: LockDocument = { _id: LOCK_ID, holder, acquired_at: now, expires_at: new Date(now.getTime() + ttlMs) };
+    try {
+      await records.insertOne(lock);
+      return true;
+    } catch (error) {
+      if (!(error instanceof MongoServerError && error.code === 11000)) throw error;
+    }
+    const held = (await records.findOne({ _id: LOCK_ID })) as unknown as LockDocument | null;
+    if (held !== null && held.expires_at.getTime() + skewMs >= now.getTime()) return false;
+    // Expired: remove exactly that lock (another taker may have done it first), then try once more.
+    if (held !== null) await records.deleteOne({ _id: LOCK_ID, holder: held.holder, expires_at: held.expires_at });
+    log.warn({ previous_holder: held?.holder }, 'migration lock expired: taking it over');
+    try {
+      await records.insertOne(lock);
+      return true;
+    } catch (error) {
+      if (error instanceof MongoServerError && error.code === 11000) return false;
+      throw error;
+    }
+  }
+
+  let lastRenew = 0;
+  async function renew(): Promise<void> {
+    const now = clock.now();
+    if (now.getTime() - lastRenew < ttlMs / 3) return;
+    lastRenew = now.getTime();
+    const result = await records.updateOne({ _id: LOCK_ID, holder }, { $set: { expires_at: new Date(now.getTime() + ttlMs) } });
+    if (result.matchedCount !== 1) throw new Error('the migration lock was taken over by another process (this one stalled past its expiry)');
+  }
+
+  async function release(): Promise<void> {
+    await records.deleteOne({ _id: LOCK_ID, holder });
+  }
+
+  async function applied(id: string): Promise<boolean> {
+    return (await records.findOne({ _id: id })) !== null;
+  }
+
+  return {
+    /** Runs (or, dry, reports) every step not applied yet. A dry run takes no lock and writes nothing. */
+    async run(options: { dryRun?: boolean; testHooks?: MigrationContext['testHooks'] | undefined } = {}): Promise<MigrationRun> {
+      const dryRun = options.dryRun === true;
+      if (!dryRun && !(await acquire())) return { locked: false, dryRun, steps: [], ok: true };
+      lastRenew = clock.now().getTime();
+      const outcomes: StepOutcome[] = [];
+      let ok = true;
+      try {
+        for (const step of steps) {
+          if (await applied(step.id)) {
+            outcomes.push({ id: step.id, status: 'already applied' });
+            continue;
+          }
+          if (!ok) {
+            outcomes.push({ id: step.id, status: 'pending' });
+            continue;
+          }
+          const started = clock.now();
+          const report = await step.run({ db, dryRun, log, renew, ...(options.testHooks === undefined ? {} : { testHooks: options.testHooks }) });
+          const failed = report.failed.length > 0;
+          if (dryRun) {
+            outcomes.push({ id: step.id, status: failed ? 'failed' : 'pending', report });
+            ok &&= !failed;
+            continue;
+          }
+          if (failed) {
+            ok = false;
+            log.error({ migration: step.id, report }, 'migration step left documents it could not convert; it stays pending');
+            outcomes.push({ id: step.id, status: 'failed', report });
+            continue;
+          }
+          const duration = clock.now().getTime() - started.getTime();
+          await records.insertOne({ _id: step.id, description: step.description, applied_at: clock.now(), duration_ms: duration, applied_by: holder, report } satisfies AppliedDocument);
+          log.info({ migration: step.id, duration_ms: duration, report }, 'migration applied');
+          outcomes.push({ id: step.id, status: 'applied', report });
+        }
+      } finally {
+        if (!dryRun) await release();
+      }
+      return { locked: true, dryRun, steps: outcomes, ok };
+    },
+
+    /** Puts the converted rebalances back in the Python service's format and marks migration 0001 pending again. */
+    async rollback(): Promise<{ locked: boolean; report?: RollbackCounts }> {
+      if (!(await acquire())) return { locked: false };
+      try {
+        const report = await restoreLegacyRebalances(db);
+        await records.deleteOne({ _id: '0001-legacy-rebalances' });
+        log.info({ report }, 'legacy rebalances restored');
+        return { locked: true, report };
+      } finally {
+        await release();
+      }
+    },
+  };
+}
+
+export type Migrator = ReturnType<typeof createMigrator>;
