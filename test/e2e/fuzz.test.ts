@@ -8,7 +8,7 @@
 // set FUZZ_RUNS=2000 for a deep run, FUZZ_SEED to replay a failure.
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Dec } from '../../src/domain/decimal.js';
+import { Decimal as Dec } from 'decimal.js';
 import { createWorld, pid, position, sid, type World } from '../helpers/rebalancing.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 30);

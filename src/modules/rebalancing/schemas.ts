@@ -2,7 +2,7 @@
 // Stored rebalances): decimal strings in RebalanceDTO, JSON numbers, rounded
 // at the edge only, in the stored-rebalance documents existing readers expect.
 import { z } from 'zod';
-import { formatFixed, formatPlaces, mul, toNumber } from '../../domain/fixed.js';
+import { formatDecimal, formatPlaces, mul, toNumber } from '../../domain/decimal.js';
 import { ErrorResponse, ObjectIdString, PageQuery, PortfolioId, SortBy, VersionQuery } from '../../domain/schemas.js';
 import type { PortfolioOutcome, PositionOutcome } from './outcome.js';
 import { REBALANCE_SORT_FIELDS, type RebalanceHeader } from './repository.js';
@@ -128,11 +128,11 @@ export function toRebalanceDto(outcome: PortfolioOutcome, rebalanceId: string | 
       })),
     drifts: positions.map((p) => ({
       security_id: p.securityId,
-      original_quantity: formatFixed(p.original),
-      adjusted_quantity: formatFixed(p.adjusted),
-      target: formatFixed(p.target),
-      high_drift: formatFixed(p.highDrift),
-      low_drift: formatFixed(p.lowDrift),
+      original_quantity: formatDecimal(p.original),
+      adjusted_quantity: formatDecimal(p.adjusted),
+      target: formatDecimal(p.target),
+      high_drift: formatDecimal(p.highDrift),
+      low_drift: formatDecimal(p.lowDrift),
       actual: formatPlaces(p.actual!, 4), // every position of a rebalanced portfolio is priced
     })),
   };
