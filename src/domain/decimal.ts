@@ -217,17 +217,41 @@ export function toDecimal128s(values: readonly Dec[]): Decimal128[] {
   });
 }
 
-/** The value of a stored Decimal128 (finite, as this service writes them), decoded from its bits. */
+/**
+ * Stored weights, drifts and prices recur across models and portfolios: each
+ * distinct encoding of a coefficient below 2^32 (nearly all) is decoded once,
+ * looked up by its two non-zero words.
+ */
+const decoded = new Map<number, Map<number, Dec>>();
+let decodedCount = 0;
+const DECODED_MAX = 20_000;
+
+const word = (b: Uint8Array, at: number) => (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16)) + b[at + 3]! * 2 ** 24;
+
+/** The value of a stored Decimal128 (finite, as this service writes them). */
 export function fromDecimal128(value: Decimal128): Dec {
-  const bytes = Buffer.from(value.bytes.buffer, value.bytes.byteOffset, 16);
-  const top = bytes.readUInt32LE(12);
+  const b = value.bytes;
+  const top = word(b, 12);
+  const low = word(b, 0);
+  if (word(b, 4) !== 0 || word(b, 8) !== 0 || ((top >>> 29) & 3) === 3) return decode(top, value);
+  let byTop = decoded.get(top);
+  if (byTop === undefined) decoded.set(top, (byTop = new Map()));
+  let known = byTop.get(low);
+  if (known === undefined) {
+    if (++decodedCount > DECODED_MAX) {
+      decoded.clear();
+      decodedCount = 0;
+    }
+    known = normalise(BigInt(top >>> 31 === 1 ? -low : low), EXPONENT_BIAS - ((top >>> 17) & 0x3fff));
+    byTop.set(low, known);
+  }
+  return known;
+}
+
+/** The same from the bits, for a coefficient of 2^32 or more. */
+function decode(top: number, value: Decimal128): Dec {
   if (((top >>> 29) & 3) === 3) return dec(value.toString()); // the rare large-coefficient form (or not finite: refused)
-  const exponent = ((top >>> 17) & 0x3fff) - EXPONENT_BIAS;
-  const upper = (top & 0x1ffff) * 2 ** 32 + bytes.readUInt32LE(8);
-  const lower = bytes.readUInt32LE(4) * 2 ** 32 + bytes.readUInt32LE(0);
-  let coefficient: bigint;
-  if (upper === 0 && lower <= Number.MAX_SAFE_INTEGER) coefficient = BigInt(lower);
-  else coefficient = (BigInt(upper) << 64n) | BigInt.asUintN(64, (BigInt(bytes.readUInt32LE(4)) << 32n) | BigInt(bytes.readUInt32LE(0)));
-  const digits = top >>> 31 === 1 ? -coefficient : coefficient;
-  return normalise(digits, -exponent);
+  const b = value.bytes;
+  const coefficient = (BigInt(top & 0x1ffff) << 96n) | (BigInt(word(b, 8)) << 64n) | (BigInt(word(b, 4)) << 32n) | BigInt(word(b, 0));
+  return normalise(top >>> 31 === 1 ? -coefficient : coefficient, EXPONENT_BIAS - ((top >>> 17) & 0x3fff));
 }
