@@ -48,14 +48,20 @@ const DECIMAL_PARTS = /^([+-]?)(?:(\d+)(?:\.(\d*))?|\.(\d+))(?:[eE]([+-]?)(\d+))
  */
 export function decimalProblem(text: string): string | undefined {
   const match = DECIMAL_PARTS.exec(text);
-  if (match === null) return 'must be a decimal number such as "0.25"';
+  return match === null ? 'must be a decimal number such as "0.25"' : boundsProblem(match);
+}
+
+/** The bounds of decimalProblem on a spelling's parts. */
+function boundsProblem(match: RegExpExecArray): string | undefined {
   const whole = match[2] ?? '';
   const digits = whole + (match[3] ?? match[4] ?? '');
-  const first = digits.search(/[1-9]/);
-  if (first === -1) return undefined;
+  let first = 0;
+  while (first < digits.length && digits.charCodeAt(first) === 48) first += 1;
+  if (first === digits.length) return undefined;
   let last = digits.length - 1;
   while (digits.charCodeAt(last) === 48) last -= 1;
   if (last - first + 1 > MAX_SIGNIFICANT_DIGITS) return `must have at most ${MAX_SIGNIFICANT_DIGITS} significant digits`;
+  if (match[6] === undefined && whole.length - first <= MAX_DECIMAL_EXPONENT && whole.length - first > -MAX_DECIMAL_EXPONENT) return undefined;
   // An exponent of more than 12 digits is out of range whatever the digits are: it is never read as a number.
   const exponentDigits = (match[6] ?? '').replace(/^0+/, '');
   const exponent = exponentDigits.length > 12 ? Number.POSITIVE_INFINITY : Number(exponentDigits);
@@ -72,26 +78,32 @@ export class DecimalInputError extends Error {
   override name = 'DecimalInputError';
 }
 
-/** A spelling already known to be a decimal (decimalProblem, or a constant): its exact value. */
-function parseText(text: string): Dec {
-  const match = DECIMAL_PARTS.exec(text);
-  if (match === null) throw new DecimalInputError(`not a decimal number: ${JSON.stringify(text)}`);
+/** The exact value of a spelling's parts. */
+function valueOf(match: RegExpExecArray): Dec {
   const fraction = match[3] ?? match[4] ?? '';
   const exponent = match[6] === undefined ? 0 : Number(match[6]) * (match[5] === '-' ? -1 : 1);
   const digits = BigInt((match[2] ?? '') + fraction || '0');
   return normalise(match[1] === '-' ? -digits : digits, fraction.length - exponent);
 }
 
+function parseText(text: string): Dec {
+  const match = DECIMAL_PARTS.exec(text);
+  if (match === null) throw new DecimalInputError(`not a decimal number: ${JSON.stringify(text)}`);
+  return valueOf(match);
+}
+
 /**
- * A decimal that enters the service (a request, an upstream payload): checked
- * by decimalProblem first. A JSON number is taken at its shortest spelling
- * (String(0.1) is "0.1", so 0.1 is exactly 0.1); one JSON could not hold (Infinity) is refused.
+ * A decimal that enters the service (a request, an upstream payload), within
+ * the bounds of decimalProblem (checked on the text first, in the same pass). A
+ * JSON number is taken at its shortest spelling (String(0.1) is "0.1", so 0.1
+ * is exactly 0.1); one JSON could not hold (Infinity) is refused.
  */
 export function parseBoundedDecimal(value: string | number): Dec {
-  const text = typeof value === 'number' ? String(value) : value.trim();
-  const problem = Number.isFinite(value) || typeof value === 'string' ? decimalProblem(text) : 'must be a finite number';
+  if (typeof value === 'number' && !Number.isFinite(value)) throw new DecimalInputError('must be a finite number');
+  const match = DECIMAL_PARTS.exec(typeof value === 'number' ? String(value) : value.trim());
+  const problem = match === null ? 'must be a decimal number such as "0.25"' : boundsProblem(match);
   if (problem !== undefined) throw new DecimalInputError(problem);
-  return parseText(text);
+  return valueOf(match!);
 }
 
 /** A decimal from a trusted spelling, a whole number or a bigint (constants, tests). */

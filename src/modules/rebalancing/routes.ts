@@ -23,6 +23,7 @@ import {
   errorResponses,
   resultHeaderFields,
   storedPositions,
+  rebalanceJson,
   toRebalanceDto,
   toStoredPortfolioDto,
 } from './schemas.js';
@@ -142,7 +143,7 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
             tradeDate = run.tradeDate;
           },
           outcome(seq, outcome) {
-            spool!.put(seq, JSON.stringify(toRebalanceDto(outcome, rebalanceId, tradeDate)));
+            spool!.put(seq, rebalanceJson(outcome, rebalanceId, tradeDate));
           },
         });
         reportSubmission(reply, run);
