@@ -94,7 +94,7 @@ export function answer(problem: ScaledProblem, core: CoreAnswer, timeoutMs: numb
     securityId,
     price: prices[i]!,
     original: quantities[i]!,
-    adjusted: F[i] === 0n ? dec(whole[i]!) : normalise(BigInt(whole[i]!) * pow10(sq) + F[i]!, sq),
+    adjusted: F[i] === 0n ? normalise(BigInt(whole[i]!), 0) : normalise(BigInt(whole[i]!) * pow10(sq) + F[i]!, sq),
   }));
   return { status: core.kind, marketValue, positions };
 }
