@@ -185,6 +185,14 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   const claims = createPortfolioClaims(app.mongo.db, models);
   const modelService = createModelService({ models, claims, clock, log: logger });
   const rebalances = createRebalanceRepository(app.mongo.db);
+  const orderService = createOrderService({
+    rebalances,
+    orders: createOrderRepository(app.mongo.db),
+    upstreams,
+    clock,
+    log: logger,
+    onOrders: app.metrics.orders,
+  });
   const rebalanceService = createRebalanceService({
     models,
     rebalances,
@@ -194,22 +202,13 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     log: logger,
     concurrency: config.rebalanceConcurrency,
     observer: app.metrics.rebalancing,
-  });
-  const orderService = createOrderService({
-    rebalances,
-    orders: createOrderRepository(app.mongo.db),
-    upstreams,
-    clock,
-    log: logger,
-    onOrders: app.metrics.orders,
+    ...(config.orders.submission ? { submitOrders: (id: string) => orderService.submit(id) } : {}),
   });
   const cycles = createCycleRepository(app.mongo.db);
   const scheduler = createScheduler({
     models,
     rebalancing: rebalanceService,
-    orders: orderService,
     cycles,
-    submitOrders: config.orders.submission,
     lease: createLease(app.mongo.db, clock, {
       name: 'rebalance-cycle',
       holder: config.schedule.replicaId,
@@ -267,7 +266,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       await api.register(modelRoutes, { service: modelService });
       await api.register(rebalanceRoutes, {
         service: rebalanceService,
-        submit: config.orders.submission ? (id) => orderService.submit(id) : undefined,
+        submission: config.orders.submission,
         spoolDir,
       });
       await api.register(orderRoutes, { service: orderService });

@@ -1,24 +1,35 @@
-// Exact decimal arithmetic for money, quantities and weights, and the one place
-// where decimals are converted to and from their stored (Decimal128) and wire
-// (string) forms. Binary floating point never sits between an input and an answer.
-import { Decimal } from 'decimal.js';
+// The service's one exact number type: money, quantities, prices, weights and
+// drifts are `Dec`, a scaled integer digits / 10^scale. This module owns it:
+// parsing with bounds (requests, upstream payloads), arithmetic, comparison,
+// formatting, and Decimal128 encoding and decoding. Binary floating point never
+// sits between an input and a stored or returned figure; the optimiser works on
+// the same digits.
 import { Decimal128 } from 'mongodb';
 
-/**
- * decimal.js rounds every operation to `precision` significant digits, so it is
- * set far above what products of two Decimal128 values (34 digits each) need:
- * sums and products of stored figures are exact.
- */
-export const Dec = Decimal.clone({
-  precision: 120,
-  rounding: Decimal.ROUND_HALF_UP,
-  toExpNeg: -9e15,
-  toExpPos: 9e15,
-});
-export type Dec = Decimal;
+/** digits / 10^scale, scale >= 0, canonical: no trailing zero after the point (so equal values are equal fields). */
+export interface Dec {
+  readonly digits: bigint;
+  readonly scale: number;
+}
 
-/** The decimal spellings accepted on the wire: no hex, no NaN, no Infinity. */
-export const DECIMAL_PATTERN = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
+export const ZERO: Dec = { digits: 0n, scale: 0 };
+
+const powers: bigint[] = [1n];
+export function pow10(exponent: number): bigint {
+  while (powers.length <= exponent) powers.push(powers[powers.length - 1]! * 10n);
+  return powers[exponent]!;
+}
+
+/** Trailing zeros after the point removed: the canonical form. */
+export function normalise(digits: bigint, scale: number): Dec {
+  if (digits === 0n) return ZERO;
+  while (scale > 0 && digits % 10n === 0n) {
+    digits /= 10n;
+    scale -= 1;
+  }
+  if (scale < 0) return { digits: digits * pow10(-scale), scale: 0 };
+  return { digits, scale };
+}
 
 /** Decimal128 holds 34 significant digits; more cannot be stored exactly. */
 export const MAX_SIGNIFICANT_DIGITS = 34;
@@ -26,27 +37,36 @@ export const MAX_SIGNIFICANT_DIGITS = 34;
 /** Every decimal that enters (a request, an upstream payload) lies within 1e-34..1e34 in magnitude, or is 0. */
 export const MAX_DECIMAL_EXPONENT = 34;
 
+/** The decimal spellings accepted on the wire, parts captured: whole digits, fraction digits (or only those), exponent sign and digits. No hex, no NaN, no Infinity. */
+const DECIMAL_PARTS = /^([+-]?)(?:(\d+)(?:\.(\d*))?|\.(\d+))(?:[eE]([+-]?)(\d+))?$/;
+
 /**
  * Why a decimal spelling is not accepted, or undefined when it is. Decides from
- * the text alone in one pass (no decimal.js, no arithmetic), so a spelling such
- * as "1e-400000000" costs what its 12 characters cost, never what the value it
+ * the text alone in one pass (no arithmetic), so a spelling such as
+ * "1e-400000000" costs what its 12 characters cost, never what the value it
  * spells would take to write out. Sign, leading and trailing zeros are free.
  */
 export function decimalProblem(text: string): string | undefined {
   const match = DECIMAL_PARTS.exec(text);
-  if (match === null) return 'must be a decimal number such as "0.25"';
-  const whole = match[1] ?? '';
-  const digits = whole + (match[2] ?? match[3] ?? '');
-  const first = digits.search(/[1-9]/);
-  if (first === -1) return undefined;
+  return match === null ? 'must be a decimal number such as "0.25"' : boundsProblem(match);
+}
+
+/** The bounds of decimalProblem on a spelling's parts. */
+function boundsProblem(match: RegExpExecArray): string | undefined {
+  const whole = match[2] ?? '';
+  const digits = whole + (match[3] ?? match[4] ?? '');
+  let first = 0;
+  while (first < digits.length && digits.charCodeAt(first) === 48) first += 1;
+  if (first === digits.length) return undefined;
   let last = digits.length - 1;
   while (digits.charCodeAt(last) === 48) last -= 1;
   if (last - first + 1 > MAX_SIGNIFICANT_DIGITS) return `must have at most ${MAX_SIGNIFICANT_DIGITS} significant digits`;
+  if (match[6] === undefined && whole.length - first <= MAX_DECIMAL_EXPONENT && whole.length - first > -MAX_DECIMAL_EXPONENT) return undefined;
   // An exponent of more than 12 digits is out of range whatever the digits are: it is never read as a number.
-  const exponentDigits = (match[5] ?? '').replace(/^0+/, '');
+  const exponentDigits = (match[6] ?? '').replace(/^0+/, '');
   const exponent = exponentDigits.length > 12 ? Number.POSITIVE_INFINITY : Number(exponentDigits);
   // The power of ten of the first significant digit: d.ddd x 10^magnitude.
-  const magnitude = (match[4] === '-' ? -exponent : exponent) + whole.length - first - 1;
+  const magnitude = (match[5] === '-' ? -exponent : exponent) + whole.length - first - 1;
   const exactlyMax = magnitude === MAX_DECIMAL_EXPONENT && first === last && digits[first] === '1';
   if (magnitude < -MAX_DECIMAL_EXPONENT || (magnitude >= MAX_DECIMAL_EXPONENT && !exactlyMax)) {
     return `must be 0 or between 1e-${MAX_DECIMAL_EXPONENT} and 1e${MAX_DECIMAL_EXPONENT} in magnitude`;
@@ -54,75 +74,196 @@ export function decimalProblem(text: string): string | undefined {
   return undefined;
 }
 
-/** DECIMAL_PATTERN with its parts captured: whole digits, fraction digits (or only those), exponent sign and digits. */
-const DECIMAL_PARTS = /^[+-]?(?:(\d+)(?:\.(\d*))?|\.(\d+))(?:[eE]([+-]?)(\d+))?$/;
-
-/**
- * A decimal that enters the service (a request, an upstream payload): checked
- * by decimalProblem before decimal.js sees it. A JSON number is taken at its
- * shortest spelling; one that JSON could not hold (Infinity) is refused.
- */
-export function parseBoundedDecimal(value: string | number): Dec {
-  const text = typeof value === 'number' ? String(value) : value.trim();
-  const problem = Number.isFinite(value) || typeof value === 'string' ? decimalProblem(text) : 'must be a finite number';
-  if (problem !== undefined) throw new DecimalInputError(problem);
-  return parseDecimal(text);
-}
-
 export class DecimalInputError extends Error {
   override name = 'DecimalInputError';
 }
 
-export const ZERO = new Dec(0);
-
-/**
- * A decimal from a JSON string or number. A JSON number is taken at its
- * shortest decimal spelling (0.1 is exactly 0.1), which is what String() gives.
- */
-export function parseDecimal(value: string | number): Dec {
-  const text = typeof value === 'number' ? String(value) : value.trim();
-  if (!DECIMAL_PATTERN.test(text)) throw new Error(`not a decimal number: ${JSON.stringify(value)}`);
-  const parsed = new Dec(text);
-  return parsed.isZero() ? ZERO : parsed;
+/** The exact value of a spelling's parts. */
+function valueOf(match: RegExpExecArray): Dec {
+  const fraction = match[3] ?? match[4] ?? '';
+  const exponent = match[6] === undefined ? 0 : Number(match[6]) * (match[5] === '-' ? -1 : 1);
+  const digits = BigInt((match[2] ?? '') + fraction || '0');
+  return normalise(match[1] === '-' ? -digits : digits, fraction.length - exponent);
 }
 
-/** Spellings of the decoded stored values (a bounded set: see fromDecimal128). */
-const spelled = new WeakMap<Dec, string>();
-
-/** The canonical wire spelling: plain notation, no trailing zeros ("0.020" -> "0.02"). */
-export function formatDecimal(value: Dec): string {
-  return spelled.get(value) ?? (value.isZero() ? '0' : value.toFixed());
-}
-
-/** value / 10^scale, exactly (no division: the decimal point is placed). */
-export function fromScaled(value: bigint, scale: number): Dec {
-  if (scale === 0) return new Dec(value.toString());
-  const negative = value < 0n;
-  const digits = (negative ? -value : value).toString().padStart(scale + 1, '0');
-  return new Dec(`${negative ? '-' : ''}${digits.slice(0, -scale)}.${digits.slice(-scale)}`);
-}
-
-export function toDecimal128(value: Dec): Decimal128 {
-  return Decimal128.fromString(formatDecimal(value));
+function parseText(text: string): Dec {
+  const match = DECIMAL_PARTS.exec(text);
+  if (match === null) throw new DecimalInputError(`not a decimal number: ${JSON.stringify(text)}`);
+  return valueOf(match);
 }
 
 /**
- * Stored weights, drifts and prices repeat across models and portfolios, and
- * Decimal128 text conversion is slow: each distinct value is decoded once.
- * Decimals are immutable, so sharing one instance is safe (and lets the
- * optimiser's per-instance caches hit).
+ * A decimal that enters the service (a request, an upstream payload), within
+ * the bounds of decimalProblem (checked on the text first, in the same pass). A
+ * JSON number is taken at its shortest spelling (String(0.1) is "0.1", so 0.1
+ * is exactly 0.1); one JSON could not hold (Infinity) is refused.
  */
-const decoded = new Map<string, Dec>();
+export function parseBoundedDecimal(value: string | number): Dec {
+  if (typeof value === 'number' && !Number.isFinite(value)) throw new DecimalInputError('must be a finite number');
+  const match = DECIMAL_PARTS.exec(typeof value === 'number' ? String(value) : value.trim());
+  const problem = match === null ? 'must be a decimal number such as "0.25"' : boundsProblem(match);
+  if (problem !== undefined) throw new DecimalInputError(problem);
+  return valueOf(match!);
+}
+
+/** A decimal from a trusted spelling, a whole number or a bigint (constants, tests). */
+export function dec(value: string | number | bigint): Dec {
+  if (typeof value === 'bigint') return normalise(value, 0);
+  return parseText(typeof value === 'number' ? String(value) : value.trim());
+}
+
+/** a.digits at `scale` (>= a.scale). */
+export const digitsAt = (a: Dec, scale: number): bigint => a.digits * pow10(scale - a.scale);
+
+export function add(a: Dec, b: Dec): Dec {
+  const scale = Math.max(a.scale, b.scale);
+  return normalise(digitsAt(a, scale) + digitsAt(b, scale), scale);
+}
+
+export function sub(a: Dec, b: Dec): Dec {
+  const scale = Math.max(a.scale, b.scale);
+  return normalise(digitsAt(a, scale) - digitsAt(b, scale), scale);
+}
+
+export const mul = (a: Dec, b: Dec): Dec => normalise(a.digits * b.digits, a.scale + b.scale);
+export const negate = (a: Dec): Dec => (a.digits === 0n ? ZERO : { digits: -a.digits, scale: a.scale });
+export const abs = (a: Dec): Dec => (a.digits < 0n ? negate(a) : a);
+export const isZero = (a: Dec) => a.digits === 0n;
+export const sign = (a: Dec) => (a.digits > 0n ? 1 : a.digits < 0n ? -1 : 0);
+
+/** -1, 0 or 1 as a is below, equal to or above b. */
+export function compare(a: Dec, b: Dec): number {
+  if (a.scale === b.scale) return a.digits < b.digits ? -1 : a.digits > b.digits ? 1 : 0;
+  return sign(sub(a, b));
+}
+
+export const equals = (a: Dec, b: Dec) => a.digits === b.digits && a.scale === b.scale;
+
+/** a is a whole multiple of step (> 0). */
+export function isMultipleOf(a: Dec, step: Dec): boolean {
+  const scale = Math.max(a.scale, step.scale);
+  return digitsAt(a, scale) % digitsAt(step, scale) === 0n;
+}
+
+/** num / den rounded half away from zero (ROUND_HALF_UP) to `places`; den != 0. */
+export function quotient(num: Dec, den: Dec, places: number): Dec {
+  let n = num.digits * pow10(places + den.scale);
+  let d = den.digits * pow10(num.scale);
+  if (d < 0n) {
+    n = -n;
+    d = -d;
+  }
+  const negative = n < 0n;
+  const q = (2n * (negative ? -n : n) + d) / (2n * d);
+  return normalise(negative ? -q : q, places);
+}
+
+/** Rounded half away from zero to `places`. */
+export const round = (a: Dec, places: number): Dec => (a.scale <= places ? a : quotient(a, { digits: 1n, scale: 0 }, places));
+
+/** Digits with the point placed `places` from the right, padded with zeros. */
+function placePoint(digits: bigint, places: number): string {
+  const negative = digits < 0n;
+  const text = (negative ? -digits : digits).toString();
+  if (places === 0) return negative ? `-${text}` : text;
+  const padded = text.padStart(places + 1, '0');
+  return `${negative ? '-' : ''}${padded.slice(0, -places)}.${padded.slice(-places)}`;
+}
+
+/** The canonical wire spelling: plain notation, no trailing zeros ("0.02", "-12.5", "100"). */
+export const formatDecimal = (a: Dec): string => placePoint(a.digits, a.scale);
+
+/** Exactly `places` decimals, rounded half-up ("0.2471", "0.3000"). */
+export const formatPlaces = (a: Dec, places: number): string => placePoint(digitsAt(round(a, places), places), places);
+
+/** A JSON number (the nearest double to the exact text), rounded half-up to `places` first when given. */
+export const toNumber = (a: Dec, places?: number): number => Number(formatDecimal(places === undefined ? a : round(a, places)));
+
+const LOW_MASK = (1n << 64n) - 1n;
+const MAX_COEFFICIENT = 10n ** 34n;
+const EXPONENT_BIAS = 6176;
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** Rounded half-up (away from zero) to at most `places` significant digits: coefficient and exponent. */
+function roundToSignificant(digits: bigint, scale: number, places: number): { digits: bigint; scale: number } {
+  const negative = digits < 0n;
+  const magnitude = negative ? -digits : digits;
+  const excess = magnitude.toString().length - places;
+  if (excess <= 0) return { digits, scale };
+  const divisor = pow10(excess);
+  let kept = magnitude / divisor;
+  if ((magnitude % divisor) * 2n >= divisor) kept += 1n;
+  scale -= excess;
+  while (kept !== 0n && kept % 10n === 0n) {
+    kept /= 10n;
+    scale -= 1;
+  }
+  return { digits: negative ? -kept : kept, scale };
+}
+
+export const toDecimal128 = (value: Dec): Decimal128 => toDecimal128s([value])[0]!;
+
+/** Decimal128 by direct BID encoding, many at once: their 16-byte encodings share one allocation. */
+export function toDecimal128s(values: readonly Dec[]): Decimal128[] {
+  const block = Buffer.allocUnsafe(16 * values.length);
+  return values.map((value, i) => {
+    let { digits, scale } = value;
+    // A computed figure of more than 34 digits (a sum of bounded inputs far apart in size) is
+    // stored rounded half-up to what Decimal128 holds; readers get JSON numbers anyway.
+    if (digits >= MAX_COEFFICIENT || -digits >= MAX_COEFFICIENT) ({ digits, scale } = roundToSignificant(digits, scale, 34));
+    const negative = digits < 0n;
+    const coefficient = negative ? -digits : digits;
+    if (coefficient <= MAX_SAFE) {
+      // The usual case (prices, quantities, weights): 32-bit words, no BigInt shifts.
+      const c = Number(coefficient);
+      block.writeUInt32LE(c % 2 ** 32, 16 * i);
+      block.writeUInt32LE(Math.floor(c / 2 ** 32), 16 * i + 4);
+      block.writeUInt32LE(0, 16 * i + 8);
+      block.writeUInt32LE(((negative ? 0x80000000 : 0) | ((EXPONENT_BIAS - scale) << 17)) >>> 0, 16 * i + 12);
+    } else {
+      const high = (negative ? 1n << 63n : 0n) | (BigInt(EXPONENT_BIAS - scale) << 49n) | (coefficient >> 64n);
+      block.writeBigUInt64LE(coefficient & LOW_MASK, 16 * i);
+      block.writeBigUInt64LE(high, 16 * i + 8);
+    }
+    return new Decimal128(block.subarray(16 * i, 16 * i + 16));
+  });
+}
+
+/**
+ * Stored weights, drifts and prices recur across models and portfolios: each
+ * distinct encoding of a coefficient below 2^32 (nearly all) is decoded once,
+ * looked up by its two non-zero words.
+ */
+const decoded = new Map<number, Map<number, Dec>>();
+let decodedCount = 0;
 const DECODED_MAX = 20_000;
 
+const word = (b: Uint8Array, at: number) => (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16)) + b[at + 3]! * 2 ** 24;
+
+/** The value of a stored Decimal128 (finite, as this service writes them). */
 export function fromDecimal128(value: Decimal128): Dec {
-  const key = Buffer.from(value.bytes.buffer, value.bytes.byteOffset, 16).toString('latin1');
-  let dec = decoded.get(key);
-  if (dec === undefined) {
-    dec = parseDecimal(value.toString());
-    if (decoded.size >= DECODED_MAX) decoded.clear();
-    decoded.set(key, dec);
-    spelled.set(dec, dec.isZero() ? '0' : dec.toFixed());
+  const b = value.bytes;
+  const top = word(b, 12);
+  const low = word(b, 0);
+  if (word(b, 4) !== 0 || word(b, 8) !== 0 || ((top >>> 29) & 3) === 3) return decode(top, value);
+  let byTop = decoded.get(top);
+  if (byTop === undefined) decoded.set(top, (byTop = new Map()));
+  let known = byTop.get(low);
+  if (known === undefined) {
+    if (++decodedCount > DECODED_MAX) {
+      decoded.clear();
+      decodedCount = 0;
+    }
+    known = normalise(BigInt(top >>> 31 === 1 ? -low : low), EXPONENT_BIAS - ((top >>> 17) & 0x3fff));
+    byTop.set(low, known);
   }
-  return dec;
+  return known;
+}
+
+/** The same from the bits, for a coefficient of 2^32 or more. */
+function decode(top: number, value: Decimal128): Dec {
+  if (((top >>> 29) & 3) === 3) return dec(value.toString()); // the rare large-coefficient form (or not finite: refused)
+  const b = value.bytes;
+  const coefficient = (BigInt(top & 0x1ffff) << 96n) | (BigInt(word(b, 8)) << 64n) | (BigInt(word(b, 4)) << 32n) | BigInt(word(b, 0));
+  return normalise(top >>> 31 === 1 ? -coefficient : coefficient, EXPONENT_BIAS - ((top >>> 17) & 0x3fff));
 }

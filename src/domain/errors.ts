@@ -60,3 +60,10 @@ export class ConflictError extends AppError {
     super(409, 'CONFLICT', message, details);
   }
 }
+
+/** One portfolio cannot be valued (an unknown security, no usable price): reported in its own element, not fatal to the others. */
+export class PortfolioCannotBeValued extends AppError {
+  constructor(message: string) {
+    super(422, 'INFEASIBLE', message);
+  }
+}

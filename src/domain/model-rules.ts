@@ -1,6 +1,6 @@
 // The rules every write path of a model must satisfy (api.md, Models): target
 // range and step, drift range and order, target sum, position count, unique securities.
-import { Dec, ZERO, formatDecimal } from './decimal.js';
+import { add, compare, dec, equals, formatDecimal, isMultipleOf, isZero, sign, ZERO, type Dec } from './decimal.js';
 import type { ErrorDetail } from './errors.js';
 import { ValidationError } from './errors.js';
 import { detail, summarise, type PathSegment } from './validation.js';
@@ -12,22 +12,22 @@ export interface ModelPosition {
   readonly lowDrift: Dec;
 }
 
-export const MAX_TARGET = new Dec('0.95');
-export const TARGET_STEP = new Dec('0.005');
-export const MAX_TARGET_SUM = new Dec('0.95');
-export const MAX_DRIFT = new Dec(1);
+export const MAX_TARGET = dec('0.95');
+export const TARGET_STEP = dec('0.005');
+export const MAX_TARGET_SUM = dec('0.95');
+export const MAX_DRIFT = dec(1);
 export const MAX_POSITIONS = 100;
 
 /** Problems with one position's own values; `at` is where it sits in the request. */
 export function positionProblems(position: ModelPosition, at: readonly PathSegment[]): ErrorDetail[] {
   const problems: ErrorDetail[] = [];
   const { target, highDrift, lowDrift } = position;
-  if (target.isNegative() || target.greaterThan(MAX_TARGET)) {
-    problems.push(detail([...at, 'target'], `must be between 0 and ${MAX_TARGET.toString()}`));
-  } else if (!target.mod(TARGET_STEP).isZero()) {
-    problems.push(detail([...at, 'target'], `must be 0 or a multiple of ${TARGET_STEP.toString()}`));
+  if (sign(target) < 0 || compare(target, MAX_TARGET) > 0) {
+    problems.push(detail([...at, 'target'], `must be between 0 and ${formatDecimal(MAX_TARGET)}`));
+  } else if (!isMultipleOf(target, TARGET_STEP)) {
+    problems.push(detail([...at, 'target'], `must be 0 or a multiple of ${formatDecimal(TARGET_STEP)}`));
   }
-  const inRange = (value: Dec) => !value.isNegative() && !value.greaterThan(MAX_DRIFT);
+  const inRange = (value: Dec) => sign(value) >= 0 && compare(value, MAX_DRIFT) <= 0;
   for (const [field, value] of [
     ['high_drift', highDrift],
     ['low_drift', lowDrift],
@@ -35,7 +35,7 @@ export function positionProblems(position: ModelPosition, at: readonly PathSegme
     if (!inRange(value)) problems.push(detail([...at, field], 'must be between 0 and 1'));
   }
   // The original service's domain rule (api.md, Models), once both are in range.
-  if (inRange(highDrift) && inRange(lowDrift) && lowDrift.greaterThan(highDrift)) {
+  if (inRange(highDrift) && inRange(lowDrift) && compare(lowDrift, highDrift) > 0) {
     problems.push(
       detail(
         [...at, 'low_drift'],
@@ -49,18 +49,18 @@ export function positionProblems(position: ModelPosition, at: readonly PathSegme
 /** Problems of the model as a whole: how many positions and what their targets sum to. */
 export function totalsProblems(positions: readonly ModelPosition[], at: readonly PathSegment[]): ErrorDetail[] {
   const problems: ErrorDetail[] = [];
-  const held = positions.filter((p) => p.target.greaterThan(0));
+  const held = positions.filter((p) => sign(p.target) > 0);
   if (held.length > MAX_POSITIONS) {
     problems.push({
       path: at.join('.'),
       message: `the model would have ${held.length} positions with a target above zero; at most ${MAX_POSITIONS} are allowed`,
     });
   }
-  const sum = held.reduce((acc, p) => acc.plus(p.target), ZERO);
-  if (sum.greaterThan(MAX_TARGET_SUM)) {
+  const sum = held.reduce((acc, p) => add(acc, p.target), ZERO);
+  if (compare(sum, MAX_TARGET_SUM) > 0) {
     problems.push({
       path: at.join('.'),
-      message: `the targets would sum to ${sum.toString()}, above the maximum of ${MAX_TARGET_SUM.toString()} (at least 5% stays in cash)`,
+      message: `the targets would sum to ${formatDecimal(sum)}, above the maximum of ${formatDecimal(MAX_TARGET_SUM)} (at least 5% stays in cash)`,
     });
   }
   return problems;
@@ -89,7 +89,7 @@ export function normalisePositions(positions: readonly ModelPosition[]): ModelPo
     }
   });
   if (problems.length > 0) fail(problems);
-  const kept = positions.filter((p) => !p.target.isZero());
+  const kept = positions.filter((p) => !isZero(p.target));
   const totals = totalsProblems(kept, ['positions']);
   if (totals.length > 0) fail(totals);
   return kept;
@@ -108,5 +108,5 @@ export function assertValidTotals(positions: readonly ModelPosition[]): void {
 }
 
 export function samePositionValues(a: ModelPosition, b: ModelPosition): boolean {
-  return a.target.equals(b.target) && a.highDrift.equals(b.highDrift) && a.lowDrift.equals(b.lowDrift);
+  return equals(a.target, b.target) && equals(a.highDrift, b.highDrift) && equals(a.lowDrift, b.lowDrift);
 }

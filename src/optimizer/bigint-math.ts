@@ -1,11 +1,5 @@
 // Exact integer helpers for scaled decimals.
-
-const powers: bigint[] = [1n];
-
-export function pow10(exponent: number): bigint {
-  while (powers.length <= exponent) powers.push(powers[powers.length - 1]! * 10n);
-  return powers[exponent]!;
-}
+export { pow10 } from '../domain/decimal.js';
 
 /** floor(a / b) for b > 0 (BigInt division truncates toward zero). */
 export function floorDiv(a: bigint, b: bigint): bigint {

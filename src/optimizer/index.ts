@@ -2,9 +2,8 @@
 // and a model to whole-share quantities, exact and deterministic. `optimize` is
 // the synchronous core; `createOptimizerPool` (pool.ts) runs the expensive
 // solves (large, or cash-binding) in worker threads, off the event loop.
-import { Dec } from '../domain/decimal.js';
-import { pow10 } from './bigint-math.js';
-import { prepare, toDec, type ScaledProblem } from './scaled.js';
+import { add, dec, formatDecimal, formatPlaces, isZero, mul, normalise, pow10, sub, ZERO, type Dec } from '../domain/decimal.js';
+import { prepare, type ScaledProblem } from './scaled.js';
 import { decide, solveScaled, type CoreAnswer } from './solve.js';
 import type { InfeasibleSecurity, OptimizerInput, OptimizerOptions, OptimizerResult } from './types.js';
 import { verify } from './verify.js';
@@ -15,19 +14,19 @@ export { OptimizerBug } from './verify.js';
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
-const money = (value: Dec) => value.toDecimalPlaces(2, Dec.ROUND_HALF_UP).toFixed(2);
+const money = (value: Dec) => formatPlaces(value, 2);
 
 function bandSecurities(problem: ScaledProblem, answer: Extract<CoreAnswer, { kind: 'band' }>, mv: Dec): InfeasibleSecurity[] {
   return answer.securities.map((i) => {
-    const w = toDec(problem.W[i]!, problem.sw);
+    const { W, LO, HI, sw } = problem;
     return {
       securityId: problem.ids[i]!,
       price: problem.prices[i]!,
-      bandLow: mv.times(w.minus(toDec(problem.LO[i]!, problem.sw))),
-      bandHigh: mv.times(w.plus(toDec(problem.HI[i]!, problem.sw))),
-      fraction: toDec(problem.F[i]!, problem.sq),
-      minShares: new Dec(answer.low[i]!),
-      maxShares: new Dec(answer.high[i]!),
+      bandLow: mul(mv, normalise(W[i]! - LO[i]!, sw)),
+      bandHigh: mul(mv, normalise(W[i]! + HI[i]!, sw)),
+      fraction: normalise(problem.F[i]!, problem.sq),
+      minShares: dec(answer.low[i]!),
+      maxShares: dec(answer.high[i]!),
     };
   });
 }
@@ -46,11 +45,11 @@ function infeasible(problem: ScaledProblem, core: CoreAnswer, marketValue: Dec, 
       const securities = bandSecurities(problem, core, marketValue);
       const described = securities.map(
         (s) =>
-          `${s.securityId} (band ${money(s.bandLow)} to ${money(s.bandHigh)} at price ${s.price.toString()} ` +
-          (s.fraction.isZero()
-            ? `allows ${s.minShares.toString()} to ${s.maxShares.toString()} shares)`
-            : `allows ${s.minShares.toString()} to ${s.maxShares.toString()} whole shares beside the ` +
-              `${s.fraction.toString()} share held, a fraction whole-share orders cannot trade)`),
+          `${s.securityId} (band ${money(s.bandLow)} to ${money(s.bandHigh)} at price ${formatDecimal(s.price)} ` +
+          (isZero(s.fraction)
+            ? `allows ${formatDecimal(s.minShares)} to ${formatDecimal(s.maxShares)} shares)`
+            : `allows ${formatDecimal(s.minShares)} to ${formatDecimal(s.maxShares)} whole shares beside the ` +
+              `${formatDecimal(s.fraction)} share held, a fraction whole-share orders cannot trade)`),
       );
       return {
         ...base,
@@ -60,9 +59,9 @@ function infeasible(problem: ScaledProblem, core: CoreAnswer, marketValue: Dec, 
       };
     }
     case 'cash': {
-      let spend = new Dec(0);
+      let spend = ZERO;
       for (let i = 0; i < problem.n; i++) {
-        spend = spend.plus(problem.prices[i]!.times(toDec(problem.F[i]!, problem.sq).plus(core.low[i]!)));
+        spend = add(spend, mul(problem.prices[i]!, normalise(problem.F[i]! + BigInt(core.low[i]!) * pow10(problem.sq), problem.sq)));
       }
       return {
         ...base,
@@ -85,35 +84,27 @@ function infeasible(problem: ScaledProblem, core: CoreAnswer, marketValue: Dec, 
 
 /** The answer for a problem and its core decision, verified exactly when it holds quantities. */
 export function answer(problem: ScaledProblem, core: CoreAnswer, timeoutMs: number): OptimizerResult {
-  const marketValue = toDec(problem.MV, problem.sm);
+  const marketValue = normalise(problem.MV, problem.sm);
   if (core.kind !== 'optimal' && core.kind !== 'nothing_to_do') return infeasible(problem, core, marketValue, timeoutMs);
   const whole = core.kind === 'optimal' ? core.quantities : new Float64Array(problem.n);
-  const checked = verify(problem, whole);
-  const common = {
-    marketValue,
-    positions: problem.ids.map((securityId, i) => ({
-      securityId,
-      price: problem.prices[i]!,
-      original: problem.quantities[i]!,
-      adjusted: problem.F[i] === 0n ? new Dec(whole[i]!) : toDec(BigInt(whole[i]!) * pow10(problem.sq) + problem.F[i]!, problem.sq),
-      wholeShares: whole[i]!,
-    })),
-    driftBefore: toDec(checked.driftBefore, checked.driftScale),
-    driftAfter: toDec(checked.driftAfter, checked.driftScale),
-  };
-  return core.kind === 'optimal'
-    ? { status: 'optimal', ...common, cashBinding: core.cashBinding }
-    : { status: 'nothing_to_do', ...common, cashBinding: false };
+  verify(problem, whole);
+  const { ids, prices, quantities, F, sq } = problem;
+  // Whole shares beside the kept fraction: u' = k + f.
+  const positions = ids.map((securityId, i) => ({
+    securityId,
+    price: prices[i]!,
+    original: quantities[i]!,
+    adjusted: F[i] === 0n ? normalise(BigInt(whole[i]!), 0) : normalise(BigInt(whole[i]!) * pow10(sq) + F[i]!, sq),
+  }));
+  return { status: core.kind, marketValue, positions };
 }
 
 export function optimize(input: OptimizerInput, options: OptimizerOptions = {}): OptimizerResult {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   // Without a clock there is no deadline: the optimiser reads no clock of its own.
   const now = options.now ?? (() => 0);
-  const deadline = { now, at: options.now === undefined ? Infinity : now() + timeoutMs };
   const problem = prepare(input);
-  const core = solveScaled(problem, { deadline, exactOnly: options.exactOnly ?? false });
-  return answer(problem, core, timeoutMs);
+  return answer(problem, solveScaled(problem, { now, at: options.now === undefined ? Infinity : now() + timeoutMs }), timeoutMs);
 }
 
 /**
@@ -122,6 +113,6 @@ export function optimize(input: OptimizerInput, options: OptimizerOptions = {}):
  */
 export function optimizeUnlessBinding(input: OptimizerInput, options: OptimizerOptions = {}): OptimizerResult | null {
   const problem = prepare(input);
-  const core = decide(problem, options.exactOnly ?? false);
+  const core = decide(problem);
   return core.kind === 'sell_down' ? null : answer(problem, core, options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
 }

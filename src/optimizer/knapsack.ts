@@ -85,25 +85,16 @@ const CHECK_EVERY = 1024;
 /** Up to this many counts of a security are bounded one by one and tried best first. */
 const FEW_COUNTS = 16;
 
-/** Returns, per item (in the order given), how many shares to sell. */
-export type KnapsackOutcome =
-  | { readonly done: true; readonly sold: number[] }
-  /** The node budget ran out: the best drift found so far (an upper bound on the optimum), if any. */
-  | { readonly done: false; readonly drift: bigint | null };
-
-class NodeBudget extends Error {}
-
 /**
- * Searches until done, the deadline (SolverTimeout) or `maxNodes`. Returns,
- * per item (in the order given), how many shares to sell.
+ * Searches until done or the deadline (SolverTimeout). Returns, per item (in
+ * the order given), how many shares to sell.
  */
 export function solveKnapsack(
   problem: KnapsackProblem,
   deadline: Deadline,
-  maxNodes = Infinity,
   /** A known feasible answer (shares per item, in the order given) to start from. */
   seed: readonly number[] | null = null,
-): KnapsackOutcome {
+): number[] {
   const items = [...problem.items].sort((a, b) => a.index - b.index);
   const m = items.length;
   const S = pow10(problem.sq);
@@ -284,7 +275,6 @@ export function solveKnapsack(
 
   const search = (j: number, need: bigint, prefix: bigint): void => {
     if ((++nodes & (CHECK_EVERY - 1)) === 1 && deadline.now() > deadline.at) throw new SolverTimeout();
-    if (nodes > maxNodes) throw new NodeBudget();
     const it = items[j]!;
     const cover = ceilDiv(need, it.price);
     const most = cover < BigInt(it.maxShares) ? Number(cover) : it.maxShares;
@@ -343,20 +333,9 @@ export function solveKnapsack(
     best = items.map((it) => given.get(it)!);
     bestZ = best.reduce((z, count, i) => z + costOf(i, count), 0n);
   }
-  try {
-    search(0, problem.need, 0n);
-  } catch (error) {
-    if (!(error instanceof NodeBudget)) throw error;
-    const found = best as number[] | null; // assigned in the search closures
-    if (found === null) return { done: false, drift: null };
-    let drift = 0n;
-    found.forEach((count, i) => {
-      if (count > 0) drift += BigInt(count) * items[i]!.price - 2n * items[i]!.overshoot;
-    });
-    return { done: false, drift };
-  }
+  search(0, problem.need, 0n);
   if (best === null) throw new Error('no way to free the overspend; the caller checks the cash bound first');
   const chosen = best as number[];
   const byItem = new Map(items.map((it, i) => [it, chosen[i]!]));
-  return { done: true, sold: problem.items.map((it) => byItem.get(it)!) };
+  return problem.items.map((it) => byItem.get(it)!);
 }

@@ -4,7 +4,6 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { optimizeUnlessBinding, type OptimizerInput, type OptimizerResult } from './index.js';
-import { inputToPlain, resultFromPlain, type PlainResult } from './wire.js';
 import type { WorkRequest } from './worker.js';
 
 /** Problems with more securities than this go to a worker even when the cash does not bind. */
@@ -59,11 +58,11 @@ export function createOptimizerPool(options: OptimizerPoolOptions): OptimizerPoo
   let offloaded = 0;
   let closed = false;
 
-  const settle = (worker: Worker, message: { id: number; result?: PlainResult; error?: { name: string; message: string } }) => {
+  const settle = (worker: Worker, message: { id: number; result?: OptimizerResult; error?: { name: string; message: string } }) => {
     const job = busy.get(worker);
     busy.delete(worker);
     if (job !== undefined) {
-      if (message.result !== undefined) job.pending.resolve(resultFromPlain(message.result));
+      if (message.result !== undefined) job.pending.resolve(message.result);
       else job.pending.reject(Object.assign(new Error(message.error?.message ?? 'optimiser worker failed'), { name: message.error?.name ?? 'Error' }));
     }
     idle.push(worker);
@@ -114,7 +113,7 @@ export function createOptimizerPool(options: OptimizerPoolOptions): OptimizerPoo
       }
       offloaded += 1;
       return new Promise<OptimizerResult>((resolve, reject) => {
-        queue.push({ request: { id: nextId++, input: inputToPlain(input), timeoutMs: options.timeoutMs }, pending: { resolve, reject } });
+        queue.push({ request: { id: nextId++, input, timeoutMs: options.timeoutMs }, pending: { resolve, reject } });
         pump();
       });
     },

@@ -7,26 +7,16 @@
 // 3. if Σ b·p <= MV that is optimal;
 // 4. otherwise sell down exactly (knapsack.ts).
 //
-// Steps 1–3 run in doubles behind an error filter: a decision is taken in
-// floating point only when the value is further from the decision boundary
-// than a proven bound on its rounding error; otherwise that security is decided
-// again in exact integer arithmetic. So every decision is exact.
+// Every decision is taken in exact integer arithmetic.
 import { ceilDiv, floorDiv, pow10 } from './bigint-math.js';
 import { leastDriftSeed } from './drift-search.js';
 import { solveByFill } from './fill-dp.js';
 import { driftDelta } from './pieces.js';
-import {
-  solveKnapsack,
-  SolverTimeout,
-  type Deadline,
-  type KnapsackItem,
-  type KnapsackOutcome,
-  type KnapsackProblem,
-} from './knapsack.js';
+import { solveKnapsack, SolverTimeout, type Deadline, type KnapsackItem, type KnapsackProblem } from './knapsack.js';
 import type { ScaledProblem } from './scaled.js';
 
 export type CoreAnswer =
-  | { readonly kind: 'optimal'; readonly quantities: Float64Array; readonly cashBinding: boolean }
+  | { readonly kind: 'optimal'; readonly quantities: Float64Array }
   /** Steps 1–3 done and the cash constraint binds: step 4 (sellDownAnswer) is next. */
   | { readonly kind: 'sell_down'; readonly best: Float64Array; readonly low: Float64Array }
   | { readonly kind: 'nothing_to_do' }
@@ -35,16 +25,10 @@ export type CoreAnswer =
   | { readonly kind: 'cash'; readonly low: Float64Array }
   | { readonly kind: 'timeout' };
 
-/** Unit roundoff of binary64. */
-const U = 2 ** -53;
-/** Safety factor over the derived error bounds (each about 10 U). */
-const FILTER = 64 * U;
 /** Above this many sellable shares of one security, the fill DP is tried before branch and bound. */
 const MANY_SHARES = 24;
 /** Nodes of the least-drift search that seeds the exact one. */
 const SEED_NODES = 20_000;
-/** Whole numbers of shares are held in doubles, exactly, below this. */
-const SAFE_SHARES = 2 ** 52;
 
 interface Decision {
   low: number;
@@ -52,7 +36,7 @@ interface Decision {
   best: number;
 }
 
-/** Step 1 and 2 for security i in exact integer arithmetic. */
+/** Steps 1 and 2 for security i. */
 function decideExactly(problem: ScaledProblem, i: number): Decision {
   const { MV, W, LO, HI, P, Q, F, FV, sm, sw, sp, sq } = problem;
   const den = P[i]! * pow10(sm + sw - sp);
@@ -76,87 +60,19 @@ function decideExactly(problem: ScaledProblem, i: number): Decision {
   return { low: Number(low), high: Number(high), best: Number(best) };
 }
 
-/**
- * The same decision in doubles for a whole holding, or false when a value is
- * too close to a boundary to trust (or the holding is fractional: those are rare).
- */
-function decideFast(problem: ScaledProblem, i: number, out: Decision): boolean {
-  if (problem.F[i] !== 0n) return false;
-  const p = problem.p[i]!;
-  const w = problem.w[i]!;
-  const l = problem.lo[i]!;
-  const h = problem.hi[i]!;
-  const shares = problem.mv / p;
-  const scale = Math.abs(shares);
-  if (w === 0) {
-    // Outside the model (or a zero target): the target is exactly 0 shares, so is L.
-    out.low = 0;
-    out.best = 0;
-    if (h === 0) {
-      out.high = 0;
-      return true;
-    }
-    const xHigh = shares * h;
-    const errHigh = scale * h * FILTER;
-    const f = Math.floor(xHigh);
-    if (xHigh - f <= errHigh || f + 1 - xHigh <= errHigh) return false;
-    out.high = f;
-    return true;
-  }
-
-  const xLow = shares * (w - l);
-  const errLow = scale * (w + l) * FILTER;
-  let low: number;
-  if (xLow + errLow <= 0) low = 0;
-  else {
-    const c = Math.ceil(xLow);
-    if (c - xLow <= errLow || xLow - (c - 1) <= errLow) return false;
-    low = c < 0 ? 0 : c;
-  }
-
-  const xHigh = shares * (w + h);
-  const errHigh = scale * (w + h) * FILTER;
-  const f = Math.floor(xHigh);
-  if (xHigh - f <= errHigh || f + 1 - xHigh <= errHigh) return false;
-  const high = f;
-
-  const t = shares * w;
-  const errT = scale * w * FILTER;
-  const floor = Math.floor(t);
-  const frac = t - floor;
-  if (frac <= errT || 1 - frac <= errT || Math.abs(frac - 0.5) <= errT) return false;
-  let best = frac < 0.5 ? floor : floor + 1;
-  if (best < low) best = low;
-  if (best > high) best = high;
-  out.low = low;
-  out.high = high;
-  out.best = best;
-  return true;
-}
-
-export interface SolveOptions {
-  readonly deadline: Deadline;
-  readonly exactOnly: boolean;
-}
 
 /** Steps 1–3: cheap (linear in the securities). */
-export function decide(problem: ScaledProblem, exactOnlyAsked: boolean): CoreAnswer {
+export function decide(problem: ScaledProblem): CoreAnswer {
   const { n, MV } = problem;
   if (MV < 0n) return { kind: 'overdrawn' };
   if (MV === 0n && problem.Q.every((q) => q === 0n)) return { kind: 'nothing_to_do' };
 
-  let minPrice = Infinity;
-  for (let i = 0; i < n; i++) minPrice = Math.min(minPrice, problem.p[i]!);
-  // Past this the share counts themselves do not fit a double exactly.
-  const exactOnly = exactOnlyAsked || problem.mv / minPrice >= SAFE_SHARES / 2;
-
   const low = new Float64Array(n);
   const high = new Float64Array(n);
   const best = new Float64Array(n);
-  const decision: Decision = { low: 0, high: 0, best: 0 };
   const empty: number[] = [];
   for (let i = 0; i < n; i++) {
-    const d = !exactOnly && decideFast(problem, i, decision) ? decision : decideExactly(problem, i);
+    const d = decideExactly(problem, i);
     low[i] = d.low;
     high[i] = d.high;
     best[i] = d.best;
@@ -164,16 +80,14 @@ export function decide(problem: ScaledProblem, exactOnlyAsked: boolean): CoreAns
   }
   if (empty.length > 0) return { kind: 'band', securities: empty, low, high };
 
-  if (!spendsMoreThanMarketValue(problem, best, exactOnly)) {
-    return { kind: 'optimal', quantities: best, cashBinding: false };
-  }
-  if (spendsMoreThanMarketValue(problem, low, true)) return { kind: 'cash', low };
+  if (!spendsMoreThanMarketValue(problem, best)) return { kind: 'optimal', quantities: best };
+  if (spendsMoreThanMarketValue(problem, low)) return { kind: 'cash', low };
   return { kind: 'sell_down', best, low };
 }
 
-export function solveScaled(problem: ScaledProblem, options: SolveOptions): CoreAnswer {
-  const first = decide(problem, options.exactOnly);
-  return first.kind === 'sell_down' ? sellDownAnswer(problem, first.best, first.low, options.deadline) : first;
+export function solveScaled(problem: ScaledProblem, deadline: Deadline): CoreAnswer {
+  const first = decide(problem);
+  return first.kind === 'sell_down' ? sellDownAnswer(problem, first.best, first.low, deadline) : first;
 }
 
 /** Step 4: the exact sell-down when the cash constraint binds. */
@@ -218,7 +132,7 @@ export function sellDownAnswer(problem: ScaledProblem, best: Float64Array, low: 
   items.forEach((item, j) => {
     quantities[item.index] = best[item.index]! - sold[j]!;
   });
-  return { kind: 'optimal', quantities, cashBinding: true };
+  return { kind: 'optimal', quantities };
 }
 
 /**
@@ -235,23 +149,11 @@ function sellDown(knapsack: KnapsackProblem, deadline: Deadline, tick: () => voi
     const filled = solveByFill(knapsack, tick, seedDrift);
     if (filled !== null) return filled;
   }
-  return finish(solveKnapsack(knapsack, deadline, Infinity, seed));
+  return solveKnapsack(knapsack, deadline, seed);
 }
 
-function finish(outcome: KnapsackOutcome): number[] {
-  if (!outcome.done) throw new Error('an unbounded search stopped early');
-  return outcome.sold;
-}
-
-/** Σ (f_i + x_i)·p_i > MV, that is Σ x_i·p_i > MVK, decided in doubles when clear and exactly otherwise. */
-function spendsMoreThanMarketValue(problem: ScaledProblem, x: Float64Array, exact: boolean): boolean {
-  if (!exact) {
-    let spend = 0;
-    for (let i = 0; i < problem.n; i++) spend += x[i]! * problem.p[i]!;
-    const err = (spend + Math.abs(problem.mvk)) * (problem.n + 8) * 4 * U;
-    if (spend < problem.mvk - err) return false;
-    if (spend > problem.mvk + err) return true;
-  }
+/** Σ (f_i + x_i)·p_i > MV, that is Σ x_i·p_i > MVK. */
+function spendsMoreThanMarketValue(problem: ScaledProblem, x: Float64Array): boolean {
   let spend = 0n;
   for (let i = 0; i < problem.n; i++) spend += BigInt(x[i]!) * problem.P[i]!;
   return spend * pow10(problem.sm - problem.sp) > problem.MVK;

@@ -1,4 +1,4 @@
-// What the optimiser takes and gives: decimals in, decimals out.
+// What the optimiser takes and gives: exact decimals in, exact decimals out.
 import type { Dec } from '../domain/decimal.js';
 
 export interface OptimizerSecurity {
@@ -23,8 +23,6 @@ export interface OptimizerOptions {
   readonly timeoutMs?: number;
   /** Milliseconds from an arbitrary origin; injected so the optimiser reads no clock of its own. */
   readonly now?: () => number;
-  /** Decide every security with exact integer arithmetic, skipping the floating-point filter (tests). */
-  readonly exactOnly?: boolean;
 }
 
 export interface OptimizedPosition {
@@ -36,8 +34,6 @@ export interface OptimizedPosition {
    * fraction plus a whole number (adjusted − original is always whole).
    */
   readonly adjusted: Dec;
-  /** Its whole shares beside the kept fraction, as a plain number (always a safe integer). */
-  readonly wholeShares: number;
 }
 
 export interface InfeasibleSecurity {
@@ -64,20 +60,8 @@ export type OptimizerResult =
       readonly marketValue: Dec;
       /** Sorted by security id. */
       readonly positions: readonly OptimizedPosition[];
-      /** Σ |MV·w − u·p| before and after trading. */
-      readonly driftBefore: Dec;
-      readonly driftAfter: Dec;
-      /** True when the cash constraint bound and the exact search ran. */
-      readonly cashBinding: boolean;
     }
-  | {
-      readonly status: 'nothing_to_do';
-      readonly marketValue: Dec;
-      readonly positions: readonly OptimizedPosition[];
-      readonly driftBefore: Dec;
-      readonly driftAfter: Dec;
-      readonly cashBinding: false;
-    }
+  | { readonly status: 'nothing_to_do'; readonly marketValue: Dec; readonly positions: readonly OptimizedPosition[] }
   | {
       readonly status: 'infeasible';
       readonly reason: InfeasibleReason;

@@ -1,29 +1,20 @@
 // The last word before an answer leaves: every band and the cash constraint
 // re-checked on the final holdings u' = f + k (k the whole shares decided, f
-// the kept fraction of the current holding) in exact integer arithmetic, and
-// the drifts before and after computed exactly. A failure here is a bug.
-import { abs, pow10 } from './bigint-math.js';
+// the kept fraction of the current holding) in exact integer arithmetic. A
+// failure here is a bug.
+import { pow10 } from './bigint-math.js';
 import type { ScaledProblem } from './scaled.js';
 
 export class OptimizerBug extends Error {
   override name = 'OptimizerBug';
 }
 
-export interface Verified {
-  /** Σ |MV·w − u·p| before and after, at scale sm + sw + sq. */
-  readonly driftBefore: bigint;
-  readonly driftAfter: bigint;
-  readonly driftScale: number;
-}
-
 /** `whole` holds k per security: the whole shares held beside the fraction kept. */
-export function verify(problem: ScaledProblem, whole: Float64Array): Verified {
+export function verify(problem: ScaledProblem, whole: Float64Array): void {
   const { n, MV, P, Q, F, FV, W, LO, HI, sm, sw, sp, sq, ids } = problem;
   const toValue = pow10(sm + sw - sp);
   const quantityScale = pow10(sq);
   let spend = 0n;
-  let driftBefore = 0n;
-  let driftAfter = 0n;
   for (let i = 0; i < n; i++) {
     const k = whole[i]!;
     if (!Number.isSafeInteger(k) || k < 0) throw new OptimizerBug(`${ids[i]}: ${k} is not a whole number of shares >= 0`);
@@ -35,10 +26,6 @@ export function verify(problem: ScaledProblem, whole: Float64Array): Verified {
       throw new OptimizerBug(`${ids[i]}: a holding of ${k} whole shares${F[i] === 0n ? '' : ' and a fraction'} falls outside the drift band`);
     }
     spend += value;
-    const target = MV * W[i]!;
-    driftAfter += abs(target - value);
-    driftBefore += abs(target * quantityScale - Q[i]! * P[i]! * toValue);
   }
   if (spend > MV * pow10(sw)) throw new OptimizerBug('the orders spend more than the market value');
-  return { driftBefore, driftAfter: driftAfter * quantityScale, driftScale: sm + sw + sq };
 }

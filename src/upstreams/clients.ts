@@ -1,6 +1,6 @@
 // One client per GlobeCo service, each call through that service's policy.
 // 404 (and the Accounting summary's 500) mean what upstreams.md says they mean for that service.
-import type { Dec } from '../domain/decimal.js';
+import { add, isZero, sub, ZERO, type Dec } from '../domain/decimal.js';
 import { UnknownSecurityError, UpstreamAnswerToCheck, UpstreamHttpError, UpstreamUnavailableError, type ServiceKey } from './errors.js';
 import { parsePayload, type ServiceHttp } from './http.js';
 import type { ServicePolicy } from './resilience.js';
@@ -63,7 +63,7 @@ const SUMMARY_ROWS = 1000;
  * balances yet; /balances tells that apart from a real failure: no rows is a
  * new portfolio, rows are the holdings. Rows of closed positions (0) are dropped.
  */
-export function accountingClient(channel: ServiceChannel, zero: Dec) {
+export function accountingClient(channel: ServiceChannel) {
   const service: ServiceKey = 'accounting';
 
   function holdingsOf(path: string, cash: Dec, rows: readonly { securityId: string; quantity: Dec }[]): PortfolioHoldings {
@@ -74,20 +74,20 @@ export function accountingClient(channel: ServiceChannel, zero: Dec) {
       }
       seen.add(row.securityId);
     }
-    return { known: true, cash, holdings: rows.filter((row) => !row.quantity.isZero()) };
+    return { known: true, cash, holdings: rows.filter((row) => !isZero(row.quantity)) };
   }
 
   /** Every balance row of a portfolio, page by page; null when it has none (a new portfolio). */
   async function fromBalances(portfolioId: string, signal?: AbortSignal): Promise<PortfolioHoldings | null> {
-    let cash = zero;
+    let cash = ZERO;
     const rows: { securityId: string; quantity: Dec }[] = [];
     let path = '';
     for (let offset = 0; ; offset += BALANCES_PAGE) {
       path = `/api/v1/balances?portfolio_id=${encode(portfolioId)}&offset=${offset}&limit=${BALANCES_PAGE}`;
       const page = (await getJson(channel, path, BalancesPage, signal)) ?? { balances: [], pagination: { hasMore: false, total: 0 } };
       for (const row of page.balances) {
-        const net = row.quantityLong.minus(row.quantityShort);
-        if (row.securityId === undefined || row.securityId === null) cash = cash.plus(net);
+        const net = sub(row.quantityLong, row.quantityShort);
+        if (row.securityId === undefined || row.securityId === null) cash = add(cash, net);
         else rows.push({ securityId: row.securityId, quantity: net });
       }
       if (offset === 0 && page.balances.length === 0) return null;
@@ -109,12 +109,12 @@ export function accountingClient(channel: ServiceChannel, zero: Dec) {
         if (!(error instanceof UpstreamAnswerToCheck)) throw error;
         answer = null;
       }
-      if (answer?.status === 404) return { known: false, cash: zero, holdings: [] };
-      if (answer === null) return (await fromBalances(portfolioId, signal)) ?? { known: false, cash: zero, holdings: [] };
+      if (answer?.status === 404) return { known: false, cash: ZERO, holdings: [] };
+      if (answer === null) return (await fromBalances(portfolioId, signal)) ?? { known: false, cash: ZERO, holdings: [] };
       const summary = parsePayload(AccountingSummary, answer.body, service, where);
       // The summary reads at most 1 000 rows: a portfolio with as many may have more.
       if (summary.securities.length + 1 >= SUMMARY_ROWS) {
-        return (await fromBalances(portfolioId, signal)) ?? { known: false, cash: zero, holdings: [] };
+        return (await fromBalances(portfolioId, signal)) ?? { known: false, cash: ZERO, holdings: [] };
       }
       return holdingsOf(
         path,

@@ -1,5 +1,5 @@
 // What can go wrong talking to a GlobeCo service, named so a user can act on it.
-import { AppError } from '../domain/errors.js';
+import { AppError, PortfolioCannotBeValued } from '../domain/errors.js';
 
 export type ServiceKey = 'accounting' | 'security' | 'pricing' | 'portfolio' | 'order';
 
@@ -82,22 +82,22 @@ export class UpstreamNetworkError extends Error {
 }
 
 /** A security the Security service does not know: the portfolio cannot be valued (422 for one portfolio). */
-export class UnknownSecurityError extends AppError {
+export class UnknownSecurityError extends PortfolioCannotBeValued {
   constructor(
     readonly securityId: string,
     why = 'is unknown to the Security service',
   ) {
-    super(422, 'INFEASIBLE', `Security ${securityId} ${why}, so the portfolio cannot be valued`);
+    super(`Security ${securityId} ${why}, so the portfolio cannot be valued`);
   }
 }
 
 /** No usable price for a ticker: the portfolio cannot be valued. */
-export class MissingPriceError extends AppError {
+export class MissingPriceError extends PortfolioCannotBeValued {
   constructor(
     readonly securityId: string,
     readonly ticker: string,
     why: string,
   ) {
-    super(422, 'INFEASIBLE', `Security ${securityId} (${ticker}) ${why}, so the portfolio cannot be valued`);
+    super(`Security ${securityId} (${ticker}) ${why}, so the portfolio cannot be valued`);
   }
 }

@@ -2,7 +2,6 @@
 // and shared: clients, their policies, the quote caches, and their health.
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import { ZERO } from '../domain/decimal.js';
 import { accountingClient, orderClient, portfolioClient, pricingClient, securityClient, type ServiceChannel } from './clients.js';
 import type { ServiceKey } from './errors.js';
 import { createServiceHttp } from './http.js';
@@ -41,7 +40,7 @@ export function createUpstreams(config: Config, log: Logger, observer: UpstreamO
   });
 
   return {
-    accounting: accountingClient(channels.accounting, ZERO),
+    accounting: accountingClient(channels.accounting),
     security,
     pricing,
     portfolio: portfolioClient(channels.portfolio),

@@ -3,7 +3,7 @@
 // security; concurrent lookups of one key share one request, and many misses
 // at once are filled from the services' bulk endpoints.
 import { LRUCache } from 'lru-cache';
-import type { Dec } from '../domain/decimal.js';
+import { formatDecimal, sign, type Dec } from '../domain/decimal.js';
 import { OBJECT_ID, type pricingClient, type securityClient } from './clients.js';
 import { MissingPriceError } from './errors.js';
 
@@ -91,7 +91,7 @@ export function createQuotes(
     const ticker = await tickerOf(securityId);
     const { close } = await counted(prices, ticker, stats.prices);
     if (close === null) throw new MissingPriceError(securityId, ticker, 'has no price');
-    if (!close.greaterThan(0)) throw new MissingPriceError(securityId, ticker, `has a price of ${close.toString()}, not above 0`);
+    if (sign(close) <= 0) throw new MissingPriceError(securityId, ticker, `has a price of ${formatDecimal(close)}, not above 0`);
     return { securityId, ticker, price: close };
   }
 

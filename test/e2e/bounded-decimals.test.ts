@@ -113,7 +113,7 @@ describe('bounds', () => {
     try {
       w.security(sid('big'), 'BIG', '1e33');
       w.security(sid('tiny'), 'TNY', '0.01');
-      // Market value 1e34 + 0.01: 37 significant digits.
+      // Market value 1e34 + 0.01: 37 significant digits (a whole share: a fraction outside the model could not be sold).
       w.holdings(pid('edge'), { cash: '1e34', securities: [{ securityId: sid('tiny'), quantity: '1' }] });
       await w.model('Edge of the bounds', [{ security_id: sid('big'), target: '0.5', high_drift: '0.02', low_drift: '0.02' }], [pid('edge')]);
       const res = await w.t.request({ method: 'POST', url: `/api/v1/portfolio/${pid('edge')}/rebalance` });

@@ -8,7 +8,7 @@
 // set FUZZ_RUNS=2000 for a deep run, FUZZ_SEED to replay a failure.
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Dec } from '../../src/domain/decimal.js';
+import { Decimal as Dec } from 'decimal.js';
 import { pid, position, sid } from '../helpers/fixtures.js';
 import { createWorld, type World } from '../helpers/rebalancing.js';
 

@@ -1,8 +1,8 @@
 // The exhaustive reference for small instances: every vector of holdings
 // f + k (k whole shares in the bands, f the kept fraction), ranked exactly by
 // (drift, trade value, quantities in id order).
-import { Dec } from '../../src/domain/decimal.js';
-import type { OptimizerInput } from '../../src/optimizer/index.js';
+import { Dec } from './oracle.js';
+import type { OptimizerInput } from './oracle.js';
 import { bands, fractionOf, marketValue } from './exact.js';
 
 export function bruteForce(input: OptimizerInput): Map<string, Dec> | null {

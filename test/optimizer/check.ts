@@ -1,7 +1,6 @@
 // Shared assertions of the corpus tests: the optimiser against the references.
 import { expect, it } from 'vitest';
-import { Dec } from '../../src/domain/decimal.js';
-import { optimize, type OptimizerInput, type OptimizerResult } from '../../src/optimizer/index.js';
+import { Dec, optimize, type OptimizerInput, type OptimizerResult } from './oracle.js';
 import { corpus, generateFractional } from './corpus.js';
 import { bands, evaluate, fractionOf, marketValue } from './exact.js';
 import { solveWithHighs } from './highs-reference.js';
@@ -36,6 +35,14 @@ export function independentBest(input: OptimizerInput): Map<string, Dec> {
   return best;
 }
 
+/** Does the cash constraint bind: would each security's own best spend more than the market value? */
+export function cashBinds(input: OptimizerInput): boolean {
+  const price = new Map(input.securities.map((s) => [s.securityId, s.price]));
+  let spend = new Dec(0);
+  for (const [id, q] of independentBest(input)) spend = spend.plus(q.times(price.get(id)!));
+  return spend.greaterThan(marketValue(input));
+}
+
 export interface Outcome {
   readonly verdict: 'feasible' | 'infeasible';
   readonly cashBinding: boolean;
@@ -55,14 +62,14 @@ export async function checkAgainstHighs(input: OptimizerInput, label: string): P
   expect(mine.feasible, `${label}: our answer is feasible`).toBe(true);
   expect(theirs.feasible, `${label}: the reference answer is feasible`).toBe(true);
   expect(mine.drift.toFixed(), `${label}: drift equals the reference optimum`).toBe(theirs.drift.toFixed());
-  expect(ours.driftAfter.toFixed(), `${label}: reported drift`).toBe(mine.drift.toFixed());
   // Tie-break: among optimal answers ours trades least.
   expect(mine.trade.lessThanOrEqualTo(theirs.trade), `${label}: trades no more than the reference`).toBe(true);
-  if (!ours.cashBinding) {
+  const binding = cashBinds(input);
+  if (!binding) {
     const expected = independentBest(input);
     for (const [id, q] of quantities(ours)) expect(q.toFixed(), `${label}: ${id}`).toBe(expected.get(id)!.toFixed());
   }
-  return { verdict: 'feasible', cashBinding: ours.cashBinding };
+  return { verdict: 'feasible', cashBinding: binding };
 }
 
 /** One part of the 2 080-instance corpus (4 files, so two test workers share it). */

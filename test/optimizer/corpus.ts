@@ -1,7 +1,7 @@
 // A seeded generator of optimiser instances (issue 3, "Proof"): random books,
 // large ones, and a "tight" family where the cash constraint binds.
-import { Dec } from '../../src/domain/decimal.js';
-import type { OptimizerInput, OptimizerSecurity } from '../../src/optimizer/index.js';
+import { Dec } from './oracle.js';
+import type { OptimizerInput, OptimizerSecurity } from './oracle.js';
 import { random } from '../../tools/random.js';
 
 export { random };

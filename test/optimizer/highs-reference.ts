@@ -7,8 +7,8 @@
 // integer optimum unchanged but makes HiGHS fast on this separable problem.
 import * as highsModule from 'highs';
 import type { Highs } from 'highs';
-import { Dec } from '../../src/domain/decimal.js';
-import type { OptimizerInput } from '../../src/optimizer/index.js';
+import { Dec } from './oracle.js';
+import type { OptimizerInput } from './oracle.js';
 import { bands, fractionOf, marketValue } from './exact.js';
 
 // The package's types describe its CommonJS build; under ESM its default export is the loader.

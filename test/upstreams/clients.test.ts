@@ -1,6 +1,7 @@
 // The clients' contracts: payload parsing, 404 semantics, caches, bulk
 // lookups and order batching, over real HTTP against the simulator.
 import { afterEach, describe, expect, it } from 'vitest';
+import { formatDecimal } from '../../src/domain/decimal.js';
 import { MissingPriceError, UnknownSecurityError, UpstreamUnavailableError } from '../../src/upstreams/index.js';
 import { harness, PRICE_ROUTE, SECURITY_ROUTE, SUMMARY_ROUTE, type Harness } from './helpers.js';
 
@@ -22,13 +23,13 @@ describe('payloads', () => {
     });
     const holdings = await h.upstreams.accounting.holdings(id);
     expect(holdings.known).toBe(true);
-    expect(holdings.cash.toFixed()).toBe('3356336.1');
-    expect(holdings.holdings.map((x) => [x.securityId, x.quantity.toFixed()])).toEqual([
+    expect(formatDecimal(holdings.cash)).toBe('3356336.1');
+    expect(holdings.holdings.map((x) => [x.securityId, formatDecimal(x.quantity)])).toEqual([
       [h.sim.book.securityId(1), '100'],
       [h.sim.book.securityId(2), '-12.5'],
     ]);
     h.sim.book.setPrice('AAB', '0.1');
-    expect((await h.upstreams.pricing.price('AAB'))?.toFixed()).toBe('0.1'); // sent as the JSON number 0.1
+    expect(formatDecimal((await h.upstreams.pricing.price('AAB'))!)).toBe('0.1'); // sent as the JSON number 0.1
   });
 
   it('treats a 404 from accounting as a new portfolio with no cash and no holdings', async () => {
@@ -36,7 +37,7 @@ describe('payloads', () => {
     h.sim.inject('accounting', { route: SUMMARY_ROUTE, status: 404, times: 1 });
     const holdings = await h.upstreams.accounting.holdings('NEWPORTFOLIO0000000000001');
     expect(holdings).toMatchObject({ known: false, holdings: [] });
-    expect(holdings.cash.toFixed()).toBe('0');
+    expect(formatDecimal(holdings.cash)).toBe('0');
     expect(h.sim.counts().accounting).toEqual({ [SUMMARY_ROUTE]: 1 });
   });
 
@@ -127,7 +128,7 @@ describe('quotes', () => {
     expect(h.sim.total('security', SECURITY_ROUTE)).toBe(2);
     expect(h.sim.total('pricing', PRICE_ROUTE)).toBe(2);
     const last = quotes.get(priced[59]!)!;
-    expect(last.price.toFixed()).toBe(String(Number(h.sim.book.price(last.ticker))));
+    expect(formatDecimal(last.price)).toBe(String(Number(h.sim.book.price(last.ticker))));
   });
 });
 

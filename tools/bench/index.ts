@@ -76,11 +76,11 @@ if (only.has('http')) {
   const rows = await benchHttp(log, Number(values.seconds ?? 10));
   const lines = [
     `HTTP throughput (autocannon, ${rows[0]?.connections ?? 10} connections, ${rows[0]?.seconds ?? 10} s each; service in its own process, embedded database)`,
-    '| route | requests | req/s | p50 ms | p99 ms | max ms | non-2xx | errors |',
-    '|---|---|---|---|---|---|---|---|',
+    '| route | requests | req/s | p50 ms | p99 ms | max ms | non-2xx | errors | service CPU ms/request |',
+    '|---|---|---|---|---|---|---|---|---|',
     ...rows.map(
       (r) =>
-        `| ${r.method} ${r.path} (${r.name}) | ${r.requests} | ${r.requestsPerSecond.toFixed(0)} | ${r.p50Ms} | ${r.p99Ms} | ${r.maxMs} | ${r.non2xx} | ${r.errors} |`,
+        `| ${r.method} ${r.path} (${r.name}) | ${r.requests} | ${r.requestsPerSecond.toFixed(0)} | ${r.p50Ms} | ${r.p99Ms} | ${r.maxMs} | ${r.non2xx} | ${r.errors} | ${r.serviceCpuMsPerRequest.toFixed(2)} |`,
     ),
   ];
   process.stdout.write(`${lines.join('\n')}\n\n`);

@@ -3,8 +3,8 @@
 // returns fractional share counts flagged feasible).
 import * as lpModule from 'javascript-lp-solver';
 import type { SolverAPI } from 'javascript-lp-solver';
-import { Dec } from '../../src/domain/decimal.js';
-import type { OptimizerInput } from '../../src/optimizer/index.js';
+import { Dec } from '../../test/optimizer/oracle.js';
+import type { OptimizerInput } from '../../test/optimizer/oracle.js';
 
 // The package's types describe its CommonJS build; under ESM its default export is the solver.
 const solver = (lpModule as unknown as { default: SolverAPI }).default;

@@ -1,11 +1,12 @@
 // Optimiser benchmark (issue 3): solve time of this optimiser, of HiGHS and of
 // javascript-lp-solver on the same seeded instances, and each one's gap to the
 // exact optimum, for N = 10, 100, 500 with and without a binding cash constraint.
-import { Dec } from '../../src/domain/decimal.js';
-import { optimize, type OptimizerInput } from '../../src/optimizer/index.js';
+import { Dec, exactInput, optimize, type OptimizerInput } from '../../test/optimizer/oracle.js';
 import { prepare } from '../../src/optimizer/scaled.js';
 import { solveScaled } from '../../src/optimizer/solve.js';
+import { optimize as exactOptimize } from '../../src/optimizer/index.js';
 import { generate, type Family } from '../../test/optimizer/corpus.js';
+import { cashBinds, quantities } from '../../test/optimizer/check.js';
 import { bands, evaluate, marketValue } from '../../test/optimizer/exact.js';
 import { solveWithHighs } from '../../test/optimizer/highs-reference.js';
 import { solveWithLpSolver } from './lp-solver.js';
@@ -46,7 +47,7 @@ function instances(n: number, binding: boolean, count: number): OptimizerInput[]
   for (let seed = 1; out.length < count && seed < 200_000; seed++) {
     const { input } = generate(seed * 7919 + n, family, n);
     const result = optimize(input);
-    if (result.status === 'optimal' && result.cashBinding === binding) out.push(input);
+    if (result.status === 'optimal' && cashBinds(input) === binding) out.push(input);
   }
   return out;
 }
@@ -108,9 +109,10 @@ export async function benchOptimizer(log: (line: string) => void): Promise<Optim
       const core: number[] = [];
       const full: number[] = [];
       for (const input of set) {
-        const problem = prepare(input);
-        core.push(timeIt(() => solveScaled(problem, { deadline: { now: () => 0, at: Infinity }, exactOnly: false })));
-        full.push(timeIt(() => optimize(input)));
+        const exact = exactInput(input);
+        const problem = prepare(exact);
+        core.push(timeIt(() => solveScaled(problem, { now: () => 0, at: Infinity })));
+        full.push(timeIt(() => exactOptimize(exact)));
       }
       const ours: Checked = { exact: set.length, worstGap: 0, wrong: 0, unsolved: 0 };
       const methods: MethodRow[] = [
@@ -122,7 +124,7 @@ export async function benchOptimizer(log: (line: string) => void): Promise<Optim
       const highsTimes: number[] = [];
       const highsTally: Checked = { exact: 0, worstGap: 0, wrong: 0, unsolved: 0 };
       for (const input of highsSet) {
-        const optimum = (optimize(input) as { driftAfter: Dec }).driftAfter;
+        const optimum = evaluate(input, quantities(optimize(input))).drift;
         const start = performance.now();
         const answer = await solveWithHighs(input);
         highsTimes.push(performance.now() - start);
@@ -134,7 +136,7 @@ export async function benchOptimizer(log: (line: string) => void): Promise<Optim
         const lpTimes: number[] = [];
         const lpTally: Checked = { exact: 0, worstGap: 0, wrong: 0, unsolved: 0 };
         for (const input of set.slice(0, 60)) {
-          const optimum = (optimize(input) as { driftAfter: Dec }).driftAfter;
+          const optimum = evaluate(input, quantities(optimize(input))).drift;
           const start = performance.now();
           const x = solveWithLpSolver(input, marketValue(input), bands(input));
           lpTimes.push(performance.now() - start);

@@ -18,6 +18,11 @@ import type { ModelService } from './service.js';
 
 export const modelRoutes: FastifyPluginAsyncZod<{ service: ModelService }> = async (app, { service }) => {
   const tags = ['models'];
+  /**
+   * Reads answer what toModelDto builds, typed as ModelDto: written as built, not
+   * checked again field by field (200 models of 100 positions are 20 000 objects).
+   */
+  const asBuilt = () => (data: unknown) => JSON.stringify(data);
 
   app.get(
     '/models',
@@ -30,6 +35,7 @@ export const modelRoutes: FastifyPluginAsyncZod<{ service: ModelService }> = asy
         querystring: ListModelsQuery,
         response: { 200: z.array(ModelDto), 400: errorResponses[400] },
       },
+      serializerCompiler: asBuilt,
     },
     async (request, reply) => {
       const { offset, limit, sort_by } = request.query;
@@ -48,6 +54,7 @@ export const modelRoutes: FastifyPluginAsyncZod<{ service: ModelService }> = asy
         params: ModelParams,
         response: { 200: ModelDto, 400: errorResponses[400], 404: errorResponses[404] },
       },
+      serializerCompiler: asBuilt,
     },
     async (request) => toModelDto(await service.get(request.params.model_id)),
   );

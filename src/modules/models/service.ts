@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../../domain/clock.js';
 import { ConflictError, NotFoundError, ValidationError, VersionConflictError } from '../../domain/errors.js';
-import { formatDecimal } from '../../domain/decimal.js';
+import { formatDecimal, isZero } from '../../domain/decimal.js';
 import { pageStart } from '../../domain/paging.js';
 import { MAX_QUERY_INTEGER } from '../../domain/schemas.js';
 import { parseSortBy } from '../../domain/sorting.js';
@@ -164,7 +164,7 @@ export function createModelService({ models, claims, clock, log }: ModelServiceD
 
     async addPosition(id: string, position: ModelPosition): Promise<Model> {
       assertValidPosition(position);
-      if (position.target.isZero()) {
+      if (isZero(position.target)) {
         throw new ValidationError('target must be above 0 to add a position (a zero target means no position)', [
           { path: 'target', message: 'must be above 0 to add a position' },
         ]);
@@ -185,7 +185,7 @@ export function createModelService({ models, claims, clock, log }: ModelServiceD
         if (findPosition(model, position.securityId) === undefined) {
           throw new NotFoundError(`Security ${position.securityId} is not in model ${id}`);
         }
-        const positions = position.target.isZero()
+        const positions = isZero(position.target)
           ? model.positions.filter((p) => p.securityId !== position.securityId)
           : model.positions.map((p) => (p.securityId === position.securityId ? position : p));
         assertValidTotals(positions);

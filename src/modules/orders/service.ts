@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../../domain/clock.js';
 import { ConflictError, NotFoundError } from '../../domain/errors.js';
-import { toNumber } from '../../domain/fixed.js';
+import { toNumber } from '../../domain/decimal.js';
 import { UpstreamUnavailableError, type Upstreams } from '../../upstreams/index.js';
 import type { RebalanceRepository } from '../rebalancing/repository.js';
 import { orderKey, type OrderOutcome, type OrderRepository, type OrderStatus, type OrderToSend } from './repository.js';

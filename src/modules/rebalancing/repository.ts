@@ -3,7 +3,7 @@
 // Portfolios are written first and the header last, so a reader never sees a
 // rebalance half written; a failed rebalance's portfolio documents are deleted.
 import { ObjectId, type Collection, type Db, type Decimal128 } from 'mongodb';
-import { fixedFromDecimal128, mul, toDecimal128Fixed, toDecimal128s, type Fixed } from '../../domain/fixed.js';
+import { fromDecimal128, mul, toDecimal128, toDecimal128s, type Dec } from '../../domain/decimal.js';
 import { toObjectId } from '../../domain/ids.js';
 import type { SortKey } from '../../domain/sorting.js';
 import type { IndexSpec } from '../../plugins/mongo.js';
@@ -114,8 +114,8 @@ interface PositionColumns {
 
 type Quantity = number | Decimal128;
 
-const toQuantity = (f: Fixed): Quantity => (f.scale === 0 && f.digits <= MAX_SAFE && f.digits >= -MAX_SAFE ? Number(f.digits) : d128(f));
-const fromQuantity = (q: Quantity): Fixed => (typeof q === 'number' ? { digits: BigInt(q), scale: 0 } : dec(q));
+const toQuantity = (f: Dec): Quantity => (f.scale === 0 && f.digits <= MAX_SAFE && f.digits >= -MAX_SAFE ? Number(f.digits) : d128(f));
+const fromQuantity = (q: Quantity): Dec => (typeof q === 'number' ? { digits: BigInt(q), scale: 0 } : dec(q));
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 interface PortfolioDocument {
@@ -132,14 +132,14 @@ interface PortfolioDocument {
   positions: PositionColumns;
 }
 
-const d128 = toDecimal128Fixed;
-const dec = fixedFromDecimal128;
+const d128 = toDecimal128;
+const dec = fromDecimal128;
 const orNull = (value: Decimal128 | null | undefined) => (value === null || value === undefined ? null : dec(value));
 
 function toColumns(positions: readonly PositionOutcome[]): PositionColumns {
-  const column = (pick: (p: PositionOutcome) => Fixed) => toDecimal128s(positions.map(pick));
+  const column = (pick: (p: PositionOutcome) => Dec) => toDecimal128s(positions.map(pick));
   const priced = positions.every((p) => p.price !== null);
-  const maybe = (pick: (p: PositionOutcome) => Fixed | null) =>
+  const maybe = (pick: (p: PositionOutcome) => Dec | null) =>
     priced ? column((p) => pick(p)!) : positions.map((p) => (p.price === null ? null : d128(pick(p)!)));
   return {
     security_id: positions.map((p) => p.securityId),

@@ -5,7 +5,6 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AppError, ValidationError } from '../../domain/errors.js';
 import { ErrorResponse } from '../../domain/schemas.js';
-import type { SubmissionResult } from '../orders/service.js';
 import { jsonStream, mapAsync, sendJson } from '../../http/json-stream.js';
 import { JsonSpool } from '../../http/spool.js';
 import {
@@ -24,21 +23,20 @@ import {
   errorResponses,
   resultHeaderFields,
   storedPositions,
+  rebalanceJson,
   toRebalanceDto,
   toStoredPortfolioDto,
 } from './schemas.js';
 import type { RebalanceHeader } from './repository.js';
-import type { RebalanceService } from './service.js';
-
-/** Submits a stored rebalance's orders (`?submit=true`); undefined when ORDER_SUBMISSION is off. */
-export type SubmitOrders = (rebalanceId: string) => Promise<SubmissionResult>;
+import type { RebalanceRun, RebalanceService } from './service.js';
 
 export const rebalanceRoutes: FastifyPluginAsyncZod<{
   service: RebalanceService;
-  submit: SubmitOrders | undefined;
+  /** ORDER_SUBMISSION: `?submit=true` is refused when it is off. */
+  submission: boolean;
   /** Where model rebalance answers are spooled (the system temporary directory when undefined). */
   spoolDir?: string | undefined;
-}> = async (app, { service, submit, spoolDir }) => {
+}> = async (app, { service, submission, spoolDir }) => {
   const tags = ['rebalancing'];
   const listDescription =
     'offset default 0 (at or past the end: an empty page), limit default 10 (1–100); sort_by over rebalance_date ' +
@@ -52,15 +50,17 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
    * the rebalance itself is stored.
    */
   const checkSubmit = (wanted: boolean) => {
-    if (wanted && submit === undefined) {
+    if (wanted && !submission) {
       throw new ValidationError('Order submission is off (ORDER_SUBMISSION=off): submit=true is not allowed; use POST /api/v1/rebalance/{rebalance_id}/submit', [
         { path: 'submit', message: 'submit is not allowed while ORDER_SUBMISSION is off' },
       ]);
     }
   };
-  const submitStored = async (reply: FastifyReply, rebalanceId: string | null) => {
-    if (submit === undefined || rebalanceId === null) return;
-    const r = await submit(rebalanceId);
+  /** What the Order service made of a submission: a header, or 503 naming what is stored and how to resubmit. */
+  const reportSubmission = (reply: FastifyReply, run: RebalanceRun) => {
+    const r = run.submission;
+    if (r === null || run.rebalanceId === null) return;
+    const rebalanceId = run.rebalanceId;
     if (r.error !== null) {
       throw new AppError(
         503,
@@ -97,8 +97,9 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
     },
     async (request, reply) => {
       checkSubmit(request.query.submit);
-      const { outcome, run } = await service.rebalancePortfolio(request.params.portfolio_id, request.query.dry_run);
-      if (request.query.submit) await submitStored(reply, run.rebalanceId);
+      const { dry_run: dryRun, submit } = request.query;
+      const { outcome, run } = await service.rebalancePortfolio(request.params.portfolio_id, { dryRun, submit });
+      reportSubmission(reply, run);
       return toRebalanceDto(outcome, run.rebalanceId, run.tradeDate);
     },
   );
@@ -133,7 +134,8 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
       };
       reply.raw.once('close', leave);
       try {
-        await service.rebalanceModel(request.params.model_id, request.query.dry_run, {
+        const { dry_run: dryRun, submit } = request.query;
+        const run = await service.rebalanceModel(request.params.model_id, { dryRun, submit }, {
           async start(run) {
             spool = await JsonSpool.create(run.total, spoolDir);
             if (left) void spool.dispose();
@@ -141,10 +143,10 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
             tradeDate = run.tradeDate;
           },
           outcome(seq, outcome) {
-            spool!.put(seq, JSON.stringify(toRebalanceDto(outcome, rebalanceId, tradeDate)));
+            spool!.put(seq, rebalanceJson(outcome, rebalanceId, tradeDate));
           },
         });
-        if (request.query.submit) await submitStored(reply, rebalanceId);
+        reportSubmission(reply, run);
       } catch (error) {
         await (spool as JsonSpool | null)?.dispose();
         throw error;

@@ -2,7 +2,7 @@
 // Stored rebalances): decimal strings in RebalanceDTO, JSON numbers, rounded
 // at the edge only, in the stored-rebalance documents existing readers expect.
 import { z } from 'zod';
-import { formatFixed, formatPlaces, mul, toNumber } from '../../domain/fixed.js';
+import { formatDecimal, formatPlaces, mul, toNumber } from '../../domain/decimal.js';
 import { ErrorResponse, ObjectIdString, PageQuery, PortfolioId, SortBy, VersionQuery } from '../../domain/schemas.js';
 import type { PortfolioOutcome, PositionOutcome } from './outcome.js';
 import { REBALANCE_SORT_FIELDS, type RebalanceHeader } from './repository.js';
@@ -128,14 +128,41 @@ export function toRebalanceDto(outcome: PortfolioOutcome, rebalanceId: string | 
       })),
     drifts: positions.map((p) => ({
       security_id: p.securityId,
-      original_quantity: formatFixed(p.original),
-      adjusted_quantity: formatFixed(p.adjusted),
-      target: formatFixed(p.target),
-      high_drift: formatFixed(p.highDrift),
-      low_drift: formatFixed(p.lowDrift),
+      original_quantity: formatDecimal(p.original),
+      adjusted_quantity: formatDecimal(p.adjusted),
+      target: formatDecimal(p.target),
+      high_drift: formatDecimal(p.highDrift),
+      low_drift: formatDecimal(p.lowDrift),
       actual: formatPlaces(p.actual!, 4), // every position of a rebalanced portfolio is priced
     })),
   };
+}
+
+/**
+ * The same RebalanceDTO as JSON text, written directly: a model rebalance
+ * answers thousands of them (100 drifts each), and building the objects only
+ * to serialise them was most of its memory churn.
+ */
+export function rebalanceJson(outcome: PortfolioOutcome, rebalanceId: string | null, tradeDate: string): string {
+  const str = JSON.stringify;
+  const positions = outcome.status === 'ok' ? outcome.positions : [];
+  const date = str(tradeDate);
+  let transactions = '';
+  let drifts = '';
+  for (const p of positions) {
+    const id = str(p.securityId);
+    if (p.trade !== null) {
+      transactions += `${transactions === '' ? '' : ','}{"transaction_type":"${p.trade.type}","security_id":${id},"quantity":${str(toNumber(p.trade.quantity))},"trade_date":${date}}`;
+    }
+    drifts +=
+      `${drifts === '' ? '' : ','}{"security_id":${id},"original_quantity":"${formatDecimal(p.original)}","adjusted_quantity":"${formatDecimal(p.adjusted)}",` +
+      `"target":"${formatDecimal(p.target)}","high_drift":"${formatDecimal(p.highDrift)}","low_drift":"${formatDecimal(p.lowDrift)}","actual":"${formatPlaces(p.actual!, 4)}"}`;
+  }
+  const error = outcome.error === null ? '' : `,"error":${str({ code: outcome.error.code, message: outcome.error.message })}`;
+  return (
+    `{"portfolio_id":${str(outcome.portfolioId)},"portfolio_name":${str(outcome.portfolioName)},"rebalance_id":${str(rebalanceId)},` +
+    `"status":"${outcome.status}"${error},"transactions":[${transactions}],"drifts":[${drifts}]}`
+  );
 }
 
 function storedPosition(p: PositionOutcome, tradeDate: string): z.infer<typeof StoredPosition> {

@@ -6,13 +6,14 @@
 import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import type { Clock } from '../../domain/clock.js';
-import { AppError, NotFoundError, VersionConflictError } from '../../domain/errors.js';
+import { AppError, NotFoundError, PortfolioCannotBeValued, VersionConflictError } from '../../domain/errors.js';
 import { pageStart } from '../../domain/paging.js';
 import { parseSortBy } from '../../domain/sorting.js';
 import type { OptimizerPool } from '../../optimizer/pool.js';
 import type { OptimizerResult } from '../../optimizer/types.js';
 import type { Model, ModelRepository } from '../models/repository.js';
-import { UpstreamUnavailableError, type Quote, type Upstreams } from '../../upstreams/index.js';
+import { UpstreamUnavailableError, type Quote, type QuoteSession, type Upstreams } from '../../upstreams/index.js';
+import type { SubmissionResult } from '../orders/service.js';
 import { optimizerInput, outcomeOf, securitiesOf, unvaluedOutcome, type PortfolioOutcome } from './outcome.js';
 import { REBALANCE_SORT_FIELDS, type RebalanceHeader, type RebalanceRepository } from './repository.js';
 import { withPortfolioSpan, withSpan } from '../../telemetry/spans.js';
@@ -26,6 +27,8 @@ export interface RebalanceServiceDeps {
   readonly log: Logger;
   readonly concurrency: number;
   readonly observer?: RebalanceObserver;
+  /** Submits a stored rebalance's orders; absent when ORDER_SUBMISSION is off. */
+  readonly submitOrders?: (rebalanceId: string) => Promise<SubmissionResult>;
 }
 
 /** A page of stored rebalances as asked for: `sort_by` as sent, offset default 0, limit default 10. */
@@ -45,17 +48,20 @@ export interface RebalanceObserver {
   solved?(result: OptimizerResult['status'], ms: number): void;
 }
 
-/** A portfolio-level failure (unknown security, missing price): reported, not fatal. */
-const failsOnlyThePortfolio = (error: unknown): error is AppError => error instanceof AppError && error.statusCode === 422;
-
 const outcomeOfFailure = (error: unknown): RebalanceOutcome =>
   error instanceof UpstreamUnavailableError
     ? 'upstream_unavailable'
-    : failsOnlyThePortfolio(error)
+    : error instanceof PortfolioCannotBeValued || error instanceof InfeasibleError
       ? 'infeasible'
       : error instanceof NotFoundError
         ? 'not_found'
         : 'failed';
+
+export interface RebalanceOptions {
+  readonly dryRun: boolean;
+  /** Submit the orders once stored (ignored for a dry run, and when submission is off). */
+  readonly submit: boolean;
+}
 
 export interface RebalanceRun {
   /** Null for a dry run. */
@@ -63,6 +69,8 @@ export interface RebalanceRun {
   readonly tradeDate: string;
   readonly total: number;
   readonly infeasible: number;
+  /** What the Order service made of the orders, when they were submitted (stored and asked for). */
+  readonly submission: SubmissionResult | null;
 }
 
 /** Receives each portfolio's outcome as soon as it is known (answers are spooled, not held). */
@@ -96,6 +104,57 @@ const BULK_NAMES_FROM = 20;
 const WRITE_BATCH = 50;
 const MAX_WRITES = 2;
 
+/**
+ * Portfolio documents written in batches while the others are computed; with
+ * more than MAX_WRITES batches in flight `add` waits (memory stays flat). The
+ * first failed write aborts the rebalance and is what `close` throws.
+ */
+class BatchedWriter {
+  private pending: { seq: number; outcome: PortfolioOutcome }[] = [];
+  private readonly writes = new Set<Promise<void>>();
+  failure: unknown = null;
+
+  constructor(
+    private readonly write: (batch: { seq: number; outcome: PortfolioOutcome }[]) => Promise<void>,
+    private readonly cancel: AbortController,
+  ) {}
+
+  async add(seq: number, outcome: PortfolioOutcome): Promise<void> {
+    this.pending.push({ seq, outcome });
+    if (this.pending.length < WRITE_BATCH) return;
+    this.flush();
+    while (this.writes.size > MAX_WRITES) await Promise.race(this.writes);
+  }
+
+  /** Writes what is pending and waits for every write. */
+  async close(): Promise<void> {
+    this.flush();
+    while (this.writes.size > 0) await Promise.race(this.writes);
+  }
+
+  private flush(): void {
+    if (this.pending.length === 0) return;
+    const batch = this.pending;
+    this.pending = [];
+    const write: Promise<void> = this.write(batch).then(
+      () => void this.writes.delete(write),
+      (error: unknown) => {
+        this.writes.delete(write);
+        this.failure ??= error;
+        this.cancel.abort();
+      },
+    );
+    this.writes.add(write);
+  }
+}
+
+/** One rebalance under way: its id (null for a dry run), its date, and how it is stopped. */
+interface Run {
+  readonly now: Date;
+  readonly tradeDate: string;
+  readonly rebalanceId: string | null;
+  readonly cancel: AbortController;
+}
 
 export function createRebalanceService(deps: RebalanceServiceDeps) {
   const { models, rebalances, upstreams, optimizer, clock, log } = deps;
@@ -118,162 +177,154 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
     }
   }
 
-  /** Runs a rebalance of `kind` and tells the observer how it ended. */
-  async function observed(kind: RebalanceKind, dryRun: boolean, run: () => Promise<RebalanceRun>): Promise<RebalanceRun> {
+  /**
+   * Runs one rebalance of `kind`, then (stored, and asked for) submits its
+   * orders: the one place the routes and the cycles go through. Whatever a
+   * failed rebalance wrote is removed, whatever failed (an upstream, a write,
+   * the publish): at once when the database takes it, else on the next sweep;
+   * a process that dies leaves it to the sweeper's age bound.
+   */
+  async function rebalanceAndSubmit(
+    kind: RebalanceKind,
+    options: RebalanceOptions,
+    load: () => Promise<Model>,
+    body: (model: Model, run: Run) => Promise<Omit<RebalanceRun, 'submission'>>,
+  ): Promise<RebalanceRun> {
+    let model: Model;
     try {
-      const result = await run();
-      observer.rebalance?.(kind, dryRun ? 'dry_run' : 'stored');
-      return result;
+      model = await load();
     } catch (error) {
       observer.rebalance?.(kind, outcomeOfFailure(error));
       throw error;
     }
-  }
-
-  /**
-   * Runs one rebalance. Whatever a failed one wrote is removed, whatever
-   * failed (an upstream, a write, the publish): at once when the database
-   * takes it, else on the next sweep; a process that dies leaves it to the
-   * sweeper's age bound.
-   */
-  async function rebalancePortfolios(
-    model: Model,
-    portfolioIds: readonly string[],
-    options: { readonly dryRun: boolean; readonly sink?: OutcomeSink },
-  ): Promise<RebalanceRun> {
     const now = clock.now();
-    const cancel = new AbortController();
-    const rebalanceId = options.dryRun ? null : rebalances.newId(now);
-    running.add(cancel);
-    if (rebalanceId !== null) writing.add(rebalanceId);
+    const run: Run = {
+      now,
+      tradeDate: now.toISOString().slice(0, 10),
+      rebalanceId: options.dryRun ? null : rebalances.newId(now),
+      cancel: new AbortController(),
+    };
+    // Every upstream call of the rebalance listens to it (REBALANCE_CONCURRENCY at a time).
+    setMaxListeners(0, run.cancel.signal);
+    running.add(run.cancel);
+    if (run.rebalanceId !== null) writing.add(run.rebalanceId);
+    let done;
     try {
-      return await withSpan(
+      done = await withSpan(
         'rebalance',
-        { 'rebalance.model_id': model.id, 'rebalance.id': rebalanceId ?? 'dry_run', 'rebalance.portfolios': portfolioIds.length },
-        () => computeAndStore(model, portfolioIds, options, now, rebalanceId, cancel),
-        (run) => ({ 'rebalance.infeasible': run.infeasible }),
+        { 'rebalance.model_id': model.id, 'rebalance.id': run.rebalanceId ?? 'dry_run' },
+        () => body(model, run),
+        (result) => ({ 'rebalance.portfolios': result.total, 'rebalance.infeasible': result.infeasible }),
       );
-    } catch (error) {
-      if (rebalanceId !== null) await discard(rebalanceId);
+      observer.rebalance?.(kind, options.dryRun ? 'dry_run' : 'stored');
+    } catch (failure) {
+      if (run.rebalanceId !== null) await discard(run.rebalanceId);
       // Stopped from outside: whatever its upstream calls made of the abort, say why.
-      throw cancel.signal.reason instanceof ShuttingDownError ? cancel.signal.reason : error;
+      const error = run.cancel.signal.reason instanceof ShuttingDownError ? run.cancel.signal.reason : failure;
+      observer.rebalance?.(kind, outcomeOfFailure(error));
+      throw error;
     } finally {
-      running.delete(cancel);
-      if (rebalanceId !== null) writing.delete(rebalanceId);
+      running.delete(run.cancel);
+      if (run.rebalanceId !== null) writing.delete(run.rebalanceId);
     }
+    const submit = deps.submitOrders;
+    const submission = options.submit && submit !== undefined && done.rebalanceId !== null ? await submit(done.rebalanceId) : null;
+    return { ...done, submission };
   }
 
-  async function computeAndStore(
-    model: Model,
-    portfolioIds: readonly string[],
-    options: { readonly dryRun: boolean; readonly sink?: OutcomeSink },
-    now: Date,
-    rebalanceId: string | null,
-    cancel: AbortController,
-  ): Promise<RebalanceRun> {
-    const tradeDate = now.toISOString().slice(0, 10);
-    const total = portfolioIds.length;
-    const signal = cancel.signal;
-    // Every upstream call of the rebalance listens to it (REBALANCE_CONCURRENCY at a time).
-    setMaxListeners(0, signal);
+  /** Quotes of the model's securities, once for every portfolio (bulk when many); a portfolio-level problem surfaces again in each portfolio. */
+  async function quoteSession(model: Model): Promise<QuoteSession> {
     const session = upstreams.quotes.session();
+    await session.resolve(model.positions.map((p) => p.securityId)).catch((error: unknown) => {
+      if (!(error instanceof PortfolioCannotBeValued)) throw error;
+    });
+    return session;
+  }
+
+  /** The quotes of these securities that exist (the session asked for each already, so no call is repeated). */
+  async function knownQuotes(session: QuoteSession, securityIds: readonly string[]): Promise<Map<string, Quote>> {
+    const known = new Map<string, Quote>();
+    for (const id of securityIds) {
+      try {
+        known.set(id, (await session.resolve([id])).get(id)!);
+      } catch (error) {
+        if (!(error instanceof PortfolioCannotBeValued)) throw error;
+      }
+    }
+    return known;
+  }
+
+  /** One portfolio, from its holdings and the quotes to its outcome (the optimiser; no writes). */
+  async function rebalanceOne(model: Model, portfolioId: string, name: Promise<string | null>, session: QuoteSession, signal: AbortSignal) {
+    const holdings = await upstreams.accounting.holdings(portfolioId, signal);
+    const securities = securitiesOf(holdings, model.positions);
+    let quotes;
+    try {
+      quotes = await session.resolve(securities);
+    } catch (error) {
+      if (!(error instanceof PortfolioCannotBeValued)) throw error;
+      return unvaluedOutcome(portfolioId, await name, error.message, holdings, model.positions, await knownQuotes(session, securities));
+    }
+    const input = optimizerInput(holdings, model.positions, quotes);
+    const started = performance.now();
+    const result = await withSpan('rebalance.solve', {}, () => optimizer.optimize(input), (r) => ({ 'solver.status': r.status }));
+    observer.solved?.(result.status, performance.now() - started);
+    const outcome = outcomeOf(portfolioId, await name, input, result);
+    observer.portfolio?.(outcome.status);
+    return outcome;
+  }
+
+  /** A stored rebalance made visible: its header, and the model's last rebalance date. */
+  async function publish(model: Model, run: Run, portfolioIds: readonly string[], infeasible: number): Promise<void> {
+    if (run.rebalanceId === null) return;
+    await rebalances.publish({
+      id: run.rebalanceId,
+      modelId: model.id,
+      modelName: model.name,
+      rebalanceDate: run.now,
+      tradeDate: run.tradeDate,
+      numberOfPortfolios: portfolioIds.length,
+      portfolios: portfolioIds,
+      createdAt: run.now,
+    });
+    await models.setLastRebalanceDate(model.id, run.now);
+    log.info({ rebalanceId: run.rebalanceId, modelId: model.id, portfolios: portfolioIds.length, infeasible }, 'rebalance stored');
+  }
+
+  /** Every portfolio of a model, REBALANCE_CONCURRENCY at a time, each outcome to the sink and to the writer. */
+  async function rebalanceMany(model: Model, portfolioIds: readonly string[], run: Run, sink: OutcomeSink | undefined) {
+    const { rebalanceId, cancel } = run;
+    const { signal } = cancel;
+    const total = portfolioIds.length;
+    await sink?.start({ rebalanceId, tradeDate: run.tradeDate, total });
+    // Names are cosmetic: a failed lookup (or a cancelled one) is just no name.
+    const names = total >= BULK_NAMES_FROM ? upstreams.portfolio.names(signal).catch(() => new Map<string, string>()) : null;
+    const nameOf = (id: string) =>
+      names === null ? upstreams.portfolio.name(id, signal).catch(() => null) : names.then((all) => all.get(id) ?? null);
+    const session = await quoteSession(model);
+    const writer = rebalanceId === null ? null : new BatchedWriter((batch) => rebalances.writePortfolios(rebalanceId, batch), cancel);
     let firstFailure: unknown = null;
     let infeasible = 0;
-    /** What the first infeasible portfolio said (the whole answer when there is only one). */
+    /** What the first infeasible portfolio said. */
     let firstInfeasible: string | null = null;
-
-    // Portfolios are written in batches while the others are computed; with
-    // more than MAX_WRITES batches in flight the workers wait (memory stays flat).
-    let pending: { seq: number; outcome: PortfolioOutcome }[] = [];
-    const writes = new Set<Promise<void>>();
-    let writeFailure: unknown = null;
-    const flush = () => {
-      if (rebalanceId === null || pending.length === 0) return;
-      const batch = pending;
-      pending = [];
-      const write: Promise<void> = rebalances.writePortfolios(rebalanceId, batch).then(
-        () => {
-          writes.delete(write);
-        },
-        (error: unknown) => {
-          writes.delete(write);
-          writeFailure ??= error;
-          cancel.abort();
-        },
-      );
-      writes.add(write);
-    };
-    const drain = async (limit: number) => {
-      while (writes.size > limit) await Promise.race(writes);
-    };
-
-    await options.sink?.start({ rebalanceId, tradeDate, total });
-    const modelSecurities = model.positions.map((p) => p.securityId);
-    // Names are cosmetic: a failed lookup (or a cancelled one) is just no name.
-    const namesInBulk = total >= BULK_NAMES_FROM ? upstreams.portfolio.names(signal).catch(() => new Map<string, string>()) : null;
-    // Quotes of the model's securities, once for every portfolio (bulk when many).
-    // A portfolio-level problem (unknown security) surfaces again in each portfolio.
-    if (total > 0) {
-      await session.resolve(modelSecurities).catch((error: unknown) => {
-        if (!failsOnlyThePortfolio(error)) throw error;
-      });
-    }
-
-    /** The quotes of these securities that exist (the session asked for each already, so no call is repeated). */
-    async function knownQuotes(securityIds: readonly string[]): Promise<Map<string, Quote>> {
-      const known = new Map<string, Quote>();
-      for (const id of securityIds) {
-        try {
-          known.set(id, (await session.resolve([id])).get(id)!);
-        } catch (error) {
-          if (!failsOnlyThePortfolio(error)) throw error;
-        }
-      }
-      return known;
-    }
-
-    async function one(portfolioId: string): Promise<PortfolioOutcome> {
-      const name =
-        namesInBulk === null
-          ? upstreams.portfolio.name(portfolioId, signal).catch(() => null)
-          : namesInBulk.then((all) => all.get(portfolioId) ?? null);
-      const holdings = await upstreams.accounting.holdings(portfolioId, signal);
-      const securities = securitiesOf(holdings, model.positions);
-      let quotes;
-      try {
-        quotes = await session.resolve(securities);
-      } catch (error) {
-        if (!failsOnlyThePortfolio(error)) throw error;
-        return unvaluedOutcome(portfolioId, await name, error.message, holdings, model.positions, await knownQuotes(securities));
-      }
-      const input = optimizerInput(holdings, model.positions, quotes);
-      const started = performance.now();
-      const result = await withSpan('rebalance.solve', {}, () => optimizer.optimize(input), (r) => ({ 'solver.status': r.status }));
-      observer.solved?.(result.status, performance.now() - started);
-      return outcomeOf(portfolioId, await name, input, result);
-    }
-
     let next = 0;
-    async function worker(): Promise<void> {
-      while (!signal.aborted) {
-        const seq = next++;
-        if (seq >= total) return;
+    const worker = async (): Promise<void> => {
+      for (let seq = next++; seq < total && !signal.aborted; seq = next++) {
         try {
           const portfolioId = portfolioIds[seq]!;
-          const outcome = await withPortfolioSpan(seq, { 'rebalance.portfolio_id': portfolioId }, () => one(portfolioId), (o) => ({ 'rebalance.portfolio.status': o.status }));
+          const outcome = await withPortfolioSpan(
+            seq,
+            { 'rebalance.portfolio_id': portfolioId },
+            () => rebalanceOne(model, portfolioId, nameOf(portfolioId), session, signal),
+            (o) => ({ 'rebalance.portfolio.status': o.status }),
+          );
           if (signal.aborted) return;
-          observer.portfolio?.(outcome.status);
           if (outcome.status === 'infeasible') {
             infeasible += 1;
             firstInfeasible ??= outcome.error?.message ?? null;
           }
-          options.sink?.outcome(seq, outcome);
-          if (rebalanceId === null) continue; // a dry run keeps nothing back: the sink has the answer
-          pending.push({ seq, outcome });
-          if (pending.length >= WRITE_BATCH) {
-            flush();
-            await drain(MAX_WRITES);
-          }
+          sink?.outcome(seq, outcome);
+          await writer?.add(seq, outcome); // a dry run keeps nothing back: the sink has the answer
         } catch (error) {
           // After the abort, what fails is our own cancellation, not the cause (already kept).
           if (firstFailure === null && !signal.aborted) firstFailure = error;
@@ -281,12 +332,10 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
           return;
         }
       }
-    }
-
+    };
     await Promise.all(Array.from({ length: Math.min(deps.concurrency, total) }, worker));
-    flush();
-    await drain(0);
-    firstFailure ??= writeFailure;
+    await writer?.close();
+    firstFailure ??= writer?.failure ?? null;
     if (signal.aborted) firstFailure ??= signal.reason;
     if (firstFailure === null && total > 0 && infeasible === total) {
       firstFailure = new InfeasibleError(
@@ -296,21 +345,8 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
       );
     }
     if (firstFailure !== null) throw firstFailure;
-    if (rebalanceId !== null) {
-      await rebalances.publish({
-        id: rebalanceId,
-        modelId: model.id,
-        modelName: model.name,
-        rebalanceDate: now,
-        tradeDate,
-        numberOfPortfolios: total,
-        portfolios: portfolioIds,
-        createdAt: now,
-      });
-      await models.setLastRebalanceDate(model.id, now);
-      log.info({ rebalanceId, modelId: model.id, portfolios: total, infeasible }, 'rebalance stored');
-    }
-    return { rebalanceId, tradeDate, total, infeasible };
+    await publish(model, run, portfolioIds, infeasible);
+    return { rebalanceId, tradeDate: run.tradeDate, total, infeasible };
   }
 
   async function loadModel(id: string): Promise<Model> {
@@ -326,28 +362,35 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
   }
 
   return {
-    /** Rebalances one portfolio against the model that lists it; 422 when it cannot be. */
-    async rebalancePortfolio(portfolioId: string, dryRun: boolean): Promise<{ outcome: PortfolioOutcome; run: RebalanceRun }> {
+    /** Rebalances one portfolio against the model that lists it (no batches, no workers); 422 when it cannot be. */
+    async rebalancePortfolio(portfolioId: string, options: RebalanceOptions): Promise<{ outcome: PortfolioOutcome; run: RebalanceRun }> {
       let outcome: PortfolioOutcome | undefined;
-      const sink: OutcomeSink = { start: async () => {}, outcome: (_seq, o) => (outcome = o) };
-      const run = await observed('portfolio', dryRun, async () => {
+      const listing = async () => {
         const [model] = await models.findListingAny([portfolioId]);
         if (model === undefined) throw new NotFoundError(`Portfolio ${portfolioId} is not in any model`);
-        return rebalancePortfolios(model, [portfolioId], { dryRun, sink });
+        return model;
+      };
+      const run = await rebalanceAndSubmit('portfolio', options, listing, async (model, run) => {
+        const { signal } = run.cancel;
+        const name = upstreams.portfolio.name(portfolioId, signal).catch(() => null);
+        const one = await rebalanceOne(model, portfolioId, name, await quoteSession(model), signal);
+        if (signal.aborted) throw signal.reason;
+        if (one.status === 'infeasible') throw new InfeasibleError(one.error?.message ?? 'no feasible solution exists');
+        if (run.rebalanceId !== null) await rebalances.writePortfolios(run.rebalanceId, [{ seq: 0, outcome: one }]);
+        await publish(model, run, [portfolioId], 0);
+        outcome = one;
+        return { rebalanceId: run.rebalanceId, tradeDate: run.tradeDate, total: 1, infeasible: 0 };
       });
       return { outcome: outcome!, run };
     },
 
     /** Rebalances every portfolio of a model, handing each outcome to `sink` as it is known. */
-    rebalanceModel: (modelId: string, dryRun: boolean, sink: OutcomeSink): Promise<RebalanceRun> =>
-      observed('model', dryRun, async () => {
-        const model = await loadModel(modelId);
-        return rebalancePortfolios(model, model.portfolios, { dryRun, sink });
-      }),
+    rebalanceModel: (modelId: string, options: RebalanceOptions, sink: OutcomeSink): Promise<RebalanceRun> =>
+      rebalanceAndSubmit('model', options, () => loadModel(modelId), (model, run) => rebalanceMany(model, model.portfolios, run, sink)),
 
-    /** The same, for a model already loaded (scheduled cycles). */
+    /** The same, for a model already loaded (scheduled cycles): stored, and submitted when submission is on. */
     rebalanceLoadedModel: (model: Model) =>
-      observed('cycle', false, () => rebalancePortfolios(model, model.portfolios, { dryRun: false })),
+      rebalanceAndSubmit('cycle', { dryRun: false, submit: true }, async () => model, (m, run) => rebalanceMany(m, m.portfolios, run, undefined)),
 
     /** Stops every running rebalance (shutdown past its grace period): each answers 503 and removes what it wrote. */
     stopAll(): void {

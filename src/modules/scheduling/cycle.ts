@@ -1,11 +1,10 @@
 // One rebalance cycle: every model that has portfolios, through the same path
-// as the API, stored; with order submission on, each model's orders are
-// submitted once its rebalance is stored. Recorded from start to end.
+// as the API (rebalance and submit: with order submission on, each model's
+// orders are submitted once its rebalance is stored). Recorded from start to end.
 import type { Logger } from 'pino';
 import type { Clock } from '../../domain/clock.js';
 import { AppError } from '../../domain/errors.js';
 import type { ModelRepository } from '../models/repository.js';
-import type { OrderService } from '../orders/service.js';
 import type { RebalanceService } from '../rebalancing/service.js';
 import { UpstreamUnavailableError } from '../../upstreams/index.js';
 import type { CycleCounts, CycleRepository, CycleStatus } from './cycles.js';
@@ -13,9 +12,7 @@ import type { CycleCounts, CycleRepository, CycleStatus } from './cycles.js';
 export interface CycleDeps {
   readonly models: ModelRepository;
   readonly rebalancing: RebalanceService;
-  readonly orders: OrderService;
   readonly cycles: CycleRepository;
-  readonly submitOrders: boolean;
   readonly clock: Clock;
   readonly log: Logger;
 }
@@ -29,7 +26,7 @@ export interface CycleOutcome {
 
 /** Runs the models of one cycle; `stopping()` is asked between models (graceful shutdown). */
 export async function runCycleModels(deps: CycleDeps, stopping: () => boolean): Promise<CycleOutcome> {
-  const { models, rebalancing, orders, log } = deps;
+  const { models, rebalancing, log } = deps;
   const counts: CycleCounts = { models: 0, portfolios: 0, infeasible: 0, upstreamFailures: 0, ordersSubmitted: 0, ordersFailed: 0 };
   const rebalanceIds: string[] = [];
   const errors: string[] = [];
@@ -49,8 +46,8 @@ export async function runCycleModels(deps: CycleDeps, stopping: () => boolean): 
       counts.portfolios += run.total;
       counts.infeasible += run.infeasible;
       if (run.rebalanceId !== null) rebalanceIds.push(run.rebalanceId);
-      if (deps.submitOrders && run.rebalanceId !== null) {
-        const submitted = await orders.submit(run.rebalanceId);
+      const submitted = run.submission;
+      if (submitted !== null) {
         counts.ordersSubmitted += submitted.accepted;
         counts.ordersFailed += submitted.rejected + submitted.failed + submitted.unknown;
         if (submitted.error !== null) {
