@@ -4,24 +4,24 @@ import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import cors from '@fastify/cors';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
-import { systemClock, type Clock } from './domain/clock.js';
+import { type Clock, systemClock } from './domain/clock.js';
 import { ValidationError } from './domain/errors.js';
 import { CORRELATED, createLogger, requestContext } from './logger.js';
+import { createSweeper, type Sweeper } from './modules/maintenance/sweeper.js';
 import { claimIndexes, createPortfolioClaims } from './modules/models/portfolio-claims.js';
 import { createModelRepository, modelIndexes } from './modules/models/repository.js';
 import { modelRoutes } from './modules/models/routes.js';
 import { createModelService } from './modules/models/service.js';
-import { createRebalanceRepository, rebalanceIndexes } from './modules/rebalancing/repository.js';
-import { rebalanceRoutes } from './modules/rebalancing/routes.js';
-import { createRebalanceService } from './modules/rebalancing/service.js';
 import { createOrderRepository, orderIndexes } from './modules/orders/repository.js';
 import { orderRoutes } from './modules/orders/routes.js';
 import { createOrderService } from './modules/orders/service.js';
-import { createSweeper, type Sweeper } from './modules/maintenance/sweeper.js';
+import { createRebalanceRepository, rebalanceIndexes } from './modules/rebalancing/repository.js';
+import { rebalanceRoutes } from './modules/rebalancing/routes.js';
+import { createRebalanceService } from './modules/rebalancing/service.js';
 import { createCycleRepository, cycleIndexes } from './modules/scheduling/cycles.js';
 import { createLease } from './modules/scheduling/lease.js';
 import { cycleRoutes } from './modules/scheduling/routes.js';
@@ -71,19 +71,31 @@ const isQuiet = (request: FastifyRequest) => {
 /** Fastify's request lines, at debug for probes and scrapes (a failed one still logs its error). */
 class RequestLogs extends LogController {
   override incomingRequest(request: FastifyRequest, reply: FastifyReply, metadata?: Record<string, unknown>): void {
-    if (!isQuiet(request)) return super.incomingRequest(request, reply, metadata);
+    if (!isQuiet(request)) {
+      super.incomingRequest(request, reply, metadata);
+      return;
+    }
     if (!this.isLogDisabled(request)) request.log.debug({ req: request }, 'incoming request');
   }
 
-  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply, metadata?: Record<string, unknown>): void {
-    if (error || !isQuiet(request)) return super.requestCompleted(error, request, reply, metadata);
+  override requestCompleted(
+    error: Error | null | undefined,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    metadata?: Record<string, unknown>,
+  ): void {
+    if (error || !isQuiet(request)) {
+      super.requestCompleted(error, request, reply, metadata);
+      return;
+    }
     if (!this.isLogDisabled(request)) reply.log.debug({ res: reply, responseTime: reply.elapsedTime }, 'request completed');
   }
 }
 
 export async function buildApp(config: Config, overrides: AppOverrides = {}): Promise<FastifyInstance> {
   const mongoUri = config.mongodb.uri;
-  if (mongoUri === undefined) throw new Error('buildApp needs config.mongodb.uri (server.ts starts a development database when it is unset)');
+  if (mongoUri === undefined)
+    throw new Error('buildApp needs config.mongodb.uri (server.ts starts a development database when it is unset)');
   const logger = overrides.logger ?? createLogger(config);
   const clock = overrides.clock ?? systemClock;
 
@@ -115,7 +127,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     // above its 16 KiB header limit before the router, so nothing longer gets here.
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // A hop count trusts that many proxies nearest the socket (what fastify does with a number, typed here).
-    trustProxy: typeof config.trustProxy === 'number' ? trustHops(config.trustProxy) : config.trustProxy === false ? false : [...config.trustProxy],
+    trustProxy:
+      typeof config.trustProxy === 'number' ? trustHops(config.trustProxy) : config.trustProxy === false ? false : [...config.trustProxy],
     // Requests arriving while shutting down get the one error shape (plugins/protection.ts).
     return503OnClosing: false,
   }).withTypeProvider<ZodTypeProvider>();
@@ -127,7 +140,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   // Every line logged for a request carries its correlation id, whichever logger writes it
   // (upstream retries, the services' own lines): the request runs in its context. Entered
   // again before the handler, as reading the body may resume outside it.
-  const inContext = (request: FastifyRequest, _reply: FastifyReply, done: () => void) => requestContext.run({ correlationId: request.id }, done);
+  const inContext = (request: FastifyRequest, _reply: FastifyReply, done: () => void) =>
+    requestContext.run({ correlationId: request.id }, done);
   app.addHook('onRequest', inContext);
   app.addHook('preHandler', inContext);
 

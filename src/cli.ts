@@ -7,9 +7,9 @@
 // Exit codes: 0 done; 1 failed (the error in the one error shape on stderr); 2 bad arguments.
 import { parseArgs } from 'node:util';
 import { MongoClient } from 'mongodb';
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 import { buildApp } from './app.js';
-import { ConfigError, loadConfig, loadDotEnv, type Config } from './config.js';
+import { type Config, ConfigError, loadConfig, loadDotEnv } from './config.js';
 import { withDevDatabaseIfUnset } from './dev-database.js';
 import { systemClock } from './domain/clock.js';
 import { createLogger } from './logger.js';
@@ -39,7 +39,11 @@ function usage(problem: string): never {
 function command(argv: string[]): Command {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: { once: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, rollback: { type: 'boolean' }, help: { type: 'boolean' } }, allowPositionals: true });
+    parsed = parseArgs({
+      args: argv,
+      options: { once: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, rollback: { type: 'boolean' }, help: { type: 'boolean' } },
+      allowPositionals: true,
+    });
   } catch (error) {
     usage((error as Error).message);
   }
@@ -131,10 +135,18 @@ async function main(): Promise<void> {
 
 /** Exit 0 done (or nothing to do), 1 a step failed or another process holds the lock. */
 async function migrate(config: Config, logger: Logger, what: { dryRun: boolean; rollback: boolean }): Promise<number> {
-  const client = new MongoClient(config.mongodb.uri!, { appName: 'globeco-order-generation-service', serverSelectionTimeoutMS: config.mongodb.timeoutMs });
+  const client = new MongoClient(config.mongodb.uri!, {
+    appName: 'globeco-order-generation-service',
+    serverSelectionTimeoutMS: config.mongodb.timeoutMs,
+  });
   try {
     await client.connect();
-    const migrator = createMigrator(client.db(config.mongodb.dbName), { holder: config.schedule.replicaId, clock: systemClock, log: logger, skewMs: config.schedule.clockSkewMs });
+    const migrator = createMigrator(client.db(config.mongodb.dbName), {
+      holder: config.schedule.replicaId,
+      clock: systemClock,
+      log: logger,
+      skewMs: config.schedule.clockSkewMs,
+    });
     const busy = 'Another process holds the migration lock (migrations are running); nothing was done\n';
     if (what.rollback) {
       const result = await migrator.rollback();

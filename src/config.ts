@@ -552,7 +552,10 @@ type Environment = Readonly<Record<string, string | undefined>>;
  * The Python service's names for the database variables (its Deployment sets
  * them), read only when the new name is unset, with a warning in `warnings`.
  */
-export const DEPRECATED_ALIASES = { DATABASE_URL: 'MONGODB_URI', DATABASE_NAME: 'MONGODB_DB' } as const satisfies Record<string, ConfigVariableName>;
+export const DEPRECATED_ALIASES = { DATABASE_URL: 'MONGODB_URI', DATABASE_NAME: 'MONGODB_DB' } as const satisfies Record<
+  string,
+  ConfigVariableName
+>;
 
 function withDeprecatedAliases(env: Environment): { env: Environment; warnings: string[]; aliasOf: Map<string, string> } {
   const set = (value: string | undefined) => value !== undefined && value.trim() !== '';
@@ -603,7 +606,9 @@ export function loadConfig(source: Environment = process.env): Config {
  * The SDK itself reads the other OTEL_* variables (headers, sampler, resource).
  */
 function telemetryOf(otel: Config['otel']): TelemetrySettings {
-  const asked = [otel.endpoint, otel.tracesEndpoint, otel.metricsEndpoint, otel.tracesExporter, otel.metricsExporter].some((value) => value !== undefined);
+  const asked = [otel.endpoint, otel.tracesEndpoint, otel.metricsEndpoint, otel.tracesExporter, otel.metricsExporter].some(
+    (value) => value !== undefined,
+  );
   const on = asked && otel.sdkDisabled === 'false';
   return {
     traces: on ? (otel.tracesExporter ?? 'otlp') : 'none',

@@ -3,7 +3,7 @@
 // any other logger (the upstream clients', the services') takes it from the
 // request context (AsyncLocalStorage, entered by app.ts for each request).
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 import type { Config } from './config.js';
 import { SERVICE_VERSION } from './version.js';
 

@@ -2,10 +2,10 @@
 // when MONGODB_URI is unset, listens, and shuts down gracefully on signals.
 import type { FastifyInstance } from 'fastify';
 import { MongoError } from 'mongodb';
-import { buildApp } from './app.js';
-import { ConfigError, loadConfig, loadDotEnv, type Config } from './config.js';
-import { withDevDatabaseIfUnset, type DevDatabase } from './dev-database.js';
 import type { Logger } from 'pino';
+import { buildApp } from './app.js';
+import { type Config, ConfigError, loadConfig, loadDotEnv } from './config.js';
+import { type DevDatabase, withDevDatabaseIfUnset } from './dev-database.js';
 import { systemClock } from './domain/clock.js';
 import { createLogger } from './logger.js';
 import { createMigrator } from './modules/migrations/runner.js';
@@ -34,10 +34,19 @@ function startupFailure(error: unknown, config: Config): string {
  * step that could not convert everything is logged and stays pending.
  */
 async function migrateAtStartup(app: FastifyInstance, config: Config, logger: Logger): Promise<void> {
-  const migrator = createMigrator(app.mongo.db, { holder: config.schedule.replicaId, clock: systemClock, log: logger, skewMs: config.schedule.clockSkewMs });
+  const migrator = createMigrator(app.mongo.db, {
+    holder: config.schedule.replicaId,
+    clock: systemClock,
+    log: logger,
+    skewMs: config.schedule.clockSkewMs,
+  });
   const run = await migrator.run();
   if (!run.locked) logger.info('another replica holds the migration lock: it runs the pending migrations');
-  else if (!run.ok) logger.error({ migrations: run.steps }, 'a database migration could not finish; run order-generation migrate --dry-run for the details');
+  else if (!run.ok)
+    logger.error(
+      { migrations: run.steps },
+      'a database migration could not finish; run order-generation migrate --dry-run for the details',
+    );
 }
 
 /** Time allowed, after the grace period, to close the database and upstream connections. */
@@ -57,7 +66,9 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config);
   if ((config.telemetry.traces !== 'none' || config.telemetry.metrics !== 'none') && telemetry.stop === undefined) {
-    logger.warn('OTEL_* turn OpenTelemetry on, but the process was started without --import ./dist/src/telemetry/preload.js (npm start, the image): nothing is traced or exported');
+    logger.warn(
+      'OTEL_* turn OpenTelemetry on, but the process was started without --import ./dist/src/telemetry/preload.js (npm start, the image): nothing is traced or exported',
+    );
   }
   for (const warning of config.warnings) logger.warn(warning);
   process.on('unhandledRejection', (reason) => {
@@ -79,7 +90,10 @@ async function main(): Promise<void> {
     await migrateAtStartup(app, config, logger);
   } catch (error) {
     // Said once, plainly, and without the connection string (it may hold a password).
-    logger.fatal({ err: { name: (error as Error).name, message: (error as Error).message, code: (error as { code?: unknown }).code } }, `start-up failed: ${startupFailure(error, config)}`);
+    logger.fatal(
+      { err: { name: (error as Error).name, message: (error as Error).message, code: (error as { code?: unknown }).code } },
+      `start-up failed: ${startupFailure(error, config)}`,
+    );
     await devDatabase?.stop().catch(() => undefined);
     process.exit(1);
   }

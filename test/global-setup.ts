@@ -3,7 +3,7 @@
 // works in a database of its own.
 import type { TestProject } from 'vitest/node';
 import { loadConfig } from '../src/config.js';
-import { startDevDatabase, type DevDatabase } from '../src/dev-database.js';
+import { type DevDatabase, startDevDatabase } from '../src/dev-database.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

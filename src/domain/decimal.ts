@@ -61,7 +61,8 @@ function boundsProblem(match: RegExpExecArray): string | undefined {
   let last = digits.length - 1;
   while (digits.charCodeAt(last) === 48) last -= 1;
   if (last - first + 1 > MAX_SIGNIFICANT_DIGITS) return `must have at most ${MAX_SIGNIFICANT_DIGITS} significant digits`;
-  if (match[6] === undefined && whole.length - first <= MAX_DECIMAL_EXPONENT && whole.length - first > -MAX_DECIMAL_EXPONENT) return undefined;
+  if (match[6] === undefined && whole.length - first <= MAX_DECIMAL_EXPONENT && whole.length - first > -MAX_DECIMAL_EXPONENT)
+    return undefined;
   // An exponent of more than 12 digits is out of range whatever the digits are: it is never read as a number.
   const exponentDigits = (match[6] ?? '').replace(/^0+/, '');
   const exponent = exponentDigits.length > 12 ? Number.POSITIVE_INFINITY : Number(exponentDigits);
@@ -79,7 +80,7 @@ export class DecimalInputError extends Error {
 }
 
 /** The exact value of a spelling's parts. */
-function valueOf(match: RegExpExecArray): Dec {
+function valueOfSpelling(match: RegExpExecArray): Dec {
   const fraction = match[3] ?? match[4] ?? '';
   const exponent = match[6] === undefined ? 0 : Number(match[6]) * (match[5] === '-' ? -1 : 1);
   const digits = BigInt((match[2] ?? '') + fraction || '0');
@@ -89,7 +90,7 @@ function valueOf(match: RegExpExecArray): Dec {
 function parseText(text: string): Dec {
   const match = DECIMAL_PARTS.exec(text);
   if (match === null) throw new DecimalInputError(`not a decimal number: ${JSON.stringify(text)}`);
-  return valueOf(match);
+  return valueOfSpelling(match);
 }
 
 /**
@@ -103,7 +104,7 @@ export function parseBoundedDecimal(value: string | number): Dec {
   const match = DECIMAL_PARTS.exec(typeof value === 'number' ? String(value) : value.trim());
   const problem = match === null ? 'must be a decimal number such as "0.25"' : boundsProblem(match);
   if (problem !== undefined) throw new DecimalInputError(problem);
-  return valueOf(match!);
+  return valueOfSpelling(match!);
 }
 
 /** A decimal from a trusted spelling, a whole number or a bigint (constants, tests). */
@@ -247,7 +248,10 @@ export function fromDecimal128(value: Decimal128): Dec {
   const low = word(b, 0);
   if (word(b, 4) !== 0 || word(b, 8) !== 0 || ((top >>> 29) & 3) === 3) return decode(top, value);
   let byTop = decoded.get(top);
-  if (byTop === undefined) decoded.set(top, (byTop = new Map()));
+  if (byTop === undefined) {
+    byTop = new Map();
+    decoded.set(top, byTop);
+  }
   let known = byTop.get(low);
   if (known === undefined) {
     if (++decodedCount > DECODED_MAX) {

@@ -1,9 +1,9 @@
 // The rules every write path of a model must satisfy (api.md, Models): target
 // range and step, drift range and order, target sum, position count, unique securities.
-import { add, compare, dec, equals, formatDecimal, isMultipleOf, isZero, sign, ZERO, type Dec } from './decimal.js';
+import { add, compare, type Dec, dec, equals, formatDecimal, isMultipleOf, isZero, sign, ZERO } from './decimal.js';
 import type { ErrorDetail } from './errors.js';
 import { ValidationError } from './errors.js';
-import { detail, summarise, type PathSegment } from './validation.js';
+import { detail, type PathSegment, summarise } from './validation.js';
 
 export interface ModelPosition {
   readonly securityId: string;

@@ -7,9 +7,7 @@ import './validation.js';
 /** A schema-level message that still says "is required" when the field is missing. */
 const requiredOr = (issue: { input?: unknown }, message: string) => (issue.input === undefined ? 'is required' : message);
 
-export const ObjectIdString = z
-  .string()
-  .regex(OBJECT_ID_PATTERN, { error: 'must be 24 lowercase hexadecimal characters' });
+export const ObjectIdString = z.string().regex(OBJECT_ID_PATTERN, { error: 'must be 24 lowercase hexadecimal characters' });
 
 export const PortfolioId = z
   .string()
@@ -52,15 +50,20 @@ export const QueryInteger = z
 /** offset default 0, limit default 10 and at most 100 (stored rebalances, cycles, orders). */
 export const PageQuery = z.object({
   offset: QueryInteger.optional(),
-  limit: QueryInteger.pipe(z.number().min(1, { error: 'must be between 1 and 100' }).max(100, { error: 'must be between 1 and 100' })).optional(),
+  limit: QueryInteger.pipe(
+    z.number().min(1, { error: 'must be between 1 and 100' }).max(100, { error: 'must be between 1 and 100' }),
+  ).optional(),
 });
 
 /** `sort_by` of a sortable list: comma-separated fields, each optionally prefixed + or - (see domain/sorting.ts). */
 export const SortBy = (fields: readonly string[], example: string) =>
-  z.string().optional().meta({
-    description: `Comma-separated fields (${fields.join(', ')}), each optionally prefixed + (ascending) or - (descending); empty means the default order`,
-    example,
-  });
+  z
+    .string()
+    .optional()
+    .meta({
+      description: `Comma-separated fields (${fields.join(', ')}), each optionally prefixed + (ascending) or - (descending); empty means the default order`,
+      example,
+    });
 
 /** A model or rebalance version: a positive integer (in a body, or a query string). */
 export const VersionNumber = z

@@ -10,7 +10,7 @@
 // from a live one even when several replicas share the directory.
 import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { open, readdir, rm, stat, type FileHandle } from 'node:fs/promises';
+import { type FileHandle, open, readdir, rm, stat } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';

@@ -11,8 +11,9 @@
 // taking at each step the most shares that keep the optimum: the smallest
 // quantities in id order among the optima. Exact: costs are integers held in
 // doubles, and the caller only comes here when they all stay below 2^53.
-import type { KnapsackItem } from './knapsack.js';
+
 import { abs, ceilDiv, gcd, minBig, pow10 } from './bigint-math.js';
+import type { KnapsackItem } from './knapsack.js';
 import { driftDelta, piecesOf, tradeDelta } from './pieces.js';
 
 export interface FillProblem {

@@ -2,14 +2,14 @@
 // and a model to whole-share quantities, exact and deterministic. `optimize` is
 // the synchronous core; `createOptimizerPool` (pool.ts) runs the expensive
 // solves (large, or cash-binding) in worker threads, off the event loop.
-import { add, dec, formatDecimal, formatPlaces, isZero, mul, normalise, pow10, sub, ZERO, type Dec } from '../domain/decimal.js';
+import { add, type Dec, dec, formatDecimal, formatPlaces, isZero, mul, normalise, pow10, ZERO } from '../domain/decimal.js';
 import { prepare, type ScaledProblem } from './scaled.js';
-import { decide, solveScaled, type CoreAnswer } from './solve.js';
+import { type CoreAnswer, decide, solveScaled } from './solve.js';
 import type { InfeasibleSecurity, OptimizerInput, OptimizerOptions, OptimizerResult } from './types.js';
 import { verify } from './verify.js';
 
-export * from './types.js';
 export { InvalidOptimizerInput } from './scaled.js';
+export * from './types.js';
 export { OptimizerBug } from './verify.js';
 
 export const DEFAULT_TIMEOUT_MS = 30_000;

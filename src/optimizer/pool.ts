@@ -3,7 +3,7 @@
 // small pool of worker threads. Same answers as `optimize`, exactly.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { optimizeUnlessBinding, type OptimizerInput, type OptimizerResult } from './index.js';
+import { type OptimizerInput, type OptimizerResult, optimizeUnlessBinding } from './index.js';
 import type { WorkRequest } from './worker.js';
 
 /** Problems with more securities than this go to a worker even when the cash does not bind. */
@@ -63,7 +63,10 @@ export function createOptimizerPool(options: OptimizerPoolOptions): OptimizerPoo
     busy.delete(worker);
     if (job !== undefined) {
       if (message.result !== undefined) job.pending.resolve(message.result);
-      else job.pending.reject(Object.assign(new Error(message.error?.message ?? 'optimiser worker failed'), { name: message.error?.name ?? 'Error' }));
+      else
+        job.pending.reject(
+          Object.assign(new Error(message.error?.message ?? 'optimiser worker failed'), { name: message.error?.name ?? 'Error' }),
+        );
     }
     idle.push(worker);
     pump();

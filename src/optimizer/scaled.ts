@@ -1,6 +1,6 @@
 // The optimiser's decimals at one scale per kind of figure: the digits of the
 // service's exact decimals (domain/decimal.ts), rescaled, never reparsed.
-import { digitsAt, formatDecimal, pow10, type Dec } from '../domain/decimal.js';
+import { type Dec, digitsAt, formatDecimal, pow10 } from '../domain/decimal.js';
 import type { OptimizerInput } from './types.js';
 
 /**

@@ -11,8 +11,8 @@
 import { ceilDiv, floorDiv, pow10 } from './bigint-math.js';
 import { leastDriftSeed } from './drift-search.js';
 import { solveByFill } from './fill-dp.js';
+import { type Deadline, type KnapsackItem, type KnapsackProblem, SolverTimeout, solveKnapsack } from './knapsack.js';
 import { driftDelta } from './pieces.js';
-import { solveKnapsack, SolverTimeout, type Deadline, type KnapsackItem, type KnapsackProblem } from './knapsack.js';
 import type { ScaledProblem } from './scaled.js';
 
 export type CoreAnswer =
@@ -59,7 +59,6 @@ function decideExactly(problem: ScaledProblem, i: number): Decision {
   if (best > high) best = high;
   return { low: Number(low), high: Number(high), best: Number(best) };
 }
-
 
 /** Steps 1–3: cheap (linear in the securities). */
 export function decide(problem: ScaledProblem): CoreAnswer {

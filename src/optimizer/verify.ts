@@ -23,7 +23,9 @@ export function verify(problem: ScaledProblem, whole: Float64Array): void {
     }
     const value = BigInt(k) * P[i]! * toValue + FV[i]!; // u'·p = (k + f)·p at scale sm + sw
     if (value < MV * (W[i]! - LO[i]!) || value > MV * (W[i]! + HI[i]!)) {
-      throw new OptimizerBug(`${ids[i]}: a holding of ${k} whole shares${F[i] === 0n ? '' : ' and a fraction'} falls outside the drift band`);
+      throw new OptimizerBug(
+        `${ids[i]}: a holding of ${k} whole shares${F[i] === 0n ? '' : ' and a fraction'} falls outside the drift band`,
+      );
     }
     spend += value;
   }

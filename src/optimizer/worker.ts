@@ -1,6 +1,6 @@
 // Worker-thread entry of the optimiser pool: solves one problem per message.
 import { parentPort } from 'node:worker_threads';
-import { optimize, type OptimizerInput } from './index.js';
+import { type OptimizerInput, optimize } from './index.js';
 
 /** Exact decimals are plain data (a bigint and a number): they cross threads as they are. */
 export interface WorkRequest {

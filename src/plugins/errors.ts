@@ -7,7 +7,7 @@ import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } fr
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { AppError, type ErrorCode, type ErrorDetail } from '../domain/errors.js';
-import { dottedPath, readablePath, summarise, type PathSegment } from '../domain/validation.js';
+import { dottedPath, type PathSegment, readablePath, summarise } from '../domain/validation.js';
 import { isDatabaseUnavailable } from './mongo.js';
 
 const SUBJECTS: Record<string, string> = {

@@ -1,7 +1,7 @@
 // Kubernetes probes and the detailed health report (api.md, Health).
 import fp from 'fastify-plugin';
-import { sendError } from './errors.js';
 import { SERVICE_VERSION } from '../version.js';
+import { sendError } from './errors.js';
 
 /** Something that reports on its own health in /health/health (upstreams, caches...). */
 export type HealthReporter = () => Record<string, unknown>;

@@ -5,7 +5,7 @@
 // and refuses the writes that need the index with a 503 until a retry
 // creates it.
 import type { FastifyBaseLogger } from 'fastify';
-import { MongoServerError, type Db } from 'mongodb';
+import { type Db, MongoServerError } from 'mongodb';
 import { AppError } from '../domain/errors.js';
 import type { IndexSpec } from './mongo.js';
 
@@ -61,7 +61,8 @@ export function createIndexHealth(
     const name = String(spec.options.name);
     try {
       await db.collection(spec.collection).createIndex(spec.key, spec.options);
-      if (missing.delete(name)) log.info({ index: name, collection: spec.collection }, 'unique index created: the writes that need it are allowed again');
+      if (missing.delete(name))
+        log.info({ index: name, collection: spec.collection }, 'unique index created: the writes that need it are allowed again');
     } catch (error) {
       if (!isDuplicateKey(error)) throw error;
       const fields = Object.keys(spec.key as Record<string, unknown>);

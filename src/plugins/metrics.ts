@@ -5,10 +5,10 @@
 import { performance } from 'node:perf_hooks';
 import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { CycleStatus } from '../modules/scheduling/cycles.js';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { OrderStatus } from '../modules/orders/repository.js';
 import type { RebalanceObserver } from '../modules/rebalancing/service.js';
+import type { CycleStatus } from '../modules/scheduling/cycles.js';
 import type { ServiceKey } from '../upstreams/errors.js';
 import type { CircuitName, UpstreamObserver } from '../upstreams/resilience.js';
 
@@ -58,7 +58,12 @@ function createMetrics(): Metrics {
     buckets: HTTP_BUCKETS_MS,
     registers,
   });
-  const upstreamRetries = new Counter({ name: 'upstream_retries_total', help: 'Upstream attempts that were retried', labelNames: ['service'], registers });
+  const upstreamRetries = new Counter({
+    name: 'upstream_retries_total',
+    help: 'Upstream attempts that were retried',
+    labelNames: ['service'],
+    registers,
+  });
   const circuitChanges = new Counter({
     name: 'upstream_circuit_transitions_total',
     help: 'Circuit breaker state changes per upstream service',
@@ -117,7 +122,12 @@ function createMetrics(): Metrics {
     buckets: SOLVER_BUCKETS_MS,
     registers,
   });
-  const cycles = new Counter({ name: 'rebalance_cycles_total', help: 'Scheduled or --once rebalance cycles by outcome', labelNames: ['status'], registers });
+  const cycles = new Counter({
+    name: 'rebalance_cycles_total',
+    help: 'Scheduled or --once rebalance cycles by outcome',
+    labelNames: ['status'],
+    registers,
+  });
   const orders = new Counter({
     name: 'orders_submitted_total',
     help: 'Orders sent to the Order service, by what became of them',

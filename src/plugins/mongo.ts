@@ -23,14 +23,14 @@
 //   and one updateMany with $in stay fast, so bulk work is written in batches.
 import fp from 'fastify-plugin';
 import {
+  type CreateIndexesOptions,
+  type Db,
+  type IndexSpecification,
   MongoClient,
   MongoNetworkError,
   MongoNotConnectedError,
   MongoServerSelectionError,
   MongoTopologyClosedError,
-  type CreateIndexesOptions,
-  type Db,
-  type IndexSpecification,
 } from 'mongodb';
 import { createIndexHealth, type IndexHealth } from './index-health.js';
 

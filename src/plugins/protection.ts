@@ -19,7 +19,8 @@ export interface ProtectionOptions {
 /** Seconds a client is asked to wait when the service sheds load. */
 export const OVERLOADED_RETRY_AFTER_S = 10;
 
-const exempt = (request: FastifyRequest) => request.url.startsWith('/health/') || request.url === '/metrics' || request.url.startsWith('/metrics?');
+const exempt = (request: FastifyRequest) =>
+  request.url.startsWith('/health/') || request.url === '/metrics' || request.url.startsWith('/metrics?');
 
 const reasons: Record<string, (value: number | undefined) => string> = {
   eventLoopDelay: (v) => `its event loop is delayed by ${Math.round(v ?? 0)} ms on average`,

@@ -13,8 +13,7 @@ export default fp(
         openapi: '3.0.3',
         info: {
           title: 'GlobeCo Order Generation Service',
-          description:
-            'Investment models and drift-minimising portfolio rebalancing. Errors share one shape (see the Error schema).',
+          description: 'Investment models and drift-minimising portfolio rebalancing. Errors share one shape (see the Error schema).',
           version: SERVICE_VERSION,
         },
         tags: [

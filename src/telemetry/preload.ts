@@ -2,7 +2,7 @@
 // the Dockerfile): when the configuration turns OpenTelemetry on, starts the
 // SDK before the service's modules load so that they can be instrumented.
 // Otherwise it loads nothing more. A configuration error is left to server.ts to report.
-import { ConfigError, loadConfig, loadDotEnv, type Config } from '../config.js';
+import { type Config, ConfigError, loadConfig, loadDotEnv } from '../config.js';
 
 loadDotEnv();
 let settings: Config['telemetry'] | undefined;

@@ -3,14 +3,14 @@
 // histograms, under the same names and labels as GET /metrics.
 import type { HrTime } from '@opentelemetry/api';
 import { ValueType } from '@opentelemetry/api';
-import { resources } from '@opentelemetry/sdk-node';
 import {
   AggregationTemporality,
-  DataPointType,
   type CollectionResult,
+  DataPointType,
   type MetricData,
   type MetricProducer,
 } from '@opentelemetry/sdk-metrics';
+import { resources } from '@opentelemetry/sdk-node';
 import type { Registry } from 'prom-client';
 import { telemetry } from './state.js';
 
@@ -29,11 +29,27 @@ export function toMetricData(metric: PromMetric, start: HrTime, now: HrTime): Me
   const point = (value: PromValue) => ({ startTime: start, endTime: now, attributes: value.labels, value: value.value });
   switch (metric.type as unknown as string) {
     case 'counter':
-      return { descriptor, aggregationTemporality: AggregationTemporality.CUMULATIVE, dataPointType: DataPointType.SUM, isMonotonic: true, dataPoints: metric.values.map(point) };
+      return {
+        descriptor,
+        aggregationTemporality: AggregationTemporality.CUMULATIVE,
+        dataPointType: DataPointType.SUM,
+        isMonotonic: true,
+        dataPoints: metric.values.map(point),
+      };
     case 'gauge':
-      return { descriptor, aggregationTemporality: AggregationTemporality.CUMULATIVE, dataPointType: DataPointType.GAUGE, dataPoints: metric.values.map(point) };
+      return {
+        descriptor,
+        aggregationTemporality: AggregationTemporality.CUMULATIVE,
+        dataPointType: DataPointType.GAUGE,
+        dataPoints: metric.values.map(point),
+      };
     case 'histogram':
-      return { descriptor, aggregationTemporality: AggregationTemporality.CUMULATIVE, dataPointType: DataPointType.HISTOGRAM, dataPoints: histogramPoints(metric.values, start, now) };
+      return {
+        descriptor,
+        aggregationTemporality: AggregationTemporality.CUMULATIVE,
+        dataPointType: DataPointType.HISTOGRAM,
+        dataPoints: histogramPoints(metric.values, start, now),
+      };
     default:
       return null;
   }
@@ -46,7 +62,10 @@ function histogramPoints(values: readonly PromValue[], start: HrTime, now: HrTim
     const labels = withoutLe(value.labels as Labels);
     const key = keyOf(labels);
     let one = series.get(key);
-    if (one === undefined) series.set(key, (one = { labels, buckets: [], sum: 0, count: 0 }));
+    if (one === undefined) {
+      one = { labels, buckets: [], sum: 0, count: 0 };
+      series.set(key, one);
+    }
     if (value.metricName?.endsWith('_bucket') === true) one.buckets.push([Number(value.labels.le), value.value]);
     else if (value.metricName?.endsWith('_sum') === true) one.sum = value.value;
     else if (value.metricName?.endsWith('_count') === true) one.count = value.value;

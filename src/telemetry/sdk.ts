@@ -55,9 +55,9 @@ export async function startTelemetry(settings: Config['telemetry']): Promise<voi
           }),
         ];
   const sdk = new NodeSDK({
-    resource: resources.defaultResource().merge(
-      resources.resourceFromAttributes({ 'service.name': 'globeco-order-generation-service', 'service.version': SERVICE_VERSION }),
-    ),
+    resource: resources
+      .defaultResource()
+      .merge(resources.resourceFromAttributes({ 'service.name': 'globeco-order-generation-service', 'service.version': SERVICE_VERSION })),
     // 'none': no span processor at all; otherwise the SDK builds the exporter OTEL_TRACES_EXPORTER names.
     ...(settings.traces === 'none' ? { spanProcessors: [] } : {}),
     metricReaders,
@@ -65,7 +65,11 @@ export async function startTelemetry(settings: Config['telemetry']): Promise<voi
     instrumentations: [
       new HttpInstrumentation({ ignoreIncomingRequestHook: (request) => untraced(request.url?.split('?')[0]) }),
       // A span for the request and its handler, not one per hook (about ten per request here).
-      new FastifyOtelInstrumentation({ registerOnInitialization: true, instrumentHooks: false, ignorePaths: (route) => untraced(route.url) }),
+      new FastifyOtelInstrumentation({
+        registerOnInitialization: true,
+        instrumentHooks: false,
+        ignorePaths: (route) => untraced(route.url),
+      }),
       new UndiciInstrumentation(),
       new MongoDBInstrumentation(),
       // trace_id, span_id and trace_flags in every log line written inside a span; logs stay on stdout.

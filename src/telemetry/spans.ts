@@ -1,12 +1,11 @@
 // The service's own spans (rebalance, portfolio, solve). Without a started SDK
 // every helper calls straight through: no span objects, no context switches.
-import { SpanStatusCode, context, trace, type Attributes } from '@opentelemetry/api';
+import { type Attributes, context, SpanStatusCode, trace } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
 import { SERVICE_VERSION } from '../version.js';
 import { telemetry } from './state.js';
 
 const tracer = trace.getTracer('globeco-order-generation-service', SERVICE_VERSION);
-
 
 /** Runs `fn` in a span of its own; `outcome` adds attributes from what it returned. */
 export async function withSpan<T>(

@@ -1,7 +1,9 @@
 // One client per GlobeCo service, each call through that service's policy.
 // 404 (and the Accounting summary's 500) mean what upstreams.md says they mean for that service.
-import { add, isZero, sub, ZERO, type Dec } from '../domain/decimal.js';
-import { UnknownSecurityError, UpstreamAnswerToCheck, UpstreamHttpError, UpstreamUnavailableError, type ServiceKey } from './errors.js';
+
+import type { z } from 'zod';
+import { add, type Dec, isZero, sub, ZERO } from '../domain/decimal.js';
+import { type ServiceKey, UnknownSecurityError, UpstreamAnswerToCheck, UpstreamHttpError, UpstreamUnavailableError } from './errors.js';
 import { parsePayload, type ServiceHttp } from './http.js';
 import type { ServicePolicy } from './resilience.js';
 import {
@@ -9,8 +11,8 @@ import {
   BalancesPage,
   Blotters,
   Lookup,
-  OrdersFailure,
   OrdersAnswer,
+  OrdersFailure,
   PortfolioList,
   PortfolioPayload,
   PriceList,
@@ -18,7 +20,6 @@ import {
   SecurityList,
   SecurityPayload,
 } from './schemas.js';
-import type { z } from 'zod';
 
 export interface ServiceChannel {
   readonly http: ServiceHttp;
@@ -70,7 +71,10 @@ export function accountingClient(channel: ServiceChannel) {
     const seen = new Set<string>();
     for (const row of rows) {
       if (seen.has(row.securityId)) {
-        throw new UpstreamUnavailableError(service, `GET ${path}: answered an unexpected payload (security ${row.securityId} is listed twice)`);
+        throw new UpstreamUnavailableError(
+          service,
+          `GET ${path}: answered an unexpected payload (security ${row.securityId} is listed twice)`,
+        );
       }
       seen.add(row.securityId);
     }
@@ -244,7 +248,9 @@ export function orderClient(channel: ServiceChannel, settings: OrderSettings) {
       return id;
     };
     if (!(blotters ?? []).some((b) => b.id === blotterId)) {
-      const known = (blotters ?? []).map((b) => (b.name === undefined || b.name === null ? String(b.id) : `${b.id} (${b.name})`)).join(', ');
+      const known = (blotters ?? [])
+        .map((b) => (b.name === undefined || b.name === null ? String(b.id) : `${b.id} (${b.name})`))
+        .join(', ');
       throw new UpstreamUnavailableError(
         service,
         `ORDER_BLOTTER_ID ${blotterId} is not a blotter of the Order service (GET /api/v1/blotters lists ${known === '' ? 'none' : known}); set ORDER_BLOTTER_ID to one of them`,
@@ -303,7 +309,8 @@ export function orderClient(channel: ServiceChannel, settings: OrderSettings) {
         );
         const parsed = parsePayload(OrdersAnswer, answer.body, service, where);
         const byIndex = new Map<number, z.output<typeof OrdersAnswer>['orders'][number]>();
-        for (const line of parsed.orders) if (line.requestIndex >= 0 && line.requestIndex < batch.length) byIndex.set(line.requestIndex, line);
+        for (const line of parsed.orders)
+          if (line.requestIndex >= 0 && line.requestIndex < batch.length) byIndex.set(line.requestIndex, line);
         batch.forEach((_, i) => {
           const outcome = byIndex.get(i);
           results.push(

@@ -4,7 +4,7 @@
 import { Pool } from 'undici';
 import type { z } from 'zod';
 import { readablePath } from '../domain/validation.js';
-import { UpstreamAnswerToCheck, UpstreamHttpError, UpstreamNetworkError, UpstreamUnavailableError, type ServiceKey } from './errors.js';
+import { type ServiceKey, UpstreamAnswerToCheck, UpstreamHttpError, UpstreamNetworkError, UpstreamUnavailableError } from './errors.js';
 
 export interface HttpAnswer {
   readonly status: number;
@@ -61,7 +61,11 @@ export function errorDetail(text: string): string {
   }
   if (typeof body.detail === 'string') return clip(body.detail);
   if (Array.isArray(body.detail)) {
-    const problems = body.detail.map((d) => (d !== null && typeof d === 'object' && typeof (d as { msg?: unknown }).msg === 'string' ? (d as { msg: string }).msg : JSON.stringify(d)));
+    const problems = body.detail.map((d) =>
+      d !== null && typeof d === 'object' && typeof (d as { msg?: unknown }).msg === 'string'
+        ? (d as { msg: string }).msg
+        : JSON.stringify(d),
+    );
     return clip(problems.join('; '));
   }
   if (typeof body.message === 'string' && body.message.trim() !== '') return clip(body.message);
@@ -119,7 +123,15 @@ export function createServiceHttp(service: ServiceKey, baseUrl: string, connecti
           throw new UpstreamUnavailableError(service, `${method} ${path}: answered malformed JSON (${JSON.stringify(text.slice(0, 60))})`);
         }
       }
-      throw new UpstreamHttpError(service, method, path, status, retryAfterMs(response.headers['retry-after']), errorDetail(text), bodyOf(text));
+      throw new UpstreamHttpError(
+        service,
+        method,
+        path,
+        status,
+        retryAfterMs(response.headers['retry-after']),
+        errorDetail(text),
+        bodyOf(text),
+      );
     },
     close: () => pool.close(),
   };

@@ -2,15 +2,15 @@
 // and shared: clients, their policies, the quote caches, and their health.
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import { accountingClient, orderClient, portfolioClient, pricingClient, securityClient, type ServiceChannel } from './clients.js';
+import { accountingClient, orderClient, portfolioClient, pricingClient, type ServiceChannel, securityClient } from './clients.js';
 import type { ServiceKey } from './errors.js';
 import { createServiceHttp } from './http.js';
 import { createQuotes } from './quotes.js';
 import { createServicePolicy, type ResilienceSettings, type ServiceHealth, type UpstreamObserver } from './resilience.js';
 
-export * from './errors.js';
-export { ORDER_BATCH_MAX } from './clients.js';
 export type { Holding, OrderRequest, OrderResult, PortfolioHoldings } from './clients.js';
+export { ORDER_BATCH_MAX } from './clients.js';
+export * from './errors.js';
 export type { Quote, QuoteSession } from './quotes.js';
 export type { UpstreamObserver } from './resilience.js';
 

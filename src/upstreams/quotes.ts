@@ -3,7 +3,7 @@
 // security; concurrent lookups of one key share one request, and many misses
 // at once are filled from the services' bulk endpoints.
 import { LRUCache } from 'lru-cache';
-import { formatDecimal, sign, type Dec } from '../domain/decimal.js';
+import { type Dec, formatDecimal, sign } from '../domain/decimal.js';
 import { OBJECT_ID, type pricingClient, type securityClient } from './clients.js';
 import { MissingPriceError } from './errors.js';
 

@@ -9,21 +9,28 @@ import {
   BulkheadRejectedError,
   bulkhead,
   CircuitState,
-  circuitBreaker,
   ConsecutiveBreaker,
+  circuitBreaker,
   ExponentialBackoff,
   handleWhen,
-  retry,
-  timeout,
-  TimeoutStrategy,
-  wrap,
   type IBackoff,
   type IBackoffFactory,
   type IRetryBackoffContext,
+  retry,
+  TimeoutStrategy,
+  timeout,
+  wrap,
 } from 'cockatiel';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import { SERVICE_NAMES, UpstreamAnswerToCheck, UpstreamHttpError, UpstreamNetworkError, UpstreamUnavailableError, type ServiceKey } from './errors.js';
+import {
+  SERVICE_NAMES,
+  type ServiceKey,
+  UpstreamAnswerToCheck,
+  UpstreamHttpError,
+  UpstreamNetworkError,
+  UpstreamUnavailableError,
+} from './errors.js';
 
 /** The policy's knobs, as configured (`attempts` counts them all: 1 = no retry). */
 export type ResilienceSettings = Pick<
@@ -152,7 +159,10 @@ export function createServicePolicy(
   });
   const limit = bulkhead(settings.maxInFlight, 100_000);
   // Cooperative: the attempt sees its signal abort and says why (timeout, or our own cancellation).
-  const timeoutMs: Record<RetryMode, number> = { idempotent: settings.timeoutMs, 'safe-only': settings.writeTimeoutMs ?? settings.timeoutMs };
+  const timeoutMs: Record<RetryMode, number> = {
+    idempotent: settings.timeoutMs,
+    'safe-only': settings.writeTimeoutMs ?? settings.timeoutMs,
+  };
   const perAttempt = {
     idempotent: timeout(timeoutMs.idempotent, TimeoutStrategy.Cooperative),
     'safe-only': timeout(timeoutMs['safe-only'], TimeoutStrategy.Cooperative),
@@ -210,7 +220,12 @@ export function createServicePolicy(
         }
         const { reason, retryAfterSeconds } = describeFailure(error, settings);
         const tries = settings.attempts > 1 && retryable[mode](error) ? ` after ${settings.attempts} attempts` : '';
-        const failure = new UpstreamUnavailableError(service, `${describe}: ${reason}${tries}`, retryAfterSeconds, mayHaveTakenEffect(error));
+        const failure = new UpstreamUnavailableError(
+          service,
+          `${describe}: ${reason}${tries}`,
+          retryAfterSeconds,
+          mayHaveTakenEffect(error),
+        );
         lastError = { message: failure.message, at: new Date().toISOString() };
         throw failure;
       }

@@ -3,7 +3,7 @@
 // The first case is the 165-byte request that used to take the process down.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../helpers/app.js';
-import { createModel, expectStatus, json, pid, position, type PositionBody, sid } from '../helpers/fixtures.js';
+import { createModel, expectStatus, json, type PositionBody, pid, position, sid } from '../helpers/fixtures.js';
 import { createWorld } from '../helpers/rebalancing.js';
 
 let t: TestApp;
@@ -17,24 +17,47 @@ afterAll(async () => {
 const RANGE = 'must be 0 or between 1e-34 and 1e34 in magnitude';
 
 let counter = 0;
-const writePaths: [string, (p: PositionBody) => Promise<{ statusCode: number; body: string; headers: Record<string, unknown> }>, string][] = [
+/** A model name not used before in this file. */
+const nextName = () => {
+  counter += 1;
+  return `Bounds ${counter}`;
+};
+const writePaths: [string, (p: PositionBody) => Promise<{ statusCode: number; body: string; headers: Record<string, unknown> }>, string][] =
   [
-    'POST /models',
-    (p) => t.request({ method: 'POST', url: '/api/v1/models', payload: { name: `Bounds ${(counter += 1)}`, positions: [p] } }),
-    'positions[0].',
-  ],
-  [
-    'PUT /model/{id}',
-    async (p) => {
-      const id = await createModel(t);
-      return t.request({ method: 'PUT', url: `/api/v1/model/${id}`, payload: { name: `Bounds ${(counter += 1)}`, positions: [p], portfolios: [], version: 1 } });
-    },
-    'positions[0].',
-  ],
-  ['POST /model/{id}/position', async (p) => t.request({ method: 'POST', url: `/api/v1/model/${await createModel(t)}/position`, payload: p }), ''],
-  ['PUT /model/{id}/position', async (p) => t.request({ method: 'PUT', url: `/api/v1/model/${await createModel(t, [position(sid(1), '0.1')])}/position`, payload: p }), ''],
-  ['DELETE /model/{id}/position', async (p) => t.request({ method: 'DELETE', url: `/api/v1/model/${await createModel(t)}/position`, payload: p }), ''],
-];
+    [
+      'POST /models',
+      (p) => t.request({ method: 'POST', url: '/api/v1/models', payload: { name: nextName(), positions: [p] } }),
+      'positions[0].',
+    ],
+    [
+      'PUT /model/{id}',
+      async (p) => {
+        const id = await createModel(t);
+        return t.request({
+          method: 'PUT',
+          url: `/api/v1/model/${id}`,
+          payload: { name: nextName(), positions: [p], portfolios: [], version: 1 },
+        });
+      },
+      'positions[0].',
+    ],
+    [
+      'POST /model/{id}/position',
+      async (p) => t.request({ method: 'POST', url: `/api/v1/model/${await createModel(t)}/position`, payload: p }),
+      '',
+    ],
+    [
+      'PUT /model/{id}/position',
+      async (p) =>
+        t.request({ method: 'PUT', url: `/api/v1/model/${await createModel(t, [position(sid(1), '0.1')])}/position`, payload: p }),
+      '',
+    ],
+    [
+      'DELETE /model/{id}/position',
+      async (p) => t.request({ method: 'DELETE', url: `/api/v1/model/${await createModel(t)}/position`, payload: p }),
+      '',
+    ],
+  ];
 
 describe.each(writePaths)('%s', (_name, send, at) => {
   it.each([
@@ -55,7 +78,8 @@ describe.each(writePaths)('%s', (_name, send, at) => {
 
 describe('bounds', () => {
   it('sends the 165-byte request that killed the process and gets a 400 naming the field', async () => {
-    const payload = '{"name":"x","positions":[{"security_id":"d343bae4e22076d600000001","target":"0.1","high_drift":"1e-400000000","low_drift":"0.02"}]}';
+    const payload =
+      '{"name":"x","positions":[{"security_id":"d343bae4e22076d600000001","target":"0.1","high_drift":"1e-400000000","low_drift":"0.02"}]}';
     const res = await t.request({ method: 'POST', url: '/api/v1/models', headers: { 'content-type': 'application/json' }, payload });
     expectStatus(res, 400);
     expect(json(res).message).toBe(`positions[0].high_drift ${RANGE}`);
@@ -81,7 +105,11 @@ describe('bounds', () => {
         name: 'Edges',
         positions: [
           { ...position(sid(1), '0.1'), high_drift: `0.${'1'.repeat(34)}`, low_drift: '1e-34' },
-          { ...position(sid(2), '5000e-0000000000000000000000000000004'), high_drift: '0.1000000000000000000000000000000000000', low_drift: '0E-400000000' },
+          {
+            ...position(sid(2), '5000e-0000000000000000000000000000004'),
+            high_drift: '0.1000000000000000000000000000000000000',
+            low_drift: '0E-400000000',
+          },
         ],
       },
     });
@@ -96,7 +124,11 @@ describe('bounds', () => {
 
   it('answers a limit past what MongoDB takes (it used to fail with 500, found by the fuzzer), and 400 past the largest exact integer', async () => {
     await createModel(t);
-    for (const url of ['/api/v1/models?limit=8000000000', '/api/v1/models?limit=2147483648', '/api/v1/models?offset=0&limit=9007199254740991']) {
+    for (const url of [
+      '/api/v1/models?limit=8000000000',
+      '/api/v1/models?limit=2147483648',
+      '/api/v1/models?offset=0&limit=9007199254740991',
+    ]) {
       const res = await t.request({ method: 'GET', url });
       expectStatus(res, 200, url);
       expect(String(json(res).length), url).toBe(res.headers['x-total-count']);
@@ -115,7 +147,11 @@ describe('bounds', () => {
       w.security(sid('tiny'), 'TNY', '0.01');
       // Market value 1e34 + 0.01: 37 significant digits (a whole share: a fraction outside the model could not be sold).
       w.holdings(pid('edge'), { cash: '1e34', securities: [{ securityId: sid('tiny'), quantity: '1' }] });
-      await w.model('Edge of the bounds', [{ security_id: sid('big'), target: '0.5', high_drift: '0.02', low_drift: '0.02' }], [pid('edge')]);
+      await w.model(
+        'Edge of the bounds',
+        [{ security_id: sid('big'), target: '0.5', high_drift: '0.02', low_drift: '0.02' }],
+        [pid('edge')],
+      );
       const res = await w.t.request({ method: 'POST', url: `/api/v1/portfolio/${pid('edge')}/rebalance` });
       expectStatus(res, 200);
       const stored = json(await w.t.request({ method: 'GET', url: `/api/v1/rebalance/${json(res).rebalance_id}` }));

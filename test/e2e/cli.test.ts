@@ -34,7 +34,13 @@ beforeAll(async () => {
   w.security(sid('cli'), 'CLI', '25');
   for (const p of ['k0', 'k1']) w.holdings(pid(p), { cash: '10000', securities: [] });
   modelId = await w.model('Command line', [position(sid('cli'), '0.5')], [pid('k0'), pid('k1')]);
-  env = { ...w.sim.env(), MONGODB_URI: w.t.config.mongodb.uri!, MONGODB_DB: w.t.config.mongodb.dbName, LOG_LEVEL: 'silent', UPSTREAM_BACKOFF_MS: '1' };
+  env = {
+    ...w.sim.env(),
+    MONGODB_URI: w.t.config.mongodb.uri!,
+    MONGODB_DB: w.t.config.mongodb.dbName,
+    LOG_LEVEL: 'silent',
+    UPSTREAM_BACKOFF_MS: '1',
+  };
 });
 afterAll(async () => {
   await w.close();
@@ -74,7 +80,11 @@ describe('the CLI', () => {
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     const answer = JSON.parse(run.stdout);
-    expect(answer).toMatchObject({ portfolio_id: pid('k0'), rebalance_id: null, transactions: [{ security_id: sid('cli'), transaction_type: 'BUY', quantity: 200 }] });
+    expect(answer).toMatchObject({
+      portfolio_id: pid('k0'),
+      rebalance_id: null,
+      transactions: [{ security_id: sid('cli'), transaction_type: 'BUY', quantity: 200 }],
+    });
     expect(JSON.parse((await stored()).body)).toEqual([]);
   });
 

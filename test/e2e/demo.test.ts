@@ -19,7 +19,8 @@ describe('npm run demo', () => {
           env: { PATH: process.env.PATH ?? '', MONGODB_URI: inject('mongoUri'), MONGODB_DB: `test_${randomBytes(6).toString('hex')}` },
           timeout: 120_000,
         },
-        (error, out, err) => resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stdout: out, stderr: err }),
+        (error, out, err) =>
+          resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stdout: out, stderr: err }),
       );
     });
     expect(code).toBe(0);

@@ -6,9 +6,10 @@
 //
 // Bounded so the suite stays fast: FUZZ_RUNS runs per operation (default 30);
 // set FUZZ_RUNS=2000 for a deep run, FUZZ_SEED to replay a failure.
+
+import { Decimal as Dec } from 'decimal.js';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Decimal as Dec } from 'decimal.js';
 import { pid, position, sid } from '../helpers/fixtures.js';
 import { createWorld, type World } from '../helpers/rebalancing.js';
 
@@ -32,7 +33,9 @@ w.holdings(pid('fz1'), { cash: '100000', securities: [{ securityId: sid('fz1'), 
 const EXISTING: Record<string, string> = {
   model_id: await w.model('Fuzz existing', [position(sid('fz1'), '0.3'), position(sid('fz2'), '0.1', '0.05')], [pid('fz1')]),
   portfolio_id: pid('fz1'),
-  rebalance_id: (JSON.parse((await w.t.request({ method: 'POST', url: `/api/v1/portfolio/${pid('fz1')}/rebalance` })).body) as { rebalance_id: string }).rebalance_id,
+  rebalance_id: (
+    JSON.parse((await w.t.request({ method: 'POST', url: `/api/v1/portfolio/${pid('fz1')}/rebalance` })).body) as { rebalance_id: string }
+  ).rebalance_id,
 };
 afterAll(async () => {
   await w.close();
@@ -95,17 +98,65 @@ const edgeDecimal = fc
 const spelledDecimal = fc
   .tuple(
     fc.constantFrom('', '-', '+'),
-    fc.oneof(fc.stringMatching(/^\d{1,40}$/), fc.integer({ min: 1, max: 5000 }).map((n) => '9'.repeat(n))),
+    fc.oneof(
+      fc.stringMatching(/^\d{1,40}$/),
+      fc.integer({ min: 1, max: 5000 }).map((n) => '9'.repeat(n)),
+    ),
     fc.option(fc.stringMatching(/^\d{0,40}$/), { nil: undefined }),
-    fc.option(fc.oneof(fc.integer({ min: -1_000_000_000, max: 1_000_000_000 }), fc.constantFrom(-400_000_000, 99_999_999_999, -7000, 34, -34, 35, -35)), { nil: undefined }),
+    fc.option(
+      fc.oneof(
+        fc.integer({ min: -1_000_000_000, max: 1_000_000_000 }),
+        fc.constantFrom(-400_000_000, 99_999_999_999, -7000, 34, -34, 35, -35),
+      ),
+      { nil: undefined },
+    ),
   )
-  .map(([sign, whole, fraction, exponent]) => `${sign}${whole}${fraction === undefined ? '' : `.${fraction}`}${exponent === undefined ? '' : `e${exponent}`}`);
+  .map(
+    ([sign, whole, fraction, exponent]) =>
+      `${sign}${whole}${fraction === undefined ? '' : `.${fraction}`}${exponent === undefined ? '' : `e${exponent}`}`,
+  );
 
 const NASTY_STRINGS = [
-  '1e-400000000', '1e-100000000', '-1e+999999999', '1e400', '5e-324', 'NaN', 'Infinity', '-0', '0x10', '1_000', '٣', '１',
-  `0.${'0'.repeat(5000)}1`, '__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', '$gt', '$where', '$ne',
-  '{"$gt":""}', '', ' ', '\u0000', '\ud800', '\udfff', '\u202e', '😀', 'Ω≈ç√', 'a'.repeat(5000), '../../etc/passwd', '%00', '%',
-  '-last_rebalance_date,name', ' name', 'name,name', ',', '683b6d88a29ee10e8b499643', '6740f1c2a1b2c3d4e5f60718',
+  '1e-400000000',
+  '1e-100000000',
+  '-1e+999999999',
+  '1e400',
+  '5e-324',
+  'NaN',
+  'Infinity',
+  '-0',
+  '0x10',
+  '1_000',
+  '٣',
+  '１',
+  `0.${'0'.repeat(5000)}1`,
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+  'hasOwnProperty',
+  '$gt',
+  '$where',
+  '$ne',
+  '{"$gt":""}',
+  '',
+  ' ',
+  '\u0000',
+  '\ud800',
+  '\udfff',
+  '\u202e',
+  '😀',
+  'Ω≈ç√',
+  'a'.repeat(5000),
+  '../../etc/passwd',
+  '%00',
+  '%',
+  '-last_rebalance_date,name',
+  ' name',
+  'name,name',
+  ',',
+  '683b6d88a29ee10e8b499643',
+  '6740f1c2a1b2c3d4e5f60718',
 ];
 const oddUnicode = fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)), maxLength: 30 });
 const nastyString = fc.oneof(
@@ -155,13 +206,15 @@ function fromSchema(raw: JsonSchema, schemas: Record<string, JsonSchema>, depth 
     const properties = Object.entries(schema.properties ?? {});
     shaped = fc
       .tuple(
-        fc.tuple(...properties.map(([name, property]) => fc.option(fromSchema(property, schemas, depth + 1), { nil: undefined, freq: 6 }).map((v) => [name, v] as const))),
+        fc.tuple(
+          ...properties.map(([name, property]) =>
+            fc.option(fromSchema(property, schemas, depth + 1), { nil: undefined, freq: 6 }).map((v) => [name, v] as const),
+          ),
+        ),
         fc.array(fc.tuple(nastyKey, anyJson), { maxLength: 2 }),
         fc.boolean(),
       )
-      .map(([known, extra, withExtra]) =>
-        Object.fromEntries([...known.filter(([, v]) => v !== undefined), ...(withExtra ? extra : [])]),
-      );
+      .map(([known, extra, withExtra]) => Object.fromEntries([...known.filter(([, v]) => v !== undefined), ...(withExtra ? extra : [])]));
   } else if (schema.type === 'array') {
     shaped = fc.array(fromSchema(schema.items ?? {}, schemas, depth + 1), { maxLength: 6 });
   } else if (schema.type === 'string') {
@@ -204,12 +257,16 @@ const segment = (param: Parameter | undefined) =>
 function request(op: Operation): fc.Arbitrary<Sent> {
   const pathNames = [...op.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!);
   const queryParams = op.params.filter((p) => p.in === 'query');
-  const path = fc.tuple(...pathNames.map((name) => segment(op.params.find((p) => p.in === 'path' && p.name === name)))).map((values) =>
-    pathNames.reduce((url, name, i) => url.replace(`{${name}}`, values[i]!), op.path),
-  );
+  const path = fc
+    .tuple(...pathNames.map((name) => segment(op.params.find((p) => p.in === 'path' && p.name === name))))
+    .map((values) => pathNames.reduce((url, name, i) => url.replace(`{${name}}`, values[i]!), op.path));
   const query = fc
     .tuple(
-      fc.tuple(...queryParams.map((p) => fc.option(fc.oneof(p.schema === undefined ? nastyString : fromSchema(p.schema, op.schemas), nastyString), { nil: undefined }))),
+      fc.tuple(
+        ...queryParams.map((p) =>
+          fc.option(fc.oneof(p.schema === undefined ? nastyString : fromSchema(p.schema, op.schemas), nastyString), { nil: undefined }),
+        ),
+      ),
       fc.array(fc.tuple(nastyKey, nastyString), { maxLength: 2 }),
     )
     .map(([known, extra]) => {
@@ -217,23 +274,56 @@ function request(op: Operation): fc.Arbitrary<Sent> {
       queryParams.forEach((p, i) => {
         const value = known[i];
         if (value === undefined) return;
-        for (const item of Array.isArray(value) ? value : [value]) search.append(p.name, typeof item === 'string' ? item : JSON.stringify(item) ?? '');
+        for (const item of Array.isArray(value) ? value : [value])
+          search.append(p.name, typeof item === 'string' ? item : (JSON.stringify(item) ?? ''));
       });
       for (const [key, value] of extra) search.append(key, value);
       const text = search.toString();
       return text === '' ? '' : `?${text}`;
     });
   const body: fc.Arbitrary<{ payload: string | undefined; contentType: string | undefined }> = fc.oneof(
-    { arbitrary: (op.body === undefined ? anyJson : fromSchema(op.body, op.schemas)).map((value) => ({ payload: JSON.stringify(value) ?? 'null', contentType: 'application/json' })), weight: op.body === undefined ? 1 : 8 },
+    {
+      arbitrary: (op.body === undefined ? anyJson : fromSchema(op.body, op.schemas)).map((value) => ({
+        payload: JSON.stringify(value) ?? 'null',
+        contentType: 'application/json',
+      })),
+      weight: op.body === undefined ? 1 : 8,
+    },
     { arbitrary: fc.constant({ payload: undefined, contentType: undefined }), weight: op.body === undefined ? 6 : 1 },
     {
-      arbitrary: fc.tuple(fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded', 'application/json; charset=utf-16', 'application/xml'), fc.oneof(oddUnicode, fc.constantFrom('', '{', '{"a":', '[1,', 'null', '1e999', '{"__proto__":{"polluted":1}}', '{"constructor":{"prototype":{"polluted":1}}}'))).map(([contentType, payload]) => ({ payload, contentType })),
+      arbitrary: fc
+        .tuple(
+          fc.constantFrom(
+            'application/json',
+            'text/plain',
+            'application/x-www-form-urlencoded',
+            'application/json; charset=utf-16',
+            'application/xml',
+          ),
+          fc.oneof(
+            oddUnicode,
+            fc.constantFrom(
+              '',
+              '{',
+              '{"a":',
+              '[1,',
+              'null',
+              '1e999',
+              '{"__proto__":{"polluted":1}}',
+              '{"constructor":{"prototype":{"polluted":1}}}',
+            ),
+          ),
+        )
+        .map(([contentType, payload]) => ({ payload, contentType })),
       weight: 1,
     },
   );
   const headers = fc.record(
     {
-      'x-correlation-id': fc.oneof(fc.stringMatching(/^[A-Za-z0-9._:-]{1,40}$/), fc.constantFrom('a'.repeat(300), 'bad id with spaces', '\u00e9t\u00e9')),
+      'x-correlation-id': fc.oneof(
+        fc.stringMatching(/^[A-Za-z0-9._:-]{1,40}$/),
+        fc.constantFrom('a'.repeat(300), 'bad id with spaces', '\u00e9t\u00e9'),
+      ),
       authorization: fc.constantFrom('Bearer a b', 'Bearer', 'Basic x', 'Bearer 0123456789abcdef0123'),
     },
     { requiredKeys: [] },
@@ -295,62 +385,88 @@ function answerProblem(res: Awaited<ReturnType<typeof send>>): string | undefine
   return undefined;
 }
 
-const parameters = (runs: number): fc.Parameters<[Sent]> => ({ numRuns: runs, ...(SEED === undefined ? {} : { seed: SEED }), endOnFailure: false });
+const parameters = (runs: number): fc.Parameters<[Sent]> => ({
+  numRuns: runs,
+  ...(SEED === undefined ? {} : { seed: SEED }),
+  endOnFailure: false,
+});
 
 describe('fuzzing every operation of /openapi.json', () => {
-  it('answers decimals of any size and spelling on every model write within the bound, with 201, 200 or a 400 naming the field', async () => {
-    // Weighted so about half the writes are accepted: stored and written back, not only refused.
-    const drift = fc.oneof({ arbitrary: spelledDecimal, weight: 1 }, { arbitrary: edgeDecimal, weight: 3 }, { arbitrary: fc.constantFrom('0', '0.02', '1'), weight: 3 });
-    const written = fc.record({
-      security_id: fc.stringMatching(/^[A-Z0-9]{24}$/),
-      target: fc.oneof({ arbitrary: spelledDecimal, weight: 1 }, { arbitrary: edgeDecimal, weight: 1 }, { arbitrary: fc.constantFrom('0.1', '0.005', '0.95', '5e-3'), weight: 4 }),
-      high_drift: drift,
-      low_drift: drift,
-    });
-    const writes = fc.tuple(fc.constantFrom('POST /api/v1/models', 'POST /api/v1/model/{id}/position'), written, fc.integer());
-    // What is accepted is removed again, so the collection (and each write's cost) stays the same size.
-    const model = await w.model('Fuzz decimals', [], []);
-    await fc.assert(
-      fc.asyncProperty(writes, async ([route, p, n]) => {
-        const headers = { 'content-type': 'application/json' };
-        const sent: Sent =
-          route === 'POST /api/v1/models'
-            ? { method: 'POST', url: '/api/v1/models', headers, payload: JSON.stringify({ name: `Fuzz ${n} ${Math.random()}`, positions: [p] }) }
-            : { method: 'POST', url: `/api/v1/model/${model}/position`, headers, payload: JSON.stringify(p) };
-        const res = await send(sent);
-        expect(answerProblem(res)).toBeUndefined();
-        if (res === 'no answer') return;
-        expect([200, 201, 400], res.body.slice(0, 300)).toContain(res.statusCode);
-        if (res.statusCode >= 300) return;
-        const answer = JSON.parse(res.body) as { model_id: string; version: number; positions: Record<string, string>[] };
-        if (!new Dec(p.target).isZero()) {
-          // Accepted: written back as the same decimal, digit for digit.
-          const back = answer.positions.find((q) => q.security_id === p.security_id)!;
-          for (const field of ['target', 'high_drift', 'low_drift'] as const) expect(new Dec(back[field]!).eq(new Dec(p[field])), `${field} ${p[field]} -> ${back[field]}`).toBe(true);
-        }
-        const removed =
-          res.statusCode === 201
-            ? await w.t.request({ method: 'DELETE', url: `/api/v1/model/${answer.model_id}?version=${answer.version}` })
-            : await w.t.request({ method: 'DELETE', url: `/api/v1/model/${model}/position`, payload: p });
-        expect(removed.statusCode, removed.body).toBeLessThan(300);
-      }),
-      { numRuns: RUNS * 5, ...(SEED === undefined ? {} : { seed: SEED }) },
-    );
-  }, TEST_TIMEOUT_MS * 5);
+  it(
+    'answers decimals of any size and spelling on every model write within the bound, with 201, 200 or a 400 naming the field',
+    async () => {
+      // Weighted so about half the writes are accepted: stored and written back, not only refused.
+      const drift = fc.oneof(
+        { arbitrary: spelledDecimal, weight: 1 },
+        { arbitrary: edgeDecimal, weight: 3 },
+        { arbitrary: fc.constantFrom('0', '0.02', '1'), weight: 3 },
+      );
+      const written = fc.record({
+        security_id: fc.stringMatching(/^[A-Z0-9]{24}$/),
+        target: fc.oneof(
+          { arbitrary: spelledDecimal, weight: 1 },
+          { arbitrary: edgeDecimal, weight: 1 },
+          { arbitrary: fc.constantFrom('0.1', '0.005', '0.95', '5e-3'), weight: 4 },
+        ),
+        high_drift: drift,
+        low_drift: drift,
+      });
+      const writes = fc.tuple(fc.constantFrom('POST /api/v1/models', 'POST /api/v1/model/{id}/position'), written, fc.integer());
+      // What is accepted is removed again, so the collection (and each write's cost) stays the same size.
+      const model = await w.model('Fuzz decimals', [], []);
+      await fc.assert(
+        fc.asyncProperty(writes, async ([route, p, n]) => {
+          const headers = { 'content-type': 'application/json' };
+          const sent: Sent =
+            route === 'POST /api/v1/models'
+              ? {
+                  method: 'POST',
+                  url: '/api/v1/models',
+                  headers,
+                  payload: JSON.stringify({ name: `Fuzz ${n} ${Math.random()}`, positions: [p] }),
+                }
+              : { method: 'POST', url: `/api/v1/model/${model}/position`, headers, payload: JSON.stringify(p) };
+          const res = await send(sent);
+          expect(answerProblem(res)).toBeUndefined();
+          if (res === 'no answer') return;
+          expect([200, 201, 400], res.body.slice(0, 300)).toContain(res.statusCode);
+          if (res.statusCode >= 300) return;
+          const answer = JSON.parse(res.body) as { model_id: string; version: number; positions: Record<string, string>[] };
+          if (!new Dec(p.target).isZero()) {
+            // Accepted: written back as the same decimal, digit for digit.
+            const back = answer.positions.find((q) => q.security_id === p.security_id)!;
+            for (const field of ['target', 'high_drift', 'low_drift'] as const)
+              expect(new Dec(back[field]!).eq(new Dec(p[field])), `${field} ${p[field]} -> ${back[field]}`).toBe(true);
+          }
+          const removed =
+            res.statusCode === 201
+              ? await w.t.request({ method: 'DELETE', url: `/api/v1/model/${answer.model_id}?version=${answer.version}` })
+              : await w.t.request({ method: 'DELETE', url: `/api/v1/model/${model}/position`, payload: p });
+          expect(removed.statusCode, removed.body).toBeLessThan(300);
+        }),
+        { numRuns: RUNS * 5, ...(SEED === undefined ? {} : { seed: SEED }) },
+      );
+    },
+    TEST_TIMEOUT_MS * 5,
+  );
 
   it('finds every operation in the document', () => {
     expect(operations.length).toBeGreaterThanOrEqual(20);
   });
 
   for (const op of operations) {
-    it(`${op.method} ${op.path}: every generated request is answered in the one error shape, with x-correlation-id, never 500`, async () => {
-      await fc.assert(
-        fc.asyncProperty(request(op), async (sent) => {
-          const why = await problem(sent);
-          expect(why, `${sent.method} ${sent.url.slice(0, 200)} ${sent.payload?.slice(0, 300) ?? ''}`).toBeUndefined();
-        }),
-        parameters(RUNS),
-      );
-    }, TEST_TIMEOUT_MS);
+    it(
+      `${op.method} ${op.path}: every generated request is answered in the one error shape, with x-correlation-id, never 500`,
+      async () => {
+        await fc.assert(
+          fc.asyncProperty(request(op), async (sent) => {
+            const why = await problem(sent);
+            expect(why, `${sent.method} ${sent.url.slice(0, 200)} ${sent.payload?.slice(0, 300) ?? ''}`).toBeUndefined();
+          }),
+          parameters(RUNS),
+        );
+      },
+      TEST_TIMEOUT_MS,
+    );
   }
 });

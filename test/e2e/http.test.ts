@@ -106,7 +106,7 @@ describe('the one error shape', () => {
   });
 });
 
-describe('one shape for every error, the framework\'s own included', () => {
+describe("one shape for every error, the framework's own included", () => {
   it('repeats message as detail (what FastAPI callers like the portal read) in every error body, with x-correlation-id', async () => {
     const model = json(await t.request({ method: 'POST', url: '/api/v1/models', payload: { name: 'Detail' } }));
     const failures = [
@@ -139,7 +139,14 @@ describe('one shape for every error, the framework\'s own included', () => {
   ])('answers an over-long id (%s %s) with a 400 naming the parameter, never a raw 414', async (method, url, message) => {
     const res = await t.request({ method: method as 'GET', url, headers: { 'x-correlation-id': 'long-id-1' } });
     expectStatus(res, 400);
-    expect(json(res)).toEqual({ ...errorShape, status_code: 400, code: 'VALIDATION_ERROR', message, detail: message, correlation_id: 'long-id-1' });
+    expect(json(res)).toEqual({
+      ...errorShape,
+      status_code: 400,
+      code: 'VALIDATION_ERROR',
+      message,
+      detail: message,
+      correlation_id: 'long-id-1',
+    });
     expect(res.headers['x-correlation-id']).toBe('long-id-1');
   });
 
@@ -149,7 +156,14 @@ describe('one shape for every error, the framework\'s own included', () => {
       const res = await t.request({ method: 'GET', url, headers: { 'x-correlation-id': 'bad-url-1' } });
       expectStatus(res, 400);
       const message = 'The URL path is not valid: it has a malformed percent-encoding';
-      expect(json(res)).toEqual({ ...errorShape, status_code: 400, code: 'VALIDATION_ERROR', message, detail: message, correlation_id: 'bad-url-1' });
+      expect(json(res)).toEqual({
+        ...errorShape,
+        status_code: 400,
+        code: 'VALIDATION_ERROR',
+        message,
+        detail: message,
+        correlation_id: 'bad-url-1',
+      });
       expect(res.headers['x-correlation-id']).toBe('bad-url-1');
     },
   );

@@ -5,12 +5,12 @@
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { BSON, MongoClient, type Db, type Document } from 'mongodb';
+import { BSON, type Db, type Document, MongoClient } from 'mongodb';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { systemClock } from '../../src/domain/clock.js';
-import { freePort } from '../../tools/bench/end-to-end.js';
 import { createMigrator } from '../../src/modules/migrations/runner.js';
+import { freePort } from '../../tools/bench/end-to-end.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { json, pid } from '../helpers/fixtures.js';
 import { legacyRebalance } from '../helpers/legacy.js';
@@ -64,7 +64,11 @@ describe('migration 0001: legacy rebalances', () => {
     const run = await migrator(t.app.mongo.db).run({ dryRun: true });
     expect(run).toMatchObject({ locked: true, dryRun: true, ok: true });
     expect(run.steps).toEqual([
-      { id: '0001-legacy-rebalances', status: 'pending', report: { legacy_documents: 2, to_convert: 2, portfolios: 322, positions: 320 * 3 + 2 * 4, failed: [] } },
+      {
+        id: '0001-legacy-rebalances',
+        status: 'pending',
+        report: { legacy_documents: 2, to_convert: 2, portfolios: 322, positions: 320 * 3 + 2 * 4, failed: [] },
+      },
     ]);
     expect(await snapshot(t.app.mongo.db)).toEqual(before);
     expect(await t.app.mongo.db.collection('migrations').countDocuments()).toBe(0);
@@ -74,7 +78,11 @@ describe('migration 0001: legacy rebalances', () => {
     const run = await migrator(t.app.mongo.db).run();
     expect(run.ok).toBe(true);
     expect(run.steps).toEqual([
-      { id: '0001-legacy-rebalances', status: 'applied', report: { legacy_documents: 2, converted: 2, portfolios: 322, positions: 968, failed: [] } },
+      {
+        id: '0001-legacy-rebalances',
+        status: 'applied',
+        report: { legacy_documents: 2, converted: 2, portfolios: 322, positions: 968, failed: [] },
+      },
     ]);
     const again = await migrator(t.app.mongo.db).run();
     expect(again.steps).toEqual([{ id: '0001-legacy-rebalances', status: 'already applied' }]);
@@ -95,7 +103,9 @@ describe('migration 0001: legacy rebalances', () => {
       created_at: '2025-06-30T14:05:09.123Z',
       orders: null,
     });
-    expect(r.portfolios.map((p: { portfolio_id: string }) => p.portfolio_id)).toEqual(big.portfolios.map((p: { portfolio_id: string }) => p.portfolio_id));
+    expect(r.portfolios.map((p: { portfolio_id: string }) => p.portfolio_id)).toEqual(
+      big.portfolios.map((p: { portfolio_id: string }) => p.portfolio_id),
+    );
     expect(r.portfolios[319]).toMatchObject({
       portfolio_id: pid(700_319),
       portfolio_name: null,
@@ -124,10 +134,17 @@ describe('migration 0001: legacy rebalances', () => {
   });
 
   it("a portfolio's positions and the by-portfolio search find the migrated data", async () => {
-    const positions = await t.request({ method: 'GET', url: `/api/v1/rebalance/${small._id.toHexString()}/portfolio/${pid(800_001)}/positions` });
+    const positions = await t.request({
+      method: 'GET',
+      url: `/api/v1/rebalance/${small._id.toHexString()}/portfolio/${pid(800_001)}/positions`,
+    });
     expect(positions.statusCode).toBe(200);
     expect(json(positions).map((p: { transaction_type: string | null }) => p.transaction_type)).toEqual([null, 'BUY', 'SELL', null]);
-    const found = await t.request({ method: 'POST', url: '/api/v1/rebalances/portfolios', payload: { portfolios: [pid(700_005), pid(800_001)] } });
+    const found = await t.request({
+      method: 'POST',
+      url: '/api/v1/rebalances/portfolios',
+      payload: { portfolios: [pid(700_005), pid(800_001)] },
+    });
     expect(found.statusCode).toBe(200);
     expect(json(found).map((r: { rebalance_id: string }) => r.rebalance_id)).toEqual([small._id.toHexString(), big._id.toHexString()]);
     const listed = json(await t.request({ method: 'GET', url: '/api/v1/rebalances' }));
@@ -141,8 +158,23 @@ describe('migration 0001: legacy rebalances', () => {
     expect(doc!.market_value.toString()).toBe(legacy.market_value.toString());
     expect(doc!.cash_after_rebalance.toString()).toBe('1276.5678901234567890123456789');
     const column = (field: string) => doc!.positions[field].map((v: unknown) => (v === null ? null : String(v)));
-    for (const field of ['price', 'original_quantity', 'adjusted_quantity', 'original_position_market_value', 'adjusted_position_market_value', 'target', 'high_drift', 'low_drift', 'actual', 'actual_drift', 'transaction_type', 'trade_quantity']) {
-      expect(column(field), field).toEqual(legacy.positions.map((p: Record<string, unknown>) => (p[field] === null ? null : String(p[field]))));
+    for (const field of [
+      'price',
+      'original_quantity',
+      'adjusted_quantity',
+      'original_position_market_value',
+      'adjusted_position_market_value',
+      'target',
+      'high_drift',
+      'low_drift',
+      'actual',
+      'actual_drift',
+      'transaction_type',
+      'trade_quantity',
+    ]) {
+      expect(column(field), field).toEqual(
+        legacy.positions.map((p: Record<string, unknown>) => (p[field] === null ? null : String(p[field]))),
+      );
     }
     expect(column('price')[0]).toBe('10.1700');
     expect(column('adjusted_position_market_value')[2]).toBe('1606.4400');
@@ -153,17 +185,42 @@ describe('migration 0001: legacy rebalances', () => {
 
   it('a rebalance created by this service and the models are left as they are', async () => {
     // The Python models' format is this service's: a model written by it reads back through the API.
-    const model = { _id: big.model_id, name: 'Python model', positions: [{ security_id: big.portfolios[0].positions[0].security_id, target: big.portfolios[0].positions[0].target, high_drift: big.portfolios[0].positions[0].high_drift, low_drift: big.portfolios[0].positions[0].low_drift }], portfolios: [pid(1)], last_rebalance_date: null, version: 1, created_at: new Date(), updated_at: new Date() };
+    const model = {
+      _id: big.model_id,
+      name: 'Python model',
+      positions: [
+        {
+          security_id: big.portfolios[0].positions[0].security_id,
+          target: big.portfolios[0].positions[0].target,
+          high_drift: big.portfolios[0].positions[0].high_drift,
+          low_drift: big.portfolios[0].positions[0].low_drift,
+        },
+      ],
+      portfolios: [pid(1)],
+      last_rebalance_date: null,
+      version: 1,
+      created_at: new Date(),
+      updated_at: new Date(),
+    };
     await t.app.mongo.db.collection('models').insertOne(model);
     const res = await t.request({ method: 'GET', url: `/api/v1/model/${big.model_id.toHexString()}` });
     expect(res.statusCode).toBe(200);
-    expect(json(res)).toMatchObject({ name: 'Python model', positions: [{ target: '0.3', high_drift: '0.05', low_drift: '0.025' }], portfolios: [pid(1)], version: 1 });
+    expect(json(res)).toMatchObject({
+      name: 'Python model',
+      positions: [{ target: '0.3', high_drift: '0.05', low_drift: '0.025' }],
+      portfolios: [pid(1)],
+      version: 1,
+    });
   });
 });
 
 describe('a migration cut short', () => {
   it('run again, ends with exactly the documents of a run that was never interrupted', async () => {
-    const docs = [legacyRebalance({ portfolios: 2, seed: 1 }), legacyRebalance({ portfolios: 305, seed: 2 }), legacyRebalance({ portfolios: 3, seed: 3 })];
+    const docs = [
+      legacyRebalance({ portfolios: 2, seed: 1 }),
+      legacyRebalance({ portfolios: 305, seed: 2 }),
+      legacyRebalance({ portfolios: 3, seed: 3 }),
+    ];
     const clean = freshDb();
     const crashed = freshDb();
     await insertLegacy(clean, docs);
@@ -217,8 +274,11 @@ interface Run {
 
 function cli(args: string[], env: Record<string, string>): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: root, env: { PATH: process.env.PATH ?? '', ...env }, timeout: 60_000 }, (error, stdout, stderr) =>
-      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stdout, stderr }),
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli.ts', ...args],
+      { cwd: root, env: { PATH: process.env.PATH ?? '', ...env }, timeout: 60_000 },
+      (error, stdout, stderr) => resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stdout, stderr }),
     );
   });
 }
@@ -234,12 +294,20 @@ describe('order-generation migrate', () => {
 
     const dry = await cli(['migrate', '--dry-run'], env);
     expect(dry.code, dry.stderr).toBe(0);
-    expect(JSON.parse(dry.stdout)).toMatchObject({ dry_run: true, ok: true, migrations: [{ id: '0001-legacy-rebalances', status: 'pending', report: { legacy_documents: 2, to_convert: 2, portfolios: 7 } }] });
+    expect(JSON.parse(dry.stdout)).toMatchObject({
+      dry_run: true,
+      ok: true,
+      migrations: [{ id: '0001-legacy-rebalances', status: 'pending', report: { legacy_documents: 2, to_convert: 2, portfolios: 7 } }],
+    });
     expect(await snapshot(db)).toEqual(original);
 
     const run = await cli(['migrate'], env);
     expect(run.code, run.stderr).toBe(0);
-    expect(JSON.parse(run.stdout)).toMatchObject({ dry_run: false, ok: true, migrations: [{ status: 'applied', report: { converted: 2, portfolios: 7 } }] });
+    expect(JSON.parse(run.stdout)).toMatchObject({
+      dry_run: false,
+      ok: true,
+      migrations: [{ status: 'applied', report: { converted: 2, portfolios: 7 } }],
+    });
     expect(await db.collection('rebalance_portfolios').countDocuments()).toBe(7);
 
     const back = await cli(['migrate', '--rollback'], env);
@@ -261,7 +329,14 @@ describe('the server at start-up', () => {
     let out = '';
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
       cwd: root,
-      env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info', DATABASE_URL: inject('mongoUri'), DATABASE_NAME: db.databaseName },
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        LOG_LEVEL: 'info',
+        DATABASE_URL: inject('mongoUri'),
+        DATABASE_NAME: db.databaseName,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
@@ -269,14 +344,28 @@ describe('the server at start-up', () => {
     try {
       const url = `http://127.0.0.1:${port}`;
       await expect
-        .poll(() => fetch(`${url}/health/ready`).then((r) => r.ok, () => false), { timeout: 60_000, interval: 100 })
+        .poll(
+          () =>
+            fetch(`${url}/health/ready`).then(
+              (r) => r.ok,
+              () => false,
+            ),
+          { timeout: 60_000, interval: 100 },
+        )
         .toBe(true);
       const res = await fetch(`${url}/api/v1/rebalance/${legacy._id.toHexString()}`);
       const body = (await res.json()) as { portfolios: { portfolio_id: string }[] };
       expect(body.portfolios.map((p) => p.portfolio_id)).toEqual(legacy.portfolios.map((p: { portfolio_id: string }) => p.portfolio_id));
-      const lines = out.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as { level: string; msg: string; migration?: string });
-      expect(lines).toContainEqual(expect.objectContaining({ level: 'warn', msg: expect.stringMatching(/^DATABASE_URL is deprecated: rename it MONGODB_URI/) }));
-      expect(lines).toContainEqual(expect.objectContaining({ level: 'warn', msg: expect.stringMatching(/^DATABASE_NAME is deprecated: rename it MONGODB_DB/) }));
+      const lines = out
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as { level: string; msg: string; migration?: string });
+      expect(lines).toContainEqual(
+        expect.objectContaining({ level: 'warn', msg: expect.stringMatching(/^DATABASE_URL is deprecated: rename it MONGODB_URI/) }),
+      );
+      expect(lines).toContainEqual(
+        expect.objectContaining({ level: 'warn', msg: expect.stringMatching(/^DATABASE_NAME is deprecated: rename it MONGODB_DB/) }),
+      );
       expect(lines).toContainEqual(expect.objectContaining({ msg: 'migration applied', migration: '0001-legacy-rebalances' }));
     } finally {
       child.kill('SIGKILL');

@@ -1,7 +1,7 @@
 // Every model rule of api.md on every write path that can break it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../helpers/app.js';
-import { createModel, expectStatus, json, pid, position, type PositionBody, sid } from '../helpers/fixtures.js';
+import { createModel, expectStatus, json, type PositionBody, pid, position, sid } from '../helpers/fixtures.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -102,9 +102,7 @@ describe.each(paths)('rules on $name', (path) => {
   ])('rejects %s %s', async (field, value) => {
     const res = await path.send({ ...position(sid(1), '0.1'), [field]: value });
     expectStatus(res, 400);
-    expect(json(res).details).toEqual([
-      { path: `${path.at}${field}`, message: `${path.readable}${field} must be between 0 and 1` },
-    ]);
+    expect(json(res).details).toEqual([{ path: `${path.at}${field}`, message: `${path.readable}${field} must be between 0 and 1` }]);
   });
 
   it('accepts drifts of exactly 0 and 1', async () => {
@@ -127,7 +125,9 @@ describe.each(paths)('rules on $name', (path) => {
       ['0.020', 0.02],
       ['0', '0.5'],
     ] as const) {
-      expect((await path.send({ ...position(sid(1), '0.1'), low_drift: low, high_drift: high })).statusCode, `${low} ${high}`).toBeLessThan(300);
+      expect((await path.send({ ...position(sid(1), '0.1'), low_drift: low, high_drift: high })).statusCode, `${low} ${high}`).toBeLessThan(
+        300,
+      );
     }
   });
 
@@ -186,9 +186,7 @@ describe('position count', () => {
   it('rejects 101 positions on create and on replace', async () => {
     const create = await t.request({ method: 'POST', url: '/api/v1/models', payload: { name: 'Too many', positions: many(101) } });
     expectStatus(create, 400);
-    expect(json(create).message).toBe(
-      'the model would have 101 positions with a target above zero; at most 100 are allowed',
-    );
+    expect(json(create).message).toBe('the model would have 101 positions with a target above zero; at most 100 are allowed');
     const model = await freshModel();
     const replace = await t.request({
       method: 'PUT',

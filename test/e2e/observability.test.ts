@@ -65,7 +65,12 @@ function logSink(): { lines: string[]; sink: Writable } {
   const lines: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
-      lines.push(...chunk.toString().split('\n').filter((l) => l !== ''));
+      lines.push(
+        ...chunk
+          .toString()
+          .split('\n')
+          .filter((l) => l !== ''),
+      );
       done();
     },
   });
@@ -82,16 +87,20 @@ describe('docker/observability: the Grafana dashboard and the Prometheus alert r
     expect(metricNames('max by (service) (upstream_circuit_state{state="open"}) == 1')).toEqual(['upstream_circuit_state']);
     const dashboard = JSON.parse(await read('docker/observability/grafana-dashboard.json'));
     const panels = dashboard.panels.flatMap((p: { panels?: unknown[] }) => [p, ...(p.panels ?? [])]);
-    const dashboardExprs: string[] = panels.flatMap((p: { targets?: { expr: string }[] }) => (p.targets ?? []).map((target) => target.expr));
+    const dashboardExprs: string[] = panels.flatMap((p: { targets?: { expr: string }[] }) =>
+      (p.targets ?? []).map((target) => target.expr),
+    );
     const rules = parse(await read('docker/observability/prometheus-alerts.yaml'));
     const alerts = rules.groups.flatMap((g: { rules: { alert: string; expr: string }[] }) => g.rules);
-    expect(alerts.map((r: { alert: string }) => r.alert).sort()).toEqual([
-      'OrderGenerationCycleNotSucceeded',
-      'OrderGenerationHigh5xxRate',
-      'OrderGenerationRebalanceFailures',
-      'OrderGenerationOrderSubmissionUnknown',
-      'OrderGenerationUpstreamCircuitOpen',
-    ].sort());
+    expect(alerts.map((r: { alert: string }) => r.alert).sort()).toEqual(
+      [
+        'OrderGenerationCycleNotSucceeded',
+        'OrderGenerationHigh5xxRate',
+        'OrderGenerationRebalanceFailures',
+        'OrderGenerationOrderSubmissionUnknown',
+        'OrderGenerationUpstreamCircuitOpen',
+      ].sort(),
+    );
     for (const rule of alerts) expect(rule.expr, rule.alert).toEqual(expect.any(String));
     expect(dashboardExprs.length).toBeGreaterThanOrEqual(15);
 
@@ -114,8 +123,18 @@ describe('docker/observability: the Grafana dashboard and the Prometheus alert r
     const referenced = new Map<string, string>();
     for (const expr of dashboardExprs) for (const name of metricNames(expr)) referenced.set(name, `dashboard: ${expr}`);
     for (const rule of alerts) for (const name of metricNames(rule.expr)) referenced.set(name, `alert ${rule.alert}: ${rule.expr}`);
-    for (const want of ['http_requests_total', 'http_request_duration_bucket', 'rebalances_total', 'solver_duration_ms_bucket', 'upstream_circuit_state', 'rebalance_cycles_total', 'orders_submitted_total']) {
-      expect([...referenced.keys()], 'the kit covers requests, latency, rebalances, the solver, circuits, cycles and orders').toContain(want);
+    for (const want of [
+      'http_requests_total',
+      'http_request_duration_bucket',
+      'rebalances_total',
+      'solver_duration_ms_bucket',
+      'upstream_circuit_state',
+      'rebalance_cycles_total',
+      'orders_submitted_total',
+    ]) {
+      expect([...referenced.keys()], 'the kit covers requests, latency, rebalances, the solver, circuits, cycles and orders').toContain(
+        want,
+      );
     }
     for (const [name, where] of referenced) expect(available.has(name), `${name} (${where}) is not in /metrics`).toBe(true);
   });
@@ -162,12 +181,18 @@ describe('logs', () => {
     const model = await w.model('Logged', [position(sid('l1'), '0.5')], [pid('l1')]);
     w.sim.inject('accounting', { status: 503, retryAfterSeconds: 0, times: 1 });
     const from = lines.length;
-    const res = await w.t.request({ method: 'POST', url: `/api/v1/model/${model}/rebalance`, headers: { 'x-correlation-id': 'trace-me-42' } });
+    const res = await w.t.request({
+      method: 'POST',
+      url: `/api/v1/model/${model}/rebalance`,
+      headers: { 'x-correlation-id': 'trace-me-42' },
+    });
     expect(res.statusCode).toBe(200);
 
     const raw = lines.slice(from);
     const logged = raw.map((line) => JSON.parse(line) as Record<string, unknown>);
-    expect(logged.map((l) => l.msg)).toEqual(expect.arrayContaining(['incoming request', 'retrying upstream call', 'rebalance stored', 'request completed']));
+    expect(logged.map((l) => l.msg)).toEqual(
+      expect.arrayContaining(['incoming request', 'retrying upstream call', 'rebalance stored', 'request completed']),
+    );
     for (const line of logged) expect(line.correlation_id, JSON.stringify(line)).toBe('trace-me-42');
     // One `service` key per line (the service's own name); the upstream is `upstream`.
     for (const line of raw) expect(line.match(/"service":/g), line).toHaveLength(1);
@@ -186,7 +211,9 @@ describe('logs', () => {
     for (const url of ['/health/live', '/health/ready', '/health/health', '/metrics', '/api/v1/models']) {
       expect((await t.request({ method: 'GET', url })).statusCode, url).toBe(200);
     }
-    const logged = lines.slice(from).map((line) => JSON.parse(line) as { level: string; msg: string; req?: { url: string }; correlation_id: string });
+    const logged = lines
+      .slice(from)
+      .map((line) => JSON.parse(line) as { level: string; msg: string; req?: { url: string }; correlation_id: string });
     const requestLines = logged.filter((l) => l.msg === 'incoming request' || l.msg === 'request completed');
     const urls = new Map(logged.filter((l) => l.req !== undefined).map((l) => [l.correlation_id, l.req!.url]));
     const levels = requestLines.map((l) => `${urls.get(l.correlation_id)} ${l.msg} ${l.level}`);

@@ -1,7 +1,7 @@
 // What an operator relies on: Prometheus metrics, rate limits, API keys,
 // back-pressure, the headers of a JSON API, and turning requests away once
 // shutdown has begun.
-import { createServer, Socket, type Server } from 'node:net';
+import { createServer, type Server, Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -169,7 +169,10 @@ describe('GET /metrics', () => {
     expect(sample(text, 'upstream_circuit_transitions_total', { service: 'accounting', state: 'open' })).toBe(1);
     expect(sample(text, 'rebalances_total', { kind: 'portfolio', outcome: 'upstream_unavailable' })).toBe(3);
     const health = json(await w.t.request({ method: 'GET', url: '/health/health' }));
-    expect(health.upstreams.accounting).toMatchObject({ circuit: 'open', last_error: { message: expect.stringContaining('Portfolio Accounting') } });
+    expect(health.upstreams.accounting).toMatchObject({
+      circuit: 'open',
+      last_error: { message: expect.stringContaining('Portfolio Accounting') },
+    });
   });
 });
 
@@ -209,13 +212,21 @@ describe('API keys', () => {
     const { lines, sink } = logSink();
     t = await createTestApp({ API_KEYS: keys.join(','), LOG_LEVEL: 'debug' }, { logger: pino({ level: 'debug' }, sink) });
     const create = (authorization?: string) =>
-      t!.request({ method: 'POST', url: '/api/v1/models', payload: { name: 'Keyed' }, headers: authorization === undefined ? {} : { authorization } });
+      t!.request({
+        method: 'POST',
+        url: '/api/v1/models',
+        payload: { name: 'Keyed' },
+        headers: authorization === undefined ? {} : { authorization },
+      });
 
     const missing = await create();
     expectStatus(missing, 401);
     expect(missing.headers['www-authenticate']).toContain('Bearer');
     expect(json(missing)).toMatchObject({ status_code: 401, code: 'UNAUTHORIZED', message: expect.stringContaining('Bearer') });
-    expect(json(await create('Bearer not-a-key-at-all-000000'))).toMatchObject({ code: 'UNAUTHORIZED', message: 'The API key is not valid' });
+    expect(json(await create('Bearer not-a-key-at-all-000000'))).toMatchObject({
+      code: 'UNAUTHORIZED',
+      message: 'The API key is not valid',
+    });
     expectStatus(await create(`Basic ${keys[0]}`), 401);
     const made = await create(`Bearer ${keys[1]}`);
     expectStatus(made, 201);
@@ -251,7 +262,11 @@ describe('back-pressure', () => {
     }
     expectStatus(shed, 503);
     expect(shed.headers['retry-after']).toBe('10');
-    expect(json(shed)).toMatchObject({ status_code: 503, code: 'OVERLOADED', message: expect.stringMatching(/^The service is overloaded \(its heap holds \d+ MiB\)/) });
+    expect(json(shed)).toMatchObject({
+      status_code: 503,
+      code: 'OVERLOADED',
+      message: expect.stringMatching(/^The service is overloaded \(its heap holds \d+ MiB\)/),
+    });
     const ready = await t.request({ method: 'GET', url: '/health/ready' });
     expectStatus(ready, 503);
     expect(json(ready).message).toContain('overloaded');
@@ -297,7 +312,12 @@ describe('unexpected failures', () => {
     };
     t = await createTestApp({}, { logger: pino({ level: 'info' }, sink), clock });
     broken = true;
-    const res = await t.request({ method: 'POST', url: '/api/v1/models', payload: { name: 'Broken clock' }, headers: { 'x-correlation-id': 'boom-1' } });
+    const res = await t.request({
+      method: 'POST',
+      url: '/api/v1/models',
+      payload: { name: 'Broken clock' },
+      headers: { 'x-correlation-id': 'boom-1' },
+    });
     expectStatus(res, 500);
     expect(json(res)).toEqual({
       status_code: 500,
@@ -309,7 +329,10 @@ describe('unexpected failures', () => {
     });
     expect(res.body).not.toContain('secret');
     const logged = lines.map((line) => JSON.parse(line) as { correlation_id?: string; msg?: string; err?: { message?: string } });
-    expect(logged.find((l) => l.msg === 'request failed')).toMatchObject({ correlation_id: 'boom-1', err: { message: expect.stringContaining('clock failure') } });
+    expect(logged.find((l) => l.msg === 'request failed')).toMatchObject({
+      correlation_id: 'boom-1',
+      err: { message: expect.stringContaining('clock failure') },
+    });
     // The request's log lines (received, failed, answered) carry its id.
     const forRequest = logged.filter((l) => l.correlation_id === 'boom-1');
     expect(forRequest.length).toBeGreaterThanOrEqual(2);
@@ -377,4 +400,3 @@ describe('a database outage', () => {
     expect(listed.map((m) => m.name)).toEqual(['Before the outage']);
   });
 });
-

@@ -14,10 +14,18 @@ async function rebalanced(portfolios: number, perPortfolio: number, name = 'Orde
   for (let i = 0; i < perPortfolio; i++) w.security(sid(`o${i}`), `O${String(i).padStart(3, '0')}`, String(10 + i));
   const ids = Array.from({ length: portfolios }, (_, j) => pid(`${name}${j}`));
   // Each portfolio holds one share of every security and a lot of cash: every position is bought up.
-  for (const p of ids) w.holdings(p, { cash: '1000000', securities: Array.from({ length: perPortfolio }, (_, i) => ({ securityId: sid(`o${i}`), quantity: '1' })) });
+  for (const p of ids)
+    w.holdings(p, {
+      cash: '1000000',
+      securities: Array.from({ length: perPortfolio }, (_, i) => ({ securityId: sid(`o${i}`), quantity: '1' })),
+    });
   const target = (0.9 / perPortfolio).toFixed(3);
   const step = (Math.floor(Number(target) / 0.005) * 0.005).toFixed(3);
-  const model = await w.model(name, Array.from({ length: perPortfolio }, (_, i) => position(sid(`o${i}`), step, '0.5')), ids);
+  const model = await w.model(
+    name,
+    Array.from({ length: perPortfolio }, (_, i) => position(sid(`o${i}`), step, '0.5')),
+    ids,
+  );
   const res = await w.t.request({ method: 'POST', url: `/api/v1/model/${model}/rebalance` });
   expectStatus(res, 200);
   const body = json(res);
@@ -37,10 +45,19 @@ describe('order submission', () => {
     expect(w.sim.total('order', 'POST /api/v1/orders')).toBe(10);
     expect(w.sim.total('order', 'GET /api/v1/orderTypes')).toBe(1);
     expect(w.sim.orders.received).toHaveLength(2500);
-    expect(w.sim.orders.received[0]!.body).toMatchObject({ blotterId: 1, statusId: 1, orderTypeId: 1, limitPrice: null, quantity: expect.any(Number) });
+    expect(w.sim.orders.received[0]!.body).toMatchObject({
+      blotterId: 1,
+      statusId: 1,
+      orderTypeId: 1,
+      limitPrice: null,
+      quantity: expect.any(Number),
+    });
 
     const stored = json(await w.t.request({ method: 'GET', url: `/api/v1/rebalance/${id}` }));
-    expect(stored).toMatchObject({ version: 2, orders: { accepted: 2500, rejected: 0, failed: 0, unknown: 0, last_submitted_at: expect.any(String) } });
+    expect(stored).toMatchObject({
+      version: 2,
+      orders: { accepted: 2500, rejected: 0, failed: 0, unknown: 0, last_submitted_at: expect.any(String) },
+    });
     const page = await w.t.request({ method: 'GET', url: `/api/v1/rebalance/${id}/orders?limit=2` });
     expect(page.headers['x-total-count']).toBe('2500');
     expect(json(page)[0]).toMatchObject({ status: 'accepted', order_id: expect.any(Number), attempts: 1, transaction_type: 'BUY' });

@@ -45,7 +45,11 @@ const lists = (): List[] => [
     get: (q) => w.t.request({ method: 'POST', url: `/api/v1/rebalances/portfolios${q}`, payload: { portfolios: [pid('g2')] } }),
   },
   { name: 'GET /cycles', total: 2, get: (q) => w.t.request({ method: 'GET', url: `/api/v1/cycles${q}` }) },
-  { name: 'GET /rebalance/{id}/orders', total: 4, get: (q) => w.t.request({ method: 'GET', url: `/api/v1/rebalance/${rebalanceId}/orders${q}` }) },
+  {
+    name: 'GET /rebalance/{id}/orders',
+    total: 4,
+    get: (q) => w.t.request({ method: 'GET', url: `/api/v1/rebalance/${rebalanceId}/orders${q}` }),
+  },
 ];
 
 describe('every paged list', () => {

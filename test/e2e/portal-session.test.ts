@@ -189,7 +189,11 @@ describe('a portal session over a real socket', () => {
     const rebalancedIncome = (await ok(api.rebalanceModel(income.model_id))).data;
     minute = 3;
     const again = (await ok(api.rebalanceModel(growth.model_id))).data;
-    const [rG, rI, rG2] = [rebalancedGrowth[0].rebalance_id, rebalancedIncome[0].rebalance_id, again[0].rebalance_id] as [string, string, string];
+    const [rG, rI, rG2] = [rebalancedGrowth[0].rebalance_id, rebalancedIncome[0].rebalance_id, again[0].rebalance_id] as [
+      string,
+      string,
+      string,
+    ];
     expect(new Set([rG, rI, rG2]).size).toBe(3);
 
     for (const [sortBy, expected] of [

@@ -3,7 +3,7 @@
 // reader ever sees them, and the next process removes them in its start-up
 // sweep. On SIGTERM, a rebalance still running when the grace period ends
 // stops and removes what it wrote before the process exits.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { MongoClient } from 'mongodb';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../../tools/bench/end-to-end.js';
-import { startSimulator, type Simulator } from '../../tools/simulator/simulator.js';
+import { type Simulator, startSimulator } from '../../tools/simulator/simulator.js';
 import { pid, position, sid } from '../helpers/fixtures.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));

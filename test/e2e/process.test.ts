@@ -1,12 +1,12 @@
 // The real server process: it refuses a bad configuration before listening,
 // finishes in-flight work on SIGTERM and exits 0, exits at once on a second
 // signal, and exits non-zero on an unhandled error.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../../tools/bench/end-to-end.js';
-import { startSimulator, type Simulator } from '../../tools/simulator/simulator.js';
+import { type Simulator, startSimulator } from '../../tools/simulator/simulator.js';
 import { pid, position, sid } from '../helpers/fixtures.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));

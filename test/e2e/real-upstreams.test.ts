@@ -30,10 +30,18 @@ const allClosed = { accounting: 'closed', security: 'closed', pricing: 'closed',
 async function rebalanced(portfolios: number, perPortfolio: number, name = 'Orders'): Promise<string> {
   for (let i = 0; i < perPortfolio; i++) w.security(sid(`o${i}`), `O${String(i).padStart(3, '0')}`, String(10 + i));
   const ids = Array.from({ length: portfolios }, (_, j) => pid(`${name}${j}`));
-  for (const p of ids) w.holdings(p, { cash: '1000000', securities: Array.from({ length: perPortfolio }, (_, i) => ({ securityId: sid(`o${i}`), quantity: '1' })) });
+  for (const p of ids)
+    w.holdings(p, {
+      cash: '1000000',
+      securities: Array.from({ length: perPortfolio }, (_, i) => ({ securityId: sid(`o${i}`), quantity: '1' })),
+    });
   const target = (0.9 / perPortfolio).toFixed(3);
   const step = (Math.floor(Number(target) / 0.005) * 0.005).toFixed(3);
-  const model = await w.model(name, Array.from({ length: perPortfolio }, (_, i) => position(sid(`o${i}`), step, '0.5')), ids);
+  const model = await w.model(
+    name,
+    Array.from({ length: perPortfolio }, (_, i) => position(sid(`o${i}`), step, '0.5')),
+    ids,
+  );
   const res = await rebalanceModel(model);
   expect([res.statusCode, res.statusCode === 200 ? null : json(res).message]).toEqual([200, null]);
   return json(res)[0].rebalance_id as string;
@@ -50,7 +58,9 @@ describe('Portfolio Accounting as it is', () => {
     expectStatus(res, 200);
     const byId = Object.fromEntries(json(res).map((r: { portfolio_id: string }) => [r.portfolio_id, r]));
     expect(byId[pid('new')]).toMatchObject({ status: 'ok', transactions: [] });
-    expect(byId[pid('old')].transactions).toEqual([expect.objectContaining({ transaction_type: 'BUY', security_id: sid('a'), quantity: 50 })]);
+    expect(byId[pid('old')].transactions).toEqual([
+      expect.objectContaining({ transaction_type: 'BUY', security_id: sid('a'), quantity: 50 }),
+    ]);
     // One summary each, one /balances for the new portfolio: P + new portfolios.
     expect(w.sim.counts().accounting).toEqual({ [SUMMARY]: 2, [BALANCES]: 1 });
     expect(await circuits()).toEqual(allClosed);
@@ -78,7 +88,9 @@ describe('Portfolio Accounting as it is', () => {
     await w.model('Big', [position(sid('a'), '0.5')], [pid('big')]);
     const res = await rebalancePortfolio(pid('big'), '?dry_run=true');
     expectStatus(res, 200);
-    expect(json(res).drifts).toEqual([expect.objectContaining({ security_id: sid('a'), original_quantity: '30', adjusted_quantity: '40' })]);
+    expect(json(res).drifts).toEqual([
+      expect.objectContaining({ security_id: sid('a'), original_quantity: '30', adjusted_quantity: '40' }),
+    ]);
     expect(w.sim.total('accounting', BALANCES)).toBe(2);
     // Closed positions need neither a ticker nor a price.
     expect(w.sim.total('security', SECURITY)).toBe(1);
@@ -170,7 +182,9 @@ describe('Order service as it is', () => {
     const id = await rebalanced(1, 3);
     const res = await submit(id);
     expectStatus(res, 503);
-    expect(json(res).message).toMatch(/ORDER_BLOTTER_ID 99 is not a blotter of the Order service \(GET \/api\/v1\/blotters lists 1 \(Default\), 2 \(Equity\)/);
+    expect(json(res).message).toMatch(
+      /ORDER_BLOTTER_ID 99 is not a blotter of the Order service \(GET \/api\/v1\/blotters lists 1 \(Default\), 2 \(Equity\)/,
+    );
     expect(w.sim.total('order', ORDERS)).toBe(0);
     expect(await ordersOf(id, 'failed')).toHaveLength(3);
   });
@@ -188,7 +202,9 @@ describe('the circuits', () => {
     w.sim.inject('accounting', { route: SUMMARY, latencyMs: 500, times: 11 });
     const res = await rebalanceModel(model, '?dry_run=true');
     expectStatus(res, 503);
-    expect(json(res).message).toMatch(/^The Portfolio Accounting service is unavailable: GET \/api\/v1\/portfolios\/\w+\/summary: answered 400 \(simulated 400\)$/);
+    expect(json(res).message).toMatch(
+      /^The Portfolio Accounting service is unavailable: GET \/api\/v1\/portfolios\/\w+\/summary: answered 400 \(simulated 400\)$/,
+    );
     expect(await circuits()).toEqual(allClosed);
     w.sim.heal();
     expectStatus(await rebalanceModel(model, '?dry_run=true'), 200);

@@ -4,7 +4,7 @@
 // rebalance_id, each + or -, ties stable, each backed by an index.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseSortBy } from '../../src/domain/sorting.js';
-import { REBALANCE_SORT_FIELDS, listOrder } from '../../src/modules/rebalancing/repository.js';
+import { listOrder, REBALANCE_SORT_FIELDS } from '../../src/modules/rebalancing/repository.js';
 import { expectStatus, json, pid, position, sid } from '../helpers/fixtures.js';
 import { createWorld, type World } from '../helpers/rebalancing.js';
 
@@ -121,10 +121,14 @@ describe('indexes', () => {
       for (const sign of ['', '-']) {
         const order = listOrder(parseSortBy(`${sign}${field}`, REBALANCE_SORT_FIELDS));
         // An index serves a sort in its own order or in the exact reverse.
-        const served = (key: Record<string, number>) => indexes.includes(JSON.stringify(key)) || indexes.includes(JSON.stringify(reverse(key)));
+        const served = (key: Record<string, number>) =>
+          indexes.includes(JSON.stringify(key)) || indexes.includes(JSON.stringify(reverse(key)));
         expect(served(order), `GET /rebalances sort_by=${sign}${field}`).toBe(true);
         // With portfolios: {$in} the index scans each portfolio in order and merges; the direction of that prefix is free.
-        expect(served({ portfolios: 1, ...order }) || served({ portfolios: -1, ...order }), `POST /rebalances/portfolios sort_by=${sign}${field}`).toBe(true);
+        expect(
+          served({ portfolios: 1, ...order }) || served({ portfolios: -1, ...order }),
+          `POST /rebalances/portfolios sort_by=${sign}${field}`,
+        ).toBe(true);
       }
     }
   });

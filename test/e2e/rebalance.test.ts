@@ -1,8 +1,8 @@
 // Rebalancing one portfolio and a model, end to end: the real app, a real
 // database, the GlobeCo services simulated over real HTTP.
 import { afterEach, describe, expect, it } from 'vitest';
-import { expectStatus, json, pid, position, sid } from '../helpers/fixtures.js';
 import { manualClock } from '../helpers/clock.js';
+import { expectStatus, json, pid, position, sid } from '../helpers/fixtures.js';
 import { createWorld, type World } from '../helpers/rebalancing.js';
 
 let w: World;
@@ -50,9 +50,33 @@ describe('POST /api/v1/portfolio/:id/rebalance', () => {
         { transaction_type: 'BUY', security_id: sid('c'), quantity: 272, trade_date: today },
       ],
       drifts: [
-        { security_id: sid('a'), original_quantity: '100', adjusted_quantity: '102', target: '0.3', high_drift: '0.02', low_drift: '0.02', actual: '0.3000' },
-        { security_id: sid('b'), original_quantity: '20', adjusted_quantity: '42', target: '0.25', high_drift: '0.02', low_drift: '0.02', actual: '0.2471' },
-        { security_id: sid('c'), original_quantity: '0', adjusted_quantity: '272', target: '0.4', high_drift: '0.02', low_drift: '0.02', actual: '0.4000' },
+        {
+          security_id: sid('a'),
+          original_quantity: '100',
+          adjusted_quantity: '102',
+          target: '0.3',
+          high_drift: '0.02',
+          low_drift: '0.02',
+          actual: '0.3000',
+        },
+        {
+          security_id: sid('b'),
+          original_quantity: '20',
+          adjusted_quantity: '42',
+          target: '0.25',
+          high_drift: '0.02',
+          low_drift: '0.02',
+          actual: '0.2471',
+        },
+        {
+          security_id: sid('c'),
+          original_quantity: '0',
+          adjusted_quantity: '272',
+          target: '0.4',
+          high_drift: '0.02',
+          low_drift: '0.02',
+          actual: '0.4000',
+        },
       ],
     });
 
@@ -105,7 +129,12 @@ describe('POST /api/v1/portfolio/:id/rebalance', () => {
     w.holdings(pid('tight'), { cash: '1000', securities: [] });
     await w.model(
       'Tight',
-      [position(sid('a'), '0.05', '0.05'), position(sid('b'), '0.05', '0.05'), position(sid('c'), '0.05', '0.05'), position(sid('d'), '0.8', '0')],
+      [
+        position(sid('a'), '0.05', '0.05'),
+        position(sid('b'), '0.05', '0.05'),
+        position(sid('c'), '0.05', '0.05'),
+        position(sid('d'), '0.8', '0'),
+      ],
       [pid('tight')],
     );
     const body = json(await rebalancePortfolio(pid('tight')));
@@ -155,7 +184,15 @@ describe('POST /api/v1/portfolio/:id/rebalance', () => {
     const fresh = json(await rebalancePortfolio(pid('new')));
     expect(fresh).toMatchObject({ status: 'ok', transactions: [] });
     expect(fresh.drifts).toEqual([
-      { security_id: sid('a'), original_quantity: '0', adjusted_quantity: '0', target: '0.5', high_drift: '0.02', low_drift: '0.02', actual: '0.0000' },
+      {
+        security_id: sid('a'),
+        original_quantity: '0',
+        adjusted_quantity: '0',
+        target: '0.5',
+        high_drift: '0.02',
+        low_drift: '0.02',
+        actual: '0.0000',
+      },
     ]);
     const cash = json(await rebalancePortfolio(pid('cash')));
     expect(cash.transactions).toEqual([{ transaction_type: 'BUY', security_id: sid('a'), quantity: 50, trade_date: today }]);
@@ -183,7 +220,10 @@ describe('POST /api/v1/portfolio/:id/rebalance', () => {
     await w.model('Unpriced', [position(sid('a'), '0.5')], [pid('unpriced')]);
     const res = await rebalancePortfolio(pid('unpriced'));
     expectStatus(res, 422);
-    expect(json(res)).toMatchObject({ code: 'INFEASIBLE', message: `Security ${sid('bad')} (NOPX) ${why}, so the portfolio cannot be valued` });
+    expect(json(res)).toMatchObject({
+      code: 'INFEASIBLE',
+      message: `Security ${sid('bad')} (NOPX) ${why}, so the portfolio cannot be valued`,
+    });
     expect(json(await w.t.request({ method: 'GET', url: '/api/v1/rebalances' }))).toEqual([]);
   });
 
@@ -211,10 +251,42 @@ describe('POST /api/v1/portfolio/:id/rebalance', () => {
       { transaction_type: 'BUY', security_id: sid('z'), quantity: 60, trade_date: today },
     ]);
     expect(body.drifts).toEqual([
-      { security_id: sid('a'), original_quantity: '7', adjusted_quantity: '0', target: '0', high_drift: '0', low_drift: '0', actual: '0.0000' },
-      { security_id: sid('c'), original_quantity: '0', adjusted_quantity: '100', target: '0.1', high_drift: '0.02', low_drift: '0.02', actual: '0.1000' },
-      { security_id: sid('m'), original_quantity: '5', adjusted_quantity: '80', target: '0.2', high_drift: '0.02', low_drift: '0.02', actual: '0.2000' },
-      { security_id: sid('z'), original_quantity: '0', adjusted_quantity: '60', target: '0.3', high_drift: '0.02', low_drift: '0.02', actual: '0.3000' },
+      {
+        security_id: sid('a'),
+        original_quantity: '7',
+        adjusted_quantity: '0',
+        target: '0',
+        high_drift: '0',
+        low_drift: '0',
+        actual: '0.0000',
+      },
+      {
+        security_id: sid('c'),
+        original_quantity: '0',
+        adjusted_quantity: '100',
+        target: '0.1',
+        high_drift: '0.02',
+        low_drift: '0.02',
+        actual: '0.1000',
+      },
+      {
+        security_id: sid('m'),
+        original_quantity: '5',
+        adjusted_quantity: '80',
+        target: '0.2',
+        high_drift: '0.02',
+        low_drift: '0.02',
+        actual: '0.2000',
+      },
+      {
+        security_id: sid('z'),
+        original_quantity: '0',
+        adjusted_quantity: '60',
+        target: '0.3',
+        high_drift: '0.02',
+        low_drift: '0.02',
+        actual: '0.3000',
+      },
     ]);
   });
 
@@ -232,7 +304,11 @@ describe('POST /api/v1/portfolio/:id/rebalance', () => {
     });
     // MV = 7 800.5 + 100·10 + 30·40 = 10 000.5. KEEP 10% = 100.005 shares: 100, as held.
     // BUYS 50% = 200.01 shares: buy 200 (5 000). SELL 4% = 10.0005 shares: sell 20 (800).
-    await w.model('Keep, buy, sell', [position(sid('keep'), '0.1'), position(sid('buy'), '0.5'), position(sid('sell'), '0.04')], [pid('mixed')]);
+    await w.model(
+      'Keep, buy, sell',
+      [position(sid('keep'), '0.1'), position(sid('buy'), '0.5'), position(sid('sell'), '0.04')],
+      [pid('mixed')],
+    );
     const res = await rebalancePortfolio(pid('mixed'));
     expectStatus(res, 200);
     const id = json(res).rebalance_id;
@@ -240,7 +316,12 @@ describe('POST /api/v1/portfolio/:id/rebalance', () => {
     const portfolios = json(await w.t.request({ method: 'GET', url: `/api/v1/rebalance/${id}/portfolios` }));
     // 7 800.5 − 5 000 + 800.
     expect(portfolios).toEqual([
-      expect.objectContaining({ portfolio_id: pid('mixed'), market_value: 10000.5, cash_before_rebalance: 7800.5, cash_after_rebalance: 3600.5 }),
+      expect.objectContaining({
+        portfolio_id: pid('mixed'),
+        market_value: 10000.5,
+        cash_before_rebalance: 7800.5,
+        cash_after_rebalance: 3600.5,
+      }),
     ]);
     const positions = json(await w.t.request({ method: 'GET', url: `/api/v1/rebalance/${id}/portfolio/${pid('mixed')}/positions` }));
     const of = (security: string) => positions.find((p: { security_id: string }) => p.security_id === security);
@@ -337,7 +418,11 @@ describe('POST /api/v1/model/:id/rebalance', () => {
     w.holdings(pid('p2'), { cash: '100000', securities: [] });
     w.holdings(pid('p3'), { cash: '2000000', securities: [] });
     // X at 1% ±0.2% = 10 000 ±2 000: fine for 1 000 000 (6.67 shares: band 5.3..8), no share fits 100 000's band 800..1 200.
-    const model = await w.model('Mixed', [position(sid('a'), '0.5', '0.1'), position(sid('x'), '0.01', '0.002')], [pid('p1'), pid('p2'), pid('p3')]);
+    const model = await w.model(
+      'Mixed',
+      [position(sid('a'), '0.5', '0.1'), position(sid('x'), '0.01', '0.002')],
+      [pid('p1'), pid('p2'), pid('p3')],
+    );
     const res = await rebalanceModel(model);
     expectStatus(res, 200);
     const body = json(res);
@@ -439,12 +524,12 @@ describe('POST /api/v1/model/:id/rebalance', () => {
     for (let i = 0; i < K; i++) w.security(sid(`k${i}`), `T${String(i).padStart(2, '0')}`, String(10 + i));
     const P = 25;
     const portfolios = Array.from({ length: P }, (_, j) => pid(`cnt${j}`));
-    portfolios.forEach((p, j) =>
+    portfolios.forEach((p, j) => {
       w.holdings(p, {
         cash: '50000',
         securities: Array.from({ length: 8 }, (_, h) => ({ securityId: sid(`k${(j * 3 + h) % K}`), quantity: String(5 + h) })),
-      }),
-    );
+      });
+    });
     const model = await w.model(
       'Counted',
       Array.from({ length: 10 }, (_, i) => position(sid(`k${i}`), '0.09', '0.05')),

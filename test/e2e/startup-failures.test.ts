@@ -7,7 +7,9 @@ import { freePort } from '../../tools/bench/end-to-end.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
-async function start(env: Record<string, string>): Promise<{ code: number | null; lines: { level: string; msg: string }[]; output: string }> {
+async function start(
+  env: Record<string, string>,
+): Promise<{ code: number | null; lines: { level: string; msg: string }[]; output: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(await freePort()), LOG_LEVEL: 'info', ...env },

@@ -4,7 +4,7 @@
 // need the index with a 503 until a retry creates it.
 import { MongoClient } from 'mongodb';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createTestApp, testConfig, type TestApp } from '../helpers/app.js';
+import { createTestApp, type TestApp, testConfig } from '../helpers/app.js';
 import { expectStatus, json } from '../helpers/fixtures.js';
 
 let t: TestApp | undefined;
@@ -39,7 +39,11 @@ describe('a unique index that duplicates in the data keep from being created', (
 
     const listed = await t.request({ method: 'GET', url: '/api/v1/models' });
     expectStatus(listed, 200);
-    expect(json(listed).map((m: { name: string }) => m.name).sort()).toEqual(['Single', 'Twin', 'Twin']);
+    expect(
+      json(listed)
+        .map((m: { name: string }) => m.name)
+        .sort(),
+    ).toEqual(['Single', 'Twin', 'Twin']);
 
     const refused = await t.request({ method: 'POST', url: '/api/v1/models', payload: { name: 'New' } });
     expectStatus(refused, 503);

@@ -36,7 +36,11 @@ describe('a model rebalance with infeasible portfolios', () => {
       ],
     });
     w.sim.book.setPortfolioName(pid('stuck'), 'Stuck Fund');
-    const model = await w.model('Stuck', [position(sid('a'), '0.5', '0.1'), position(sid('x'), '0.01', '0.002')], [pid('fits'), pid('stuck')]);
+    const model = await w.model(
+      'Stuck',
+      [position(sid('a'), '0.5', '0.1'), position(sid('x'), '0.01', '0.002')],
+      [pid('fits'), pid('stuck')],
+    );
 
     const res = await w.t.request({ method: 'POST', url: `/api/v1/model/${model}/rebalance` });
     expectStatus(res, 200);
@@ -102,7 +106,13 @@ describe('a model rebalance with infeasible portfolios', () => {
     const status = { status: 'infeasible', error: { code: 'INFEASIBLE', message: stuck.error.message } };
 
     const stored = await get(`/rebalance/${fits.rebalance_id}`);
-    expect(stored.portfolios[1]).toEqual({ portfolio_id: pid('stuck'), portfolio_name: 'Stuck Fund', ...status, ...figures, positions: held });
+    expect(stored.portfolios[1]).toEqual({
+      portfolio_id: pid('stuck'),
+      portfolio_name: 'Stuck Fund',
+      ...status,
+      ...figures,
+      positions: held,
+    });
     expect(stored.portfolios[0]).toMatchObject({ portfolio_id: pid('fits'), status: 'ok' });
 
     const portfolios = await get(`/rebalance/${fits.rebalance_id}/portfolios`);

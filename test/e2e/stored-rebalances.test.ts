@@ -1,7 +1,7 @@
 // Stored rebalances: reading, paging, querying by portfolio, deleting.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectStatus, json, pid, position, sid } from '../helpers/fixtures.js';
 import { manualClock } from '../helpers/clock.js';
+import { expectStatus, json, pid, position, sid } from '../helpers/fixtures.js';
 import { createWorld, type World } from '../helpers/rebalancing.js';
 
 let w: World;
@@ -23,7 +23,12 @@ beforeAll(async () => {
   modelA = await w.model('Alpha', [position(sid('a'), '0.45', '0.05'), position(sid('b'), '0.45', '0.05')], [pid('p1'), pid('p2')]);
   modelB = await w.model('Beta', [position(sid('b'), '0.9', '0.05')], [pid('p3')]);
   // Four rebalances, oldest first: A, B, A (single portfolio p2), B.
-  for (const call of [`/api/v1/model/${modelA}/rebalance`, `/api/v1/model/${modelB}/rebalance`, `/api/v1/portfolio/${pid('p2')}/rebalance`, `/api/v1/model/${modelB}/rebalance`]) {
+  for (const call of [
+    `/api/v1/model/${modelA}/rebalance`,
+    `/api/v1/model/${modelB}/rebalance`,
+    `/api/v1/portfolio/${pid('p2')}/rebalance`,
+    `/api/v1/model/${modelB}/rebalance`,
+  ]) {
     const res = await w.t.request({ method: 'POST', url: call });
     const body = json(res);
     ids.push(Array.isArray(body) ? body[0].rebalance_id : body.rebalance_id);
@@ -40,7 +45,10 @@ describe('reading stored rebalances', () => {
     const res = await get('/api/v1/rebalances');
     expectStatus(res, 200);
     expect(json(res).map((r: { rebalance_id: string }) => r.rebalance_id)).toEqual([...ids].reverse());
-    expect(json(await get('/api/v1/rebalances?offset=1&limit=2')).map((r: { rebalance_id: string }) => r.rebalance_id)).toEqual([ids[2], ids[1]]);
+    expect(json(await get('/api/v1/rebalances?offset=1&limit=2')).map((r: { rebalance_id: string }) => r.rebalance_id)).toEqual([
+      ids[2],
+      ids[1],
+    ]);
     expect(json(await get('/api/v1/rebalances?offset=4'))).toEqual([]);
   });
 
@@ -89,8 +97,18 @@ describe('reading stored rebalances', () => {
     const answered = json(await w.t.request({ method: 'POST', url: `/api/v1/portfolio/${pid('p1')}/rebalance` }));
     const positions = json(await get(`/api/v1/rebalance/${answered.rebalance_id}/portfolio/${pid('p1')}/positions`));
     const traded = positions.filter((p: { transaction_type: string | null }) => p.transaction_type !== null);
-    expect(traded.map((p: { transaction_type: string; security_id: string; trade_quantity: number }) => [p.transaction_type, p.security_id, p.trade_quantity])).toEqual(
-      answered.transactions.map((t: { transaction_type: string; security_id: string; quantity: number }) => [t.transaction_type, t.security_id, t.quantity]),
+    expect(
+      traded.map((p: { transaction_type: string; security_id: string; trade_quantity: number }) => [
+        p.transaction_type,
+        p.security_id,
+        p.trade_quantity,
+      ]),
+    ).toEqual(
+      answered.transactions.map((t: { transaction_type: string; security_id: string; quantity: number }) => [
+        t.transaction_type,
+        t.security_id,
+        t.quantity,
+      ]),
     );
     expect(positions.map((p: { adjusted_quantity: number }) => String(p.adjusted_quantity))).toEqual(
       answered.drifts.map((d: { adjusted_quantity: string }) => d.adjusted_quantity),
@@ -123,7 +141,8 @@ describe('reading stored rebalances', () => {
     const withP2 = json(await post('', [pid('p2')])).map((r: { rebalance_id: string }) => r.rebalance_id);
     expect(withP2).toEqual([ids[2], ids[0]]);
     // p3 is in both of Beta's rebalances, p2 in Alpha's and in the single-portfolio one: all four, newest first.
-    const withAny = (query: string) => post(query, [pid('p3'), pid('p2')]).then((res) => json(res).map((r: { rebalance_id: string }) => r.rebalance_id));
+    const withAny = (query: string) =>
+      post(query, [pid('p3'), pid('p2')]).then((res) => json(res).map((r: { rebalance_id: string }) => r.rebalance_id));
     expect(await withAny('?limit=2')).toEqual([ids[3], ids[2]]);
     expect(await withAny('?offset=2&limit=2')).toEqual([ids[1], ids[0]]);
     expectStatus(await post('', ['bad']), 400);

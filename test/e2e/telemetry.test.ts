@@ -3,13 +3,13 @@
 // reach an in-process OTLP/HTTP receiver with their parent-child structure,
 // the trace context reaches the upstreams and the log lines, and without
 // OTEL_* nothing of the SDK is loaded.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server as HttpServer } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../../tools/bench/end-to-end.js';
-import { startSimulator, type Simulator } from '../../tools/simulator/simulator.js';
+import { type Simulator, startSimulator } from '../../tools/simulator/simulator.js';
 import { pid, position, sid } from '../helpers/fixtures.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -83,31 +83,44 @@ async function startServer(env: Record<string, string>, preload = true) {
   sim = await startSimulator({ securities: 10, portfolios: 0, steadyPrices: true });
   const port = await freePort();
   let out = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', '--import', sdkProbe, ...(preload ? ['--import', './src/telemetry/preload.ts'] : []), 'src/server.ts'], {
-    cwd: root,
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'info',
-      ...sim.env(),
-      PORT: String(port),
-      MONGODB_URI: inject('mongoUri'),
-      MONGODB_DB: `test_${randomBytes(6).toString('hex')}`,
-      ...env,
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', '--import', sdkProbe, ...(preload ? ['--import', './src/telemetry/preload.ts'] : []), 'src/server.ts'],
+    {
+      cwd: root,
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOST: '127.0.0.1',
+        LOG_LEVEL: 'info',
+        ...sim.env(),
+        PORT: String(port),
+        MONGODB_URI: inject('mongoUri'),
+        MONGODB_DB: `test_${randomBytes(6).toString('hex')}`,
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  );
   children.push(child);
   child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 300; i++) {
-    if (await fetch(`${url}/health/ready`).then((r) => r.ok, () => false)) break;
+    if (
+      await fetch(`${url}/health/ready`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      break;
     if (child.exitCode !== null) throw new Error(`the server exited:\n${out}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  for (const [name, ticker, price] of [['a', 'AAA', '10'], ['b', 'BBB', '20']] as const) {
+  for (const [name, ticker, price] of [
+    ['a', 'AAA', '10'],
+    ['b', 'BBB', '20'],
+  ] as const) {
     sim.book.setSecurity(sid(name), ticker);
     sim.book.setPrice(ticker, price);
   }
@@ -146,7 +159,7 @@ const callerTrace = () => {
 };
 
 describe('OpenTelemetry', () => {
-  it('exports the spans of a model rebalance, under the caller\'s trace, to the OTLP collector', async () => {
+  it("exports the spans of a model rebalance, under the caller's trace, to the OTLP collector", async () => {
     receiver = await startReceiver();
     const server = await startServer({
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
@@ -156,7 +169,10 @@ describe('OpenTelemetry', () => {
     });
     const caller = callerTrace();
 
-    const res = await fetch(`${server.url}/api/v1/model/${server.modelId}/rebalance`, { method: 'POST', headers: { traceparent: caller.traceparent } });
+    const res = await fetch(`${server.url}/api/v1/model/${server.modelId}/rebalance`, {
+      method: 'POST',
+      headers: { traceparent: caller.traceparent },
+    });
     expect(res.status).toBe(200);
     await res.text();
     expect(await server.stop()).toBe(0);
@@ -186,7 +202,9 @@ describe('OpenTelemetry', () => {
       expect(server.portfolios).toContain(attr(span, 'rebalance.portfolio_id'));
       const children = spans.filter((s) => s.parentSpanId === span.spanId);
       // Its Accounting call (a client span of undici) and its solve.
-      const holdings = children.find((s) => s.kind === 3 && String(attr(s, 'url.full')).includes(String(attr(span, 'rebalance.portfolio_id'))));
+      const holdings = children.find(
+        (s) => s.kind === 3 && String(attr(s, 'url.full')).includes(String(attr(span, 'rebalance.portfolio_id'))),
+      );
       expect(holdings).toBeDefined();
       expect(attr(holdings!, 'http.response.status_code')).toEqual(expect.anything());
       expect(children.filter((s) => s.name === 'rebalance.solve')).toHaveLength(1);
@@ -210,7 +228,10 @@ describe('OpenTelemetry', () => {
   it('without OTEL_* set loads no SDK: no trace context sent upstream, no trace_id in the logs', async () => {
     const server = await startServer({});
     const caller = callerTrace();
-    const res = await fetch(`${server.url}/api/v1/model/${server.modelId}/rebalance`, { method: 'POST', headers: { traceparent: caller.traceparent } });
+    const res = await fetch(`${server.url}/api/v1/model/${server.modelId}/rebalance`, {
+      method: 'POST',
+      headers: { traceparent: caller.traceparent },
+    });
     expect(res.status).toBe(200);
     await res.text();
     expect(await server.stop()).toBe(0);

@@ -37,16 +37,44 @@ describe('a portfolio with fractional holdings', () => {
       { transaction_type: 'SELL', security_id: sid('b'), quantity: 2, trade_date: today },
     ]);
     expect(body.drifts).toEqual([
-      { security_id: sid('a'), original_quantity: '10.5', adjusted_quantity: '49.5', target: '0.5', high_drift: '0.02', low_drift: '0.02', actual: '0.4950' },
-      { security_id: sid('b'), original_quantity: '7.25', adjusted_quantity: '5.25', target: '0.1', high_drift: '0.02', low_drift: '0.02', actual: '0.1050' },
+      {
+        security_id: sid('a'),
+        original_quantity: '10.5',
+        adjusted_quantity: '49.5',
+        target: '0.5',
+        high_drift: '0.02',
+        low_drift: '0.02',
+        actual: '0.4950',
+      },
+      {
+        security_id: sid('b'),
+        original_quantity: '7.25',
+        adjusted_quantity: '5.25',
+        target: '0.1',
+        high_drift: '0.02',
+        low_drift: '0.02',
+        actual: '0.1050',
+      },
     ]);
 
     const [stored] = json(await w.t.request({ method: 'GET', url: `/api/v1/rebalance/${body.rebalance_id}` })).portfolios;
     // 750 − 390 + 40.
     expect(stored).toMatchObject({ market_value: 1000, cash_before_rebalance: 750, cash_after_rebalance: 400 });
     expect(stored.positions).toEqual([
-      expect.objectContaining({ security_id: sid('a'), original_quantity: 10.5, adjusted_quantity: 49.5, transaction_type: 'BUY', trade_quantity: 39 }),
-      expect.objectContaining({ security_id: sid('b'), original_quantity: 7.25, adjusted_quantity: 5.25, transaction_type: 'SELL', trade_quantity: 2 }),
+      expect.objectContaining({
+        security_id: sid('a'),
+        original_quantity: 10.5,
+        adjusted_quantity: 49.5,
+        transaction_type: 'BUY',
+        trade_quantity: 39,
+      }),
+      expect.objectContaining({
+        security_id: sid('b'),
+        original_quantity: 7.25,
+        adjusted_quantity: 5.25,
+        transaction_type: 'SELL',
+        trade_quantity: 2,
+      }),
     ]);
   });
 

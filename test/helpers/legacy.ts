@@ -2,7 +2,7 @@
 // src/models/rebalance.py: Beanie RebalanceDocument) writes them: one document
 // in `rebalances`, portfolios and their positions embedded, figures Decimal128,
 // trade_quantity an int, trade_date a datetime (or null without a trade).
-import { Decimal128, ObjectId, type Document } from 'mongodb';
+import { Decimal128, type Document, ObjectId } from 'mongodb';
 import { pid, sid } from './fixtures.js';
 
 const d = (text: string) => Decimal128.fromString(text);

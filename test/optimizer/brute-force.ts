@@ -1,9 +1,10 @@
 // The exhaustive reference for small instances: every vector of holdings
 // f + k (k whole shares in the bands, f the kept fraction), ranked exactly by
 // (drift, trade value, quantities in id order).
-import { Dec } from './oracle.js';
-import type { OptimizerInput } from './oracle.js';
+
 import { bands, fractionOf, marketValue } from './exact.js';
+import type { OptimizerInput } from './oracle.js';
+import { Dec } from './oracle.js';
 
 export function bruteForce(input: OptimizerInput): Map<string, Dec> | null {
   const mv = marketValue(input);
@@ -20,7 +21,8 @@ export function bruteForce(input: OptimizerInput): Map<string, Dec> | null {
         drift.lessThan(best.drift) ||
         (drift.equals(best.drift) &&
           (trade.lessThan(best.trade) ||
-            (trade.equals(best.trade) && x.findIndex((q, k) => !q.equals(best!.x[k]!)) >= 0 &&
+            (trade.equals(best.trade) &&
+              x.findIndex((q, k) => !q.equals(best!.x[k]!)) >= 0 &&
               x[x.findIndex((q, k) => !q.equals(best!.x[k]!))]!.lessThan(best.x[x.findIndex((q, k) => !q.equals(best!.x[k]!))]!))));
       if (better) best = { x: [...x], drift, trade };
       return;

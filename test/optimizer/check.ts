@@ -1,9 +1,9 @@
 // Shared assertions of the corpus tests: the optimiser against the references.
 import { expect, it } from 'vitest';
-import { Dec, optimize, type OptimizerInput, type OptimizerResult } from './oracle.js';
 import { corpus, generateFractional } from './corpus.js';
 import { bands, evaluate, fractionOf, marketValue } from './exact.js';
 import { solveWithHighs } from './highs-reference.js';
+import { Dec, type OptimizerInput, type OptimizerResult, optimize } from './oracle.js';
 
 export function quantities(result: OptimizerResult): Map<string, Dec> {
   if (result.status === 'infeasible') throw new Error('no quantities in an infeasible answer');
@@ -25,7 +25,10 @@ export function independentBest(input: OptimizerInput): Map<string, Dec> {
     const t = target.dividedBy(s.price).minus(f);
     const candidates = [t.floor(), t.ceil()].map((k) => Dec.min(Dec.max(k, band[i]!.low), band[i]!.high).plus(f));
     candidates.sort((a, b) => {
-      const da = target.minus(a.times(s.price)).abs().comparedTo(target.minus(b.times(s.price)).abs());
+      const da = target
+        .minus(a.times(s.price))
+        .abs()
+        .comparedTo(target.minus(b.times(s.price)).abs());
       if (da !== 0) return da;
       const ta = a.minus(s.quantity).abs().comparedTo(b.minus(s.quantity).abs());
       return ta !== 0 ? ta : a.comparedTo(b);

@@ -1,8 +1,9 @@
 // A seeded generator of optimiser instances (issue 3, "Proof"): random books,
 // large ones, and a "tight" family where the cash constraint binds.
-import { Dec } from './oracle.js';
-import type { OptimizerInput, OptimizerSecurity } from './oracle.js';
+
 import { random } from '../../tools/random.js';
+import type { OptimizerInput, OptimizerSecurity } from './oracle.js';
+import { Dec } from './oracle.js';
 
 export { random };
 
@@ -63,8 +64,7 @@ export function generate(seed: number, family: Family, size?: number): Instance 
     else if (style === 3) quantity = decimal(Math.round(targetShares * between(-1, 1)), 0);
     else quantity = decimal(targetShares * between(0.5, 1.5), 3);
     // Tight bands are wide enough to sell a share back (up to the 0.05 cap).
-    const drift = () =>
-      family === 'tight' ? decimal(Math.min(0.05, weight * between(0.5, 1.5)), 3) : decimal(between(0, 0.05), 3);
+    const drift = () => (family === 'tight' ? decimal(Math.min(0.05, weight * between(0.5, 1.5)), 3) : decimal(between(0, 0.05), 3));
     securities.push({
       securityId: id(order[k]!),
       quantity,
@@ -113,7 +113,8 @@ export function generateFractional(seed: number): Instance {
     }
     const t = mv.times(s.target).dividedBy(s.price).toNumber();
     const style = rnd();
-    const whole = style < 0.5 ? Math.round(t * between(0.9, 1.1)) : style < 0.85 ? Math.round(t * between(0, 2)) : -Math.ceil(between(0, 3));
+    const whole =
+      style < 0.5 ? Math.round(t * between(0.9, 1.1)) : style < 0.85 ? Math.round(t * between(0, 2)) : -Math.ceil(between(0, 3));
     // k's target is t − f: its fractional part frac(t) − f, past one half when the cash is to bind.
     const f = tight && rnd() < 0.8 ? fraction((t % 1) - between(0.5, 0.97)) : fraction(between(0.01, 0.99));
     return { ...s, quantity: new Dec(whole).plus(f), lowDrift: rnd() < 0.2 ? s.target : s.lowDrift };

@@ -1,8 +1,9 @@
 // Exact evaluation of a candidate answer, independent of the optimiser's code:
 // decimal.js only. Whole-share trades: a holding u' = f + k keeps the fraction
 // f of the current holding u (f = u − floor(u)) beside k >= 0 whole shares.
-import { Dec } from './oracle.js';
+
 import type { OptimizerInput, OptimizerSecurity } from './oracle.js';
+import { Dec } from './oracle.js';
 
 export interface Evaluated {
   readonly feasible: boolean;

@@ -1,10 +1,10 @@
 // Hand-computed cases that pin what the optimiser's answers mean.
 import { describe, expect, it } from 'vitest';
 import { InvalidOptimizerInput } from '../../src/optimizer/index.js';
-import { Dec, optimize, type OptimizerSecurity } from './oracle.js';
 import { cashBinds, quantities } from './check.js';
+import { corpus } from './corpus.js';
 import { evaluate } from './exact.js';
-import { corpus, generateFractional } from './corpus.js';
+import { Dec, type OptimizerSecurity, optimize } from './oracle.js';
 
 const security = (id: string, quantity: string, price: string, target: string, low: string, high: string): OptimizerSecurity => ({
   securityId: id.padEnd(24, '0'),
@@ -28,9 +28,9 @@ describe('the optimiser', () => {
       'no feasible solution exists: no whole number of shares meets the drift band of ' +
         'X00000000000000000000000 (band 800.00 to 1200.00 at price 1500 allows 1 to 0 shares)',
     );
-    expect(result.securities.map((s) => [s.bandLow.toFixed(), s.bandHigh.toFixed(), s.minShares.toFixed(), s.maxShares.toFixed()])).toEqual([
-      ['800', '1200', '1', '0'],
-    ]);
+    expect(result.securities.map((s) => [s.bandLow.toFixed(), s.bandHigh.toFixed(), s.minShares.toFixed(), s.maxShares.toFixed()])).toEqual(
+      [['800', '1200', '1', '0']],
+    );
   });
 
   it('frees cash at least drift cost where greedy does not (the greedy trap)', () => {
@@ -118,8 +118,7 @@ describe('the optimiser', () => {
   it('applies the band to the holding with its fraction', () => {
     // MV 1 000, price 100, band 20% ± 5% = 150..250: 1.5 to 2.5 shares. Held 0.6: 1.6 or 2.6 -> 1.6 (160, drift 40).
     // Held 0.6 with band 20% ± 1% = 190..210: 1.9..2.1 shares, and no 0.6 + k lands there.
-    const holding = (band: string) =>
-      optimize({ cash: new Dec(940), securities: [security('F', '0.6', '100', '0.2', band, band)] });
+    const holding = (band: string) => optimize({ cash: new Dec(940), securities: [security('F', '0.6', '100', '0.2', band, band)] });
     expect(held(holding('0.05'))).toEqual({ F: '1.6' });
     expect(holding('0.01')).toMatchObject({ status: 'infeasible', reason: 'band' });
   });

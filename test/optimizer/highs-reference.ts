@@ -5,11 +5,11 @@
 // integer columns), gaps are 0, and its answer is re-evaluated exactly by the caller. Each security also gets the valid
 // inequality through its two nearest whole-share points, which leaves the
 // integer optimum unchanged but makes HiGHS fast on this separable problem.
-import * as highsModule from 'highs';
+
 import type { Highs } from 'highs';
-import { Dec } from './oracle.js';
-import type { OptimizerInput } from './oracle.js';
+import * as highsModule from 'highs';
 import { bands, fractionOf, marketValue } from './exact.js';
+import type { Dec, OptimizerInput } from './oracle.js';
 
 // The package's types describe its CommonJS build; under ESM its default export is the loader.
 type Loader = () => Promise<Highs>;

@@ -3,8 +3,8 @@
 // the service's scaled integers. Inputs are written with it and converted at
 // the optimiser's door; answers are converted back.
 import { Decimal } from 'decimal.js';
-import { dec, formatDecimal, type Dec as Exact } from '../../src/domain/decimal.js';
-import { optimize as exactOptimize, type OptimizerInput as ExactInput, type OptimizerOptions } from '../../src/optimizer/index.js';
+import { dec, type Dec as Exact, formatDecimal } from '../../src/domain/decimal.js';
+import { type OptimizerInput as ExactInput, optimize as exactOptimize, type OptimizerOptions } from '../../src/optimizer/index.js';
 
 export const Dec = Decimal.clone({ precision: 120, rounding: Decimal.ROUND_HALF_UP, toExpNeg: -9e15, toExpPos: 9e15 });
 export type Dec = Decimal;
@@ -27,11 +27,18 @@ const isExact = (value: unknown): value is Exact =>
   value !== null && typeof value === 'object' && typeof (value as Exact).digits === 'bigint' && typeof (value as Exact).scale === 'number';
 
 /** Every exact decimal in `value` (deeply) as decimal.js, and back. */
-type Oracle<T> = T extends Exact ? Dec : T extends readonly (infer U)[] ? Oracle<U>[] : T extends object ? { [K in keyof T]: Oracle<T[K]> } : T;
+type Oracle<T> = T extends Exact
+  ? Dec
+  : T extends readonly (infer U)[]
+    ? Oracle<U>[]
+    : T extends object
+      ? { [K in keyof T]: Oracle<T[K]> }
+      : T;
 export function toOracle<T>(value: T): Oracle<T> {
   if (isExact(value)) return new Dec(formatDecimal(value)) as Oracle<T>;
   if (Array.isArray(value)) return value.map(toOracle) as Oracle<T>;
-  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toOracle(v)])) as Oracle<T>;
+  if (value !== null && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toOracle(v)])) as Oracle<T>;
   return value as Oracle<T>;
 }
 

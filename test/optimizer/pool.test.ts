@@ -1,9 +1,9 @@
 // The optimiser off the event loop: worker threads give the same answers.
 import { afterAll, describe, expect, it } from 'vitest';
 import { optimize } from '../../src/optimizer/index.js';
-import { exactInput } from './oracle.js';
 import { createOptimizerPool } from '../../src/optimizer/pool.js';
 import { corpus, generate, generateFractional } from './corpus.js';
+import { exactInput } from './oracle.js';
 
 const pool = createOptimizerPool({ timeoutMs: 30_000, size: 2 });
 afterAll(async () => {
@@ -15,7 +15,9 @@ describe('the optimiser pool', () => {
     const fractional = Array.from({ length: 20 }, (_, i) => generateFractional(i + 1));
     const instances = [...corpus(1, 80), ...fractional, generate(11, 'large'), generate(3056, 'book')];
     const results = await Promise.all(instances.map((instance) => pool.optimize(exactInput(instance.input))));
-    results.forEach((result, i) => expect(result, `seed ${instances[i]!.seed}`).toEqual(optimize(exactInput(instances[i]!.input))));
+    results.forEach((result, i) => {
+      expect(result, `seed ${instances[i]!.seed}`).toEqual(optimize(exactInput(instances[i]!.input)));
+    });
     const { inline, offloaded } = pool.stats();
     expect(inline).toBeGreaterThan(40);
     expect(offloaded).toBeGreaterThan(5);

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { abs } from '../../src/optimizer/bigint-math.js';
 import { solveByFill } from '../../src/optimizer/fill-dp.js';
-import { solveKnapsack, type KnapsackItem, type KnapsackProblem } from '../../src/optimizer/knapsack.js';
+import { type KnapsackItem, type KnapsackProblem, solveKnapsack } from '../../src/optimizer/knapsack.js';
 import { random } from './corpus.js';
 
 const noDeadline = { now: () => 0, at: Infinity };
@@ -34,7 +34,10 @@ function exhaustive(p: KnapsackProblem): number[] {
   const walk = (i: number, freed: bigint, drift: bigint, trade: bigint) => {
     if (i === p.items.length) {
       if (freed < p.need) return;
-      const earlier = best !== null && k.findIndex((v, j) => v !== best!.k[j]) >= 0 && k[k.findIndex((v, j) => v !== best!.k[j])]! > best.k[k.findIndex((v, j) => v !== best!.k[j])]!;
+      const earlier =
+        best !== null &&
+        k.findIndex((v, j) => v !== best!.k[j]) >= 0 &&
+        k[k.findIndex((v, j) => v !== best!.k[j])]! > best.k[k.findIndex((v, j) => v !== best!.k[j])]!;
       if (best === null || drift < best.drift || (drift === best.drift && (trade < best.trade || (trade === best.trade && earlier)))) {
         best = { k: [...k], drift, trade };
       }

@@ -2,10 +2,10 @@
 // then smallest quantities in security-id order. Checked exhaustively on small
 // instances built to tie (few distinct prices, round targets, half shares).
 import { describe, expect, it } from 'vitest';
-import { Dec, optimize, type OptimizerInput, type OptimizerSecurity } from './oracle.js';
 import { bruteForce, searchSize } from './brute-force.js';
 import { cashBinds, quantities } from './check.js';
 import { random } from './corpus.js';
+import { Dec, type OptimizerInput, type OptimizerSecurity, optimize } from './oracle.js';
 
 function tieHeavy(seed: number): OptimizerInput {
   const rnd = random(seed);
@@ -69,11 +69,31 @@ describe('tie-breaks against exhaustive search', () => {
       const securities = [security('A00000000000000000000000', q)];
       return { securities, cash: new Dec(1000).minus(new Dec(q).times(40)) };
     };
-    expect(quantities(optimize(input('0'))).get('A00000000000000000000000')!.toFixed()).toBe('1');
-    expect(quantities(optimize(input('2'))).get('A00000000000000000000000')!.toFixed()).toBe('2');
+    expect(
+      quantities(optimize(input('0')))
+        .get('A00000000000000000000000')!
+        .toFixed(),
+    ).toBe('1');
+    expect(
+      quantities(optimize(input('2')))
+        .get('A00000000000000000000000')!
+        .toFixed(),
+    ).toBe('2');
     // Held fractionally, the target of 1.5 shares is reached exactly, or as near as whole trades allow.
-    expect(quantities(optimize(input('1.5'))).get('A00000000000000000000000')!.toFixed()).toBe('1.5');
-    expect(quantities(optimize(input('0.5'))).get('A00000000000000000000000')!.toFixed()).toBe('1.5');
-    expect(quantities(optimize(input('2.25'))).get('A00000000000000000000000')!.toFixed()).toBe('1.25');
+    expect(
+      quantities(optimize(input('1.5')))
+        .get('A00000000000000000000000')!
+        .toFixed(),
+    ).toBe('1.5');
+    expect(
+      quantities(optimize(input('0.5')))
+        .get('A00000000000000000000000')!
+        .toFixed(),
+    ).toBe('1.5');
+    expect(
+      quantities(optimize(input('2.25')))
+        .get('A00000000000000000000000')!
+        .toFixed(),
+    ).toBe('1.25');
   });
 });

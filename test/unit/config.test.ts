@@ -108,7 +108,9 @@ describe("the Python service's variable names", () => {
   });
 
   it('names the variable actually set when its value is invalid, without echoing a connection string', () => {
-    expect(() => loadConfig({ DATABASE_URL: 'postgres://user:secret@x' })).toThrow(/DATABASE_URL \(read as MONGODB_URI\) must be a mongodb:\/\/ .*\(value not shown\)/);
+    expect(() => loadConfig({ DATABASE_URL: 'postgres://user:secret@x' })).toThrow(
+      /DATABASE_URL \(read as MONGODB_URI\) must be a mongodb:\/\/ .*\(value not shown\)/,
+    );
   });
 });
 

@@ -37,7 +37,10 @@ async function k8s(): Promise<Map<string, Doc>> {
 /** The YAML files under a directory, recursively, as paths from the repository root. */
 async function yamlFiles(dir: string): Promise<string[]> {
   const paths = await readdir(new URL(dir, root), { recursive: true });
-  return paths.filter((p) => p.endsWith('.yaml')).map((p) => `${dir}${p}`).sort();
+  return paths
+    .filter((p) => p.endsWith('.yaml'))
+    .map((p) => `${dir}${p}`)
+    .sort();
 }
 
 /** Every pod spec: the Deployment's and the CronJob's. */
@@ -55,7 +58,15 @@ const envNames = (container: Doc): string[] => (container.env ?? []).map((e: Doc
 describe('Kubernetes manifests (docker/k8s)', () => {
   it('applies the Deployment, Service, ConfigMap and PodDisruptionBudget in namespace globeco; the CronJob and ServiceMonitor are optional components', async () => {
     const docs = await k8s();
-    expect([...docs.keys()].sort()).toEqual(['ConfigMap', 'CronJob', 'Deployment', 'Kustomization', 'PodDisruptionBudget', 'Service', 'ServiceMonitor']);
+    expect([...docs.keys()].sort()).toEqual([
+      'ConfigMap',
+      'CronJob',
+      'Deployment',
+      'Kustomization',
+      'PodDisruptionBudget',
+      'Service',
+      'ServiceMonitor',
+    ]);
     const base = docs.get('Kustomization');
     expect(base).toMatchObject({ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', namespace: 'globeco' });
     const files = (await readdir(new URL('docker/k8s/', root))).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml');
@@ -78,7 +89,10 @@ describe('Kubernetes manifests (docker/k8s)', () => {
       const own = (await readdir(new URL(dir, root))).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml');
       expect([...kustomization.resources].sort(), component).toEqual(own.sort());
       const resources = (await Promise.all(own.map((f) => documents(`${dir}${f}`)))).flat();
-      expect(resources.map((r) => r.kind), component).toEqual([kinds[component]]);
+      expect(
+        resources.map((r) => r.kind),
+        component,
+      ).toEqual([kinds[component]]);
       expect(resources[0].metadata.namespace, component).toBeUndefined();
     }
   });

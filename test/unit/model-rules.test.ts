@@ -1,8 +1,8 @@
-import { describe, expect, it } from 'vitest';
 import { Decimal } from 'decimal.js';
+import { describe, expect, it } from 'vitest';
 import { dec, formatDecimal, fromDecimal128, parseBoundedDecimal as parseDecimal, toDecimal128 } from '../../src/domain/decimal.js';
 import { ValidationError } from '../../src/domain/errors.js';
-import { normalisePositions, samePositionValues, type ModelPosition } from '../../src/domain/model-rules.js';
+import { type ModelPosition, normalisePositions, samePositionValues } from '../../src/domain/model-rules.js';
 import { parseSortBy } from '../../src/domain/sorting.js';
 
 const p = (id: string, target: string, high = '0.02', low = '0.02'): ModelPosition => ({
@@ -85,7 +85,13 @@ describe('parseSortBy', () => {
     ['', []],
     ['  ', []],
     [',', []],
-    [' name , -model_id ', [{ field: 'name', direction: 1 }, { field: 'model_id', direction: -1 }]],
+    [
+      ' name , -model_id ',
+      [
+        { field: 'name', direction: 1 },
+        { field: 'model_id', direction: -1 },
+      ],
+    ],
     ['name,', [{ field: 'name', direction: 1 }]],
     [',,-name,,', [{ field: 'name', direction: -1 }]],
   ])('trims items and skips empty ones: %j', (raw, expected) => {
@@ -100,10 +106,26 @@ describe('parseSortBy', () => {
 describe('Decimal128 encoding', () => {
   it('encodes exactly what the driver would, for every kind of decimal', async () => {
     const { Decimal128 } = await import('mongodb');
-    const samples = ['0', '1', '-1', '0.1', '0.020', '41.17', '-12.5', '1234567890.123456789', '0.0000001', '9999999999999999999999999999999999', '-0.005',
+    const samples = [
+      '0',
+      '1',
+      '-1',
+      '0.1',
+      '0.020',
+      '41.17',
+      '-12.5',
+      '1234567890.123456789',
+      '0.0000001',
+      '9999999999999999999999999999999999',
+      '-0.005',
       // Either side of 2^53 and 2^64 (where the encoder changes method).
-      '9007199254740991', '0.9007199254740992', '-900719925474099.3', '18446744073709551615', '1844674407370955161.6'];
-    for (let i = 0; i < 500; i++) samples.push(((i * 7919) % 100003 / 10 ** (i % 12) - (i % 3 === 0 ? 500 : 0)).toString());
+      '9007199254740991',
+      '0.9007199254740992',
+      '-900719925474099.3',
+      '18446744073709551615',
+      '1844674407370955161.6',
+    ];
+    for (let i = 0; i < 500; i++) samples.push((((i * 7919) % 100003) / 10 ** (i % 12) - (i % 3 === 0 ? 500 : 0)).toString());
     for (const text of samples) {
       // decimal.js is the independent reference here.
       const reference = new Decimal(text);

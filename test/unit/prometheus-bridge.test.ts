@@ -1,6 +1,6 @@
 // The /metrics figures as OTLP metric data: what the OTLP export of the
 // prom-client registry carries (names, labels, kinds, histogram buckets).
-import { DataPointType, type HistogramMetricData, type SumMetricData, type GaugeMetricData } from '@opentelemetry/sdk-metrics';
+import { DataPointType, type GaugeMetricData, type HistogramMetricData, type SumMetricData } from '@opentelemetry/sdk-metrics';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { promClientProducer } from '../../src/telemetry/prometheus-bridge.js';

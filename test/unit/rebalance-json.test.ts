@@ -1,18 +1,33 @@
 // The model rebalance streams each RebalanceDTO as text written directly: it is the same JSON as the DTO.
 import { describe, expect, it } from 'vitest';
 import { dec } from '../../src/domain/decimal.js';
-import { optimize } from '../../src/optimizer/index.js';
 import { outcomeOf, unvaluedOutcome } from '../../src/modules/rebalancing/outcome.js';
 import { rebalanceJson, toRebalanceDto } from '../../src/modules/rebalancing/schemas.js';
+import { optimize } from '../../src/optimizer/index.js';
 
 const id = (c: string) => c.repeat(24);
-const position = (securityId: string, target: string) => ({ securityId, target: dec(target), lowDrift: dec('0.02'), highDrift: dec('0.03') });
+const position = (securityId: string, target: string) => ({
+  securityId,
+  target: dec(target),
+  lowDrift: dec('0.02'),
+  highDrift: dec('0.03'),
+});
 
 describe('a RebalanceDTO written as text', () => {
   it('is the JSON of the DTO, for trades, fractions, names with quotes, infeasible and unvalued portfolios', () => {
-    const model = [position(id('a'), '0.3'), position(id('b'), '0.25'), { ...position(id('c'), '0.005'), lowDrift: dec('0.001'), highDrift: dec('0.001') }];
+    const model = [
+      position(id('a'), '0.3'),
+      position(id('b'), '0.25'),
+      { ...position(id('c'), '0.005'), lowDrift: dec('0.001'), highDrift: dec('0.001') },
+    ];
     const inputs = [
-      { cash: dec('10000'), securities: [{ ...model[0]!, quantity: dec('12.5'), price: dec('41.17') }, { ...model[1]!, quantity: dec('0'), price: dec('7') }] },
+      {
+        cash: dec('10000'),
+        securities: [
+          { ...model[0]!, quantity: dec('12.5'), price: dec('41.17') },
+          { ...model[1]!, quantity: dec('0'), price: dec('7') },
+        ],
+      },
       { cash: dec('100'), securities: [{ ...model[2]!, quantity: dec('3'), price: dec('1000') }] },
     ];
     for (const [i, input] of inputs.entries()) {

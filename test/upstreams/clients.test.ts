@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { formatDecimal } from '../../src/domain/decimal.js';
 import { MissingPriceError, UnknownSecurityError, UpstreamUnavailableError } from '../../src/upstreams/index.js';
-import { harness, PRICE_ROUTE, SECURITY_ROUTE, SUMMARY_ROUTE, type Harness } from './helpers.js';
+import { type Harness, harness, PRICE_ROUTE, SECURITY_ROUTE, SUMMARY_ROUTE } from './helpers.js';
 
 let h: Harness;
 afterEach(async () => {
@@ -53,9 +53,7 @@ describe('payloads', () => {
   it('names an unknown security and a missing or non-positive price, without retrying', async () => {
     h = await harness();
     const session = h.upstreams.quotes.session();
-    await expect(session.resolve(['0000000000000000deadbeef'])).rejects.toThrow(
-      new UnknownSecurityError('0000000000000000deadbeef'),
-    );
+    await expect(session.resolve(['0000000000000000deadbeef'])).rejects.toThrow(new UnknownSecurityError('0000000000000000deadbeef'));
     h.sim.book.setPrice('AAC', null);
     await expect(session.resolve([h.sim.book.securityId(2)])).rejects.toThrow(
       `Security ${h.sim.book.securityId(2)} (AAC) has no price, so the portfolio cannot be valued`,
@@ -63,7 +61,9 @@ describe('payloads', () => {
     h.sim.book.setPrice('AAE', '0');
     const zero = session.resolve([h.sim.book.securityId(4)]);
     await expect(zero).rejects.toBeInstanceOf(MissingPriceError);
-    await expect(zero).rejects.toThrow(`Security ${h.sim.book.securityId(4)} (AAE) has a price of 0, not above 0, so the portfolio cannot be valued`);
+    await expect(zero).rejects.toThrow(
+      `Security ${h.sim.book.securityId(4)} (AAE) has a price of 0, not above 0, so the portfolio cannot be valued`,
+    );
     expect(h.sim.total('security', SECURITY_ROUTE)).toBe(3);
     // One price call each for AAC (404) and AAE (close 0): neither is retried; the unknown security needs none.
     expect(h.sim.total('pricing', PRICE_ROUTE)).toBe(2);
@@ -184,9 +184,9 @@ describe('order submission', () => {
     expect(h.sim.total('order', 'GET /api/v1/orderTypes')).toBe(1);
     expect(h.sim.total('order', 'GET /api/v1/statuses')).toBe(1);
     expect(results).toHaveLength(2500);
-    expect(results.filter((r) => r.status !== "accepted")).toHaveLength(25);
-    expect(results[13]).toEqual({ index: 13, status: "rejected", orderId: null, message: 'security is restricted' });
-    expect(results[2499]).toMatchObject({ index: 2499, status: "accepted", orderId: expect.any(Number) });
+    expect(results.filter((r) => r.status !== 'accepted')).toHaveLength(25);
+    expect(results[13]).toEqual({ index: 13, status: 'rejected', orderId: null, message: 'security is restricted' });
+    expect(results[2499]).toMatchObject({ index: 2499, status: 'accepted', orderId: expect.any(Number) });
     const first = h.sim.orders.received[0]!.body;
     expect(first).toEqual({
       blotterId: 1,

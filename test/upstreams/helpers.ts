@@ -2,7 +2,7 @@
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config.js';
 import { createUpstreams, type Upstreams } from '../../src/upstreams/index.js';
-import { startSimulator, type Simulator, type SimulatorOptions } from '../../tools/simulator/simulator.js';
+import { type Simulator, type SimulatorOptions, startSimulator } from '../../tools/simulator/simulator.js';
 
 export interface Harness {
   readonly sim: Simulator;

@@ -3,10 +3,10 @@
 // by default (unpriced securities, closed positions, new portfolios, moving
 // prices); a model of N portfolios of 100 holdings rebalanced through the HTTP
 // API and persisted, with the upstream calls counted per service.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { startSimulator, type Simulator } from '../simulator/simulator.js';
+import { type Simulator, startSimulator } from '../simulator/simulator.js';
 
 export interface EndToEndRow {
   readonly portfolios: number;
@@ -45,7 +45,9 @@ export async function cpuSeconds(pid: number): Promise<number> {
 /** The embedded database the service started (a child process), if any. */
 export function databasePid(servicePid: number): number | null {
   try {
-    const out = execFileSync('pgrep', ['-P', String(servicePid), 'jongodb']).toString().trim();
+    const out = execFileSync('pgrep', ['-P', String(servicePid), 'jongodb'])
+      .toString()
+      .trim();
     return out === '' ? null : Number(out.split('\n')[0]);
   } catch {
     return null;

@@ -81,7 +81,9 @@ export async function benchHttp(log: (line: string) => void, seconds = 10): Prom
         serviceCpuMsPerRequest: (((await cpuSeconds(service.child.pid!)) - cpuBefore) * 1000) / result.requests.total,
       };
       rows.push(row);
-      log(`http: ${c.name}: ${row.requestsPerSecond.toFixed(0)} req/s, p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms, service CPU ${row.serviceCpuMsPerRequest.toFixed(2)} ms/request`);
+      log(
+        `http: ${c.name}: ${row.requestsPerSecond.toFixed(0)} req/s, p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms, service CPU ${row.serviceCpuMsPerRequest.toFixed(2)} ms/request`,
+      );
     }
     return rows;
   } finally {

@@ -1,10 +1,11 @@
 // javascript-lp-solver on the optimiser's problem, for comparison only (it is
 // not on the production path: past ~30 integer variables it times out and
 // returns fractional share counts flagged feasible).
-import * as lpModule from 'javascript-lp-solver';
+
 import type { SolverAPI } from 'javascript-lp-solver';
-import { Dec } from '../../test/optimizer/oracle.js';
+import * as lpModule from 'javascript-lp-solver';
 import type { OptimizerInput } from '../../test/optimizer/oracle.js';
+import { Dec } from '../../test/optimizer/oracle.js';
 
 // The package's types describe its CommonJS build; under ESM its default export is the solver.
 const solver = (lpModule as unknown as { default: SolverAPI }).default;

@@ -1,14 +1,15 @@
 // Optimiser benchmark (issue 3): solve time of this optimiser, of HiGHS and of
 // javascript-lp-solver on the same seeded instances, and each one's gap to the
 // exact optimum, for N = 10, 100, 500 with and without a binding cash constraint.
-import { Dec, exactInput, optimize, type OptimizerInput } from '../../test/optimizer/oracle.js';
+
+import { optimize as exactOptimize } from '../../src/optimizer/index.js';
 import { prepare } from '../../src/optimizer/scaled.js';
 import { solveScaled } from '../../src/optimizer/solve.js';
-import { optimize as exactOptimize } from '../../src/optimizer/index.js';
-import { generate, type Family } from '../../test/optimizer/corpus.js';
 import { cashBinds, quantities } from '../../test/optimizer/check.js';
+import { type Family, generate } from '../../test/optimizer/corpus.js';
 import { bands, evaluate, marketValue } from '../../test/optimizer/exact.js';
 import { solveWithHighs } from '../../test/optimizer/highs-reference.js';
+import { type Dec, exactInput, type OptimizerInput, optimize } from '../../test/optimizer/oracle.js';
 import { solveWithLpSolver } from './lp-solver.js';
 
 export interface Stats {

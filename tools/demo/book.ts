@@ -27,7 +27,32 @@ const MODELS = [
   { name: 'Income Plus', positions: 60, portfolios: 80, invested: 0.9 },
 ] as const;
 
-const FIRST = ['Alder', 'Birch', 'Cedar', 'Dunmore', 'Elm', 'Fairview', 'Granite', 'Harbor', 'Ivy', 'Juniper', 'Kestrel', 'Linden', 'Maple', 'Northgate', 'Oakridge', 'Pine', 'Quarry', 'Redwood', 'Summit', 'Thornbury', 'Union', 'Valley', 'Willow', 'Yew'];
+const FIRST = [
+  'Alder',
+  'Birch',
+  'Cedar',
+  'Dunmore',
+  'Elm',
+  'Fairview',
+  'Granite',
+  'Harbor',
+  'Ivy',
+  'Juniper',
+  'Kestrel',
+  'Linden',
+  'Maple',
+  'Northgate',
+  'Oakridge',
+  'Pine',
+  'Quarry',
+  'Redwood',
+  'Summit',
+  'Thornbury',
+  'Union',
+  'Valley',
+  'Willow',
+  'Yew',
+];
 const SECOND = ['Family Trust', 'Pension Fund', 'Endowment', 'Foundation', 'Retirement Plan', 'Partners', 'Charitable Trust', 'Holdings'];
 
 /** A 24-character portfolio id that reads as the demo's. */

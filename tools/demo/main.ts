@@ -10,7 +10,7 @@ import { loadConfig } from '../../src/config.js';
 import { startDevDatabase } from '../../src/dev-database.js';
 import { freePort } from '../bench/end-to-end.js';
 import { startSimulator } from '../simulator/simulator.js';
-import { layOutDemo, type DemoModel } from './book.js';
+import { type DemoModel, layOutDemo } from './book.js';
 
 const { values } = parseArgs({
   options: { exit: { type: 'boolean' }, port: { type: 'string' }, model: { type: 'string' }, seed: { type: 'string' } },
@@ -51,7 +51,11 @@ interface StoredPortfolio {
 out('GlobeCo Order Generation Service: demo');
 out();
 const database = await startDevDatabase(process.env.MONGODB_URI);
-const databases = { external: 'MONGODB_URI', container: 'a MongoDB 8 container, thrown away on exit', embedded: 'the embedded MongoDB-compatible server, thrown away on exit' };
+const databases = {
+  external: 'MONGODB_URI',
+  container: 'a MongoDB 8 container, thrown away on exit',
+  embedded: 'the embedded MongoDB-compatible server, thrown away on exit',
+};
 out(`  database   ${databases[database.kind]}`);
 const sim = await startSimulator({ seed: SEED, securities: 300, portfolios: 0, holdings: 0, ports: { admin: 0 } });
 const models = layOutDemo(sim.book, SEED);
@@ -114,7 +118,9 @@ for (const model of models) {
   const { model_id } = await api<{ model_id: string }>('POST', '/models', model);
   created.push({ ...model, id: model_id });
   const invested = model.positions.reduce((sum, p) => sum.plus(p.target), new Decimal(0));
-  out(`  ${model.name.padEnd(16)} ${String(model.positions.length).padStart(3)} positions, ${invested.times(100).toFixed(1)}% invested, ${String(model.portfolios.length).padStart(3)} portfolios   ${model_id}`);
+  out(
+    `  ${model.name.padEnd(16)} ${String(model.positions.length).padStart(3)} positions, ${invested.times(100).toFixed(1)}% invested, ${String(model.portfolios.length).padStart(3)} portfolios   ${model_id}`,
+  );
 }
 out();
 
@@ -143,7 +149,9 @@ if (tty) process.stdout.write(`\r  rebalancing ${bar(total)}\n`);
 out(`Rebalanced "${chosen.name}" (POST /api/v1/model/${chosen.id}/rebalance): ${total} portfolios in ${seconds.toFixed(2)} s`);
 const calls = sim.counts();
 const count = (service: keyof typeof calls) => Object.values(calls[service] ?? {}).reduce((a, b) => a + b, 0);
-out(`  upstream calls: ${count('accounting')} accounting, ${count('security')} security, ${count('pricing')} pricing, ${count('portfolio')} portfolio`);
+out(
+  `  upstream calls: ${count('accounting')} accounting, ${count('security')} security, ${count('pricing')} pricing, ${count('portfolio')} portfolio`,
+);
 out();
 
 const rebalanceId = answers.find((a) => a.rebalance_id !== null)?.rebalance_id;
@@ -154,10 +162,12 @@ const tickers = new Map(sim.book.securities().map((s) => [s.securityId, s.ticker
 /** Σ |weight − target| over the positions, in percentage points of the market value. */
 function drift(p: StoredPortfolio, which: 'before' | 'after'): Decimal {
   if (p.market_value === 0) return new Decimal(0);
-  return p.positions.reduce((sum, position) => {
-    const value = which === 'before' ? position.original_position_market_value : position.adjusted_position_market_value;
-    return sum.plus(new Decimal(value).div(p.market_value).minus(position.target).abs());
-  }, new Decimal(0)).times(100);
+  return p.positions
+    .reduce((sum, position) => {
+      const value = which === 'before' ? position.original_position_market_value : position.adjusted_position_market_value;
+      return sum.plus(new Decimal(value).div(p.market_value).minus(position.target).abs());
+    }, new Decimal(0))
+    .times(100);
 }
 const money = (n: number | Decimal) => new Decimal(n).toDecimalPlaces(0).toNumber().toLocaleString('en-US');
 
@@ -183,13 +193,17 @@ const rows: Row[] = answers.map((answer) => {
 
 const SHOWN = 20;
 out(`Per portfolio (the ${Math.min(SHOWN, rows.length)} furthest from their model first; drift = sum of |weight - target|):`);
-out(`  ${'portfolio'.padEnd(26)} ${'market value'.padStart(13)} ${'buys'.padStart(5)} ${'sells'.padStart(5)} ${'drift before'.padStart(13)} ${'drift after'.padStart(12)}`);
+out(
+  `  ${'portfolio'.padEnd(26)} ${'market value'.padStart(13)} ${'buys'.padStart(5)} ${'sells'.padStart(5)} ${'drift before'.padStart(13)} ${'drift after'.padStart(12)}`,
+);
 const ordered = [...rows].sort((a, b) => b.before.comparedTo(a.before));
 for (const r of ordered.slice(0, SHOWN)) {
   const name = (r.answer.portfolio_name ?? r.answer.portfolio_id).slice(0, 26).padEnd(26);
   const mv = r.portfolio === undefined ? '' : money(r.portfolio.market_value);
   const after = r.answer.status === 'ok' ? `${r.after.toFixed(2)}%` : 'infeasible';
-  out(`  ${name} ${mv.padStart(13)} ${String(r.buys).padStart(5)} ${String(r.sells).padStart(5)} ${`${r.before.toFixed(2)}%`.padStart(13)} ${after.padStart(12)}`);
+  out(
+    `  ${name} ${mv.padStart(13)} ${String(r.buys).padStart(5)} ${String(r.sells).padStart(5)} ${`${r.before.toFixed(2)}%`.padStart(13)} ${after.padStart(12)}`,
+  );
 }
 if (rows.length > SHOWN) out(`  ... and ${rows.length - SHOWN} more (every figure is in the stored rebalance)`);
 out();
@@ -198,7 +212,9 @@ const busiest = rows.filter((r) => r.answer.status === 'ok').sort((a, b) => b.an
 if (busiest?.portfolio !== undefined) {
   const p = busiest.portfolio;
   out(`Trades of ${busiest.answer.portfolio_name} (${p.portfolio_id}), market value ${money(p.market_value)}:`);
-  out(`  ${'ticker'.padEnd(7)} ${'side'.padEnd(4)} ${'quantity'.padStart(9)} ${'price'.padStart(9)} ${'value'.padStart(11)} ${'weight before'.padStart(14)} ${'after'.padStart(7)} ${'target'.padStart(7)}`);
+  out(
+    `  ${'ticker'.padEnd(7)} ${'side'.padEnd(4)} ${'quantity'.padStart(9)} ${'price'.padStart(9)} ${'value'.padStart(11)} ${'weight before'.padStart(14)} ${'after'.padStart(7)} ${'target'.padStart(7)}`,
+  );
   for (const position of p.positions.filter((x) => x.transaction_type !== null)) {
     const weight = (value: number) => `${new Decimal(value).div(p.market_value).times(100).toFixed(2)}%`;
     const value = new Decimal(position.price).times(position.trade_quantity!);
@@ -227,14 +243,18 @@ for (const r of ok) {
 const mean = (values: Decimal[]) => (values.length === 0 ? new Decimal(0) : Decimal.sum(...values).div(values.length));
 out('Totals:');
 out(`  portfolios          ${ok.length} rebalanced, ${infeasible.length} infeasible`);
-out(`  orders              ${ok.reduce((n, r) => n + r.buys, 0)} buys (${money(bought)}), ${ok.reduce((n, r) => n + r.sells, 0)} sells (${money(sold)})`);
+out(
+  `  orders              ${ok.reduce((n, r) => n + r.buys, 0)} buys (${money(bought)}), ${ok.reduce((n, r) => n + r.sells, 0)} sells (${money(sold)})`,
+);
 out(`  mean drift          ${mean(ok.map((r) => r.before)).toFixed(2)}% before, ${mean(ok.map((r) => r.after)).toFixed(2)}% after`);
 for (const r of infeasible.slice(0, 5)) out(`  infeasible          ${r.answer.portfolio_name}: ${r.answer.error?.message}`);
 if (infeasible.length > 5) out(`  ... and ${infeasible.length - 5} more infeasible`);
 out();
 out('Explore:');
 out(`  stored rebalance    GET ${base}/api/v1/rebalance/${rebalanceId}`);
-out(`  one portfolio       GET ${base}/api/v1/rebalance/${rebalanceId}/portfolio/${busiest?.answer.portfolio_id ?? chosen.portfolios[0]}/positions`);
+out(
+  `  one portfolio       GET ${base}/api/v1/rebalance/${rebalanceId}/portfolio/${busiest?.answer.portfolio_id ?? chosen.portfolios[0]}/positions`,
+);
 out(`  another model       curl -X POST ${base}/api/v1/model/${created[1]!.id}/rebalance?dry_run=true`);
 out(`  Swagger UI          ${base}/docs`);
 out(`  metrics             ${base}/metrics`);

@@ -2,7 +2,7 @@
 // benchmarks and manual exploration.
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { SimHoldings } from './book.js';
-import { SIM_SERVICES, type Fault, type SimService } from './faults.js';
+import { type Fault, SIM_SERVICES, type SimService } from './faults.js';
 import type { Simulator } from './simulator.js';
 
 const isService = (value: string): value is SimService => (SIM_SERVICES as readonly string[]).includes(value);

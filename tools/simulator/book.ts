@@ -45,7 +45,11 @@ export interface SimHoldings {
 /** A 24-hex id, unique per (kind, index) and stable for a seed. */
 function hexId(seed: number, kind: number, index: number): string {
   const rnd = random((seed * 2654435761) ^ (kind * 40503) ^ 0x5bd1e995);
-  const head = Array.from({ length: 2 }, () => Math.floor(rnd() * 2 ** 32).toString(16).padStart(8, '0')).join('');
+  const head = Array.from({ length: 2 }, () =>
+    Math.floor(rnd() * 2 ** 32)
+      .toString(16)
+      .padStart(8, '0'),
+  ).join('');
   return `${head}${index.toString(16).padStart(8, '0')}`;
 }
 

@@ -68,7 +68,13 @@ const REASONS: Record<number, string> = {
   503: 'Service Unavailable',
   504: 'Gateway Timeout',
 };
-const CODES: Record<number, string> = { 400: 'INVALID_REQUEST', 404: 'NOT_FOUND', 500: 'INTERNAL_ERROR', 501: 'NOT_IMPLEMENTED', 503: 'SERVICE_UNAVAILABLE' };
+const CODES: Record<number, string> = {
+  400: 'INVALID_REQUEST',
+  404: 'NOT_FOUND',
+  500: 'INTERNAL_ERROR',
+  501: 'NOT_IMPLEMENTED',
+  503: 'SERVICE_UNAVAILABLE',
+};
 
 /** Each service's own error body: Go `{"error":{code,message}}`, FastAPI `{"detail"}`, Spring's default. */
 function sendError(service: SimService, reply: FastifyReply, status: number, message: string, path: string) {
@@ -112,7 +118,9 @@ function base(service: SimService, faults: Faults): FastifyInstance {
       await sendError(service, reply, fault.status, `simulated ${fault.status}`, request.url.split('?')[0]!);
     }
   });
-  app.setNotFoundHandler((request, reply) => sendError(service, reply, 404, `${request.method} ${request.url} does not exist`, request.url));
+  app.setNotFoundHandler((request, reply) =>
+    sendError(service, reply, 404, `${request.method} ${request.url} does not exist`, request.url),
+  );
   return app;
 }
 
@@ -132,7 +140,14 @@ function balanceRows(portfolioId: string, holdings: SimHoldings, at: string): Ba
     quantity.startsWith('-') ? { quantityLong: '0', quantityShort: quantity.slice(1) } : { quantityLong: quantity, quantityShort: '0' };
   return [
     { id: 1, portfolioId, ...split(holdings.cash), lastUpdated: at, version: 1 },
-    ...holdings.securities.map((s, i) => ({ id: i + 2, portfolioId, securityId: s.securityId, ...split(s.quantity), lastUpdated: at, version: 1 })),
+    ...holdings.securities.map((s, i) => ({
+      id: i + 2,
+      portfolioId,
+      securityId: s.securityId,
+      ...split(s.quantity),
+      lastUpdated: at,
+      version: 1,
+    })),
   ];
 }
 
@@ -181,7 +196,14 @@ export function accountingApp(book: Book, faults: Faults): FastifyInstance {
     const total = rows.length;
     return {
       balances: rows.slice(offset, offset + limit),
-      pagination: { limit, offset, total, hasMore: offset + limit < total, page: Math.floor(offset / limit), totalPages: Math.ceil(total / limit) },
+      pagination: {
+        limit,
+        offset,
+        total,
+        hasMore: offset + limit < total,
+        page: Math.floor(offset / limit),
+        totalPages: Math.ceil(total / limit),
+      },
     };
   });
   app.get('/api/v2/*', async (request, reply) => sendError('accounting', reply, 501, 'API v2 is not implemented', request.url));
@@ -302,7 +324,14 @@ export function orderApp(desk: OrderDesk, book: Book, faults: Faults, behaviour:
       // The overload exception is caught by the catch-all: 500, nothing taken, no retry-after.
       return reply
         .code(500)
-        .send(batchAnswer('FAILURE', 'Internal server error processing batch request: System temporarily overloaded - please retry in a few minutes', [], 0));
+        .send(
+          batchAnswer(
+            'FAILURE',
+            'Internal server error processing batch request: System temporarily overloaded - please retry in a few minutes',
+            [],
+            0,
+          ),
+        );
     }
     inProgress += 1;
     try {
@@ -333,7 +362,13 @@ export function orderApp(desk: OrderDesk, book: Book, faults: Faults, behaviour:
             }
             const orderId = desk.nextId++;
             desk.received.push({ orderId, body: order });
-            results.push({ status: 'SUCCESS', message: 'Order created successfully', orderId, requestIndex, order: { id: orderId, ...order } });
+            results.push({
+              status: 'SUCCESS',
+              message: 'Order created successfully',
+              orderId,
+              requestIndex,
+              order: { id: orderId, ...order },
+            });
           }
           await sleep(timing.pauseMs * behaviour.latencyScale);
         }

@@ -1,7 +1,7 @@
 // The simulator is a tool of this repo, tested like the service: over HTTP.
 import { afterEach, describe, expect, it } from 'vitest';
 import { createBook } from './book.js';
-import { startSimulator, type Simulator } from './simulator.js';
+import { type Simulator, startSimulator } from './simulator.js';
 
 let sim: Simulator | undefined;
 afterEach(async () => {
@@ -21,14 +21,18 @@ describe('the book', () => {
     const c = createBook({ seed: 8, securities: 2000, portfolios: 10_000, holdings: 100 });
     const last = a.portfolioId(9999);
     expect(b.holdings(last)).toEqual(a.holdings(last));
-    const held = a.portfolioIds().reverse().find((id) => a.holdings(id) !== null)!;
+    const held = a
+      .portfolioIds()
+      .reverse()
+      .find((id) => a.holdings(id) !== null)!;
     expect(b.holdings(held)).toEqual(a.holdings(held));
     expect(a.holdings(held)!.securities).toHaveLength(125);
     expect(new Set(a.holdings(held)!.securities.map((s) => s.securityId)).size).toBe(125);
     expect(c.portfolioId(0)).not.toBe(a.portfolioId(0));
     expect(a.portfolioIds()).toHaveLength(10_000);
     expect(new Set(a.securities().map((s) => s.ticker)).size).toBe(2000);
-    for (const s of a.securities().slice(0, 50)) if (a.price(s.ticker) !== null) expect(Number(a.price(s.ticker))).toBeGreaterThanOrEqual(0.5);
+    for (const s of a.securities().slice(0, 50))
+      if (a.price(s.ticker) !== null) expect(Number(a.price(s.ticker))).toBeGreaterThanOrEqual(0.5);
   });
 });
 
@@ -71,7 +75,7 @@ describe('the services', () => {
     for (const s of held.securities) if (s.quantity !== '0') expect(book.price(book.security(s.securityId)!.ticker)).not.toBeNull();
   });
 
-  it('answers in each real service\'s own way: 500 summary without balances, plain-text 500 for a bad id, {detail}, Spring', async () => {
+  it("answers in each real service's own way: 500 summary without balances, plain-text 500 for a bad id, {detail}, Spring", async () => {
     sim = await startSimulator({ securities: 5, portfolios: 1 });
     sim.book.setHoldings('NEWPORTFOLIO', null);
     const summary = await get(`${sim.urls.accounting}/api/v1/portfolios/NEWPORTFOLIO/summary`);
@@ -133,26 +137,59 @@ describe('the services', () => {
 
   it('takes up to 1 000 orders a call (413 above), checks every referenced id, answers 207 when some fail', async () => {
     sim = await startSimulator({ securities: 5, portfolios: 1, latencyScale: 0.01, realism: { newPortfolioShare: 0 } });
-    const order = { blotterId: 1, statusId: 1, portfolioId: sim.book.portfolioId(0), orderTypeId: 1, securityId: sim.book.securityId(1), quantity: 1 };
+    const order = {
+      blotterId: 1,
+      statusId: 1,
+      portfolioId: sim.book.portfolioId(0),
+      orderTypeId: 1,
+      securityId: sim.book.securityId(1),
+      quantity: 1,
+    };
     const post = (body: unknown) =>
-      fetch(`${sim!.urls.order}/api/v1/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      fetch(`${sim!.urls.order}/api/v1/orders`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
     expect((await post(Array(1001).fill(order))).status).toBe(413);
     expect((await post([])).status).toBe(400);
     sim.orders.reject = (_o, i) => (i === 1 ? 'no' : null);
-    const res = await post([order, order, order, { ...order, blotterId: 99 }, { ...order, securityId: 'S' }, { ...order, portfolioId: 'P' }]);
+    const res = await post([
+      order,
+      order,
+      order,
+      { ...order, blotterId: 99 },
+      { ...order, securityId: 'S' },
+      { ...order, portfolioId: 'P' },
+    ]);
     expect(res.status).toBe(207);
     const answer = (await res.json()) as { orders: { requestIndex: number; message: string }[] };
     expect(answer).toMatchObject({ status: 'PARTIAL', totalReceived: 6, successful: 2, failed: 4 });
     const messages = Object.fromEntries(answer.orders.map((o: { requestIndex: number; message: string }) => [o.requestIndex, o.message]));
-    expect(messages).toMatchObject({ 3: 'Blotter not found with ID: 99', 4: 'Security not found with ID: S', 5: 'Portfolio not found with ID: P' });
+    expect(messages).toMatchObject({
+      3: 'Blotter not found with ID: 99',
+      4: 'Security not found with ID: S',
+      5: 'Portfolio not found with ID: P',
+    });
     expect(sim.orders.received).toHaveLength(2);
   });
 
   it('answers 500 with nothing taken when overloaded, and reports a timed-out order with requestIndex -1', async () => {
     sim = await startSimulator({ securities: 5, portfolios: 1, latencyScale: 0.01, realism: { newPortfolioShare: 0 } });
-    const order = { blotterId: 1, statusId: 1, portfolioId: sim.book.portfolioId(0), orderTypeId: 1, securityId: sim.book.securityId(1), quantity: 1 };
+    const order = {
+      blotterId: 1,
+      statusId: 1,
+      portfolioId: sim.book.portfolioId(0),
+      orderTypeId: 1,
+      securityId: sim.book.securityId(1),
+      quantity: 1,
+    };
     const post = (body: unknown) =>
-      fetch(`${sim!.urls.order}/api/v1/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      fetch(`${sim!.urls.order}/api/v1/orders`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
     sim.orders.overloaded = 1;
     const overloaded = await post([order]);
     expect(overloaded.status).toBe(500);
@@ -221,13 +258,17 @@ describe('the admin API', () => {
     sim = await startSimulator({ securities: 5, portfolios: 2, ports: { admin: 0 } });
     const admin = sim.adminUrl!;
     const send = (method: string, path: string, body?: unknown) =>
-      fetch(`${admin}${path}`, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? null : JSON.stringify(body) });
+      fetch(`${admin}${path}`, {
+        method,
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        body: body === undefined ? null : JSON.stringify(body),
+      });
 
     await send('PUT', '/admin/portfolios/PX/holdings', { cash: '10', securities: [{ securityId: 'S1', quantity: '2' }] });
     expect(JSON.parse((await get(`${sim.urls.accounting}/api/v1/portfolios/PX/summary`)).text)).toMatchObject({ cashBalance: '10' });
     await send('PUT', '/admin/prices/AAA', { close: '12.34' });
     expect(JSON.parse((await get(`${sim.urls.pricing}/api/v1/price/AAA`)).text).close).toBeCloseTo(12.34, 0);
-    await send('DELETE', '/admin/securities/' + sim.book.securityId(0));
+    await send('DELETE', `/admin/securities/${sim.book.securityId(0)}`);
     expect((await get(`${sim.urls.security}/api/v1/security/${sim.book.securityId(0)}`)).status).toBe(404);
     await send('POST', '/admin/faults/order', { status: 500 });
     expect((await get(`${sim.urls.order}/api/v1/statuses`)).status).toBe(500);

@@ -3,18 +3,18 @@
 // the demo and the benchmarks use; `npm run simulator` wraps it (main.ts).
 import type { FastifyInstance } from 'fastify';
 import { createAdminApp } from './admin.js';
-import { createBook, DEFAULT_SIZE, REALISTIC, type BookRealism, type BookSize } from './book.js';
-import { createFaults, SIM_SERVICES, type Fault, type SimService } from './faults.js';
+import { type BookRealism, type BookSize, createBook, DEFAULT_SIZE, REALISTIC } from './book.js';
+import { createFaults, type Fault, SIM_SERVICES, type SimService } from './faults.js';
 import {
   accountingApp,
+  type OrderDesk,
+  type OrderTiming,
   orderApp,
   portfolioApp,
   pricingApp,
   REAL_ORDER_TIMING,
-  securityApp,
-  type OrderDesk,
-  type OrderTiming,
   type ServiceBehaviour,
+  securityApp,
 } from './services.js';
 
 export type { Fault, SimService } from './faults.js';
@@ -58,7 +58,14 @@ export async function startSimulator(options: SimulatorOptions = {}) {
   };
   const book = createBook(size, { ...REALISTIC, ...options.realism });
   const faults = createFaults(size.seed);
-  const desk: OrderDesk = { received: [], reject: () => null, timeOut: () => null, overloaded: 0, capacity: options.orderCapacity ?? 4, nextId: 1 };
+  const desk: OrderDesk = {
+    received: [],
+    reject: () => null,
+    timeOut: () => null,
+    overloaded: 0,
+    capacity: options.orderCapacity ?? 4,
+    nextId: 1,
+  };
   const behaviour: ServiceBehaviour = {
     steadyPrices: options.steadyPrices ?? false,
     latencyScale: options.latencyScale ?? 1,

@@ -17,9 +17,9 @@ import type { Logger } from 'pino';
 import type { Clock } from '../../domain/clock.js';
 import { sweepSpools } from '../../http/spool.js';
 import type { IndexHealth } from '../../plugins/index-health.js';
-import type { Lease } from '../scheduling/lease.js';
 import type { RebalanceRepository } from '../rebalancing/repository.js';
 import type { RebalanceService } from '../rebalancing/service.js';
+import type { Lease } from '../scheduling/lease.js';
 
 export interface SweeperDeps {
   readonly rebalances: RebalanceRepository;

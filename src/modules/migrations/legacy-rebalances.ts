@@ -22,8 +22,8 @@
 // numbers or strings (not what Beanie writes, accepted all the same) are
 // converted, exactly, from their decimal spelling.
 import { createHash } from 'node:crypto';
-import { Decimal128, Long, MongoServerError, ObjectId, type Collection, type Db, type Document } from 'mongodb';
-import { REBALANCES, REBALANCE_PORTFOLIOS } from '../rebalancing/repository.js';
+import { type Collection, type Db, Decimal128, type Document, Long, MongoServerError, ObjectId } from 'mongodb';
+import { REBALANCE_PORTFOLIOS, REBALANCES } from '../rebalancing/repository.js';
 
 export const REBALANCES_LEGACY = 'rebalances_legacy';
 /** Marks a header converted from a legacy document (the rollback restores only these). */
@@ -97,7 +97,12 @@ interface Converted {
 export function convertLegacy(legacy: Document): Converted {
   const id = legacy._id;
   if (!(id instanceof ObjectId)) throw new LegacyFormatError('_id is not an ObjectId');
-  const modelId = legacy.model_id instanceof ObjectId ? legacy.model_id : ObjectId.isValid(String(legacy.model_id)) ? new ObjectId(String(legacy.model_id)) : null;
+  const modelId =
+    legacy.model_id instanceof ObjectId
+      ? legacy.model_id
+      : ObjectId.isValid(String(legacy.model_id))
+        ? new ObjectId(String(legacy.model_id))
+        : null;
   if (modelId === null) throw new LegacyFormatError('model_id is not an ObjectId');
   const rebalanceDate = date(legacy.rebalance_date, 'rebalance_date');
   const embedded: unknown = legacy.portfolios ?? [];
@@ -117,7 +122,9 @@ export function convertLegacy(legacy: Document): Converted {
     });
     positions += rows.length;
     const col = <T>(pick: (row: Record<string, unknown>, path: string) => T) => rows.map((row, j) => pick(row, `${at}.positions[${j}]`));
-    const tradeDates = col((row, path) => (row.trade_date === null || row.trade_date === undefined ? null : date(row.trade_date, `${path}.trade_date`)));
+    const tradeDates = col((row, path) =>
+      row.trade_date === null || row.trade_date === undefined ? null : date(row.trade_date, `${path}.trade_date`),
+    );
     tradeDate ??= tradeDates.find((d) => d !== null) ?? null;
     return {
       _id: portfolioDocumentId(id, index),
@@ -135,8 +142,12 @@ export function convertLegacy(legacy: Document): Converted {
         price: col((row, path) => nullableDecimal(row.price, `${path}.price`)),
         original_quantity: col((row, path) => quantity(row.original_quantity, `${path}.original_quantity`)),
         adjusted_quantity: col((row, path) => quantity(row.adjusted_quantity, `${path}.adjusted_quantity`)),
-        original_position_market_value: col((row, path) => nullableDecimal(row.original_position_market_value, `${path}.original_position_market_value`)),
-        adjusted_position_market_value: col((row, path) => nullableDecimal(row.adjusted_position_market_value, `${path}.adjusted_position_market_value`)),
+        original_position_market_value: col((row, path) =>
+          nullableDecimal(row.original_position_market_value, `${path}.original_position_market_value`),
+        ),
+        adjusted_position_market_value: col((row, path) =>
+          nullableDecimal(row.adjusted_position_market_value, `${path}.adjusted_position_market_value`),
+        ),
         target: col((row, path) => decimal(row.target, `${path}.target`)),
         high_drift: col((row, path) => decimal(row.high_drift, `${path}.high_drift`)),
         low_drift: col((row, path) => decimal(row.low_drift, `${path}.low_drift`)),
@@ -148,7 +159,9 @@ export function convertLegacy(legacy: Document): Converted {
           if (t === 'BUY' || t === 'SELL') return t;
           throw new LegacyFormatError(`${path}.transaction_type must be BUY, SELL or null`);
         }),
-        trade_quantity: col((row, path) => (row.trade_quantity === null || row.trade_quantity === undefined ? null : quantity(row.trade_quantity, `${path}.trade_quantity`))),
+        trade_quantity: col((row, path) =>
+          row.trade_quantity === null || row.trade_quantity === undefined ? null : quantity(row.trade_quantity, `${path}.trade_quantity`),
+        ),
         // Not read by this service (a rebalance has one trade date, below): kept as the Python service wrote it.
         trade_date: tradeDates,
       },
@@ -191,7 +204,10 @@ async function inserted(write: () => Promise<unknown>): Promise<boolean> {
  * matches; one seen again after its conversion is skipped here.
  */
 async function* legacyDocuments(headers: Collection<Document>): AsyncGenerator<Document> {
-  const cursor = headers.find({ trade_date: { $exists: false } }).sort({ _id: 1 }).batchSize(8);
+  const cursor = headers
+    .find({ trade_date: { $exists: false } })
+    .sort({ _id: 1 })
+    .batchSize(8);
   try {
     for await (const doc of cursor) if (doc.trade_date === undefined) yield doc;
   } finally {

@@ -9,10 +9,10 @@
 // skew allowed (a conditional deleteOne of that exact lock, then insertOne).
 // Each step is idempotent and resumable, so a step cut short by a crash is
 // simply run again by the next holder.
-import { MongoServerError, type Collection, type Db } from 'mongodb';
+import { type Collection, type Db, MongoServerError } from 'mongodb';
 import type { Logger } from 'pino';
 import type { Clock } from '../../domain/clock.js';
-import { convertLegacyRebalances, restoreLegacyRebalances, type ConvertOptions, type RollbackCounts } from './legacy-rebalances.js';
+import { type ConvertOptions, convertLegacyRebalances, type RollbackCounts, restoreLegacyRebalances } from './legacy-rebalances.js';
 
 export const MIGRATIONS = 'migrations';
 const LOCK_ID = 'lock';
@@ -38,7 +38,8 @@ export interface Migration {
 export const migrations: readonly Migration[] = [
   {
     id: '0001-legacy-rebalances',
-    description: "converts the Python service's rebalances (portfolios and positions embedded) into a header and one document per portfolio",
+    description:
+      "converts the Python service's rebalances (portfolios and positions embedded) into a header and one document per portfolio",
     run: async ({ db, dryRun, renew, testHooks }) => {
       const counts = await convertLegacyRebalances(db, { dryRun, onProgress: renew, ...testHooks });
       return {
@@ -130,7 +131,8 @@ export function createMigrator(db: Db, settings: MigrationSettings) {
     if (now.getTime() - lastRenew < ttlMs / 3) return;
     lastRenew = now.getTime();
     const result = await records.updateOne({ _id: LOCK_ID, holder }, { $set: { expires_at: new Date(now.getTime() + ttlMs) } });
-    if (result.matchedCount !== 1) throw new Error('the migration lock was taken over by another process (this one stalled past its expiry)');
+    if (result.matchedCount !== 1)
+      throw new Error('the migration lock was taken over by another process (this one stalled past its expiry)');
   }
 
   async function release(): Promise<void> {
@@ -160,7 +162,13 @@ export function createMigrator(db: Db, settings: MigrationSettings) {
             continue;
           }
           const started = clock.now();
-          const report = await step.run({ db, dryRun, log, renew, ...(options.testHooks === undefined ? {} : { testHooks: options.testHooks }) });
+          const report = await step.run({
+            db,
+            dryRun,
+            log,
+            renew,
+            ...(options.testHooks === undefined ? {} : { testHooks: options.testHooks }),
+          });
           const failed = report.failed.length > 0;
           if (dryRun) {
             outcomes.push({ id: step.id, status: failed ? 'failed' : 'pending', report });
@@ -174,7 +182,14 @@ export function createMigrator(db: Db, settings: MigrationSettings) {
             continue;
           }
           const duration = clock.now().getTime() - started.getTime();
-          await records.insertOne({ _id: step.id, description: step.description, applied_at: clock.now(), duration_ms: duration, applied_by: holder, report } satisfies AppliedDocument);
+          await records.insertOne({
+            _id: step.id,
+            description: step.description,
+            applied_at: clock.now(),
+            duration_ms: duration,
+            applied_by: holder,
+            report,
+          } satisfies AppliedDocument);
           log.info({ migration: step.id, duration_ms: duration, report }, 'migration applied');
           outcomes.push({ id: step.id, status: 'applied', report });
         }

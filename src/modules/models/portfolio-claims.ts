@@ -3,7 +3,7 @@
 // portfolio id, so two models can never both insert a claim for it: the unique
 // _id index decides the race atomically on MongoDB and on the embedded server
 // alike (which has no multikey unique indexes and no transaction write conflicts).
-import { MongoServerError, type Collection, type Db, type ObjectId } from 'mongodb';
+import { type Collection, type Db, MongoServerError, type ObjectId } from 'mongodb';
 import { ConflictError, type ErrorDetail } from '../../domain/errors.js';
 import { toObjectId } from '../../domain/ids.js';
 import type { IndexSpec } from '../../plugins/mongo.js';
@@ -72,19 +72,15 @@ export function createPortfolioClaims(db: Db, models: ModelRepository) {
   /** Tries to take over an existing claim; the ErrorDetail says why it could not. */
   async function takeOver(existing: ClaimDocument, modelId: string, version: number, now: Date): Promise<ErrorDetail | null> {
     if (existing.model_id.equals(toObjectId(modelId))) {
-      await claims.updateOne(
-        { _id: existing._id, model_id: existing.model_id },
-        { $set: { model_version: version, claimed_at: now } },
-      );
+      await claims.updateOne({ _id: existing._id, model_id: existing.model_id }, { $set: { model_version: version, claimed_at: now } });
       return null;
     }
     const holder = await models.findById(existing.model_id.toHexString());
-    if (holder !== null && holder.portfolios.includes(existing._id)) return conflict(existing._id, holder);
+    if (holder?.portfolios.includes(existing._id)) return conflict(existing._id, holder);
     // No model yet is not proof of abandonment: a model being created claims
     // its portfolios before its document exists. Only age proves that then.
     const abandoned =
-      (holder !== null && holder.version >= existing.model_version) ||
-      now.getTime() - existing.claimed_at.getTime() > ABANDONED_AFTER_MS;
+      (holder !== null && holder.version >= existing.model_version) || now.getTime() - existing.claimed_at.getTime() > ABANDONED_AFTER_MS;
     if (!abandoned) return conflict(existing._id, holder);
     const taken = await claims.updateOne(
       { _id: existing._id, model_id: existing.model_id, model_version: existing.model_version },

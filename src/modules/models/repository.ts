@@ -1,7 +1,7 @@
 // Models in MongoDB. Writes are single-document and guarded by `version`, so a
 // stale writer matches nothing instead of overwriting (see plugins/mongo.ts for
 // the query subset this code keeps to).
-import { MongoServerError, ObjectId, type Collection, type Db, type Decimal128, type Sort } from 'mongodb';
+import { type Collection, type Db, type Decimal128, MongoServerError, ObjectId, type Sort } from 'mongodb';
 import { fromDecimal128, toDecimal128 } from '../../domain/decimal.js';
 import { ConflictError } from '../../domain/errors.js';
 import { toObjectId } from '../../domain/ids.js';
@@ -152,7 +152,10 @@ export function createModelRepository(db: Db, indexes: IndexGuard = { require: (
       // Ties are broken by creation order so that paging is stable between calls.
       if (order.created_at === undefined) order.created_at = 1;
       if (order._id === undefined) order._id = 1;
-      let cursor = models.find({}).sort(order as Sort).skip(offset);
+      let cursor = models
+        .find({})
+        .sort(order as Sort)
+        .skip(offset);
       if (limit !== undefined) cursor = cursor.limit(limit);
       return (await cursor.toArray()).map(toModel);
     },

@@ -4,13 +4,13 @@ import { z } from 'zod';
 import {
   CreateModelBody,
   DeleteModelQuery,
+  errorResponses,
   ListModelsQuery,
   ModelDto,
   ModelParams,
   PortfoliosBody,
   PositionBody,
   ReplaceModelBody,
-  errorResponses,
   toModelDto,
   toModelPosition,
 } from './schemas.js';
@@ -30,8 +30,7 @@ export const modelRoutes: FastifyPluginAsyncZod<{ service: ModelService }> = asy
       schema: {
         tags,
         summary: 'List models',
-        description:
-          'All models, or a page of them with offset and limit. The x-total-count header carries the total number of models.',
+        description: 'All models, or a page of them with offset and limit. The x-total-count header carries the total number of models.',
         querystring: ListModelsQuery,
         response: { 200: z.array(ModelDto), 400: errorResponses[400] },
       },

@@ -2,18 +2,18 @@
 // write path, with writes that never lose a concurrent update.
 import type { Logger } from 'pino';
 import type { Clock } from '../../domain/clock.js';
-import { ConflictError, NotFoundError, ValidationError, VersionConflictError } from '../../domain/errors.js';
 import { formatDecimal, isZero } from '../../domain/decimal.js';
-import { pageStart } from '../../domain/paging.js';
-import { MAX_QUERY_INTEGER } from '../../domain/schemas.js';
-import { parseSortBy } from '../../domain/sorting.js';
+import { ConflictError, NotFoundError, ValidationError, VersionConflictError } from '../../domain/errors.js';
 import {
   assertValidPosition,
   assertValidTotals,
+  type ModelPosition,
   normalisePositions,
   samePositionValues,
-  type ModelPosition,
 } from '../../domain/model-rules.js';
+import { pageStart } from '../../domain/paging.js';
+import { MAX_QUERY_INTEGER } from '../../domain/schemas.js';
+import { parseSortBy } from '../../domain/sorting.js';
 import type { PortfolioClaims } from './portfolio-claims.js';
 import type { Model, ModelChanges, ModelRepository, ModelSortField } from './repository.js';
 
@@ -64,17 +64,11 @@ export function createModelService({ models, claims, clock, log }: ModelServiceD
    * read again and decide again. `expectedVersion` (from a client) turns a
    * lost race into a 409 instead. `decide` returns null when nothing changes.
    */
-  async function mutate(
-    id: string,
-    expectedVersion: number | undefined,
-    decide: (current: Model) => ModelChanges | null,
-  ): Promise<Model> {
+  async function mutate(id: string, expectedVersion: number | undefined, decide: (current: Model) => ModelChanges | null): Promise<Model> {
     for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
       const current = await load(id);
       if (expectedVersion !== undefined && current.version !== expectedVersion) {
-        throw new VersionConflictError(
-          `Model ${id} is at version ${current.version}, not ${expectedVersion}; reload it and try again`,
-        );
+        throw new VersionConflictError(`Model ${id} is at version ${current.version}, not ${expectedVersion}; reload it and try again`);
       }
       const changes = decide(current);
       if (changes === null) return current;
@@ -100,17 +94,14 @@ export function createModelService({ models, claims, clock, log }: ModelServiceD
       await claims.release(id, added, nextVersion);
       if (expectedVersion !== undefined) {
         const latest = await load(id);
-        throw new VersionConflictError(
-          `Model ${id} is at version ${latest.version}, not ${expectedVersion}; reload it and try again`,
-        );
+        throw new VersionConflictError(`Model ${id} is at version ${latest.version}, not ${expectedVersion}; reload it and try again`);
       }
       log.debug({ modelId: id, attempt }, 'model changed concurrently; retrying the write');
     }
     throw new VersionConflictError(`Model ${id} is being changed by many clients at once; try again`);
   }
 
-  const findPosition = (model: Model, securityId: string) =>
-    model.positions.find((p) => p.securityId === securityId);
+  const findPosition = (model: Model, securityId: string) => model.positions.find((p) => p.securityId === securityId);
 
   const keep = (model: Model, positions: readonly ModelPosition[]): ModelChanges => ({
     name: model.name,

@@ -2,9 +2,9 @@
 // and what it answered: one document per order, keyed by rebalance,
 // portfolio and security, so a trade is recorded once however often its
 // rebalance is submitted.
-import { ObjectId, type Collection, type Db } from 'mongodb';
-import type { IndexSpec } from '../../plugins/mongo.js';
+import { type Collection, type Db, ObjectId } from 'mongodb';
 import { pageStart } from '../../domain/paging.js';
+import type { IndexSpec } from '../../plugins/mongo.js';
 
 export const ORDER_SUBMISSIONS = 'order_submissions';
 export const ORDER_BATCHES = 'order_batches';
@@ -60,7 +60,6 @@ interface BatchDocument {
   results: { key: string; order_id: number | null; message: string | null }[];
 }
 
-
 export const orderKey = (rebalanceId: string, portfolioId: string, securityId: string) => `${rebalanceId}:${portfolioId}:${securityId}`;
 
 export interface OrderToSend {
@@ -92,11 +91,19 @@ export function createOrderRepository(db: Db) {
 
     /** An earlier submission that never finished left these pending: it may have sent them. */
     async pendingToUnknown(rebalanceId: string, at: Date): Promise<void> {
-      await orders.updateMany({ rebalance_id: rebalanceId, status: 'pending' }, { $set: { status: 'unknown', batch_id: null, updated_at: at } });
+      await orders.updateMany(
+        { rebalance_id: rebalanceId, status: 'pending' },
+        { $set: { status: 'unknown', batch_id: null, updated_at: at } },
+      );
     },
 
     /** Marks a batch as being sent: new orders inserted, retried ones updated, in two writes. */
-    async markPending(rebalanceId: string, batch: readonly OrderToSend[], known: ReadonlyMap<string, OrderStatus>, at: Date): Promise<void> {
+    async markPending(
+      rebalanceId: string,
+      batch: readonly OrderToSend[],
+      known: ReadonlyMap<string, OrderStatus>,
+      at: Date,
+    ): Promise<void> {
       const fresh = batch.filter((o) => !known.has(keyOf(rebalanceId, o)));
       const again = batch.filter((o) => known.has(keyOf(rebalanceId, o)));
       if (fresh.length > 0) {
@@ -146,7 +153,12 @@ export function createOrderRepository(db: Db) {
       return Object.fromEntries(entries) as Record<OrderStatus, number>;
     },
 
-    async list(rebalanceId: string, status: OrderStatus | undefined, offset: number, limit: number): Promise<{ total: number; records: OrderRecord[] }> {
+    async list(
+      rebalanceId: string,
+      status: OrderStatus | undefined,
+      offset: number,
+      limit: number,
+    ): Promise<{ total: number; records: OrderRecord[] }> {
       const filter = status === undefined ? { rebalance_id: rebalanceId } : { rebalance_id: rebalanceId, status };
       const total = await orders.countDocuments(filter);
       if (pageStart(offset, total) === total) return { total, records: [] };

@@ -34,13 +34,12 @@ const OrderDto = z.object({
 const OrdersQuery = z.object({
   status: z.enum(ORDER_STATUSES as unknown as [string, ...string[]], { error: `must be one of ${ORDER_STATUSES.join(', ')}` }).optional(),
   offset: QueryInteger.optional(),
-  limit: QueryInteger.pipe(z.number().min(1, { error: 'must be between 1 and 1000' }).max(1000, { error: 'must be between 1 and 1000' })).optional(),
+  limit: QueryInteger.pipe(
+    z.number().min(1, { error: 'must be between 1 and 1000' }).max(1000, { error: 'must be between 1 and 1000' }),
+  ).optional(),
 });
 
-export const orderRoutes: FastifyPluginAsyncZod<{ service: OrderService }> = async (
-  app,
-  { service },
-) => {
+export const orderRoutes: FastifyPluginAsyncZod<{ service: OrderService }> = async (app, { service }) => {
   const tags = ['orders'];
   app.post(
     '/rebalance/:rebalance_id/submit',

@@ -4,11 +4,11 @@
 // taken, never one that was accepted or may have been.
 import type { Logger } from 'pino';
 import type { Clock } from '../../domain/clock.js';
-import { ConflictError, NotFoundError } from '../../domain/errors.js';
 import { toNumber } from '../../domain/decimal.js';
-import { UpstreamUnavailableError, type Upstreams } from '../../upstreams/index.js';
+import { ConflictError, NotFoundError } from '../../domain/errors.js';
+import { type Upstreams, UpstreamUnavailableError } from '../../upstreams/index.js';
 import type { RebalanceRepository } from '../rebalancing/repository.js';
-import { orderKey, type OrderOutcome, type OrderRepository, type OrderStatus, type OrderToSend } from './repository.js';
+import { type OrderOutcome, type OrderRepository, type OrderStatus, type OrderToSend, orderKey } from './repository.js';
 
 /** How long one submission may hold a rebalance before another may take over. */
 const SUBMISSION_LOCK_MS = 10 * 60_000;

@@ -2,7 +2,7 @@
 // portfolio): what the optimiser is asked, and what its answer means in
 // trades, weights and cash. Pure: no I/O. The figures are exact decimals
 // (domain/decimal.ts): thousands of portfolios go through here.
-import { abs, add, isZero, mul, quotient, sign, sub, ZERO, type Dec } from '../../domain/decimal.js';
+import { abs, add, type Dec, isZero, mul, quotient, sign, sub, ZERO } from '../../domain/decimal.js';
 import type { ModelPosition } from '../../domain/model-rules.js';
 import type { OptimizerInput, OptimizerResult, OptimizerSecurity } from '../../optimizer/index.js';
 import type { PortfolioHoldings, Quote } from '../../upstreams/index.js';
@@ -70,13 +70,18 @@ function rowsOf<Price>(holdings: PortfolioHoldings, model: readonly ModelPositio
 }
 
 /** The optimiser's input: held securities outside the model have target and drifts 0 (they are sold). */
-export function optimizerInput(holdings: PortfolioHoldings, model: readonly ModelPosition[], quotes: ReadonlyMap<string, Quote>): OptimizerInput {
+export function optimizerInput(
+  holdings: PortfolioHoldings,
+  model: readonly ModelPosition[],
+  quotes: ReadonlyMap<string, Quote>,
+): OptimizerInput {
   return { cash: holdings.cash, securities: rowsOf(holdings, model, (securityId) => quotes.get(securityId)!.price) };
 }
 
 const weightOf = (value: Dec, mv: Dec) => (isZero(mv) ? ZERO : quotient(value, mv, 4));
 const driftOf = (actual: Dec, target: Dec) => (isZero(target) ? ZERO : quotient(sub(actual, target), target, 4));
-const byId = (a: { securityId: string }, b: { securityId: string }) => (a.securityId < b.securityId ? -1 : a.securityId > b.securityId ? 1 : 0);
+const byId = (a: { securityId: string }, b: { securityId: string }) =>
+  a.securityId < b.securityId ? -1 : a.securityId > b.securityId ? 1 : 0;
 
 /** A portfolio left as it is: every position unchanged, no trades, cash after = cash before. */
 function unchangedOutcome(

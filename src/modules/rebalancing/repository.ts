@@ -2,8 +2,8 @@
 // (a 10 000-portfolio rebalance is far over MongoDB's 16 MB document limit).
 // Portfolios are written first and the header last, so a reader never sees a
 // rebalance half written; a failed rebalance's portfolio documents are deleted.
-import { ObjectId, type Collection, type Db, type Decimal128 } from 'mongodb';
-import { fromDecimal128, mul, toDecimal128, toDecimal128s, type Dec } from '../../domain/decimal.js';
+import { type Collection, type Db, type Decimal128, ObjectId } from 'mongodb';
+import { type Dec, fromDecimal128, mul, toDecimal128, toDecimal128s } from '../../domain/decimal.js';
 import { toObjectId } from '../../domain/ids.js';
 import type { SortKey } from '../../domain/sorting.js';
 import type { IndexSpec } from '../../plugins/mongo.js';
@@ -320,7 +320,10 @@ export function createRebalanceRepository(db: Db) {
     /** A rebalance's portfolios in the model's order, one document at a time (positions left out when not wanted). */
     async *portfolios(rebalanceId: string, withPositions = true): AsyncGenerator<PortfolioOutcome> {
       const options = withPositions ? {} : { projection: { positions: 0 } };
-      const cursor = portfolios.find({ rebalance_id: toObjectId(rebalanceId) }, options).sort({ seq: 1 }).batchSize(200);
+      const cursor = portfolios
+        .find({ rebalance_id: toObjectId(rebalanceId) }, options)
+        .sort({ seq: 1 })
+        .batchSize(200);
       for await (const doc of cursor) yield toOutcome(doc, withPositions);
     },
 
@@ -342,7 +345,10 @@ export function createRebalanceRepository(db: Db) {
     /** Takes the right to submit this rebalance's orders until `until`; false while another submission holds it. */
     async lockSubmission(id: string, now: Date, until: Date): Promise<boolean> {
       const result = await headers.updateOne(
-        { _id: toObjectId(id), $or: [{ submitting_until: { $exists: false } }, { submitting_until: null }, { submitting_until: { $lt: now } }] },
+        {
+          _id: toObjectId(id),
+          $or: [{ submitting_until: { $exists: false } }, { submitting_until: null }, { submitting_until: { $lt: now } }],
+        },
         { $set: { submitting_until: until } },
       );
       return result.modifiedCount === 1;

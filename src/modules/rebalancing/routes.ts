@@ -7,27 +7,27 @@ import { AppError, ValidationError } from '../../domain/errors.js';
 import { ErrorResponse } from '../../domain/schemas.js';
 import { jsonStream, mapAsync, sendJson } from '../../http/json-stream.js';
 import { JsonSpool } from '../../http/spool.js';
+import type { RebalanceHeader } from './repository.js';
 import {
   DeleteRebalanceQuery,
-  RebalanceListQuery,
-  RebalanceQuery,
+  errorResponses,
   ModelParams,
   PortfolioParams,
   PortfoliosBody,
   RebalanceDto,
+  RebalanceListQuery,
   RebalanceParams,
   RebalancePortfolioParams,
+  RebalanceQuery,
   RebalanceResultDto,
+  rebalanceJson,
+  resultHeaderFields,
   StoredPortfolioDto,
   StoredPositionDto,
-  errorResponses,
-  resultHeaderFields,
   storedPositions,
-  rebalanceJson,
   toRebalanceDto,
   toStoredPortfolioDto,
 } from './schemas.js';
-import type { RebalanceHeader } from './repository.js';
 import type { RebalanceRun, RebalanceService } from './service.js';
 
 export const rebalanceRoutes: FastifyPluginAsyncZod<{
@@ -51,9 +51,10 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
    */
   const checkSubmit = (wanted: boolean) => {
     if (wanted && !submission) {
-      throw new ValidationError('Order submission is off (ORDER_SUBMISSION=off): submit=true is not allowed; use POST /api/v1/rebalance/{rebalance_id}/submit', [
-        { path: 'submit', message: 'submit is not allowed while ORDER_SUBMISSION is off' },
-      ]);
+      throw new ValidationError(
+        'Order submission is off (ORDER_SUBMISSION=off): submit=true is not allowed; use POST /api/v1/rebalance/{rebalance_id}/submit',
+        [{ path: 'submit', message: 'submit is not allowed while ORDER_SUBMISSION is off' }],
+      );
     }
   };
   /** What the Order service made of a submission: a header, or 503 naming what is stored and how to resubmit. */
@@ -70,7 +71,10 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
         r.error.retryAfterSeconds,
       );
     }
-    reply.header('x-order-submission', `sent=${r.sent}; accepted=${r.accepted}; rejected=${r.rejected}; failed=${r.failed}; unknown=${r.unknown}; skipped=${r.skipped}`);
+    reply.header(
+      'x-order-submission',
+      `sent=${r.sent}; accepted=${r.accepted}; rejected=${r.rejected}; failed=${r.failed}; unknown=${r.unknown}; skipped=${r.skipped}`,
+    );
   };
 
   /** A stored rebalance as RebalanceResultDTO, its portfolios streamed from the database. */
@@ -109,7 +113,7 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
     {
       schema: {
         tags,
-        summary: "Rebalance every portfolio of a model",
+        summary: 'Rebalance every portfolio of a model',
         description:
           "One RebalanceDTO per portfolio, in the model's portfolio order. An infeasible portfolio carries status " +
           '"infeasible" and an error; 422 only when every portfolio is infeasible; 503 (nothing stored) when an upstream fails.',
@@ -135,17 +139,21 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
       reply.raw.once('close', leave);
       try {
         const { dry_run: dryRun, submit } = request.query;
-        const run = await service.rebalanceModel(request.params.model_id, { dryRun, submit }, {
-          async start(run) {
-            spool = await JsonSpool.create(run.total, spoolDir);
-            if (left) void spool.dispose();
-            rebalanceId = run.rebalanceId;
-            tradeDate = run.tradeDate;
+        const run = await service.rebalanceModel(
+          request.params.model_id,
+          { dryRun, submit },
+          {
+            async start(run) {
+              spool = await JsonSpool.create(run.total, spoolDir);
+              if (left) void spool.dispose();
+              rebalanceId = run.rebalanceId;
+              tradeDate = run.tradeDate;
+            },
+            outcome(seq, outcome) {
+              spool!.put(seq, rebalanceJson(outcome, rebalanceId, tradeDate));
+            },
           },
-          outcome(seq, outcome) {
-            spool!.put(seq, rebalanceJson(outcome, rebalanceId, tradeDate));
-          },
-        });
+        );
         reportSubmission(reply, run);
       } catch (error) {
         await (spool as JsonSpool | null)?.dispose();
@@ -183,7 +191,9 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
 
   const listPieces = (headers: readonly RebalanceHeader[]) => {
     const pieces: (string | AsyncIterable<unknown>)[] = ['['];
-    headers.forEach((h, i) => pieces.push(...(i === 0 ? [] : [',']), ...resultPieces(h)));
+    headers.forEach((h, i) => {
+      pieces.push(...(i === 0 ? [] : [',']), ...resultPieces(h));
+    });
     pieces.push(']');
     return pieces;
   };

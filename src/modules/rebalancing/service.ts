@@ -11,12 +11,12 @@ import { pageStart } from '../../domain/paging.js';
 import { parseSortBy } from '../../domain/sorting.js';
 import type { OptimizerPool } from '../../optimizer/pool.js';
 import type { OptimizerResult } from '../../optimizer/types.js';
-import type { Model, ModelRepository } from '../models/repository.js';
-import { UpstreamUnavailableError, type Quote, type QuoteSession, type Upstreams } from '../../upstreams/index.js';
-import type { SubmissionResult } from '../orders/service.js';
-import { optimizerInput, outcomeOf, securitiesOf, unvaluedOutcome, type PortfolioOutcome } from './outcome.js';
-import { REBALANCE_SORT_FIELDS, type RebalanceHeader, type RebalanceRepository } from './repository.js';
 import { withPortfolioSpan, withSpan } from '../../telemetry/spans.js';
+import { type Quote, type QuoteSession, type Upstreams, UpstreamUnavailableError } from '../../upstreams/index.js';
+import type { Model, ModelRepository } from '../models/repository.js';
+import type { SubmissionResult } from '../orders/service.js';
+import { optimizerInput, outcomeOf, type PortfolioOutcome, securitiesOf, unvaluedOutcome } from './outcome.js';
+import { REBALANCE_SORT_FIELDS, type RebalanceHeader, type RebalanceRepository } from './repository.js';
 
 export interface RebalanceServiceDeps {
   readonly models: ModelRepository;
@@ -267,7 +267,12 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
     }
     const input = optimizerInput(holdings, model.positions, quotes);
     const started = performance.now();
-    const result = await withSpan('rebalance.solve', {}, () => optimizer.optimize(input), (r) => ({ 'solver.status': r.status }));
+    const result = await withSpan(
+      'rebalance.solve',
+      {},
+      () => optimizer.optimize(input),
+      (r) => ({ 'solver.status': r.status }),
+    );
     observer.solved?.(result.status, performance.now() - started);
     const outcome = outcomeOf(portfolioId, await name, input, result);
     observer.portfolio?.(outcome.status);
@@ -386,11 +391,21 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
 
     /** Rebalances every portfolio of a model, handing each outcome to `sink` as it is known. */
     rebalanceModel: (modelId: string, options: RebalanceOptions, sink: OutcomeSink): Promise<RebalanceRun> =>
-      rebalanceAndSubmit('model', options, () => loadModel(modelId), (model, run) => rebalanceMany(model, model.portfolios, run, sink)),
+      rebalanceAndSubmit(
+        'model',
+        options,
+        () => loadModel(modelId),
+        (model, run) => rebalanceMany(model, model.portfolios, run, sink),
+      ),
 
     /** The same, for a model already loaded (scheduled cycles): stored, and submitted when submission is on. */
     rebalanceLoadedModel: (model: Model) =>
-      rebalanceAndSubmit('cycle', { dryRun: false, submit: true }, async () => model, (m, run) => rebalanceMany(m, m.portfolios, run, undefined)),
+      rebalanceAndSubmit(
+        'cycle',
+        { dryRun: false, submit: true },
+        async () => model,
+        (m, run) => rebalanceMany(m, m.portfolios, run, undefined),
+      ),
 
     /** Stops every running rebalance (shutdown past its grace period): each answers 503 and removes what it wrote. */
     stopAll(): void {

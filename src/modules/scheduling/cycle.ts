@@ -4,9 +4,9 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../../domain/clock.js';
 import { AppError } from '../../domain/errors.js';
+import { UpstreamUnavailableError } from '../../upstreams/index.js';
 import type { ModelRepository } from '../models/repository.js';
 import type { RebalanceService } from '../rebalancing/service.js';
-import { UpstreamUnavailableError } from '../../upstreams/index.js';
 import type { CycleCounts, CycleRepository, CycleStatus } from './cycles.js';
 
 export interface CycleDeps {

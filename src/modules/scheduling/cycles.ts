@@ -1,5 +1,5 @@
 // The record of every rebalance cycle: who ran it, when, and what came of it.
-import { ObjectId, type Collection, type Db } from 'mongodb';
+import { type Collection, type Db, ObjectId } from 'mongodb';
 import { toObjectId } from '../../domain/ids.js';
 import type { IndexSpec } from '../../plugins/mongo.js';
 

@@ -12,7 +12,7 @@
 //   others' clocks, so another replica takes it over only CLOCK_SKEW_MS after
 //   it expired by its own clock; differences up to that are safe. The tick
 //   names need no clock agreement.
-import { MongoServerError, type Collection, type Db } from 'mongodb';
+import { type Collection, type Db, MongoServerError } from 'mongodb';
 import type { Clock } from '../../domain/clock.js';
 
 export const LEASES = 'leases';
@@ -48,7 +48,14 @@ export function createLease(db: Db, clock: Clock, settings: LeaseSettings) {
   async function ensure(): Promise<void> {
     if (exists) return;
     try {
-      await leases.insertOne({ _id: name, holder: null, cycle_id: null, expires_at: new Date(0), last_tick: new Date(0), acquired_at: null });
+      await leases.insertOne({
+        _id: name,
+        holder: null,
+        cycle_id: null,
+        expires_at: new Date(0),
+        last_tick: new Date(0),
+        acquired_at: null,
+      });
     } catch (error) {
       if (!(error instanceof MongoServerError && error.code === 11000)) throw error;
     }

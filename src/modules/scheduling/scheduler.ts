@@ -5,7 +5,7 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
 import type { Clock } from '../../domain/clock.js';
-import { runCycleModels, type CycleDeps } from './cycle.js';
+import { type CycleDeps, runCycleModels } from './cycle.js';
 import type { Cycle, CycleRepository, CycleStatus } from './cycles.js';
 import type { Lease } from './lease.js';
 
@@ -48,14 +48,17 @@ export function createScheduler(deps: SchedulerDeps) {
     currentId = id;
     log.info({ cycleId: id, tick, replica }, 'rebalance cycle started');
     let lost = false;
-    const renewal = setInterval(() => {
-      lease.renew(id).then(
-        (held) => {
-          if (!held) lost = true;
-        },
-        (error: unknown) => log.warn({ err: error }, 'cycle lease renewal failed'),
-      );
-    }, Math.max(100, Math.floor(deps.leaseTtlMs / 3)));
+    const renewal = setInterval(
+      () => {
+        lease.renew(id).then(
+          (held) => {
+            if (!held) lost = true;
+          },
+          (error: unknown) => log.warn({ err: error }, 'cycle lease renewal failed'),
+        );
+      },
+      Math.max(100, Math.floor(deps.leaseTtlMs / 3)),
+    );
     try {
       const outcome = await runCycleModels(deps, () => stopping || lost);
       const status = lost ? 'failed' : outcome.status;
