@@ -246,7 +246,8 @@ export function fromDecimal128(value: Decimal128): Dec {
   const b = value.bytes;
   const top = word(b, 12);
   const low = word(b, 0);
-  if (word(b, 4) !== 0 || word(b, 8) !== 0 || ((top >>> 29) & 3) === 3) return decode(top, value);
+  // The fast path holds for a coefficient below 2^32 only: bytes 4-11 and the top word's 17 coefficient bits all zero.
+  if (word(b, 4) !== 0 || word(b, 8) !== 0 || (top & 0x1ffff) !== 0 || ((top >>> 29) & 3) === 3) return decode(top, value);
   let byTop = decoded.get(top);
   if (byTop === undefined) {
     byTop = new Map();

@@ -124,6 +124,10 @@ describe('Decimal128 encoding', () => {
       '-900719925474099.3',
       '18446744073709551615',
       '1844674407370955161.6',
+      // A coefficient of k·2^96 + a small remainder (its middle words zero): the decoder's fast path must not take it.
+      '0.79228162514264337593543950341',
+      '79228162514264337593543950336',
+      '-1267650600228229401496703205377',
     ];
     for (let i = 0; i < 500; i++) samples.push((((i * 7919) % 100003) / 10 ** (i % 12) - (i % 3 === 0 ? 500 : 0)).toString());
     for (const text of samples) {
