@@ -157,6 +157,19 @@ describe('GET /metrics', () => {
     expect(sample(text, 'orders_submitted_total', { status: 'accepted' })).toBe(1);
   });
 
+  it('counts a portfolio that cannot be valued among the infeasible ones', async () => {
+    w = await createWorld();
+    w.security(sid('v1'), 'VAL', '20');
+    w.holdings(pid('v1'), { cash: '10000', securities: [] });
+    // A holding the Security service does not know: this portfolio cannot be valued.
+    w.holdings(pid('v2'), { cash: '10000', securities: [{ securityId: sid('unknown'), quantity: '5' }] });
+    const model = await w.model('Unvalued', [position(sid('v1'), '0.5')], [pid('v1'), pid('v2')]);
+    expectStatus(await w.t.request({ method: 'POST', url: `/api/v1/model/${model}/rebalance` }), 200);
+    const text = await metricsOf(w.t);
+    expect(sample(text, 'portfolios_rebalanced_total', { status: 'ok' })).toBe(1);
+    expect(sample(text, 'portfolios_rebalanced_total', { status: 'infeasible' })).toBe(1);
+  });
+
   it('shows an open circuit after an upstream keeps failing', async () => {
     w = await createWorld({ CIRCUIT_FAILURE_THRESHOLD: '2', UPSTREAM_RETRIES: '1' });
     w.security(sid('c1'), 'CIR', '20');

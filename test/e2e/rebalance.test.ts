@@ -489,11 +489,14 @@ describe('POST /api/v1/model/:id/rebalance', () => {
     }
   });
 
-  it('answers [] for a model without portfolios', async () => {
+  it('answers [] for a model without portfolios, asking no upstream for quotes', async () => {
     w = await world();
-    const model = await w.model('Empty', [], []);
+    w.security(sid('e'), 'EEE', '10');
+    const model = await w.model('Empty', [position(sid('e'), '0.5')], []);
+    w.sim.resetCounts();
     const res = await rebalanceModel(model);
     expect([res.statusCode, json(res)]).toEqual([200, []]);
+    expect([w.sim.total('security'), w.sim.total('pricing')]).toEqual([0, 0]);
   });
 
   it('stops at the first upstream failure: 503 naming the service, nothing stored, no further calls', async () => {

@@ -147,6 +147,19 @@ describe('a rebalance that fails after writing portfolio documents', () => {
     expect(json(await w!.t.request({ method: 'GET', url: '/api/v1/rebalances' }))).toEqual([]);
   });
 
+  it("removes the header too when the last step of publishing (the model's rebalance date) fails", async () => {
+    const { modelId, documents } = await relayedWorld();
+    relay!.block('update', 'models');
+
+    const res = await w!.t.request({ method: 'POST', url: `/api/v1/model/${modelId}/rebalance` });
+
+    expectStatus(res, 503);
+    relay!.unblock();
+    expect(await documents()).toBe(0);
+    const listed = await w!.t.request({ method: 'GET', url: '/api/v1/rebalances' });
+    expect([json(listed), listed.headers['x-total-count']]).toEqual([[], '0']);
+  });
+
   it('removes them on the next sweep when the database could not take the clean-up either', async () => {
     const { modelId, documents } = await relayedWorld();
     relay!.block('insert', 'rebalances');

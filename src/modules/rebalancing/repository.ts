@@ -265,7 +265,9 @@ export function createRebalanceRepository(db: Db) {
     },
 
     /** Removes whatever a failed rebalance wrote. */
+    /** Removes what a failed rebalance wrote: its header first (a publish whose last step failed), then its portfolios. */
     async discard(rebalanceId: string): Promise<void> {
+      await headers.deleteOne({ _id: toObjectId(rebalanceId) });
       await portfolios.deleteMany({ rebalance_id: toObjectId(rebalanceId) });
     },
 

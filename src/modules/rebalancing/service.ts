@@ -263,7 +263,16 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
       quotes = await session.resolve(securities);
     } catch (error) {
       if (!(error instanceof PortfolioCannotBeValued)) throw error;
-      return unvaluedOutcome(portfolioId, await name, error.message, holdings, model.positions, await knownQuotes(session, securities));
+      const unvalued = unvaluedOutcome(
+        portfolioId,
+        await name,
+        error.message,
+        holdings,
+        model.positions,
+        await knownQuotes(session, securities),
+      );
+      observer.portfolio?.(unvalued.status);
+      return unvalued;
     }
     const input = optimizerInput(holdings, model.positions, quotes);
     const started = performance.now();
@@ -306,7 +315,8 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
     const names = total >= BULK_NAMES_FROM ? upstreams.portfolio.names(signal).catch(() => new Map<string, string>()) : null;
     const nameOf = (id: string) =>
       names === null ? upstreams.portfolio.name(id, signal).catch(() => null) : names.then((all) => all.get(id) ?? null);
-    const session = await quoteSession(model);
+    // A model without portfolios needs no quote (and must not fail for want of one).
+    const session = total === 0 ? upstreams.quotes.session() : await quoteSession(model);
     const writer = rebalanceId === null ? null : new BatchedWriter((batch) => rebalances.writePortfolios(rebalanceId, batch), cancel);
     let firstFailure: unknown = null;
     let infeasible = 0;
