@@ -2,7 +2,7 @@
 // converted into this service's layout, found through the API with their
 // figures exact, idempotently; a run cut short and run again ends where a clean
 // run does; a dry run changes nothing; the command line runs, reports and rolls back.
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { BSON, type Db, type Document, MongoClient } from 'mongodb';
@@ -12,6 +12,7 @@ import { systemClock } from '../../src/domain/clock.js';
 import { createMigrator } from '../../src/modules/migrations/runner.js';
 import { freePort } from '../../tools/bench/end-to-end.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
+import { runCli as cli } from '../helpers/cli.js';
 import { json, pid } from '../helpers/fixtures.js';
 import { legacyRebalance } from '../helpers/legacy.js';
 
@@ -265,23 +266,6 @@ describe('the migration lock', () => {
     expect(await locks.findOne({ _id: 'lock' })).toBeNull();
   });
 });
-
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function cli(args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', 'src/cli.ts', ...args],
-      { cwd: root, env: { PATH: process.env.PATH ?? '', ...env }, timeout: 60_000 },
-      (error, stdout, stderr) => resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stdout, stderr }),
-    );
-  });
-}
 
 describe('order-generation migrate', () => {
   it('--dry-run reports, migrate converts, --rollback puts the Python documents back', async () => {

@@ -2,35 +2,14 @@
 // most 1 000, each order sent once, outcomes recorded and visible.
 import { afterEach, describe, expect, it } from 'vitest';
 import { expectStatus, json, pid, position, sid } from '../helpers/fixtures.js';
-import { createWorld, type World } from '../helpers/rebalancing.js';
+import { createWorld, storedBuyingRebalance, type World } from '../helpers/rebalancing.js';
 
 let w: World;
 afterEach(async () => {
   await w.close();
 });
 
-/** A model of `portfolios` portfolios that each trade `perPortfolio` securities; returns the stored rebalance id. */
-async function rebalanced(portfolios: number, perPortfolio: number, name = 'Orders'): Promise<{ id: string; trades: number }> {
-  for (let i = 0; i < perPortfolio; i++) w.security(sid(`o${i}`), `O${String(i).padStart(3, '0')}`, String(10 + i));
-  const ids = Array.from({ length: portfolios }, (_, j) => pid(`${name}${j}`));
-  // Each portfolio holds one share of every security and a lot of cash: every position is bought up.
-  for (const p of ids)
-    w.holdings(p, {
-      cash: '1000000',
-      securities: Array.from({ length: perPortfolio }, (_, i) => ({ securityId: sid(`o${i}`), quantity: '1' })),
-    });
-  const target = (0.9 / perPortfolio).toFixed(3);
-  const step = (Math.floor(Number(target) / 0.005) * 0.005).toFixed(3);
-  const model = await w.model(
-    name,
-    Array.from({ length: perPortfolio }, (_, i) => position(sid(`o${i}`), step, '0.5')),
-    ids,
-  );
-  const res = await w.t.request({ method: 'POST', url: `/api/v1/model/${model}/rebalance` });
-  expectStatus(res, 200);
-  const body = json(res);
-  return { id: body[0].rebalance_id, trades: body.reduce((n: number, r: { transactions: unknown[] }) => n + r.transactions.length, 0) };
-}
+const rebalanced = (portfolios: number, perPortfolio: number, name?: string) => storedBuyingRebalance(w, portfolios, perPortfolio, name);
 
 const submit = (id: string) => w.t.request({ method: 'POST', url: `/api/v1/rebalance/${id}/submit` });
 

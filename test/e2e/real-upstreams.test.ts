@@ -2,7 +2,7 @@
 // real app and database, the simulator (realistic by default) over real HTTP.
 import { afterEach, describe, expect, it } from 'vitest';
 import { expectStatus, json, pid, position, sid } from '../helpers/fixtures.js';
-import { createWorld, type World } from '../helpers/rebalancing.js';
+import { createWorld, storedBuyingRebalance, type World } from '../helpers/rebalancing.js';
 
 let w: World;
 afterEach(async () => {
@@ -26,26 +26,8 @@ const circuits = async () => {
 };
 const allClosed = { accounting: 'closed', security: 'closed', pricing: 'closed', portfolio: 'closed', order: 'closed' };
 
-/** A stored rebalance of `portfolios` portfolios each buying `perPortfolio` securities. */
-async function rebalanced(portfolios: number, perPortfolio: number, name = 'Orders'): Promise<string> {
-  for (let i = 0; i < perPortfolio; i++) w.security(sid(`o${i}`), `O${String(i).padStart(3, '0')}`, String(10 + i));
-  const ids = Array.from({ length: portfolios }, (_, j) => pid(`${name}${j}`));
-  for (const p of ids)
-    w.holdings(p, {
-      cash: '1000000',
-      securities: Array.from({ length: perPortfolio }, (_, i) => ({ securityId: sid(`o${i}`), quantity: '1' })),
-    });
-  const target = (0.9 / perPortfolio).toFixed(3);
-  const step = (Math.floor(Number(target) / 0.005) * 0.005).toFixed(3);
-  const model = await w.model(
-    name,
-    Array.from({ length: perPortfolio }, (_, i) => position(sid(`o${i}`), step, '0.5')),
-    ids,
-  );
-  const res = await rebalanceModel(model);
-  expect([res.statusCode, res.statusCode === 200 ? null : json(res).message]).toEqual([200, null]);
-  return json(res)[0].rebalance_id as string;
-}
+const rebalanced = async (portfolios: number, perPortfolio: number, name?: string) =>
+  (await storedBuyingRebalance(w, portfolios, perPortfolio, name)).id;
 
 describe('Portfolio Accounting as it is', () => {
   it('rebalances a model with a new portfolio (summary 500, /balances empty) without retrying or counting it against the circuit', async () => {

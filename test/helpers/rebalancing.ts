@@ -6,7 +6,7 @@ import type { AppOverrides } from '../../src/app.js';
 import type { SimHoldings } from '../../tools/simulator/book.js';
 import { type Simulator, type SimulatorOptions, startSimulator } from '../../tools/simulator/simulator.js';
 import { createTestApp, type TestApp } from './app.js';
-import { expectStatus, json } from './fixtures.js';
+import { expectStatus, json, pid, position, sid } from './fixtures.js';
 
 export interface World {
   readonly t: TestApp;
@@ -50,4 +50,34 @@ export async function createWorld(
       await sim.stop();
     },
   };
+}
+
+/**
+ * A stored rebalance of `portfolios` portfolios that each buy `perPortfolio`
+ * securities (one share held of each, a lot of cash): its id and its number of trades.
+ */
+export async function storedBuyingRebalance(
+  w: World,
+  portfolios: number,
+  perPortfolio: number,
+  name = 'Orders',
+): Promise<{ id: string; trades: number }> {
+  for (let i = 0; i < perPortfolio; i++) w.security(sid(`o${i}`), `O${String(i).padStart(3, '0')}`, String(10 + i));
+  const ids = Array.from({ length: portfolios }, (_, j) => pid(`${name}${j}`));
+  for (const p of ids)
+    w.holdings(p, {
+      cash: '1000000',
+      securities: Array.from({ length: perPortfolio }, (_, i) => ({ securityId: sid(`o${i}`), quantity: '1' })),
+    });
+  const target = (0.9 / perPortfolio).toFixed(3);
+  const step = (Math.floor(Number(target) / 0.005) * 0.005).toFixed(3);
+  const model = await w.model(
+    name,
+    Array.from({ length: perPortfolio }, (_, i) => position(sid(`o${i}`), step, '0.5')),
+    ids,
+  );
+  const res = await w.t.request({ method: 'POST', url: `/api/v1/model/${model}/rebalance` });
+  expectStatus(res, 200, 'model rebalance');
+  const body = json<{ rebalance_id: string; transactions: unknown[] }[]>(res);
+  return { id: body[0]!.rebalance_id, trades: body.reduce((n, r) => n + r.transactions.length, 0) };
 }
