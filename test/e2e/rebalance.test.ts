@@ -1,7 +1,7 @@
 // Rebalancing one portfolio and a model, end to end: the real app, a real
 // database, the GlobeCo services simulated over real HTTP.
 import { afterEach, describe, expect, it } from 'vitest';
-import { manualClock } from '../helpers/clock.js';
+import { gate, manualClock } from '../helpers/clock.js';
 import { expectStatus, json, pid, position, sid } from '../helpers/fixtures.js';
 import { createWorld, type World } from '../helpers/rebalancing.js';
 
@@ -336,6 +336,25 @@ describe('POST /api/v1/portfolio/:id/rebalance', () => {
     });
     expect(of(sid('buy'))).toMatchObject({ transaction_type: 'BUY', trade_quantity: 200, trade_date: today });
     expect(of(sid('sell'))).toMatchObject({ transaction_type: 'SELL', trade_quantity: 20, trade_date: today });
+  });
+
+  it('keeps the later date when a rebalance that started earlier finishes last', async () => {
+    const own = manualClock('2026-03-02T10:00:00.000Z');
+    w = await createWorld({}, { clock: own });
+    w.security(sid('a'), 'AAA', '10');
+    w.holdings(pid('overlap'), { cash: '1000', securities: [] });
+    const model = await w.model('Overlap', [position(sid('a'), '0.5')], [pid('overlap')]);
+    const slow = gate();
+    w.sim.inject('accounting', { hold: slow.hold, times: 1 });
+    const first = rebalancePortfolio(pid('overlap'));
+    await slow.arrived; // the first rebalance started at 10:00 and waits for its holdings
+    own.advance(60_000);
+    const second = await rebalancePortfolio(pid('overlap'));
+    expectStatus(second, 200);
+    slow.open();
+    expectStatus(await first, 200);
+    const dated = json(await w.t.request({ method: 'GET', url: `/api/v1/model/${model}` }));
+    expect(dated.last_rebalance_date).toBe('2026-03-02T10:01:00.000Z');
   });
 
   it("dates the model without bumping its version, so an editor's next save still succeeds", async () => {

@@ -197,9 +197,16 @@ export function createModelRepository(db: Db, indexes: IndexGuard = { require: (
       return result.deletedCount === 1;
     },
 
-    /** Records a rebalance; deliberately leaves `version` alone (api.md). */
+    /**
+     * Records a rebalance; deliberately leaves `version` alone (api.md). Only
+     * moves the date forward: a rebalance that started earlier but finished
+     * later leaves the later date (a filter, not `$max`, which jongodb lacks).
+     */
     async setLastRebalanceDate(id: string, date: Date): Promise<void> {
-      await models.updateOne({ _id: toObjectId(id) }, { $set: { last_rebalance_date: date } });
+      await models.updateOne(
+        { _id: toObjectId(id), $or: [{ last_rebalance_date: null }, { last_rebalance_date: { $lt: date } }] },
+        { $set: { last_rebalance_date: date } },
+      );
     },
   };
 }
