@@ -24,6 +24,8 @@ const mongoUri = z
   .trim()
   .regex(/^mongodb(\+srv)?:\/\/\S+$/, 'must be a mongodb:// or mongodb+srv:// connection string');
 
+const pythonLogLevels: Record<string, string> = { warning: 'warn', critical: 'fatal' };
+
 const telemetryExporter = z.enum(['otlp', 'console', 'none'], { error: 'must be otlp, console or none' });
 
 const otlpProtocol = z.enum(['http/protobuf', 'http/json', 'grpc'], { error: 'must be http/protobuf, http/json or grpc' });
@@ -164,11 +166,15 @@ const settings = {
   }),
   logLevel: variable({
     name: 'LOG_LEVEL',
-    type: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
-      error: 'must be one of fatal, error, warn, info, debug, trace, silent',
-    }),
+    // Any case, and the Python service's names (INFO, WARNING, CRITICAL), so its ConfigMap carries over.
+    type: z.preprocess(
+      (value) => (typeof value === 'string' ? (pythonLogLevels[value.trim().toLowerCase()] ?? value.trim().toLowerCase()) : value),
+      z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+        error: 'must be one of fatal, error, warn, info, debug, trace, silent (any case; WARNING and CRITICAL also read)',
+      }),
+    ),
     default: 'info',
-    description: 'pino log level',
+    description: "pino log level, in any case; the Python service's WARNING and CRITICAL read as warn and fatal",
   }),
   mongodb: {
     uri: variable({

@@ -91,6 +91,15 @@ describe('loadConfig', () => {
 });
 
 describe("the Python service's variable names", () => {
+  it.each([
+    ['INFO', 'info'],
+    ['WARNING', 'warn'],
+    ['CRITICAL', 'fatal'],
+    ['Debug', 'debug'],
+  ])('reads LOG_LEVEL=%s as %s', (value, level) => {
+    expect(loadConfig({ LOG_LEVEL: value }).logLevel).toBe(level);
+  });
+
   it('reads DATABASE_URL and DATABASE_NAME as MONGODB_URI and MONGODB_DB when those are unset, with a warning each', () => {
     const config = loadConfig({ DATABASE_URL: 'mongodb://globeco-order-generation-service-mongodb:27017', DATABASE_NAME: 'prod' });
     expect(config.mongodb).toMatchObject({ uri: 'mongodb://globeco-order-generation-service-mongodb:27017', dbName: 'prod' });
