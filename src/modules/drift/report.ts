@@ -1,0 +1,93 @@
+// A portfolio's drift against its model, without trading (issue 18): pure
+// figures from the same optimiser input a rebalance builds (outcome.ts), in
+// exact decimals. Whether a security is inside its band is decided exactly;
+// weights and drifts are rounded half-up to WEIGHT_PLACES only for display.
+import { abs, add, compare, type Dec, formatPlaces, isZero, mul, quotient, sign, sub, ZERO } from '../../domain/decimal.js';
+import type { OptimizerInput } from '../../optimizer/types.js';
+
+/** Places of the weights, drifts and total drift shown (the rebalance shows `actual` to 4). */
+export const WEIGHT_PLACES = 6;
+
+export interface SecurityDrift {
+  readonly securityId: string;
+  readonly quantity: Dec;
+  readonly price: Dec;
+  /** quantity·price */
+  readonly marketValue: Dec;
+  /** marketValue / MV, rounded (0 when MV is 0). */
+  readonly weight: Dec;
+  readonly target: Dec;
+  readonly lowDrift: Dec;
+  readonly highDrift: Dec;
+  /** The band of weights [target − low_drift, target + high_drift]. */
+  readonly bandLow: Dec;
+  readonly bandHigh: Dec;
+  /** (marketValue − MV·target) / MV, rounded: signed, positive when overweight. */
+  readonly drift: Dec;
+  /** MV·(target − low) <= marketValue <= MV·(target + high), exactly. */
+  readonly inBand: boolean;
+}
+
+export interface PortfolioDriftFigures {
+  readonly marketValue: Dec;
+  readonly cash: Dec;
+  readonly cashWeight: Dec;
+  /** Σ|MV·w − u·p| / MV, rounded (0 when MV is 0). */
+  readonly totalDrift: Dec;
+  readonly inBand: boolean;
+  /** Securities outside their band. */
+  readonly outOfBand: number;
+  /** Sorted by security id. */
+  readonly securities: readonly SecurityDrift[];
+}
+
+const ratio = (value: Dec, mv: Dec) => (isZero(mv) ? ZERO : quotient(value, mv, WEIGHT_PLACES));
+const byId = (a: { securityId: string }, b: { securityId: string }) =>
+  a.securityId < b.securityId ? -1 : a.securityId > b.securityId ? 1 : 0;
+
+/** The drift figures of one portfolio; a negative market value is the caller's to refuse (`overdrawnReason`). */
+export function driftFigures(input: OptimizerInput): PortfolioDriftFigures {
+  let mv = input.cash;
+  for (const s of input.securities) mv = add(mv, mul(s.quantity, s.price));
+  let deviation = ZERO;
+  let outOfBand = 0;
+  const securities = [...input.securities].sort(byId).map((s): SecurityDrift => {
+    const value = mul(s.quantity, s.price);
+    const bandLow = sub(s.target, s.lowDrift);
+    const bandHigh = add(s.target, s.highDrift);
+    const off = sub(value, mul(mv, s.target));
+    deviation = add(deviation, abs(off));
+    const inBand = compare(value, mul(mv, bandLow)) >= 0 && compare(value, mul(mv, bandHigh)) <= 0;
+    if (!inBand) outOfBand += 1;
+    return {
+      securityId: s.securityId,
+      quantity: s.quantity,
+      price: s.price,
+      marketValue: value,
+      weight: ratio(value, mv),
+      target: s.target,
+      lowDrift: s.lowDrift,
+      highDrift: s.highDrift,
+      bandLow,
+      bandHigh,
+      drift: ratio(off, mv),
+      inBand,
+    };
+  });
+  return {
+    marketValue: mv,
+    cash: input.cash,
+    cashWeight: ratio(input.cash, mv),
+    totalDrift: ratio(deviation, mv),
+    inBand: outOfBand === 0,
+    outOfBand,
+    securities,
+  };
+}
+
+/** Why a valued portfolio has no drift to report: it is overdrawn (the optimiser's words for it). */
+export function overdrawnReason(figures: PortfolioDriftFigures): string | null {
+  return sign(figures.marketValue) < 0
+    ? `the portfolio is overdrawn: its market value is ${formatPlaces(figures.marketValue, 2)}, below zero`
+    : null;
+}
