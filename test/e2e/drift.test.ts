@@ -209,3 +209,62 @@ describe('POST /api/v1/model/:id/rebalance?trigger=threshold', () => {
     expect(metrics).toContain('drift_portfolio_total_drift_count 2');
   });
 });
+
+describe('rebalance_to', () => {
+  it('is target by default, band when asked; a PUT that omits it keeps it; OpenAPI shows it', async () => {
+    w = await createWorld({}, { clock });
+    const created = await w.t.request({ method: 'POST', url: '/api/v1/models', payload: { name: 'Edges', rebalance_to: 'band' } });
+    expectStatus(created, 201);
+    const model = json(created);
+    expect(model.rebalance_to).toBe('band');
+    expect(json(await w.t.request({ method: 'POST', url: '/api/v1/models', payload: { name: 'Plain' } })).rebalance_to).toBe('target');
+    const put = (payload: object) =>
+      w.t.request({
+        method: 'PUT',
+        url: `/api/v1/model/${model.model_id}`,
+        payload: { name: 'Edges', positions: [], portfolios: [], ...payload },
+      });
+    // The portal's PUT does not know the field: the stored value stays.
+    expect(json(expectStatus(await put({ version: 1 }), 200))).toMatchObject({ rebalance_to: 'band', version: 2 });
+    expect(json(expectStatus(await put({ version: 2, rebalance_to: 'target' }), 200))).toMatchObject({
+      rebalance_to: 'target',
+      version: 3,
+    });
+    expect(json(await get(`/api/v1/model/${model.model_id}`)).rebalance_to).toBe('target');
+    const bad = await w.t.request({ method: 'POST', url: '/api/v1/models', payload: { name: 'Bad', rebalance_to: 'edge' } });
+    expectStatus(bad, 400);
+    expect(json(bad).details).toEqual([{ path: 'rebalance_to', message: 'rebalance_to must be "target" or "band"' }]);
+    const openapi = json(await get('/openapi.json'));
+    expect(openapi.components.schemas.ModelDTO.properties.rebalance_to.enum).toEqual(['target', 'band']);
+    expect(openapi.components.schemas.ModelDTO.required).toContain('rebalance_to');
+  });
+
+  it('with band, a rebalance trades only as far as the band edge', async () => {
+    w = await createWorld({}, { clock });
+    w.security(sid('a'), 'AAA', '10');
+    w.holdings(pid('edge'), { cash: '7000', securities: [{ securityId: sid('a'), quantity: '300' }] });
+    // MV 10 000; A 50% ±10%: 400..600 shares. To the target: 500; to the band: 400.
+    const res = await w.t.request({
+      method: 'POST',
+      url: '/api/v1/models',
+      payload: { name: 'Edge', positions: [position(sid('a'), '0.5', '0.1')], portfolios: [pid('edge')], rebalance_to: 'band' },
+    });
+    const model = json(expectStatus(res, 201)).model_id;
+    const band = json(await w.t.request({ method: 'POST', url: `/api/v1/model/${model}/rebalance?dry_run=true` }));
+    expect(band[0].transactions).toEqual([{ transaction_type: 'BUY', security_id: sid('a'), quantity: 100, trade_date: '2026-03-02' }]);
+    expect(band[0].drifts[0]).toMatchObject({ adjusted_quantity: '400', actual: '0.4000' });
+    await w.t.request({
+      method: 'PUT',
+      url: `/api/v1/model/${model}`,
+      payload: {
+        name: 'Edge',
+        positions: [position(sid('a'), '0.5', '0.1')],
+        portfolios: [pid('edge')],
+        rebalance_to: 'target',
+        version: 1,
+      },
+    });
+    const target = json(await w.t.request({ method: 'POST', url: `/api/v1/model/${model}/rebalance?dry_run=true` }));
+    expect(target[0].transactions[0].quantity).toBe(200);
+  });
+});
