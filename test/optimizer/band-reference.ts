@@ -133,7 +133,7 @@ export function generateBand(seed: number, size?: number): OptimizerInput {
   const rnd = random(seed * 7919 + 13);
   const between = (lo: number, hi: number) => lo + (hi - lo) * rnd();
   const int = (lo: number, hi: number) => Math.floor(between(lo, hi + 1));
-  const n = size ?? int(2, 10);
+  const n = size ?? int(2, 6);
   const mv = Math.exp(between(Math.log(2e3), Math.log(5e6)));
   const cheap = rnd() < 0.125;
   const units = Math.max(n, int(190, 200)); // targets sum to 0.95 .. 1.0 in steps of 0.005
