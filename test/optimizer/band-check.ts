@@ -11,7 +11,14 @@ import { evaluate, marketValue } from './exact.js';
 import { Dec, type OptimizerInput, optimize } from './oracle.js';
 
 /** Exhaustive search up to this many vectors. */
-const EXHAUSTIVE = 3000;
+const EXHAUSTIVE = 20_000;
+
+function bindsAfterClamp(input: OptimizerInput): boolean {
+  const clamped = clampedHoldings(input);
+  let spend = new Dec(0);
+  for (const s of input.securities) spend = spend.plus(clamped.get(s.securityId)!.times(s.price));
+  return spend.greaterThan(marketValue(input));
+}
 
 async function checkBand(input: OptimizerInput, label: string): Promise<{ feasible: boolean; binding: boolean; exhaustive: boolean }> {
   const ours = optimize(input);
@@ -19,9 +26,7 @@ async function checkBand(input: OptimizerInput, label: string): Promise<{ feasib
   const reference = await solveBandWithHighs(input);
   expect(ours.status !== 'infeasible', `${label}: feasibility verdict`).toBe(reference.feasible);
   const clamped = clampedHoldings(input);
-  let spend = new Dec(0);
-  for (const s of input.securities) spend = spend.plus(clamped.get(s.securityId)!.times(s.price));
-  const binding = spend.greaterThan(marketValue(input));
+  const binding = bindsAfterClamp(input);
   if (ours.status === 'infeasible' || !reference.feasible) return { feasible: false, binding, exhaustive: false };
   const mine = evaluate(input, quantities(ours));
   const theirs = evaluate(input, reference.x);
@@ -39,9 +44,9 @@ async function checkBand(input: OptimizerInput, label: string): Promise<{ feasib
   return { feasible: true, binding, exhaustive };
 }
 
-/** One part of the band corpus: 60 band-family instances (2 to 6 securities, cash often binding) and the books among 40 drift-corpus seeds. */
+/** One part of the band corpus: 120 band-family instances (2 to 6 securities, cash often binding) and the books among 40 drift-corpus seeds. */
 export function bandCorpusPart(part: number): void {
-  const size = 60;
+  const size = 120;
   const first = (part - 1) * size + 1;
   it(`matches the MILP reference on band seeds ${first}..${first + size - 1} and corpus seeds`, async () => {
     const seen = { feasible: 0, infeasible: 0, binding: 0, exhaustive: 0 };
@@ -51,14 +56,18 @@ export function bandCorpusPart(part: number): void {
       if (o.exhaustive) seen.exhaustive += 1;
     };
     for (let seed = first; seed < first + size; seed++) count(await checkBand(generateBand(seed), `band seed ${seed}`));
-    // Books of the drift corpus (the cash rarely binds; HiGHS needs minutes on its tight family under this objective).
+    // Books of the drift corpus whose cash does not bind under this objective (decided by the reference's clamp
+    // rule, not by the optimiser): a binding book of dozens of securities with hundreds of shares each is a
+    // subset-sum question that neither HiGHS nor the exact search settles in test time (docs/drift.md, Limit).
     for (const instance of corpus(10_000 + part * 40, 40)) {
       if (instance.family !== 'book') continue;
-      count(await checkBand({ ...instance.input, objective: 'trade' }, `corpus seed ${instance.seed} (${instance.family})`));
+      const input: OptimizerInput = { ...instance.input, objective: 'trade' };
+      if (bindsAfterClamp(input)) continue;
+      count(await checkBand(input, `corpus seed ${instance.seed} (${instance.family})`));
     }
     console.log(`band corpus part ${part}: ${JSON.stringify(seen)}`);
-    expect(seen.feasible).toBeGreaterThan(60);
-    expect(seen.binding).toBeGreaterThan(15);
-    expect(seen.exhaustive).toBeGreaterThan(20);
+    expect(seen.feasible).toBeGreaterThan(120);
+    expect(seen.binding).toBeGreaterThan(30);
+    expect(seen.exhaustive).toBeGreaterThan(40);
   }, 300_000);
 }

@@ -85,6 +85,27 @@ export function driftFigures(input: OptimizerInput): PortfolioDriftFigures {
   };
 }
 
+/**
+ * The rebalance's question only (threshold trigger, metrics): market value,
+ * whether every security is inside its band, and the total drift; no per-security
+ * weights, so a model rebalance pays one division per portfolio.
+ */
+export function bandCheck(input: OptimizerInput): { readonly marketValue: Dec; readonly inBand: boolean; readonly totalDrift: Dec } {
+  let mv = input.cash;
+  const values = input.securities.map((s) => mul(s.quantity, s.price));
+  for (const v of values) mv = add(mv, v);
+  let deviation = ZERO;
+  let inBand = true;
+  input.securities.forEach((s, i) => {
+    const value = values[i]!;
+    deviation = add(deviation, abs(sub(value, mul(mv, s.target))));
+    if (inBand && (compare(value, mul(mv, sub(s.target, s.lowDrift))) < 0 || compare(value, mul(mv, add(s.target, s.highDrift))) > 0)) {
+      inBand = false;
+    }
+  });
+  return { marketValue: mv, inBand, totalDrift: ratio(deviation, mv) };
+}
+
 /** Why a valued portfolio has no drift to report: it is overdrawn (the optimiser's words for it). */
 export function overdrawnReason(figures: PortfolioDriftFigures): string | null {
   return sign(figures.marketValue) < 0

@@ -14,7 +14,7 @@ import type { OptimizerPool } from '../../optimizer/pool.js';
 import type { OptimizerResult } from '../../optimizer/types.js';
 import { withPortfolioSpan, withSpan } from '../../telemetry/spans.js';
 import { type Quote, type QuoteSession, type Upstreams, UpstreamUnavailableError } from '../../upstreams/index.js';
-import { driftFigures } from '../drift/report.js';
+import { bandCheck, driftFigures } from '../drift/report.js';
 import { inBandOutcome, type RebalanceTrigger, withObjective } from '../drift/threshold.js';
 import type { Model, ModelRepository } from '../models/repository.js';
 import type { SubmissionResult } from '../orders/service.js';
@@ -295,10 +295,10 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
       return unvalued;
     }
     const input = withObjective(optimizerInput(holdings, model.positions, quotes), model);
-    const figures = driftFigures(input);
-    if (figures.marketValue.digits >= 0n) drift.seen?.(!figures.inBand, figures.totalDrift);
-    if (drift.trigger === 'threshold' && figures.inBand) {
-      const untraded = inBandOutcome(portfolioId, await name, input, figures);
+    const check = bandCheck(input);
+    if (check.marketValue.digits >= 0n) drift.seen?.(!check.inBand, check.totalDrift);
+    if (drift.trigger === 'threshold' && check.inBand) {
+      const untraded = inBandOutcome(portfolioId, await name, input, driftFigures(input));
       observer.portfolio?.(untraded.status);
       return untraded;
     }
