@@ -37,7 +37,7 @@ export interface PortfolioDriftFigures {
   readonly inBand: boolean;
   /** Securities outside their band. */
   readonly outOfBand: number;
-  /** Sorted by security id. */
+  /** Sorted by security id (empty when not asked for). */
   readonly securities: readonly SecurityDrift[];
 }
 
@@ -45,21 +45,28 @@ const ratio = (value: Dec, mv: Dec) => (isZero(mv) ? ZERO : quotient(value, mv, 
 const byId = (a: { securityId: string }, b: { securityId: string }) =>
   a.securityId < b.securityId ? -1 : a.securityId > b.securityId ? 1 : 0;
 
-/** The drift figures of one portfolio; a negative market value is the caller's to refuse (`overdrawnReason`). */
-export function driftFigures(input: OptimizerInput): PortfolioDriftFigures {
+/**
+ * The drift figures of one portfolio; a negative market value is the caller's
+ * to refuse (`overdrawnReason`). Without `perSecurity` (a model's report: one
+ * row per portfolio) the securities are counted, not listed, and no weight is divided out.
+ */
+export function driftFigures(input: OptimizerInput, perSecurity = true): PortfolioDriftFigures {
   let mv = input.cash;
-  for (const s of input.securities) mv = add(mv, mul(s.quantity, s.price));
+  const values = input.securities.map((s) => mul(s.quantity, s.price));
+  for (const v of values) mv = add(mv, v);
   let deviation = ZERO;
   let outOfBand = 0;
-  const securities = [...input.securities].sort(byId).map((s): SecurityDrift => {
-    const value = mul(s.quantity, s.price);
+  const securities: SecurityDrift[] = [];
+  input.securities.forEach((s, i) => {
+    const value = values[i]!;
     const bandLow = sub(s.target, s.lowDrift);
     const bandHigh = add(s.target, s.highDrift);
     const off = sub(value, mul(mv, s.target));
     deviation = add(deviation, abs(off));
     const inBand = compare(value, mul(mv, bandLow)) >= 0 && compare(value, mul(mv, bandHigh)) <= 0;
     if (!inBand) outOfBand += 1;
-    return {
+    if (!perSecurity) return;
+    securities.push({
       securityId: s.securityId,
       quantity: s.quantity,
       price: s.price,
@@ -72,7 +79,7 @@ export function driftFigures(input: OptimizerInput): PortfolioDriftFigures {
       bandHigh,
       drift: ratio(off, mv),
       inBand,
-    };
+    });
   });
   return {
     marketValue: mv,
@@ -81,7 +88,7 @@ export function driftFigures(input: OptimizerInput): PortfolioDriftFigures {
     totalDrift: ratio(deviation, mv),
     inBand: outOfBand === 0,
     outOfBand,
-    securities,
+    securities: securities.sort(byId),
   };
 }
 

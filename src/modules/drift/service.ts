@@ -95,7 +95,14 @@ export function createDriftService(deps: DriftServiceDeps) {
   const observer = deps.observer ?? {};
 
   /** One portfolio's report: its holdings, the quotes of the session, the figures. */
-  async function driftOne(model: Model, portfolioId: string, name: Promise<string | null>, session: QuoteSession, signal: AbortSignal) {
+  async function driftOne(
+    model: Model,
+    portfolioId: string,
+    name: Promise<string | null>,
+    session: QuoteSession,
+    signal: AbortSignal,
+    perSecurity: boolean,
+  ) {
     const holdings = await upstreams.accounting.holdings(portfolioId, signal);
     const securities = securitiesOf(holdings, model.positions);
     const base = { portfolioId, cash: holdings.cash };
@@ -106,7 +113,7 @@ export function createDriftService(deps: DriftServiceDeps) {
       if (!(error instanceof PortfolioCannotBeValued)) throw error;
       return { ...base, portfolioName: await name, status: 'unvalued', reason: error.message, figures: null } satisfies PortfolioDrift;
     }
-    const figures = driftFigures(optimizerInput(holdings, model.positions, quotes));
+    const figures = driftFigures(optimizerInput(holdings, model.positions, quotes), perSecurity);
     const overdrawn = overdrawnReason(figures);
     const row: PortfolioDrift = {
       ...base,
@@ -134,7 +141,7 @@ export function createDriftService(deps: DriftServiceDeps) {
     const worker = async () => {
       for (let i = next++; i < ids.length && !signal.aborted; i = next++) {
         try {
-          rows[i] = await driftOne(model, ids[i]!, nameOf(ids[i]!), session, signal);
+          rows[i] = await driftOne(model, ids[i]!, nameOf(ids[i]!), session, signal, false);
         } catch (error) {
           if (failure === null && !signal.aborted) failure = error;
           cancel.abort();
@@ -160,7 +167,7 @@ export function createDriftService(deps: DriftServiceDeps) {
       if (model === undefined) throw new NotFoundError(`Portfolio ${portfolioId} is not in any model`);
       const signal = new AbortController().signal;
       const name = upstreams.portfolio.name(portfolioId, signal).catch(() => null);
-      const row = await driftOne(model, portfolioId, name, await rebalancing.quoteSession(model), signal);
+      const row = await driftOne(model, portfolioId, name, await rebalancing.quoteSession(model), signal, true);
       if (row.figures !== null && row.status !== 'unvalued') observer.portfolio?.(row.figures.totalDrift);
       return { model, row };
     },
