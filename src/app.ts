@@ -11,6 +11,8 @@ import type { Config } from './config.js';
 import { type Clock, systemClock } from './domain/clock.js';
 import { ValidationError } from './domain/errors.js';
 import { CORRELATED, createLogger, requestContext } from './logger.js';
+import { driftRoutes } from './modules/drift/routes.js';
+import { createDriftService } from './modules/drift/service.js';
 import { createSweeper, type Sweeper } from './modules/maintenance/sweeper.js';
 import { claimIndexes, createPortfolioClaims } from './modules/models/portfolio-claims.js';
 import { createModelRepository, modelIndexes } from './modules/models/repository.js';
@@ -218,6 +220,13 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     observer: app.metrics.rebalancing,
     ...(config.orders.submission ? { submitOrders: (id: string) => orderService.submit(id) } : {}),
   });
+  const driftService = createDriftService({
+    models,
+    upstreams,
+    rebalancing: rebalanceService,
+    concurrency: config.rebalanceConcurrency,
+    observer: app.metrics.drift,
+  });
   const cycles = createCycleRepository(app.mongo.db);
   const scheduler = createScheduler({
     models,
@@ -233,6 +242,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     cron: config.schedule.cron,
     timeZone: config.schedule.timeZone,
     leaseTtlMs: config.schedule.leaseTtlMs,
+    trigger: config.schedule.trigger,
     clock,
     log: logger,
     onCycleEnd: app.metrics.cycle,
@@ -284,6 +294,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
         spoolDir,
       });
       await api.register(orderRoutes, { service: orderService });
+      await api.register(driftRoutes, { service: driftService });
       await api.register(cycleRoutes, { cycles });
     },
     { prefix: '/api/v1' },

@@ -4,6 +4,7 @@
 //   order-generation rebalance model <model_id> [--dry-run]    print the RebalanceDTO[] as JSON
 //   order-generation rebalance portfolio <id> [--dry-run]      print the RebalanceDTO as JSON
 //   order-generation migrate [--dry-run | --rollback]          database migrations; print the report as JSON
+//   order-generation drift model|portfolio <id> [--json]        drift report: a table, worst first (or the JSON)
 // Exit codes: 0 done; 1 failed (the error in the one error shape on stderr); 2 bad arguments.
 import { parseArgs } from 'node:util';
 import { MongoClient } from 'mongodb';
@@ -13,6 +14,7 @@ import { type Config, ConfigError, loadConfig, loadDotEnv } from './config.js';
 import { withDevDatabaseIfUnset } from './dev-database.js';
 import { systemClock } from './domain/clock.js';
 import { createLogger } from './logger.js';
+import { modelDriftTable, portfolioDriftTable } from './modules/drift/table.js';
 import { createMigrator } from './modules/migrations/runner.js';
 import { toCycleDto } from './modules/scheduling/routes.js';
 import { SERVICE_VERSION } from './version.js';
@@ -24,12 +26,15 @@ Usage:
   order-generation rebalance portfolio <portfolio_id> [--dry-run]
   order-generation migrate [--dry-run]                      apply pending database migrations (dry run: report, change nothing)
   order-generation migrate --rollback                       put converted rebalances back in the Python service's format
+  order-generation drift model <model_id> [--json]          drift of every portfolio of a model, worst first (no trades)
+  order-generation drift portfolio <portfolio_id> [--json]  drift of one portfolio, per security, largest first
 Configuration comes from the environment, as for the server (see .env.example).`;
 
 type Command =
   | { kind: 'once' }
   | { kind: 'rebalance'; target: 'model' | 'portfolio'; id: string; dryRun: boolean }
-  | { kind: 'migrate'; dryRun: boolean; rollback: boolean };
+  | { kind: 'migrate'; dryRun: boolean; rollback: boolean }
+  | { kind: 'drift'; target: 'model' | 'portfolio'; id: string; json: boolean };
 
 function usage(problem: string): never {
   process.stderr.write(`${problem}\n\n${USAGE}\n`);
@@ -41,7 +46,13 @@ function command(argv: string[]): Command {
   try {
     parsed = parseArgs({
       args: argv,
-      options: { once: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, rollback: { type: 'boolean' }, help: { type: 'boolean' } },
+      options: {
+        once: { type: 'boolean' },
+        'dry-run': { type: 'boolean' },
+        rollback: { type: 'boolean' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean' },
+      },
       allowPositionals: true,
     });
   } catch (error) {
@@ -62,6 +73,14 @@ function command(argv: string[]): Command {
     return { kind: 'migrate', dryRun: values['dry-run'] === true, rollback: values.rollback === true };
   }
   if (values.rollback === true) usage('--rollback goes with migrate only');
+  if (positionals[0] === 'drift') {
+    const [, target, id, ...rest] = positionals;
+    if ((target !== 'model' && target !== 'portfolio') || id === undefined || rest.length > 0 || values['dry-run'] === true) {
+      usage(`Cannot understand: ${positionals.join(' ')}`);
+    }
+    return { kind: 'drift', target, id, json: values.json === true };
+  }
+  if (values.json === true) usage('--json goes with drift only');
   const [verb, target, id, ...rest] = positionals;
   if (verb !== 'rebalance' || (target !== 'model' && target !== 'portfolio') || id === undefined || rest.length > 0) {
     usage(positionals.length === 0 ? 'Nothing to do' : `Cannot understand: ${positionals.join(' ')}`);
@@ -110,6 +129,8 @@ async function main(): Promise<void> {
         process.stdout.write(`${JSON.stringify(toCycleDto(cycle), null, 2)}\n`);
         code = cycle.status === 'succeeded' ? 0 : 1;
       }
+    } else if (what.kind === 'drift') {
+      code = await drift(app, config, what);
     } else {
       // The command line acts with the operator's configuration: with API_KEYS set, one of
       // them authorises this request, which never leaves the process.
@@ -131,6 +152,28 @@ async function main(): Promise<void> {
     await database?.stop();
   }
   process.exit(code);
+}
+
+/** A drift report through the app's own route (nothing stored): a table, or the JSON with --json. */
+async function drift(
+  app: Awaited<ReturnType<typeof buildApp>>,
+  config: Config,
+  what: { target: 'model' | 'portfolio'; id: string; json: boolean },
+): Promise<number> {
+  const key = config.apiKeys[0];
+  const res = await app.inject({
+    method: 'GET',
+    url: `/api/v1/${what.target}/${encodeURIComponent(what.id)}/drift${what.target === 'model' ? '?sort_by=-total_drift' : ''}`,
+    headers: key === undefined ? {} : { authorization: `Bearer ${key}` },
+  });
+  const body = JSON.parse(res.body);
+  if (res.statusCode !== 200) {
+    process.stderr.write(`${JSON.stringify(body, null, 2)}\n`);
+    return 1;
+  }
+  const text = what.json ? JSON.stringify(body, null, 2) : what.target === 'model' ? modelDriftTable(body) : portfolioDriftTable(body);
+  process.stdout.write(`${text}\n`);
+  return 0;
 }
 
 /** Exit 0 done (or nothing to do), 1 a step failed or another process holds the lock. */

@@ -313,6 +313,12 @@ const settings = {
       description: 'cron expression for scheduled rebalance cycles (unset = off)',
     }),
     timeZone: variable({ name: 'REBALANCE_SCHEDULE_TZ', type: timeZone, default: 'UTC', description: 'time zone of the schedule' }),
+    trigger: variable({
+      name: 'REBALANCE_TRIGGER',
+      type: z.enum(['calendar', 'threshold'], { error: 'must be calendar or threshold' }),
+      default: 'calendar',
+      description: 'scheduled cycles: "calendar" trades every portfolio; "threshold" only those with a security outside its band',
+    }),
     leaseTtlMs: variable({
       name: 'CYCLE_LEASE_TTL_MS',
       type: integer(500, 3_600_000),

@@ -3,6 +3,7 @@
 // the synchronous core; `createOptimizerPool` (pool.ts) runs the expensive
 // solves (large, or cash-binding) in worker threads, off the event loop.
 import { add, type Dec, dec, formatDecimal, formatPlaces, isZero, mul, normalise, pow10, ZERO } from '../domain/decimal.js';
+import { decideBand, solveBand } from './band.js';
 import { prepare, type ScaledProblem } from './scaled.js';
 import { type CoreAnswer, decide, solveScaled } from './solve.js';
 import type { InfeasibleSecurity, OptimizerInput, OptimizerOptions, OptimizerResult } from './types.js';
@@ -104,7 +105,8 @@ export function optimize(input: OptimizerInput, options: OptimizerOptions = {}):
   // Without a clock there is no deadline: the optimiser reads no clock of its own.
   const now = options.now ?? (() => 0);
   const problem = prepare(input);
-  return answer(problem, solveScaled(problem, { now, at: options.now === undefined ? Infinity : now() + timeoutMs }), timeoutMs);
+  const deadline = { now, at: options.now === undefined ? Infinity : now() + timeoutMs };
+  return answer(problem, input.objective === 'trade' ? solveBand(problem, deadline) : solveScaled(problem, deadline), timeoutMs);
 }
 
 /**
@@ -113,6 +115,6 @@ export function optimize(input: OptimizerInput, options: OptimizerOptions = {}):
  */
 export function optimizeUnlessBinding(input: OptimizerInput, options: OptimizerOptions = {}): OptimizerResult | null {
   const problem = prepare(input);
-  const core = decide(problem);
+  const core = input.objective === 'trade' ? decideBand(problem) : decide(problem);
   return core.kind === 'sell_down' ? null : answer(problem, core, options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
 }

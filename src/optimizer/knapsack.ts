@@ -41,6 +41,12 @@ export interface KnapsackItem {
   readonly b: bigint;
   readonly Q: bigint;
   readonly P: bigint;
+  /**
+   * The second objective's change from selling k shares, when it is not the
+   * trade value above (the band objective, band.ts: the drift change). Convex
+   * in k, and |secondary(k)| <= maxShares·S·P so that M still dominates it.
+   */
+  readonly secondary?: (k: number) => bigint;
 }
 
 export interface KnapsackProblem {

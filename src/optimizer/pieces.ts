@@ -16,6 +16,7 @@ export interface Piece {
 
 /** Change in trade value from selling k shares: (|(b − k)·S − Q| − |b·S − Q|)·P, S = 10^sq. */
 export function tradeDelta(item: KnapsackItem, scale: bigint, k: number): bigint {
+  if (item.secondary !== undefined) return item.secondary(k);
   const offset = item.b * scale - item.Q;
   return (abs(offset - BigInt(k) * scale) - abs(offset)) * item.P;
 }

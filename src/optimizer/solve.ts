@@ -30,14 +30,14 @@ const MANY_SHARES = 24;
 /** Nodes of the least-drift search that seeds the exact one. */
 const SEED_NODES = 20_000;
 
-interface Decision {
+export interface Decision {
   low: number;
   high: number;
   best: number;
 }
 
 /** Steps 1 and 2 for security i. */
-function decideExactly(problem: ScaledProblem, i: number): Decision {
+export function decideExactly(problem: ScaledProblem, i: number): Decision {
   const { MV, W, LO, HI, P, Q, F, FV, sm, sw, sp, sq } = problem;
   const den = P[i]! * pow10(sm + sw - sp);
   let low = ceilDiv(MV * (W[i]! - LO[i]!) - FV[i]!, den);
@@ -141,7 +141,7 @@ export function sellDownAnswer(problem: ScaledProblem, best: Float64Array, low: 
  * dozen (the tie-break on trade value becomes a subset-sum question), the fill
  * DP answers instead if its table, bounded with that first answer, is small enough.
  */
-function sellDown(knapsack: KnapsackProblem, deadline: Deadline, tick: () => void): number[] {
+export function sellDown(knapsack: KnapsackProblem, deadline: Deadline, tick: () => void): number[] {
   const seed = leastDriftSeed(knapsack, deadline, SEED_NODES);
   if (knapsack.items.some((item) => item.maxShares > MANY_SHARES)) {
     const seedDrift = seed === null ? null : seed.reduce((sum, count, i) => sum + driftDelta(knapsack.items[i]!, count), 0n);

@@ -16,6 +16,12 @@ export interface OptimizerSecurity {
 export interface OptimizerInput {
   readonly securities: readonly OptimizerSecurity[];
   readonly cash: Dec;
+  /**
+   * What is minimised (issue 18): 'drift' (the default, rebalancing.md) or
+   * 'trade': the least traded value Σ|u' − u|·p that puts every security in its
+   * band within the cash, ties by least drift, then by security id (band.ts).
+   */
+  readonly objective?: 'drift' | 'trade';
 }
 
 export interface OptimizerOptions {

@@ -6,6 +6,9 @@ import { performance } from 'node:perf_hooks';
 import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { Dec } from '../domain/decimal.js';
+import { toNumber } from '../domain/decimal.js';
+import type { DriftObserver } from '../modules/drift/service.js';
 import type { OrderStatus } from '../modules/orders/repository.js';
 import type { RebalanceObserver } from '../modules/rebalancing/service.js';
 import type { CycleStatus } from '../modules/scheduling/cycles.js';
@@ -14,6 +17,8 @@ import type { CircuitName, UpstreamObserver } from '../upstreams/resilience.js';
 
 /** Request durations, in milliseconds (api.md). */
 const HTTP_BUCKETS_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
+/** Total drift of a portfolio (a fraction of its market value). */
+const DRIFT_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1];
 const SOLVER_BUCKETS_MS = [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 50, 100, 500, 1000, 5000, 30000];
 /** Every request that matched no route shares this path label. */
 export const UNMATCHED_PATH = '<unmatched>';
@@ -30,6 +35,8 @@ export interface Metrics {
   readonly registry: Registry;
   readonly upstreams: UpstreamObserver;
   readonly rebalancing: RebalanceObserver;
+  /** Drift reports (issue 18); model rebalances and cycles report theirs through `rebalancing.drifted`. */
+  readonly drift: DriftObserver;
   cycle(status: CycleStatus): void;
   orders(status: OrderStatus, count: number): void;
   /** Where the scrape-time gauges read from (set once the upstream clients exist). */
@@ -128,6 +135,29 @@ function createMetrics(): Metrics {
     labelNames: ['status'],
     registers,
   });
+  const outOfBand = new Gauge({
+    name: 'drift_portfolios_out_of_band',
+    help: 'Portfolios of a model with a security outside its band, at its last drift report or model rebalance (before trading)',
+    labelNames: ['model_id'],
+    registers,
+  });
+  const outOfBandCycles = new Gauge({
+    name: 'drift_out_of_band_cycles',
+    help: 'Consecutive rebalance cycles (of this replica) that found portfolios of the model out of band before trading',
+    labelNames: ['model_id'],
+    registers,
+  });
+  const totalDrift = new Histogram({
+    name: 'drift_portfolio_total_drift',
+    help: 'Total drift Σ|MV·w − u·p| / MV of each portfolio valued by a drift report or a model rebalance (before trading)',
+    buckets: DRIFT_BUCKETS,
+    registers,
+  });
+  const drifted = (modelId: string, count: number, drifts: readonly Dec[]) => {
+    outOfBand.set({ model_id: modelId }, count);
+    for (const d of drifts) totalDrift.observe(toNumber(d));
+  };
+  const cyclesOutOfBand = new Map<string, number>();
   const orders = new Counter({
     name: 'orders_submitted_total',
     help: 'Orders sent to the Order service, by what became of them',
@@ -146,6 +176,17 @@ function createMetrics(): Metrics {
       rebalance: (kind, outcome) => rebalances.inc({ kind, outcome }),
       portfolio: (status) => portfolios.inc({ status }),
       solved: (result, ms) => solver.observe({ result }, ms),
+      drifted(kind, modelId, count, drifts) {
+        drifted(modelId, count, drifts);
+        if (kind !== 'cycle') return;
+        const streak = count > 0 ? (cyclesOutOfBand.get(modelId) ?? 0) + 1 : 0;
+        cyclesOutOfBand.set(modelId, streak);
+        outOfBandCycles.set({ model_id: modelId }, streak);
+      },
+    },
+    drift: {
+      model: drifted,
+      portfolio: (d) => totalDrift.observe(toNumber(d)),
     },
     cycle: (status) => cycles.inc({ status }),
     orders: (status, count) => orders.inc({ status }, count),

@@ -30,6 +30,7 @@ describe('POST /api/v1/models', () => {
       ],
       portfolios: [pid(1)],
       last_rebalance_date: null,
+      rebalance_to: 'target',
       version: 1,
     });
   });
@@ -143,6 +144,7 @@ describe('PUT /api/v1/model/:model_id', () => {
       positions: [{ security_id: sid(3), target: '0.2', high_drift: '0.02', low_drift: '0.02' }],
       portfolios: [pid(3)],
       last_rebalance_date: null,
+      rebalance_to: 'target',
       version: 2,
     });
   });

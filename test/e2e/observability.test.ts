@@ -98,6 +98,7 @@ describe('docker/observability: the Grafana dashboard and the Prometheus alert r
         'OrderGenerationHigh5xxRate',
         'OrderGenerationRebalanceFailures',
         'OrderGenerationOrderSubmissionUnknown',
+        'OrderGenerationPortfoliosOutOfBand',
         'OrderGenerationUpstreamCircuitOpen',
       ].sort(),
     );
@@ -131,6 +132,7 @@ describe('docker/observability: the Grafana dashboard and the Prometheus alert r
       'upstream_circuit_state',
       'rebalance_cycles_total',
       'orders_submitted_total',
+      'drift_out_of_band_cycles',
     ]) {
       expect([...referenced.keys()], 'the kit covers requests, latency, rebalances, the solver, circuits, cycles and orders').toContain(
         want,

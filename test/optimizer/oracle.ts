@@ -21,6 +21,7 @@ export interface OptimizerSecurity {
 export interface OptimizerInput {
   readonly securities: readonly OptimizerSecurity[];
   readonly cash: Dec;
+  readonly objective?: 'drift' | 'trade';
 }
 
 const isExact = (value: unknown): value is Exact =>
@@ -45,6 +46,7 @@ export function toOracle<T>(value: T): Oracle<T> {
 const exact = (d: Dec): Exact => dec(d.toFixed());
 
 export const exactInput = (input: OptimizerInput): ExactInput => ({
+  ...(input.objective === undefined ? {} : { objective: input.objective }),
   cash: exact(input.cash),
   securities: input.securities.map((s) => ({
     securityId: s.securityId,

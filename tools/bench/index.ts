@@ -1,11 +1,12 @@
 // `npm run bench`: every benchmark, a table each, and the numbers as JSON in
 // bench/results/ so runs can be compared. `-- --only optimizer,end-to-end,http`
-// runs some; `-- --sizes 100,1000` changes the end-to-end model sizes;
+// runs some (drift: the drift report against a dry run, 1 000 portfolios, issue 18); `-- --sizes 100,1000` changes the end-to-end model sizes;
 // `-- --seconds 5` the length of each HTTP throughput run.
 import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
+import { benchDrift } from './drift.js';
 import { benchEndToEnd } from './end-to-end.js';
 import { benchHttp } from './http.js';
 import { benchOptimizer } from './optimizer.js';
@@ -14,7 +15,7 @@ const fmt = (ms: number) => (Number.isNaN(ms) ? '-' : ms < 1 ? ms.toFixed(4) : m
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 const { values } = parseArgs({ options: { only: { type: 'string' }, sizes: { type: 'string' }, seconds: { type: 'string' } } });
-const only = new Set((values.only ?? 'optimizer,end-to-end,http').split(','));
+const only = new Set((values.only ?? 'optimizer,end-to-end,http,drift').split(','));
 const sizes = (values.sizes ?? '100,1000,10000').split(',').map(Number);
 
 const machine = {
@@ -46,7 +47,7 @@ if (only.has('optimizer')) {
   log('wrote bench/results/optimizer.json');
 }
 
-if (only.has('end-to-end') || only.has('http')) {
+if (only.has('end-to-end') || only.has('http') || only.has('drift')) {
   log('building the service for the end-to-end and HTTP benchmarks');
   execFileSync('npm', ['run', 'build'], { stdio: 'ignore' });
 }
@@ -86,4 +87,20 @@ if (only.has('http')) {
   process.stdout.write(`${lines.join('\n')}\n\n`);
   await writeFile('bench/results/http.json', `${JSON.stringify({ machine, rows }, null, 2)}\n`);
   log('wrote bench/results/http.json');
+}
+
+if (only.has('drift')) {
+  const rows = await benchDrift([1000], log);
+  const lines = [
+    'Drift report (GET /model/{id}/drift, N portfolios x 100 holdings) against a dry-run rebalance of the same model; warm caches, best of 2',
+    '| portfolios | drift report: wall s | service CPU s | dry run: wall s | service CPU s | out of band | not valued |',
+    '|---|---|---|---|---|---|---|',
+    ...rows.map(
+      (r) =>
+        `| ${r.portfolios} | ${r.driftWallSeconds.toFixed(2)} | ${r.driftServiceCpuSeconds.toFixed(2)} | ${r.dryRunWallSeconds.toFixed(2)} | ${r.dryRunServiceCpuSeconds.toFixed(2)} | ${r.outOfBand} | ${r.unvalued} |`,
+    ),
+  ];
+  process.stdout.write(`${lines.join('\n')}\n\n`);
+  await writeFile('bench/results/drift.json', `${JSON.stringify({ machine, rows }, null, 2)}\n`);
+  log('wrote bench/results/drift.json');
 }

@@ -17,7 +17,11 @@ export interface Model {
   readonly lastRebalanceDate: Date | null;
   readonly version: number;
   readonly createdAt: Date;
+  /** What a rebalance aims for (issue 18): the target ('target', the default) or the nearest band edge ('band'). */
+  readonly rebalanceTo: RebalanceTo;
 }
+
+export type RebalanceTo = 'target' | 'band';
 
 /** The fields a write may change; `lastRebalanceDate` only when the writer means to. */
 export interface ModelChanges {
@@ -25,6 +29,8 @@ export interface ModelChanges {
   readonly positions: readonly ModelPosition[];
   readonly portfolios: readonly string[];
   readonly lastRebalanceDate?: Date | null;
+  /** Left as stored when undefined. */
+  readonly rebalanceTo?: RebalanceTo | undefined;
 }
 
 interface PositionDocument {
@@ -43,6 +49,8 @@ interface ModelDocument {
   version: number;
   created_at: Date;
   updated_at: Date;
+  /** Absent on models written before issue 18: 'target'. */
+  rebalance_to?: RebalanceTo;
 }
 
 export const MODELS = 'models';
@@ -84,6 +92,7 @@ function toModel(doc: ModelDocument): Model {
     lastRebalanceDate: doc.last_rebalance_date ?? null,
     version: doc.version,
     createdAt: doc.created_at,
+    rebalanceTo: doc.rebalance_to ?? 'target',
   };
 }
 
@@ -121,6 +130,7 @@ export function createModelRepository(db: Db, indexes: IndexGuard = { require: (
         version: 1,
         created_at: now,
         updated_at: now,
+        rebalance_to: changes.rebalanceTo ?? 'target',
       };
       try {
         await models.insertOne(doc);
@@ -175,6 +185,7 @@ export function createModelRepository(db: Db, indexes: IndexGuard = { require: (
         updated_at: now,
       };
       if (changes.lastRebalanceDate !== undefined) set.last_rebalance_date = changes.lastRebalanceDate;
+      if (changes.rebalanceTo !== undefined) set.rebalance_to = changes.rebalanceTo;
       try {
         // updateOne, not findOneAndUpdate: the embedded server applies only the former atomically.
         const result = await models.updateOne({ _id: toObjectId(current.id), version: current.version }, { $set: set });
@@ -188,6 +199,7 @@ export function createModelRepository(db: Db, indexes: IndexGuard = { require: (
         positions: changes.positions,
         portfolios: changes.portfolios,
         lastRebalanceDate: changes.lastRebalanceDate === undefined ? current.lastRebalanceDate : changes.lastRebalanceDate,
+        rebalanceTo: changes.rebalanceTo ?? current.rebalanceTo,
         version,
       };
     },

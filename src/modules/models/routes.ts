@@ -69,8 +69,8 @@ export const modelRoutes: FastifyPluginAsyncZod<{ service: ModelService }> = asy
       },
     },
     async (request, reply) => {
-      const { name, positions, portfolios } = request.body;
-      const model = await service.create({ name, positions: positions?.map(toModelPosition), portfolios });
+      const { name, positions, portfolios, rebalance_to: rebalanceTo } = request.body;
+      const model = await service.create({ name, positions: positions?.map(toModelPosition), portfolios, rebalanceTo });
       return reply.code(201).send(toModelDto(model));
     },
   );
@@ -99,6 +99,7 @@ export const modelRoutes: FastifyPluginAsyncZod<{ service: ModelService }> = asy
             : body.last_rebalance_date === null
               ? null
               : new Date(body.last_rebalance_date),
+        rebalanceTo: body.rebalance_to,
         version: body.version,
       });
       return toModelDto(model);

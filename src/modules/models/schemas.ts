@@ -40,11 +40,19 @@ export const PositionBody = z
 
 const PortfolioList = z.array(PortfolioId);
 
+/** Issue 18: what a rebalance aims for; optional on every write (absent on a replace: the stored value stays). */
+export const RebalanceTo = z.enum(['target', 'band'], { error: 'must be "target" or "band"' }).meta({
+  description:
+    'target (default): the holdings nearest the targets; band: every security just inside its drift band, trading the least value',
+  example: 'target',
+});
+
 export const CreateModelBody = z
   .strictObject({
     name: ModelName,
     positions: z.array(PositionBody).optional(),
     portfolios: PortfolioList.optional(),
+    rebalance_to: RebalanceTo.optional(),
   })
   .meta({
     id: 'CreateModelBody',
@@ -64,6 +72,7 @@ export const ReplaceModelBody = z
     positions: z.array(PositionBody),
     portfolios: PortfolioList,
     last_rebalance_date: z.iso.datetime({ offset: true, error: 'must be an ISO-8601 date-time' }).nullable().optional(),
+    rebalance_to: RebalanceTo.optional(),
     version: VersionNumber,
   })
   .meta({
@@ -104,6 +113,7 @@ export const ModelDto = z
     positions: z.array(PositionDto),
     portfolios: z.array(z.string()),
     last_rebalance_date: z.string().nullable(),
+    rebalance_to: RebalanceTo,
     version: z.int(),
   })
   .meta({
@@ -114,6 +124,7 @@ export const ModelDto = z
       positions: [{ security_id: '683b69d420f302c879a5fef0', target: '0.25', high_drift: '0.02', low_drift: '0.02' }],
       portfolios: ['683b6d88a29ee10e8b499643'],
       last_rebalance_date: null,
+      rebalance_to: 'target',
       version: 1,
     },
   });
@@ -143,6 +154,7 @@ export function toModelDto(model: Model): ModelDto {
     })),
     portfolios: [...model.portfolios],
     last_rebalance_date: model.lastRebalanceDate?.toISOString() ?? null,
+    rebalance_to: model.rebalanceTo,
     version: model.version,
   };
 }

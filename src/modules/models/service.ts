@@ -15,7 +15,7 @@ import { pageStart } from '../../domain/paging.js';
 import { MAX_QUERY_INTEGER } from '../../domain/schemas.js';
 import { parseSortBy } from '../../domain/sorting.js';
 import type { PortfolioClaims } from './portfolio-claims.js';
-import type { Model, ModelChanges, ModelRepository, ModelSortField } from './repository.js';
+import type { Model, ModelChanges, ModelRepository, ModelSortField, RebalanceTo } from './repository.js';
 
 /** Concurrent sub-resource writers retry on a moved version; each loss means another writer won. */
 const MAX_WRITE_ATTEMPTS = 100;
@@ -35,6 +35,7 @@ export interface NewModel {
   readonly name: string;
   readonly positions?: readonly ModelPosition[] | undefined;
   readonly portfolios?: readonly string[] | undefined;
+  readonly rebalanceTo?: RebalanceTo | undefined;
 }
 
 export interface ModelReplacement {
@@ -42,6 +43,8 @@ export interface ModelReplacement {
   readonly positions: readonly ModelPosition[];
   readonly portfolios: readonly string[];
   readonly lastRebalanceDate?: Date | null | undefined;
+  /** Undefined keeps the stored value (the portal's PUT does not know the field). */
+  readonly rebalanceTo?: RebalanceTo | undefined;
   readonly version: number;
 }
 
@@ -117,7 +120,7 @@ export function createModelService({ models, claims, clock, log }: ModelServiceD
       const now = clock.now();
       await claims.claim(id, portfolios, 1, now);
       try {
-        return await models.insert(id, { name: input.name, positions, portfolios }, now);
+        return await models.insert(id, { name: input.name, positions, portfolios, rebalanceTo: input.rebalanceTo }, now);
       } catch (error) {
         await claims.release(id, portfolios, 1);
         throw error;
@@ -142,6 +145,7 @@ export function createModelService({ models, claims, clock, log }: ModelServiceD
         positions,
         portfolios,
         ...(input.lastRebalanceDate !== undefined ? { lastRebalanceDate: input.lastRebalanceDate } : {}),
+        ...(input.rebalanceTo !== undefined ? { rebalanceTo: input.rebalanceTo } : {}),
       }));
     },
 

@@ -32,7 +32,8 @@ export interface PositionOutcome {
 export interface PortfolioOutcome {
   readonly portfolioId: string;
   readonly portfolioName: string | null;
-  readonly status: 'ok' | 'infeasible';
+  /** in_band: not traded under trigger=threshold (issue 18): positions unchanged, no trades. */
+  readonly status: 'ok' | 'infeasible' | 'in_band';
   readonly error: { readonly code: string; readonly message: string } | null;
   readonly marketValue: Dec;
   readonly cashBefore: Dec;

@@ -124,7 +124,7 @@ interface PortfolioDocument {
   seq: number;
   portfolio_id: string;
   portfolio_name: string | null;
-  status: 'ok' | 'infeasible';
+  status: 'ok' | 'infeasible' | 'in_band';
   error: { code: string; message: string } | null;
   market_value: Decimal128;
   cash_before_rebalance: Decimal128;

@@ -101,8 +101,12 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
     },
     async (request, reply) => {
       checkSubmit(request.query.submit);
-      const { dry_run: dryRun, submit } = request.query;
-      const { outcome, run } = await service.rebalancePortfolio(request.params.portfolio_id, { dryRun, submit });
+      const { dry_run: dryRun, submit, trigger } = request.query;
+      const { outcome, run } = await service.rebalancePortfolio(request.params.portfolio_id, {
+        dryRun,
+        submit,
+        ...(trigger ? { trigger } : {}),
+      });
       reportSubmission(reply, run);
       return toRebalanceDto(outcome, run.rebalanceId, run.tradeDate);
     },
@@ -138,10 +142,10 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
       };
       reply.raw.once('close', leave);
       try {
-        const { dry_run: dryRun, submit } = request.query;
+        const { dry_run: dryRun, submit, trigger } = request.query;
         const run = await service.rebalanceModel(
           request.params.model_id,
-          { dryRun, submit },
+          { dryRun, submit, ...(trigger ? { trigger } : {}) },
           {
             async start(run) {
               spool = await JsonSpool.create(run.total, spoolDir);

@@ -20,6 +20,14 @@ export const RebalanceQuery = z
         'With ORDER_SUBMISSION=on: submit the stored orders to the Order service before answering (as POST /rebalance/{id}/submit); ' +
         'the outcome is in the x-order-submission header',
     }),
+    trigger: z
+      .enum(['calendar', 'threshold'], { error: 'must be calendar or threshold' })
+      .optional()
+      .meta({
+        description:
+          'threshold: trade only the portfolios with a security outside its band; the others answer status "in_band", ' +
+          'with their drifts and no transactions (default calendar: every portfolio)',
+      }),
   })
   .refine((q) => !(q.dry_run && q.submit), { error: 'a dry run stores nothing, so it has no orders to submit', path: ['submit'] });
 
@@ -54,7 +62,9 @@ export const RebalanceDto = z
     portfolio_id: z.string(),
     portfolio_name: z.string().nullable(),
     rebalance_id: z.string().nullable(),
-    status: z.enum(['ok', 'infeasible']),
+    status: z.enum(['ok', 'infeasible', 'in_band']).meta({
+      description: 'in_band: left untraded by trigger=threshold (every security inside its band); its drifts are the current weights',
+    }),
     error: z.object({ code: z.string(), message: z.string() }).optional(),
     transactions: z.array(TransactionDto),
     drifts: z.array(DriftDto),
@@ -82,7 +92,7 @@ const StoredPosition = z.object({
 const StoredPortfolio = z.object({
   portfolio_id: z.string(),
   portfolio_name: z.string().nullable(),
-  status: z.enum(['ok', 'infeasible']),
+  status: z.enum(['ok', 'infeasible', 'in_band']),
   error: z.object({ code: z.string(), message: z.string() }).optional(),
   market_value: z.number(),
   cash_before_rebalance: z.number(),
@@ -111,7 +121,7 @@ export const errorResponses = { 400: ErrorResponse, 404: ErrorResponse } as cons
 
 export function toRebalanceDto(outcome: PortfolioOutcome, rebalanceId: string | null, tradeDate: string): RebalanceDto {
   // An infeasible portfolio is stored with its holdings, but answered with empty lists (api.md).
-  const positions = outcome.status === 'ok' ? outcome.positions : [];
+  const positions = outcome.status === 'infeasible' ? [] : outcome.positions;
   return {
     portfolio_id: outcome.portfolioId,
     portfolio_name: outcome.portfolioName,
@@ -145,7 +155,7 @@ export function toRebalanceDto(outcome: PortfolioOutcome, rebalanceId: string | 
  */
 export function rebalanceJson(outcome: PortfolioOutcome, rebalanceId: string | null, tradeDate: string): string {
   const str = JSON.stringify;
-  const positions = outcome.status === 'ok' ? outcome.positions : [];
+  const positions = outcome.status === 'infeasible' ? [] : outcome.positions;
   const date = str(tradeDate);
   let transactions = '';
   let drifts = '';

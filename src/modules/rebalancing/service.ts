@@ -6,6 +6,7 @@
 import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import type { Clock } from '../../domain/clock.js';
+import type { Dec } from '../../domain/decimal.js';
 import { AppError, NotFoundError, PortfolioCannotBeValued, VersionConflictError } from '../../domain/errors.js';
 import { pageStart } from '../../domain/paging.js';
 import { parseSortBy } from '../../domain/sorting.js';
@@ -13,6 +14,8 @@ import type { OptimizerPool } from '../../optimizer/pool.js';
 import type { OptimizerResult } from '../../optimizer/types.js';
 import { withPortfolioSpan, withSpan } from '../../telemetry/spans.js';
 import { type Quote, type QuoteSession, type Upstreams, UpstreamUnavailableError } from '../../upstreams/index.js';
+import { bandCheck, driftFigures } from '../drift/report.js';
+import { inBandOutcome, type RebalanceTrigger, withObjective } from '../drift/threshold.js';
 import type { Model, ModelRepository } from '../models/repository.js';
 import type { SubmissionResult } from '../orders/service.js';
 import { optimizerInput, outcomeOf, type PortfolioOutcome, securitiesOf, unvaluedOutcome } from './outcome.js';
@@ -46,6 +49,8 @@ export interface RebalanceObserver {
   rebalance?(kind: RebalanceKind, outcome: RebalanceOutcome): void;
   portfolio?(status: PortfolioOutcome['status']): void;
   solved?(result: OptimizerResult['status'], ms: number): void;
+  /** Before trading, per model rebalance: its portfolios out of band and their total drifts (issue 18). */
+  drifted?(kind: RebalanceKind, modelId: string, outOfBand: number, totalDrifts: readonly Dec[]): void;
 }
 
 const outcomeOfFailure = (error: unknown): RebalanceOutcome =>
@@ -61,6 +66,8 @@ export interface RebalanceOptions {
   readonly dryRun: boolean;
   /** Submit the orders once stored (ignored for a dry run, and when submission is off). */
   readonly submit: boolean;
+  /** threshold: trade only the portfolios out of band (issue 18); default calendar. */
+  readonly trigger?: RebalanceTrigger;
 }
 
 export interface RebalanceRun {
@@ -69,6 +76,8 @@ export interface RebalanceRun {
   readonly tradeDate: string;
   readonly total: number;
   readonly infeasible: number;
+  /** Portfolios left untraded because they were in band (trigger=threshold). */
+  readonly inBand?: number;
   /** What the Order service made of the orders, when they were submitted (stored and asked for). */
   readonly submission: SubmissionResult | null;
 }
@@ -154,6 +163,8 @@ interface Run {
   readonly tradeDate: string;
   readonly rebalanceId: string | null;
   readonly cancel: AbortController;
+  readonly trigger: RebalanceTrigger;
+  readonly kind: RebalanceKind;
 }
 
 export function createRebalanceService(deps: RebalanceServiceDeps) {
@@ -203,6 +214,8 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
       tradeDate: now.toISOString().slice(0, 10),
       rebalanceId: options.dryRun ? null : rebalances.newId(now),
       cancel: new AbortController(),
+      trigger: options.trigger ?? 'calendar',
+      kind,
     };
     // Every upstream call of the rebalance listens to it (REBALANCE_CONCURRENCY at a time).
     setMaxListeners(0, run.cancel.signal);
@@ -255,7 +268,14 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
   }
 
   /** One portfolio, from its holdings and the quotes to its outcome (the optimiser; no writes). */
-  async function rebalanceOne(model: Model, portfolioId: string, name: Promise<string | null>, session: QuoteSession, signal: AbortSignal) {
+  async function rebalanceOne(
+    model: Model,
+    portfolioId: string,
+    name: Promise<string | null>,
+    session: QuoteSession,
+    signal: AbortSignal,
+    drift: { readonly trigger?: RebalanceTrigger; readonly seen?: (outOfBand: boolean, totalDrift: Dec) => void } = {},
+  ) {
     const holdings = await upstreams.accounting.holdings(portfolioId, signal);
     const securities = securitiesOf(holdings, model.positions);
     let quotes;
@@ -274,7 +294,14 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
       observer.portfolio?.(unvalued.status);
       return unvalued;
     }
-    const input = optimizerInput(holdings, model.positions, quotes);
+    const input = withObjective(optimizerInput(holdings, model.positions, quotes), model);
+    const check = bandCheck(input);
+    if (check.marketValue.digits >= 0n) drift.seen?.(!check.inBand, check.totalDrift);
+    if (drift.trigger === 'threshold' && check.inBand) {
+      const untraded = inBandOutcome(portfolioId, await name, input, driftFigures(input));
+      observer.portfolio?.(untraded.status);
+      return untraded;
+    }
     const started = performance.now();
     const result = await withSpan(
       'rebalance.solve',
@@ -320,6 +347,13 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
     const writer = rebalanceId === null ? null : new BatchedWriter((batch) => rebalances.writePortfolios(rebalanceId, batch), cancel);
     let firstFailure: unknown = null;
     let infeasible = 0;
+    let inBand = 0;
+    let outOfBand = 0;
+    const totalDrifts: Dec[] = [];
+    const seen = (out: boolean, totalDrift: Dec) => {
+      if (out) outOfBand += 1;
+      totalDrifts.push(totalDrift);
+    };
     /** What the first infeasible portfolio said. */
     let firstInfeasible: string | null = null;
     let next = 0;
@@ -330,7 +364,7 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
           const outcome = await withPortfolioSpan(
             seq,
             { 'rebalance.portfolio_id': portfolioId },
-            () => rebalanceOne(model, portfolioId, nameOf(portfolioId), session, signal),
+            () => rebalanceOne(model, portfolioId, nameOf(portfolioId), session, signal, { trigger: run.trigger, seen }),
             (o) => ({ 'rebalance.portfolio.status': o.status }),
           );
           if (signal.aborted) return;
@@ -338,6 +372,7 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
             infeasible += 1;
             firstInfeasible ??= outcome.error?.message ?? null;
           }
+          if (outcome.status === 'in_band') inBand += 1;
           sink?.outcome(seq, outcome);
           await writer?.add(seq, outcome); // a dry run keeps nothing back: the sink has the answer
         } catch (error) {
@@ -360,8 +395,9 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
       );
     }
     if (firstFailure !== null) throw firstFailure;
+    observer.drifted?.(run.kind, model.id, outOfBand, totalDrifts);
     await publish(model, run, portfolioIds, infeasible);
-    return { rebalanceId, tradeDate: run.tradeDate, total, infeasible };
+    return { rebalanceId, tradeDate: run.tradeDate, total, infeasible, inBand };
   }
 
   async function loadModel(id: string): Promise<Model> {
@@ -388,7 +424,7 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
       const run = await rebalanceAndSubmit('portfolio', options, listing, async (model, run) => {
         const { signal } = run.cancel;
         const name = upstreams.portfolio.name(portfolioId, signal).catch(() => null);
-        const one = await rebalanceOne(model, portfolioId, name, await quoteSession(model), signal);
+        const one = await rebalanceOne(model, portfolioId, name, await quoteSession(model), signal, { trigger: run.trigger });
         if (signal.aborted) throw signal.reason;
         if (one.status === 'infeasible') throw new InfeasibleError(one.error?.message ?? 'no feasible solution exists');
         if (run.rebalanceId !== null) await rebalances.writePortfolios(run.rebalanceId, [{ seq: 0, outcome: one }]);
@@ -409,10 +445,10 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
       ),
 
     /** The same, for a model already loaded (scheduled cycles): stored, and submitted when submission is on. */
-    rebalanceLoadedModel: (model: Model) =>
+    rebalanceLoadedModel: (model: Model, trigger: RebalanceTrigger = 'calendar') =>
       rebalanceAndSubmit(
         'cycle',
-        { dryRun: false, submit: true },
+        { dryRun: false, submit: true, trigger },
         async () => model,
         (m, run) => rebalanceMany(m, m.portfolios, run, undefined),
       ),
@@ -434,6 +470,9 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
 
     portfolios: (rebalanceId: string, withPositions = true) => rebalances.portfolios(rebalanceId, withPositions),
     header,
+    // The same upstream reads for drift reports (modules/drift).
+    quoteSession,
+    knownQuotes,
 
     /** A page of stored rebalances in `sort_by` order, and how many there are in all. */
     async list(query: RebalanceListQuery, portfolioIds?: readonly string[]): Promise<{ headers: RebalanceHeader[]; total: number }> {

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../../domain/clock.js';
 import { AppError } from '../../domain/errors.js';
 import { UpstreamUnavailableError } from '../../upstreams/index.js';
+import type { RebalanceTrigger } from '../drift/threshold.js';
 import type { ModelRepository } from '../models/repository.js';
 import type { RebalanceService } from '../rebalancing/service.js';
 import type { CycleCounts, CycleRepository, CycleStatus } from './cycles.js';
@@ -15,6 +16,8 @@ export interface CycleDeps {
   readonly cycles: CycleRepository;
   readonly clock: Clock;
   readonly log: Logger;
+  /** REBALANCE_TRIGGER (issue 18): default calendar. */
+  readonly trigger?: RebalanceTrigger;
 }
 
 export interface CycleOutcome {
@@ -27,7 +30,15 @@ export interface CycleOutcome {
 /** Runs the models of one cycle; `stopping()` is asked between models (graceful shutdown). */
 export async function runCycleModels(deps: CycleDeps, stopping: () => boolean): Promise<CycleOutcome> {
   const { models, rebalancing, log } = deps;
-  const counts: CycleCounts = { models: 0, portfolios: 0, infeasible: 0, upstreamFailures: 0, ordersSubmitted: 0, ordersFailed: 0 };
+  const counts: CycleCounts = {
+    models: 0,
+    portfolios: 0,
+    infeasible: 0,
+    inBand: 0,
+    upstreamFailures: 0,
+    ordersSubmitted: 0,
+    ordersFailed: 0,
+  };
   const rebalanceIds: string[] = [];
   const errors: string[] = [];
   let interrupted = false;
@@ -41,10 +52,11 @@ export async function runCycleModels(deps: CycleDeps, stopping: () => boolean): 
     }
     attempted += 1;
     try {
-      const run = await rebalancing.rebalanceLoadedModel(model);
+      const run = await rebalancing.rebalanceLoadedModel(model, deps.trigger);
       counts.models += 1;
       counts.portfolios += run.total;
       counts.infeasible += run.infeasible;
+      counts.inBand += run.inBand ?? 0;
       if (run.rebalanceId !== null) rebalanceIds.push(run.rebalanceId);
       const submitted = run.submission;
       if (submitted !== null) {

@@ -12,6 +12,8 @@ export interface CycleCounts {
   models: number;
   portfolios: number;
   infeasible: number;
+  /** Portfolios left untraded in band (REBALANCE_TRIGGER=threshold). */
+  inBand: number;
   upstreamFailures: number;
   ordersSubmitted: number;
   ordersFailed: number;
@@ -40,6 +42,8 @@ interface CycleDocument {
   models: number;
   portfolios: number;
   infeasible: number;
+  /** Absent in records written before issue 18. */
+  in_band?: number;
   upstream_failures: number;
   orders_submitted: number;
   orders_failed: number;
@@ -59,6 +63,7 @@ function toCycle(d: CycleDocument): Cycle {
     models: d.models,
     portfolios: d.portfolios,
     infeasible: d.infeasible,
+    inBand: d.in_band ?? 0,
     upstreamFailures: d.upstream_failures,
     ordersSubmitted: d.orders_submitted,
     ordersFailed: d.orders_failed,
@@ -84,6 +89,7 @@ export function createCycleRepository(db: Db) {
         models: 0,
         portfolios: 0,
         infeasible: 0,
+        in_band: 0,
         upstream_failures: 0,
         orders_submitted: 0,
         orders_failed: 0,
@@ -110,6 +116,7 @@ export function createCycleRepository(db: Db) {
             models: counts.models,
             portfolios: counts.portfolios,
             infeasible: counts.infeasible,
+            in_band: counts.inBand,
             upstream_failures: counts.upstreamFailures,
             orders_submitted: counts.ordersSubmitted,
             orders_failed: counts.ordersFailed,

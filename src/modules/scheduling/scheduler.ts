@@ -70,7 +70,7 @@ export function createScheduler(deps: SchedulerDeps) {
       await cycles.finish(
         id,
         'failed',
-        { models: 0, portfolios: 0, infeasible: 0, upstreamFailures: 0, ordersSubmitted: 0, ordersFailed: 0 },
+        { models: 0, portfolios: 0, infeasible: 0, inBand: 0, upstreamFailures: 0, ordersSubmitted: 0, ordersFailed: 0 },
         [],
         [error instanceof Error ? error.message : String(error)],
         clock.now(),

@@ -1,0 +1,103 @@
+// rebalance_to "band" (issue 18) on hand-worked cases: the least traded value
+// that puts every security in its band within the cash, ties by least drift,
+// then by security id. Trades stop at the band edge and never cross the target.
+import { describe, expect, it } from 'vitest';
+import { bandBruteForce } from './band-reference.js';
+import { quantities } from './check.js';
+import { evaluate } from './exact.js';
+import { Dec, type OptimizerInput, type OptimizerSecurity, optimize } from './oracle.js';
+
+const security = (id: string, quantity: string, price: string, target: string, low: string, high = low): OptimizerSecurity => ({
+  securityId: id.padEnd(24, '0'),
+  quantity: new Dec(quantity),
+  price: new Dec(price),
+  target: new Dec(target),
+  lowDrift: new Dec(low),
+  highDrift: new Dec(high),
+});
+const band = (cash: string, securities: OptimizerSecurity[]): OptimizerInput => ({ cash: new Dec(cash), securities, objective: 'trade' });
+const held = (input: OptimizerInput) => {
+  const result = optimize(input);
+  expect(result.status, JSON.stringify(result)).not.toBe('infeasible');
+  return Object.fromEntries([...quantities(result)].map(([id, q]) => [id.replace(/0+$/, ''), q.toFixed()]));
+};
+
+describe('the band objective', () => {
+  it('buys up to the lower band edge, not to the target', () => {
+    // MV 10 000; A at 10, target 50% ±10%: 400..600 shares; 300 held.
+    const input = band('7000', [security('A', '300', '10', '0.5', '0.1')]);
+    expect(held(input)).toEqual({ A: '400' });
+    expect(held({ ...input, objective: 'drift' })).toEqual({ A: '500' }); // the target objective goes to the target
+  });
+
+  it('sells down to the upper band edge, not to the target', () => {
+    expect(held(band('3000', [security('A', '700', '10', '0.5', '0.1')]))).toEqual({ A: '600' });
+  });
+
+  it('leaves a holding inside its band alone, and sells a security outside the model entirely', () => {
+    const input = band('1000', [security('A', '250', '10', '0.5', '0.1'), security('OUT', '5', '100', '0', '0')]);
+    // MV = 1 000 + 2 500 + 500 = 4 000: A's band 1 600..2 400 = 160..240 shares: 250 sells 10 to 240.
+    expect(held(input)).toEqual({ A: '240', OUT: '0' });
+    expect(held(band('5500', [security('A', '450', '10', '0.5', '0.1')]))).toEqual({ A: '450' }); // MV 10 000: inside
+  });
+
+  it('keeps a fractional holding’s fraction and trades whole shares to the edge', () => {
+    // MV = 7 000 + 300.5·10 = 10 005: band 4 002..6 003 → 400.2..600.3: 400.5 (f = 0.5 + 400 whole).
+    expect(held(band('7000', [security('A', '300.5', '10', '0.5', '0.1')]))).toEqual({ A: '400.5' });
+  });
+
+  it('when the cash binds, frees it with the least trade even where more drift results', () => {
+    // MV 1 000, no cash. A must reach 2 shares (band 100..200 at 50): 100 to find.
+    // Selling one D (100) trades 100; selling two E (120) trades 120 but drifts less (70 against 250): D wins.
+    const input = band('0', [
+      security('A', '0', '50', '0.15', '0.05'),
+      security('D', '4', '100', '0.4', '0.1'),
+      security('E', '10', '60', '0.5', '0.1'),
+    ]);
+    expect(held(input)).toEqual({ A: '2', D: '3', E: '10' });
+    const result = evaluate(input, quantities(optimize(input)));
+    expect([result.trade.toFixed(), result.drift.toFixed()]).toEqual(['200', '250']);
+  });
+
+  it('between equal trades takes the least drift, not the first security', () => {
+    // MV 3 000 (cash 100). A (at 100, 50% ±10%: 12..18 shares) must buy 2: 100 more to find, one share of B or C.
+    // B holds its target (900); C is 400 over its 600 and inside its band (150..1 050). Selling C lowers the drift,
+    // selling B raises it: C is sold although B comes first.
+    const input = band('100', [
+      security('A', '10', '100', '0.5', '0.1'),
+      security('B', '9', '100', '0.3', '0.15'),
+      security('C', '10', '100', '0.2', '0.15'),
+    ]);
+    expect(held(input)).toEqual({ A: '12', B: '9', C: '9' });
+    const result = evaluate(input, quantities(optimize(input)));
+    expect([result.trade.toFixed(), result.drift.toFixed()]).toEqual(['300', '600']); // |1 500 − 1 200| + 0 + |600 − 900|
+    expect(Object.fromEntries([...bandBruteForce(input)!].map(([id, q]) => [id.replace(/0+$/, ''), q.toFixed()]))).toEqual({
+      A: '12',
+      B: '9',
+      C: '9',
+    });
+  });
+
+  it('between equal trades and drifts takes the smallest quantities in security-id order', () => {
+    // As above with B and C alike (each 10 held, 250 over a 750 target): selling one of each or two of either drifts 300.
+    const input = band('0', [
+      security('A', '10', '100', '0.5', '0.1'),
+      security('B', '10', '100', '0.25', '0.1'),
+      security('C', '10', '100', '0.25', '0.1'),
+    ]);
+    expect(held(input)).toEqual({ A: '12', B: '8', C: '10' });
+  });
+
+  it('is infeasible when the bands need more than the market value, and when a band holds no whole share', () => {
+    // MV 1 000: A needs 500 (50%, no room below) and B at least 600 (60% − 0).
+    const over = optimize(band('0', [security('A', '0', '50', '0.5', '0'), security('B', '10', '100', '0.6', '0', '0.4')]));
+    expect(over.status === 'infeasible' && over.reason).toBe('cash');
+    const trap = optimize(band('100000', [security('X', '0', '1500', '0.01', '0.002')]));
+    expect(trap.status === 'infeasible' && trap.reason).toBe('band');
+    // With room in B's band (400 to 1 000) the same book is feasible: B sells only what A needs, not down to its 400 target.
+    expect(held(band('0', [security('A', '0', '50', '0.5', '0'), security('B', '10', '100', '0.4', '0', '0.6')]))).toEqual({
+      A: '10',
+      B: '5',
+    });
+  });
+});
