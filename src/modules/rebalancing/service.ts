@@ -16,6 +16,7 @@ import { type Quote, type QuoteSession, type Upstreams, UpstreamUnavailableError
 import type { Model, ModelRepository } from '../models/repository.js';
 import type { SubmissionResult } from '../orders/service.js';
 import { optimizerInput, outcomeOf, type PortfolioOutcome, securitiesOf, unvaluedOutcome } from './outcome.js';
+import type { ProgressTracker, RebalanceProgress } from './progress.js';
 import { REBALANCE_SORT_FIELDS, type RebalanceHeader, type RebalanceRepository } from './repository.js';
 
 export interface RebalanceServiceDeps {
@@ -29,6 +30,8 @@ export interface RebalanceServiceDeps {
   readonly observer?: RebalanceObserver;
   /** Submits a stored rebalance's orders; absent when ORDER_SUBMISSION is off. */
   readonly submitOrders?: (rebalanceId: string) => Promise<SubmissionResult>;
+  /** Follows each model rebalance as it goes (progress log lines, the in-flight gauge, the command line's bar). */
+  readonly progress?: ProgressTracker;
 }
 
 /** A page of stored rebalances as asked for: `sort_by` as sent, offset default 0, limit default 10. */
@@ -61,6 +64,8 @@ export interface RebalanceOptions {
   readonly dryRun: boolean;
   /** Submit the orders once stored (ignored for a dry run, and when submission is off). */
   readonly submit: boolean;
+  /** Stops the rebalance from outside (an asynchronous one cancelled); its reason, an AppError, is what the rebalance fails with. */
+  readonly signal?: AbortSignal;
 }
 
 export interface RebalanceRun {
@@ -75,7 +80,14 @@ export interface RebalanceRun {
 
 /** Receives each portfolio's outcome as soon as it is known (answers are spooled, not held). */
 export interface OutcomeSink {
-  start(run: { readonly rebalanceId: string | null; readonly tradeDate: string; readonly total: number }): Promise<void>;
+  start(run: {
+    readonly rebalanceId: string | null;
+    readonly tradeDate: string;
+    readonly total: number;
+    readonly modelId: string;
+    readonly modelName: string;
+    readonly startedAt: Date;
+  }): Promise<void>;
   outcome(seq: number, outcome: PortfolioOutcome): void;
 }
 
@@ -206,6 +218,10 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
     };
     // Every upstream call of the rebalance listens to it (REBALANCE_CONCURRENCY at a time).
     setMaxListeners(0, run.cancel.signal);
+    const outside = options.signal;
+    const stopFromOutside = () => run.cancel.abort(outside?.reason);
+    if (outside?.aborted) stopFromOutside();
+    outside?.addEventListener('abort', stopFromOutside, { once: true });
     running.add(run.cancel);
     if (run.rebalanceId !== null) writing.add(run.rebalanceId);
     let done;
@@ -220,10 +236,11 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
     } catch (failure) {
       if (run.rebalanceId !== null) await discard(run.rebalanceId);
       // Stopped from outside: whatever its upstream calls made of the abort, say why.
-      const error = run.cancel.signal.reason instanceof ShuttingDownError ? run.cancel.signal.reason : failure;
+      const error = run.cancel.signal.reason instanceof AppError ? run.cancel.signal.reason : failure;
       observer.rebalance?.(kind, outcomeOfFailure(error));
       throw error;
     } finally {
+      outside?.removeEventListener('abort', stopFromOutside);
       running.delete(run.cancel);
       if (run.rebalanceId !== null) writing.delete(run.rebalanceId);
     }
@@ -307,10 +324,27 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
 
   /** Every portfolio of a model, REBALANCE_CONCURRENCY at a time, each outcome to the sink and to the writer. */
   async function rebalanceMany(model: Model, portfolioIds: readonly string[], run: Run, sink: OutcomeSink | undefined) {
+    const { rebalanceId, tradeDate, now: startedAt } = run;
+    const total = portfolioIds.length;
+    await sink?.start({ rebalanceId, tradeDate, total, modelId: model.id, modelName: model.name, startedAt });
+    const progress = deps.progress?.begin({ rebalanceId, modelId: model.id, total });
+    try {
+      return await rebalancePortfolios(model, portfolioIds, run, sink, progress);
+    } finally {
+      progress?.end();
+    }
+  }
+
+  async function rebalancePortfolios(
+    model: Model,
+    portfolioIds: readonly string[],
+    run: Run,
+    sink: OutcomeSink | undefined,
+    progress: RebalanceProgress | undefined,
+  ) {
     const { rebalanceId, cancel } = run;
     const { signal } = cancel;
     const total = portfolioIds.length;
-    await sink?.start({ rebalanceId, tradeDate: run.tradeDate, total });
     // Names are cosmetic: a failed lookup (or a cancelled one) is just no name.
     const names = total >= BULK_NAMES_FROM ? upstreams.portfolio.names(signal).catch(() => new Map<string, string>()) : null;
     const nameOf = (id: string) =>
@@ -327,12 +361,13 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
       for (let seq = next++; seq < total && !signal.aborted; seq = next++) {
         try {
           const portfolioId = portfolioIds[seq]!;
+          progress?.started();
           const outcome = await withPortfolioSpan(
             seq,
             { 'rebalance.portfolio_id': portfolioId },
             () => rebalanceOne(model, portfolioId, nameOf(portfolioId), session, signal),
             (o) => ({ 'rebalance.portfolio.status': o.status }),
-          );
+          ).finally(() => progress?.finished());
           if (signal.aborted) return;
           if (outcome.status === 'infeasible') {
             infeasible += 1;
@@ -432,7 +467,8 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
       return ids.filter((id) => !undiscarded.has(id)).length;
     },
 
-    portfolios: (rebalanceId: string, withPositions = true) => rebalances.portfolios(rebalanceId, withPositions),
+    portfolios: (rebalanceId: string, withPositions = true, page?: { offset: number; limit: number }) =>
+      rebalances.portfolios(rebalanceId, withPositions, page),
     header,
 
     /** A page of stored rebalances in `sort_by` order, and how many there are in all. */
