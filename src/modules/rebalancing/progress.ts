@@ -51,6 +51,8 @@ interface Entry {
 export interface ProgressRegistry extends ProgressTracker {
   /** Every rebalance running in this process now. */
   running(): ProgressSnapshot[];
+  /** Told when a rebalance begins and ends (with its last figures); returns how to stop listening. */
+  listen(listener: (event: 'begin' | 'end', progress: ProgressSnapshot) => void): () => void;
   /** Logs a line for each running rebalance every `intervalMs` (0: never) until `stop`. */
   startLogging(log: Logger, intervalMs: number): void;
   stop(): void;
@@ -60,6 +62,10 @@ export function createProgressRegistry(nowMs: () => number = () => performance.n
   const entries = new Map<string, Entry>();
   let dryRuns = 0;
   let timer: NodeJS.Timeout | null = null;
+  const listeners = new Set<(event: 'begin' | 'end', progress: ProgressSnapshot) => void>();
+  const tell = (event: 'begin' | 'end', e: Entry) => {
+    for (const listener of listeners) listener(event, snapshot(e));
+  };
 
   const snapshot = (e: Entry): ProgressSnapshot => ({ ...e });
 
@@ -68,6 +74,7 @@ export function createProgressRegistry(nowMs: () => number = () => performance.n
       const key = rebalanceId ?? `dry-run-${++dryRuns}`;
       const entry: Entry = { key, rebalanceId, modelId, total, done: 0, inFlight: 0, startedMs: nowMs() };
       entries.set(key, entry);
+      tell('begin', entry);
       return {
         started: () => {
           entry.inFlight += 1;
@@ -78,11 +85,17 @@ export function createProgressRegistry(nowMs: () => number = () => performance.n
         },
         end: () => {
           entries.delete(key);
+          tell('end', entry);
         },
       };
     },
 
     running: () => [...entries.values()].map(snapshot),
+
+    listen(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
 
     startLogging(log, intervalMs) {
       if (intervalMs <= 0 || timer !== null) return;
