@@ -256,6 +256,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     clock,
     log: logger,
     onCycleEnd: app.metrics.cycle,
+    progress,
+    progressEveryMs: config.jobs.heartbeatMs,
   });
   app.decorate('scheduler', scheduler);
   const spoolDir = config.maintenance.spoolDir ?? tmpdir();
