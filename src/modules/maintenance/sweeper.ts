@@ -16,7 +16,8 @@
 //   process stopped recording progress for REBALANCE_JOB_STALE_MS is marked
 //   abandoned and what it wrote removed; a complete dry run past its time is
 //   removed; a dry run's portfolio documents (never published, by design) are
-//   left alone until then.
+//   left alone until then, and so are those of an asynchronous rebalance still
+//   running on any replica, whatever its age.
 // - Spool files and indexes: on every replica (each has its own files, and
 //   its own view of which indexes exist).
 import type { Logger } from 'pino';
@@ -32,7 +33,7 @@ export interface SweeperDeps {
   readonly rebalances: RebalanceRepository;
   readonly rebalancing: Pick<RebalanceService, 'inFlight' | 'retryDiscards'>;
   /** Asynchronous rebalances: abandoned ones marked, expired dry runs removed. */
-  readonly jobs?: Pick<RebalanceJobs, 'sweep' | 'dryRuns' | 'running'>;
+  readonly jobs?: Pick<RebalanceJobs, 'sweep' | 'kept' | 'running'>;
   readonly indexes: IndexHealth;
   readonly lease: Lease;
   readonly spoolDir: string;
@@ -75,7 +76,7 @@ export function createSweeper(deps: SweeperDeps) {
       const live = rebalancing.inFlight();
       const jobsHere = deps.jobs?.running() ?? new Set<string>();
       let ids = (await rebalances.unpublishedBefore(before)).filter((id) => !live.has(id) && !jobsHere.has(id));
-      const kept = (await deps.jobs?.dryRuns(ids)) ?? new Set<string>();
+      const kept = (await deps.jobs?.kept(ids)) ?? new Set<string>();
       ids = ids.filter((id) => !kept.has(id));
       const portfolioDocuments = await rebalances.discardMany(ids);
       return { leased: true, rebalances: ids.length, portfolioDocuments };

@@ -133,10 +133,13 @@ export function createJobRepository(db: Db) {
     async expiredDryRuns(now: Date): Promise<string[]> {
       return (await jobs.find({ dry_run: true, expires_at: { $lt: now } }).toArray()).map((d) => d._id.toHexString());
     },
-    /** The ids among these that are asynchronous dry runs (their portfolio documents have no header by design). */
-    async dryRuns(ids: readonly string[]): Promise<Set<string>> {
+    /**
+     * The ids among these whose portfolio documents are not leftovers: asynchronous dry runs (no header by
+     * design, removed when they expire) and rebalances still running on some replica (by their heartbeat).
+     */
+    async kept(ids: readonly string[]): Promise<Set<string>> {
       if (ids.length === 0) return new Set();
-      const docs = await jobs.find({ _id: { $in: ids.map(toObjectId) }, dry_run: true }).toArray();
+      const docs = await jobs.find({ _id: { $in: ids.map(toObjectId) }, $or: [{ dry_run: true }, { status: 'running' }] }).toArray();
       return new Set(docs.map((d) => d._id.toHexString()));
     },
     remove: async (id: string) => void (await jobs.deleteOne({ _id: toObjectId(id) })),
@@ -437,8 +440,8 @@ export function createRebalanceJobs(deps: JobsDeps) {
       return { abandoned, expired };
     },
 
-    /** Among these ids of portfolio documents without a header, the asynchronous dry runs (kept until they expire). */
-    dryRuns: (ids: readonly string[]) => jobs.dryRuns(ids),
+    /** Among these ids of portfolio documents without a header, those to keep: dry runs until they expire, running rebalances. */
+    kept: (ids: readonly string[]) => jobs.kept(ids),
 
     /** Ids of the jobs running in this process. */
     running: (): ReadonlySet<string> => new Set(local.keys()),
