@@ -3,8 +3,8 @@
 // service process: the time to the 202, the time until GET /rebalance/{id}
 // says complete (polled every 500 ms), the time to read every portfolio in
 // pages of 100 with their positions, and the service's peak RSS over all of
-// it. Then, on the same process, the synchronous call for comparison (time to
-// its first byte and to its last), which is what an ingress timeout cuts.
+// it. With --sync, the synchronous call on a fresh service and database for
+// comparison (time to its first byte and to its last: what an ingress timeout cuts).
 import { startSimulator } from '../simulator/simulator.js';
 import { benchModelPositions, cpuSeconds, peakRssMiB, startService } from './end-to-end.js';
 
@@ -17,12 +17,37 @@ export interface AsyncRow {
   readonly serviceCpuSeconds: number;
   /** Peak RSS of the service through the asynchronous run and the reading of its pages (before the synchronous call). */
   readonly peakRssMiB: number;
-  /** The synchronous call on the same model afterwards (warm caches): first byte and last, in seconds; NaN when not run. */
+  /** The synchronous call on a fresh service: first byte and last, in seconds; NaN when not run. */
   readonly syncFirstByteSeconds: number;
   readonly syncSeconds: number;
 }
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The synchronous call on a fresh simulator, service and database: seconds to its first byte and to its last. */
+async function timeSync(portfolios: number): Promise<{ firstByte: number; last: number }> {
+  const sim = await startSimulator({ seed: 7, securities: 500, portfolios, holdings: 100 });
+  const service = await startService(sim);
+  try {
+    const created = await fetch(`${service.url}/api/v1/models`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: `Sync ${portfolios}`, positions: benchModelPositions(sim), portfolios: sim.book.portfolioIds() }),
+    });
+    const { model_id: modelId } = (await created.json()) as { model_id: string };
+    const started = performance.now();
+    const res = await fetch(`${service.url}/api/v1/model/${modelId}/rebalance`, { method: 'POST' });
+    const firstByte = (performance.now() - started) / 1000;
+    if (res.status !== 200) throw new Error(`sync rebalance answered ${res.status}: ${(await res.text()).slice(0, 600)}`);
+    for await (const _ of res.body as unknown as AsyncIterable<Uint8Array>) {
+      // read to the end, holding nothing
+    }
+    return { firstByte, last: (performance.now() - started) / 1000 };
+  } finally {
+    await service.stop();
+    await sim.stop();
+  }
+}
 
 export async function benchAsync(sizes: readonly number[], withSync: boolean, log: (line: string) => void): Promise<AsyncRow[]> {
   const rows: AsyncRow[] = [];
@@ -61,7 +86,10 @@ export async function benchAsync(sizes: readonly number[], withSync: boolean, lo
         }
       }
       const completeSeconds = (performance.now() - started) / 1000;
-      if (status !== 'complete') throw new Error(`the asynchronous rebalance ended ${status}`);
+      if (status !== 'complete') {
+        const ended = await (await fetch(`${service.url}${location}`)).text();
+        throw new Error(`the asynchronous rebalance ended ${status}: ${ended.slice(0, 600)}`);
+      }
 
       const id = location.split('/').at(-1)!;
       const pagesStarted = performance.now();
@@ -75,18 +103,9 @@ export async function benchAsync(sizes: readonly number[], withSync: boolean, lo
       const serviceCpuSeconds = (await cpuSeconds(pid)) - cpuBefore;
       const peak = await peakRssMiB(pid);
 
-      let syncFirstByteSeconds = Number.NaN;
-      let syncSeconds = Number.NaN;
-      if (withSync) {
-        const syncStarted = performance.now();
-        const res = await fetch(`${service.url}/api/v1/model/${modelId}/rebalance`, { method: 'POST' });
-        syncFirstByteSeconds = (performance.now() - syncStarted) / 1000;
-        if (res.status !== 200) throw new Error(`sync rebalance answered ${res.status}`);
-        for await (const _ of res.body as unknown as AsyncIterable<Uint8Array>) {
-          // read to the end, holding nothing
-        }
-        syncSeconds = (performance.now() - syncStarted) / 1000;
-      }
+      const sync = withSync ? await timeSync(portfolios) : { firstByte: Number.NaN, last: Number.NaN };
+      const syncFirstByteSeconds = sync.firstByte;
+      const syncSeconds = sync.last;
       const row: AsyncRow = {
         portfolios,
         acceptedMs,

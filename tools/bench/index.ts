@@ -80,8 +80,8 @@ if (only.has('async')) {
   const rows = await benchAsync(sizes, values.sync === true, log);
   const s = (seconds: number) => (Number.isNaN(seconds) ? '-' : seconds.toFixed(1));
   const lines = [
-    'Asynchronous rebalance (same model; ?async=true on a fresh service, status polled every 500 ms, then every portfolio read in pages of 100 with positions)',
-    '| portfolios | 202 in ms | complete in s | pages read in s | pages MiB | service CPU s | service peak RSS MiB | sync afterwards: first byte s | sync: last byte s |',
+    'Asynchronous rebalance (same model; ?async=true on a fresh service, status polled every 500 ms, then every portfolio read in pages of 100 with positions; with --sync the synchronous call on a fresh service)',
+    '| portfolios | 202 in ms | complete in s | pages read in s | pages MiB | service CPU s | service peak RSS MiB | sync (fresh service): first byte s | sync: last byte s |',
     '|---|---|---|---|---|---|---|---|---|',
     ...rows.map(
       (r) =>

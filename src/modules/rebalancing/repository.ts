@@ -321,7 +321,8 @@ export function createRebalanceRepository(db: Db) {
 
     /**
      * A rebalance's portfolios in the model's order, one document at a time (positions left out when not wanted);
-     * a page of them when asked (`seq` is the place in the model's order, from 0: an index range, no skipping).
+     * a page of them when asked (`seq` is the place in the model's order, from 0: a closed index range, no skipping;
+     * the embedded database reads every document an open range matches before it limits).
      */
     async *portfolios(
       rebalanceId: string,
@@ -332,7 +333,7 @@ export function createRebalanceRepository(db: Db) {
       const filter =
         page === undefined
           ? { rebalance_id: toObjectId(rebalanceId) }
-          : { rebalance_id: toObjectId(rebalanceId), seq: { $gte: page.offset } };
+          : { rebalance_id: toObjectId(rebalanceId), seq: { $gte: page.offset, $lt: page.offset + page.limit } };
       let cursor = portfolios.find(filter, options).sort({ seq: 1 }).batchSize(200);
       if (page !== undefined) cursor = cursor.limit(page.limit);
       for await (const doc of cursor) yield toOutcome(doc, withPositions);
