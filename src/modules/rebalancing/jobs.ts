@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../../domain/clock.js';
 import { AppError, type ErrorCode, type ErrorDetail } from '../../domain/errors.js';
 import { toObjectId } from '../../domain/ids.js';
-import type { IndexSpec } from '../../plugins/mongo.js';
+import { type IndexSpec, isDatabaseUnavailable } from '../../plugins/mongo.js';
 import type { PortfolioOutcome } from './outcome.js';
 import type { RebalanceHeader, RebalanceRepository } from './repository.js';
 import { type OutcomeSink, type RebalanceService, ShuttingDownError } from './service.js';
@@ -155,11 +155,14 @@ export class RebalanceCancelledError extends AppError {
   }
 }
 
+/** As plugins/errors.ts answers it: the AppError's own, the database's 503, else a 500 without internals. */
 function errorShape(error: unknown, correlationId: string): JobError {
   const e =
     error instanceof AppError
       ? error
-      : new AppError(500, 'INTERNAL', 'An internal error occurred; the correlation id identifies it in the service logs');
+      : isDatabaseUnavailable(error)
+        ? new AppError(503, 'UPSTREAM_UNAVAILABLE', 'MongoDB, the service database, is unavailable; retry later')
+        : new AppError(500, 'INTERNAL', 'An internal error occurred; the correlation id identifies it in the service logs');
   return {
     status_code: e.statusCode,
     code: e.code,
@@ -366,8 +369,8 @@ export function createRebalanceJobs(deps: JobsDeps) {
               error: errorShape(error, correlationId),
               expires_at: null,
             });
-            const level = status === 'failed' ? 'warn' : 'info';
-            log[level]({ rebalanceId: j.id, status, err: error }, `asynchronous rebalance ${status}`);
+            const level = status !== 'failed' ? 'info' : error instanceof AppError ? 'warn' : 'error';
+            log[level]({ rebalanceId: j.id, status, err: error, correlation_id: correlationId }, `asynchronous rebalance ${status}`);
           },
         );
         const tracked = settled
