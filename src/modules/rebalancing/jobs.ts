@@ -187,6 +187,8 @@ interface LocalJob {
   done: number;
   infeasible: number;
   readonly controller: AbortController;
+  /** Its end is being recorded: no more heartbeats. */
+  ending: boolean;
 }
 
 export interface JobsDeps {
@@ -215,7 +217,8 @@ export function createRebalanceJobs(deps: JobsDeps) {
     const now = clock.now();
     const ids = [...local.keys()];
     for (const j of local.values()) {
-      if (!(await jobs.heartbeat(j.id, progressOf(j), now))) {
+      if (j.ending) continue;
+      if (!(await jobs.heartbeat(j.id, progressOf(j), now)) && !j.ending) {
         log.warn({ rebalanceId: j.id }, 'an asynchronous rebalance was marked abandoned while it ran here: stopping it');
         j.controller.abort(new ShuttingDownError());
       }
@@ -290,6 +293,7 @@ export function createRebalanceJobs(deps: JobsDeps) {
               done: 0,
               infeasible: 0,
               controller,
+              ending: false,
             };
             await jobs.insert({
               _id: toObjectId(id),
@@ -339,6 +343,7 @@ export function createRebalanceJobs(deps: JobsDeps) {
         const settled = run.then(
           async () => {
             const j = job!;
+            j.ending = true;
             const now = clock.now();
             await jobs.finish(j.id, {
               status: 'complete',
@@ -355,6 +360,7 @@ export function createRebalanceJobs(deps: JobsDeps) {
               reject(error);
               return;
             }
+            j.ending = true;
             if (j.dryRun) {
               await writes;
               await rebalances.discard(j.id).catch(() => undefined); // else the sweeper's age bound removes them
