@@ -11,6 +11,7 @@ import { pageStart } from '../../domain/paging.js';
 import { parseSortBy } from '../../domain/sorting.js';
 import type { OptimizerPool } from '../../optimizer/pool.js';
 import type { OptimizerResult } from '../../optimizer/types.js';
+import { isDatabaseUnavailable } from '../../plugins/mongo.js';
 import { withPortfolioSpan, withSpan } from '../../telemetry/spans.js';
 import { type Quote, type QuoteSession, type Upstreams, UpstreamUnavailableError } from '../../upstreams/index.js';
 import type { Model, ModelRepository } from '../models/repository.js';
@@ -101,6 +102,36 @@ export class ShuttingDownError extends AppError {
       [],
       1,
     );
+  }
+}
+
+/**
+ * The orders of a stored rebalance could not be submitted for a reason other
+ * than the Order service (that one is reported in the submission result): the
+ * answer and the cycle still say the rebalance is stored, and how to resubmit.
+ */
+export class SubmissionAfterStoreError extends AppError {
+  constructor(
+    readonly run: Omit<RebalanceRun, 'submission'> & { readonly rebalanceId: string },
+    cause: unknown,
+  ) {
+    const id = run.rebalanceId;
+    const stored = `Rebalance ${id} is stored, but submitting its orders failed`;
+    const next = `see GET /api/v1/rebalance/${id}/orders; resubmit with POST /api/v1/rebalance/${id}/submit`;
+    const [status, code, why] =
+      cause instanceof AppError
+        ? [cause.statusCode, cause.code, `: ${cause.message}`]
+        : isDatabaseUnavailable(cause)
+          ? [503, 'UPSTREAM_UNAVAILABLE' as const, ': MongoDB, the service database, is unavailable']
+          : [500, 'INTERNAL' as const, ' (an internal error; the correlation id identifies it in the service logs)'];
+    super(
+      status,
+      code,
+      `${stored}${why}. ${next}`,
+      [],
+      cause instanceof AppError ? cause.retryAfterSeconds : status === 503 ? 5 : undefined,
+    );
+    this.cause = cause;
   }
 }
 
@@ -245,8 +276,14 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
       if (run.rebalanceId !== null) writing.delete(run.rebalanceId);
     }
     const submit = deps.submitOrders;
-    const submission = options.submit && submit !== undefined && done.rebalanceId !== null ? await submit(done.rebalanceId) : null;
-    return { ...done, submission };
+    const storedId = done.rebalanceId;
+    if (!options.submit || submit === undefined || storedId === null) return { ...done, submission: null };
+    try {
+      return { ...done, submission: await submit(storedId) };
+    } catch (error) {
+      log.error({ err: error, rebalanceId: storedId }, 'submitting the orders of a stored rebalance failed');
+      throw new SubmissionAfterStoreError({ ...done, rebalanceId: storedId }, error);
+    }
   }
 
   /** Quotes of the model's securities, once for every portfolio (bulk when many); a portfolio-level problem surfaces again in each portfolio. */

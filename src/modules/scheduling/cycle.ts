@@ -6,7 +6,7 @@ import type { Clock } from '../../domain/clock.js';
 import { AppError } from '../../domain/errors.js';
 import { UpstreamUnavailableError } from '../../upstreams/index.js';
 import type { ModelRepository } from '../models/repository.js';
-import type { RebalanceService } from '../rebalancing/service.js';
+import { type RebalanceService, SubmissionAfterStoreError } from '../rebalancing/service.js';
 import type { CycleCounts, CycleProgress, CycleRepository, CycleStatus } from './cycles.js';
 
 export interface CycleDeps {
@@ -68,6 +68,13 @@ export async function runCycleModels(
         }
       }
     } catch (error) {
+      // Stored, its orders not submitted: the rebalance counts, and its id is in the record.
+      if (error instanceof SubmissionAfterStoreError) {
+        counts.models += 1;
+        counts.portfolios += error.run.total;
+        counts.infeasible += error.run.infeasible;
+        rebalanceIds.push(error.run.rebalanceId);
+      }
       if (error instanceof UpstreamUnavailableError) counts.upstreamFailures += 1;
       else if (!(error instanceof AppError)) log.error({ err: error, modelId: model.id }, 'cycle: model failed');
       errors.push(`model ${model.id}: ${error instanceof Error ? error.message : String(error)}`);
