@@ -21,6 +21,8 @@ import { createModelService } from './modules/models/service.js';
 import { createOrderRepository, orderIndexes } from './modules/orders/repository.js';
 import { orderRoutes } from './modules/orders/routes.js';
 import { createOrderService } from './modules/orders/service.js';
+import { createJobRepository, createRebalanceJobs, jobIndexes } from './modules/rebalancing/jobs.js';
+import { createProgressRegistry, type ProgressRegistry, registerProgressGauge } from './modules/rebalancing/progress.js';
 import { createRebalanceRepository, rebalanceIndexes } from './modules/rebalancing/repository.js';
 import { rebalanceRoutes } from './modules/rebalancing/routes.js';
 import { createRebalanceService } from './modules/rebalancing/service.js';
@@ -46,6 +48,8 @@ declare module 'fastify' {
     scheduler: Scheduler;
     /** Removes what failed rebalances left behind (server.ts starts it; tests call `sweep`). */
     maintenance: Sweeper;
+    /** The model rebalances running in this process and how far each has got (the command line's progress bar reads it). */
+    rebalanceProgress: ProgressRegistry;
   }
 }
 
@@ -169,7 +173,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     uri: mongoUri,
     dbName: config.mongodb.dbName,
     timeoutMs: config.mongodb.timeoutMs,
-    indexes: [...modelIndexes, ...claimIndexes, ...rebalanceIndexes, ...orderIndexes, ...cycleIndexes],
+    indexes: [...modelIndexes, ...claimIndexes, ...rebalanceIndexes, ...jobIndexes, ...orderIndexes, ...cycleIndexes],
     indexRetrySeconds: Math.ceil(config.maintenance.repairIntervalMs / 1000),
   });
   await app.register(health);
@@ -209,6 +213,10 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     log: logger,
     onOrders: app.metrics.orders,
   });
+  const progress = createProgressRegistry();
+  registerProgressGauge(app.metrics.registry, progress);
+  progress.startLogging(logger, config.jobs.progressLogMs);
+  app.decorate('rebalanceProgress', progress);
   const rebalanceService = createRebalanceService({
     models,
     rebalances,
@@ -218,6 +226,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     log: logger,
     concurrency: config.rebalanceConcurrency,
     observer: app.metrics.rebalancing,
+    progress,
     ...(config.orders.submission ? { submitOrders: (id: string) => orderService.submit(id) } : {}),
   });
   const driftService = createDriftService({
@@ -226,6 +235,17 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     rebalancing: rebalanceService,
     concurrency: config.rebalanceConcurrency,
     observer: app.metrics.drift,
+  });
+  const jobs = createRebalanceJobs({
+    service: rebalanceService,
+    jobs: createJobRepository(app.mongo.db),
+    rebalances,
+    clock,
+    log: logger,
+    replica: config.schedule.replicaId,
+    heartbeatMs: config.jobs.heartbeatMs,
+    staleMs: config.jobs.staleMs,
+    dryRunTtlMs: config.jobs.dryRunTtlMs,
   });
   const cycles = createCycleRepository(app.mongo.db);
   const scheduler = createScheduler({
@@ -246,6 +266,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     clock,
     log: logger,
     onCycleEnd: app.metrics.cycle,
+    progress,
+    progressEveryMs: config.jobs.heartbeatMs,
   });
   app.decorate('scheduler', scheduler);
   const spoolDir = config.maintenance.spoolDir ?? tmpdir();
@@ -253,6 +275,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   const maintenance = createSweeper({
     rebalances,
     rebalancing: rebalanceService,
+    jobs,
     indexes: app.mongo.indexes,
     lease: createLease(app.mongo.db, clock, {
       name: 'maintenance-sweep',
@@ -272,7 +295,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   app.addHook('preClose', async () => {
     // Rebalances still running when the grace period ends stop, remove what they wrote and answer 503.
     setTimeout(() => rebalanceService.stopAll(), config.shutdownGraceMs).unref();
-    await Promise.all([scheduler.stop(config.shutdownGraceMs), maintenance.stop()]);
+    await Promise.all([scheduler.stop(config.shutdownGraceMs), maintenance.stop(), jobs.stop()]);
+    progress.stop();
   });
 
   if (config.apiKeys.length === 0) {
@@ -290,6 +314,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       await api.register(modelRoutes, { service: modelService });
       await api.register(rebalanceRoutes, {
         service: rebalanceService,
+        jobs,
         submission: config.orders.submission,
         spoolDir,
       });

@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // The operations entry: the same app as the server, built without listening.
 //   order-generation --once                                  one rebalance cycle now (Kubernetes CronJob)
-//   order-generation rebalance model <model_id> [--dry-run]    print the RebalanceDTO[] as JSON
-//   order-generation rebalance portfolio <id> [--dry-run]      print the RebalanceDTO as JSON
+//   order-generation rebalance model <model_id> [--dry-run]    the RebalanceDTO[] as JSON, or a summary table
+//   order-generation rebalance portfolio <id> [--dry-run]      the RebalanceDTO as JSON, or a summary table
+// It works on the service's database (MONGODB_URI), never on a private one. Progress goes to stderr: a bar on a
+// terminal, plain lines otherwise; --summary prints a table, --json the full answer (the default off a terminal).
 //   order-generation migrate [--dry-run | --rollback]          database migrations; print the report as JSON
 //   order-generation drift model|portfolio <id> [--json]        drift report: a table, worst first (or the JSON)
 // Exit codes: 0 done; 1 failed (the error in the one error shape on stderr); 2 bad arguments.
@@ -10,8 +12,8 @@ import { parseArgs } from 'node:util';
 import { MongoClient } from 'mongodb';
 import { type Logger, pino } from 'pino';
 import { buildApp } from './app.js';
+import { printAnswer, printCycle, watchProgress } from './cli-output.js';
 import { type Config, ConfigError, loadConfig, loadDotEnv } from './config.js';
-import { withDevDatabaseIfUnset } from './dev-database.js';
 import { systemClock } from './domain/clock.js';
 import { createLogger } from './logger.js';
 import { modelDriftTable, portfolioDriftTable } from './modules/drift/table.js';
@@ -21,18 +23,30 @@ import { SERVICE_VERSION } from './version.js';
 
 const USAGE = `order-generation ${SERVICE_VERSION}
 Usage:
-  order-generation --once                                   run one rebalance cycle now; exit 1 if it failed
-  order-generation rebalance model <model_id> [--dry-run]     rebalance a model; print the result as JSON
-  order-generation rebalance portfolio <portfolio_id> [--dry-run]
+  order-generation --once [--summary | --json]              run one rebalance cycle now; exit 1 if it failed
+  order-generation rebalance model <model_id> [--dry-run] [--summary | --json]
+                                                            rebalance a model; print a summary table or the result as JSON
+  order-generation rebalance portfolio <portfolio_id> [--dry-run] [--summary | --json]
   order-generation migrate [--dry-run]                      apply pending database migrations (dry run: report, change nothing)
   order-generation migrate --rollback                       put converted rebalances back in the Python service's format
   order-generation drift model <model_id> [--json]          drift of every portfolio of a model, worst first (no trades)
   order-generation drift portfolio <portfolio_id> [--json]  drift of one portfolio, per security, largest first
-Configuration comes from the environment, as for the server (see .env.example).`;
+Configuration comes from the environment, as for the server (see .env.example); MONGODB_URI (and MONGODB_DB)
+must name the server's database. Progress goes to stderr (a bar on a terminal); --json is the default when stdout
+is not a terminal, --summary when it is.`;
+
+const NO_DATABASE = `MONGODB_URI is not set. The command line works on the service's own database: it will not start a private,
+empty one (where no model exists, "rebalance model" answers 404 and --once finds nothing to do).
+Point it at the database the server uses, with the same values the server runs with:
+  MONGODB_URI=mongodb://<host>:27017 MONGODB_DB=order_generation order-generation <command>
+(for "npm start" without MONGODB_URI, the server logs the development database's uri at start-up).`;
+
+/** How the answer is printed: a table for people, JSON for programs. */
+type Output = 'summary' | 'json';
 
 type Command =
-  | { kind: 'once' }
-  | { kind: 'rebalance'; target: 'model' | 'portfolio'; id: string; dryRun: boolean }
+  | { kind: 'once'; output: Output }
+  | { kind: 'rebalance'; target: 'model' | 'portfolio'; id: string; dryRun: boolean; output: Output }
   | { kind: 'migrate'; dryRun: boolean; rollback: boolean }
   | { kind: 'drift'; target: 'model' | 'portfolio'; id: string; json: boolean };
 
@@ -50,8 +64,9 @@ function command(argv: string[]): Command {
         once: { type: 'boolean' },
         'dry-run': { type: 'boolean' },
         rollback: { type: 'boolean' },
-        json: { type: 'boolean' },
         help: { type: 'boolean' },
+        summary: { type: 'boolean' },
+        json: { type: 'boolean' },
       },
       allowPositionals: true,
     });
@@ -63,11 +78,14 @@ function command(argv: string[]): Command {
     process.stdout.write(`${USAGE}\n`);
     process.exit(0);
   }
+  if (values.summary === true && values.json === true) usage('--summary and --json cannot be combined');
+  const output: Output = values.summary === true ? 'summary' : values.json === true ? 'json' : process.stdout.isTTY ? 'summary' : 'json';
   if (values.once === true) {
     if (positionals.length > 0 || values['dry-run'] === true) usage('--once takes no other arguments');
-    return { kind: 'once' };
+    return { kind: 'once', output };
   }
   if (positionals[0] === 'migrate') {
+    if (values.summary === true || values.json === true) usage('migrate prints its report as JSON; --summary and --json do not apply');
     if (positionals.length > 1) usage(`migrate takes no arguments: ${positionals.slice(1).join(' ')}`);
     if (values.rollback === true && values['dry-run'] === true) usage('--rollback and --dry-run cannot be combined');
     return { kind: 'migrate', dryRun: values['dry-run'] === true, rollback: values.rollback === true };
@@ -80,12 +98,11 @@ function command(argv: string[]): Command {
     }
     return { kind: 'drift', target, id, json: values.json === true };
   }
-  if (values.json === true) usage('--json goes with drift only');
   const [verb, target, id, ...rest] = positionals;
   if (verb !== 'rebalance' || (target !== 'model' && target !== 'portfolio') || id === undefined || rest.length > 0) {
     usage(positionals.length === 0 ? 'Nothing to do' : `Cannot understand: ${positionals.join(' ')}`);
   }
-  return { kind: 'rebalance', target, id, dryRun: values['dry-run'] === true };
+  return { kind: 'rebalance', target, id, dryRun: values['dry-run'] === true, output };
 }
 
 async function main(): Promise<void> {
@@ -104,29 +121,29 @@ async function main(): Promise<void> {
   // Logs go to stderr: stdout carries only the JSON answer. Quieter than the server by default.
   const logger = createLogger({ logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel }, pino.destination(2));
   for (const warning of config.warnings) logger.warn(warning);
-  const started = await withDevDatabaseIfUnset(config, logger);
-  config = started.config;
-  const database = started.database;
-  if (what.kind === 'migrate') {
-    let code: number;
-    try {
-      code = await migrate(config, logger, what);
-    } finally {
-      await database?.stop();
-    }
-    process.exit(code);
+  if (config.mongodb.uri === undefined) {
+    process.stderr.write(`${NO_DATABASE}\n`);
+    process.exit(2);
   }
+  if (what.kind === 'migrate') process.exit(await migrate(config, logger, what));
   const app = await buildApp(config, { logger });
   await app.ready();
+  const progress = watchProgress(app.rebalanceProgress, process.stderr, config.jobs.progressLogMs);
   let code = 0;
   try {
     if (what.kind === 'once') {
       const cycle = await app.scheduler.runOnce();
+      progress.stop();
       if (cycle === null) {
         process.stderr.write('Another replica holds the cycle lease (a cycle is running); nothing was done\n');
         code = 1;
       } else {
-        process.stdout.write(`${JSON.stringify(toCycleDto(cycle), null, 2)}\n`);
+        if (cycle.status === 'succeeded' && cycle.models === 0) {
+          process.stderr.write(
+            `Nothing to rebalance: no model in database "${config.mongodb.dbName}" has portfolios (is MONGODB_URI/MONGODB_DB the server's database?)\n`,
+          );
+        }
+        printCycle(process.stdout, toCycleDto(cycle), what.output);
         code = cycle.status === 'succeeded' ? 0 : 1;
       }
     } else if (what.kind === 'drift') {
@@ -140,16 +157,16 @@ async function main(): Promise<void> {
         url: `/api/v1/${what.target}/${encodeURIComponent(what.id)}/rebalance${what.dryRun ? '?dry_run=true' : ''}`,
         headers: key === undefined ? {} : { authorization: `Bearer ${key}` },
       });
-      const body = JSON.stringify(JSON.parse(res.body), null, 2);
-      if (res.statusCode === 200) process.stdout.write(`${body}\n`);
+      progress.stop();
+      if (res.statusCode === 200) printAnswer(process.stdout, JSON.parse(res.body), what.output);
       else {
-        process.stderr.write(`${body}\n`);
+        process.stderr.write(`${JSON.stringify(JSON.parse(res.body), null, 2)}\n`);
         code = 1;
       }
     }
   } finally {
+    progress.stop();
     await app.close();
-    await database?.stop();
   }
   process.exit(code);
 }

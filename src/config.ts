@@ -306,6 +306,34 @@ const settings = {
     default: '16',
     description: 'portfolios in flight at once in a model rebalance',
   }),
+  /** Asynchronous rebalances (docs/async-rebalances.md) and progress reports. */
+  jobs: {
+    heartbeatMs: variable({
+      name: 'REBALANCE_JOB_HEARTBEAT_MS',
+      type: integer(100, 600_000),
+      default: '5000',
+      description:
+        'how often a replica records the progress of its asynchronous rebalances (and sees cancellations asked of another replica)',
+    }),
+    staleMs: variable({
+      name: 'REBALANCE_JOB_STALE_MS',
+      type: integer(1000, 86_400_000),
+      default: '60000',
+      description: 'a running asynchronous rebalance whose progress was not recorded for this long is marked abandoned (its process died)',
+    }),
+    dryRunTtlMs: variable({
+      name: 'REBALANCE_DRY_RUN_TTL_MS',
+      type: integer(1000, 604_800_000),
+      default: '3600000',
+      description: 'how long the result of an asynchronous dry run is kept after it completes',
+    }),
+    progressLogMs: variable({
+      name: 'REBALANCE_PROGRESS_LOG_MS',
+      type: integer(0, 3_600_000),
+      default: '5000',
+      description: 'a progress log line per running model rebalance this often (done/total, rate, time left; 0 = none)',
+    }),
+  },
   schedule: {
     cron: variable({
       name: 'REBALANCE_SCHEDULE',

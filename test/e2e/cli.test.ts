@@ -1,8 +1,8 @@
 // The operations command line, spawned as a real process against the test
 // database and a simulator: exit codes, JSON on stdout, logs and errors on stderr.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../helpers/cli.js';
-import { expectStatus, pid, position, sid } from '../helpers/fixtures.js';
+import { runCli, runCliInTerminal } from '../helpers/cli.js';
+import { expectStatus, json, pid, position, sid } from '../helpers/fixtures.js';
 import { createWorld, type World } from '../helpers/rebalancing.js';
 
 let w: World;
@@ -122,5 +122,58 @@ describe('the CLI', () => {
     }
     const cycles = await w.t.request({ method: 'GET', url: '/api/v1/cycles' });
     expect(cycles.headers['x-total-count']).toBe('2');
+  });
+});
+
+describe("the CLI works on the server's database, and shows its progress", () => {
+  it("refuses to start without MONGODB_URI (exit 2), saying how to point it at the server's database", async () => {
+    const { MONGODB_URI: _, ...without } = env;
+    const commands = [['--once'], ['rebalance', 'model', modelId], ['migrate']];
+    const runs = await Promise.all(commands.map((args) => runCli(args, without)));
+    for (const [i, run] of runs.entries()) {
+      expect(run.code, commands[i]!.join(' ')).toBe(2);
+      expect(run.stdout).toBe('');
+      expect(run.stderr).toContain('MONGODB_URI is not set');
+      expect(run.stderr).toContain('MONGODB_URI=mongodb://<host>:27017 MONGODB_DB=order_generation order-generation');
+    }
+  });
+
+  it('--once with nothing to rebalance says so', async () => {
+    const empty = await runCli(['--once'], { ...env, MONGODB_DB: `${env.MONGODB_DB}_empty` });
+    expect(empty.code).toBe(0);
+    expect(empty.stderr).toContain('Nothing to rebalance: no model in database');
+    expect(JSON.parse(empty.stdout)).toMatchObject({ status: 'succeeded', models: 0 });
+  });
+
+  it('without a terminal: plain progress lines on stderr, the full JSON on stdout by default, a table with --summary', async () => {
+    const run = await cli(['rebalance', 'model', modelId, '--dry-run']);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain(`model ${modelId} (dry run): rebalancing 2 portfolios`);
+    expect(run.stderr).toMatch(new RegExp(`model ${modelId} \\(dry run\\): 2/2 portfolios after \\d+\\.\\d s`));
+    expect(run.stderr).not.toContain('\u001b[');
+    expect(JSON.parse(run.stdout)).toHaveLength(2);
+
+    const summary = await cli(['rebalance', 'model', modelId, '--dry-run', '--summary']);
+    expect(summary.code).toBe(0);
+    const lines = summary.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^portfolio\s+name\s+status\s+buys\s+sells\s+error$/);
+    expect(lines.slice(2, 4).map((l) => l.split(/\s+/)[0])).toEqual([pid('k0'), pid('k1')]);
+    expect(lines[2]).toMatch(/\bok\s+1\s+0$/);
+    expect(lines[4]).toBe('2 portfolios, 0 infeasible, 2 trades; dry run: nothing stored');
+    expect(await cli(['rebalance', 'model', modelId, '--summary', '--json'])).toMatchObject({ code: 2 });
+  });
+
+  it('on a terminal: a progress bar on stderr and the summary table by default; --json still prints the JSON', async () => {
+    const run = await runCliInTerminal(['rebalance', 'model', modelId], env);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(new RegExp(`model ${modelId} [░█]+ 2/2 portfolios \\| [\\d.]+/s \\| ETA`));
+    expect(run.stdout).toMatch(/portfolio\s+name\s+status\s+buys\s+sells\s+error/);
+    expect(run.stdout).toMatch(/2 portfolios, 0 infeasible, \d+ trades?; stored as rebalance [0-9a-f]{24}/);
+    const stored = (json(await w.t.request({ method: 'GET', url: '/api/v1/rebalances?limit=1' })) as { rebalance_id: string }[])[0]!;
+    expect(run.stdout).toContain(stored.rebalance_id);
+
+    const asJson = await runCliInTerminal(['rebalance', 'portfolio', pid('k0'), '--dry-run', '--json'], env);
+    expect(asJson.code).toBe(0);
+    expect(asJson.stdout).toContain(`"portfolio_id": "${pid('k0')}"`);
   });
 });

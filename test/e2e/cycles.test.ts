@@ -126,6 +126,28 @@ describe('scheduled cycles', () => {
     expect(models.find((m) => m.name === 'No portfolios')!.last_rebalance_date).toBeNull();
   });
 
+  it('records its progress as it runs: GET /cycle/{id} shows the models and portfolios done of those it found', async () => {
+    const clock = manualClock();
+    const [a] = await replicas(['progress'], clock, { REBALANCE_CONCURRENCY: '1', REBALANCE_JOB_HEARTBEAT_MS: '100' });
+    const held = gate();
+    sim.inject('accounting', { after: 1, times: 1, hold: held.hold });
+    const running = a!.app.scheduler.tick(clock.now());
+    await held.arrived; // the first portfolio is done, the second held
+    const [listed] = json(await a!.request({ method: 'GET', url: '/api/v1/cycles' })) as { cycle_id: string }[];
+    const cycle = async () => json(await a!.request({ method: 'GET', url: `/api/v1/cycle/${listed!.cycle_id}` }));
+    await expect.poll(async () => (await cycle()).progress?.portfolios_done, { timeout: 20_000, interval: 20 }).toBe(1);
+    expect(await cycle()).toMatchObject({
+      status: 'running',
+      progress: { models_done: 0, models_total: 1, portfolios_done: 1, portfolios_total: 3 },
+    });
+    held.open();
+    expect(await running).toMatchObject({ status: 'succeeded' });
+    expect(await cycle()).toMatchObject({
+      status: 'succeeded',
+      progress: { models_done: 1, models_total: 1, portfolios_done: 3, portfolios_total: 3 },
+    });
+  });
+
   it('never overlaps cycles, even when one outlasts the interval', async () => {
     const clock = manualClock();
     const [a, b] = await replicas(['slow-a', 'slow-b'], clock);

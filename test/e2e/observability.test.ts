@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { createLogger } from '../../src/logger.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
+import { gate } from '../helpers/clock.js';
 import { json, pid, position, sid } from '../helpers/fixtures.js';
 import { createWorld, type World } from '../helpers/rebalancing.js';
 
@@ -231,5 +232,42 @@ describe('logs', () => {
       '/api/v1/models incoming request info',
       '/api/v1/models request completed info',
     ]);
+  });
+});
+
+describe('progress of a running model rebalance', () => {
+  it('a log line every few seconds (done/total, rate, time left) and a gauge of its portfolios in flight', async () => {
+    const { lines, sink } = logSink();
+    w = await createWorld(
+      { REBALANCE_CONCURRENCY: '2', REBALANCE_PROGRESS_LOG_MS: '20' },
+      { logger: createLogger({ logLevel: 'info' }, sink) },
+    );
+    w.security(sid('pg'), 'PRG', '10');
+    const portfolios = Array.from({ length: 6 }, (_, i) => pid(`pg${i}`));
+    for (const p of portfolios) w.holdings(p, { cash: '1000', securities: [] });
+    const model = await w.model('Progress', [position(sid('pg'), '0.5')], portfolios);
+    const held = gate();
+    // Two portfolios done, the next two held: two in flight.
+    w.sim.inject('accounting', { after: 2, times: 2, hold: held.hold });
+    const answer = w.t.request({ method: 'POST', url: `/api/v1/model/${model}/rebalance` });
+    await held.arrived;
+    const progressLines = () =>
+      lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => String(l.msg).startsWith('rebalance progress'));
+    await expect.poll(() => progressLines().some((l) => l.done === 2 && l.inFlight === 2), { timeout: 20_000, interval: 20 }).toBe(true);
+    expect(progressLines().find((l) => l.done === 2)).toMatchObject({
+      modelId: model,
+      rebalanceId: expect.stringMatching(/^[0-9a-f]{24}$/),
+      done: 2,
+      total: 6,
+      portfoliosPerSecond: expect.any(Number),
+      etaSeconds: expect.any(Number),
+      msg: expect.stringMatching(/^rebalance progress 2\/6 portfolios, [\d.]+\/s, about \d+ s left$/),
+    });
+    const metrics = (await w.t.request({ method: 'GET', url: '/metrics' })).body;
+    expect(metrics).toMatch(new RegExp(`^rebalance_portfolios_in_flight\\{rebalance_id="[0-9a-f]{24}",model_id="${model}"\\} 2$`, 'm'));
+    held.open();
+    expect((await answer).statusCode).toBe(200);
+    const after = (await w.t.request({ method: 'GET', url: '/metrics' })).body;
+    expect(after).not.toMatch(/^rebalance_portfolios_in_flight\{/m);
   });
 });

@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startEmbedded } from '../../src/dev-database.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
+import { gate } from '../helpers/clock.js';
 import { expectStatus, json, pid, position, sid } from '../helpers/fixtures.js';
 import { createWorld, type World } from '../helpers/rebalancing.js';
 
@@ -380,6 +381,32 @@ describe('slow clients', () => {
 });
 
 describe('a database outage', () => {
+  it('while the orders of a stored rebalance are submitted: the answer says the rebalance is stored and how to resubmit', async () => {
+    cable = await databaseCable();
+    w = await createWorld({ MONGODB_URI: cable.uri, MONGODB_TIMEOUT_MS: '300', ORDER_SUBMISSION: 'on' });
+    w.security(sid('out'), 'OUT', '10');
+    w.holdings(pid('out0'), { cash: '1000', securities: [] });
+    const model = await w.model('Outage', [position(sid('out'), '0.5')], [pid('out0')]);
+    const held = gate();
+    w.sim.inject('order', { hold: held.hold, times: 1 });
+    const answer = w.t.request({ method: 'POST', url: `/api/v1/model/${model}/rebalance?submit=true` });
+    await held.arrived; // stored; its orders under way
+    await cable.cut();
+    held.open();
+    const res = await answer;
+    expectStatus(res, 503);
+    const { message } = json(res) as { message: string };
+    expect(message).toMatch(
+      /^Rebalance [0-9a-f]{24} is stored, but submitting its orders failed: MongoDB, the service database, is unavailable\./,
+    );
+    const id = /^Rebalance ([0-9a-f]{24})/.exec(message)![1]!;
+    expect(message).toContain(`resubmit with POST /api/v1/rebalance/${id}/submit`);
+    await cable.restore();
+    await expect
+      .poll(async () => (await w!.t.request({ method: 'GET', url: `/api/v1/rebalance/${id}` })).statusCode, { timeout: 20_000 })
+      .toBe(200);
+  });
+
   it('answers 503 in the error shape naming MongoDB, fails readiness, and recovers when the database is back', async () => {
     cable = await databaseCable();
     t = await createTestApp({ MONGODB_URI: cable.uri, MONGODB_TIMEOUT_MS: '300' });

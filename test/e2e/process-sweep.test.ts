@@ -179,3 +179,55 @@ describe('a server stopped mid-rebalance', { timeout: 120_000 }, () => {
     expect(await readdir(spoolDir)).toEqual([]);
   });
 });
+
+describe('a server killed while it runs an asynchronous rebalance', { timeout: 120_000 }, () => {
+  it('leaves a record that the next process marks abandoned (never left running), with what it wrote removed', async () => {
+    const portfolios = Array.from({ length: 60 }, (_, i) => pid(`j${i}`));
+    sim = await startSimulator({ securities: 10, portfolios: 0 });
+    sim.book.setSecurity(sid('j'), 'JOB');
+    sim.book.setPrice('JOB', '10');
+    for (const p of portfolios) sim.book.setHoldings(p, { cash: '1000', securities: [] });
+    const dbName = `test_${randomBytes(6).toString('hex')}`;
+    const env = { ...sim.env(), MONGODB_URI: inject('mongoUri'), MONGODB_DB: dbName, UPSTREAM_BACKOFF_MS: '1', REBALANCE_CONCURRENCY: '2' };
+    client = new MongoClient(inject('mongoUri'));
+    const db = client.db(dbName);
+
+    const first = await startServer({ ...env, REBALANCE_JOB_HEARTBEAT_MS: '100' });
+    const created = await fetch(`${first.url}/api/v1/models`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'Killed job', positions: [position(sid('j'), '0.5')], portfolios }),
+    });
+    expect(created.status).toBe(201);
+    const modelId = ((await created.json()) as { model_id: string }).model_id;
+    sim.inject('accounting', { after: 55, latencyMs: 120_000 });
+    const accepted = await fetch(`${first.url}/api/v1/model/${modelId}/rebalance?async=true`, { method: 'POST' });
+    expect(accepted.status).toBe(202);
+    const { rebalance_id: id } = (await accepted.json()) as { rebalance_id: string };
+    const status = async (url: string) =>
+      (await (await fetch(`${url}/api/v1/rebalance/${id}`)).json()) as { status: string; progress: { done: number; total: number } };
+    // Its progress is recorded in the database (the heartbeat) while it runs.
+    await until('recorded progress', async () => ((await db.collection('rebalance_jobs').findOne({}))?.progress?.done ?? 0) >= 55);
+    expect(await status(first.url)).toMatchObject({ status: 'running', progress: { done: 55, total: 60 } });
+    expect(await db.collection('rebalance_portfolios').countDocuments()).toBe(50);
+
+    first.child.kill('SIGKILL');
+    await first.exited;
+
+    // The next process: the record is still "running" until its heartbeat is older than the bound.
+    const second = await startServer({ ...env, REBALANCE_JOB_STALE_MS: '1000', REPAIR_INTERVAL_MS: '1000' });
+    await until('the record marked abandoned', async () => (await status(second.url)).status === 'abandoned');
+    expect(await status(second.url)).toMatchObject({
+      rebalance_id: id,
+      status: 'abandoned',
+      progress: { done: 55, total: 60 },
+      ended_at: expect.stringMatching(/Z$/),
+      error: { code: 'UPSTREAM_UNAVAILABLE', message: expect.stringContaining('stopped before it finished') },
+    });
+    expect(await db.collection('rebalance_portfolios').countDocuments()).toBe(0);
+    expect(await (await fetch(`${second.url}/api/v1/rebalances`)).json()).toEqual([]);
+    expect(logLines(second)).toContainEqual(
+      expect.objectContaining({ msg: 'asynchronous rebalance abandoned: its process stopped', rebalanceId: id }),
+    );
+  });
+});

@@ -21,3 +21,21 @@ export function runCli(args: string[], env: Record<string, string>): Promise<Cli
     );
   });
 }
+
+/**
+ * The same, on a terminal: `script` gives the command a pseudo-terminal for
+ * stdin, stdout and stderr, whose output (both streams, as a terminal shows
+ * them) is `stdout` here.
+ */
+export function runCliInTerminal(args: string[], env: Record<string, string>): Promise<CliRun> {
+  const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+  const command = [process.execPath, '--import', 'tsx', 'src/cli.ts', ...args].map(quote).join(' ');
+  return new Promise((resolve) => {
+    execFile(
+      'script',
+      ['--quiet', '--return', '--command', command, '/dev/null'],
+      { cwd: root, env: { PATH: process.env.PATH ?? '', TERM: 'xterm', COLUMNS: '120', ...env }, timeout: 60_000 },
+      (error, stdout, stderr) => resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stdout, stderr }),
+    );
+  });
+}

@@ -1,11 +1,13 @@
 // `npm run bench`: every benchmark, a table each, and the numbers as JSON in
-// bench/results/ so runs can be compared. `-- --only optimizer,end-to-end,http`
-// runs some (drift: the drift report against a dry run, 1 000 portfolios, issue 18); `-- --sizes 100,1000` changes the end-to-end model sizes;
+// bench/results/ so runs can be compared. `-- --only optimizer,end-to-end,async,http,drift`
+// runs some (drift: the drift report against a dry run, 1 000 portfolios, issue 18); `-- --sizes 100,1000`
+// changes the end-to-end and async model sizes (`-- --sync` also times the synchronous call after each asynchronous one);
 // `-- --seconds 5` the length of each HTTP throughput run.
 import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
+import { benchAsync } from './async.js';
 import { benchDrift } from './drift.js';
 import { benchEndToEnd } from './end-to-end.js';
 import { benchHttp } from './http.js';
@@ -14,8 +16,10 @@ import { benchOptimizer } from './optimizer.js';
 const fmt = (ms: number) => (Number.isNaN(ms) ? '-' : ms < 1 ? ms.toFixed(4) : ms.toFixed(1));
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-const { values } = parseArgs({ options: { only: { type: 'string' }, sizes: { type: 'string' }, seconds: { type: 'string' } } });
-const only = new Set((values.only ?? 'optimizer,end-to-end,http,drift').split(','));
+const { values } = parseArgs({
+  options: { only: { type: 'string' }, sizes: { type: 'string' }, seconds: { type: 'string' }, sync: { type: 'boolean' } },
+});
+const only = new Set((values.only ?? 'optimizer,end-to-end,async,http,drift').split(','));
 const sizes = (values.sizes ?? '100,1000,10000').split(',').map(Number);
 
 const machine = {
@@ -47,7 +51,7 @@ if (only.has('optimizer')) {
   log('wrote bench/results/optimizer.json');
 }
 
-if (only.has('end-to-end') || only.has('http') || only.has('drift')) {
+if (only.has('end-to-end') || only.has('async') || only.has('http') || only.has('drift')) {
   log('building the service for the end-to-end and HTTP benchmarks');
   execFileSync('npm', ['run', 'build'], { stdio: 'ignore' });
 }
@@ -71,6 +75,23 @@ if (only.has('end-to-end')) {
   process.stdout.write(`${lines.join('\n')}\n\n`);
   await writeFile('bench/results/end-to-end.json', `${JSON.stringify({ machine, rows }, null, 2)}\n`);
   log('wrote bench/results/end-to-end.json');
+}
+
+if (only.has('async')) {
+  const rows = await benchAsync(sizes, values.sync === true, log);
+  const s = (seconds: number) => (Number.isNaN(seconds) ? '-' : seconds.toFixed(1));
+  const lines = [
+    'Asynchronous rebalance (same model; ?async=true on a fresh service, status polled every 500 ms, then every portfolio read in pages of 100 with positions; with --sync the synchronous call on a fresh service)',
+    '| portfolios | 202 in ms | complete in s | pages read in s | pages MiB | service CPU s | service peak RSS MiB | sync (fresh service): first byte s | sync: last byte s |',
+    '|---|---|---|---|---|---|---|---|---|',
+    ...rows.map(
+      (r) =>
+        `| ${r.portfolios} | ${r.acceptedMs.toFixed(0)} | ${s(r.completeSeconds)} | ${s(r.pagesSeconds)} | ${r.pagesMiB.toFixed(1)} | ${s(r.serviceCpuSeconds)} | ${r.peakRssMiB.toFixed(0)} | ${s(r.syncFirstByteSeconds)} | ${s(r.syncSeconds)} |`,
+    ),
+  ];
+  process.stdout.write(`${lines.join('\n')}\n\n`);
+  await writeFile('bench/results/async.json', `${JSON.stringify({ machine, rows }, null, 2)}\n`);
+  log('wrote bench/results/async.json');
 }
 
 if (only.has('http')) {

@@ -11,12 +11,20 @@
 //   long as the bound is above the longest rebalance. This process's own
 //   failed rebalances whose clean-up could not run are removed at once, and
 //   its running rebalances never, whatever the bound.
+// - Asynchronous rebalances (rebalancing/jobs.ts): on every replica (each
+//   change is conditional), at each sweep and repair tick: a running one whose
+//   process stopped recording progress for REBALANCE_JOB_STALE_MS is marked
+//   abandoned and what it wrote removed; a complete dry run past its time is
+//   removed; a dry run's portfolio documents (never published, by design) are
+//   left alone until then, and so are those of an asynchronous rebalance still
+//   running on any replica, whatever its age.
 // - Spool files and indexes: on every replica (each has its own files, and
 //   its own view of which indexes exist).
 import type { Logger } from 'pino';
 import type { Clock } from '../../domain/clock.js';
 import { sweepSpools } from '../../http/spool.js';
 import type { IndexHealth } from '../../plugins/index-health.js';
+import type { RebalanceJobs } from '../rebalancing/jobs.js';
 import type { RebalanceRepository } from '../rebalancing/repository.js';
 import type { RebalanceService } from '../rebalancing/service.js';
 import type { Lease } from '../scheduling/lease.js';
@@ -24,6 +32,8 @@ import type { Lease } from '../scheduling/lease.js';
 export interface SweeperDeps {
   readonly rebalances: RebalanceRepository;
   readonly rebalancing: Pick<RebalanceService, 'inFlight' | 'retryDiscards'>;
+  /** Asynchronous rebalances: abandoned ones marked, expired dry runs removed. */
+  readonly jobs?: Pick<RebalanceJobs, 'sweep' | 'kept' | 'running'>;
   readonly indexes: IndexHealth;
   readonly lease: Lease;
   readonly spoolDir: string;
@@ -43,6 +53,9 @@ export interface SweepReport {
   readonly rebalances: number;
   readonly portfolioDocuments: number;
   readonly spoolFiles: number;
+  /** Asynchronous rebalances marked abandoned (their process stopped), and expired dry-run results removed. */
+  readonly abandonedRebalances: number;
+  readonly expiredDryRuns: number;
   readonly missingIndexes: readonly string[];
 }
 
@@ -61,7 +74,10 @@ export function createSweeper(deps: SweeperDeps) {
     try {
       const before = new Date(clock.now().getTime() - deps.minAgeMs);
       const live = rebalancing.inFlight();
-      const ids = (await rebalances.unpublishedBefore(before)).filter((id) => !live.has(id));
+      const jobsHere = deps.jobs?.running() ?? new Set<string>();
+      let ids = (await rebalances.unpublishedBefore(before)).filter((id) => !live.has(id) && !jobsHere.has(id));
+      const kept = (await deps.jobs?.kept(ids)) ?? new Set<string>();
+      ids = ids.filter((id) => !kept.has(id));
       const portfolioDocuments = await rebalances.discardMany(ids);
       return { leased: true, rebalances: ids.length, portfolioDocuments };
     } finally {
@@ -74,15 +90,18 @@ export function createSweeper(deps: SweeperDeps) {
     const spoolFiles = await sweepSpools(deps.spoolDir, clock.now(), deps.minAgeMs);
     await indexes.retry();
     const own = await rebalancing.retryDiscards();
+    const jobs = (await deps.jobs?.sweep()) ?? { abandoned: 0, expired: 0 };
     const documents = await unpublished();
     const report: SweepReport = {
       leased: documents.leased,
       rebalances: documents.rebalances + own,
       portfolioDocuments: documents.portfolioDocuments,
       spoolFiles,
+      abandonedRebalances: jobs.abandoned,
+      expiredDryRuns: jobs.expired,
       missingIndexes: indexes.missing().map((m) => m.index),
     };
-    const level = report.rebalances + report.spoolFiles > 0 ? 'warn' : 'info';
+    const level = report.rebalances + report.spoolFiles + report.abandonedRebalances > 0 ? 'warn' : 'info';
     log[level](report, 'sweep finished');
     return report;
   }
@@ -110,6 +129,7 @@ export function createSweeper(deps: SweeperDeps) {
           quietly('repair', async () => {
             if (indexes.missing().length > 0) await indexes.retry();
             await rebalancing.retryDiscards();
+            await deps.jobs?.sweep();
           }),
           deps.repairIntervalMs,
         ).unref(),

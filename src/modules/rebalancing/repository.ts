@@ -319,13 +319,23 @@ export function createRebalanceRepository(db: Db) {
       return docs.map(toHeader);
     },
 
-    /** A rebalance's portfolios in the model's order, one document at a time (positions left out when not wanted). */
-    async *portfolios(rebalanceId: string, withPositions = true): AsyncGenerator<PortfolioOutcome> {
+    /**
+     * A rebalance's portfolios in the model's order, one document at a time (positions left out when not wanted);
+     * a page of them when asked (`seq` is the place in the model's order, from 0: a closed index range, no skipping;
+     * the embedded database reads every document an open range matches before it limits).
+     */
+    async *portfolios(
+      rebalanceId: string,
+      withPositions = true,
+      page?: { offset: number; limit: number },
+    ): AsyncGenerator<PortfolioOutcome> {
       const options = withPositions ? {} : { projection: { positions: 0 } };
-      const cursor = portfolios
-        .find({ rebalance_id: toObjectId(rebalanceId) }, options)
-        .sort({ seq: 1 })
-        .batchSize(200);
+      const filter =
+        page === undefined
+          ? { rebalance_id: toObjectId(rebalanceId) }
+          : { rebalance_id: toObjectId(rebalanceId), seq: { $gte: page.offset, $lt: page.offset + page.limit } };
+      let cursor = portfolios.find(filter, options).sort({ seq: 1 }).batchSize(200);
+      if (page !== undefined) cursor = cursor.limit(page.limit);
       for await (const doc of cursor) yield toOutcome(doc, withPositions);
     },
 

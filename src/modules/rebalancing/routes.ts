@@ -3,21 +3,27 @@
 import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { AppError, ValidationError } from '../../domain/errors.js';
+import { AppError, ConflictError, NotFoundError, ValidationError } from '../../domain/errors.js';
+import { pageStart } from '../../domain/paging.js';
 import { ErrorResponse } from '../../domain/schemas.js';
 import { jsonStream, mapAsync, sendJson } from '../../http/json-stream.js';
 import { JsonSpool } from '../../http/spool.js';
+import { dryRunHeader, type Job, type RebalanceJobs } from './jobs.js';
 import type { RebalanceHeader } from './repository.js';
 import {
   DeleteRebalanceQuery,
   errorResponses,
   ModelParams,
+  ModelRebalanceQuery,
   PortfolioParams,
   PortfoliosBody,
+  RebalanceDetailDto,
   RebalanceDto,
+  RebalanceJobDto,
   RebalanceListQuery,
   RebalanceParams,
   RebalancePortfolioParams,
+  RebalancePortfoliosQuery,
   RebalanceQuery,
   RebalanceResultDto,
   rebalanceJson,
@@ -32,11 +38,13 @@ import type { RebalanceRun, RebalanceService } from './service.js';
 
 export const rebalanceRoutes: FastifyPluginAsyncZod<{
   service: RebalanceService;
+  /** Asynchronous model rebalances (`?async=true`, `Prefer: respond-async`); absent: none (every call synchronous). */
+  jobs?: RebalanceJobs;
   /** ORDER_SUBMISSION: `?submit=true` is refused when it is off. */
   submission: boolean;
   /** Where model rebalance answers are spooled (the system temporary directory when undefined). */
   spoolDir?: string | undefined;
-}> = async (app, { service, submission, spoolDir }) => {
+}> = async (app, { service, jobs, submission, spoolDir }) => {
   const tags = ['rebalancing'];
   const listDescription =
     'offset default 0 (at or past the end: an empty page), limit default 10 (1–100); sort_by over rebalance_date ' +
@@ -77,11 +85,11 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
     );
   };
 
-  /** A stored rebalance as RebalanceResultDTO, its portfolios streamed from the database. */
-  const resultPieces = (h: RebalanceHeader) => {
+  /** A stored rebalance as RebalanceResultDTO, its portfolios streamed from the database (`extra` fields before them). */
+  const resultPieces = (h: RebalanceHeader, extra: Record<string, unknown> = {}) => {
     const { before, after } = resultHeaderFields(h);
     return [
-      `${JSON.stringify(before).slice(0, -1)},"portfolios":`,
+      `${JSON.stringify({ ...before, ...extra }).slice(0, -1)},"portfolios":`,
       mapAsync(service.portfolios(h.id), (o) => toStoredPortfolioDto(o, h.tradeDate, true)),
       `,${JSON.stringify(after).slice(1)}`,
     ];
@@ -122,14 +130,23 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
           "One RebalanceDTO per portfolio, in the model's portfolio order. An infeasible portfolio carries status " +
           '"infeasible" and an error; 422 only when every portfolio is infeasible; 503 (nothing stored) when an upstream fails.',
         params: ModelParams,
-        querystring: RebalanceQuery,
-        response: { 200: z.array(RebalanceDto), ...rebalanceErrors },
+        querystring: ModelRebalanceQuery,
+        headers: z.looseObject({
+          prefer: z.string().optional().meta({ description: 'respond-async (RFC 7240): answer 202 at once, as async=true' }),
+        }),
+        response: { 200: z.array(RebalanceDto), 202: RebalanceJobDto, ...rebalanceErrors },
       },
     },
     async (request, reply) => {
+      checkSubmit(request.query.submit);
+      if (jobs !== undefined && (request.query.async || prefersAsync(request.headers.prefer))) {
+        const { dry_run: dryRun, submit, trigger } = request.query;
+        const job = await jobs.start(request.params.model_id, { dryRun, submit, ...(trigger ? { trigger } : {}) }, request.id);
+        reply.code(202).header('location', `/api/v1/rebalance/${job.id}`).header('preference-applied', 'respond-async');
+        return toJobDto(job);
+      }
       // Each portfolio's answer goes to a temporary file as soon as it is known and
       // is streamed from there: memory stays flat, the database is not read back.
-      checkSubmit(request.query.submit);
       let spool: JsonSpool | null = null;
       let rebalanceId: string | null = null;
       let tradeDate = '';
@@ -205,28 +222,80 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
   app.get(
     '/rebalance/:rebalance_id',
     {
-      schema: { tags, summary: 'One stored rebalance', params: RebalanceParams, response: { 200: RebalanceResultDto, ...errorResponses } },
+      schema: {
+        tags,
+        summary: 'One rebalance: stored (status complete), or an asynchronous one still running, failed, cancelled or abandoned',
+        description:
+          'A stored rebalance in full, every portfolio with its positions: for the largest ones (thousands of portfolios) read ' +
+          'GET /rebalance/{id}/portfolios in pages instead. An asynchronous rebalance not stored (yet) answers its status and ' +
+          'progress and no portfolios; a complete asynchronous dry run answers its result (dry_run true) until expires_at.',
+        params: RebalanceParams,
+        response: { 200: z.union([RebalanceDetailDto, RebalanceJobDto]), ...errorResponses },
+      },
     },
     async (request, reply) => {
-      const h = await service.header(request.params.rebalance_id);
-      sendJson(reply, jsonStream(resultPieces(h)));
-      return reply;
+      const id = request.params.rebalance_id;
+      const found = await storedOrJob(id);
+      if ('header' in found) {
+        const { header, job } = found;
+        const extra =
+          job === null ? { status: 'complete' } : { status: 'complete', dry_run: true, expires_at: job.expiresAt?.toISOString() };
+        sendJson(reply, jsonStream(resultPieces(header, extra)));
+        return reply;
+      }
+      return toJobDto(found.job);
     },
   );
+
+  /** A stored rebalance, a complete asynchronous dry run (as a header, with its job), or a job not stored: 404 when none. */
+  const storedOrJob = async (id: string): Promise<{ header: RebalanceHeader; job: Job | null } | { job: Job }> => {
+    const h = await service.header(id).catch((error: unknown) => {
+      if (error instanceof NotFoundError) return null;
+      throw error;
+    });
+    if (h !== null) return { header: h, job: null };
+    const job = (await jobs?.find(id)) ?? null;
+    // A complete job without a header was deleted since (or is a dry run that expired).
+    if (job === null || (job.status === 'complete' && (!job.dryRun || job.expiresAt === null)))
+      throw new NotFoundError(`Rebalance ${id} not found`);
+    if (job.status === 'complete') return { header: dryRunHeader(job), job };
+    return { job };
+  };
 
   app.get(
     '/rebalance/:rebalance_id/portfolios',
     {
       schema: {
         tags,
-        summary: "A stored rebalance's portfolios (without positions)",
+        summary: "A stored rebalance's portfolios, in the model's order, in pages",
+        description:
+          'Paging as GET /models: offset and limit (1–100) optional; neither given: every portfolio. x-total-count carries the ' +
+          'number of portfolios. Positions only with positions=true. The way to read the largest rebalances.',
         params: RebalanceParams,
+        querystring: RebalancePortfoliosQuery,
         response: { 200: z.array(StoredPortfolioDto), ...errorResponses },
       },
     },
     async (request, reply) => {
-      const h = await service.header(request.params.rebalance_id);
-      sendJson(reply, jsonStream([mapAsync(service.portfolios(h.id, false), (o) => toStoredPortfolioDto(o, h.tradeDate, false))]));
+      const found = await storedOrJob(request.params.rebalance_id);
+      if (!('header' in found)) {
+        throw new ConflictError(
+          `Rebalance ${found.job.id} is ${found.job.status}: it has no portfolios to read${found.job.status === 'running' ? ' yet' : ''}`,
+        );
+      }
+      const h = found.header;
+      const { offset, limit, positions } = request.query;
+      const total = h.numberOfPortfolios;
+      const page = offset === undefined && limit === undefined ? undefined : { offset: pageStart(offset, total), limit: limit ?? total };
+      reply.header('x-total-count', String(total));
+      if (page !== undefined && (page.offset >= total || page.limit === 0)) {
+        sendJson(reply, jsonStream(['[]']));
+        return reply;
+      }
+      sendJson(
+        reply,
+        jsonStream([mapAsync(service.portfolios(h.id, positions, page), (o) => toStoredPortfolioDto(o, h.tradeDate, positions))]),
+      );
       return reply;
     },
   );
@@ -271,15 +340,57 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
     {
       schema: {
         tags,
-        summary: 'Delete a stored rebalance and its portfolios',
+        summary: 'Delete a stored rebalance and its portfolios, or cancel a running asynchronous one',
+        description:
+          'A stored rebalance needs ?version= (409 when it changed since). A running asynchronous rebalance is cancelled ' +
+          '(nothing of it is stored): 200 once it has stopped here, 202 when another replica runs it (it stops within a heartbeat).',
         params: RebalanceParams,
         querystring: DeleteRebalanceQuery,
-        response: { 200: z.object({ message: z.string() }), ...errorResponses, 409: ErrorResponse },
+        response: { 200: z.object({ message: z.string() }), 202: z.object({ message: z.string() }), ...errorResponses, 409: ErrorResponse },
       },
     },
-    async (request) => {
-      await service.remove(request.params.rebalance_id, request.query.version);
-      return { message: `Rebalance ${request.params.rebalance_id} deleted` };
+    async (request, reply) => {
+      const id = request.params.rebalance_id;
+      const job = await jobs?.find(id);
+      if (job?.status === 'running') {
+        const after = await jobs!.cancel(id);
+        if (after?.status === 'running') {
+          reply.code(202);
+          return { message: `Rebalance ${id} runs on replica ${after.replica}: it is asked to stop, and stores nothing once it has` };
+        }
+        if (after === null || after.status === 'cancelled') return { message: `Rebalance ${id} cancelled; nothing of it is stored` };
+        if (after.status !== 'complete') {
+          return { message: `Rebalance ${id} had already ended (${after.status}); nothing of it is stored` };
+        }
+        throw new ConflictError(
+          `Rebalance ${id} completed before it could be cancelled; it is stored: delete it with DELETE /api/v1/rebalance/${id}?version=1`,
+        );
+      }
+      const { version } = request.query;
+      if (version === undefined) {
+        const message = 'version is required (the version you last read)';
+        throw new ValidationError(message, [{ path: 'version', message }]);
+      }
+      await service.remove(id, version);
+      return { message: `Rebalance ${id} deleted` };
     },
   );
 };
+
+/** RFC 7240: `Prefer: respond-async` (among other preferences, any case). */
+const prefersAsync = (prefer: string | undefined): boolean =>
+  prefer?.split(/[,;]/).some((p) => p.trim().toLowerCase() === 'respond-async') === true;
+
+function toJobDto(job: Job): RebalanceJobDto {
+  return {
+    rebalance_id: job.id,
+    model_id: job.modelId,
+    model_name: job.modelName,
+    status: job.status === 'complete' ? 'running' : job.status,
+    dry_run: job.dryRun,
+    progress: { ...job.progress },
+    started_at: job.startedAt.toISOString(),
+    ended_at: job.endedAt?.toISOString() ?? null,
+    ...(job.error === null ? {} : { error: { ...job.error, details: [...job.error.details] } }),
+  };
+}

@@ -12,6 +12,15 @@ const QueryBoolean = z
   .optional()
   .transform((v) => v === 'true');
 
+const Trigger = z
+  .enum(['calendar', 'threshold'], { error: 'must be calendar or threshold' })
+  .optional()
+  .meta({
+    description:
+      'threshold: trade only the portfolios with a security outside its band; the others answer status "in_band", ' +
+      'with their drifts and no transactions (default calendar: every portfolio)',
+  });
+
 export const RebalanceQuery = z
   .object({
     dry_run: QueryBoolean.meta({ description: 'Compute and return everything, store nothing, leave the model untouched' }),
@@ -20,16 +29,49 @@ export const RebalanceQuery = z
         'With ORDER_SUBMISSION=on: submit the stored orders to the Order service before answering (as POST /rebalance/{id}/submit); ' +
         'the outcome is in the x-order-submission header',
     }),
-    trigger: z
-      .enum(['calendar', 'threshold'], { error: 'must be calendar or threshold' })
-      .optional()
-      .meta({
-        description:
-          'threshold: trade only the portfolios with a security outside its band; the others answer status "in_band", ' +
-          'with their drifts and no transactions (default calendar: every portfolio)',
-      }),
+    trigger: Trigger,
   })
   .refine((q) => !(q.dry_run && q.submit), { error: 'a dry run stores nothing, so it has no orders to submit', path: ['submit'] });
+
+/** POST /model/{id}/rebalance: the same, and `async=true` (as `Prefer: respond-async`). */
+export const ModelRebalanceQuery = z
+  .object({
+    dry_run: QueryBoolean.meta({ description: 'Compute and return everything, store nothing, leave the model untouched' }),
+    submit: QueryBoolean.meta({
+      description:
+        'With ORDER_SUBMISSION=on: submit the stored orders to the Order service before answering (as POST /rebalance/{id}/submit); ' +
+        'the outcome is in the x-order-submission header',
+    }),
+    trigger: Trigger,
+    async: QueryBoolean.meta({
+      description:
+        'Answer 202 at once with the rebalance id and a Location to follow (same as the header Prefer: respond-async); ' +
+        'see docs/async-rebalances.md',
+    }),
+  })
+  .refine((q) => !(q.dry_run && q.submit), { error: 'a dry run stores nothing, so it has no orders to submit', path: ['submit'] });
+
+/** GET /rebalance/{id}/portfolios: the paging rules of GET /models (neither given: all), positions when asked. */
+export const RebalancePortfoliosQuery = PageQuery.extend({
+  positions: QueryBoolean.meta({ description: "Include each portfolio's positions (as GET /rebalance/{id} does)" }),
+});
+
+const JobProgressDto = z.object({ done: z.int(), total: z.int(), infeasible: z.int() });
+/** An asynchronous rebalance that is not (or not yet) a stored one. */
+export const RebalanceJobDto = z
+  .object({
+    rebalance_id: z.string(),
+    model_id: z.string(),
+    model_name: z.string(),
+    status: z.enum(['running', 'failed', 'cancelled', 'abandoned']),
+    dry_run: z.boolean(),
+    progress: JobProgressDto,
+    started_at: z.string(),
+    ended_at: z.string().nullable(),
+    error: ErrorResponse.optional().meta({ description: 'Why it failed, was cancelled or abandoned, in the one error shape' }),
+  })
+  .meta({ id: 'RebalanceJobDTO' });
+export type RebalanceJobDto = z.infer<typeof RebalanceJobDto>;
 
 export const PortfolioParams = z.object({ portfolio_id: PortfolioId });
 export const ModelParams = z.object({ model_id: ObjectIdString });
@@ -39,7 +81,11 @@ export const RebalancePortfolioParams = z.object({ rebalance_id: ObjectIdString,
 /** GET /rebalances and POST /rebalances/portfolios: a page, in `sort_by` order (default -rebalance_date). */
 export const RebalanceListQuery = PageQuery.extend({ sort_by: SortBy(REBALANCE_SORT_FIELDS, '-rebalance_date') });
 
-export const DeleteRebalanceQuery = z.object({ version: VersionQuery });
+export const DeleteRebalanceQuery = z.object({
+  version: VersionQuery.optional().meta({
+    description: 'The version you last read; required to delete a stored rebalance, not to cancel a running one',
+  }),
+});
 export const PortfoliosBody = z.strictObject({ portfolios: z.array(PortfolioId) }).meta({ id: 'RebalancePortfoliosBody' });
 
 const TransactionDto = z.object({
@@ -115,6 +161,12 @@ export const RebalanceResultDto = z
       .meta({ description: 'What the Order service made of the orders, once submitted' }),
   })
   .meta({ id: 'RebalanceResultDTO' });
+/** GET /rebalance/{id} of a stored rebalance (or of a complete asynchronous dry run). */
+export const RebalanceDetailDto = RebalanceResultDto.extend({
+  status: z.literal('complete'),
+  dry_run: z.boolean().optional().meta({ description: 'true only for an asynchronous dry run (kept until expires_at)' }),
+  expires_at: z.string().optional(),
+}).meta({ id: 'RebalanceDetailDTO' });
 export const StoredPortfolioDto = StoredPortfolio.meta({ id: 'RebalancePortfolioDTO' });
 export const StoredPositionDto = StoredPosition.meta({ id: 'RebalancePositionDTO' });
 export const errorResponses = { 400: ErrorResponse, 404: ErrorResponse } as const;

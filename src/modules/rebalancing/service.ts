@@ -12,6 +12,7 @@ import { pageStart } from '../../domain/paging.js';
 import { parseSortBy } from '../../domain/sorting.js';
 import type { OptimizerPool } from '../../optimizer/pool.js';
 import type { OptimizerResult } from '../../optimizer/types.js';
+import { isDatabaseUnavailable } from '../../plugins/mongo.js';
 import { withPortfolioSpan, withSpan } from '../../telemetry/spans.js';
 import { type Quote, type QuoteSession, type Upstreams, UpstreamUnavailableError } from '../../upstreams/index.js';
 import { bandCheck, driftFigures } from '../drift/report.js';
@@ -19,6 +20,7 @@ import { inBandOutcome, type RebalanceTrigger, withObjective } from '../drift/th
 import type { Model, ModelRepository } from '../models/repository.js';
 import type { SubmissionResult } from '../orders/service.js';
 import { optimizerInput, outcomeOf, type PortfolioOutcome, securitiesOf, unvaluedOutcome } from './outcome.js';
+import type { ProgressTracker, RebalanceProgress } from './progress.js';
 import { REBALANCE_SORT_FIELDS, type RebalanceHeader, type RebalanceRepository } from './repository.js';
 
 export interface RebalanceServiceDeps {
@@ -32,6 +34,8 @@ export interface RebalanceServiceDeps {
   readonly observer?: RebalanceObserver;
   /** Submits a stored rebalance's orders; absent when ORDER_SUBMISSION is off. */
   readonly submitOrders?: (rebalanceId: string) => Promise<SubmissionResult>;
+  /** Follows each model rebalance as it goes (progress log lines, the in-flight gauge, the command line's bar). */
+  readonly progress?: ProgressTracker;
 }
 
 /** A page of stored rebalances as asked for: `sort_by` as sent, offset default 0, limit default 10. */
@@ -68,6 +72,8 @@ export interface RebalanceOptions {
   readonly submit: boolean;
   /** threshold: trade only the portfolios out of band (issue 18); default calendar. */
   readonly trigger?: RebalanceTrigger;
+  /** Stops the rebalance from outside (an asynchronous one cancelled); its reason, an AppError, is what the rebalance fails with. */
+  readonly signal?: AbortSignal;
 }
 
 export interface RebalanceRun {
@@ -84,7 +90,14 @@ export interface RebalanceRun {
 
 /** Receives each portfolio's outcome as soon as it is known (answers are spooled, not held). */
 export interface OutcomeSink {
-  start(run: { readonly rebalanceId: string | null; readonly tradeDate: string; readonly total: number }): Promise<void>;
+  start(run: {
+    readonly rebalanceId: string | null;
+    readonly tradeDate: string;
+    readonly total: number;
+    readonly modelId: string;
+    readonly modelName: string;
+    readonly startedAt: Date;
+  }): Promise<void>;
   outcome(seq: number, outcome: PortfolioOutcome): void;
 }
 
@@ -98,6 +111,36 @@ export class ShuttingDownError extends AppError {
       [],
       1,
     );
+  }
+}
+
+/**
+ * The orders of a stored rebalance could not be submitted for a reason other
+ * than the Order service (that one is reported in the submission result): the
+ * answer and the cycle still say the rebalance is stored, and how to resubmit.
+ */
+export class SubmissionAfterStoreError extends AppError {
+  constructor(
+    readonly run: Omit<RebalanceRun, 'submission'> & { readonly rebalanceId: string },
+    cause: unknown,
+  ) {
+    const id = run.rebalanceId;
+    const stored = `Rebalance ${id} is stored, but submitting its orders failed`;
+    const next = `see GET /api/v1/rebalance/${id}/orders; resubmit with POST /api/v1/rebalance/${id}/submit`;
+    const [status, code, why] =
+      cause instanceof AppError
+        ? [cause.statusCode, cause.code, `: ${cause.message}`]
+        : isDatabaseUnavailable(cause)
+          ? [503, 'UPSTREAM_UNAVAILABLE' as const, ': MongoDB, the service database, is unavailable']
+          : [500, 'INTERNAL' as const, ' (an internal error; the correlation id identifies it in the service logs)'];
+    super(
+      status,
+      code,
+      `${stored}${why}. ${next}`,
+      [],
+      cause instanceof AppError ? cause.retryAfterSeconds : status === 503 ? 5 : undefined,
+    );
+    this.cause = cause;
   }
 }
 
@@ -219,6 +262,10 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
     };
     // Every upstream call of the rebalance listens to it (REBALANCE_CONCURRENCY at a time).
     setMaxListeners(0, run.cancel.signal);
+    const outside = options.signal;
+    const stopFromOutside = () => run.cancel.abort(outside?.reason);
+    if (outside?.aborted) stopFromOutside();
+    outside?.addEventListener('abort', stopFromOutside, { once: true });
     running.add(run.cancel);
     if (run.rebalanceId !== null) writing.add(run.rebalanceId);
     let done;
@@ -233,16 +280,23 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
     } catch (failure) {
       if (run.rebalanceId !== null) await discard(run.rebalanceId);
       // Stopped from outside: whatever its upstream calls made of the abort, say why.
-      const error = run.cancel.signal.reason instanceof ShuttingDownError ? run.cancel.signal.reason : failure;
+      const error = run.cancel.signal.reason instanceof AppError ? run.cancel.signal.reason : failure;
       observer.rebalance?.(kind, outcomeOfFailure(error));
       throw error;
     } finally {
+      outside?.removeEventListener('abort', stopFromOutside);
       running.delete(run.cancel);
       if (run.rebalanceId !== null) writing.delete(run.rebalanceId);
     }
     const submit = deps.submitOrders;
-    const submission = options.submit && submit !== undefined && done.rebalanceId !== null ? await submit(done.rebalanceId) : null;
-    return { ...done, submission };
+    const storedId = done.rebalanceId;
+    if (!options.submit || submit === undefined || storedId === null) return { ...done, submission: null };
+    try {
+      return { ...done, submission: await submit(storedId) };
+    } catch (error) {
+      log.error({ err: error, rebalanceId: storedId }, 'submitting the orders of a stored rebalance failed');
+      throw new SubmissionAfterStoreError({ ...done, rebalanceId: storedId }, error);
+    }
   }
 
   /** Quotes of the model's securities, once for every portfolio (bulk when many); a portfolio-level problem surfaces again in each portfolio. */
@@ -334,10 +388,27 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
 
   /** Every portfolio of a model, REBALANCE_CONCURRENCY at a time, each outcome to the sink and to the writer. */
   async function rebalanceMany(model: Model, portfolioIds: readonly string[], run: Run, sink: OutcomeSink | undefined) {
+    const { rebalanceId, tradeDate, now: startedAt } = run;
+    const total = portfolioIds.length;
+    await sink?.start({ rebalanceId, tradeDate, total, modelId: model.id, modelName: model.name, startedAt });
+    const progress = deps.progress?.begin({ rebalanceId, modelId: model.id, total });
+    try {
+      return await rebalancePortfolios(model, portfolioIds, run, sink, progress);
+    } finally {
+      progress?.end();
+    }
+  }
+
+  async function rebalancePortfolios(
+    model: Model,
+    portfolioIds: readonly string[],
+    run: Run,
+    sink: OutcomeSink | undefined,
+    progress: RebalanceProgress | undefined,
+  ) {
     const { rebalanceId, cancel } = run;
     const { signal } = cancel;
     const total = portfolioIds.length;
-    await sink?.start({ rebalanceId, tradeDate: run.tradeDate, total });
     // Names are cosmetic: a failed lookup (or a cancelled one) is just no name.
     const names = total >= BULK_NAMES_FROM ? upstreams.portfolio.names(signal).catch(() => new Map<string, string>()) : null;
     const nameOf = (id: string) =>
@@ -361,12 +432,13 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
       for (let seq = next++; seq < total && !signal.aborted; seq = next++) {
         try {
           const portfolioId = portfolioIds[seq]!;
+          progress?.started();
           const outcome = await withPortfolioSpan(
             seq,
             { 'rebalance.portfolio_id': portfolioId },
             () => rebalanceOne(model, portfolioId, nameOf(portfolioId), session, signal, { trigger: run.trigger, seen }),
             (o) => ({ 'rebalance.portfolio.status': o.status }),
-          );
+          ).finally(() => progress?.finished());
           if (signal.aborted) return;
           if (outcome.status === 'infeasible') {
             infeasible += 1;
@@ -468,7 +540,8 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
       return ids.filter((id) => !undiscarded.has(id)).length;
     },
 
-    portfolios: (rebalanceId: string, withPositions = true) => rebalances.portfolios(rebalanceId, withPositions),
+    portfolios: (rebalanceId: string, withPositions = true, page?: { offset: number; limit: number }) =>
+      rebalances.portfolios(rebalanceId, withPositions, page),
     header,
     // The same upstream reads for drift reports (modules/drift).
     quoteSession,

@@ -7,8 +7,8 @@ import { AppError } from '../../domain/errors.js';
 import { UpstreamUnavailableError } from '../../upstreams/index.js';
 import type { RebalanceTrigger } from '../drift/threshold.js';
 import type { ModelRepository } from '../models/repository.js';
-import type { RebalanceService } from '../rebalancing/service.js';
-import type { CycleCounts, CycleRepository, CycleStatus } from './cycles.js';
+import { type RebalanceService, SubmissionAfterStoreError } from '../rebalancing/service.js';
+import type { CycleCounts, CycleProgress, CycleRepository, CycleStatus } from './cycles.js';
 
 export interface CycleDeps {
   readonly models: ModelRepository;
@@ -27,8 +27,15 @@ export interface CycleOutcome {
   readonly errors: readonly string[];
 }
 
-/** Runs the models of one cycle; `stopping()` is asked between models (graceful shutdown). */
-export async function runCycleModels(deps: CycleDeps, stopping: () => boolean): Promise<CycleOutcome> {
+/**
+ * Runs the models of one cycle; `stopping()` is asked between models (graceful shutdown);
+ * `progress` is told as each model begins and ends (with the id of the model under way).
+ */
+export async function runCycleModels(
+  deps: CycleDeps,
+  stopping: () => boolean,
+  progress?: (done: CycleProgress, current: string | null) => void,
+): Promise<CycleOutcome> {
   const { models, rebalancing, log } = deps;
   const counts: CycleCounts = {
     models: 0,
@@ -45,7 +52,12 @@ export async function runCycleModels(deps: CycleDeps, stopping: () => boolean): 
   let attempted = 0;
 
   const all = (await models.list([], 0, undefined)).filter((m) => m.portfolios.length > 0);
-  for (const model of all) {
+  const portfoliosTotal = all.reduce((n, m) => n + m.portfolios.length, 0);
+  let portfoliosDone = 0;
+  const tell = (modelsDone: number, current: string | null) =>
+    progress?.({ modelsDone, modelsTotal: all.length, portfoliosDone, portfoliosTotal }, current);
+  for (const [index, model] of all.entries()) {
+    tell(index, model.id);
     if (stopping()) {
       interrupted = true;
       break;
@@ -68,11 +80,20 @@ export async function runCycleModels(deps: CycleDeps, stopping: () => boolean): 
         }
       }
     } catch (error) {
+      // Stored, its orders not submitted: the rebalance counts, and its id is in the record.
+      if (error instanceof SubmissionAfterStoreError) {
+        counts.models += 1;
+        counts.portfolios += error.run.total;
+        counts.infeasible += error.run.infeasible;
+        rebalanceIds.push(error.run.rebalanceId);
+      }
       if (error instanceof UpstreamUnavailableError) counts.upstreamFailures += 1;
       else if (!(error instanceof AppError)) log.error({ err: error, modelId: model.id }, 'cycle: model failed');
       errors.push(`model ${model.id}: ${error instanceof Error ? error.message : String(error)}`);
     }
+    portfoliosDone += model.portfolios.length;
   }
+  if (!interrupted) tell(all.length, null);
   const status = interrupted ? 'interrupted' : errors.length === 0 ? 'succeeded' : errors.length < attempted ? 'partial' : 'failed';
   return { status, counts, rebalanceIds, errors };
 }

@@ -19,6 +19,14 @@ export interface CycleCounts {
   ordersFailed: number;
 }
 
+/** How far a cycle has got: models and their portfolios done, of those it found with portfolios. */
+export interface CycleProgress {
+  readonly modelsDone: number;
+  readonly modelsTotal: number;
+  readonly portfoliosDone: number;
+  readonly portfoliosTotal: number;
+}
+
 export interface Cycle extends CycleCounts {
   readonly id: string;
   readonly replica: string;
@@ -29,6 +37,8 @@ export interface Cycle extends CycleCounts {
   readonly status: CycleStatus;
   readonly rebalanceIds: readonly string[];
   readonly errors: readonly string[];
+  /** Null until the cycle has listed its models (and for records written before progress was recorded). */
+  readonly progress: CycleProgress | null;
 }
 
 interface CycleDocument {
@@ -49,6 +59,7 @@ interface CycleDocument {
   orders_failed: number;
   rebalance_ids: string[];
   errors: string[];
+  progress?: { models_done: number; models_total: number; portfolios_done: number; portfolios_total: number } | null;
 }
 
 function toCycle(d: CycleDocument): Cycle {
@@ -69,6 +80,15 @@ function toCycle(d: CycleDocument): Cycle {
     ordersFailed: d.orders_failed,
     rebalanceIds: d.rebalance_ids,
     errors: d.errors,
+    progress:
+      d.progress === undefined || d.progress === null
+        ? null
+        : {
+            modelsDone: d.progress.models_done,
+            modelsTotal: d.progress.models_total,
+            portfoliosDone: d.progress.portfolios_done,
+            portfoliosTotal: d.progress.portfolios_total,
+          },
   };
 }
 
@@ -144,6 +164,23 @@ export function createCycleRepository(db: Db) {
     async find(id: string): Promise<Cycle | null> {
       const d = await cycles.findOne({ _id: toObjectId(id) });
       return d === null ? null : toCycle(d);
+    },
+
+    /** Records how far a running cycle has got. */
+    async progress(id: string, p: CycleProgress): Promise<void> {
+      await cycles.updateOne(
+        { _id: toObjectId(id) },
+        {
+          $set: {
+            progress: {
+              models_done: p.modelsDone,
+              models_total: p.modelsTotal,
+              portfolios_done: p.portfoliosDone,
+              portfolios_total: p.portfoliosTotal,
+            },
+          },
+        },
+      );
     },
 
     count: () => cycles.countDocuments({}),

@@ -24,6 +24,10 @@ const CycleDto = z
     orders_failed: z.int(),
     rebalance_ids: z.array(z.string()),
     errors: z.array(z.string()),
+    progress: z
+      .object({ models_done: z.int(), models_total: z.int(), portfolios_done: z.int(), portfolios_total: z.int() })
+      .nullable()
+      .meta({ description: 'How far the cycle has got (recorded as it runs): models and portfolios done, of those with portfolios' }),
   })
   .meta({ id: 'CycleDTO' });
 
@@ -44,6 +48,15 @@ export const toCycleDto = (c: Cycle): z.infer<typeof CycleDto> => ({
   orders_failed: c.ordersFailed,
   rebalance_ids: [...c.rebalanceIds],
   errors: [...c.errors],
+  progress:
+    c.progress === null
+      ? null
+      : {
+          models_done: c.progress.modelsDone,
+          models_total: c.progress.modelsTotal,
+          portfolios_done: c.progress.portfoliosDone,
+          portfolios_total: c.progress.portfoliosTotal,
+        },
 });
 
 export const cycleRoutes: FastifyPluginAsyncZod<{ cycles: CycleRepository }> = async (app, { cycles }) => {

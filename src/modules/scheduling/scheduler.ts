@@ -5,8 +5,9 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
 import type { Clock } from '../../domain/clock.js';
+import type { ProgressRegistry } from '../rebalancing/progress.js';
 import { type CycleDeps, runCycleModels } from './cycle.js';
-import type { Cycle, CycleRepository, CycleStatus } from './cycles.js';
+import type { Cycle, CycleProgress, CycleRepository, CycleStatus } from './cycles.js';
 import type { Lease } from './lease.js';
 
 export interface SchedulerDeps extends CycleDeps {
@@ -20,6 +21,9 @@ export interface SchedulerDeps extends CycleDeps {
   readonly log: Logger;
   /** Told how each cycle this replica ran ended (metrics). */
   readonly onCycleEnd?: (status: CycleStatus) => void;
+  /** The rebalances running here: the running cycle's progress is recorded every `progressEveryMs` from it. */
+  readonly progress?: ProgressRegistry;
+  readonly progressEveryMs?: number;
 }
 
 export function createScheduler(deps: SchedulerDeps) {
@@ -59,8 +63,32 @@ export function createScheduler(deps: SchedulerDeps) {
       },
       Math.max(100, Math.floor(deps.leaseTtlMs / 3)),
     );
+    // Progress: recorded as each model begins and ends, and in between from the model's rebalance under way.
+    let reached: CycleProgress | null = null;
+    let currentModel: string | null = null;
+    /** Progress writes, one after the other (the last one lands last). */
+    let writes: Promise<void> = Promise.resolve();
+    const recordProgress = () => {
+      if (reached === null) return;
+      const under = deps.progress?.running().find((p) => p.modelId === currentModel && p.rebalanceId !== null);
+      const p = { ...reached, portfoliosDone: reached.portfoliosDone + (under?.done ?? 0) };
+      writes = writes.then(() =>
+        cycles.progress(id, p).catch((error: unknown) => log.warn({ err: error, cycleId: id }, 'could not record the cycle progress')),
+      );
+    };
+    const progressTimer =
+      deps.progress !== undefined && (deps.progressEveryMs ?? 0) > 0 ? setInterval(recordProgress, deps.progressEveryMs).unref() : null;
     try {
-      const outcome = await runCycleModels(deps, () => stopping || lost);
+      const outcome = await runCycleModels(
+        deps,
+        () => stopping || lost,
+        (p, current) => {
+          reached = p;
+          currentModel = current;
+          recordProgress();
+        },
+      );
+      await writes;
       const status = lost ? 'failed' : outcome.status;
       const errors = lost ? [...outcome.errors, 'the cycle lease was lost: another replica took over'] : outcome.errors;
       await cycles.finish(id, status, outcome.counts, outcome.rebalanceIds, errors, clock.now());
@@ -78,6 +106,7 @@ export function createScheduler(deps: SchedulerDeps) {
       deps.onCycleEnd?.('failed');
       log.error({ err: error, cycleId: id }, 'rebalance cycle failed');
     } finally {
+      if (progressTimer !== null) clearInterval(progressTimer);
       clearInterval(renewal);
       currentId = null;
       await lease.release(id).catch((error: unknown) => log.warn({ err: error }, 'cycle lease release failed'));

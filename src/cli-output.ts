@@ -1,0 +1,156 @@
+// What the command line shows: the progress of each model rebalance on stderr
+// (a cli-progress bar on a terminal, plain lines otherwise), and the answer on
+// stdout as a summary table or the full JSON.
+import cliProgress from 'cli-progress';
+import { type ProgressRegistry, type ProgressSnapshot, rateOf } from './modules/rebalancing/progress.js';
+
+interface Writable {
+  write(text: string): unknown;
+  readonly isTTY?: boolean;
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/**
+ * Follows the rebalances running in this process until `stop`: on a terminal
+ * a bar per rebalance; otherwise a line when one begins, one every
+ * `linesEveryMs` (0: none in between) and one when it ends.
+ */
+export function watchProgress(registry: ProgressRegistry, stream: Writable, linesEveryMs: number): { stop(): void } {
+  const tty = stream.isTTY === true;
+  const bars = new Map<string, cliProgress.SingleBar>();
+  const label = (p: ProgressSnapshot) => `model ${p.modelId}${p.rebalanceId === null ? ' (dry run)' : ''}`;
+  const line = (p: ProgressSnapshot) => {
+    const { rate, etaSeconds } = rateOf(p, performance.now());
+    const left = etaSeconds === null ? '' : `, about ${etaSeconds} s left`;
+    stream.write(`${label(p)}: ${p.done}/${p.total} portfolios, ${rate.toFixed(1)}/s${left}\n`);
+  };
+
+  const unlisten = registry.listen((event, p) => {
+    if (event === 'begin') {
+      if (!tty) {
+        stream.write(`${label(p)}: rebalancing ${p.total} portfolios\n`);
+        return;
+      }
+      const bar = new cliProgress.SingleBar(
+        {
+          // cli-progress writes to a stream of its own type; ours is process.stderr on a terminal.
+          stream: stream as unknown as NodeJS.WritableStream,
+          format: `${label(p)} {bar} {value}/{total} portfolios | {rate}/s | ETA {eta_formatted}`,
+          hideCursor: false,
+          fps: 5,
+        },
+        cliProgress.Presets.shades_classic,
+      );
+      bar.start(p.total, 0, { rate: '0.0' });
+      bars.set(p.key, bar);
+      return;
+    }
+    const elapsed = performance.now() - p.startedMs;
+    const bar = bars.get(p.key);
+    if (bar !== undefined) {
+      bar.update(p.done, { rate: rateOf(p, performance.now()).rate.toFixed(1) });
+      bar.stop();
+      bars.delete(p.key);
+    }
+    if (!tty) stream.write(`${label(p)}: ${p.done}/${p.total} portfolios after ${seconds(elapsed)}\n`);
+  });
+
+  const timers: NodeJS.Timeout[] = [];
+  if (tty) {
+    timers.push(
+      setInterval(() => {
+        for (const p of registry.running()) bars.get(p.key)?.update(p.done, { rate: rateOf(p, performance.now()).rate.toFixed(1) });
+      }, 200).unref(),
+    );
+  } else if (linesEveryMs > 0) {
+    timers.push(setInterval(() => registry.running().forEach(line), linesEveryMs).unref());
+  }
+
+  return {
+    stop() {
+      unlisten();
+      for (const timer of timers.splice(0)) clearInterval(timer);
+      for (const bar of bars.values()) bar.stop();
+      bars.clear();
+    },
+  };
+}
+
+interface RebalanceAnswer {
+  portfolio_id: string;
+  portfolio_name: string | null;
+  rebalance_id: string | null;
+  status: string;
+  error?: { message: string };
+  transactions: { transaction_type: 'BUY' | 'SELL' }[];
+}
+
+/** Columns padded to their widest cell. */
+function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const format = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [format(header), format(widths.map((w) => '-'.repeat(w))), ...rows.map(format)].join('\n');
+}
+
+/** A rebalance's answer (one RebalanceDTO or an array of them) as a table with a total line, or as JSON. */
+export function printAnswer(stream: Writable, answer: RebalanceAnswer | RebalanceAnswer[], output: 'summary' | 'json'): void {
+  if (output === 'json') {
+    stream.write(`${JSON.stringify(answer, null, 2)}\n`);
+    return;
+  }
+  const all = Array.isArray(answer) ? answer : [answer];
+  const count = (a: RebalanceAnswer, type: 'BUY' | 'SELL') => a.transactions.filter((t) => t.transaction_type === type).length;
+  const rows = all.map((a) => [
+    a.portfolio_id,
+    a.portfolio_name ?? '',
+    a.status,
+    String(count(a, 'BUY')),
+    String(count(a, 'SELL')),
+    a.error?.message ?? '',
+  ]);
+  const infeasible = all.filter((a) => a.status === 'infeasible').length;
+  const trades = all.reduce((n, a) => n + a.transactions.length, 0);
+  const id = all[0]?.rebalance_id ?? null;
+  stream.write(`${table(['portfolio', 'name', 'status', 'buys', 'sells', 'error'], rows)}\n`);
+  stream.write(
+    `${all.length} portfolio${all.length === 1 ? '' : 's'}, ${infeasible} infeasible, ${trades} trade${trades === 1 ? '' : 's'}; ` +
+      `${id === null ? 'dry run: nothing stored' : `stored as rebalance ${id}`}\n`,
+  );
+}
+
+interface CycleAnswer {
+  cycle_id: string;
+  status: string;
+  models: number;
+  portfolios: number;
+  infeasible_portfolios: number;
+  upstream_failures: number;
+  orders_submitted: number;
+  orders_failed: number;
+  rebalance_ids: string[];
+  errors: string[];
+}
+
+/** A cycle's record as a few lines, or as JSON. */
+export function printCycle(stream: Writable, cycle: CycleAnswer, output: 'summary' | 'json'): void {
+  if (output === 'json') {
+    stream.write(`${JSON.stringify(cycle, null, 2)}\n`);
+    return;
+  }
+  const rows: [string, string][] = [
+    ['cycle', cycle.cycle_id],
+    ['status', cycle.status],
+    ['models', String(cycle.models)],
+    ['portfolios', `${cycle.portfolios} (${cycle.infeasible_portfolios} infeasible)`],
+    ['orders', `${cycle.orders_submitted} submitted, ${cycle.orders_failed} not taken`],
+    ['upstream failures', String(cycle.upstream_failures)],
+    ['rebalances', cycle.rebalance_ids.join(', ') || '-'],
+    ...cycle.errors.map((e): [string, string] => ['error', e]),
+  ];
+  stream.write(`${table(['', ''], rows).split('\n').slice(2).join('\n')}\n`);
+}

@@ -1,0 +1,484 @@
+// Asynchronous model rebalances (docs/async-rebalances.md): the same
+// rebalance as the synchronous call, run in the background, with a job record
+// per rebalance (`rebalance_jobs`, keyed by the rebalance id) that says where
+// it is: running (with its progress), complete, failed (the error in the one
+// shape), cancelled, or abandoned (its process died: the sweeper sees its
+// heartbeat stop). A stored rebalance is still published with its header only
+// once every portfolio is written, so readers never see one half-written. An
+// asynchronous dry run keeps its portfolios under its own id, without a
+// header, for REBALANCE_DRY_RUN_TTL_MS after it completes.
+import { hostname } from 'node:os';
+import { type Collection, type Db, ObjectId } from 'mongodb';
+import type { Logger } from 'pino';
+import type { Clock } from '../../domain/clock.js';
+import { AppError, type ErrorCode, type ErrorDetail } from '../../domain/errors.js';
+import { toObjectId } from '../../domain/ids.js';
+import { type IndexSpec, isDatabaseUnavailable } from '../../plugins/mongo.js';
+import type { PortfolioOutcome } from './outcome.js';
+import type { RebalanceHeader, RebalanceRepository } from './repository.js';
+import { type OutcomeSink, type RebalanceOptions, type RebalanceService, ShuttingDownError } from './service.js';
+
+export const REBALANCE_JOBS = 'rebalance_jobs';
+
+export const jobIndexes: IndexSpec[] = [
+  { collection: REBALANCE_JOBS, key: { status: 1, heartbeat_at: 1 }, options: { name: 'rebalance_jobs_running' } },
+  { collection: REBALANCE_JOBS, key: { dry_run: 1, expires_at: 1 }, options: { name: 'rebalance_jobs_expiry' } },
+];
+
+export type JobStatus = 'running' | 'complete' | 'failed' | 'cancelled' | 'abandoned';
+
+export interface JobProgress {
+  readonly done: number;
+  readonly total: number;
+  readonly infeasible: number;
+}
+
+/** The one error shape (api.md), as recorded for a failed job. */
+export interface JobError {
+  readonly status_code: number;
+  readonly code: ErrorCode;
+  readonly message: string;
+  readonly detail: string;
+  readonly details: readonly ErrorDetail[];
+  readonly correlation_id: string;
+}
+
+export interface Job {
+  readonly id: string;
+  readonly modelId: string;
+  readonly modelName: string;
+  readonly dryRun: boolean;
+  readonly status: JobStatus;
+  readonly progress: JobProgress;
+  readonly startedAt: Date;
+  readonly endedAt: Date | null;
+  readonly tradeDate: string;
+  readonly error: JobError | null;
+  /** A complete dry run's result is removed after this. */
+  readonly expiresAt: Date | null;
+  /** The replica running it. */
+  readonly replica: string;
+}
+
+interface JobDocument {
+  _id: ObjectId;
+  model_id: string;
+  model_name: string;
+  dry_run: boolean;
+  status: JobStatus;
+  progress: { done: number; total: number; infeasible: number };
+  started_at: Date;
+  ended_at: Date | null;
+  trade_date: string;
+  error: JobError | null;
+  expires_at: Date | null;
+  replica: string;
+  /** This process (replica, host and a random part): a restart is a new owner. */
+  owner: string;
+  heartbeat_at: Date;
+  cancel_requested: boolean;
+}
+
+const toJob = (d: JobDocument): Job => ({
+  id: d._id.toHexString(),
+  modelId: d.model_id,
+  modelName: d.model_name,
+  dryRun: d.dry_run,
+  status: d.status,
+  progress: { done: d.progress.done, total: d.progress.total, infeasible: d.progress.infeasible },
+  startedAt: d.started_at,
+  endedAt: d.ended_at,
+  tradeDate: d.trade_date,
+  error: d.error,
+  expiresAt: d.expires_at,
+  replica: d.replica,
+});
+
+export function createJobRepository(db: Db) {
+  const jobs: Collection<JobDocument> = db.collection<JobDocument>(REBALANCE_JOBS);
+  return {
+    insert: async (doc: JobDocument) => void (await jobs.insertOne(doc)),
+    async find(id: string): Promise<Job | null> {
+      const d = await jobs.findOne({ _id: toObjectId(id) });
+      return d === null ? null : toJob(d);
+    },
+    /** Records progress and that the owner is alive; false when the job is no longer running (marked abandoned meanwhile). */
+    async heartbeat(id: string, progress: JobProgress, at: Date): Promise<boolean> {
+      const r = await jobs.updateOne({ _id: toObjectId(id), status: 'running' }, { $set: { progress: { ...progress }, heartbeat_at: at } });
+      return r.matchedCount === 1;
+    },
+    async finish(id: string, set: Pick<JobDocument, 'status' | 'progress' | 'ended_at' | 'error' | 'expires_at'>): Promise<void> {
+      await jobs.updateOne({ _id: toObjectId(id) }, { $set: set });
+    },
+    async requestCancel(id: string): Promise<boolean> {
+      const r = await jobs.updateOne({ _id: toObjectId(id), status: 'running' }, { $set: { cancel_requested: true } });
+      return r.matchedCount === 1;
+    },
+    async cancelRequested(ids: readonly string[]): Promise<string[]> {
+      const docs = await jobs.find({ _id: { $in: ids.map(toObjectId) }, cancel_requested: true }).toArray();
+      return docs.map((d) => d._id.toHexString());
+    },
+    /** Running jobs not heard of since `before`, except those `live` in this process. */
+    async stale(before: Date): Promise<Job[]> {
+      return (await jobs.find({ status: 'running', heartbeat_at: { $lt: before } }).toArray()).map(toJob);
+    },
+    /** Marks a job abandoned (or complete, when its rebalance was published before its process died) if it is still stale. */
+    async settleStale(id: string, before: Date, status: 'abandoned' | 'complete', at: Date, error: JobError | null): Promise<boolean> {
+      const r = await jobs.updateOne(
+        { _id: toObjectId(id), status: 'running', heartbeat_at: { $lt: before } },
+        { $set: { status, ended_at: at, error } },
+      );
+      return r.modifiedCount === 1;
+    },
+    async expiredDryRuns(now: Date): Promise<string[]> {
+      return (await jobs.find({ dry_run: true, expires_at: { $lt: now } }).toArray()).map((d) => d._id.toHexString());
+    },
+    /**
+     * The ids among these whose portfolio documents are not leftovers: asynchronous dry runs (no header by
+     * design, removed when they expire) and rebalances still running on some replica (by their heartbeat).
+     */
+    async kept(ids: readonly string[]): Promise<Set<string>> {
+      if (ids.length === 0) return new Set();
+      const docs = await jobs.find({ _id: { $in: ids.map(toObjectId) }, $or: [{ dry_run: true }, { status: 'running' }] }).toArray();
+      return new Set(docs.map((d) => d._id.toHexString()));
+    },
+    remove: async (id: string) => void (await jobs.deleteOne({ _id: toObjectId(id) })),
+  };
+}
+
+export type JobRepository = ReturnType<typeof createJobRepository>;
+
+/** DELETE of a running asynchronous rebalance. */
+export class RebalanceCancelledError extends AppError {
+  constructor(id: string) {
+    super(409, 'CONFLICT', `Rebalance ${id} was cancelled (DELETE /api/v1/rebalance/${id}); nothing of it is stored`);
+  }
+}
+
+/** As plugins/errors.ts answers it: the AppError's own, the database's 503, else a 500 without internals. */
+function errorShape(error: unknown, correlationId: string): JobError {
+  const e =
+    error instanceof AppError
+      ? error
+      : isDatabaseUnavailable(error)
+        ? new AppError(503, 'UPSTREAM_UNAVAILABLE', 'MongoDB, the service database, is unavailable; retry later')
+        : new AppError(500, 'INTERNAL', 'An internal error occurred; the correlation id identifies it in the service logs');
+  return {
+    status_code: e.statusCode,
+    code: e.code,
+    message: e.message,
+    detail: e.message,
+    details: [...e.details],
+    correlation_id: correlationId,
+  };
+}
+
+/** Portfolio documents of an asynchronous dry run are written this many at a time. */
+const DRY_RUN_BATCH = 50;
+
+interface LocalJob {
+  readonly id: string;
+  readonly modelId: string;
+  readonly modelName: string;
+  readonly dryRun: boolean;
+  readonly startedAt: Date;
+  readonly tradeDate: string;
+  readonly total: number;
+  done: number;
+  infeasible: number;
+  readonly controller: AbortController;
+  /** Its end is being recorded: no more heartbeats. */
+  ending: boolean;
+}
+
+export interface JobsDeps {
+  readonly service: RebalanceService;
+  readonly jobs: JobRepository;
+  readonly rebalances: RebalanceRepository;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly replica: string;
+  readonly heartbeatMs: number;
+  readonly staleMs: number;
+  readonly dryRunTtlMs: number;
+}
+
+export function createRebalanceJobs(deps: JobsDeps) {
+  const { service, jobs, rebalances, clock, log } = deps;
+  const owner = `${deps.replica}@${hostname()}#${new ObjectId().toHexString()}`;
+  const local = new Map<string, LocalJob>();
+  let timer: NodeJS.Timeout | null = null;
+  /** How each started job settles (its end recorded), by its controller. */
+  const settledBy = new WeakMap<AbortController, Promise<void>>();
+
+  const progressOf = (j: LocalJob): JobProgress => ({ done: j.done, total: j.total, infeasible: j.infeasible });
+
+  async function beat(): Promise<void> {
+    const now = clock.now();
+    const ids = [...local.keys()];
+    for (const j of local.values()) {
+      if (j.ending) continue;
+      if (!(await jobs.heartbeat(j.id, progressOf(j), now)) && !j.ending) {
+        log.warn({ rebalanceId: j.id }, 'an asynchronous rebalance was marked abandoned while it ran here: stopping it');
+        j.controller.abort(new ShuttingDownError());
+      }
+    }
+    // A cancellation asked of another replica reaches this one here.
+    for (const id of await jobs.cancelRequested(ids)) local.get(id)?.controller.abort(new RebalanceCancelledError(id));
+  }
+
+  function heartbeats(): void {
+    if (timer !== null || local.size === 0) return;
+    timer = setInterval(() => {
+      if (local.size === 0) {
+        clearInterval(timer!);
+        timer = null;
+        return;
+      }
+      beat().catch((error: unknown) => log.warn({ err: error }, 'could not record the progress of asynchronous rebalances'));
+    }, deps.heartbeatMs).unref();
+  }
+
+  /** A local job as a Job (its progress as of now). */
+  const viewOf = (j: LocalJob): Job => ({
+    id: j.id,
+    modelId: j.modelId,
+    modelName: j.modelName,
+    dryRun: j.dryRun,
+    status: 'running',
+    progress: progressOf(j),
+    startedAt: j.startedAt,
+    endedAt: null,
+    tradeDate: j.tradeDate,
+    error: null,
+    expiresAt: null,
+    replica: deps.replica,
+  });
+
+  return {
+    /**
+     * Starts a model rebalance in the background; settles once it has started
+     * (its job recorded), or with the error when it cannot start at all
+     * (no such model: the caller answers that at once).
+     */
+    start(modelId: string, options: Omit<RebalanceOptions, 'signal'>, correlationId: string): Promise<Job> {
+      const controller = new AbortController();
+      let job: LocalJob | null = null;
+      let pending: { seq: number; outcome: PortfolioOutcome }[] = [];
+      let writes: Promise<void> = Promise.resolve();
+      let writeFailure: unknown = null;
+      const flush = () => {
+        if (job === null || pending.length === 0) return;
+        const batch = pending;
+        const id = job.id;
+        pending = [];
+        writes = writes.then(() =>
+          rebalances.writePortfolios(id, batch).catch((error: unknown) => {
+            writeFailure ??= error;
+          }),
+        );
+      };
+      return new Promise<Job>((resolve, reject) => {
+        const sink: OutcomeSink = {
+          async start(run) {
+            const id = run.rebalanceId ?? rebalances.newId(run.startedAt);
+            const j: LocalJob = {
+              id,
+              modelId: run.modelId,
+              modelName: run.modelName,
+              dryRun: options.dryRun,
+              startedAt: run.startedAt,
+              tradeDate: run.tradeDate,
+              total: run.total,
+              done: 0,
+              infeasible: 0,
+              controller,
+              ending: false,
+            };
+            await jobs.insert({
+              _id: toObjectId(id),
+              model_id: run.modelId,
+              model_name: run.modelName,
+              dry_run: options.dryRun,
+              status: 'running',
+              progress: progressOf(j),
+              started_at: run.startedAt,
+              ended_at: null,
+              trade_date: run.tradeDate,
+              error: null,
+              expires_at: null,
+              replica: deps.replica,
+              owner,
+              heartbeat_at: clock.now(),
+              cancel_requested: false,
+            });
+            job = j;
+            local.set(id, j);
+            heartbeats();
+            log.info(
+              { rebalanceId: id, modelId: run.modelId, portfolios: run.total, dryRun: options.dryRun },
+              'asynchronous rebalance started',
+            );
+            resolve(viewOf(j));
+          },
+          outcome(seq, outcome) {
+            const j = job!;
+            if (writeFailure !== null) throw writeFailure;
+            j.done += 1;
+            if (outcome.status === 'infeasible') j.infeasible += 1;
+            if (!j.dryRun) return;
+            pending.push({ seq, outcome });
+            if (pending.length >= DRY_RUN_BATCH) flush();
+          },
+        };
+        const run = service.rebalanceModel(modelId, { ...options, signal: controller.signal }, sink).then(async () => {
+          if (options.dryRun) {
+            flush();
+            await writes;
+            if (writeFailure !== null) throw writeFailure;
+          }
+        });
+        const settled = run.then(
+          async () => {
+            const j = job!;
+            j.ending = true;
+            const now = clock.now();
+            await jobs.finish(j.id, {
+              status: 'complete',
+              progress: progressOf(j),
+              ended_at: now,
+              error: null,
+              expires_at: j.dryRun ? new Date(now.getTime() + deps.dryRunTtlMs) : null,
+            });
+            log.info({ rebalanceId: j.id, ...progressOf(j) }, 'asynchronous rebalance complete');
+          },
+          async (error: unknown) => {
+            const j = job;
+            if (j === null) {
+              reject(error);
+              return;
+            }
+            j.ending = true;
+            if (j.dryRun) {
+              await writes;
+              await rebalances.discard(j.id).catch(() => undefined); // else the sweeper's age bound removes them
+            }
+            const reason = controller.signal.reason;
+            const status: JobStatus =
+              reason instanceof RebalanceCancelledError ? 'cancelled' : error instanceof ShuttingDownError ? 'abandoned' : 'failed';
+            await jobs.finish(j.id, {
+              status,
+              progress: progressOf(j),
+              ended_at: clock.now(),
+              error: errorShape(error, correlationId),
+              expires_at: null,
+            });
+            const level = status !== 'failed' ? 'info' : error instanceof AppError ? 'warn' : 'error';
+            log[level]({ rebalanceId: j.id, status, err: error, correlation_id: correlationId }, `asynchronous rebalance ${status}`);
+          },
+        );
+        const tracked = settled
+          .catch((error: unknown) => log.error({ err: error }, 'could not record the end of an asynchronous rebalance'))
+          .finally(() => {
+            if (job !== null) local.delete(job.id);
+          });
+        settledBy.set(controller, tracked);
+      });
+    },
+
+    /** The job as this process knows it (running here), else as recorded; null when there is none. */
+    async find(id: string): Promise<Job | null> {
+      const j = local.get(id);
+      if (j !== undefined) return viewOf(j);
+      return jobs.find(id);
+    },
+
+    /**
+     * Cancels a running job: here at once (settles when it has stopped and
+     * removed what it wrote), or asks the replica running it (it stops at its
+     * next heartbeat). Null when no job of that id is running.
+     */
+    async cancel(id: string): Promise<Job | null> {
+      const j = local.get(id);
+      if (j !== undefined) {
+        j.controller.abort(new RebalanceCancelledError(id));
+        await settledBy.get(j.controller);
+        return jobs.find(id);
+      }
+      if (!(await jobs.requestCancel(id))) return null;
+      return jobs.find(id);
+    },
+
+    /**
+     * The sweeper's part: running jobs whose process stopped recording progress
+     * are marked abandoned (what they wrote removed), or complete when their
+     * rebalance was published; complete dry runs past their time are removed.
+     */
+    async sweep(): Promise<{ abandoned: number; expired: number }> {
+      const now = clock.now();
+      const before = new Date(now.getTime() - deps.staleMs);
+      let abandoned = 0;
+      for (const stale of await jobs.stale(before)) {
+        if (local.has(stale.id)) continue;
+        const published = !stale.dryRun && (await rebalances.findHeader(stale.id)) !== null;
+        const error = published
+          ? null
+          : errorShape(
+              new AppError(
+                503,
+                'UPSTREAM_UNAVAILABLE',
+                `The process running rebalance ${stale.id} (replica ${stale.replica}) stopped before it finished; nothing of it is stored. Send it again`,
+              ),
+              stale.id,
+            );
+        if (!(await jobs.settleStale(stale.id, before, published ? 'complete' : 'abandoned', now, error))) continue;
+        if (!published) {
+          await rebalances.discard(stale.id);
+          abandoned += 1;
+          log.warn({ rebalanceId: stale.id, replica: stale.replica }, 'asynchronous rebalance abandoned: its process stopped');
+        }
+      }
+      let expired = 0;
+      for (const id of await jobs.expiredDryRuns(now)) {
+        await rebalances.discard(id);
+        await jobs.remove(id);
+        expired += 1;
+      }
+      return { abandoned, expired };
+    },
+
+    /** Among these ids of portfolio documents without a header, those to keep: dry runs until they expire, running rebalances. */
+    kept: (ids: readonly string[]) => jobs.kept(ids),
+
+    /** Ids of the jobs running in this process. */
+    running: (): ReadonlySet<string> => new Set(local.keys()),
+
+    /**
+     * Shutdown: waits until every job running here has ended and recorded how
+     * (the service stops them when the grace period ends: they are recorded abandoned).
+     */
+    async stop(): Promise<void> {
+      await Promise.all([...local.values()].map((j) => settledBy.get(j.controller)));
+      if (timer !== null) clearInterval(timer);
+      timer = null;
+    },
+  };
+}
+
+export type RebalanceJobs = ReturnType<typeof createRebalanceJobs>;
+
+/** A header-like view of a complete asynchronous dry run, so its result reads like a stored rebalance. */
+export function dryRunHeader(job: Job): RebalanceHeader {
+  return {
+    id: job.id,
+    modelId: job.modelId,
+    modelName: job.modelName,
+    rebalanceDate: job.startedAt,
+    tradeDate: job.tradeDate,
+    numberOfPortfolios: job.progress.total,
+    portfolios: [],
+    version: 1,
+    createdAt: job.startedAt,
+    orders: null,
+  };
+}

@@ -1,0 +1,199 @@
+// Asynchronous model rebalances (issue 17): 202 with a Location at once, the
+// status and progress of a running rebalance, completion, failure (nothing
+// stored), cancellation, asynchronous dry runs kept for a while, and the
+// portfolios of a stored rebalance in pages. A slow upstream is a call held
+// open until the test lets it through; time is a manual clock.
+import { ObjectId } from 'mongodb';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { gate, type ManualClock, manualClock } from '../helpers/clock.js';
+import { expectStatus, json, pid, position, sid } from '../helpers/fixtures.js';
+import { createWorld, type World } from '../helpers/rebalancing.js';
+
+let w: World;
+let clock: ManualClock;
+let modelId: string;
+const PORTFOLIOS = Array.from({ length: 4 }, (_, i) => pid(`as${i}`));
+const TTL_MS = 60_000;
+
+beforeAll(async () => {
+  clock = manualClock(new Date());
+  // One portfolio at a time, so a held call stops the rebalance at a known portfolio.
+  w = await createWorld({ REBALANCE_CONCURRENCY: '1', REBALANCE_DRY_RUN_TTL_MS: String(TTL_MS) }, { clock });
+  w.security(sid('as'), 'ASY', '25');
+  for (const p of PORTFOLIOS) w.holdings(p, { cash: '10000', securities: [] });
+  modelId = await w.model('Asynchronous', [position(sid('as'), '0.5')], PORTFOLIOS);
+});
+afterAll(async () => {
+  await w.close();
+});
+afterEach(() => {
+  w.sim.heal('accounting');
+});
+
+const get = (url: string) => w.t.request({ method: 'GET', url });
+const startAsync = async (query = 'async=true', headers: Record<string, string> = {}) => {
+  const res = await w.t.request({ method: 'POST', url: `/api/v1/model/${modelId}/rebalance?${query}`, headers });
+  expectStatus(res, 202, 'asynchronous rebalance');
+  return { res, body: json(res) };
+};
+/** Polls the rebalance until it is no longer running; its last answer. */
+const settled = async (id: string) => {
+  await expect.poll(async () => json(await get(`/api/v1/rebalance/${id}`)).status, { timeout: 30_000, interval: 20 }).not.toBe('running');
+  return json(await get(`/api/v1/rebalance/${id}`));
+};
+const listedIds = async () => (json(await get('/api/v1/rebalances?limit=100')) as { rebalance_id: string }[]).map((r) => r.rebalance_id);
+/** Portfolio documents written under this rebalance id, published or not. */
+const documentsOf = (id: string) => w.t.app.mongo.db.collection('rebalance_portfolios').countDocuments({ rebalance_id: new ObjectId(id) });
+
+describe('asynchronous model rebalances', () => {
+  it('answers 202 with a Location at once; its progress rises to the total while it runs; then it is the stored rebalance, complete', async () => {
+    const held = gate();
+    w.sim.inject('accounting', { after: 2, times: 1, hold: held.hold });
+    const { res, body } = await startAsync();
+    expect(res.headers.location).toBe(`/api/v1/rebalance/${body.rebalance_id}`);
+    expect(body).toMatchObject({
+      rebalance_id: expect.stringMatching(/^[0-9a-f]{24}$/),
+      model_id: modelId,
+      status: 'running',
+      dry_run: false,
+      progress: { done: 0, total: 4, infeasible: 0 },
+      started_at: expect.stringMatching(/Z$/),
+    });
+    const id = body.rebalance_id as string;
+
+    // Two portfolios done, the third held: running, half way, no portfolios, not listed.
+    await held.arrived;
+    const running = json(await get(`/api/v1/rebalance/${id}`));
+    expect(running).toMatchObject({ rebalance_id: id, status: 'running', progress: { done: 2, total: 4, infeasible: 0 } });
+    expect(running).not.toHaveProperty('portfolios');
+    expect(await listedIds()).not.toContain(id);
+    const early = await get(`/api/v1/rebalance/${id}/portfolios`);
+    expectStatus(early, 409);
+    expect(json(early).message).toContain('running');
+
+    held.open();
+    const done = await settled(id);
+    expect(done).toMatchObject({ rebalance_id: id, status: 'complete', model_id: modelId, number_of_portfolios: 4, version: 1 });
+    expect(done.portfolios.map((p: { portfolio_id: string }) => p.portfolio_id)).toEqual(PORTFOLIOS);
+    expect(await listedIds()).toContain(id);
+  });
+
+  it('Prefer: respond-async does the same', async () => {
+    const { res, body } = await startAsync('', { prefer: 'respond-async, wait=5' });
+    expect(res.headers['preference-applied']).toBe('respond-async');
+    expect((await settled(body.rebalance_id)).status).toBe('complete');
+  });
+
+  it('the synchronous call is unchanged: without async it answers 200 with the RebalanceDTO[]', async () => {
+    const res = await w.t.request({ method: 'POST', url: `/api/v1/model/${modelId}/rebalance` });
+    expectStatus(res, 200);
+    expect(json(res)).toHaveLength(4);
+  });
+
+  it('an unknown model is answered at once, 404, with nothing started', async () => {
+    const res = await w.t.request({ method: 'POST', url: '/api/v1/model/0123456789abcdef01234567/rebalance?async=true' });
+    expectStatus(res, 404);
+  });
+
+  it('an upstream that goes down mid-way: failed, with the error in the one shape, and nothing stored', async () => {
+    w.sim.inject('accounting', { after: 2, status: 503 });
+    const { body } = await startAsync();
+    const failed = await settled(body.rebalance_id);
+    expect(failed).toMatchObject({
+      rebalance_id: body.rebalance_id,
+      status: 'failed',
+      progress: { total: 4 },
+      error: {
+        status_code: 503,
+        code: 'UPSTREAM_UNAVAILABLE',
+        message: expect.stringContaining('Accounting'),
+        correlation_id: expect.any(String),
+      },
+    });
+    expect(failed.progress.done).toBeLessThan(4);
+    expect(await listedIds()).not.toContain(body.rebalance_id);
+    expect(await documentsOf(body.rebalance_id)).toBe(0);
+  });
+
+  it('DELETE of a running rebalance cancels it: nothing stored, and it reads as cancelled', async () => {
+    const held = gate();
+    w.sim.inject('accounting', { after: 1, times: 1, hold: held.hold });
+    const { body } = await startAsync();
+    const id = body.rebalance_id as string;
+    await held.arrived;
+    const cancelled = await w.t.request({ method: 'DELETE', url: `/api/v1/rebalance/${id}` });
+    expectStatus(cancelled, 200);
+    expect(json(cancelled).message).toContain('cancelled');
+    held.open();
+    expect(json(await get(`/api/v1/rebalance/${id}`))).toMatchObject({ status: 'cancelled', progress: { done: 1, total: 4 } });
+    expect(await documentsOf(id)).toBe(0);
+    expect(await listedIds()).not.toContain(id);
+    // A stored rebalance still needs its version to be deleted.
+    const noVersion = await w.t.request({ method: 'DELETE', url: `/api/v1/rebalance/${(await listedIds())[0]}` });
+    expectStatus(noVersion, 400);
+    expect(json(noVersion).message).toBe('version is required (the version you last read)');
+  });
+
+  it('an asynchronous dry run: its result is readable (dry_run, not listed) until it expires, then removed', async () => {
+    const { body } = await startAsync('async=true&dry_run=true');
+    expect(body).toMatchObject({ dry_run: true, status: 'running' });
+    const id = body.rebalance_id as string;
+    const result = await settled(id);
+    expect(result).toMatchObject({ rebalance_id: id, status: 'complete', dry_run: true, number_of_portfolios: 4 });
+    expect(Date.parse(result.expires_at)).toBe(clock.now().getTime() + TTL_MS);
+    expect(result.portfolios).toHaveLength(4);
+    expect(result.portfolios[0].positions[0]).toMatchObject({ security_id: sid('as'), transaction_type: 'BUY', trade_quantity: 200 });
+    expect(await listedIds()).not.toContain(id);
+    const page = await get(`/api/v1/rebalance/${id}/portfolios?offset=3`);
+    expect(json(page).map((p: { portfolio_id: string }) => p.portfolio_id)).toEqual([PORTFOLIOS[3]]);
+
+    // A sweep before it expires keeps it; after, removes it.
+    await w.t.app.maintenance.sweep();
+    expectStatus(await get(`/api/v1/rebalance/${id}`), 200);
+    clock.advance(TTL_MS + 1);
+    expect(await w.t.app.maintenance.sweep()).toMatchObject({ expiredDryRuns: 1 });
+    expectStatus(await get(`/api/v1/rebalance/${id}`), 404);
+    expect(await documentsOf(id)).toBe(0);
+  });
+});
+
+describe('a stored rebalance read in pages', () => {
+  let id: string;
+  beforeAll(async () => {
+    const res = await w.t.request({ method: 'POST', url: `/api/v1/model/${modelId}/rebalance` });
+    expectStatus(res, 200);
+    id = json(res)[0].rebalance_id;
+  });
+  const page = async (query: string) => {
+    const res = await get(`/api/v1/rebalance/${id}/portfolios${query}`);
+    expectStatus(res, 200);
+    return { total: res.headers['x-total-count'], items: json(res) as { portfolio_id: string; positions?: unknown[] }[] };
+  };
+
+  it('offset and limit page the portfolios in the model order, x-total-count the total; neither: all of them', async () => {
+    const all = await page('');
+    expect(all.total).toBe('4');
+    expect(all.items.map((p) => p.portfolio_id)).toEqual(PORTFOLIOS);
+    expect(all.items[0]).not.toHaveProperty('positions');
+    const middle = await page('?offset=1&limit=2');
+    expect(middle.items.map((p) => p.portfolio_id)).toEqual(PORTFOLIOS.slice(1, 3));
+    expect(middle.total).toBe('4');
+    expect((await page('?limit=1')).items.map((p) => p.portfolio_id)).toEqual([PORTFOLIOS[0]]);
+    expect((await page('?offset=4')).items).toEqual([]);
+    expect((await page('?offset=9&limit=5')).items).toEqual([]);
+  });
+
+  it('positions only when asked', async () => {
+    const withPositions = await page('?offset=2&limit=1&positions=true');
+    expect(withPositions.items).toHaveLength(1);
+    expect(withPositions.items[0]!.positions).toEqual([
+      expect.objectContaining({ security_id: sid('as'), transaction_type: 'BUY', trade_quantity: 200 }),
+    ]);
+  });
+
+  it('refuses a limit out of range, as every paged list does', async () => {
+    for (const query of ['?limit=0', '?limit=101', '?offset=-1', '?positions=yes']) {
+      expectStatus(await get(`/api/v1/rebalance/${id}/portfolios${query}`), 400, query);
+    }
+  });
+});
