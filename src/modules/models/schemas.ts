@@ -131,18 +131,38 @@ export function toModelPosition(body: PositionInput): ModelPosition {
   return { securityId: body.security_id, target: body.target, highDrift: body.high_drift, lowDrift: body.low_drift };
 }
 
+const positionDtos = (positions: readonly ModelPosition[]) =>
+  positions.map((p) => ({
+    security_id: p.securityId,
+    target: formatDecimal(p.target),
+    high_drift: formatDecimal(p.highDrift),
+    low_drift: formatDecimal(p.lowDrift),
+  }));
+
 export function toModelDto(model: Model): ModelDto {
   return {
     model_id: model.id,
     name: model.name,
-    positions: model.positions.map((p) => ({
-      security_id: p.securityId,
-      target: formatDecimal(p.target),
-      high_drift: formatDecimal(p.highDrift),
-      low_drift: formatDecimal(p.lowDrift),
-    })),
+    positions: positionDtos(model.positions),
     portfolios: [...model.portfolios],
     last_rebalance_date: model.lastRebalanceDate?.toISOString() ?? null,
     version: model.version,
   };
+}
+
+/** The positions' JSON by positions list: the repository hands out the same list while a model's stored positions are unchanged. */
+const positionsJson = new WeakMap<readonly ModelPosition[], string>();
+
+/** JSON.stringify(toModelDto(model)), its positions written once per stored state (a list of 200 models is 20 000 positions). */
+export function modelJson(model: Model): string {
+  let positions = positionsJson.get(model.positions);
+  if (positions === undefined) {
+    positions = JSON.stringify(positionDtos(model.positions));
+    positionsJson.set(model.positions, positions);
+  }
+  const str = JSON.stringify;
+  return (
+    `{"model_id":${str(model.id)},"name":${str(model.name)},"positions":${positions},"portfolios":${str(model.portfolios)},` +
+    `"last_rebalance_date":${str(model.lastRebalanceDate?.toISOString() ?? null)},"version":${str(model.version)}}`
+  );
 }
