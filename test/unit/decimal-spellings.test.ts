@@ -27,9 +27,16 @@ describe('short decimal spellings', () => {
       for (let j = 0; j < length; j++) text += alphabet[Math.floor(random() * (random() < 0.8 ? 11 : alphabet.length))];
       spellings.push(text);
     }
-    for (const text of spellings) expect(read(() => parseBoundedDecimal(text)), text).toBe(read(() => dec(text)));
+    for (const text of spellings)
+      expect(
+        read(() => parseBoundedDecimal(text)),
+        text,
+      ).toBe(read(() => dec(text)));
     for (const value of [0, -0, 1, -17, 12.5, 0.1, 1e-7, 123456789012345, 2 ** 53, 1e21]) {
-      expect(read(() => parseBoundedDecimal(value)), String(value)).toBe(read(() => dec(value)));
+      expect(
+        read(() => parseBoundedDecimal(value)),
+        String(value),
+      ).toBe(read(() => dec(value)));
     }
     expect(formatDecimal(parseBoundedDecimal('-000120.500'))).toBe('-120.5');
   });
