@@ -101,10 +101,48 @@ function parseText(text: string): Dec {
  */
 export function parseBoundedDecimal(value: string | number): Dec {
   if (typeof value === 'number' && !Number.isFinite(value)) throw new DecimalInputError('must be a finite number');
+  const short = shortDecimal(typeof value === 'number' ? String(value) : value);
+  if (short !== undefined) return short;
   const match = DECIMAL_PARTS.exec(typeof value === 'number' ? String(value) : value.trim());
   const problem = match === null ? 'must be a decimal number such as "0.25"' : boundsProblem(match);
   if (problem !== undefined) throw new DecimalInputError(problem);
   return valueOfSpelling(match!);
+}
+
+/**
+ * The common spelling of at most 15 digits ("-1234.5", "100", ".25"): read in
+ * one pass without the pattern or BigInt arithmetic, well within every bound.
+ * Anything else (a sign +, an exponent, spaces, more digits) is undefined: the
+ * general path decides it.
+ */
+function shortDecimal(text: string): Dec | undefined {
+  const n = text.length;
+  if (n > 16) return undefined;
+  let i = text.charCodeAt(0) === 45 ? 1 : 0;
+  const negative = i === 1;
+  let value = 0;
+  let count = 0;
+  let scale = -1;
+  for (; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      value = value * 10 + (c - 48);
+      count += 1;
+      if (scale >= 0) scale += 1;
+    } else if (c === 46 && scale < 0) {
+      scale = 0;
+    } else {
+      return undefined;
+    }
+  }
+  if (count === 0 || count > 15) return undefined;
+  if (value === 0) return ZERO;
+  if (scale < 0) scale = 0;
+  while (scale > 0 && value % 10 === 0) {
+    value /= 10;
+    scale -= 1;
+  }
+  return { digits: BigInt(negative ? -value : value), scale };
 }
 
 /** A decimal from a trusted spelling, a whole number or a bigint (constants, tests). */
@@ -164,11 +202,12 @@ export const round = (a: Dec, places: number): Dec => (a.scale <= places ? a : q
 
 /** Digits with the point placed `places` from the right, padded with zeros. */
 function placePoint(digits: bigint, places: number): string {
+  if (places === 0) return digits.toString();
   const negative = digits < 0n;
   const text = (negative ? -digits : digits).toString();
-  if (places === 0) return negative ? `-${text}` : text;
-  const padded = text.padStart(places + 1, '0');
-  return `${negative ? '-' : ''}${padded.slice(0, -places)}.${padded.slice(-places)}`;
+  const cut = text.length - places;
+  if (cut > 0) return `${negative ? '-' : ''}${text.slice(0, cut)}.${text.slice(cut)}`;
+  return `${negative ? '-0.' : '0.'}${'0'.repeat(-cut)}${text}`;
 }
 
 /** The canonical wire spelling: plain notation, no trailing zeros ("0.02", "-12.5", "100"). */

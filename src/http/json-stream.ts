@@ -41,7 +41,7 @@ export async function* mapAsync<T, U>(source: AsyncIterable<T>, map: (item: T) =
  * Sends JSON text or a JSON stream as is. Routes that stream keep their zod
  * response schema for the OpenAPI document; Fastify serialises only objects.
  */
-export function sendJson(reply: { type(contentType: string): unknown; send(payload?: unknown): unknown }, body: Readable): void {
+export function sendJson(reply: { type(contentType: string): unknown; send(payload?: unknown): unknown }, body: Readable | string): void {
   reply.type('application/json');
   reply.send(body);
 }

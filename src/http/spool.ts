@@ -16,6 +16,8 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 
 const PREFIX = 'ogs-spool-';
+/** Bytes encoded in memory before a write. */
+const CHUNK = 1 << 20;
 /** `ogs-spool-<host>-<pid>-<uuid>.json` (older files: `ogs-spool-<uuid>.json`). */
 const NAME = /^ogs-spool-(.+)-(\d+)-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.json$/;
 /** The host part of a file name: characters that cannot break the name pattern. */
@@ -30,6 +32,11 @@ process.once('exit', () => {
 export class JsonSpool {
   private offset = 0;
   private writing: Promise<void> = Promise.resolve();
+  /** Pieces are encoded into a chunk, written when full: memory stays at a few chunks, whatever the answer's size. */
+  private chunk: Buffer = Buffer.allocUnsafeSlow(CHUNK);
+  private used = 0;
+  /** Chunks written and free again. */
+  private readonly free: Buffer[] = [];
   private readonly starts: Float64Array;
   private readonly lengths: Int32Array;
   private disposal: Promise<void> | null = null;
@@ -63,17 +70,38 @@ export class JsonSpool {
   /** Stores piece `seq` (JSON text). Writes are queued; `flushed()` waits for them. */
   put(seq: number, json: string): void {
     if (this.disposed) return;
-    const bytes = Buffer.from(json);
-    const at = this.offset;
-    this.offset += bytes.length;
-    this.starts[seq] = at;
-    this.lengths[seq] = bytes.length;
+    // At most 3 bytes of UTF-8 per UTF-16 unit: a piece that surely fits is encoded straight into the chunk.
+    let length = json.length * 3 <= CHUNK - this.used ? -1 : Buffer.byteLength(json);
+    if (length > CHUNK - this.used) this.flush();
+    if (length > CHUNK) {
+      this.queue(Buffer.from(json), length, this.offset);
+    } else {
+      length = this.chunk.write(json, this.used);
+      this.used += length;
+    }
+    this.starts[seq] = this.offset;
+    this.lengths[seq] = length;
+    this.offset += length;
+  }
+
+  /** Queues the chunk's pieces for writing and starts a new chunk. */
+  private flush(): void {
+    if (this.used === 0) return;
+    const chunk = this.chunk;
+    this.queue(chunk, this.used, this.offset - this.used, () => this.free.push(chunk));
+    this.chunk = this.free.pop() ?? Buffer.allocUnsafeSlow(CHUNK);
+    this.used = 0;
+  }
+
+  private queue(bytes: Buffer, length: number, at: number, done?: () => void): void {
     this.writing = this.writing.then(async () => {
-      await this.file.write(bytes, 0, bytes.length, at);
+      await this.file.write(bytes, 0, length, at);
+      done?.();
     });
   }
 
   flushed(): Promise<void> {
+    this.flush();
     return this.writing;
   }
 
@@ -89,7 +117,7 @@ export class JsonSpool {
       for (let seq = 0; seq < spool.size; seq++) {
         const length = spool.lengths[seq]!;
         if (length < 0) throw new Error(`spool piece ${seq} was never written`);
-        const buffer = Buffer.alloc(length + (seq === 0 ? 0 : 1));
+        const buffer = Buffer.allocUnsafe(length + (seq === 0 ? 0 : 1));
         if (seq > 0) buffer.write(',');
         await spool.file.read(buffer, seq === 0 ? 0 : 1, length, spool.starts[seq]!);
         yield buffer;

@@ -2,7 +2,7 @@
 // 404 (and the Accounting summary's 500) mean what upstreams.md says they mean for that service.
 
 import type { z } from 'zod';
-import { add, type Dec, isZero, sub, ZERO } from '../domain/decimal.js';
+import { add, type Dec, DecimalInputError, isZero, parseBoundedDecimal, sub, ZERO } from '../domain/decimal.js';
 import { type ServiceKey, UnknownSecurityError, UpstreamAnswerToCheck, UpstreamHttpError, UpstreamUnavailableError } from './errors.js';
 import { parsePayload, type ServiceHttp } from './http.js';
 import type { ServicePolicy } from './resilience.js';
@@ -52,6 +52,50 @@ export interface PortfolioHoldings {
   readonly known: boolean;
   readonly cash: Dec;
   readonly holdings: readonly Holding[];
+}
+
+interface SummaryRows {
+  readonly cash: Dec;
+  readonly rows: readonly { securityId: string; quantity: Dec }[];
+}
+
+const summaryOf = (summary: z.output<typeof AccountingSummary>): SummaryRows => ({
+  cash: summary.cashBalance,
+  rows: summary.securities.map((s) => ({ securityId: s.securityId, quantity: s.netQuantity })),
+});
+
+/** An upstream decimal as AccountingSummary reads it, or undefined when the schema would refuse it. */
+function upstreamDecimal(value: unknown): Dec | undefined {
+  if (typeof value !== 'string' && typeof value !== 'number') return undefined;
+  try {
+    return parseBoundedDecimal(value);
+  } catch (error) {
+    if (error instanceof DecimalInputError) return undefined;
+    throw error;
+  }
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * A summary that AccountingSummary accepts, read the same way without it (one
+ * is parsed per portfolio of every rebalance); null for anything else, which
+ * goes through the schema so that the error names the problem.
+ */
+function readSummary(body: unknown): SummaryRows | null {
+  if (!isRecord(body) || typeof body.portfolioId !== 'string' || !Array.isArray(body.securities)) return null;
+  const cash = upstreamDecimal(body.cashBalance);
+  if (cash === undefined) return null;
+  const securities: unknown[] = body.securities;
+  const rows = new Array<{ securityId: string; quantity: Dec }>(securities.length);
+  for (let i = 0; i < securities.length; i++) {
+    const row = securities[i];
+    if (!isRecord(row) || typeof row.securityId !== 'string' || row.securityId === '') return null;
+    const quantity = upstreamDecimal(row.netQuantity);
+    if (quantity === undefined) return null;
+    rows[i] = { securityId: row.securityId, quantity };
+  }
+  return { cash, rows };
 }
 
 /** /balances pages are read this many rows at a time (its largest page). */
@@ -115,16 +159,12 @@ export function accountingClient(channel: ServiceChannel) {
       }
       if (answer?.status === 404) return { known: false, cash: ZERO, holdings: [] };
       if (answer === null) return (await fromBalances(portfolioId, signal)) ?? { known: false, cash: ZERO, holdings: [] };
-      const summary = parsePayload(AccountingSummary, answer.body, service, where);
+      const summary = readSummary(answer.body) ?? summaryOf(parsePayload(AccountingSummary, answer.body, service, where));
       // The summary reads at most 1 000 rows: a portfolio with as many may have more.
-      if (summary.securities.length + 1 >= SUMMARY_ROWS) {
+      if (summary.rows.length + 1 >= SUMMARY_ROWS) {
         return (await fromBalances(portfolioId, signal)) ?? { known: false, cash: ZERO, holdings: [] };
       }
-      return holdingsOf(
-        path,
-        summary.cashBalance,
-        summary.securities.map((s) => ({ securityId: s.securityId, quantity: s.netQuantity })),
-      );
+      return holdingsOf(path, summary.cash, summary.rows);
     },
   };
 }

@@ -98,11 +98,24 @@ export function createQuotes(
   return {
     session(): QuoteSession {
       const asked = new Map<string, Promise<Quote>>();
+      /** The quotes of `asked` that came: a portfolio whose securities are all here is answered without waiting. */
+      const settled = new Map<string, Quote>();
       // A bulk call that failed (the Security service's list fails whole when one
       // security lacks its type) is not tried again in this session: single lookups instead.
       let bulkFailed = false;
       return {
         async resolve(securityIds) {
+          const known = new Map<string, Quote>();
+          let all = true;
+          for (const id of securityIds) {
+            const quote = settled.get(id);
+            if (quote === undefined) {
+              all = false;
+              break;
+            }
+            known.set(id, quote);
+          }
+          if (all) return known;
           const fresh = [...new Set(securityIds)].filter((id) => !asked.has(id));
           const uncachedTickers = fresh.filter((id) => OBJECT_ID.test(id) && !tickers.has(id));
           if (uncachedTickers.length > settings.bulkThreshold && !bulkFailed) {
@@ -121,7 +134,11 @@ export function createQuotes(
           }
           for (const id of fresh) {
             const pending = quote(id);
-            pending.catch(() => undefined); // observed below; avoid an unhandled rejection meanwhile
+            // Observed below; the rejection is handled here too, so that it is never unhandled meanwhile.
+            pending.then(
+              (quote) => void settled.set(id, quote),
+              () => undefined,
+            );
             asked.set(id, pending);
           }
           const out = new Map<string, Quote>();

@@ -163,9 +163,11 @@ export function createServicePolicy(
     idempotent: settings.timeoutMs,
     'safe-only': settings.writeTimeoutMs ?? settings.timeoutMs,
   };
+  // An attempt has read its whole answer when it returns: nothing is left to abort (each abort made an AbortError, stack and all).
+  const cooperative = { strategy: TimeoutStrategy.Cooperative, abortOnReturn: false };
   const perAttempt = {
-    idempotent: timeout(timeoutMs.idempotent, TimeoutStrategy.Cooperative),
-    'safe-only': timeout(timeoutMs['safe-only'], TimeoutStrategy.Cooperative),
+    idempotent: timeout(timeoutMs.idempotent, cooperative),
+    'safe-only': timeout(timeoutMs['safe-only'], cooperative),
   };
   // One breaker and one in-flight bound per service, whatever the retry mode of the call.
   const policies = { idempotent: retries('idempotent'), 'safe-only': retries('safe-only') };

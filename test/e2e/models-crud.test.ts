@@ -1,3 +1,4 @@
+import { Decimal128 } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { expectStatus, json, pid, position, sid } from '../helpers/fixtures.js';
@@ -94,6 +95,26 @@ describe('POST /api/v1/models', () => {
     expect(doc?.positions[0].target.toString()).toBe('0.1');
     expect(doc?.positions[0].high_drift.toString()).toBe('0.07');
     expectStatus(res, 201);
+  });
+});
+
+describe('reads of stored models', () => {
+  it('show a change to the stored positions, however it was made (decoded positions are kept only while their bytes are unchanged)', async () => {
+    const res = await create({ name: 'Changed in place', positions: [position(sid(1), 0.1, 0.07)] });
+    expectStatus(res, 201);
+    const id = json(res).model_id;
+    const list = async () =>
+      json(await t.request({ method: 'GET', url: '/api/v1/models' })).find((m: { model_id: string }) => m.model_id === id);
+    expect((await list()).positions[0].target).toBe('0.1');
+    // Changed behind the service's back: same version, same dates, new figures.
+    const models = t.app.mongo.db.collection('models');
+    const doc = await models.findOne({ name: 'Changed in place' });
+    const positions = doc?.positions.map((p: Record<string, unknown>) => ({ ...p, target: Decimal128.fromString('0.125') }));
+    await models.updateOne({ name: 'Changed in place' }, { $set: { positions } });
+    expect((await list()).positions[0].target).toBe('0.125');
+    const one = await t.request({ method: 'GET', url: `/api/v1/model/${id}` });
+    expect(json(one).positions[0].target).toBe('0.125');
+    expect(json(one)).toEqual(await list());
   });
 });
 

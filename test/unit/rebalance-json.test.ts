@@ -41,4 +41,15 @@ describe('a RebalanceDTO written as text', () => {
     expect(rebalanceJson(unvalued, null, '2026-12-02')).toBe(JSON.stringify(toRebalanceDto(unvalued, null, '2026-12-02')));
     expect(outcomeOf(id('p'), null, inputs[1]!, optimize(inputs[1]!)).status).toBe('infeasible');
   });
+
+  it('escapes ids that need it (quotes, backslashes, control characters, lone surrogates)', () => {
+    const odd = ['a"b', 'c\\d', 'e\u0001f', 'g\ud800h', 'plain'];
+    const input = {
+      cash: dec('1000'),
+      securities: odd.map((securityId, i) => ({ ...position(securityId, '0.1'), quantity: dec(String(i)), price: dec('10') })),
+    };
+    const outcome = outcomeOf('p"\\q', 'N', input, optimize(input));
+    expect(outcome.status).toBe('ok');
+    expect(rebalanceJson(outcome, null, '2026-12-02')).toBe(JSON.stringify(toRebalanceDto(outcome, null, '2026-12-02')));
+  });
 });

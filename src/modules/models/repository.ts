@@ -1,7 +1,8 @@
 // Models in MongoDB. Writes are single-document and guarded by `version`, so a
 // stale writer matches nothing instead of overwriting (see plugins/mongo.ts for
 // the query subset this code keeps to).
-import { type Collection, type Db, type Decimal128, MongoServerError, ObjectId, type Sort } from 'mongodb';
+import { LRUCache } from 'lru-cache';
+import { BSON, type Collection, type Db, type Decimal128, MongoServerError, ObjectId, type Sort } from 'mongodb';
 import { fromDecimal128, toDecimal128 } from '../../domain/decimal.js';
 import { ConflictError } from '../../domain/errors.js';
 import { toObjectId } from '../../domain/ids.js';
@@ -78,16 +79,52 @@ function toPositionDocument(p: ModelPosition): PositionDocument {
   };
 }
 
-function toModel(doc: ModelDocument): Model {
+const fromPositionDocument = (p: PositionDocument): ModelPosition => ({
+  securityId: p.security_id,
+  target: fromDecimal128(p.target),
+  highDrift: fromDecimal128(p.high_drift),
+  lowDrift: fromDecimal128(p.low_drift),
+});
+
+/** A model document as read: each position comes as its stored BSON bytes (`fieldsAsRaw`), decoded only when they changed. */
+type StoredModel = Omit<ModelDocument, 'positions'> & { positions: Buffer[] };
+
+/**
+ * Decoded positions by model id, with the exact bytes they were decoded from:
+ * a list of 200 models of 100 positions decodes 60 000 Decimal128 figures, and
+ * models change rarely. A model whose stored bytes differ in any way is decoded
+ * again, so nothing rests on how the document was changed.
+ */
+const decodedPositions = new LRUCache<string, { bytes: Buffer; positions: readonly ModelPosition[] }>({ max: 2_000 });
+
+/** The bytes of a document's positions, one view when they lie together in the answer (as they do). */
+function bytesOf(raw: readonly Buffer[]): Buffer {
+  const first = raw[0];
+  const last = raw[raw.length - 1];
+  if (first === undefined || last === undefined) return Buffer.alloc(0);
+  const together = raw.every((b, i) => b.buffer === first.buffer && (i === 0 || b.byteOffset > raw[i - 1]!.byteOffset));
+  return together ? Buffer.from(first.buffer, first.byteOffset, last.byteOffset + last.length - first.byteOffset) : Buffer.concat(raw);
+}
+
+const isRaw = (positions: readonly (Buffer | PositionDocument)[]): positions is Buffer[] =>
+  positions.length === 0 || Buffer.isBuffer(positions[0]);
+
+function positionsOf(id: string, raw: readonly Buffer[]): readonly ModelPosition[] {
+  const bytes = bytesOf(raw);
+  const known = decodedPositions.get(id);
+  if (known?.bytes.equals(bytes)) return known.positions;
+  const positions = raw.map((b) => fromPositionDocument(BSON.deserialize(b) as PositionDocument));
+  // A copy: the answer the view points into is not kept.
+  decodedPositions.set(id, { bytes: Buffer.from(bytes), positions });
+  return positions;
+}
+
+function toModel(doc: StoredModel | ModelDocument): Model {
+  const id = doc._id.toHexString();
   return {
-    id: doc._id.toHexString(),
+    id,
     name: doc.name,
-    positions: doc.positions.map((p) => ({
-      securityId: p.security_id,
-      target: fromDecimal128(p.target),
-      highDrift: fromDecimal128(p.high_drift),
-      lowDrift: fromDecimal128(p.low_drift),
-    })),
+    positions: isRaw(doc.positions) ? positionsOf(id, doc.positions) : doc.positions.map(fromPositionDocument),
     portfolios: doc.portfolios,
     lastRebalanceDate: doc.last_rebalance_date ?? null,
     version: doc.version,
@@ -110,6 +147,7 @@ export interface IndexGuard {
 
 export function createModelRepository(db: Db, indexes: IndexGuard = { require: () => undefined }) {
   const models: Collection<ModelDocument> = db.collection<ModelDocument>(MODELS);
+  const stored = db.collection<StoredModel>(MODELS, { fieldsAsRaw: { positions: true } });
   // Without the unique index a new or renamed model could take a name twice.
   const nameIsUnique = () => indexes.require('models_name_unique');
 
@@ -141,14 +179,14 @@ export function createModelRepository(db: Db, indexes: IndexGuard = { require: (
     },
 
     async findById(id: string): Promise<Model | null> {
-      const doc = await models.findOne({ _id: toObjectId(id) });
+      const doc = await stored.findOne({ _id: toObjectId(id) });
       return doc === null ? null : toModel(doc);
     },
 
     /** Models other than `exceptId` that list any of these portfolios. */
     async findListingAny(portfolioIds: readonly string[], exceptId?: string): Promise<Model[]> {
       const filter = { portfolios: { $in: [...portfolioIds] } };
-      const docs = await models.find(exceptId === undefined ? filter : { ...filter, _id: { $ne: toObjectId(exceptId) } }).toArray();
+      const docs = await stored.find(exceptId === undefined ? filter : { ...filter, _id: { $ne: toObjectId(exceptId) } }).toArray();
       return docs.map(toModel);
     },
 
@@ -162,7 +200,7 @@ export function createModelRepository(db: Db, indexes: IndexGuard = { require: (
       // Ties are broken by creation order so that paging is stable between calls.
       if (order.created_at === undefined) order.created_at = 1;
       if (order._id === undefined) order._id = 1;
-      let cursor = models
+      let cursor = stored
         .find({})
         .sort(order as Sort)
         .skip(offset);

@@ -48,7 +48,21 @@ export interface PortfolioOutcome {
 
 /** S = held ∪ model securities, in a stable order. */
 export function securitiesOf(holdings: PortfolioHoldings, model: readonly ModelPosition[]): string[] {
-  return [...new Set([...holdings.holdings.map((h) => h.securityId), ...model.map((p) => p.securityId)])];
+  const ids = new Set<string>();
+  for (const h of holdings.holdings) ids.add(h.securityId);
+  for (const p of model) ids.add(p.securityId);
+  return [...ids];
+}
+
+/** The model's positions by security, made once per model (every portfolio of a rebalance looks them up). */
+const byModel = new WeakMap<readonly ModelPosition[], ReadonlyMap<string, ModelPosition>>();
+function targetsOf(model: readonly ModelPosition[]): ReadonlyMap<string, ModelPosition> {
+  let targets = byModel.get(model);
+  if (targets === undefined) {
+    targets = new Map(model.map((p) => [p.securityId, p]));
+    byModel.set(model, targets);
+  }
+  return targets;
 }
 
 /** A security of S: its holding, price and the model's figures (all 0 for a held security outside the model). */
@@ -56,7 +70,7 @@ type Row<Price> = Omit<OptimizerSecurity, 'price'> & { readonly price: Price };
 
 function rowsOf<Price>(holdings: PortfolioHoldings, model: readonly ModelPosition[], priceOf: (securityId: string) => Price): Row<Price>[] {
   const held = new Map(holdings.holdings.map((h) => [h.securityId, h.quantity]));
-  const targets = new Map(model.map((p) => [p.securityId, p]));
+  const targets = targetsOf(model);
   return securitiesOf(holdings, model).map((securityId) => {
     const position = targets.get(securityId);
     return {

@@ -2,7 +2,7 @@
 // Stored rebalances): decimal strings in RebalanceDTO, JSON numbers, rounded
 // at the edge only, in the stored-rebalance documents existing readers expect.
 import { z } from 'zod';
-import { formatDecimal, formatPlaces, mul, toNumber } from '../../domain/decimal.js';
+import { type Dec, formatDecimal, formatPlaces, mul, toNumber } from '../../domain/decimal.js';
 import { ErrorResponse, ObjectIdString, PageQuery, PortfolioId, SortBy, VersionQuery } from '../../domain/schemas.js';
 import type { PortfolioOutcome, PositionOutcome } from './outcome.js';
 import { REBALANCE_SORT_FIELDS, type RebalanceHeader } from './repository.js';
@@ -200,29 +200,54 @@ export function toRebalanceDto(outcome: PortfolioOutcome, rebalanceId: string | 
   };
 }
 
+/** A JSON string: the text in quotes when nothing in it needs escaping (ids nearly always), else JSON.stringify's. */
+function quoted(text: string): string {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return JSON.stringify(text);
+  }
+  return `"${text}"`;
+}
+
+/** A model's targets and drifts are the same objects in every portfolio of a rebalance: each is spelt once. */
+const spelt = new WeakMap<Dec, string>();
+function spell(a: Dec): string {
+  let text = spelt.get(a);
+  if (text === undefined) {
+    text = formatDecimal(a);
+    spelt.set(a, text);
+  }
+  return text;
+}
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+/** A trade quantity as a JSON number: a whole one is its digits. */
+const quantityNumber = (q: Dec) =>
+  q.scale === 0 && q.digits <= MAX_SAFE && q.digits >= -MAX_SAFE ? q.digits.toString() : JSON.stringify(toNumber(q));
+
 /**
  * The same RebalanceDTO as JSON text, written directly: a model rebalance
  * answers thousands of them (100 drifts each), and building the objects only
  * to serialise them was most of its memory churn.
  */
 export function rebalanceJson(outcome: PortfolioOutcome, rebalanceId: string | null, tradeDate: string): string {
-  const str = JSON.stringify;
   const positions = outcome.status === 'infeasible' ? [] : outcome.positions;
-  const date = str(tradeDate);
+  const date = quoted(tradeDate);
   let transactions = '';
   let drifts = '';
   for (const p of positions) {
-    const id = str(p.securityId);
+    const id = quoted(p.securityId);
     if (p.trade !== null) {
-      transactions += `${transactions === '' ? '' : ','}{"transaction_type":"${p.trade.type}","security_id":${id},"quantity":${str(toNumber(p.trade.quantity))},"trade_date":${date}}`;
+      transactions += `${transactions === '' ? '' : ','}{"transaction_type":"${p.trade.type}","security_id":${id},"quantity":${quantityNumber(p.trade.quantity)},"trade_date":${date}}`;
     }
     drifts +=
       `${drifts === '' ? '' : ','}{"security_id":${id},"original_quantity":"${formatDecimal(p.original)}","adjusted_quantity":"${formatDecimal(p.adjusted)}",` +
-      `"target":"${formatDecimal(p.target)}","high_drift":"${formatDecimal(p.highDrift)}","low_drift":"${formatDecimal(p.lowDrift)}","actual":"${formatPlaces(p.actual!, 4)}"}`;
+      `"target":"${spell(p.target)}","high_drift":"${spell(p.highDrift)}","low_drift":"${spell(p.lowDrift)}","actual":"${formatPlaces(p.actual!, 4)}"}`;
   }
+  const str = JSON.stringify;
   const error = outcome.error === null ? '' : `,"error":${str({ code: outcome.error.code, message: outcome.error.message })}`;
   return (
-    `{"portfolio_id":${str(outcome.portfolioId)},"portfolio_name":${str(outcome.portfolioName)},"rebalance_id":${str(rebalanceId)},` +
+    `{"portfolio_id":${quoted(outcome.portfolioId)},"portfolio_name":${str(outcome.portfolioName)},"rebalance_id":${str(rebalanceId)},` +
     `"status":"${outcome.status}"${error},"transactions":[${transactions}],"drifts":[${drifts}]}`
   );
 }

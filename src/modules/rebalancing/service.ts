@@ -158,8 +158,10 @@ const MAX_WRITES = 2;
 
 /**
  * Portfolio documents written in batches while the others are computed; with
- * more than MAX_WRITES batches in flight `add` waits (memory stays flat). The
- * first failed write aborts the rebalance and is what `close` throws.
+ * MAX_WRITES batches in flight every `add` waits for one to finish before it
+ * takes its portfolio (memory stays flat: a wait only for the caller that
+ * flushed let the other workers flush a batch each meanwhile). The first
+ * failed write aborts the rebalance and is what `close` throws.
  */
 class BatchedWriter {
   private pending: { seq: number; outcome: PortfolioOutcome }[] = [];
@@ -172,10 +174,9 @@ class BatchedWriter {
   ) {}
 
   async add(seq: number, outcome: PortfolioOutcome): Promise<void> {
+    while (this.writes.size >= MAX_WRITES) await Promise.race(this.writes);
     this.pending.push({ seq, outcome });
-    if (this.pending.length < WRITE_BATCH) return;
-    this.flush();
-    while (this.writes.size > MAX_WRITES) await Promise.race(this.writes);
+    if (this.pending.length >= WRITE_BATCH) this.flush();
   }
 
   /** Writes what is pending and waits for every write. */
