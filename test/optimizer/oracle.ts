@@ -16,11 +16,16 @@ export interface OptimizerSecurity {
   readonly target: Dec;
   readonly lowDrift: Dec;
   readonly highDrift: Dec;
+  readonly restriction?: 'no_buy' | 'no_sell' | 'frozen';
 }
 
 export interface OptimizerInput {
   readonly securities: readonly OptimizerSecurity[];
   readonly cash: Dec;
+  /** Issue 19 (optional): deposit or withdrawal, minimum cash weight, minimum trade value. */
+  readonly cashFlow?: Dec;
+  readonly minCash?: Dec;
+  readonly minTradeValue?: Dec;
 }
 
 const isExact = (value: unknown): value is Exact =>
@@ -46,6 +51,9 @@ const exact = (d: Dec): Exact => dec(d.toFixed());
 
 export const exactInput = (input: OptimizerInput): ExactInput => ({
   cash: exact(input.cash),
+  ...(input.cashFlow === undefined ? {} : { cashFlow: exact(input.cashFlow) }),
+  ...(input.minCash === undefined ? {} : { minCash: exact(input.minCash) }),
+  ...(input.minTradeValue === undefined ? {} : { minTradeValue: exact(input.minTradeValue) }),
   securities: input.securities.map((s) => ({
     securityId: s.securityId,
     quantity: exact(s.quantity),
@@ -53,6 +61,7 @@ export const exactInput = (input: OptimizerInput): ExactInput => ({
     target: exact(s.target),
     lowDrift: exact(s.lowDrift),
     highDrift: exact(s.highDrift),
+    ...(s.restriction === undefined ? {} : { restriction: s.restriction }),
   })),
 });
 
