@@ -8,6 +8,7 @@ import { toObjectId } from '../../domain/ids.js';
 import type { ModelPosition } from '../../domain/model-rules.js';
 import type { SortKey } from '../../domain/sorting.js';
 import type { IndexSpec } from '../../plugins/mongo.js';
+import { type ConstraintDocument, fromConstraintDocument, type ModelConstraints, toConstraintDocument } from './constraints.js';
 
 export interface Model {
   readonly id: string;
@@ -17,6 +18,8 @@ export interface Model {
   readonly lastRebalanceDate: Date | null;
   readonly version: number;
   readonly createdAt: Date;
+  /** min_cash, min_trade_value, restrictions (issue 19); always set when read from the database. */
+  readonly constraints?: ModelConstraints;
 }
 
 /** The fields a write may change; `lastRebalanceDate` only when the writer means to. */
@@ -25,6 +28,8 @@ export interface ModelChanges {
   readonly positions: readonly ModelPosition[];
   readonly portfolios: readonly string[];
   readonly lastRebalanceDate?: Date | null;
+  /** Only when the writer means to change them: absent keeps what is stored. */
+  readonly constraints?: ModelConstraints;
 }
 
 interface PositionDocument {
@@ -34,7 +39,7 @@ interface PositionDocument {
   low_drift: Decimal128;
 }
 
-interface ModelDocument {
+interface ModelDocument extends ConstraintDocument {
   _id: ObjectId;
   name: string;
   positions: PositionDocument[];
@@ -84,6 +89,7 @@ function toModel(doc: ModelDocument): Model {
     lastRebalanceDate: doc.last_rebalance_date ?? null,
     version: doc.version,
     createdAt: doc.created_at,
+    constraints: fromConstraintDocument(doc),
   };
 }
 
@@ -121,6 +127,7 @@ export function createModelRepository(db: Db, indexes: IndexGuard = { require: (
         version: 1,
         created_at: now,
         updated_at: now,
+        ...(changes.constraints === undefined ? {} : toConstraintDocument(changes.constraints)),
       };
       try {
         await models.insertOne(doc);
@@ -175,6 +182,7 @@ export function createModelRepository(db: Db, indexes: IndexGuard = { require: (
         updated_at: now,
       };
       if (changes.lastRebalanceDate !== undefined) set.last_rebalance_date = changes.lastRebalanceDate;
+      if (changes.constraints !== undefined) Object.assign(set, toConstraintDocument(changes.constraints));
       try {
         // updateOne, not findOneAndUpdate: the embedded server applies only the former atomically.
         const result = await models.updateOne({ _id: toObjectId(current.id), version: current.version }, { $set: set });
@@ -189,6 +197,7 @@ export function createModelRepository(db: Db, indexes: IndexGuard = { require: (
         portfolios: changes.portfolios,
         lastRebalanceDate: changes.lastRebalanceDate === undefined ? current.lastRebalanceDate : changes.lastRebalanceDate,
         version,
+        ...(changes.constraints === undefined ? {} : { constraints: changes.constraints }),
       };
     },
 

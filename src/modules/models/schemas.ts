@@ -13,6 +13,7 @@ import {
   VersionNumber,
   VersionQuery,
 } from '../../domain/schemas.js';
+import { constraintDto, constraintDtoFields, constraintFields } from './constraints.js';
 import type { Model } from './repository.js';
 
 const ModelName = z
@@ -45,6 +46,7 @@ export const CreateModelBody = z
     name: ModelName,
     positions: z.array(PositionBody).optional(),
     portfolios: PortfolioList.optional(),
+    ...constraintFields,
   })
   .meta({
     id: 'CreateModelBody',
@@ -65,6 +67,7 @@ export const ReplaceModelBody = z
     portfolios: PortfolioList,
     last_rebalance_date: z.iso.datetime({ offset: true, error: 'must be an ISO-8601 date-time' }).nullable().optional(),
     version: VersionNumber,
+    ...constraintFields,
   })
   .meta({
     id: 'ReplaceModelBody',
@@ -105,6 +108,7 @@ export const ModelDto = z
     portfolios: z.array(z.string()),
     last_rebalance_date: z.string().nullable(),
     version: z.int(),
+    ...constraintDtoFields,
   })
   .meta({
     id: 'ModelDTO',
@@ -144,5 +148,6 @@ export function toModelDto(model: Model): ModelDto {
     portfolios: [...model.portfolios],
     last_rebalance_date: model.lastRebalanceDate?.toISOString() ?? null,
     version: model.version,
+    ...constraintDto(model.constraints),
   };
 }

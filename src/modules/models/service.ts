@@ -14,6 +14,7 @@ import {
 import { pageStart } from '../../domain/paging.js';
 import { MAX_QUERY_INTEGER } from '../../domain/schemas.js';
 import { parseSortBy } from '../../domain/sorting.js';
+import { assertMinCashFits, type ConstraintInput, mergeConstraints, NO_CONSTRAINTS } from './constraints.js';
 import type { PortfolioClaims } from './portfolio-claims.js';
 import type { Model, ModelChanges, ModelRepository, ModelSortField } from './repository.js';
 
@@ -35,6 +36,8 @@ export interface NewModel {
   readonly name: string;
   readonly positions?: readonly ModelPosition[] | undefined;
   readonly portfolios?: readonly string[] | undefined;
+  /** min_cash, min_trade_value, restrictions as sent (issue 19). */
+  readonly constraints?: ConstraintInput | undefined;
 }
 
 export interface ModelReplacement {
@@ -43,6 +46,8 @@ export interface ModelReplacement {
   readonly portfolios: readonly string[];
   readonly lastRebalanceDate?: Date | null | undefined;
   readonly version: number;
+  /** Fields not sent keep their stored values (the portal's PUT sends none). */
+  readonly constraints?: ConstraintInput | undefined;
 }
 
 export interface ModelPage {
@@ -113,11 +118,12 @@ export function createModelService({ models, claims, clock, log }: ModelServiceD
     async create(input: NewModel): Promise<Model> {
       const positions = normalisePositions(input.positions ?? []);
       const portfolios = unique(input.portfolios ?? []);
+      const constraints = mergeConstraints(NO_CONSTRAINTS, input.constraints ?? {}, positions);
       const id = models.newId();
       const now = clock.now();
       await claims.claim(id, portfolios, 1, now);
       try {
-        return await models.insert(id, { name: input.name, positions, portfolios }, now);
+        return await models.insert(id, { name: input.name, positions, portfolios, constraints }, now);
       } catch (error) {
         await claims.release(id, portfolios, 1);
         throw error;
@@ -137,10 +143,11 @@ export function createModelService({ models, claims, clock, log }: ModelServiceD
     async replace(id: string, input: ModelReplacement): Promise<Model> {
       const positions = normalisePositions(input.positions);
       const portfolios = unique(input.portfolios);
-      return mutate(id, input.version, () => ({
+      return mutate(id, input.version, (current) => ({
         name: input.name,
         positions,
         portfolios,
+        constraints: mergeConstraints(current.constraints ?? NO_CONSTRAINTS, input.constraints ?? {}, positions),
         ...(input.lastRebalanceDate !== undefined ? { lastRebalanceDate: input.lastRebalanceDate } : {}),
       }));
     },
@@ -166,6 +173,7 @@ export function createModelService({ models, claims, clock, log }: ModelServiceD
         }
         const positions = [...model.positions, position];
         assertValidTotals(positions);
+        assertMinCashFits(positions, model.constraints?.minCash ?? null);
         return keep(model, positions);
       });
     },
@@ -180,6 +188,7 @@ export function createModelService({ models, claims, clock, log }: ModelServiceD
           ? model.positions.filter((p) => p.securityId !== position.securityId)
           : model.positions.map((p) => (p.securityId === position.securityId ? position : p));
         assertValidTotals(positions);
+        assertMinCashFits(positions, model.constraints?.minCash ?? null);
         return keep(model, positions);
       });
     },

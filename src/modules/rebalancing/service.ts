@@ -15,6 +15,15 @@ import { withPortfolioSpan, withSpan } from '../../telemetry/spans.js';
 import { type Quote, type QuoteSession, type Upstreams, UpstreamUnavailableError } from '../../upstreams/index.js';
 import type { Model, ModelRepository } from '../models/repository.js';
 import type { SubmissionResult } from '../orders/service.js';
+import {
+  assertFlowsBelong,
+  constrainInput,
+  NO_RUN_CONSTRAINTS,
+  type RequestConstraints,
+  type RestrictionSource,
+  type RunConstraints,
+  withConstraintFigures,
+} from './constraints.js';
 import { optimizerInput, outcomeOf, type PortfolioOutcome, securitiesOf, unvaluedOutcome } from './outcome.js';
 import { REBALANCE_SORT_FIELDS, type RebalanceHeader, type RebalanceRepository } from './repository.js';
 
@@ -23,6 +32,8 @@ export interface RebalanceServiceDeps {
   readonly rebalances: RebalanceRepository;
   readonly upstreams: Upstreams;
   readonly optimizer: OptimizerPool;
+  /** The firm-wide restricted list (issue 19), read once per rebalance; none when absent. */
+  readonly restrictions?: RestrictionSource;
   readonly clock: Clock;
   readonly log: Logger;
   readonly concurrency: number;
@@ -61,6 +72,8 @@ export interface RebalanceOptions {
   readonly dryRun: boolean;
   /** Submit the orders once stored (ignored for a dry run, and when submission is off). */
   readonly submit: boolean;
+  /** Cash flows and a minimum-trade override of this request (issue 19). */
+  readonly constraints?: RequestConstraints;
 }
 
 export interface RebalanceRun {
@@ -154,6 +167,7 @@ interface Run {
   readonly tradeDate: string;
   readonly rebalanceId: string | null;
   readonly cancel: AbortController;
+  readonly constraints: RunConstraints;
 }
 
 export function createRebalanceService(deps: RebalanceServiceDeps) {
@@ -197,12 +211,20 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
       observer.rebalance?.(kind, outcomeOfFailure(error));
       throw error;
     }
+    let firm: RunConstraints['firm'];
+    try {
+      firm = deps.restrictions === undefined ? [] : (await deps.restrictions.read()).restrictions;
+    } catch (error) {
+      observer.rebalance?.(kind, outcomeOfFailure(error));
+      throw error;
+    }
     const now = clock.now();
     const run: Run = {
       now,
       tradeDate: now.toISOString().slice(0, 10),
       rebalanceId: options.dryRun ? null : rebalances.newId(now),
       cancel: new AbortController(),
+      constraints: { request: options.constraints ?? {}, firm },
     };
     // Every upstream call of the rebalance listens to it (REBALANCE_CONCURRENCY at a time).
     setMaxListeners(0, run.cancel.signal);
@@ -255,7 +277,14 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
   }
 
   /** One portfolio, from its holdings and the quotes to its outcome (the optimiser; no writes). */
-  async function rebalanceOne(model: Model, portfolioId: string, name: Promise<string | null>, session: QuoteSession, signal: AbortSignal) {
+  async function rebalanceOne(
+    model: Model,
+    portfolioId: string,
+    name: Promise<string | null>,
+    session: QuoteSession,
+    signal: AbortSignal,
+    constraints: RunConstraints = NO_RUN_CONSTRAINTS,
+  ) {
     const holdings = await upstreams.accounting.holdings(portfolioId, signal);
     const securities = securitiesOf(holdings, model.positions);
     let quotes;
@@ -274,7 +303,7 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
       observer.portfolio?.(unvalued.status);
       return unvalued;
     }
-    const input = optimizerInput(holdings, model.positions, quotes);
+    const input = constrainInput(optimizerInput(holdings, model.positions, quotes), model, portfolioId, constraints);
     const started = performance.now();
     const result = await withSpan(
       'rebalance.solve',
@@ -283,7 +312,7 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
       (r) => ({ 'solver.status': r.status }),
     );
     observer.solved?.(result.status, performance.now() - started);
-    const outcome = outcomeOf(portfolioId, await name, input, result);
+    const outcome = withConstraintFigures(outcomeOf(portfolioId, await name, input, result), input, result);
     observer.portfolio?.(outcome.status);
     return outcome;
   }
@@ -330,7 +359,7 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
           const outcome = await withPortfolioSpan(
             seq,
             { 'rebalance.portfolio_id': portfolioId },
-            () => rebalanceOne(model, portfolioId, nameOf(portfolioId), session, signal),
+            () => rebalanceOne(model, portfolioId, nameOf(portfolioId), session, signal, run.constraints),
             (o) => ({ 'rebalance.portfolio.status': o.status }),
           );
           if (signal.aborted) return;
@@ -388,7 +417,7 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
       const run = await rebalanceAndSubmit('portfolio', options, listing, async (model, run) => {
         const { signal } = run.cancel;
         const name = upstreams.portfolio.name(portfolioId, signal).catch(() => null);
-        const one = await rebalanceOne(model, portfolioId, name, await quoteSession(model), signal);
+        const one = await rebalanceOne(model, portfolioId, name, await quoteSession(model), signal, run.constraints);
         if (signal.aborted) throw signal.reason;
         if (one.status === 'infeasible') throw new InfeasibleError(one.error?.message ?? 'no feasible solution exists');
         if (run.rebalanceId !== null) await rebalances.writePortfolios(run.rebalanceId, [{ seq: 0, outcome: one }]);
@@ -405,7 +434,10 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
         'model',
         options,
         () => loadModel(modelId),
-        (model, run) => rebalanceMany(model, model.portfolios, run, sink),
+        (model, run) => {
+          assertFlowsBelong(model, run.constraints.request);
+          return rebalanceMany(model, model.portfolios, run, sink);
+        },
       ),
 
     /** The same, for a model already loaded (scheduled cycles): stored, and submitted when submission is on. */
