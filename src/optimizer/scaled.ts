@@ -103,6 +103,9 @@ export function prepare(input: OptimizerInput): ScaledProblem {
   const R: (Restriction | null)[] = new Array<Restriction | null>(n);
   const HOLE: number[] = new Array<number>(n).fill(0);
   let constrained = false;
+  const st = minTrade === null ? 0 : Math.max(minTrade.scale, sp);
+  const minTradeDigits = minTrade === null ? 0n : digitsAt(minTrade, st);
+  const priceToTrade = pow10(st - sp);
   const held = pow10(sm - sq - sp);
   const S = pow10(sq);
   const toDrift = pow10(sm + sw - sq - sp);
@@ -130,8 +133,7 @@ export function prepare(input: OptimizerInput): ScaledProblem {
     if (R[i] !== null) constrained = true;
     if (minTrade !== null) {
       // |k − k0|·p >= T  <=>  |k − k0| >= ceil(T / p).
-      const st = Math.max(minTrade.scale, sp);
-      HOLE[i] = Number(ceilDiv(digitsAt(minTrade, st), P[i]! * pow10(st - sp)));
+      HOLE[i] = Number(ceilDiv(minTradeDigits, P[i]! * priceToTrade));
       if (HOLE[i]! > 1) constrained = true;
     }
   }

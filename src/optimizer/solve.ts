@@ -75,20 +75,20 @@ function constrain(problem: ScaledProblem, i: number, d: Decision): Decision {
   const m = problem.HOLE[i]!;
   let allowed: [number, number][] = [[low, high]];
   if (m > 1) {
+    // In ascending order: sales of m or more, closing (0) when no sale reaches it, k0, purchases of m or more.
     allowed = [];
-    const put = (from: number, to: number) => {
-      if (from <= to) allowed.push([from, to]);
-    };
-    put(low, Math.min(high, k0 - m));
-    if (low <= k0 && k0 <= high) put(k0, k0);
-    put(Math.max(low, k0 + m), high);
-    allowed.sort((a, b) => a[0] - b[0]);
-    // 0 (closing the whole position) when the band allows it and no interval holds it yet.
-    if (low <= 0 && 0 <= high && !allowed.some(([a, b]) => a <= 0 && 0 <= b)) {
-      allowed.push([0, 0]);
-      allowed.sort((a, b) => a[0] - b[0]);
-    }
+    const sellTop = Math.min(high, k0 - m);
+    const buyBottom = Math.max(low, k0 + m);
+    if (low <= sellTop) allowed.push([low, sellTop]);
+    if (low <= 0 && 0 <= high && 0 > sellTop && 0 < buyBottom && k0 !== 0) allowed.push([0, 0]);
+    if (low <= k0 && k0 <= high) allowed.push([k0, k0]);
+    if (buyBottom <= high) allowed.push([buyBottom, high]);
     if (allowed.length === 0) return { low, high, best: d.best, allowed };
+    // Unrestricted, and the nearest holding of the whole band is allowed: it is the nearest allowed one.
+    const b = d.best;
+    if (rule === null && (b === k0 || b === 0 || Math.abs(b - k0) >= m)) {
+      return { low: allowed[0]![0], high: allowed[allowed.length - 1]![1], best: b, allowed };
+    }
   }
   const { MV, W, P, FV, sm, sw, sp } = problem;
   const den = P[i]! * pow10(sm + sw - sp);
@@ -158,7 +158,7 @@ export function decide(problem: ScaledProblem): CoreAnswer {
         allowed[i] = d.allowed;
         if (d.allowed.length === 0) holed.push(i);
         // More than one piece at or below the best holding: the sell-down is not convex.
-        else if (d.allowed.filter(([from]) => from <= d.best).length > 1) holes = true;
+        else if (d.allowed.length > 1 && d.allowed[1]![0] <= d.best) holes = true;
       }
     }
     low[i] = d.low;

@@ -18,6 +18,10 @@ export function verify(problem: ScaledProblem, whole: Float64Array): void {
   const toValue = pow10(sm + sw - sp);
   const quantityScale = pow10(sq);
   let spend = 0n;
+  const T = problem.minTradeValue;
+  const st = T === null ? 0 : Math.max(T.scale, sp);
+  const priceToTrade = pow10(st - sp);
+  const minTrade = T === null ? 0n : T.digits * pow10(st - T.scale);
   for (let i = 0; i < n; i++) {
     const k = whole[i]!;
     const k0 = K0[i]!;
@@ -39,12 +43,9 @@ export function verify(problem: ScaledProblem, whole: Float64Array): void {
         `${ids[i]}: a holding of ${k} whole shares${F[i] === 0n ? '' : ' and a fraction'} falls outside the drift band`,
       );
     }
-    const T = problem.minTradeValue;
-    if (T !== null && K !== k0 && K !== 0n) {
-      // |k − k0|·p >= T, compared at one scale.
-      const st = Math.max(T.scale, sp);
-      const traded = (K > k0 ? K - k0 : k0 - K) * P[i]! * pow10(st - sp);
-      if (traded < T.digits * pow10(st - T.scale)) throw new OptimizerBug(`${ids[i]}: a trade worth less than the minimum trade value`);
+    // |k − k0|·p >= T, compared at one scale.
+    if (T !== null && K !== k0 && K !== 0n && (K > k0 ? K - k0 : k0 - K) * P[i]! * priceToTrade < minTrade) {
+      throw new OptimizerBug(`${ids[i]}: a trade worth less than the minimum trade value`);
     }
     spend += value;
   }
