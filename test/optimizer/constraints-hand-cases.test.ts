@@ -123,7 +123,9 @@ describe('restrictions', () => {
   it('no_buy: selling down into the band is still allowed', () => {
     // MV 1 000: A 90 held, band 15..25 shares: sold to the target 20.
     const input = { cash: new Dec(100), securities: [security('A', '90', '10', '0.2', '0.05', '0.05', 'no_buy')] };
-    expect(held(optimize(input))).toEqual({ A: '20' });
+    const result = optimize(input);
+    expect(held(result)).toEqual({ A: '20' });
+    expect(result).toMatchObject({ positions: [{ restriction: 'no_buy' }] });
   });
 
   it('no_sell: a security far above its band is kept; a held security outside the model stays', () => {
@@ -138,7 +140,9 @@ describe('restrictions', () => {
 
   it('no_sell: buying up to the target is still allowed', () => {
     const input = { cash: new Dec(900), securities: [security('A', '10', '10', '0.5', '0.05', '0.05', 'no_sell')] };
-    expect(held(optimize(input))).toEqual({ A: '50' });
+    const result = optimize(input);
+    expect(held(result)).toEqual({ A: '50' });
+    expect(result).toMatchObject({ positions: [{ restriction: 'no_sell' }] });
   });
 
   it('frozen: no trade either way, even inside the band', () => {
@@ -171,11 +175,12 @@ describe('minimum trade value', () => {
   });
 
   it('still allows selling the whole holding, however small', () => {
-    // OUT is outside the model: 3 shares worth 30, below the minimum of 100, and sold all the same.
+    // OUT is outside the model: 3 shares worth 30, below the minimum of 100, and sold all the same; A's
+    // target 101 shares is one share (10) away: that trade is suppressed.
     const input = {
       cash: new Dec(9000),
       minTradeValue: new Dec(100),
-      securities: [security('A', '100', '10', '0.1', '0.05', '0.05'), security('OUT', '3', '10', '0', '0', '0')],
+      securities: [security('A', '100', '10', '0.101', '0.05', '0.05'), security('OUT', '3', '10', '0', '0', '0')],
     };
     const result = optimize(input);
     expect(held(result)).toEqual({ A: '100', OUT: '0' });
@@ -207,8 +212,10 @@ describe('the exact re-check (verify)', () => {
     securities: [security('A', '48', '10', '0.5', '0.1', '0.1', 'frozen'), security('B', '40', '10', '0.4', '0.1', '0.1')],
   });
   const problem = prepare(input);
-  it('accepts an answer that meets every constraint', () => {
+  it('accepts an answer that meets every constraint, and knows the constraints it checks', () => {
     expect(() => verify(problem, Float64Array.from([48, 40]))).not.toThrow();
+    expect(problem.CAP).toBeGreaterThan(0n); // MV·(1 − min_cash), at the drift scale
+    expect(problem.R).toEqual(['frozen', null]);
   });
   it.each([
     ['a frozen security traded', [50, 40], 'frozen, yet traded'],
