@@ -26,6 +26,8 @@ import { createProgressRegistry, type ProgressRegistry, registerProgressGauge } 
 import { createRebalanceRepository, rebalanceIndexes } from './modules/rebalancing/repository.js';
 import { rebalanceRoutes } from './modules/rebalancing/routes.js';
 import { createRebalanceService } from './modules/rebalancing/service.js';
+import { createRestrictionRepository } from './modules/restrictions/repository.js';
+import { restrictionRoutes } from './modules/restrictions/routes.js';
 import { createCycleRepository, cycleIndexes } from './modules/scheduling/cycles.js';
 import { createLease } from './modules/scheduling/lease.js';
 import { cycleRoutes } from './modules/scheduling/routes.js';
@@ -205,6 +207,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   const claims = createPortfolioClaims(app.mongo.db, models);
   const modelService = createModelService({ models, claims, clock, log: logger });
   const rebalances = createRebalanceRepository(app.mongo.db);
+  const restrictions = createRestrictionRepository(app.mongo.db, clock);
   const orderService = createOrderService({
     rebalances,
     orders: createOrderRepository(app.mongo.db),
@@ -222,6 +225,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     rebalances,
     upstreams,
     optimizer,
+    restrictions,
     clock,
     log: logger,
     concurrency: config.rebalanceConcurrency,
@@ -321,6 +325,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       await api.register(orderRoutes, { service: orderService });
       await api.register(driftRoutes, { service: driftService });
       await api.register(cycleRoutes, { cycles });
+      await api.register(restrictionRoutes, { repository: restrictions, log: logger });
     },
     { prefix: '/api/v1' },
   );

@@ -19,20 +19,28 @@ import { abs } from './bigint-math.js';
 import type { Deadline, KnapsackItem } from './knapsack.js';
 import { SolverTimeout } from './knapsack.js';
 import type { ScaledProblem } from './scaled.js';
-import { type CoreAnswer, decideExactly, sellDown } from './solve.js';
+import { type CoreAnswer, constrain, decideExactly, sellDown, spendsMoreThanMarketValue } from './solve.js';
 
-/** Steps 1–3 of the band objective (cheap). */
+/**
+ * Steps 1–3 of the band objective (cheap). Issue 19's constraints apply as to the
+ * drift objective: the cash flow and the minimum cash through MV and CAP, a
+ * restriction through the range its rule allows (constrain). A minimum trade
+ * value is refused with this objective before it gets here (its holes make the
+ * least-trade sell-down a different problem); should one arrive, it is an error.
+ */
 export function decideBand(problem: ScaledProblem): CoreAnswer {
   const { n, MV, Q, F, sq } = problem;
-  if (MV < 0n) return { kind: 'overdrawn' };
+  if (MV < 0n) return problem.FLOW < 0n && MV - problem.FLOW >= 0n ? { kind: 'withdrawal' } : { kind: 'overdrawn' };
   if (MV === 0n && Q.every((q) => q === 0n)) return { kind: 'nothing_to_do' };
+  if (problem.HOLE.some((m) => m > 1)) throw new Error('a minimum trade value cannot be combined with rebalance_to "band"');
   const S = 10n ** BigInt(sq);
   const low = new Float64Array(n);
   const high = new Float64Array(n);
   const best = new Float64Array(n);
   const empty: number[] = [];
   for (let i = 0; i < n; i++) {
-    const d = decideExactly(problem, i);
+    let d = decideExactly(problem, i);
+    if (problem.R[i] !== null) d = constrain(problem, i, d);
     low[i] = d.low;
     high[i] = d.high;
     if (d.low > d.high) {
@@ -44,8 +52,8 @@ export function decideBand(problem: ScaledProblem): CoreAnswer {
     best[i] = held < BigInt(d.low) ? d.low : held > BigInt(d.high) ? d.high : Number(held);
   }
   if (empty.length > 0) return { kind: 'band', securities: empty, low, high };
-  if (!overspends(problem, best)) return { kind: 'optimal', quantities: best };
-  if (overspends(problem, low)) return { kind: 'cash', low };
+  if (!spendsMoreThanMarketValue(problem, best)) return { kind: 'optimal', quantities: best };
+  if (spendsMoreThanMarketValue(problem, low)) return { kind: 'cash', low };
   return { kind: 'sell_down', best, low };
 }
 
@@ -80,7 +88,8 @@ export function bandSellDown(problem: ScaledProblem, best: Float64Array, low: Fl
       secondary: (k) => abs(over - BigInt(k) * price) - abs(over),
     });
   }
-  const need = spend - MV * 10n ** BigInt(sw);
+  // What the holdings may be worth: MV·(1 − minCash) at scale sm + sw (MV·10^sw without a minimum cash).
+  const need = spend - problem.CAP;
   const tick = () => {
     if (deadline.now() > deadline.at) throw new SolverTimeout();
   };
@@ -96,11 +105,4 @@ export function bandSellDown(problem: ScaledProblem, best: Float64Array, low: Fl
     quantities[item.index] = best[item.index]! - sold[j]!;
   });
   return { kind: 'optimal', quantities };
-}
-
-/** Σ (f_i + x_i)·p_i > MV. */
-function overspends(problem: ScaledProblem, x: Float64Array): boolean {
-  let spend = 0n;
-  for (let i = 0; i < problem.n; i++) spend += BigInt(x[i]!) * problem.P[i]!;
-  return spend * 10n ** BigInt(problem.sm - problem.sp) > problem.MVK;
 }

@@ -2,7 +2,7 @@
 // and a model to whole-share quantities, exact and deterministic. `optimize` is
 // the synchronous core; `createOptimizerPool` (pool.ts) runs the expensive
 // solves (large, or cash-binding) in worker threads, off the event loop.
-import { add, type Dec, dec, formatDecimal, formatPlaces, isZero, mul, normalise, pow10, ZERO } from '../domain/decimal.js';
+import { add, type Dec, dec, formatDecimal, formatPlaces, isZero, mul, negate, normalise, pow10, sub, ZERO } from '../domain/decimal.js';
 import { decideBand, solveBand } from './band.js';
 import { prepare, type ScaledProblem } from './scaled.js';
 import { type CoreAnswer, decide, solveScaled } from './solve.js';
@@ -17,7 +17,11 @@ export const DEFAULT_TIMEOUT_MS = 30_000;
 
 const money = (value: Dec) => formatPlaces(value, 2);
 
-function bandSecurities(problem: ScaledProblem, answer: Extract<CoreAnswer, { kind: 'band' }>, mv: Dec): InfeasibleSecurity[] {
+function bandSecurities(
+  problem: ScaledProblem,
+  answer: Extract<CoreAnswer, { kind: 'band' | 'min_trade' }>,
+  mv: Dec,
+): InfeasibleSecurity[] {
   return answer.securities.map((i) => {
     const { W, LO, HI, sw } = problem;
     return {
@@ -42,6 +46,37 @@ function infeasible(problem: ScaledProblem, core: CoreAnswer, marketValue: Dec, 
         message: `the portfolio is overdrawn: its market value is ${money(marketValue)}, below zero`,
         securities: [],
       };
+    case 'withdrawal': {
+      const flow = problem.cashFlow!;
+      return {
+        ...base,
+        reason: 'withdrawal',
+        message:
+          `the withdrawal of ${money(negate(flow))} is larger than the portfolio: its market value before the withdrawal is ` +
+          `${money(sub(marketValue, flow))}`,
+        securities: [],
+      };
+    }
+    case 'min_trade': {
+      const securities = bandSecurities(problem, core, marketValue);
+      const T = problem.minTradeValue!;
+      const described = securities.map((s, j) => {
+        const i = core.securities[j]!;
+        return (
+          `${s.securityId} (the band allows ${formatDecimal(s.minShares)} to ${formatDecimal(s.maxShares)} shares, ` +
+          `the holding is ${formatDecimal(problem.quantities[i]!)}, and a trade at price ${formatDecimal(s.price)} ` +
+          `needs at least ${problem.HOLE[i]} shares)`
+        );
+      });
+      return {
+        ...base,
+        reason: 'min_trade',
+        message:
+          `no feasible solution exists: the minimum trade value of ${money(T)} leaves no allowed holding in the drift band of ` +
+          described.join(', '),
+        securities,
+      };
+    }
     case 'band': {
       const securities = bandSecurities(problem, core, marketValue);
       const described = securities.map(
@@ -64,12 +99,15 @@ function infeasible(problem: ScaledProblem, core: CoreAnswer, marketValue: Dec, 
       for (let i = 0; i < problem.n; i++) {
         spend = add(spend, mul(problem.prices[i]!, normalise(problem.F[i]! + BigInt(core.low[i]!) * pow10(problem.sq), problem.sq)));
       }
+      const available =
+        problem.minCash === null
+          ? `more than the market value of ${money(marketValue)}`
+          : `more than the ${money(normalise(problem.CAP, problem.sm + problem.sw))} the minimum cash of ` +
+            `${formatDecimal(problem.minCash)} leaves of the market value of ${money(marketValue)}`;
       return {
         ...base,
         reason: 'cash',
-        message:
-          `no feasible solution exists: meeting every drift band needs at least ${money(spend)} in positions, ` +
-          `more than the market value of ${money(marketValue)}`,
+        message: `no feasible solution exists: meeting every drift band needs at least ${money(spend)} in positions, ${available}`,
         securities: [],
       };
     }
@@ -89,14 +127,18 @@ export function answer(problem: ScaledProblem, core: CoreAnswer, timeoutMs: numb
   if (core.kind !== 'optimal' && core.kind !== 'nothing_to_do') return infeasible(problem, core, marketValue, timeoutMs);
   const whole = core.kind === 'optimal' ? core.quantities : new Float64Array(problem.n);
   verify(problem, whole);
-  const { ids, prices, quantities, F, sq } = problem;
+  const { ids, prices, quantities, F, sq, R } = problem;
   // Whole shares beside the kept fraction: u' = k + f.
-  const positions = ids.map((securityId, i) => ({
-    securityId,
-    price: prices[i]!,
-    original: quantities[i]!,
-    adjusted: F[i] === 0n ? normalise(BigInt(whole[i]!), 0) : normalise(BigInt(whole[i]!) * pow10(sq) + F[i]!, sq),
-  }));
+  const positions = ids.map((securityId, i) => {
+    const position = {
+      securityId,
+      price: prices[i]!,
+      original: quantities[i]!,
+      adjusted: F[i] === 0n ? normalise(BigInt(whole[i]!), 0) : normalise(BigInt(whole[i]!) * pow10(sq) + F[i]!, sq),
+    };
+    const restriction = R[i] ?? null;
+    return restriction === null ? position : { ...position, restriction };
+  });
   return { status: core.kind, marketValue, positions };
 }
 

@@ -1,7 +1,8 @@
 // The optimiser's decimals at one scale per kind of figure: the digits of the
 // service's exact decimals (domain/decimal.ts), rescaled, never reparsed.
 import { type Dec, digitsAt, formatDecimal, pow10 } from '../domain/decimal.js';
-import type { OptimizerInput } from './types.js';
+import { ceilDiv } from './bigint-math.js';
+import type { OptimizerInput, Restriction } from './types.js';
 
 /**
  * A problem in integer form. Each kind of figure has one scale for all
@@ -34,6 +35,27 @@ export interface ScaledProblem {
   readonly F: readonly bigint[];
   readonly FV: readonly bigint[];
   readonly MVK: bigint;
+  /**
+   * Issue 19 (all neutral when the input has none of them). MV above already
+   * includes the cash flow FLOW (scale sm). CAP = MV·(1 − minCash) at scale
+   * sm + sw, the most the holdings may be worth; CAPK = CAP − Σ FV, what the
+   * whole shares may take (MVK·10^sw without a minimum cash). MC = minCash at
+   * scale sw. K0[i] = floor(u_i), the whole part of the current holding.
+   * R[i] = the restriction (null: none). HOLE[i] = m_i = ceil(minTradeValue / p_i),
+   * the fewest shares a trade may have (0: no minimum).
+   */
+  readonly FLOW: bigint;
+  readonly MC: bigint;
+  readonly CAP: bigint;
+  readonly CAPK: bigint;
+  readonly K0: readonly bigint[];
+  readonly R: readonly (Restriction | null)[];
+  readonly HOLE: readonly number[];
+  readonly minTradeValue: Dec | null;
+  readonly cashFlow: Dec | null;
+  readonly minCash: Dec | null;
+  /** Any restriction or minimum trade: the per-security decisions take the slower general path. */
+  readonly constrained: boolean;
 }
 
 export class InvalidOptimizerInput extends Error {
@@ -57,7 +79,16 @@ export function prepare(input: OptimizerInput): ScaledProblem {
     sq = Math.max(sq, s.quantity.scale);
     sw = Math.max(sw, s.target.scale, s.lowDrift.scale, s.highDrift.scale);
   }
-  const sm = Math.max(input.cash.scale, sq + sp);
+  const flow = input.cashFlow ?? null;
+  const minCash = input.minCash !== undefined && input.minCash.digits !== 0n ? input.minCash : null;
+  const minTrade = input.minTradeValue !== undefined && input.minTradeValue.digits !== 0n ? input.minTradeValue : null;
+  if (minCash !== null && (minCash.digits < 0n || minCash.digits > pow10(minCash.scale))) {
+    throw new InvalidOptimizerInput(`minimum cash ${formatDecimal(minCash)} is not a weight between 0 and 1`);
+  }
+  if (minTrade !== null && minTrade.digits < 0n)
+    throw new InvalidOptimizerInput(`minimum trade value ${formatDecimal(minTrade)} is negative`);
+  if (minCash !== null) sw = Math.max(sw, minCash.scale);
+  const sm = Math.max(input.cash.scale, flow?.scale ?? 0, sq + sp);
   const ids: string[] = new Array<string>(n);
   const P: bigint[] = new Array<bigint>(n);
   const Q: bigint[] = new Array<bigint>(n);
@@ -66,7 +97,15 @@ export function prepare(input: OptimizerInput): ScaledProblem {
   const HI: bigint[] = new Array<bigint>(n);
   const F: bigint[] = new Array<bigint>(n);
   const FV: bigint[] = new Array<bigint>(n);
-  let MV = digitsAt(input.cash, sm);
+  const FLOW = flow === null ? 0n : digitsAt(flow, sm);
+  let MV = digitsAt(input.cash, sm) + FLOW;
+  const K0: bigint[] = new Array<bigint>(n);
+  const R: (Restriction | null)[] = new Array<Restriction | null>(n);
+  const HOLE: number[] = new Array<number>(n).fill(0);
+  let constrained = false;
+  const st = minTrade === null ? 0 : Math.max(minTrade.scale, sp);
+  const minTradeDigits = minTrade === null ? 0n : digitsAt(minTrade, st);
+  const priceToTrade = pow10(st - sp);
   const held = pow10(sm - sq - sp);
   const S = pow10(sq);
   const toDrift = pow10(sm + sw - sq - sp);
@@ -89,7 +128,19 @@ export function prepare(input: OptimizerInput): ScaledProblem {
       FV[i] = F[i]! * P[i]! * toDrift;
       fractionSpend += F[i]! * P[i]! * held;
     }
+    K0[i] = (Q[i]! - F[i]!) / S;
+    R[i] = s.restriction ?? null;
+    if (R[i] !== null) constrained = true;
+    if (minTrade !== null) {
+      // |k − k0|·p >= T  <=>  |k − k0| >= ceil(T / p).
+      HOLE[i] = Number(ceilDiv(minTradeDigits, P[i]! * priceToTrade));
+      if (HOLE[i]! > 1) constrained = true;
+    }
   }
+  const MC = minCash === null ? 0n : digitsAt(minCash, sw);
+  const CAP = MV * (pow10(sw) - MC);
+  let fractionValue = 0n;
+  for (let i = 0; i < n; i++) fractionValue += F[i]! * P[i]! * toDrift;
   return {
     n,
     ids,
@@ -108,5 +159,16 @@ export function prepare(input: OptimizerInput): ScaledProblem {
     F,
     FV,
     MVK: MV - fractionSpend,
+    FLOW,
+    MC,
+    CAP,
+    CAPK: CAP - fractionValue,
+    K0,
+    R,
+    HOLE,
+    minTradeValue: minTrade,
+    cashFlow: flow,
+    minCash,
+    constrained,
   };
 }

@@ -8,20 +8,32 @@
 // 4. otherwise sell down exactly (knapsack.ts).
 //
 // Every decision is taken in exact integer arithmetic.
-import { ceilDiv, floorDiv, pow10 } from './bigint-math.js';
+import { abs, ceilDiv, floorDiv, pow10 } from './bigint-math.js';
 import { leastDriftSeed } from './drift-search.js';
 import { solveByFill } from './fill-dp.js';
+import { solveWithHoles } from './holes.js';
 import { type Deadline, type KnapsackItem, type KnapsackProblem, SolverTimeout, solveKnapsack } from './knapsack.js';
 import { driftDelta } from './pieces.js';
 import type { ScaledProblem } from './scaled.js';
 
+/** Allowed whole shares of one security: disjoint intervals [from, to], ascending. */
+export type Allowed = readonly (readonly [number, number])[];
+
 export type CoreAnswer =
   | { readonly kind: 'optimal'; readonly quantities: Float64Array }
   /** Steps 1–3 done and the cash constraint binds: step 4 (sellDownAnswer) is next. */
-  | { readonly kind: 'sell_down'; readonly best: Float64Array; readonly low: Float64Array }
+  | {
+      readonly kind: 'sell_down';
+      readonly best: Float64Array;
+      readonly low: Float64Array;
+      /** Per security its allowed holdings when a minimum trade value cuts holes in them (issue 19), else absent. */
+      readonly allowed?: readonly (Allowed | null)[];
+    }
   | { readonly kind: 'nothing_to_do' }
   | { readonly kind: 'overdrawn' }
+  | { readonly kind: 'withdrawal' }
   | { readonly kind: 'band'; readonly securities: readonly number[]; readonly low: Float64Array; readonly high: Float64Array }
+  | { readonly kind: 'min_trade'; readonly securities: readonly number[]; readonly low: Float64Array; readonly high: Float64Array }
   | { readonly kind: 'cash'; readonly low: Float64Array }
   | { readonly kind: 'timeout' };
 
@@ -34,6 +46,70 @@ export interface Decision {
   low: number;
   high: number;
   best: number;
+  /** Set when a minimum trade value cuts the range (issue 19); empty: nothing allowed. */
+  allowed?: Allowed;
+}
+
+/**
+ * Issue 19: a restriction relaxes the range [low, high] to the whole shares of
+ * the band that obey its rule, or when there are none to the current holding
+ * k0; a minimum trade of m shares then allows only k0, 0 (closing the
+ * position) and trades of at least m shares. The best holding is the nearest
+ * to the target among those allowed (ties: nearer k0, then fewer shares).
+ */
+export function constrain(problem: ScaledProblem, i: number, d: Decision): Decision {
+  const rule = problem.R[i];
+  const k0 = Number(problem.K0[i]!);
+  let { low, high } = d;
+  if (rule === 'frozen') {
+    low = k0;
+    high = k0;
+  } else if (rule === 'no_buy') {
+    high = Math.min(high, k0);
+    if (low > high) low = high = k0;
+  } else if (rule === 'no_sell') {
+    low = Math.max(low, k0);
+    if (low > high) low = high = k0;
+  }
+  if (low > high) return { low, high, best: d.best };
+  const m = problem.HOLE[i]!;
+  let allowed: [number, number][] = [[low, high]];
+  if (m > 1) {
+    // In ascending order: sales of m or more, closing (0) when no sale reaches it, k0, purchases of m or more.
+    allowed = [];
+    const sellTop = Math.min(high, k0 - m);
+    const buyBottom = Math.max(low, k0 + m);
+    if (low <= sellTop) allowed.push([low, sellTop]);
+    if (low <= 0 && 0 <= high && 0 > sellTop && 0 < buyBottom && k0 !== 0) allowed.push([0, 0]);
+    if (low <= k0 && k0 <= high) allowed.push([k0, k0]);
+    if (buyBottom <= high) allowed.push([buyBottom, high]);
+    if (allowed.length === 0) return { low, high, best: d.best, allowed };
+    // Unrestricted, and the nearest holding of the whole band is allowed: it is the nearest allowed one.
+    const b = d.best;
+    if (rule === null && (b === k0 || b === 0 || Math.abs(b - k0) >= m)) {
+      return { low: allowed[0]![0], high: allowed[allowed.length - 1]![1], best: b, allowed };
+    }
+  }
+  const { MV, W, P, FV, sm, sw, sp } = problem;
+  const den = P[i]! * pow10(sm + sw - sp);
+  const target = MV * W[i]! - FV[i]!;
+  const floor = Number(floorDiv(target, den));
+  let best = Number.NaN;
+  let bestDrift = 0n;
+  let bestTrade = 0;
+  for (const [from, to] of allowed) {
+    for (const wanted of [floor, floor + 1]) {
+      const k = Math.min(Math.max(wanted, from), to);
+      const drift = abs(target - BigInt(k) * den);
+      const trade = Math.abs(k - k0);
+      if (Number.isNaN(best) || drift < bestDrift || (drift === bestDrift && (trade < bestTrade || (trade === bestTrade && k < best)))) {
+        best = k;
+        bestDrift = drift;
+        bestTrade = trade;
+      }
+    }
+  }
+  return { low: allowed[0]![0], high: allowed[allowed.length - 1]![1], best, ...(m > 1 ? { allowed } : {}) };
 }
 
 /** Steps 1 and 2 for security i. */
@@ -63,30 +139,53 @@ export function decideExactly(problem: ScaledProblem, i: number): Decision {
 /** Steps 1–3: cheap (linear in the securities). */
 export function decide(problem: ScaledProblem): CoreAnswer {
   const { n, MV } = problem;
-  if (MV < 0n) return { kind: 'overdrawn' };
+  if (MV < 0n) return problem.FLOW < 0n && MV - problem.FLOW >= 0n ? { kind: 'withdrawal' } : { kind: 'overdrawn' };
   if (MV === 0n && problem.Q.every((q) => q === 0n)) return { kind: 'nothing_to_do' };
 
   const low = new Float64Array(n);
   const high = new Float64Array(n);
   const best = new Float64Array(n);
   const empty: number[] = [];
+  const holed: number[] = [];
+  let allowed: (Allowed | null)[] | undefined;
+  let holes = false;
   for (let i = 0; i < n; i++) {
-    const d = decideExactly(problem, i);
+    let d = decideExactly(problem, i);
+    if (problem.constrained && (problem.R[i] !== null || problem.HOLE[i]! > 1)) {
+      d = constrain(problem, i, d);
+      if (d.allowed !== undefined) {
+        allowed ??= new Array<Allowed | null>(n).fill(null);
+        allowed[i] = d.allowed;
+        if (d.allowed.length === 0) holed.push(i);
+        // More than one piece at or below the best holding: the sell-down is not convex.
+        else if (d.allowed.length > 1 && d.allowed[1]![0] <= d.best) holes = true;
+      }
+    }
     low[i] = d.low;
     high[i] = d.high;
     best[i] = d.best;
     if (d.low > d.high) empty.push(i);
   }
   if (empty.length > 0) return { kind: 'band', securities: empty, low, high };
+  if (holed.length > 0) return { kind: 'min_trade', securities: holed, low, high };
 
   if (!spendsMoreThanMarketValue(problem, best)) return { kind: 'optimal', quantities: best };
   if (spendsMoreThanMarketValue(problem, low)) return { kind: 'cash', low };
-  return { kind: 'sell_down', best, low };
+  return holes && allowed !== undefined ? { kind: 'sell_down', best, low, allowed } : { kind: 'sell_down', best, low };
 }
 
 export function solveScaled(problem: ScaledProblem, deadline: Deadline): CoreAnswer {
   const first = decide(problem);
-  return first.kind === 'sell_down' ? sellDownAnswer(problem, first.best, first.low, deadline) : first;
+  if (first.kind !== 'sell_down') return first;
+  if (first.allowed !== undefined) {
+    try {
+      return { kind: 'optimal', quantities: solveWithHoles(problem, first.best, first.low, first.allowed, deadline) };
+    } catch (error) {
+      if (error instanceof SolverTimeout) return { kind: 'timeout' };
+      throw error;
+    }
+  }
+  return sellDownAnswer(problem, first.best, first.low, deadline);
 }
 
 /** Step 4: the exact sell-down when the cash constraint binds. */
@@ -115,7 +214,7 @@ export function sellDownAnswer(problem: ScaledProblem, best: Float64Array, low: 
       });
     }
   }
-  const need = spend - MV * pow10(sw);
+  const need = spend - problem.CAP;
   let sold: number[];
   const knapsack = { items, need, sq: problem.sq };
   const tick = () => {
@@ -151,9 +250,9 @@ export function sellDown(knapsack: KnapsackProblem, deadline: Deadline, tick: ()
   return solveKnapsack(knapsack, deadline, seed);
 }
 
-/** Σ (f_i + x_i)·p_i > MV, that is Σ x_i·p_i > MVK. */
-function spendsMoreThanMarketValue(problem: ScaledProblem, x: Float64Array): boolean {
+/** Σ (f_i + x_i)·p_i > MV·(1 − minCash), that is Σ x_i·p_i > CAPK. */
+export function spendsMoreThanMarketValue(problem: ScaledProblem, x: Float64Array): boolean {
   let spend = 0n;
   for (let i = 0; i < problem.n; i++) spend += BigInt(x[i]!) * problem.P[i]!;
-  return spend * pow10(problem.sm - problem.sp) > problem.MVK;
+  return spend * pow10(problem.sm + problem.sw - problem.sp) > problem.CAPK;
 }

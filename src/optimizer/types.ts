@@ -11,7 +11,16 @@ export interface OptimizerSecurity {
   readonly target: Dec;
   readonly lowDrift: Dec;
   readonly highDrift: Dec;
+  /**
+   * A trading restriction (issue 19): no_buy (u' <= u), no_sell (u' >= u) or
+   * frozen (u' = u). The band is relaxed to what the rule allows: the whole
+   * shares of the band that obey the rule, or when there are none the current
+   * holding. A restricted security never makes the problem infeasible.
+   */
+  readonly restriction?: Restriction;
 }
+
+export type Restriction = 'no_buy' | 'no_sell' | 'frozen';
 
 export interface OptimizerInput {
   readonly securities: readonly OptimizerSecurity[];
@@ -22,6 +31,15 @@ export interface OptimizerInput {
    * band within the cash, ties by least drift, then by security id (band.ts).
    */
   readonly objective?: 'drift' | 'trade';
+  /** Cash deposited (> 0) or withdrawn (< 0) before valuing: MV' = MV + flow (issue 19). */
+  readonly cashFlow?: Dec;
+  /** A weight in [0, 1]: the portfolio keeps at least MV'·minCash in cash (Σ u'·p <= MV'·(1 − minCash)). */
+  readonly minCash?: Dec;
+  /**
+   * Money > 0: every trade is zero or worth at least this much (|u' − u|·p >= it),
+   * except closing the whole position (no whole shares left, u' = the fraction kept).
+   */
+  readonly minTradeValue?: Dec;
 }
 
 export interface OptimizerOptions {
@@ -40,6 +58,8 @@ export interface OptimizedPosition {
    * fraction plus a whole number (adjusted − original is always whole).
    */
   readonly adjusted: Dec;
+  /** The restriction that applied to this security, if any. */
+  readonly restriction?: Restriction;
 }
 
 export interface InfeasibleSecurity {
@@ -52,13 +72,21 @@ export interface InfeasibleSecurity {
   readonly fraction: Dec;
   /**
    * Whole shares the band allows beside that fraction:
-   * ceil(bandLow / price − fraction) .. floor(bandHigh / price − fraction); min > max.
+   * ceil(bandLow / price − fraction) .. floor(bandHigh / price − fraction); min > max
+   * (reason band), or a range the minimum trade value leaves empty (reason min_trade).
    */
   readonly minShares: Dec;
   readonly maxShares: Dec;
 }
 
-export type InfeasibleReason = 'band' | 'cash' | 'overdrawn' | 'timeout';
+/**
+ * band: a band holds no whole number of shares; cash: the bands (and the
+ * minimum cash) need more than the market value; overdrawn: MV < 0;
+ * withdrawal: the cash flow withdraws more than the portfolio is worth;
+ * min_trade: the minimum trade value leaves a security no allowed holding in its band;
+ * timeout: the solver ran out of time.
+ */
+export type InfeasibleReason = 'band' | 'cash' | 'overdrawn' | 'withdrawal' | 'min_trade' | 'timeout';
 
 export type OptimizerResult =
   | {

@@ -31,7 +31,9 @@ export default fp(
     });
 
     app.addHook('preValidation', async (request) => {
-      if (request.body === undefined && request.routeOptions.schema?.body !== undefined) {
+      const schema = request.routeOptions.schema?.body as { safeParse?: (value: unknown) => { success: boolean } } | undefined;
+      // A body schema that accepts no body (an optional body) lets the request through.
+      if (request.body === undefined && schema !== undefined && schema.safeParse?.(undefined).success !== true) {
         throw new ValidationError('a JSON body is required', [{ path: '', message: 'a JSON body is required' }]);
       }
     });

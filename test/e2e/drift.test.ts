@@ -191,6 +191,17 @@ describe('POST /api/v1/model/:id/rebalance?trigger=threshold', () => {
     expect(p1.status).toBe('ok');
     expect(p1.positions.some((p: { transaction_type: unknown }) => p.transaction_type !== null)).toBe(true);
     expectStatus(await w.t.request({ method: 'POST', url: `/api/v1/model/${model}/rebalance?trigger=sometimes` }), 400);
+
+    // An in-band portfolio with a deposit to invest (issue 19) trades whatever its drift.
+    const deposit = await w.t.request({
+      method: 'POST',
+      url: `/api/v1/model/${model}/rebalance?trigger=threshold&dry_run=true`,
+      payload: { cash_flows: { [pid('p4')]: '10000' } },
+    });
+    const withFlow = json(expectStatus(deposit, 200));
+    expect(withFlow.map((r: { status: string }) => r.status)).toEqual(['ok', 'in_band', 'infeasible', 'ok']);
+    expect(withFlow[3]).toMatchObject({ cash_flow: '10000' });
+    expect(withFlow[3].transactions.length).toBeGreaterThan(0);
   });
 
   it('counts in-band portfolios in the cycle record under REBALANCE_TRIGGER=threshold, and shows the drift metrics', async () => {

@@ -100,4 +100,27 @@ describe('the band objective', () => {
       B: '5',
     });
   });
+
+  it("takes issue 19's constraints: a deposit widens the bands, min_cash keeps cash back, a restriction holds its rule", () => {
+    // MV 10 000 + a deposit of 2 000 = 12 000: A's band 40%..60% = 4 800..7 200 = 480..720 shares; 300 held buys 180.
+    expect(held({ ...band('7000', [security('A', '300', '10', '0.5', '0.1')]), cashFlow: new Dec('2000') })).toEqual({ A: '480' });
+    // MV 1 000, no cash, min_cash 10%: holdings worth at most 900. A needs 2 shares (100); B (no_sell) keeps its 4;
+    // C sells: 4·100 + 2·50 + c·60 <= 900 → c <= 6.67: 6, the least trade (4 of 10 sold).
+    const reserve = {
+      ...band('0', [
+        security('A', '0', '50', '0.15', '0.05'),
+        { ...security('B', '4', '100', '0.2', '0.1'), restriction: 'no_sell' as const },
+        security('C', '10', '60', '0.55', '0.5'),
+      ]),
+      minCash: new Dec('0.1'),
+    };
+    expect(held(reserve)).toEqual({ A: '2', B: '4', C: '6' });
+    // Frozen far outside its band: kept as held, and the others still meet theirs.
+    const frozen = band('5000', [
+      { ...security('F', '100', '10', '0.1', '0.01'), restriction: 'frozen' as const },
+      security('A', '0', '10', '0.3', '0.05'),
+    ]);
+    // MV 6 000: A's band 25%..35% = 150..210 shares; 0 held buys 150.
+    expect(held(frozen)).toEqual({ A: '150', F: '100' });
+  });
 });

@@ -16,12 +16,17 @@ export interface OptimizerSecurity {
   readonly target: Dec;
   readonly lowDrift: Dec;
   readonly highDrift: Dec;
+  readonly restriction?: 'no_buy' | 'no_sell' | 'frozen';
 }
 
 export interface OptimizerInput {
   readonly securities: readonly OptimizerSecurity[];
   readonly cash: Dec;
   readonly objective?: 'drift' | 'trade';
+  /** Issue 19 (optional): deposit or withdrawal, minimum cash weight, minimum trade value. */
+  readonly cashFlow?: Dec;
+  readonly minCash?: Dec;
+  readonly minTradeValue?: Dec;
 }
 
 const isExact = (value: unknown): value is Exact =>
@@ -48,6 +53,9 @@ const exact = (d: Dec): Exact => dec(d.toFixed());
 export const exactInput = (input: OptimizerInput): ExactInput => ({
   ...(input.objective === undefined ? {} : { objective: input.objective }),
   cash: exact(input.cash),
+  ...(input.cashFlow === undefined ? {} : { cashFlow: exact(input.cashFlow) }),
+  ...(input.minCash === undefined ? {} : { minCash: exact(input.minCash) }),
+  ...(input.minTradeValue === undefined ? {} : { minTradeValue: exact(input.minTradeValue) }),
   securities: input.securities.map((s) => ({
     securityId: s.securityId,
     quantity: exact(s.quantity),
@@ -55,6 +63,7 @@ export const exactInput = (input: OptimizerInput): ExactInput => ({
     target: exact(s.target),
     lowDrift: exact(s.lowDrift),
     highDrift: exact(s.highDrift),
+    ...(s.restriction === undefined ? {} : { restriction: s.restriction }),
   })),
 });
 

@@ -1,5 +1,5 @@
 // `npm run bench`: every benchmark, a table each, and the numbers as JSON in
-// bench/results/ so runs can be compared. `-- --only optimizer,end-to-end,async,http,drift`
+// bench/results/ so runs can be compared. `-- --only optimizer,constraints,end-to-end,async,http,drift`
 // runs some (drift: the drift report against a dry run, 1 000 portfolios, issue 18); `-- --sizes 100,1000`
 // changes the end-to-end and async model sizes (`-- --sync` also times the synchronous call after each asynchronous one);
 // `-- --seconds 5` the length of each HTTP throughput run.
@@ -8,6 +8,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { benchAsync } from './async.js';
+import { benchConstraints } from './constraints.js';
 import { benchDrift } from './drift.js';
 import { benchEndToEnd } from './end-to-end.js';
 import { benchHttp } from './http.js';
@@ -19,7 +20,7 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
 const { values } = parseArgs({
   options: { only: { type: 'string' }, sizes: { type: 'string' }, seconds: { type: 'string' }, sync: { type: 'boolean' } },
 });
-const only = new Set((values.only ?? 'optimizer,end-to-end,async,http,drift').split(','));
+const only = new Set((values.only ?? 'optimizer,constraints,end-to-end,async,http,drift').split(','));
 const sizes = (values.sizes ?? '100,1000,10000').split(',').map(Number);
 
 const machine = {
@@ -49,6 +50,26 @@ if (only.has('optimizer')) {
   process.stdout.write(`${lines.join('\n')}\n\n`);
   await writeFile('bench/results/optimizer.json', `${JSON.stringify({ machine, rows }, null, 2)}\n`);
   log('wrote bench/results/optimizer.json');
+}
+
+if (only.has('constraints')) {
+  const rows = benchConstraints(log);
+  const lines = [
+    'Optimiser with constraints (issue 19: deposit 5%, min_cash 0.02, 1 in 10 restricted, min trade 0.1% of MV; ms per solve, decimals in, verified decimals out)',
+    '| N | instances | unconstrained median | p99 | max | constrained median | p99 | max | median ratio | constrained answers |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+    ...rows.map(
+      (r) =>
+        `| ${r.n} | ${r.constrained.samples} | ${fmt(r.unconstrained.medianMs)} | ${fmt(r.unconstrained.p99Ms)} | ${fmt(r.unconstrained.maxMs)} | ` +
+        `${fmt(r.constrained.medianMs)} | ${fmt(r.constrained.p99Ms)} | ${fmt(r.constrained.maxMs)} | ` +
+        `${(r.constrained.medianMs / r.unconstrained.medianMs).toFixed(2)} | ${Object.entries(r.outcomes)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')} |`,
+    ),
+  ];
+  process.stdout.write(`${lines.join('\n')}\n\n`);
+  await writeFile('bench/results/optimizer-constraints.json', `${JSON.stringify({ machine, rows }, null, 2)}\n`);
+  log('wrote bench/results/optimizer-constraints.json');
 }
 
 if (only.has('end-to-end') || only.has('async') || only.has('http') || only.has('drift')) {

@@ -35,7 +35,7 @@ export interface OptimizerBenchRow {
   readonly methods: MethodRow[];
 }
 
-function stats(times: number[]): Stats {
+export function stats(times: number[]): Stats {
   const sorted = [...times].sort((a, b) => a - b);
   const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
   return { samples: sorted.length, medianMs: at(0.5), p99Ms: at(0.99), maxMs: sorted[sorted.length - 1] ?? NaN };
@@ -58,7 +58,7 @@ function instances(n: number, binding: boolean, count: number): OptimizerInput[]
  * it adds up to a measurable span, so that a garbage collection or a timer
  * tick does not decide an instance's figure.
  */
-function timeIt(run: () => void): number {
+export function timeIt(run: () => void): number {
   run();
   let reps = 1;
   for (;;) {

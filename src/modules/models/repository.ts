@@ -9,6 +9,7 @@ import { toObjectId } from '../../domain/ids.js';
 import type { ModelPosition } from '../../domain/model-rules.js';
 import type { SortKey } from '../../domain/sorting.js';
 import type { IndexSpec } from '../../plugins/mongo.js';
+import { type ConstraintDocument, fromConstraintDocument, type ModelConstraints, toConstraintDocument } from './constraints.js';
 
 export interface Model {
   readonly id: string;
@@ -20,6 +21,8 @@ export interface Model {
   readonly createdAt: Date;
   /** What a rebalance aims for (issue 18): the target ('target', the default) or the nearest band edge ('band'). */
   readonly rebalanceTo: RebalanceTo;
+  /** min_cash, min_trade_value, restrictions (issue 19); always set when read from the database. */
+  readonly constraints?: ModelConstraints;
 }
 
 export type RebalanceTo = 'target' | 'band';
@@ -32,6 +35,8 @@ export interface ModelChanges {
   readonly lastRebalanceDate?: Date | null;
   /** Left as stored when undefined. */
   readonly rebalanceTo?: RebalanceTo | undefined;
+  /** Only when the writer means to change them: absent keeps what is stored. */
+  readonly constraints?: ModelConstraints;
 }
 
 interface PositionDocument {
@@ -41,7 +46,7 @@ interface PositionDocument {
   low_drift: Decimal128;
 }
 
-interface ModelDocument {
+interface ModelDocument extends ConstraintDocument {
   _id: ObjectId;
   name: string;
   positions: PositionDocument[];
@@ -130,6 +135,7 @@ function toModel(doc: StoredModel | ModelDocument): Model {
     version: doc.version,
     createdAt: doc.created_at,
     rebalanceTo: doc.rebalance_to ?? 'target',
+    constraints: fromConstraintDocument(doc),
   };
 }
 
@@ -169,6 +175,7 @@ export function createModelRepository(db: Db, indexes: IndexGuard = { require: (
         created_at: now,
         updated_at: now,
         rebalance_to: changes.rebalanceTo ?? 'target',
+        ...(changes.constraints === undefined ? {} : toConstraintDocument(changes.constraints)),
       };
       try {
         await models.insertOne(doc);
@@ -224,6 +231,7 @@ export function createModelRepository(db: Db, indexes: IndexGuard = { require: (
       };
       if (changes.lastRebalanceDate !== undefined) set.last_rebalance_date = changes.lastRebalanceDate;
       if (changes.rebalanceTo !== undefined) set.rebalance_to = changes.rebalanceTo;
+      if (changes.constraints !== undefined) Object.assign(set, toConstraintDocument(changes.constraints));
       try {
         // updateOne, not findOneAndUpdate: the embedded server applies only the former atomically.
         const result = await models.updateOne({ _id: toObjectId(current.id), version: current.version }, { $set: set });
@@ -239,6 +247,7 @@ export function createModelRepository(db: Db, indexes: IndexGuard = { require: (
         lastRebalanceDate: changes.lastRebalanceDate === undefined ? current.lastRebalanceDate : changes.lastRebalanceDate,
         rebalanceTo: changes.rebalanceTo ?? current.rebalanceTo,
         version,
+        ...(changes.constraints === undefined ? {} : { constraints: changes.constraints }),
       };
     },
 

@@ -75,8 +75,14 @@ export const modelRoutes: FastifyPluginAsyncZod<{ service: ModelService }> = asy
       },
     },
     async (request, reply) => {
-      const { name, positions, portfolios, rebalance_to: rebalanceTo } = request.body;
-      const model = await service.create({ name, positions: positions?.map(toModelPosition), portfolios, rebalanceTo });
+      const { name, positions, portfolios, rebalance_to: rebalanceTo, min_cash, min_trade_value, restrictions } = request.body;
+      const model = await service.create({
+        name,
+        positions: positions?.map(toModelPosition),
+        portfolios,
+        rebalanceTo,
+        constraints: { min_cash, min_trade_value, restrictions },
+      });
       return reply.code(201).send(toModelDto(model));
     },
   );
@@ -87,7 +93,9 @@ export const modelRoutes: FastifyPluginAsyncZod<{ service: ModelService }> = asy
       schema: {
         tags,
         summary: 'Replace a model',
-        description: 'Replaces name, positions and portfolios. 409 VERSION_CONFLICT when version is not the stored one.',
+        description:
+          'Replaces name, positions and portfolios. min_cash, min_trade_value and restrictions are replaced only when sent ' +
+          '(absent: the stored values stay; null clears min_cash or min_trade_value). 409 VERSION_CONFLICT when version is not the stored one.',
         params: ModelParams,
         body: ReplaceModelBody,
         response: { 200: ModelDto, ...errorResponses },
@@ -107,6 +115,7 @@ export const modelRoutes: FastifyPluginAsyncZod<{ service: ModelService }> = asy
               : new Date(body.last_rebalance_date),
         rebalanceTo: body.rebalance_to,
         version: body.version,
+        constraints: { min_cash: body.min_cash, min_trade_value: body.min_trade_value, restrictions: body.restrictions },
       });
       return toModelDto(model);
     },

@@ -13,6 +13,7 @@ import {
   VersionNumber,
   VersionQuery,
 } from '../../domain/schemas.js';
+import { constraintDto, constraintDtoFields, constraintFields } from './constraints.js';
 import type { Model } from './repository.js';
 
 const ModelName = z
@@ -53,6 +54,7 @@ export const CreateModelBody = z
     positions: z.array(PositionBody).optional(),
     portfolios: PortfolioList.optional(),
     rebalance_to: RebalanceTo.optional(),
+    ...constraintFields,
   })
   .meta({
     id: 'CreateModelBody',
@@ -74,6 +76,7 @@ export const ReplaceModelBody = z
     last_rebalance_date: z.iso.datetime({ offset: true, error: 'must be an ISO-8601 date-time' }).nullable().optional(),
     rebalance_to: RebalanceTo.optional(),
     version: VersionNumber,
+    ...constraintFields,
   })
   .meta({
     id: 'ReplaceModelBody',
@@ -115,6 +118,7 @@ export const ModelDto = z
     last_rebalance_date: z.string().nullable(),
     rebalance_to: RebalanceTo,
     version: z.int(),
+    ...constraintDtoFields,
   })
   .meta({
     id: 'ModelDTO',
@@ -159,6 +163,7 @@ export function toModelDto(model: Model): ModelDto {
     last_rebalance_date: model.lastRebalanceDate?.toISOString() ?? null,
     rebalance_to: model.rebalanceTo,
     version: model.version,
+    ...constraintDto(model.constraints),
   };
 }
 

@@ -14,6 +14,7 @@ import {
 import { pageStart } from '../../domain/paging.js';
 import { MAX_QUERY_INTEGER } from '../../domain/schemas.js';
 import { parseSortBy } from '../../domain/sorting.js';
+import { assertMinCashFits, assertObjectiveFits, type ConstraintInput, mergeConstraints, NO_CONSTRAINTS } from './constraints.js';
 import type { PortfolioClaims } from './portfolio-claims.js';
 import type { Model, ModelChanges, ModelRepository, ModelSortField, RebalanceTo } from './repository.js';
 
@@ -36,6 +37,8 @@ export interface NewModel {
   readonly positions?: readonly ModelPosition[] | undefined;
   readonly portfolios?: readonly string[] | undefined;
   readonly rebalanceTo?: RebalanceTo | undefined;
+  /** min_cash, min_trade_value, restrictions as sent (issue 19). */
+  readonly constraints?: ConstraintInput | undefined;
 }
 
 export interface ModelReplacement {
@@ -46,6 +49,8 @@ export interface ModelReplacement {
   /** Undefined keeps the stored value (the portal's PUT does not know the field). */
   readonly rebalanceTo?: RebalanceTo | undefined;
   readonly version: number;
+  /** Fields not sent keep their stored values (the portal's PUT sends none). */
+  readonly constraints?: ConstraintInput | undefined;
 }
 
 export interface ModelPage {
@@ -116,11 +121,13 @@ export function createModelService({ models, claims, clock, log }: ModelServiceD
     async create(input: NewModel): Promise<Model> {
       const positions = normalisePositions(input.positions ?? []);
       const portfolios = unique(input.portfolios ?? []);
+      const constraints = mergeConstraints(NO_CONSTRAINTS, input.constraints ?? {}, positions);
+      assertObjectiveFits(input.rebalanceTo ?? 'target', constraints.minTradeValue, 'min_trade_value');
       const id = models.newId();
       const now = clock.now();
       await claims.claim(id, portfolios, 1, now);
       try {
-        return await models.insert(id, { name: input.name, positions, portfolios, rebalanceTo: input.rebalanceTo }, now);
+        return await models.insert(id, { name: input.name, positions, portfolios, rebalanceTo: input.rebalanceTo, constraints }, now);
       } catch (error) {
         await claims.release(id, portfolios, 1);
         throw error;
@@ -140,13 +147,18 @@ export function createModelService({ models, claims, clock, log }: ModelServiceD
     async replace(id: string, input: ModelReplacement): Promise<Model> {
       const positions = normalisePositions(input.positions);
       const portfolios = unique(input.portfolios);
-      return mutate(id, input.version, () => ({
-        name: input.name,
-        positions,
-        portfolios,
-        ...(input.lastRebalanceDate !== undefined ? { lastRebalanceDate: input.lastRebalanceDate } : {}),
-        ...(input.rebalanceTo !== undefined ? { rebalanceTo: input.rebalanceTo } : {}),
-      }));
+      return mutate(id, input.version, (current) => {
+        const constraints = mergeConstraints(current.constraints ?? NO_CONSTRAINTS, input.constraints ?? {}, positions);
+        assertObjectiveFits(input.rebalanceTo ?? current.rebalanceTo, constraints.minTradeValue, 'min_trade_value');
+        return {
+          name: input.name,
+          positions,
+          portfolios,
+          constraints,
+          ...(input.lastRebalanceDate !== undefined ? { lastRebalanceDate: input.lastRebalanceDate } : {}),
+          ...(input.rebalanceTo !== undefined ? { rebalanceTo: input.rebalanceTo } : {}),
+        };
+      });
     },
 
     async remove(id: string, version: number): Promise<void> {
@@ -170,6 +182,7 @@ export function createModelService({ models, claims, clock, log }: ModelServiceD
         }
         const positions = [...model.positions, position];
         assertValidTotals(positions);
+        assertMinCashFits(positions, model.constraints?.minCash ?? null);
         return keep(model, positions);
       });
     },
@@ -184,6 +197,7 @@ export function createModelService({ models, claims, clock, log }: ModelServiceD
           ? model.positions.filter((p) => p.securityId !== position.securityId)
           : model.positions.map((p) => (p.securityId === position.securityId ? position : p));
         assertValidTotals(positions);
+        assertMinCashFits(positions, model.constraints?.minCash ?? null);
         return keep(model, positions);
       });
     },

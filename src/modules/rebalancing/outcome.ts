@@ -27,6 +27,8 @@ export interface PositionOutcome {
   /** actual / target − 1, rounded half-up to 4 places (0 when the target is 0); null when the price is. */
   readonly actualDrift: Dec | null;
   readonly trade: Trade | null;
+  /** The restriction that held this security (issue 19), if any. */
+  readonly restriction?: 'no_buy' | 'no_sell' | 'frozen';
 }
 
 export interface PortfolioOutcome {
@@ -38,6 +40,8 @@ export interface PortfolioOutcome {
   readonly marketValue: Dec;
   readonly cashBefore: Dec;
   readonly cashAfter: Dec;
+  /** The deposit (> 0) or withdrawal (< 0) this rebalance invested or raised (issue 19), if any: in marketValue and cashAfter. */
+  readonly cashFlow?: Dec;
   /**
    * Sorted by security id. When infeasible (or not valued): what the portfolio
    * holds, unchanged and without trades, so a reader that ignores the status

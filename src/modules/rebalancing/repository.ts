@@ -110,6 +110,8 @@ interface PositionColumns {
   actual_drift: (Decimal128 | null)[];
   transaction_type: ('BUY' | 'SELL' | null)[];
   trade_quantity: (Quantity | null)[];
+  /** Issue 19: the restriction of each position, only in portfolios with one. */
+  restriction?: ('no_buy' | 'no_sell' | 'frozen' | null)[];
 }
 
 type Quantity = number | Decimal128;
@@ -129,6 +131,8 @@ interface PortfolioDocument {
   market_value: Decimal128;
   cash_before_rebalance: Decimal128;
   cash_after_rebalance: Decimal128;
+  /** Issue 19: the deposit or withdrawal, only when there was one. */
+  cash_flow?: Decimal128;
   positions: PositionColumns;
 }
 
@@ -155,6 +159,7 @@ function toColumns(positions: readonly PositionOutcome[]): PositionColumns {
     actual_drift: maybe((p) => p.actualDrift),
     transaction_type: positions.map((p) => p.trade?.type ?? null),
     trade_quantity: positions.map((p) => (p.trade === null ? null : toQuantity(p.trade.quantity))),
+    ...(positions.some((p) => p.restriction !== undefined) ? { restriction: positions.map((p) => p.restriction ?? null) } : {}),
   };
 }
 
@@ -162,7 +167,9 @@ function fromColumns(c: PositionColumns): PositionOutcome[] {
   return c.security_id.map((securityId, i) => {
     const type = c.transaction_type[i] ?? null;
     const quantity = c.trade_quantity[i] ?? null;
+    const restriction = c.restriction?.[i] ?? null;
     return {
+      ...(restriction === null ? {} : { restriction }),
       securityId,
       price: orNull(c.price[i]),
       original: fromQuantity(c.original_quantity[i]!),
@@ -186,6 +193,7 @@ function toOutcome(doc: PortfolioDocument, withPositions = true): PortfolioOutco
     marketValue: dec(doc.market_value),
     cashBefore: dec(doc.cash_before_rebalance),
     cashAfter: dec(doc.cash_after_rebalance),
+    ...(doc.cash_flow === undefined ? {} : { cashFlow: dec(doc.cash_flow) }),
     positions: withPositions ? fromColumns(doc.positions) : [],
   };
 }
@@ -241,6 +249,7 @@ export function createRebalanceRepository(db: Db) {
           market_value: d128(o.marketValue),
           cash_before_rebalance: d128(o.cashBefore),
           cash_after_rebalance: d128(o.cashAfter),
+          ...(o.cashFlow === undefined ? {} : { cash_flow: d128(o.cashFlow) }),
           positions: toColumns(o.positions),
         })),
       );

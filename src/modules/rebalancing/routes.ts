@@ -8,6 +8,7 @@ import { pageStart } from '../../domain/paging.js';
 import { ErrorResponse } from '../../domain/schemas.js';
 import { jsonStream, mapAsync, sendJson } from '../../http/json-stream.js';
 import { JsonSpool } from '../../http/spool.js';
+import { ModelRebalanceBody, modelRequest, PortfolioRebalanceBody, portfolioRequest } from './constraints.js';
 import { dryRunHeader, type Job, type RebalanceJobs } from './jobs.js';
 import type { RebalanceHeader } from './repository.js';
 import {
@@ -101,18 +102,23 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
       schema: {
         tags,
         summary: 'Rebalance one portfolio',
-        description: 'Against the model that lists it. Stored before it answers, unless dry_run=true.',
+        description:
+          'Against the model that lists it. Stored before it answers, unless dry_run=true. An optional body brings a cash flow ' +
+          '(a deposit > 0 or a withdrawal < 0) and a min_trade_value override; no body is the rebalance as before.',
         params: PortfolioParams,
         querystring: RebalanceQuery,
+        body: PortfolioRebalanceBody,
         response: { 200: RebalanceDto, ...rebalanceErrors },
       },
     },
     async (request, reply) => {
       checkSubmit(request.query.submit);
       const { dry_run: dryRun, submit, trigger } = request.query;
+      const constraints = portfolioRequest(request.params.portfolio_id, request.body);
       const { outcome, run } = await service.rebalancePortfolio(request.params.portfolio_id, {
         dryRun,
         submit,
+        constraints,
         ...(trigger ? { trigger } : {}),
       });
       reportSubmission(reply, run);
@@ -127,10 +133,12 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
         tags,
         summary: 'Rebalance every portfolio of a model',
         description:
-          "One RebalanceDTO per portfolio, in the model's portfolio order. An infeasible portfolio carries status " +
+          "One RebalanceDTO per portfolio, in the model's portfolio order. An optional body brings cash_flows per portfolio and a " +
+          'min_trade_value override (no body: as before). An infeasible portfolio carries status ' +
           '"infeasible" and an error; 422 only when every portfolio is infeasible; 503 (nothing stored) when an upstream fails.',
         params: ModelParams,
         querystring: ModelRebalanceQuery,
+        body: ModelRebalanceBody,
         headers: z.looseObject({
           prefer: z.string().optional().meta({ description: 'respond-async (RFC 7240): answer 202 at once, as async=true' }),
         }),
@@ -162,7 +170,7 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
         const { dry_run: dryRun, submit, trigger } = request.query;
         const run = await service.rebalanceModel(
           request.params.model_id,
-          { dryRun, submit, ...(trigger ? { trigger } : {}) },
+          { dryRun, submit, constraints: modelRequest(request.body), ...(trigger ? { trigger } : {}) },
           {
             async start(run) {
               spool = await JsonSpool.create(run.total, spoolDir);

@@ -102,6 +102,8 @@ const DriftDto = z.object({
   high_drift: z.string(),
   low_drift: z.string(),
   actual: z.string(),
+  restricted: z.literal(true).optional().meta({ description: 'Issue 19: present on a restricted position' }),
+  restriction: z.enum(['no_buy', 'no_sell', 'frozen']).optional().meta({ description: 'The rule that held it' }),
 });
 export const RebalanceDto = z
   .object({
@@ -112,6 +114,7 @@ export const RebalanceDto = z
       description: 'in_band: left untraded by trigger=threshold (every security inside its band); its drifts are the current weights',
     }),
     error: z.object({ code: z.string(), message: z.string() }).optional(),
+    cash_flow: z.string().optional().meta({ description: 'Issue 19: the deposit (> 0) or withdrawal (< 0) invested or raised' }),
     transactions: z.array(TransactionDto),
     drifts: z.array(DriftDto),
   })
@@ -134,6 +137,8 @@ const StoredPosition = z.object({
   transaction_type: z.enum(['BUY', 'SELL']).nullable(),
   trade_quantity: z.number().nullable(),
   trade_date: z.string().nullable(),
+  restricted: z.literal(true).optional().meta({ description: 'Issue 19: present on a restricted position' }),
+  restriction: z.enum(['no_buy', 'no_sell', 'frozen']).optional().meta({ description: 'The rule that held it' }),
 });
 const StoredPortfolio = z.object({
   portfolio_id: z.string(),
@@ -143,6 +148,7 @@ const StoredPortfolio = z.object({
   market_value: z.number(),
   cash_before_rebalance: z.number(),
   cash_after_rebalance: z.number(),
+  cash_flow: z.number().optional().meta({ description: 'Issue 19: the deposit (> 0) or withdrawal (< 0), when there was one' }),
   positions: z.array(StoredPosition).optional(),
 });
 export const RebalanceResultDto = z
@@ -180,6 +186,7 @@ export function toRebalanceDto(outcome: PortfolioOutcome, rebalanceId: string | 
     rebalance_id: rebalanceId,
     status: outcome.status,
     ...(outcome.error === null ? {} : { error: outcome.error }),
+    ...(outcome.cashFlow === undefined ? {} : { cash_flow: formatDecimal(outcome.cashFlow) }),
     transactions: positions
       .filter((p) => p.trade !== null)
       .map((p) => ({
@@ -196,6 +203,7 @@ export function toRebalanceDto(outcome: PortfolioOutcome, rebalanceId: string | 
       high_drift: formatDecimal(p.highDrift),
       low_drift: formatDecimal(p.lowDrift),
       actual: formatPlaces(p.actual!, 4), // every position of a rebalanced portfolio is priced
+      ...(p.restriction === undefined ? {} : { restricted: true as const, restriction: p.restriction }),
     })),
   };
 }
@@ -242,10 +250,13 @@ export function rebalanceJson(outcome: PortfolioOutcome, rebalanceId: string | n
     }
     drifts +=
       `${drifts === '' ? '' : ','}{"security_id":${id},"original_quantity":"${formatDecimal(p.original)}","adjusted_quantity":"${formatDecimal(p.adjusted)}",` +
-      `"target":"${spell(p.target)}","high_drift":"${spell(p.highDrift)}","low_drift":"${spell(p.lowDrift)}","actual":"${formatPlaces(p.actual!, 4)}"}`;
+      `"target":"${spell(p.target)}","high_drift":"${spell(p.highDrift)}","low_drift":"${spell(p.lowDrift)}","actual":"${formatPlaces(p.actual!, 4)}"` +
+      (p.restriction === undefined ? '}' : `,"restricted":true,"restriction":"${p.restriction}"}`);
   }
   const str = JSON.stringify;
-  const error = outcome.error === null ? '' : `,"error":${str({ code: outcome.error.code, message: outcome.error.message })}`;
+  const error =
+    (outcome.error === null ? '' : `,"error":${str({ code: outcome.error.code, message: outcome.error.message })}`) +
+    (outcome.cashFlow === undefined ? '' : `,"cash_flow":"${formatDecimal(outcome.cashFlow)}"`);
   return (
     `{"portfolio_id":${quoted(outcome.portfolioId)},"portfolio_name":${str(outcome.portfolioName)},"rebalance_id":${str(rebalanceId)},` +
     `"status":"${outcome.status}"${error},"transactions":[${transactions}],"drifts":[${drifts}]}`
@@ -268,6 +279,7 @@ function storedPosition(p: PositionOutcome, tradeDate: string): z.infer<typeof S
     transaction_type: p.trade?.type ?? null,
     trade_quantity: p.trade === null ? null : toNumber(p.trade.quantity),
     trade_date: p.trade === null ? null : tradeDate,
+    ...(p.restriction === undefined ? {} : { restricted: true as const, restriction: p.restriction }),
   };
 }
 
@@ -280,6 +292,7 @@ export function toStoredPortfolioDto(o: PortfolioOutcome, tradeDate: string, wit
     market_value: toNumber(o.marketValue, 2),
     cash_before_rebalance: toNumber(o.cashBefore, 2),
     cash_after_rebalance: toNumber(o.cashAfter, 2),
+    ...(o.cashFlow === undefined ? {} : { cash_flow: toNumber(o.cashFlow, 2) }),
     ...(withPositions ? { positions: o.positions.map((p) => storedPosition(p, tradeDate)) } : {}),
   };
 }

@@ -6,7 +6,7 @@
 import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import type { Clock } from '../../domain/clock.js';
-import type { Dec } from '../../domain/decimal.js';
+import { type Dec, isZero } from '../../domain/decimal.js';
 import { AppError, NotFoundError, PortfolioCannotBeValued, VersionConflictError } from '../../domain/errors.js';
 import { pageStart } from '../../domain/paging.js';
 import { parseSortBy } from '../../domain/sorting.js';
@@ -17,8 +17,18 @@ import { withPortfolioSpan, withSpan } from '../../telemetry/spans.js';
 import { type Quote, type QuoteSession, type Upstreams, UpstreamUnavailableError } from '../../upstreams/index.js';
 import { bandCheck, driftFigures } from '../drift/report.js';
 import { inBandOutcome, type RebalanceTrigger, withObjective } from '../drift/threshold.js';
+import { assertObjectiveFits } from '../models/constraints.js';
 import type { Model, ModelRepository } from '../models/repository.js';
 import type { SubmissionResult } from '../orders/service.js';
+import {
+  assertFlowsBelong,
+  constrainInput,
+  NO_RUN_CONSTRAINTS,
+  type RequestConstraints,
+  type RestrictionSource,
+  type RunConstraints,
+  withConstraintFigures,
+} from './constraints.js';
 import { optimizerInput, outcomeOf, type PortfolioOutcome, securitiesOf, unvaluedOutcome } from './outcome.js';
 import type { ProgressTracker, RebalanceProgress } from './progress.js';
 import { REBALANCE_SORT_FIELDS, type RebalanceHeader, type RebalanceRepository } from './repository.js';
@@ -28,6 +38,8 @@ export interface RebalanceServiceDeps {
   readonly rebalances: RebalanceRepository;
   readonly upstreams: Upstreams;
   readonly optimizer: OptimizerPool;
+  /** The firm-wide restricted list (issue 19), read once per rebalance; none when absent. */
+  readonly restrictions?: RestrictionSource;
   readonly clock: Clock;
   readonly log: Logger;
   readonly concurrency: number;
@@ -74,6 +86,8 @@ export interface RebalanceOptions {
   readonly trigger?: RebalanceTrigger;
   /** Stops the rebalance from outside (an asynchronous one cancelled); its reason, an AppError, is what the rebalance fails with. */
   readonly signal?: AbortSignal;
+  /** Cash flows and a minimum-trade override of this request (issue 19). */
+  readonly constraints?: RequestConstraints;
 }
 
 export interface RebalanceRun {
@@ -209,6 +223,7 @@ interface Run {
   readonly cancel: AbortController;
   readonly trigger: RebalanceTrigger;
   readonly kind: RebalanceKind;
+  readonly constraints: RunConstraints;
 }
 
 export function createRebalanceService(deps: RebalanceServiceDeps) {
@@ -252,6 +267,13 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
       observer.rebalance?.(kind, outcomeOfFailure(error));
       throw error;
     }
+    let firm: RunConstraints['firm'];
+    try {
+      firm = deps.restrictions === undefined ? [] : (await deps.restrictions.read()).restrictions;
+    } catch (error) {
+      observer.rebalance?.(kind, outcomeOfFailure(error));
+      throw error;
+    }
     const now = clock.now();
     const run: Run = {
       now,
@@ -260,6 +282,7 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
       cancel: new AbortController(),
       trigger: options.trigger ?? 'calendar',
       kind,
+      constraints: { request: options.constraints ?? {}, firm },
     };
     // Every upstream call of the rebalance listens to it (REBALANCE_CONCURRENCY at a time).
     setMaxListeners(0, run.cancel.signal);
@@ -330,6 +353,7 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
     session: QuoteSession,
     signal: AbortSignal,
     drift: { readonly trigger?: RebalanceTrigger; readonly seen?: (outOfBand: boolean, totalDrift: Dec) => void } = {},
+    constraints: RunConstraints = NO_RUN_CONSTRAINTS,
   ) {
     const holdings = await upstreams.accounting.holdings(portfolioId, signal);
     const securities = securitiesOf(holdings, model.positions);
@@ -349,10 +373,12 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
       observer.portfolio?.(unvalued.status);
       return unvalued;
     }
-    const input = withObjective(optimizerInput(holdings, model.positions, quotes), model);
+    const input = constrainInput(withObjective(optimizerInput(holdings, model.positions, quotes), model), model, portfolioId, constraints);
     const check = bandCheck(input);
     if (check.marketValue.digits >= 0n) drift.seen?.(!check.inBand, check.totalDrift);
-    if (drift.trigger === 'threshold' && check.inBand) {
+    // A portfolio with a cash flow to invest or raise trades whatever its drift.
+    const flow = input.cashFlow !== undefined && !isZero(input.cashFlow);
+    if (drift.trigger === 'threshold' && check.inBand && !flow) {
       const untraded = inBandOutcome(portfolioId, await name, input, driftFigures(input));
       observer.portfolio?.(untraded.status);
       return untraded;
@@ -365,7 +391,7 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
       (r) => ({ 'solver.status': r.status }),
     );
     observer.solved?.(result.status, performance.now() - started);
-    const outcome = outcomeOf(portfolioId, await name, input, result);
+    const outcome = withConstraintFigures(outcomeOf(portfolioId, await name, input, result), input, result);
     observer.portfolio?.(outcome.status);
     return outcome;
   }
@@ -437,7 +463,7 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
           const outcome = await withPortfolioSpan(
             seq,
             { 'rebalance.portfolio_id': portfolioId },
-            () => rebalanceOne(model, portfolioId, nameOf(portfolioId), session, signal, { trigger: run.trigger, seen }),
+            () => rebalanceOne(model, portfolioId, nameOf(portfolioId), session, signal, { trigger: run.trigger, seen }, run.constraints),
             (o) => ({ 'rebalance.portfolio.status': o.status }),
           ).finally(() => progress?.finished());
           if (signal.aborted) return;
@@ -495,9 +521,18 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
         return model;
       };
       const run = await rebalanceAndSubmit('portfolio', options, listing, async (model, run) => {
+        assertObjectiveFits(model.rebalanceTo, run.constraints.request.minTradeValue, 'min_trade_value');
         const { signal } = run.cancel;
         const name = upstreams.portfolio.name(portfolioId, signal).catch(() => null);
-        const one = await rebalanceOne(model, portfolioId, name, await quoteSession(model), signal, { trigger: run.trigger });
+        const one = await rebalanceOne(
+          model,
+          portfolioId,
+          name,
+          await quoteSession(model),
+          signal,
+          { trigger: run.trigger },
+          run.constraints,
+        );
         if (signal.aborted) throw signal.reason;
         if (one.status === 'infeasible') throw new InfeasibleError(one.error?.message ?? 'no feasible solution exists');
         if (run.rebalanceId !== null) await rebalances.writePortfolios(run.rebalanceId, [{ seq: 0, outcome: one }]);
@@ -514,7 +549,11 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
         'model',
         options,
         () => loadModel(modelId),
-        (model, run) => rebalanceMany(model, model.portfolios, run, sink),
+        (model, run) => {
+          assertFlowsBelong(model, run.constraints.request);
+          assertObjectiveFits(model.rebalanceTo, run.constraints.request.minTradeValue, 'min_trade_value');
+          return rebalanceMany(model, model.portfolios, run, sink);
+        },
       ),
 
     /** The same, for a model already loaded (scheduled cycles): stored, and submitted when submission is on. */

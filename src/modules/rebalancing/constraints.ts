@@ -1,0 +1,147 @@
+// Issue 19 at the rebalance's door: a request's cash flows and minimum-trade
+// override, the model's min_cash, min_trade_value and restrictions, and the
+// firm-wide restricted list, turned into the optimiser's optional inputs.
+// Pure, except that the firm-wide list is read once per rebalance.
+import { z } from 'zod';
+import { type Dec, sign } from '../../domain/decimal.js';
+import { ValidationError } from '../../domain/errors.js';
+import { DecimalInput, PortfolioId } from '../../domain/schemas.js';
+import type { OptimizerInput, OptimizerResult } from '../../optimizer/index.js';
+import type { RestrictionRule, SecurityRestriction } from '../models/constraints.js';
+import type { Model } from '../models/repository.js';
+import type { PortfolioOutcome } from './outcome.js';
+
+/** What one rebalance request may add (all optional: no body is the rebalance as before). */
+export interface RequestConstraints {
+  /** Deposit (> 0) or withdrawal (< 0) per portfolio id. */
+  readonly cashFlows?: ReadonlyMap<string, Dec>;
+  /** Replaces the model's min_trade_value for this request (0: no minimum). */
+  readonly minTradeValue?: Dec;
+}
+
+/** The constraints of one rebalance run: the request's, and the firm-wide list read when it started. */
+export interface RunConstraints {
+  readonly request: RequestConstraints;
+  readonly firm: readonly SecurityRestriction[];
+}
+
+export const NO_RUN_CONSTRAINTS: RunConstraints = { request: {}, firm: [] };
+
+/** Reads the firm-wide restricted list (modules/restrictions). */
+export interface RestrictionSource {
+  read(): Promise<{ readonly restrictions: readonly SecurityRestriction[] }>;
+}
+
+/** Two rules on one security: frozen wins, and no_buy with no_sell is frozen. */
+function combine(a: RestrictionRule | undefined, b: RestrictionRule): RestrictionRule {
+  if (a === undefined || a === b) return b;
+  return 'frozen';
+}
+
+/** Cash flows may name only the model's portfolios. */
+export function assertFlowsBelong(model: Model, request: RequestConstraints): void {
+  if (request.cashFlows === undefined) return;
+  const listed = new Set(model.portfolios);
+  const strangers = [...request.cashFlows.keys()].filter((id) => !listed.has(id));
+  if (strangers.length > 0) {
+    const message = `cash_flows names portfolios that model ${model.id} does not list: ${strangers.join(', ')}`;
+    throw new ValidationError(message, [{ path: 'cash_flows', message }]);
+  }
+}
+
+/** The optimiser's input with the constraints that apply to this portfolio. */
+export function constrainInput(input: OptimizerInput, model: Model, portfolioId: string, run: RunConstraints): OptimizerInput {
+  const c = model.constraints;
+  const rules = new Map<string, RestrictionRule>();
+  for (const r of c?.restrictions ?? []) rules.set(r.securityId, combine(rules.get(r.securityId), r.rule));
+  for (const r of run.firm) rules.set(r.securityId, combine(rules.get(r.securityId), r.rule));
+  const flow = run.request.cashFlows?.get(portfolioId);
+  const minTrade = run.request.minTradeValue ?? c?.minTradeValue ?? null;
+  const minCash = c?.minCash ?? null;
+  if (rules.size === 0 && flow === undefined && minTrade === null && minCash === null) return input;
+  return {
+    ...input,
+    securities:
+      rules.size === 0
+        ? input.securities
+        : input.securities.map((s) => {
+            const rule = rules.get(s.securityId);
+            return rule === undefined ? s : { ...s, restriction: rule };
+          }),
+    ...(flow === undefined ? {} : { cashFlow: flow }),
+    ...(minCash === null ? {} : { minCash }),
+    ...(minTrade === null ? {} : { minTradeValue: minTrade }),
+  };
+}
+
+/** The outcome with the flow it was given and the restriction of each restricted position. */
+export function withConstraintFigures(outcome: PortfolioOutcome, input: OptimizerInput, _result: OptimizerResult): PortfolioOutcome {
+  const restricted = new Map(input.securities.filter((s) => s.restriction !== undefined).map((s) => [s.securityId, s.restriction!]));
+  if (restricted.size === 0 && input.cashFlow === undefined) return outcome;
+  return {
+    ...outcome,
+    ...(input.cashFlow === undefined ? {} : { cashFlow: input.cashFlow }),
+    positions:
+      restricted.size === 0
+        ? outcome.positions
+        : outcome.positions.map((p) => {
+            const rule = restricted.get(p.securityId);
+            return rule === undefined ? p : { ...p, restriction: rule };
+          }),
+  };
+}
+
+// ---- request bodies (optional: no body is the rebalance as before) ----
+
+const MinTradeOverride = DecimalInput.optional().meta({
+  description: "Replaces the model's min_trade_value for this request (money; 0: no minimum)",
+  example: '250',
+});
+
+export const PortfolioRebalanceBody = z
+  .strictObject({
+    cash_flow: DecimalInput.optional().meta({
+      description: 'A deposit to invest (> 0) or cash to raise for a withdrawal (< 0): MV′ = MV + cash_flow',
+      example: '50000',
+    }),
+    min_trade_value: MinTradeOverride,
+  })
+  .nullish()
+  .meta({ id: 'PortfolioRebalanceBody', example: { cash_flow: '50000' } });
+
+export const ModelRebalanceBody = z
+  .strictObject({
+    cash_flows: z
+      .record(PortfolioId, DecimalInput)
+      .optional()
+      .meta({
+        description: 'Per portfolio of the model: a deposit (> 0) or withdrawal (< 0)',
+        example: { '683b6d88a29ee10e8b499643': '-20000' },
+      }),
+    min_trade_value: MinTradeOverride,
+  })
+  .nullish()
+  .meta({ id: 'ModelRebalanceBody', example: { cash_flows: { '683b6d88a29ee10e8b499643': '-20000' } } });
+
+const checkMinTrade = (value: Dec | undefined): Dec | undefined => {
+  if (value !== undefined && sign(value) < 0) {
+    throw new ValidationError('min_trade_value must be 0 or more', [{ path: 'min_trade_value', message: 'must be 0 or more' }]);
+  }
+  return value;
+};
+
+export function portfolioRequest(portfolioId: string, body: z.output<typeof PortfolioRebalanceBody>): RequestConstraints {
+  const minTradeValue = checkMinTrade(body?.min_trade_value);
+  return {
+    ...(body?.cash_flow === undefined ? {} : { cashFlows: new Map([[portfolioId, body.cash_flow]]) }),
+    ...(minTradeValue === undefined ? {} : { minTradeValue }),
+  };
+}
+
+export function modelRequest(body: z.output<typeof ModelRebalanceBody>): RequestConstraints {
+  const minTradeValue = checkMinTrade(body?.min_trade_value);
+  return {
+    ...(body?.cash_flows === undefined ? {} : { cashFlows: new Map(Object.entries(body.cash_flows)) }),
+    ...(minTradeValue === undefined ? {} : { minTradeValue }),
+  };
+}

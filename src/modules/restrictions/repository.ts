@@ -1,0 +1,67 @@
+// The firm-wide restricted list (issue 19): one document, replaced or cleared
+// as a whole, each change audited with who asked (the x-requested-by header)
+// and when (the injected clock). Every entry also keeps who set its rule and
+// when, so a reader sees how long a restriction has stood.
+import type { Collection, Db } from 'mongodb';
+import type { Clock } from '../../domain/clock.js';
+import type { RestrictionRule, SecurityRestriction } from '../models/constraints.js';
+
+export interface FirmRestriction extends SecurityRestriction {
+  readonly setBy: string;
+  readonly setAt: Date;
+}
+
+export interface FirmRestrictions {
+  readonly restrictions: readonly FirmRestriction[];
+  /** The last change: null before the first. */
+  readonly updatedBy: string | null;
+  readonly updatedAt: Date | null;
+}
+
+interface RestrictionsDocument {
+  _id: string;
+  restrictions: { security_id: string; rule: RestrictionRule; set_by: string; set_at: Date }[];
+  updated_by: string;
+  updated_at: Date;
+}
+
+export const RESTRICTIONS = 'restrictions';
+const FIRM = 'firm';
+
+export function createRestrictionRepository(db: Db, clock: Clock) {
+  const collection: Collection<RestrictionsDocument> = db.collection<RestrictionsDocument>(RESTRICTIONS);
+
+  const read = async (): Promise<FirmRestrictions> => {
+    const doc = await collection.findOne({ _id: FIRM });
+    if (doc === null) return { restrictions: [], updatedBy: null, updatedAt: null };
+    return {
+      restrictions: doc.restrictions.map((r) => ({ securityId: r.security_id, rule: r.rule, setBy: r.set_by, setAt: r.set_at })),
+      updatedBy: doc.updated_by,
+      updatedAt: doc.updated_at,
+    };
+  };
+
+  return {
+    read,
+
+    /** Replaces the list; an entry whose rule is unchanged keeps who set it and when. */
+    async replace(restrictions: readonly SecurityRestriction[], by: string): Promise<FirmRestrictions> {
+      const now = clock.now();
+      const before = new Map((await read()).restrictions.map((r) => [r.securityId, r]));
+      const entries = restrictions.map((r) => {
+        const kept = before.get(r.securityId);
+        const same = kept !== undefined && kept.rule === r.rule;
+        return { security_id: r.securityId, rule: r.rule, set_by: same ? kept.setBy : by, set_at: same ? kept.setAt : now };
+      });
+      await collection.updateOne({ _id: FIRM }, { $set: { restrictions: entries, updated_by: by, updated_at: now } }, { upsert: true });
+      return read();
+    },
+
+    async clear(by: string): Promise<FirmRestrictions> {
+      await collection.updateOne({ _id: FIRM }, { $set: { restrictions: [], updated_by: by, updated_at: clock.now() } }, { upsert: true });
+      return read();
+    },
+  };
+}
+
+export type RestrictionRepository = ReturnType<typeof createRestrictionRepository>;

@@ -1,0 +1,290 @@
+// The cash-binding case when a minimum trade value cuts holes in the holdings
+// a security may end with (issue 19): only the current holding k0, a trade of
+// at least m shares, or closing the position. The sell-down from the
+// per-security best b (rebalancing.md, step 4) is then a knapsack whose items
+// have a non-convex cost over the shares sold; this module solves it exactly
+// by depth-first branch and bound, in exact integer arithmetic, on the same
+// objective as knapsack.ts:
+//
+//   Z = M·drift + trade,  M larger than any difference in trade value,
+//
+// and among equal Z the smallest quantities in id order (more sold first).
+//
+// The bound is the LP relaxation of a convex minorant of each item's cost
+// c(d) = Z(b − d) − Z(b) of selling d shares: the lower convex hull of c at
+// the allowed counts (c >= 0 there, b being the best allowed holding).
+// Within one allowed interval of counts the child bound is convex in the
+// count, so the search dives at its minimum (binary search) and walks
+// outwards until the bound passes the incumbent.
+import { abs, ceilDiv, floorDiv, gcd, pow10 } from './bigint-math.js';
+import { type Deadline, SolverTimeout } from './knapsack.js';
+import type { ScaledProblem } from './scaled.js';
+import type { Allowed } from './solve.js';
+
+interface Item {
+  readonly index: number;
+  /** Cash freed by one share, in drift units. */
+  readonly price: bigint;
+  /** Allowed counts of shares sold, disjoint intervals ascending. */
+  readonly counts: readonly (readonly [number, number])[];
+  /** The most shares that may be sold. */
+  readonly most: number;
+  /** Z(b − d) − Z(b). */
+  readonly cost: (d: number) => bigint;
+}
+
+interface Segment {
+  readonly item: number;
+  readonly order: number;
+  readonly freed: bigint;
+  readonly cost: bigint;
+}
+
+interface Bound {
+  readonly freed: bigint[];
+  readonly cost: bigint[];
+  readonly segments: Segment[];
+  /** gcd of the share prices: any sale frees a multiple of it. */
+  readonly gcd: bigint;
+}
+
+const CHECK_EVERY = 256;
+
+/** Whole shares per security after the exact sell-down (k, in the problem's order). */
+export function solveWithHoles(
+  problem: ScaledProblem,
+  best: Float64Array,
+  low: Float64Array,
+  allowed: readonly (Allowed | null)[],
+  deadline: Deadline,
+): Float64Array {
+  const { n, MV, W, P, FV, K0, sm, sw, sp } = problem;
+  const toDrift = pow10(sm + sw - sp);
+  let spend = FV.reduce((sum, v) => sum + v, 0n);
+  for (let i = 0; i < n; i++) spend += BigInt(best[i]!) * P[i]! * toDrift;
+  const need = spend - problem.CAP;
+
+  // M: above any difference in trade value (at most Σ most·P).
+  let span = 0n;
+  for (let i = 0; i < n; i++) span += BigInt(best[i]! - low[i]!) * P[i]!;
+  const M = 2n * span + 1n;
+
+  const items: Item[] = [];
+  for (let i = 0; i < n; i++) {
+    const b = best[i]!;
+    const most = b - low[i]!;
+    if (most < 1) continue;
+    const pieces: Allowed = allowed[i] ?? [[low[i]!, b]];
+    const counts: [number, number][] = [];
+    for (const [from, to] of pieces) {
+      if (from > b) continue;
+      counts.push([b - Math.min(to, b), b - from]);
+    }
+    counts.sort((x, y) => x[0] - y[0]);
+    const price = P[i]! * toDrift;
+    const target = MV * W[i]! - FV[i]!;
+    const k0 = K0[i]!;
+    const z = (k: bigint) => M * abs(target - k * price) + abs(k - k0) * P[i]!;
+    const zb = z(BigInt(b));
+    items.push({ index: i, price, counts, most, cost: (d: number) => z(BigInt(b - d)) - zb });
+  }
+  const m = items.length;
+
+  // Each item's bound: the lower convex hull of its cost at the allowed counts.
+  // On one allowed interval the cost is linear between its ends and the counts
+  // next to its kinks (the target, the current holding), so the hull of those
+  // points lies below every allowed count; it starts at (0, 0) and every
+  // allowed cost is >= 0, so it never decreases.
+  const segments: Segment[] = [];
+  items.forEach((it, j) => {
+    const b = best[it.index]!;
+    const target = MV * W[it.index]! - FV[it.index]!;
+    const kink = Number(floorDiv(target, it.price)); // drift kink between k = kink and kink + 1
+    const k0 = Number(K0[it.index]!);
+    const points: number[] = [];
+    for (const [from, to] of it.counts) {
+      points.push(from, to);
+      for (const d of [b - kink - 1, b - kink, b - kink + 1, b - k0 - 1, b - k0, b - k0 + 1]) if (d > from && d < to) points.push(d);
+    }
+    const xs = [...new Set(points)].sort((x, y) => x - y);
+    const hull: { d: number; c: bigint }[] = [];
+    for (const d of xs) {
+      const c = it.cost(d);
+      // Pop while the last point is not below the chord from the one before it to (d, c).
+      while (hull.length >= 2) {
+        const p1 = hull[hull.length - 2]!;
+        const p2 = hull[hull.length - 1]!;
+        if ((p2.c - p1.c) * BigInt(d - p1.d) >= (c - p1.c) * BigInt(p2.d - p1.d)) hull.pop();
+        else break;
+      }
+      hull.push({ d, c });
+    }
+    for (let s = 1; s < hull.length; s++) {
+      const from = hull[s - 1]!;
+      const to = hull[s]!;
+      segments.push({ item: j, order: s, freed: BigInt(to.d - from.d) * it.price, cost: to.c - from.c });
+    }
+  });
+  segments.sort((a, b) => {
+    const lhs = a.cost * b.freed;
+    const rhs = b.cost * a.freed;
+    if (lhs !== rhs) return lhs < rhs ? -1 : 1;
+    return a.item !== b.item ? a.item - b.item : a.order - b.order;
+  });
+  const capacity: bigint[] = new Array<bigint>(m + 1).fill(0n);
+  for (let j = m - 1; j >= 0; j--) capacity[j] = capacity[j + 1]! + BigInt(items[j]!.most) * items[j]!.price;
+
+  const suffixes: (Bound | undefined)[] = new Array<Bound | undefined>(m + 1);
+  const suffix = (j: number): Bound => {
+    let bound = suffixes[j];
+    if (bound === undefined) {
+      const own = segments.filter((s) => s.item >= j);
+      const freed = [0n];
+      const cost = [0n];
+      for (const s of own) {
+        freed.push(freed[freed.length - 1]! + s.freed);
+        cost.push(cost[cost.length - 1]! + s.cost);
+      }
+      let g = 0n;
+      for (let i = j; i < m; i++) g = gcd(g, items[i]!.price);
+      bound = { freed, cost, segments: own, gcd: g };
+      suffixes[j] = bound;
+    }
+    return bound;
+  };
+
+  /** LP bound (num / den) of freeing `left` with items j.., or null when they cannot. */
+  const lpBound = (j: number, left: bigint, round = false): { num: bigint; den: bigint } | null => {
+    if (left <= 0n) return { num: 0n, den: 1n };
+    if (left > capacity[j]!) return null;
+    const bound = suffix(j);
+    const target = round ? ceilDiv(left, bound.gcd) * bound.gcd : left;
+    let lo = 0;
+    let hi = bound.segments.length;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (bound.freed[mid]! <= target) lo = mid;
+      else hi = mid - 1;
+    }
+    const rest = target - bound.freed[lo]!;
+    if (rest === 0n) return { num: bound.cost[lo]!, den: 1n };
+    const next = bound.segments[lo]!;
+    return { num: bound.cost[lo]! * next.freed + rest * next.cost, den: next.freed };
+  };
+
+  const k = new Array<number>(m).fill(0);
+  let incumbent: number[] | null = null;
+  let bestZ = 0n;
+  let nodes = 0;
+
+  /** -1: the prefix k[0..j) sells more earlier than the incumbent (comes first), 0 same, 1 later. */
+  const prefixOrder = (j: number): number => {
+    for (let i = 0; i < j; i++) if (k[i] !== incumbent![i]) return k[i]! > incumbent![i]! ? -1 : 1;
+    return 0;
+  };
+
+  /** The child bound of selling d of item j: prefix + c(d) + LP(rest), as num / den; null if the rest cannot cover. */
+  const childBound = (j: number, left: bigint, prefix: bigint, d: number, round = false) => {
+    const lp = lpBound(j + 1, left - BigInt(d) * items[j]!.price, round);
+    if (lp === null) return null;
+    return { num: (prefix + items[j]!.cost(d)) * lp.den + lp.num, den: lp.den };
+  };
+  /** -1 below the incumbent, 0 equal, 1 above (or infeasible). */
+  const versus = (bound: { num: bigint; den: bigint } | null): number => {
+    if (bound === null) return 1;
+    if (incumbent === null) return -1;
+    const rhs = bestZ * bound.den;
+    return bound.num < rhs ? -1 : bound.num > rhs ? 1 : 0;
+  };
+  const tieWorthIt = (j: number, d: number): boolean => {
+    const before = prefixOrder(j);
+    if (before !== 0) return before < 0;
+    if (d !== incumbent![j]) return d > incumbent![j]!;
+    for (let i = j + 1; i < m; i++) if (incumbent![i]! < items[i]!.most) return true;
+    return false;
+  };
+
+  const record = (j: number, z: bigint) => {
+    for (let r = j; r < m; r++) k[r] = 0;
+    if (incumbent === null || z < bestZ || (z === bestZ && prefixOrder(m) < 0)) {
+      incumbent = [...k];
+      bestZ = z;
+    }
+  };
+
+  const child = (j: number, left: bigint, prefix: bigint, d: number) => {
+    k[j] = d;
+    const next = left - BigInt(d) * items[j]!.price;
+    const z = prefix + items[j]!.cost(d);
+    if (next <= 0n) record(j + 1, z);
+    else if (j + 1 < m) search(j + 1, next, z);
+    k[j] = 0;
+  };
+
+  /**
+   * Tries count d: false when its (convex, unrounded) bound is past the
+   * incumbent, which ends the walk in this direction; the child is searched
+   * only if its bound rounded to the prices' gcd (tighter) does not pass it.
+   */
+  const visit = (j: number, left: bigint, prefix: bigint, d: number): boolean => {
+    if (++nodes % CHECK_EVERY === 1 && deadline.now() > deadline.at) throw new SolverTimeout();
+    if (versus(childBound(j, left, prefix, d)) > 0) return false;
+    const order = versus(childBound(j, left, prefix, d, true));
+    if (order < 0 || (order === 0 && tieWorthIt(j, d))) child(j, left, prefix, d);
+    return true;
+  };
+
+  const search = (j: number, left: bigint, prefix: bigint): void => {
+    if (++nodes % CHECK_EVERY === 1 && deadline.now() > deadline.at) throw new SolverTimeout();
+    const it = items[j]!;
+    // Counts past the first allowed one that covers `left` alone only cost more.
+    const cover = Number(ceilDiv(left, it.price));
+    let top = it.most;
+    for (const [from, to] of it.counts) {
+      if (to >= cover) {
+        top = Math.max(from, cover);
+        break;
+      }
+    }
+    const excess = left - capacity[j + 1]!;
+    const fewest = excess > 0n ? Number(ceilDiv(excess, it.price)) : 0;
+    const ranges: { from: number; to: number; at: number; bound: { num: bigint; den: bigint } }[] = [];
+    for (const [a, e] of it.counts) {
+      const from = Math.max(a, fewest);
+      const to = Math.min(e, top);
+      if (from > to) continue;
+      // The minimum of the convex child bound over [from, to].
+      let lo = from;
+      let hi = to;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        const x = childBound(j, left, prefix, mid + 1);
+        const y = childBound(j, left, prefix, mid);
+        const below = x !== null && (y === null || x.num * y.den < y.num * x.den);
+        if (below) lo = mid + 1;
+        else hi = mid;
+      }
+      const bound = childBound(j, left, prefix, lo);
+      if (bound !== null) ranges.push({ from, to, at: lo, bound });
+    }
+    ranges.sort((x, y) => {
+      const lhs = x.bound.num * y.bound.den;
+      const rhs = y.bound.num * x.bound.den;
+      return lhs < rhs ? -1 : lhs > rhs ? 1 : y.at - x.at;
+    });
+    for (const { from, to, at } of ranges) {
+      // Larger counts first (they come earlier among equal answers), then smaller.
+      for (let d = at; d <= to; d++) if (!visit(j, left, prefix, d)) break;
+      for (let d = at - 1; d >= from; d--) if (!visit(j, left, prefix, d)) break;
+    }
+  };
+
+  search(0, need, 0n);
+  if (incumbent === null) throw new Error('no way to free the overspend; the caller checks the cash bound first');
+  const sold = incumbent as number[];
+  const quantities = Float64Array.from(best);
+  items.forEach((it, j) => {
+    quantities[it.index] = best[it.index]! - sold[j]!;
+  });
+  return quantities;
+}

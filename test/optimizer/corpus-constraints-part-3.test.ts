@@ -1,0 +1,4 @@
+// Issue 19: cash flows, minimum cash, restrictions and minimum trades against HiGHS, exactly: part 3 of 4.
+import { constrainedCorpusPart } from './constrained.js';
+
+constrainedCorpusPart(3);
