@@ -2,12 +2,13 @@
 // min_cash, min_trade_value and restrictions, the firm-wide restricted list,
 // and what the answers and the stored rebalances say about them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { manualClock } from '../helpers/clock.js';
 import { expectStatus, json, pid, position, sid } from '../helpers/fixtures.js';
 import { createWorld, type World } from '../helpers/rebalancing.js';
 
 let w: World;
 beforeAll(async () => {
-  w = await createWorld();
+  w = await createWorld({}, { clock });
   w.security(sid('a'), 'AAA', '10');
   w.security(sid('b'), 'BBB', '20');
   w.security(sid('c'), 'CCC', '10');
@@ -16,7 +17,9 @@ afterAll(async () => {
   await w.close();
 });
 
-const today = new Date().toISOString().slice(0, 10);
+// A fixed clock: trade dates are the clock's day, whenever the suite runs (even across midnight UTC).
+const clock = manualClock('2026-03-02T10:00:00.000Z');
+const today = '2026-03-02';
 const post = (url: string, payload?: object, headers: Record<string, string> = {}) =>
   w.t.request({ method: 'POST', url, ...(payload === undefined ? {} : { payload }), headers });
 

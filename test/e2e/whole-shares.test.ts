@@ -3,6 +3,7 @@
 // to the resulting holding. Through HTTP, with the accounting service sending
 // fractional net quantities.
 import { afterEach, describe, expect, it } from 'vitest';
+import { manualClock } from '../helpers/clock.js';
 import { expectStatus, json, pid, position, sid } from '../helpers/fixtures.js';
 import { createWorld, type World } from '../helpers/rebalancing.js';
 
@@ -11,11 +12,13 @@ afterEach(async () => {
   await w.close();
 });
 
-const today = new Date().toISOString().slice(0, 10);
+// A fixed clock: trade dates are the clock's day, whenever the suite runs (even across midnight UTC).
+const clock = manualClock('2026-03-02T10:00:00.000Z');
+const today = '2026-03-02';
 
 describe('a portfolio with fractional holdings', () => {
   it('trades whole shares and keeps each fraction, in the answer and in what is stored', async () => {
-    w = await createWorld();
+    w = await createWorld({}, { clock });
     w.security(sid('a'), 'AAA', '10');
     w.security(sid('b'), 'BBB', '20');
     w.holdings(pid('frac'), {
@@ -79,7 +82,7 @@ describe('a portfolio with fractional holdings', () => {
   });
 
   it('answers 422 naming a fractional holding outside the model, whose fraction no whole-share order can sell', async () => {
-    w = await createWorld();
+    w = await createWorld({}, { clock });
     w.security(sid('a'), 'AAA', '10');
     w.security(sid('out'), 'OUT', '20');
     w.holdings(pid('stray'), { cash: '1000', securities: [{ securityId: sid('out'), quantity: '3.5' }] });
