@@ -90,6 +90,20 @@ describe('asynchronous model rebalances', () => {
     expect(json(res)).toHaveLength(4);
   });
 
+  it('takes the same body as the synchronous call: cash flows are invested, and a stranger portfolio is refused at once', async () => {
+    const flows = { cash_flows: { [PORTFOLIOS[0]!]: '10000' } };
+    const res = await w.t.request({ method: 'POST', url: `/api/v1/model/${modelId}/rebalance?async=true`, payload: flows });
+    const done = await settled(json(expectStatus(res, 202)).rebalance_id);
+    const [first, second] = done.portfolios;
+    // MV 10 000 + 10 000: half of it in ASY at 25 is 400 shares; the others, without a flow, buy 200.
+    expect(first).toMatchObject({ cash_flow: 10000, market_value: 20000 });
+    expect(first.positions[0]).toMatchObject({ trade_quantity: 400 });
+    expect(second.positions[0]).toMatchObject({ trade_quantity: 200 });
+    const stranger = { cash_flows: { [pid('nobody')]: '1' } };
+    const refused = await w.t.request({ method: 'POST', url: `/api/v1/model/${modelId}/rebalance?async=true`, payload: stranger });
+    expect(json(expectStatus(refused, 400)).message).toContain('does not list');
+  });
+
   it('an unknown model is answered at once, 404, with nothing started', async () => {
     const res = await w.t.request({ method: 'POST', url: '/api/v1/model/0123456789abcdef01234567/rebalance?async=true' });
     expectStatus(res, 404);

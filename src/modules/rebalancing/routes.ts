@@ -149,7 +149,8 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
       checkSubmit(request.query.submit);
       if (jobs !== undefined && (request.query.async || prefersAsync(request.headers.prefer))) {
         const { dry_run: dryRun, submit, trigger } = request.query;
-        const job = await jobs.start(request.params.model_id, { dryRun, submit, ...(trigger ? { trigger } : {}) }, request.id);
+        const options = { dryRun, submit, constraints: modelRequest(request.body), ...(trigger ? { trigger } : {}) };
+        const job = await jobs.start(request.params.model_id, options, request.id);
         reply.code(202).header('location', `/api/v1/rebalance/${job.id}`).header('preference-applied', 'respond-async');
         return toJobDto(job);
       }
