@@ -6,7 +6,7 @@
 // It works on the service's database (MONGODB_URI), never on a private one. Progress goes to stderr: a bar on a
 // terminal, plain lines otherwise; --summary prints a table, --json the full answer (the default off a terminal).
 //   order-generation migrate [--dry-run | --rollback]          database migrations; print the report as JSON
-//   order-generation drift model|portfolio <id> [--json]        drift report: a table, worst first (or the JSON)
+//   order-generation drift model|portfolio <id> [--summary | --json]  drift report: a table, worst first, or the JSON
 // Exit codes: 0 done; 1 failed (the error in the one error shape on stderr); 2 bad arguments.
 import { parseArgs } from 'node:util';
 import { MongoClient } from 'mongodb';
@@ -29,8 +29,8 @@ Usage:
   order-generation rebalance portfolio <portfolio_id> [--dry-run] [--summary | --json]
   order-generation migrate [--dry-run]                      apply pending database migrations (dry run: report, change nothing)
   order-generation migrate --rollback                       put converted rebalances back in the Python service's format
-  order-generation drift model <model_id> [--json]          drift of every portfolio of a model, worst first (no trades)
-  order-generation drift portfolio <portfolio_id> [--json]  drift of one portfolio, per security, largest first
+  order-generation drift model <model_id> [--summary | --json] drift of every portfolio of a model, worst first (no trades)
+  order-generation drift portfolio <portfolio_id> [--summary | --json] drift of one portfolio, per security, largest first
 Configuration comes from the environment, as for the server (see .env.example); MONGODB_URI (and MONGODB_DB)
 must name the server's database. Progress goes to stderr (a bar on a terminal); --json is the default when stdout
 is not a terminal, --summary when it is.`;
@@ -96,7 +96,7 @@ function command(argv: string[]): Command {
     if ((target !== 'model' && target !== 'portfolio') || id === undefined || rest.length > 0 || values['dry-run'] === true) {
       usage(`Cannot understand: ${positionals.join(' ')}`);
     }
-    return { kind: 'drift', target, id, json: values.json === true };
+    return { kind: 'drift', target, id, json: output === 'json' };
   }
   const [verb, target, id, ...rest] = positionals;
   if (verb !== 'rebalance' || (target !== 'model' && target !== 'portfolio') || id === undefined || rest.length > 0) {

@@ -44,9 +44,9 @@ afterAll(async () => {
 describe('order-generation drift', () => {
   it('prints a model table worst first, JSON with --json, and a portfolio table', async () => {
     const [table, asJson, one, bad] = await Promise.all([
-      runCli(['drift', 'model', modelId], env),
+      runCli(['drift', 'model', modelId, '--summary'], env),
       runCli(['drift', 'model', modelId, '--json'], env),
-      runCli(['drift', 'portfolio', pid('near')], env),
+      runCli(['drift', 'portfolio', pid('near'), '--summary'], env),
       runCli(['drift', 'account', 'x'], env),
     ]);
     expect(table.code, table.stderr).toBe(0);

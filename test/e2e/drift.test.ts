@@ -204,6 +204,41 @@ describe('POST /api/v1/model/:id/rebalance?trigger=threshold', () => {
     expect(withFlow[3].transactions.length).toBeGreaterThan(0);
   });
 
+  it("judges a restricted security by what its rule allows, and trades a portfolio short of its model's min_cash", async () => {
+    const model = await book();
+    const positions = [position(sid('a'), '0.3'), position(sid('b'), '0.25'), position(sid('c'), '0.4')];
+    const replace = (version: number, extra: object) =>
+      w.t.request({
+        method: 'PUT',
+        url: `/api/v1/model/${model}`,
+        payload: { name: 'Drifting', positions, portfolios: [pid('p1'), pid('p2'), pid('p3'), pid('p4')], version, ...extra },
+      });
+    const threshold = async () => {
+      const res = await w.t.request({ method: 'POST', url: `/api/v1/model/${model}/rebalance?trigger=threshold&dry_run=true` });
+      return json<{ status: string; transactions: object[]; drifts: { security_id: string; restriction?: string }[] }[]>(
+        expectStatus(res, 200),
+      );
+    };
+    // P1 is below the bands of B and C only: with both no_buy, nothing a rebalance may do moves it: in band.
+    expectStatus(
+      await replace(1, {
+        restrictions: [
+          { security_id: sid('b'), rule: 'no_buy' },
+          { security_id: sid('c'), rule: 'no_buy' },
+        ],
+      }),
+      200,
+    );
+    const restricted = await threshold();
+    expect(restricted.map((r) => r.status)).toEqual(['in_band', 'in_band', 'infeasible', 'in_band']);
+    expect(restricted[0]!.drifts.map((d) => d.restriction ?? null)).toEqual([null, 'no_buy', 'no_buy']);
+    // A 5% reserve: P4 holds 4.5% in cash (450 of 10 000), so it trades (one A sold, 9 500 in positions); P2 holds 5%.
+    expectStatus(await replace(2, { min_cash: '0.05' }), 200);
+    const reserved = await threshold();
+    expect(reserved.map((r) => r.status)).toEqual(['in_band', 'in_band', 'infeasible', 'ok']);
+    expect(reserved[3]!.transactions).toEqual([{ transaction_type: 'SELL', security_id: sid('a'), quantity: 1, trade_date: '2026-03-02' }]);
+  });
+
   it('counts in-band portfolios in the cycle record under REBALANCE_TRIGGER=threshold, and shows the drift metrics', async () => {
     w = await createWorld({ REBALANCE_TRIGGER: 'threshold' }, { clock });
     w.security(sid('a'), 'AAA', '50');

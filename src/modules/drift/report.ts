@@ -106,7 +106,16 @@ export function bandCheck(input: OptimizerInput): { readonly marketValue: Dec; r
   input.securities.forEach((s, i) => {
     const value = values[i]!;
     deviation = add(deviation, abs(sub(value, mul(mv, s.target))));
-    if (inBand && (compare(value, mul(mv, sub(s.target, s.lowDrift))) < 0 || compare(value, mul(mv, add(s.target, s.highDrift))) > 0)) {
+    // A restricted security is judged against what its rule lets a rebalance do (as the optimiser relaxes
+    // its band): below the band counts only if it may be bought, above only if it may be sold.
+    const rule = s.restriction;
+    const mayBuy = rule !== 'no_buy' && rule !== 'frozen';
+    const maySell = rule !== 'no_sell' && rule !== 'frozen';
+    if (
+      inBand &&
+      ((mayBuy && compare(value, mul(mv, sub(s.target, s.lowDrift))) < 0) ||
+        (maySell && compare(value, mul(mv, add(s.target, s.highDrift))) > 0))
+    ) {
       inBand = false;
     }
   });

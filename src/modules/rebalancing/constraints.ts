@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { type Dec, sign } from '../../domain/decimal.js';
 import { ValidationError } from '../../domain/errors.js';
 import { DecimalInput, PortfolioId } from '../../domain/schemas.js';
-import type { OptimizerInput, OptimizerResult } from '../../optimizer/index.js';
+import type { OptimizerInput } from '../../optimizer/index.js';
 import type { RestrictionRule, SecurityRestriction } from '../models/constraints.js';
 import type { Model } from '../models/repository.js';
 import type { PortfolioOutcome } from './outcome.js';
@@ -75,7 +75,7 @@ export function constrainInput(input: OptimizerInput, model: Model, portfolioId:
 }
 
 /** The outcome with the flow it was given and the restriction of each restricted position. */
-export function withConstraintFigures(outcome: PortfolioOutcome, input: OptimizerInput, _result: OptimizerResult): PortfolioOutcome {
+export function withConstraintFigures(outcome: PortfolioOutcome, input: OptimizerInput): PortfolioOutcome {
   const restricted = new Map(input.securities.filter((s) => s.restriction !== undefined).map((s) => [s.securityId, s.restriction!]));
   if (restricted.size === 0 && input.cashFlow === undefined) return outcome;
   return {

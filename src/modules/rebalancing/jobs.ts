@@ -135,11 +135,14 @@ export function createJobRepository(db: Db) {
     },
     /**
      * The ids among these whose portfolio documents are not leftovers: asynchronous dry runs (no header by
-     * design, removed when they expire) and rebalances still running on some replica (by their heartbeat).
+     * design, removed when they expire; complete ones only) and rebalances still running on some replica (by their heartbeat).
      */
     async kept(ids: readonly string[]): Promise<Set<string>> {
       if (ids.length === 0) return new Set();
-      const docs = await jobs.find({ _id: { $in: ids.map(toObjectId) }, $or: [{ dry_run: true }, { status: 'running' }] }).toArray();
+      // A failed, cancelled or abandoned dry run's documents are leftovers like any other (nothing removes them at expiry).
+      const docs = await jobs
+        .find({ _id: { $in: ids.map(toObjectId) }, $or: [{ dry_run: true, status: 'complete' }, { status: 'running' }] })
+        .toArray();
       return new Set(docs.map((d) => d._id.toHexString()));
     },
     remove: async (id: string) => void (await jobs.deleteOne({ _id: toObjectId(id) })),

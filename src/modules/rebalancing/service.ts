@@ -6,7 +6,7 @@
 import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import type { Clock } from '../../domain/clock.js';
-import { type Dec, isZero } from '../../domain/decimal.js';
+import { compare, type Dec, isZero, mul } from '../../domain/decimal.js';
 import { AppError, NotFoundError, PortfolioCannotBeValued, VersionConflictError } from '../../domain/errors.js';
 import { pageStart } from '../../domain/paging.js';
 import { parseSortBy } from '../../domain/sorting.js';
@@ -376,10 +376,11 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
     const input = constrainInput(withObjective(optimizerInput(holdings, model.positions, quotes), model), model, portfolioId, constraints);
     const check = bandCheck(input);
     if (check.marketValue.digits >= 0n) drift.seen?.(!check.inBand, check.totalDrift);
-    // A portfolio with a cash flow to invest or raise trades whatever its drift.
+    // A portfolio with a cash flow to invest or raise, or with less cash than its reserve, trades whatever its drift.
     const flow = input.cashFlow !== undefined && !isZero(input.cashFlow);
-    if (drift.trigger === 'threshold' && check.inBand && !flow) {
-      const untraded = inBandOutcome(portfolioId, await name, input, driftFigures(input));
+    const short = input.minCash !== undefined && compare(input.cash, mul(check.marketValue, input.minCash)) < 0;
+    if (drift.trigger === 'threshold' && check.inBand && !flow && !short) {
+      const untraded = withConstraintFigures(inBandOutcome(portfolioId, await name, input, driftFigures(input)), input);
       observer.portfolio?.(untraded.status);
       return untraded;
     }
@@ -391,7 +392,7 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
       (r) => ({ 'solver.status': r.status }),
     );
     observer.solved?.(result.status, performance.now() - started);
-    const outcome = withConstraintFigures(outcomeOf(portfolioId, await name, input, result), input, result);
+    const outcome = withConstraintFigures(outcomeOf(portfolioId, await name, input, result), input);
     observer.portfolio?.(outcome.status);
     return outcome;
   }

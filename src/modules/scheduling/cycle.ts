@@ -85,6 +85,7 @@ export async function runCycleModels(
         counts.models += 1;
         counts.portfolios += error.run.total;
         counts.infeasible += error.run.infeasible;
+        counts.inBand += error.run.inBand ?? 0;
         rebalanceIds.push(error.run.rebalanceId);
       }
       if (error instanceof UpstreamUnavailableError) counts.upstreamFailures += 1;
