@@ -5,6 +5,7 @@
 // open until the test lets it through; time is a manual clock.
 import { ObjectId } from 'mongodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp } from '../helpers/app.js';
 import { gate, type ManualClock, manualClock } from '../helpers/clock.js';
 import { expectStatus, json, pid, position, sid } from '../helpers/fixtures.js';
 import { createWorld, type World } from '../helpers/rebalancing.js';
@@ -102,6 +103,27 @@ describe('asynchronous model rebalances', () => {
     const stranger = { cash_flows: { [pid('nobody')]: '1' } };
     const refused = await w.t.request({ method: 'POST', url: `/api/v1/model/${modelId}/rebalance?async=true`, payload: stranger });
     expect(json(expectStatus(refused, 400)).message).toContain('does not list');
+  });
+
+  it('a job another replica marked abandoned while its heartbeats were held up never publishes', async () => {
+    const other = await createTestApp({ ...w.sim.env(), MONGODB_DB: w.t.config.mongodb.dbName, REPLICA_ID: 'other' }, { clock });
+    try {
+      const held = gate();
+      w.sim.inject('accounting', { after: 3, times: 1, hold: held.hold });
+      const { body } = await startAsync();
+      const id = body.rebalance_id as string;
+      await held.arrived; // three portfolios done, the last one held
+      // Past REBALANCE_JOB_STALE_MS (60 s) without a heartbeat: the other replica's sweep marks it abandoned.
+      clock.advance(61_000);
+      expect(await other.app.maintenance.sweep()).toMatchObject({ abandonedRebalances: 1 });
+      held.open();
+      await expect.poll(() => w.t.app.rebalanceProgress.running().some((p) => p.rebalanceId === id), { timeout: 30_000 }).toBe(false);
+      expect(json(await get(`/api/v1/rebalance/${id}`))).toMatchObject({ status: 'abandoned' });
+      expect(await listedIds()).not.toContain(id);
+      expect(await documentsOf(id)).toBe(0);
+    } finally {
+      await other.close();
+    }
   });
 
   it('an unknown model is answered at once, 404, with nothing started', async () => {

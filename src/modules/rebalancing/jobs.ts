@@ -324,6 +324,16 @@ export function createRebalanceJobs(deps: JobsDeps) {
             );
             resolve(viewOf(j));
           },
+          async beforePublish() {
+            // A fresh heartbeat, and proof the job is still running: a replica that found it stale (its
+            // heartbeats held up) has marked it abandoned and removed its documents; publishing now would
+            // make a rebalance with portfolios missing.
+            const j = job!;
+            if (!(await jobs.heartbeat(j.id, progressOf(j), clock.now()))) {
+              log.warn({ rebalanceId: j.id }, 'an asynchronous rebalance was marked abandoned while it ran here: not publishing it');
+              throw new ShuttingDownError();
+            }
+          },
           outcome(seq, outcome) {
             const j = job!;
             if (writeFailure !== null) throw writeFailure;

@@ -113,6 +113,11 @@ export interface OutcomeSink {
     readonly startedAt: Date;
   }): Promise<void>;
   outcome(seq: number, outcome: PortfolioOutcome): void;
+  /**
+   * Once every portfolio is written, just before the header is published; a throw stops the publish and
+   * discards the run (an asynchronous job another replica marked abandoned meanwhile must not publish).
+   */
+  beforePublish?(): Promise<void>;
 }
 
 /** A rebalance stopped because the service is shutting down and its grace period ran out. */
@@ -496,6 +501,7 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
     }
     if (firstFailure !== null) throw firstFailure;
     observer.drifted?.(run.kind, model.id, outOfBand, totalDrifts);
+    await sink?.beforePublish?.();
     await publish(model, run, portfolioIds, infeasible);
     return { rebalanceId, tradeDate: run.tradeDate, total, infeasible, inBand };
   }
