@@ -114,11 +114,12 @@ export function printAnswer(stream: Writable, answer: RebalanceAnswer | Rebalanc
     a.error?.message ?? '',
   ]);
   const infeasible = all.filter((a) => a.status === 'infeasible').length;
+  const inBand = all.filter((a) => a.status === 'in_band').length;
   const trades = all.reduce((n, a) => n + a.transactions.length, 0);
   const id = all[0]?.rebalance_id ?? null;
   stream.write(`${table(['portfolio', 'name', 'status', 'buys', 'sells', 'error'], rows)}\n`);
   stream.write(
-    `${all.length} portfolio${all.length === 1 ? '' : 's'}, ${infeasible} infeasible, ${trades} trade${trades === 1 ? '' : 's'}; ` +
+    `${all.length} portfolio${all.length === 1 ? '' : 's'}, ${infeasible} infeasible, ${inBand} in band, ${trades} trade${trades === 1 ? '' : 's'}; ` +
       `${id === null ? 'dry run: nothing stored' : `stored as rebalance ${id}`}\n`,
   );
 }
@@ -129,6 +130,8 @@ interface CycleAnswer {
   models: number;
   portfolios: number;
   infeasible_portfolios: number;
+  /** Left untraded by REBALANCE_TRIGGER=threshold (absent from records made before issue 18). */
+  in_band_portfolios?: number;
   upstream_failures: number;
   orders_submitted: number;
   orders_failed: number;
@@ -146,7 +149,7 @@ export function printCycle(stream: Writable, cycle: CycleAnswer, output: 'summar
     ['cycle', cycle.cycle_id],
     ['status', cycle.status],
     ['models', String(cycle.models)],
-    ['portfolios', `${cycle.portfolios} (${cycle.infeasible_portfolios} infeasible)`],
+    ['portfolios', `${cycle.portfolios} (${cycle.infeasible_portfolios} infeasible, ${cycle.in_band_portfolios ?? 0} in band)`],
     ['orders', `${cycle.orders_submitted} submitted, ${cycle.orders_failed} not taken`],
     ['upstream failures', String(cycle.upstream_failures)],
     ['rebalances', cycle.rebalance_ids.join(', ') || '-'],

@@ -159,7 +159,7 @@ describe("the CLI works on the server's database, and shows its progress", () =>
     expect(lines[0]).toMatch(/^portfolio\s+name\s+status\s+buys\s+sells\s+error$/);
     expect(lines.slice(2, 4).map((l) => l.split(/\s+/)[0])).toEqual([pid('k0'), pid('k1')]);
     expect(lines[2]).toMatch(/\bok\s+1\s+0$/);
-    expect(lines[4]).toBe('2 portfolios, 0 infeasible, 2 trades; dry run: nothing stored');
+    expect(lines[4]).toBe('2 portfolios, 0 infeasible, 0 in band, 2 trades; dry run: nothing stored');
     expect(await cli(['rebalance', 'model', modelId, '--summary', '--json'])).toMatchObject({ code: 2 });
   });
 
@@ -168,7 +168,7 @@ describe("the CLI works on the server's database, and shows its progress", () =>
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(new RegExp(`model ${modelId} [░█]+ 2/2 portfolios \\| [\\d.]+/s \\| ETA`));
     expect(run.stdout).toMatch(/portfolio\s+name\s+status\s+buys\s+sells\s+error/);
-    expect(run.stdout).toMatch(/2 portfolios, 0 infeasible, \d+ trades?; stored as rebalance [0-9a-f]{24}/);
+    expect(run.stdout).toMatch(/2 portfolios, 0 infeasible, 0 in band, \d+ trades?; stored as rebalance [0-9a-f]{24}/);
     const stored = (json(await w.t.request({ method: 'GET', url: '/api/v1/rebalances?limit=1' })) as { rebalance_id: string }[])[0]!;
     expect(run.stdout).toContain(stored.rebalance_id);
 

@@ -69,6 +69,19 @@ describe('cash flows', () => {
     expect(stored.map((p: { cash_flow?: number }) => p.cash_flow ?? null)).toEqual([1000, -2000, null]);
   });
 
+  it('keeps the flow of a portfolio that cannot be valued in its answer and its stored document', async () => {
+    w.security(sid('unpriced'), 'UNP', null);
+    w.holdings(pid('u1'), { cash: '100', securities: [{ securityId: sid('unpriced'), quantity: '3' }] });
+    w.holdings(pid('u2'), { cash: '1000', securities: [] });
+    const model = await w.model('Unvalued flow', [position(sid('a'), '0.5', '0.1', '0.1')], [pid('u1'), pid('u2')]);
+    const res = await post(`/api/v1/model/${model}/rebalance`, { cash_flows: { [pid('u1')]: '500' } });
+    const [u1] = json(expectStatus(res, 200));
+    expect(u1).toMatchObject({ status: 'infeasible', cash_flow: '500' });
+    expect(u1.error.message).toContain('UNP');
+    const stored = json(await w.t.request({ method: 'GET', url: `/api/v1/rebalance/${u1.rebalance_id}/portfolios` }));
+    expect(stored[0]).toMatchObject({ cash_flow: 500 });
+  });
+
   it('refuses cash flows for portfolios the model does not list, and bodies that are not cash flows', async () => {
     const model = await w.model('Strangers', [], [pid('s1')]);
     const res = expectStatus(await post(`/api/v1/model/${model}/rebalance`, { cash_flows: { [pid('zz')]: '10' } }), 400);

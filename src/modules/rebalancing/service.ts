@@ -376,7 +376,9 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
         await knownQuotes(session, securities),
       );
       observer.portfolio?.(unvalued.status);
-      return unvalued;
+      // The flow it was given is part of what was asked, valued or not.
+      const flow = constraints.request.cashFlows?.get(portfolioId);
+      return flow === undefined ? unvalued : { ...unvalued, cashFlow: flow };
     }
     const input = constrainInput(withObjective(optimizerInput(holdings, model.positions, quotes), model), model, portfolioId, constraints);
     const check = bandCheck(input);
