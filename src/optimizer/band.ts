@@ -17,9 +17,8 @@
 //    the same exact search (seeded branch and bound, or the fill DP).
 import { abs } from './bigint-math.js';
 import type { Deadline, KnapsackItem } from './knapsack.js';
-import { SolverTimeout } from './knapsack.js';
 import type { ScaledProblem } from './scaled.js';
-import { type CoreAnswer, constrain, decideExactly, sellDown, spendsMoreThanMarketValue } from './solve.js';
+import { type CoreAnswer, constrain, decideExactly, soldDownFrom, spendsMoreThanMarketValue } from './solve.js';
 
 /**
  * Steps 1–3 of the band objective (cheap). Issue 19's constraints apply as to the
@@ -90,19 +89,5 @@ export function bandSellDown(problem: ScaledProblem, best: Float64Array, low: Fl
   }
   // What the holdings may be worth: MV·(1 − minCash) at scale sm + sw (MV·10^sw without a minimum cash).
   const need = spend - problem.CAP;
-  const tick = () => {
-    if (deadline.now() > deadline.at) throw new SolverTimeout();
-  };
-  let sold: number[];
-  try {
-    sold = sellDown({ items, need, sq: 0 }, deadline, tick);
-  } catch (error) {
-    if (error instanceof SolverTimeout) return { kind: 'timeout' };
-    throw error;
-  }
-  const quantities = Float64Array.from(best);
-  items.forEach((item, j) => {
-    quantities[item.index] = best[item.index]! - sold[j]!;
-  });
-  return { kind: 'optimal', quantities };
+  return soldDownFrom(best, { items, need, sq: 0 }, deadline);
 }

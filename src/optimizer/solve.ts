@@ -215,11 +215,15 @@ export function sellDownAnswer(problem: ScaledProblem, best: Float64Array, low: 
     }
   }
   const need = spend - problem.CAP;
-  let sold: number[];
-  const knapsack = { items, need, sq: problem.sq };
+  return soldDownFrom(best, { items, need, sq: problem.sq }, deadline);
+}
+
+/** The exact sell-down of `knapsack` applied to `best` (each item sells from its security's best holding), or a timeout. */
+export function soldDownFrom(best: Float64Array, knapsack: KnapsackProblem, deadline: Deadline): CoreAnswer {
   const tick = () => {
     if (deadline.now() > deadline.at) throw new SolverTimeout();
   };
+  let sold: number[];
   try {
     sold = sellDown(knapsack, deadline, tick);
   } catch (error) {
@@ -227,7 +231,7 @@ export function sellDownAnswer(problem: ScaledProblem, best: Float64Array, low: 
     throw error;
   }
   const quantities = Float64Array.from(best);
-  items.forEach((item, j) => {
+  knapsack.items.forEach((item, j) => {
     quantities[item.index] = best[item.index]! - sold[j]!;
   });
   return { kind: 'optimal', quantities };

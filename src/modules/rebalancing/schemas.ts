@@ -21,35 +21,31 @@ const Trigger = z
       'with their drifts and no transactions (default calendar: every portfolio)',
   });
 
-export const RebalanceQuery = z
-  .object({
-    dry_run: QueryBoolean.meta({ description: 'Compute and return everything, store nothing, leave the model untouched' }),
-    submit: QueryBoolean.meta({
-      description:
-        'With ORDER_SUBMISSION=on: submit the stored orders to the Order service before answering (as POST /rebalance/{id}/submit); ' +
-        'the outcome is in the x-order-submission header',
-    }),
-    trigger: Trigger,
-  })
-  .refine((q) => !(q.dry_run && q.submit), { error: 'a dry run stores nothing, so it has no orders to submit', path: ['submit'] });
+const rebalanceQueryFields = {
+  dry_run: QueryBoolean.meta({ description: 'Compute and return everything, store nothing, leave the model untouched' }),
+  submit: QueryBoolean.meta({
+    description:
+      'With ORDER_SUBMISSION=on: submit the stored orders to the Order service before answering (as POST /rebalance/{id}/submit); ' +
+      'the outcome is in the x-order-submission header',
+  }),
+  trigger: Trigger,
+};
+const noSubmitOnDryRun = (q: { dry_run: boolean; submit: boolean }) => !(q.dry_run && q.submit);
+const noSubmitOnDryRunError = { error: 'a dry run stores nothing, so it has no orders to submit', path: ['submit'] };
+
+export const RebalanceQuery = z.object(rebalanceQueryFields).refine(noSubmitOnDryRun, noSubmitOnDryRunError);
 
 /** POST /model/{id}/rebalance: the same, and `async=true` (as `Prefer: respond-async`). */
 export const ModelRebalanceQuery = z
   .object({
-    dry_run: QueryBoolean.meta({ description: 'Compute and return everything, store nothing, leave the model untouched' }),
-    submit: QueryBoolean.meta({
-      description:
-        'With ORDER_SUBMISSION=on: submit the stored orders to the Order service before answering (as POST /rebalance/{id}/submit); ' +
-        'the outcome is in the x-order-submission header',
-    }),
-    trigger: Trigger,
+    ...rebalanceQueryFields,
     async: QueryBoolean.meta({
       description:
         'Answer 202 at once with the rebalance id and a Location to follow (same as the header Prefer: respond-async); ' +
         'see docs/async-rebalances.md',
     }),
   })
-  .refine((q) => !(q.dry_run && q.submit), { error: 'a dry run stores nothing, so it has no orders to submit', path: ['submit'] });
+  .refine(noSubmitOnDryRun, noSubmitOnDryRunError);
 
 /** GET /rebalance/{id}/portfolios: the paging rules of GET /models (neither given: all), positions when asked. */
 export const RebalancePortfoliosQuery = PageQuery.extend({
