@@ -1,7 +1,7 @@
 // The operations command line, spawned as a real process against the test
 // database and a simulator: exit codes, JSON on stdout, logs and errors on stderr.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, runCliInTerminal } from '../helpers/cli.js';
+import { cliEnv, runCli, runCliInTerminal } from '../helpers/cli.js';
 import { expectStatus, json, pid, position, sid } from '../helpers/fixtures.js';
 import { createWorld, type World } from '../helpers/rebalancing.js';
 
@@ -15,13 +15,7 @@ beforeAll(async () => {
   w.security(sid('cli'), 'CLI', '25');
   for (const p of ['k0', 'k1']) w.holdings(pid(p), { cash: '10000', securities: [] });
   modelId = await w.model('Command line', [position(sid('cli'), '0.5')], [pid('k0'), pid('k1')]);
-  env = {
-    ...w.sim.env(),
-    MONGODB_URI: w.t.config.mongodb.uri!,
-    MONGODB_DB: w.t.config.mongodb.dbName,
-    LOG_LEVEL: 'silent',
-    UPSTREAM_BACKOFF_MS: '1',
-  };
+  env = cliEnv(w);
 });
 afterAll(async () => {
   await w.close();

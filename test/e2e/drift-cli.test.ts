@@ -1,7 +1,7 @@
 // `order-generation drift model|portfolio <id>` (issue 18), spawned as a real
 // process against the test database and a simulator: a table worst first, or JSON.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../helpers/cli.js';
+import { cliEnv, runCli } from '../helpers/cli.js';
 import { pid, position, sid } from '../helpers/fixtures.js';
 import { createWorld, type World } from '../helpers/rebalancing.js';
 
@@ -29,13 +29,7 @@ beforeAll(async () => {
   });
   // MV 6 000 / 10 000 / 6 400; A 50% ±2%, B 45% ±2%.
   modelId = await w.model('Cli drift', [position(sid('a'), '0.5'), position(sid('b'), '0.45')], [pid('near'), pid('far'), pid('zero')]);
-  env = {
-    ...w.sim.env(),
-    MONGODB_URI: w.t.config.mongodb.uri!,
-    MONGODB_DB: w.t.config.mongodb.dbName,
-    LOG_LEVEL: 'silent',
-    UPSTREAM_BACKOFF_MS: '1',
-  };
+  env = cliEnv(w);
 });
 afterAll(async () => {
   await w.close();

@@ -3,6 +3,8 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
+import type { World } from './rebalancing.js';
+
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
 export interface CliRun {
@@ -10,6 +12,15 @@ export interface CliRun {
   readonly stdout: string;
   readonly stderr: string;
 }
+
+/** What an operator sets to point the command line at a world's database and simulated services. */
+export const cliEnv = (w: World): Record<string, string> => ({
+  ...w.sim.env(),
+  MONGODB_URI: w.t.config.mongodb.uri!,
+  MONGODB_DB: w.t.config.mongodb.dbName,
+  LOG_LEVEL: 'silent',
+  UPSTREAM_BACKOFF_MS: '1',
+});
 
 export function runCli(args: string[], env: Record<string, string>): Promise<CliRun> {
   return new Promise((resolve) => {

@@ -1,23 +1,11 @@
 // References for the band objective (issue 18, rebalance_to "band"), independent
 // of the optimiser's code: HiGHS on the least-trade MILP, an exhaustive search
 // for small instances, and a seeded generator whose cash often binds.
-import type { Highs } from 'highs';
-import * as highsModule from 'highs';
 import { random } from '../../tools/random.js';
 import { bands, evaluate, fractionOf, marketValue } from './exact.js';
-import type { ReferenceAnswer } from './highs-reference.js';
+import { HIGHS_EXACT, highsSolver, type ReferenceAnswer } from './highs-reference.js';
 import { Dec, type OptimizerInput, type OptimizerSecurity } from './oracle.js';
 
-type Loader = () => Promise<Highs>;
-const loadHighs = (highsModule as unknown as { default: Loader }).default;
-let highs: Promise<Highs> | undefined;
-type SolveOptions = Parameters<Highs['solve']>[1];
-const OPTIONS = {
-  output_flag: false,
-  mip_rel_gap: 0,
-  mip_abs_gap: 0,
-  mip_heuristic_run_feasibility_jump: false,
-} as Record<string, unknown> as SolveOptions;
 const num = (d: Dec) => d.toFixed();
 
 /**
@@ -26,8 +14,7 @@ const num = (d: Dec) => d.toFixed();
  * left beside the fractions; gaps 0. k0 = floor(u) are the whole shares held.
  */
 export async function solveBandWithHighs(input: OptimizerInput): Promise<ReferenceAnswer> {
-  highs ??= loadHighs();
-  const solver = await highs;
+  const solver = await highsSolver();
   const mv = marketValue(input);
   const band = bands(input);
   if (band.some((b) => b.low.greaterThan(b.high))) return { feasible: false };
@@ -65,7 +52,7 @@ export async function solveBandWithHighs(input: OptimizerInput): Promise<Referen
     ` ${n === 0 ? 'z' : Array.from({ length: n }, (_, i) => `x${i} t${i}`).join(' ')}`,
     'End',
   ].join('\n');
-  const result = solver.solve(lp, OPTIONS);
+  const result = solver.solve(lp, HIGHS_EXACT);
   if (result.Status === 'Infeasible') return { feasible: false };
   if (result.Status !== 'Optimal') throw new Error(`HiGHS ended with ${result.Status}`);
   const x = new Map<string, Dec>();

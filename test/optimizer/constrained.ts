@@ -3,13 +3,12 @@
 // the optimiser's code): the allowed holdings per security, an exact
 // evaluation of any answer, the HiGHS model with binaries for the holes a
 // minimum trade cuts, and a seeded generator of instances mixing them.
-import type { Highs } from 'highs';
-import * as highsModule from 'highs';
 import { expect, it } from 'vitest';
 import { prepare } from '../../src/optimizer/scaled.js';
 import { decide } from '../../src/optimizer/solve.js';
 import { generate, random } from './corpus.js';
 import { fractionOf } from './exact.js';
+import { HIGHS_EXACT, highsSolver } from './highs-reference.js';
 import { Dec, exactInput, type OptimizerInput, type OptimizerResult, type OptimizerSecurity, optimize } from './oracle.js';
 
 /** MV' = cash + flow + Σ u·p. */
@@ -100,17 +99,6 @@ export function evaluateConstrained(input: OptimizerInput, x: ReadonlyMap<string
 
 // ---- HiGHS with binaries for the holes ----
 
-type Loader = () => Promise<Highs>;
-const loadHighs = (highsModule as unknown as { default: Loader }).default;
-let highs: Promise<Highs> | undefined;
-type SolveOptions = Parameters<Highs['solve']>[1];
-const OPTIONS = {
-  output_flag: false,
-  mip_rel_gap: 0,
-  mip_abs_gap: 0,
-  mip_heuristic_run_feasibility_jump: false,
-} as Record<string, unknown> as SolveOptions;
-
 const num = (d: Dec) => d.toFixed();
 /** " + 5 y" / " - 5 y" */
 const term = (coefficient: Dec, variable: string) =>
@@ -119,8 +107,7 @@ const term = (coefficient: Dec, variable: string) =>
 export type Reference = { readonly feasible: false } | { readonly feasible: true; readonly x: Map<string, Dec> };
 
 export async function solveConstrainedWithHighs(input: OptimizerInput): Promise<Reference> {
-  highs ??= loadHighs();
-  const solver = await highs;
+  const solver = await highsSolver();
   const mv = marketValueAfterFlow(input);
   if (mv.isNegative()) return { feasible: false };
   const ranges = allowedRanges(input);
@@ -186,7 +173,7 @@ export async function solveConstrainedWithHighs(input: OptimizerInput): Promise<
     ...(binaries.length > 0 ? ['Binaries', ` ${binaries.join(' ')}`] : []),
     'End',
   ].join('\n');
-  const result = solver.solve(lp, OPTIONS);
+  const result = solver.solve(lp, HIGHS_EXACT);
   if (result.Status === 'Infeasible') return { feasible: false };
   if (result.Status !== 'Optimal') throw new Error(`HiGHS ended with ${result.Status}`);
   const x = new Map<string, Dec>();

@@ -16,10 +16,15 @@ type Loader = () => Promise<Highs>;
 const loadHighs = (highsModule as unknown as { default: Loader }).default;
 
 let highs: Promise<Highs> | undefined;
+/** The one HiGHS instance of the test run (every reference solves through it). */
+export const highsSolver = (): Promise<Highs> => {
+  highs ??= loadHighs();
+  return highs;
+};
 
 type SolveOptions = Parameters<Highs['solve']>[1];
 /** Gap 0 for an exact optimum; the feasibility-jump heuristic only adds ~40 ms a solve here. */
-const OPTIONS = {
+export const HIGHS_EXACT = {
   output_flag: false,
   mip_rel_gap: 0,
   mip_abs_gap: 0,
@@ -32,8 +37,7 @@ export type ReferenceAnswer = { readonly feasible: false } | { readonly feasible
 const num = (d: Dec) => d.toFixed();
 
 export async function solveWithHighs(input: OptimizerInput): Promise<ReferenceAnswer> {
-  highs ??= loadHighs();
-  const solver = await highs;
+  const solver = await highsSolver();
   const mv = marketValue(input);
   const band = bands(input);
   if (band.some((b) => b.low.greaterThan(b.high))) return { feasible: false };
@@ -71,7 +75,7 @@ export async function solveWithHighs(input: OptimizerInput): Promise<ReferenceAn
     ` ${n === 0 ? 'z' : Array.from({ length: n }, (_, i) => `x${i}`).join(' ')}`,
     'End',
   ].join('\n');
-  const result = solver.solve(lp, OPTIONS);
+  const result = solver.solve(lp, HIGHS_EXACT);
   if (result.Status === 'Infeasible') return { feasible: false };
   if (result.Status !== 'Optimal') throw new Error(`HiGHS ended with ${result.Status}`);
   const x = new Map<string, Dec>();
