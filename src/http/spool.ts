@@ -18,6 +18,8 @@ import { Readable } from 'node:stream';
 const PREFIX = 'ogs-spool-';
 /** Bytes encoded in memory before a write. */
 const CHUNK = 1 << 20;
+/** Bytes of the answer handed to the response at a time when it is streamed back. */
+const OUT_CHUNK = 1 << 16;
 /** `ogs-spool-<host>-<pid>-<uuid>.json` (older files: `ogs-spool-<uuid>.json`). */
 const NAME = /^ogs-spool-(.+)-(\d+)-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.json$/;
 /** The host part of a file name: characters that cannot break the name pattern. */
@@ -113,16 +115,43 @@ export class JsonSpool {
     const spool = this;
     async function* pieces(): AsyncGenerator<Buffer> {
       await spool.flushed();
-      yield Buffer.from('[');
+      // Pieces are read back a window of the file at a time (they lie nearly in sequence order: each was
+      // written when its portfolio finished) and copied with their commas into chunks of the answer.
+      const window = Buffer.allocUnsafe(CHUNK);
+      let windowStart = 0;
+      let windowLength = 0;
+      let out = Buffer.allocUnsafe(OUT_CHUNK);
+      out[0] = 0x5b; // [
+      let used = 1;
       for (let seq = 0; seq < spool.size; seq++) {
         const length = spool.lengths[seq]!;
         if (length < 0) throw new Error(`spool piece ${seq} was never written`);
-        const buffer = Buffer.allocUnsafe(length + (seq === 0 ? 0 : 1));
-        if (seq > 0) buffer.write(',');
-        await spool.file.read(buffer, seq === 0 ? 0 : 1, length, spool.starts[seq]!);
-        yield buffer;
+        const start = spool.starts[seq]!;
+        let piece: Buffer;
+        if (length > CHUNK) {
+          piece = Buffer.allocUnsafe(length);
+          await spool.file.read(piece, 0, length, start);
+        } else {
+          if (start < windowStart || start + length > windowStart + windowLength) {
+            windowStart = Math.max(0, start - (CHUNK >> 4));
+            ({ bytesRead: windowLength } = await spool.file.read(window, 0, CHUNK, windowStart));
+            if (start + length > windowStart + windowLength) {
+              windowStart = start;
+              ({ bytesRead: windowLength } = await spool.file.read(window, 0, CHUNK, start));
+            }
+          }
+          piece = window.subarray(start - windowStart, start - windowStart + length);
+        }
+        if (used + length + 2 > out.length) {
+          yield out.subarray(0, used);
+          out = Buffer.allocUnsafe(Math.max(OUT_CHUNK, length + 2));
+          used = 0;
+        }
+        if (seq > 0) out[used++] = 0x2c; // ,
+        used += piece.copy(out, used);
       }
-      yield Buffer.from(']');
+      out[used++] = 0x5d; // ]
+      yield out.subarray(0, used);
     }
     const readable = Readable.from(pieces(), { objectMode: false });
     // 'close' comes after the end, an error, or a destroy before the first read.

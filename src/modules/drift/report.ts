@@ -2,7 +2,22 @@
 // figures from the same optimiser input a rebalance builds (outcome.ts), in
 // exact decimals. Whether a security is inside its band is decided exactly;
 // weights and drifts are rounded half-up to WEIGHT_PLACES only for display.
-import { abs, add, compare, type Dec, formatPlaces, isZero, mul, quotient, sign, sub, ZERO } from '../../domain/decimal.js';
+import {
+  abs,
+  add,
+  compare,
+  type Dec,
+  digitsAt,
+  formatPlaces,
+  isZero,
+  mul,
+  normalise,
+  pow10,
+  quotient,
+  sign,
+  sub,
+  ZERO,
+} from '../../domain/decimal.js';
 import type { OptimizerInput } from '../../optimizer/types.js';
 
 /** Places of the weights, drifts and total drift shown (the rebalance shows `actual` to 4). */
@@ -95,31 +110,49 @@ export function driftFigures(input: OptimizerInput, perSecurity = true): Portfol
 /**
  * The rebalance's question only (threshold trigger, metrics): market value,
  * whether every security is inside its band, and the total drift; no per-security
- * weights, so a model rebalance pays one division per portfolio.
+ * weights, so a model rebalance pays one division per portfolio. Every
+ * portfolio of a rebalance comes through here, so the sums are kept as whole
+ * numbers at one scale per kind of figure (values at sm, weights at sw) rather
+ * than as decimals: the same figures as driftFigures, exactly, without a
+ * decimal object per step.
  */
 export function bandCheck(input: OptimizerInput): { readonly marketValue: Dec; readonly inBand: boolean; readonly totalDrift: Dec } {
-  let mv = input.cash;
-  const values = input.securities.map((s) => mul(s.quantity, s.price));
-  for (const v of values) mv = add(mv, v);
-  let deviation = ZERO;
+  const { securities } = input;
+  let sv = 0;
+  let sw = 0;
+  for (const s of securities) {
+    sv = Math.max(sv, s.quantity.scale + s.price.scale);
+    sw = Math.max(sw, s.target.scale, s.lowDrift.scale, s.highDrift.scale);
+  }
+  const sm = Math.max(sv, input.cash.scale);
+  const values = securities.map((s) => s.quantity.digits * s.price.digits * pow10(sm - s.quantity.scale - s.price.scale));
+  let mv = digitsAt(input.cash, sm);
+  for (const v of values) mv += v;
+  const weight = (w: Dec) => digitsAt(w, sw);
+  const one = pow10(sw);
+  let deviation = 0n;
   let inBand = true;
-  input.securities.forEach((s, i) => {
-    const value = values[i]!;
-    deviation = add(deviation, abs(sub(value, mul(mv, s.target))));
+  for (let i = 0; i < securities.length; i++) {
+    const s = securities[i]!;
+    // value/MV against weights, both sides at scale sm + sw.
+    const value = values[i]! * one;
+    const target = mv * weight(s.target);
+    deviation += value < target ? target - value : value - target;
     // A restricted security is judged against what its rule lets a rebalance do (as the optimiser relaxes
     // its band): below the band counts only if it may be bought, above only if it may be sold.
     const rule = s.restriction;
     const mayBuy = rule !== 'no_buy' && rule !== 'frozen';
     const maySell = rule !== 'no_sell' && rule !== 'frozen';
-    if (
-      inBand &&
-      ((mayBuy && compare(value, mul(mv, sub(s.target, s.lowDrift))) < 0) ||
-        (maySell && compare(value, mul(mv, add(s.target, s.highDrift))) > 0))
-    ) {
+    if (inBand && ((mayBuy && value < target - mv * weight(s.lowDrift)) || (maySell && value > target + mv * weight(s.highDrift)))) {
       inBand = false;
     }
-  });
-  return { marketValue: mv, inBand, totalDrift: ratio(deviation, mv) };
+  }
+  const marketValue = normalise(mv, sm);
+  return {
+    marketValue,
+    inBand,
+    totalDrift: mv === 0n ? ZERO : quotient({ digits: deviation, scale: sm + sw }, { digits: mv, scale: sm }, WEIGHT_PLACES),
+  };
 }
 
 /** Why a valued portfolio has no drift to report: it is overdrawn (the optimiser's words for it). */

@@ -2,7 +2,7 @@
 // portfolio): what the optimiser is asked, and what its answer means in
 // trades, weights and cash. Pure: no I/O. The figures are exact decimals
 // (domain/decimal.ts): thousands of portfolios go through here.
-import { abs, add, type Dec, isZero, mul, quotient, sign, sub, ZERO } from '../../domain/decimal.js';
+import { abs, add, type Dec, digitsAt, equals, isZero, mul, normalise, quotient, sign, sub, ZERO } from '../../domain/decimal.js';
 import type { ModelPosition } from '../../domain/model-rules.js';
 import type { OptimizerInput, OptimizerResult, OptimizerSecurity } from '../../optimizer/index.js';
 import type { PortfolioHoldings, Quote } from '../../upstreams/index.js';
@@ -98,7 +98,12 @@ export function optimizerInput(
 }
 
 const weightOf = (value: Dec, mv: Dec) => (isZero(mv) ? ZERO : quotient(value, mv, 4));
-const driftOf = (actual: Dec, target: Dec) => (isZero(target) ? ZERO : quotient(sub(actual, target), target, 4));
+/** (actual − target) / target; the difference is not reduced first (quotient takes any scale). */
+function driftOf(actual: Dec, target: Dec): Dec {
+  if (isZero(target)) return ZERO;
+  const scale = Math.max(actual.scale, target.scale);
+  return quotient({ digits: digitsAt(actual, scale) - digitsAt(target, scale), scale }, target, 4);
+}
 const byId = (a: { securityId: string }, b: { securityId: string }) =>
   a.securityId < b.securityId ? -1 : a.securityId > b.securityId ? 1 : 0;
 
@@ -164,16 +169,19 @@ export function outcomeOf(portfolioId: string, name: string | null, input: Optim
   const mv = result.marketValue;
   if (result.status === 'infeasible') return unchangedOutcome(portfolioId, name, result.message, mv, cash, input.securities);
   const given = new Map(input.securities.map((s) => [s.securityId, s]));
-  // Cash after = cash − Σ (adjusted − original)·price = MV − Σ adjusted·price.
-  let cashAfter = mv;
+  // Cash after = cash − Σ (adjusted − original)·price = MV − Σ adjusted·price, summed as whole numbers at one scale.
+  let scale = mv.scale;
+  for (const p of result.positions) scale = Math.max(scale, p.adjusted.scale + p.price.scale);
+  let spent = 0n;
   const positions = result.positions.map((p): PositionOutcome => {
     const security = given.get(p.securityId)!;
     const { price, original, adjusted } = p;
     const { target } = security;
-    const value = mul(adjusted, price);
-    cashAfter = sub(cashAfter, value);
-    const change = sub(adjusted, original);
+    // adjusted·price, not reduced: it is only summed and divided.
+    const value: Dec = { digits: adjusted.digits * price.digits, scale: adjusted.scale + price.scale };
+    spent += digitsAt(value, scale);
     const actual = weightOf(value, mv);
+    const change = equals(adjusted, original) ? ZERO : sub(adjusted, original);
     return {
       securityId: p.securityId,
       price,
@@ -184,8 +192,11 @@ export function outcomeOf(portfolioId: string, name: string | null, input: Optim
       lowDrift: security.lowDrift,
       actual,
       actualDrift: driftOf(actual, target),
-      trade: isZero(change) ? null : { type: sign(change) > 0 ? 'BUY' : 'SELL', quantity: abs(change) },
+      trade: isZero(change) ? null : tradeOf(change),
     };
   });
+  const cashAfter = normalise(digitsAt(mv, scale) - spent, scale);
   return { portfolioId, portfolioName: name, status: 'ok', error: null, marketValue: mv, cashBefore: cash, cashAfter, positions };
 }
+
+const tradeOf = (change: Dec): Trade => ({ type: sign(change) > 0 ? 'BUY' : 'SELL', quantity: abs(change) });
