@@ -152,7 +152,7 @@ export function dec(value: string | number | bigint): Dec {
 }
 
 /** a.digits at `scale` (>= a.scale). */
-export const digitsAt = (a: Dec, scale: number): bigint => a.digits * pow10(scale - a.scale);
+export const digitsAt = (a: Dec, scale: number): bigint => (scale === a.scale ? a.digits : a.digits * pow10(scale - a.scale));
 
 export function add(a: Dec, b: Dec): Dec {
   const scale = Math.max(a.scale, b.scale);
@@ -267,6 +267,21 @@ export function toDecimal128s(values: readonly Dec[]): Decimal128[] {
     }
     return new Decimal128(block.subarray(16 * i, 16 * i + 16));
   });
+}
+
+/**
+ * The same for figures that recur in every portfolio of a rebalance (the
+ * model's targets and drifts, the quotes' prices are the same objects
+ * throughout): one encoding per figure, shared by every document that holds it.
+ */
+const encodedOnce = new WeakMap<Dec, Decimal128>();
+export function toSharedDecimal128s(values: readonly Dec[]): Decimal128[] {
+  const missing = values.filter((value) => !encodedOnce.has(value));
+  if (missing.length > 0) {
+    const encoded = toDecimal128s(missing);
+    for (let i = 0; i < missing.length; i++) encodedOnce.set(missing[i]!, encoded[i]!);
+  }
+  return values.map((value) => encodedOnce.get(value)!);
 }
 
 /**

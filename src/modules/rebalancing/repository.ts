@@ -3,7 +3,7 @@
 // Portfolios are written first and the header last, so a reader never sees a
 // rebalance half written; a failed rebalance's portfolio documents are deleted.
 import { type Collection, type Db, type Decimal128, ObjectId } from 'mongodb';
-import { type Dec, fromDecimal128, mul, toDecimal128, toDecimal128s } from '../../domain/decimal.js';
+import { type Dec, fromDecimal128, mul, toDecimal128, toDecimal128s, toSharedDecimal128s } from '../../domain/decimal.js';
 import { toObjectId } from '../../domain/ids.js';
 import type { SortKey } from '../../domain/sorting.js';
 import type { IndexSpec } from '../../plugins/mongo.js';
@@ -141,20 +141,21 @@ const dec = fromDecimal128;
 const orNull = (value: Decimal128 | null | undefined) => (value === null || value === undefined ? null : dec(value));
 
 function toColumns(positions: readonly PositionOutcome[]): PositionColumns {
-  const column = (pick: (p: PositionOutcome) => Dec) => toDecimal128s(positions.map(pick));
+  const column = (pick: (p: PositionOutcome) => Dec, encode = toDecimal128s) => encode(positions.map(pick));
   const priced = positions.every((p) => p.price !== null);
-  const maybe = (pick: (p: PositionOutcome) => Dec | null) =>
-    priced ? column((p) => pick(p)!) : positions.map((p) => (p.price === null ? null : d128(pick(p)!)));
+  const maybe = (pick: (p: PositionOutcome) => Dec | null, encode = toDecimal128s) =>
+    priced ? column((p) => pick(p)!, encode) : positions.map((p) => (p.price === null ? null : d128(pick(p)!)));
   return {
     security_id: positions.map((p) => p.securityId),
-    price: maybe((p) => p.price),
+    price: maybe((p) => p.price, toSharedDecimal128s),
     original_quantity: positions.map((p) => toQuantity(p.original)),
     adjusted_quantity: positions.map((p) => toQuantity(p.adjusted)),
     original_position_market_value: maybe((p) => p.price && mul(p.original, p.price)),
     adjusted_position_market_value: maybe((p) => p.price && mul(p.adjusted, p.price)),
-    target: column((p) => p.target),
-    high_drift: column((p) => p.highDrift),
-    low_drift: column((p) => p.lowDrift),
+    // The model's figures and the quotes' prices: encoded once for the whole rebalance.
+    target: column((p) => p.target, toSharedDecimal128s),
+    high_drift: column((p) => p.highDrift, toSharedDecimal128s),
+    low_drift: column((p) => p.lowDrift, toSharedDecimal128s),
     actual: maybe((p) => p.actual),
     actual_drift: maybe((p) => p.actualDrift),
     transaction_type: positions.map((p) => p.trade?.type ?? null),
