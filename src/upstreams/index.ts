@@ -14,7 +14,8 @@ export * from './errors.js';
 export type { Quote, QuoteSession } from './quotes.js';
 export type { UpstreamObserver } from './resilience.js';
 
-export function createUpstreams(config: Config, log: Logger, observer: UpstreamObserver = {}) {
+/** `now` (ms) times the quote caches; without it, real time. */
+export function createUpstreams(config: Config, log: Logger, observer: UpstreamObserver = {}, now?: () => number) {
   const u = config.upstreams;
   const logger = log.child({ component: 'upstreams' });
   const channel = (service: ServiceKey, overrides: Partial<ResilienceSettings> = {}): ServiceChannel => ({
@@ -37,6 +38,7 @@ export function createUpstreams(config: Config, log: Logger, observer: UpstreamO
     priceTtlMs: u.priceCacheTtlMs,
     maxEntries: u.cacheMaxEntries,
     bulkThreshold: u.bulkThreshold,
+    ...(now === undefined ? {} : { now }),
   });
 
   return {

@@ -19,6 +19,8 @@ export interface QuoteSettings {
   readonly maxEntries: number;
   /** More uncached securities (or prices) than this in one resolve: one bulk call fetches them all. */
   readonly bulkThreshold: number;
+  /** The caches' clock in ms (default: performance.now); a test's clock makes entries expire when it says. */
+  readonly now?: () => number;
 }
 
 export interface CacheStats {
@@ -39,15 +41,20 @@ export function createQuotes(
   pricing: ReturnType<typeof pricingClient>,
   settings: QuoteSettings,
 ) {
-  // A TTL of 0 turns caching off; 1 ms still shares requests that are in flight.
+  // A TTL of 0 turns caching off; 1 ms still shares requests that are in flight. A clock of
+  // the caller's is read on every check (lru-cache otherwise reuses a reading for 1 ms of real time).
+  const { now } = settings;
+  const clock = now === undefined ? {} : { perf: { now }, ttlResolution: 0 };
   const tickers = new LRUCache<string, string>({
     max: settings.maxEntries,
     ttl: Math.max(1, settings.securityTtlMs),
+    ...clock,
     fetchMethod: (securityId) => security.ticker(securityId),
   });
   const prices = new LRUCache<string, PriceEntry>({
     max: settings.maxEntries,
     ttl: Math.max(1, settings.priceTtlMs),
+    ...clock,
     fetchMethod: async (ticker) => ({ close: await pricing.price(ticker) }),
   });
   const stats = { tickers: { hits: 0, misses: 0 }, prices: { hits: 0, misses: 0 } };

@@ -3,6 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { formatDecimal } from '../../src/domain/decimal.js';
 import { MissingPriceError, UnknownSecurityError, UpstreamUnavailableError } from '../../src/upstreams/index.js';
+import { manualClock } from '../helpers/clock.js';
 import { type Harness, harness, PRICE_ROUTE, SECURITY_ROUTE, SUMMARY_ROUTE } from './helpers.js';
 
 let h: Harness;
@@ -87,7 +88,8 @@ describe('payloads', () => {
 
 describe('quotes', () => {
   it('caches tickers and prices, and asks again once they expire', async () => {
-    h = await harness({ PRICE_CACHE_TTL_MS: '100' });
+    const clock = manualClock();
+    h = await harness({ PRICE_CACHE_TTL_MS: '100' }, {}, clock);
     const id = h.sim.book.securityId(5);
     const first = await h.upstreams.quotes.session().resolve([id]);
     expect(first.get(id)).toMatchObject({ securityId: id, ticker: 'AAF' });
@@ -96,7 +98,10 @@ describe('quotes', () => {
     expect(h.sim.total('pricing', PRICE_ROUTE)).toBe(1);
     expect(h.upstreams.quotes.stats()).toEqual({ tickers: { hits: 1, misses: 1 }, prices: { hits: 1, misses: 1 } });
 
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    clock.advance(99);
+    await h.upstreams.quotes.session().resolve([id]);
+    expect(h.sim.total('pricing', PRICE_ROUTE)).toBe(1);
+    clock.advance(2);
     await h.upstreams.quotes.session().resolve([id]);
     expect(h.sim.total('security', SECURITY_ROUTE)).toBe(1);
     expect(h.sim.total('pricing', PRICE_ROUTE)).toBe(2);
