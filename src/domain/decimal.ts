@@ -200,11 +200,15 @@ export function quotient(num: Dec, den: Dec, places: number): Dec {
 /** Rounded half away from zero to `places`. */
 export const round = (a: Dec, places: number): Dec => (a.scale <= places ? a : quotient(a, { digits: 1n, scale: 0 }, places));
 
+const SAFE_DIGITS = BigInt(Number.MAX_SAFE_INTEGER);
+
 /** Digits with the point placed `places` from the right, padded with zeros. */
 function placePoint(digits: bigint, places: number): string {
-  if (places === 0) return digits.toString();
   const negative = digits < 0n;
-  const text = (negative ? -digits : digits).toString();
+  const magnitude = negative ? -digits : digits;
+  // Most figures fit a safe integer: spelt as a number (V8 keeps the spellings of recent numbers), not as a bigint.
+  const text = magnitude <= SAFE_DIGITS ? String(Number(magnitude)) : magnitude.toString();
+  if (places === 0) return negative ? `-${text}` : text;
   const cut = text.length - places;
   if (cut > 0) return `${negative ? '-' : ''}${text.slice(0, cut)}.${text.slice(cut)}`;
   return `${negative ? '-0.' : '0.'}${'0'.repeat(-cut)}${text}`;

@@ -213,14 +213,17 @@ function quoted(text: string): string {
   return `"${text}"`;
 }
 
-/** A model's targets and drifts are the same objects in every portfolio of a rebalance: each is spelt once. */
-const spelt = new WeakMap<Dec, string>();
-function spell(a: Dec): string {
-  let text = spelt.get(a);
-  if (text === undefined) {
-    text = formatDecimal(a);
-    spelt.set(a, text);
-  }
+/**
+ * A model's targets and drifts are the same objects in every portfolio of a
+ * rebalance (and a held security outside the model has ZERO for all three):
+ * the three fields are spelt once per target object and drift pair.
+ */
+const spelt = new WeakMap<Dec, { readonly high: Dec; readonly low: Dec; readonly text: string }>();
+function bandFields(p: PositionOutcome): string {
+  const known = spelt.get(p.target);
+  if (known !== undefined && known.high === p.highDrift && known.low === p.lowDrift) return known.text;
+  const text = `"target":"${formatDecimal(p.target)}","high_drift":"${formatDecimal(p.highDrift)}","low_drift":"${formatDecimal(p.lowDrift)}"`;
+  spelt.set(p.target, { high: p.highDrift, low: p.lowDrift, text });
   return text;
 }
 
@@ -246,7 +249,7 @@ export function rebalanceJson(outcome: PortfolioOutcome, rebalanceId: string | n
     }
     drifts +=
       `${drifts === '' ? '' : ','}{"security_id":${id},"original_quantity":"${formatDecimal(p.original)}","adjusted_quantity":"${formatDecimal(p.adjusted)}",` +
-      `"target":"${spell(p.target)}","high_drift":"${spell(p.highDrift)}","low_drift":"${spell(p.lowDrift)}","actual":"${formatPlaces(p.actual!, 4)}"` +
+      `${bandFields(p)},"actual":"${formatPlaces(p.actual!, 4)}"` +
       (p.restriction === undefined ? '}' : `,"restricted":true,"restriction":"${p.restriction}"}`);
   }
   const str = JSON.stringify;
