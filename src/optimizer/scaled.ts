@@ -63,7 +63,13 @@ export class InvalidOptimizerInput extends Error {
 }
 
 export function prepare(input: OptimizerInput): ScaledProblem {
-  const securities = [...input.securities].sort((a, b) => (a.securityId < b.securityId ? -1 : a.securityId > b.securityId ? 1 : 0));
+  // A rebalance's input comes sorted by id already (only other callers pay for the copy and the sort).
+  let sorted = true;
+  for (let i = 1; i < input.securities.length && sorted; i++)
+    sorted = input.securities[i - 1]!.securityId < input.securities[i]!.securityId;
+  const securities = sorted
+    ? input.securities
+    : [...input.securities].sort((a, b) => (a.securityId < b.securityId ? -1 : a.securityId > b.securityId ? 1 : 0));
   const n = securities.length;
   let sp = 0;
   let sq = 0;

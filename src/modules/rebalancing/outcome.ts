@@ -50,12 +50,12 @@ export interface PortfolioOutcome {
   readonly positions: readonly PositionOutcome[];
 }
 
-/** S = held ∪ model securities, in a stable order. */
+/** S = held ∪ model securities, sorted by id (the optimiser's order, so its answer lines up with its input). */
 export function securitiesOf(holdings: PortfolioHoldings, model: readonly ModelPosition[]): string[] {
   const ids = new Set<string>();
   for (const h of holdings.holdings) ids.add(h.securityId);
   for (const p of model) ids.add(p.securityId);
-  return [...ids];
+  return [...ids].sort();
 }
 
 /** The model's positions by security, made once per model (every portfolio of a rebalance looks them up). */
@@ -168,13 +168,20 @@ export function outcomeOf(portfolioId: string, name: string | null, input: Optim
   const { cash } = input;
   const mv = result.marketValue;
   if (result.status === 'infeasible') return unchangedOutcome(portfolioId, name, result.message, mv, cash, input.securities);
-  const given = new Map(input.securities.map((s) => [s.securityId, s]));
+  // The answer is in security-id order, as the input built here is (securitiesOf): by place, else by id.
+  const { securities } = input;
+  let given: Map<string, OptimizerSecurity> | null = null;
+  const inputOf = (securityId: string, i: number): OptimizerSecurity => {
+    if (securities[i]?.securityId === securityId) return securities[i]!;
+    given ??= new Map(securities.map((s) => [s.securityId, s]));
+    return given.get(securityId)!;
+  };
   // Cash after = cash − Σ (adjusted − original)·price = MV − Σ adjusted·price, summed as whole numbers at one scale.
   let scale = mv.scale;
   for (const p of result.positions) scale = Math.max(scale, p.adjusted.scale + p.price.scale);
   let spent = 0n;
-  const positions = result.positions.map((p): PositionOutcome => {
-    const security = given.get(p.securityId)!;
+  const positions = result.positions.map((p, i): PositionOutcome => {
+    const security = inputOf(p.securityId, i);
     const { price, original, adjusted } = p;
     const { target } = security;
     // adjusted·price, not reduced: it is only summed and divided.
