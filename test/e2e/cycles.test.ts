@@ -148,6 +148,30 @@ describe('scheduled cycles', () => {
     });
   });
 
+  it('counts its own rebalance of a model, not one of the same model that a caller runs beside it', async () => {
+    const clock = manualClock();
+    // Held calls never time out here: what the cycle shows can only come from what is held.
+    const env = { REBALANCE_CONCURRENCY: '1', REBALANCE_JOB_HEARTBEAT_MS: '100', UPSTREAM_TIMEOUT_MS: '60000' };
+    const [a] = await replicas(['beside'], clock, env);
+    const [model] = json(await a!.request({ method: 'GET', url: '/api/v1/models' })) as { model_id: string }[];
+    // The caller's stored rebalance is held at its first portfolio (none done); the cycle's, at its second (one done).
+    const caller = gate();
+    const cycleHeld = gate();
+    sim.inject('accounting', { times: 1, hold: caller.hold });
+    sim.inject('accounting', { after: 1, times: 1, hold: cycleHeld.hold });
+    const beside = a!.request({ method: 'POST', url: `/api/v1/model/${model!.model_id}/rebalance` });
+    await caller.arrived;
+    const running = a!.app.scheduler.tick(clock.now());
+    await cycleHeld.arrived;
+    const [listed] = json(await a!.request({ method: 'GET', url: '/api/v1/cycles' })) as { cycle_id: string }[];
+    const cycle = async () => json(await a!.request({ method: 'GET', url: `/api/v1/cycle/${listed!.cycle_id}` }));
+    await expect.poll(async () => (await cycle()).progress?.portfolios_done, { timeout: 20_000, interval: 20 }).toBe(1);
+    caller.open();
+    cycleHeld.open();
+    expectStatus(await beside, 200);
+    expect(await running).toMatchObject({ status: 'succeeded' });
+  });
+
   it('never overlaps cycles, even when one outlasts the interval', async () => {
     const clock = manualClock();
     const [a, b] = await replicas(['slow-a', 'slow-b'], clock);

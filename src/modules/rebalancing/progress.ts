@@ -16,7 +16,12 @@ export interface RebalanceProgress {
 }
 
 export interface ProgressTracker {
-  begin(run: { readonly rebalanceId: string | null; readonly modelId: string; readonly total: number }): RebalanceProgress;
+  begin(run: {
+    readonly rebalanceId: string | null;
+    readonly modelId: string;
+    readonly total: number;
+    readonly cycle?: boolean;
+  }): RebalanceProgress;
 }
 
 /** What is known of one running rebalance right now. */
@@ -25,6 +30,8 @@ export interface ProgressSnapshot {
   readonly key: string;
   readonly rebalanceId: string | null;
   readonly modelId: string;
+  /** Run by a scheduled cycle (one at a time per process), not for a caller. */
+  readonly cycle: boolean;
   readonly total: number;
   readonly done: number;
   readonly inFlight: number;
@@ -42,6 +49,7 @@ interface Entry {
   key: string;
   rebalanceId: string | null;
   modelId: string;
+  cycle: boolean;
   total: number;
   done: number;
   inFlight: number;
@@ -70,9 +78,9 @@ export function createProgressRegistry(nowMs: () => number = () => performance.n
   const snapshot = (e: Entry): ProgressSnapshot => ({ ...e });
 
   return {
-    begin({ rebalanceId, modelId, total }) {
+    begin({ rebalanceId, modelId, total, cycle = false }) {
       const key = rebalanceId ?? `dry-run-${++dryRuns}`;
-      const entry: Entry = { key, rebalanceId, modelId, total, done: 0, inFlight: 0, startedMs: nowMs() };
+      const entry: Entry = { key, rebalanceId, modelId, cycle, total, done: 0, inFlight: 0, startedMs: nowMs() };
       entries.set(key, entry);
       tell('begin', entry);
       return {

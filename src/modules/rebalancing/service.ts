@@ -426,7 +426,7 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
     const { rebalanceId, tradeDate, now: startedAt } = run;
     const total = portfolioIds.length;
     await sink?.start({ rebalanceId, tradeDate, total, modelId: model.id, modelName: model.name, startedAt });
-    const progress = deps.progress?.begin({ rebalanceId, modelId: model.id, total });
+    const progress = deps.progress?.begin({ rebalanceId, modelId: model.id, total, cycle: run.kind === 'cycle' });
     try {
       return await rebalancePortfolios(model, portfolioIds, run, sink, progress);
     } finally {

@@ -70,7 +70,8 @@ export function createScheduler(deps: SchedulerDeps) {
     let writes: Promise<void> = Promise.resolve();
     const recordProgress = () => {
       if (reached === null) return;
-      const under = deps.progress?.running().find((p) => p.modelId === currentModel && p.rebalanceId !== null);
+      // The cycle's own rebalance of the model: a caller may be rebalancing the same model beside it.
+      const under = deps.progress?.running().find((p) => p.cycle && p.modelId === currentModel);
       const p = { ...reached, portfoliosDone: reached.portfoliosDone + (under?.done ?? 0) };
       writes = writes.then(() =>
         cycles.progress(id, p).catch((error: unknown) => log.warn({ err: error, cycleId: id }, 'could not record the cycle progress')),
