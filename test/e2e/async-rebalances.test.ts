@@ -7,6 +7,7 @@ import { ObjectId } from 'mongodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp } from '../helpers/app.js';
 import { gate, type ManualClock, manualClock } from '../helpers/clock.js';
+import { databaseRelay } from '../helpers/database-relay.js';
 import { expectStatus, json, pid, position, sid } from '../helpers/fixtures.js';
 import { createWorld, type World } from '../helpers/rebalancing.js';
 
@@ -230,6 +231,45 @@ describe('a stored rebalance read in pages', () => {
   it('refuses a limit out of range, as every paged list does', async () => {
     for (const query of ['?limit=0', '?limit=101', '?offset=-1', '?positions=yes']) {
       expectStatus(await get(`/api/v1/rebalance/${id}/portfolios${query}`), 400, query);
+    }
+  });
+});
+
+describe('an asynchronous rebalance stored, its orders not submitted', () => {
+  it('reads as complete, with the error that says why its orders were not sent and how to send them again', async () => {
+    const relay = await databaseRelay();
+    const r = await createWorld({ MONGODB_URI: relay.uri, MONGODB_TIMEOUT_MS: '2000', ORDER_SUBMISSION: 'on' });
+    try {
+      r.security(sid('ord'), 'ORD', '10');
+      r.holdings(pid('ord0'), { cash: '1000', securities: [] });
+      const model = await r.model('Orders', [position(sid('ord'), '0.5')], [pid('ord0')]);
+      // Recording the orders fails (the database drops the connection there); everything else goes through.
+      relay.block('insert', 'order_submissions');
+      const started = await r.t.request({ method: 'POST', url: `/api/v1/model/${model}/rebalance?async=true&submit=true` });
+      expectStatus(started, 202, 'asynchronous rebalance');
+      const id = json(started).rebalance_id as string;
+      const read = async () => json(await r.t.request({ method: 'GET', url: `/api/v1/rebalance/${id}` }));
+      // Complete once published; the submission that follows fails a moment later, and its error shows then.
+      await expect.poll(async () => (await read()).error, { timeout: 30_000, interval: 20 }).toBeDefined();
+      const answer = await read();
+      expect(answer).toMatchObject({
+        rebalance_id: id,
+        status: 'complete',
+        number_of_portfolios: 1,
+        orders: null,
+        error: { status_code: 503, code: 'UPSTREAM_UNAVAILABLE' },
+      });
+      expect(answer.portfolios).toHaveLength(1);
+      expect(answer.error.message).toMatch(new RegExp(`^Rebalance ${id} is stored, but submitting its orders failed: MongoDB`));
+      expect(answer.error.message).toContain(`resubmit with POST /api/v1/rebalance/${id}/submit`);
+      // As the message says: sent again once the database takes it.
+      relay.unblock();
+      const again = await r.t.request({ method: 'POST', url: `/api/v1/rebalance/${id}/submit` });
+      expectStatus(again, 200, 'resubmission');
+      expect((await read()).orders).toMatchObject({ accepted: 1 });
+    } finally {
+      await r.close();
+      await relay.close();
     }
   });
 });

@@ -6,16 +6,15 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { createServer, type Server, Socket } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { BSON, MongoClient, ObjectId } from 'mongodb';
+import { MongoClient, ObjectId } from 'mongodb';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startEmbedded } from '../../src/dev-database.js';
 import { systemClock } from '../../src/domain/clock.js';
 import { createLease } from '../../src/modules/scheduling/lease.js';
+import { databaseRelay, type Relay } from '../helpers/database-relay.js';
 import { expectStatus, json, pid, position, sid } from '../helpers/fixtures.js';
 import { createWorld, type World } from '../helpers/rebalancing.js';
 
@@ -42,70 +41,6 @@ async function until(what: string, check: () => Promise<boolean> | boolean): Pro
     await pause(25);
   }
   throw new Error(`timed out waiting for ${what}`);
-}
-
-/**
- * A TCP relay to a database of its own that reads each command on its way and
- * drops the connection instead of passing on the ones blocked (say every
- * `insert` into `rebalances`): the database fails exactly there, as a stall
- * or a broken connection would.
- */
-interface Relay {
-  readonly uri: string;
-  block(command: string, collection: string): void;
-  unblock(): void;
-  close(): Promise<void>;
-}
-
-async function databaseRelay(): Promise<Relay> {
-  // A standalone server: it does not name its real address as a replica-set member.
-  const database = await startEmbedded('standalone');
-  const target = new URL(database.uri);
-  const blocked = new Set<string>();
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((from) => {
-    const to = new Socket();
-    to.connect(Number(target.port), target.hostname);
-    for (const s of [from, to]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => s.destroy());
-    }
-    from.on('close', () => to.destroy());
-    to.on('close', () => from.destroy());
-    to.pipe(from);
-    let pending = Buffer.alloc(0);
-    from.on('data', (chunk: Buffer) => {
-      pending = Buffer.concat([pending, chunk]);
-      while (pending.length >= 4 && pending.length >= pending.readInt32LE(0)) {
-        const message = pending.subarray(0, pending.readInt32LE(0));
-        pending = pending.subarray(message.length);
-        // OP_MSG (2013): header (16 bytes), flags (4), then section kind 0: the command document.
-        if (message.readInt32LE(12) === 2013 && message[20] === 0) {
-          const command = BSON.deserialize(message.subarray(21, 21 + message.readInt32LE(21)));
-          const name = Object.keys(command)[0] ?? '';
-          if (blocked.has(`${name} ${String(command[name])}`)) {
-            from.destroy();
-            return;
-          }
-        }
-        to.write(message);
-      }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  return {
-    uri: `mongodb://127.0.0.1:${port}/?directConnection=true`,
-    block: (command, collection) => blocked.add(`${command} ${collection}`),
-    unblock: () => blocked.clear(),
-    close: async () => {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const s of sockets) s.destroy();
-      await closed;
-      await database.stop();
-    },
-  };
 }
 
 /** A log the test can read. */

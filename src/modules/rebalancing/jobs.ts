@@ -16,7 +16,7 @@ import { toObjectId } from '../../domain/ids.js';
 import { type IndexSpec, isDatabaseUnavailable } from '../../plugins/mongo.js';
 import type { PortfolioOutcome } from './outcome.js';
 import type { RebalanceHeader, RebalanceRepository } from './repository.js';
-import { type OutcomeSink, type RebalanceOptions, type RebalanceService, ShuttingDownError } from './service.js';
+import { type OutcomeSink, type RebalanceOptions, type RebalanceService, ShuttingDownError, SubmissionAfterStoreError } from './service.js';
 
 export const REBALANCE_JOBS = 'rebalance_jobs';
 
@@ -377,8 +377,15 @@ export function createRebalanceJobs(deps: JobsDeps) {
               await rebalances.discard(j.id).catch(() => undefined); // else the sweeper's age bound removes them
             }
             const reason = controller.signal.reason;
+            // Stored, and only the orders' submission failed: the rebalance is complete, its error says how to resubmit.
             const status: JobStatus =
-              reason instanceof RebalanceCancelledError ? 'cancelled' : error instanceof ShuttingDownError ? 'abandoned' : 'failed';
+              error instanceof SubmissionAfterStoreError
+                ? 'complete'
+                : reason instanceof RebalanceCancelledError
+                  ? 'cancelled'
+                  : error instanceof ShuttingDownError
+                    ? 'abandoned'
+                    : 'failed';
             await jobs.finish(j.id, {
               status,
               progress: progressOf(j),
@@ -386,7 +393,7 @@ export function createRebalanceJobs(deps: JobsDeps) {
               error: errorShape(error, correlationId),
               expires_at: null,
             });
-            const level = status !== 'failed' ? 'info' : error instanceof AppError ? 'warn' : 'error';
+            const level = status === 'cancelled' || status === 'abandoned' ? 'info' : error instanceof AppError ? 'warn' : 'error';
             log[level]({ rebalanceId: j.id, status, err: error, correlation_id: correlationId }, `asynchronous rebalance ${status}`);
           },
         );

@@ -247,8 +247,13 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
       const found = await storedOrJob(id);
       if ('header' in found) {
         const { header, job } = found;
-        const extra =
-          job === null ? { status: 'complete' } : { status: 'complete', dry_run: true, expires_at: job.expiresAt?.toISOString() };
+        // A stored asynchronous rebalance whose orders' submission failed keeps that error on its job.
+        const recorded = job ?? (await jobs?.find(id)) ?? null;
+        const extra = {
+          status: 'complete',
+          ...(job === null ? {} : { dry_run: true, expires_at: job.expiresAt?.toISOString() }),
+          ...(recorded?.error == null ? {} : { error: recorded.error }),
+        };
         sendJson(reply, jsonStream(resultPieces(header, extra)));
         return reply;
       }

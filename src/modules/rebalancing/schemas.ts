@@ -168,6 +168,9 @@ export const RebalanceDetailDto = RebalanceResultDto.extend({
   status: z.literal('complete'),
   dry_run: z.boolean().optional().meta({ description: 'true only for an asynchronous dry run (kept until expires_at)' }),
   expires_at: z.string().optional(),
+  error: ErrorResponse.optional().meta({
+    description: 'An asynchronous rebalance stored whose orders could not be submitted: why, and how to submit them again',
+  }),
 }).meta({ id: 'RebalanceDetailDTO' });
 export const StoredPortfolioDto = StoredPortfolio.meta({ id: 'RebalancePortfolioDTO' });
 export const StoredPositionDto = StoredPosition.meta({ id: 'RebalancePositionDTO' });
