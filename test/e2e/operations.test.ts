@@ -1,19 +1,19 @@
 // What an operator relies on: Prometheus metrics, rate limits, API keys,
 // back-pressure, the headers of a JSON API, and turning requests away once
 // shutdown has begun.
-import { createServer, type Server, Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startEmbedded } from '../../src/dev-database.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { gate } from '../helpers/clock.js';
+import { databaseRelay, type Relay } from '../helpers/database-relay.js';
 import { expectStatus, json, pid, position, sid } from '../helpers/fixtures.js';
 import { createWorld, type World } from '../helpers/rebalancing.js';
 
 let t: TestApp | undefined;
 let w: World | undefined;
-let cable: Cable | undefined;
+let cable: Relay | undefined;
 afterEach(async () => {
   await t?.close();
   await w?.close();
@@ -22,51 +22,6 @@ afterEach(async () => {
   w = undefined;
   cable = undefined;
 });
-
-/** A TCP relay to the test database that can be cut (every connection dropped, new ones refused) and restored. */
-interface Cable {
-  readonly uri: string;
-  cut(): Promise<void>;
-  restore(): Promise<void>;
-  close(): Promise<void>;
-}
-
-async function databaseCable(): Promise<Cable> {
-  // Its own server: the relay needs one that does not name its real address as a replica-set member.
-  const database = await startEmbedded('standalone');
-  const target = new URL(database.uri);
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((client) => {
-    const upstream = new Socket();
-    upstream.connect(Number(target.port), target.hostname);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => s.destroy());
-    }
-    client.pipe(upstream).pipe(client);
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-  });
-  const listen = (port: number) => new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  await listen(0);
-  const port = (server.address() as { port: number }).port;
-  const cut = async () => {
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const s of sockets) s.destroy();
-    await closed;
-  };
-  return {
-    // Direct: the driver must not discover the real address from the replica-set answer.
-    uri: `mongodb://127.0.0.1:${port}/?directConnection=true`,
-    cut,
-    restore: () => listen(port),
-    close: async () => {
-      if (server.listening) await cut();
-      await database.stop();
-    },
-  };
-}
 
 const metricsOf = async (app: TestApp) => {
   const res = await app.request({ method: 'GET', url: '/metrics' });
@@ -382,7 +337,7 @@ describe('slow clients', () => {
 
 describe('a database outage', () => {
   it('while the orders of a stored rebalance are submitted: the answer says the rebalance is stored and how to resubmit', async () => {
-    cable = await databaseCable();
+    cable = await databaseRelay();
     w = await createWorld({ MONGODB_URI: cable.uri, MONGODB_TIMEOUT_MS: '300', ORDER_SUBMISSION: 'on' });
     w.security(sid('out'), 'OUT', '10');
     w.holdings(pid('out0'), { cash: '1000', securities: [] });
@@ -408,7 +363,7 @@ describe('a database outage', () => {
   });
 
   it('answers 503 in the error shape naming MongoDB, fails readiness, and recovers when the database is back', async () => {
-    cable = await databaseCable();
+    cable = await databaseRelay();
     t = await createTestApp({ MONGODB_URI: cable.uri, MONGODB_TIMEOUT_MS: '300' });
     const created = await t.request({ method: 'POST', url: '/api/v1/models', payload: { name: 'Before the outage' } });
     expectStatus(created, 201);

@@ -1,5 +1,5 @@
-// A database the test can make fail at one kind of command (shared by the
-// tests of what a failed write leaves behind and of what it answers).
+// A database the test can make fail: at one kind of command, or whole (cut and
+// restored), for the tests of what a failed write leaves behind and answers.
 import { createServer, type Server, Socket } from 'node:net';
 import { BSON } from 'mongodb';
 import { startEmbedded } from '../../src/dev-database.js';
@@ -14,6 +14,9 @@ export interface Relay {
   readonly uri: string;
   block(command: string, collection: string): void;
   unblock(): void;
+  /** Every connection dropped, new ones refused, until `restore`. */
+  cut(): Promise<void>;
+  restore(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -53,16 +56,23 @@ export async function databaseRelay(): Promise<Relay> {
       }
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const listen = (port: number) => new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  await listen(0);
   const port = (server.address() as { port: number }).port;
+  const cut = async () => {
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const s of sockets) s.destroy();
+    await closed;
+  };
   return {
+    // Direct: the driver must not discover the real address from the replica-set answer.
     uri: `mongodb://127.0.0.1:${port}/?directConnection=true`,
     block: (command, collection) => blocked.add(`${command} ${collection}`),
     unblock: () => blocked.clear(),
+    cut,
+    restore: () => listen(port),
     close: async () => {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const s of sockets) s.destroy();
-      await closed;
+      if (server.listening) await cut();
       await database.stop();
     },
   };
