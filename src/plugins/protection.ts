@@ -53,13 +53,11 @@ export default fp<ProtectionOptions>(
     app.addHook('onRequest', async (request, reply) => {
       if (!app.lifecycle.shuttingDown || request.url.startsWith('/health/')) return;
       reply.header('connection', 'close');
-      return sendError(request, reply, {
-        statusCode: 503,
-        code: 'NOT_READY',
-        message: 'The service is shutting down; send the request to another instance',
-        details: [],
-        retryAfterSeconds: 1,
-      });
+      return sendError(
+        request,
+        reply,
+        new AppError(503, 'NOT_READY', 'The service is shutting down; send the request to another instance', [], 1),
+      );
     });
 
     app.addHook('onSend', async (request, reply) => {

@@ -11,9 +11,10 @@ import { hostname } from 'node:os';
 import { type Collection, type Db, ObjectId } from 'mongodb';
 import type { Logger } from 'pino';
 import type { Clock } from '../../domain/clock.js';
-import { AppError, type ErrorCode, type ErrorDetail } from '../../domain/errors.js';
+import { AppError } from '../../domain/errors.js';
 import { toObjectId } from '../../domain/ids.js';
-import { type IndexSpec, isDatabaseUnavailable } from '../../plugins/mongo.js';
+import { answerOf, errorBody } from '../../plugins/errors.js';
+import type { IndexSpec } from '../../plugins/mongo.js';
 import type { PortfolioOutcome } from './outcome.js';
 import type { RebalanceHeader, RebalanceRepository } from './repository.js';
 import { type OutcomeSink, type RebalanceOptions, type RebalanceService, ShuttingDownError } from './service.js';
@@ -34,14 +35,7 @@ export interface JobProgress {
 }
 
 /** The one error shape (api.md), as recorded for a failed job. */
-export interface JobError {
-  readonly status_code: number;
-  readonly code: ErrorCode;
-  readonly message: string;
-  readonly detail: string;
-  readonly details: readonly ErrorDetail[];
-  readonly correlation_id: string;
-}
+export type JobError = ReturnType<typeof errorBody>;
 
 export interface Job {
   readonly id: string;
@@ -158,34 +152,14 @@ export class RebalanceCancelledError extends AppError {
   }
 }
 
-/** As plugins/errors.ts answers it: the AppError's own, the database's 503, else a 500 without internals. */
-function errorShape(error: unknown, correlationId: string): JobError {
-  const e =
-    error instanceof AppError
-      ? error
-      : isDatabaseUnavailable(error)
-        ? new AppError(503, 'UPSTREAM_UNAVAILABLE', 'MongoDB, the service database, is unavailable; retry later')
-        : new AppError(500, 'INTERNAL', 'An internal error occurred; the correlation id identifies it in the service logs');
-  return {
-    status_code: e.statusCode,
-    code: e.code,
-    message: e.message,
-    detail: e.message,
-    details: [...e.details],
-    correlation_id: correlationId,
-  };
-}
+/** As plugins/errors.ts answers it. */
+const errorShape = (error: unknown, correlationId: string): JobError => errorBody(answerOf(error), correlationId);
 
 /** Portfolio documents of an asynchronous dry run are written this many at a time. */
 const DRY_RUN_BATCH = 50;
 
-interface LocalJob {
-  readonly id: string;
-  readonly modelId: string;
-  readonly modelName: string;
-  readonly dryRun: boolean;
-  readonly startedAt: Date;
-  readonly tradeDate: string;
+/** A job running in this process: the Job without its progress, which is counted here. */
+interface LocalJob extends Omit<Job, 'progress'> {
   readonly total: number;
   done: number;
   infeasible: number;
@@ -243,19 +217,9 @@ export function createRebalanceJobs(deps: JobsDeps) {
   }
 
   /** A local job as a Job (its progress as of now). */
-  const viewOf = (j: LocalJob): Job => ({
-    id: j.id,
-    modelId: j.modelId,
-    modelName: j.modelName,
-    dryRun: j.dryRun,
-    status: 'running',
-    progress: progressOf(j),
-    startedAt: j.startedAt,
-    endedAt: null,
-    tradeDate: j.tradeDate,
-    error: null,
-    expiresAt: null,
-    replica: deps.replica,
+  const viewOf = ({ total, done, infeasible, controller, ending, ...job }: LocalJob): Job => ({
+    ...job,
+    progress: { done, total, infeasible },
   });
 
   return {
@@ -290,8 +254,13 @@ export function createRebalanceJobs(deps: JobsDeps) {
               modelId: run.modelId,
               modelName: run.modelName,
               dryRun: options.dryRun,
+              status: 'running',
               startedAt: run.startedAt,
+              endedAt: null,
               tradeDate: run.tradeDate,
+              error: null,
+              expiresAt: null,
+              replica: deps.replica,
               total: run.total,
               done: 0,
               infeasible: 0,
