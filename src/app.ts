@@ -247,26 +247,18 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     clock,
     log: logger,
     replica: config.schedule.replicaId,
-    heartbeatMs: config.jobs.heartbeatMs,
-    staleMs: config.jobs.staleMs,
-    dryRunTtlMs: config.jobs.dryRunTtlMs,
+    ...config.jobs,
   });
   const cycles = createCycleRepository(app.mongo.db);
+  const lease = (name: string, ttlMs: number) =>
+    createLease(app.mongo.db, clock, { name, holder: config.schedule.replicaId, ttlMs, skewMs: config.schedule.clockSkewMs });
   const scheduler = createScheduler({
     models,
     rebalancing: rebalanceService,
     cycles,
-    lease: createLease(app.mongo.db, clock, {
-      name: 'rebalance-cycle',
-      holder: config.schedule.replicaId,
-      ttlMs: config.schedule.leaseTtlMs,
-      skewMs: config.schedule.clockSkewMs,
-    }),
+    lease: lease('rebalance-cycle', config.schedule.leaseTtlMs),
     replica: config.schedule.replicaId,
-    cron: config.schedule.cron,
-    timeZone: config.schedule.timeZone,
-    leaseTtlMs: config.schedule.leaseTtlMs,
-    trigger: config.schedule.trigger,
+    ...config.schedule,
     clock,
     log: logger,
     onCycleEnd: app.metrics.cycle,
@@ -277,22 +269,15 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   const spoolDir = config.maintenance.spoolDir ?? tmpdir();
   await mkdir(spoolDir, { recursive: true });
   const maintenance = createSweeper({
+    ...config.maintenance,
     rebalances,
     rebalancing: rebalanceService,
     jobs,
     indexes: app.mongo.indexes,
-    lease: createLease(app.mongo.db, clock, {
-      name: 'maintenance-sweep',
-      holder: config.schedule.replicaId,
-      ttlMs: SWEEP_LEASE_TTL_MS,
-      skewMs: config.schedule.clockSkewMs,
-    }),
+    lease: lease('maintenance-sweep', SWEEP_LEASE_TTL_MS),
     spoolDir,
     clock,
     log: logger,
-    intervalMs: config.maintenance.sweepIntervalMs,
-    minAgeMs: config.maintenance.sweepMinAgeMs,
-    repairIntervalMs: config.maintenance.repairIntervalMs,
   });
   app.decorate('maintenance', maintenance);
   // Cycles stop first (within the grace period), then the connections they use close.

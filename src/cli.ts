@@ -14,10 +14,9 @@ import { type Logger, pino } from 'pino';
 import { buildApp } from './app.js';
 import { printAnswer, printCycle, watchProgress } from './cli-output.js';
 import { type Config, ConfigError, loadConfig, loadDotEnv } from './config.js';
-import { systemClock } from './domain/clock.js';
 import { createLogger } from './logger.js';
 import { modelDriftTable, portfolioDriftTable } from './modules/drift/table.js';
-import { createMigrator } from './modules/migrations/runner.js';
+import { configuredMigrator } from './modules/migrations/runner.js';
 import { toCycleDto } from './modules/scheduling/routes.js';
 import { SERVICE_VERSION } from './version.js';
 
@@ -147,22 +146,12 @@ async function main(): Promise<void> {
         code = cycle.status === 'succeeded' ? 0 : 1;
       }
     } else if (what.kind === 'drift') {
-      code = await drift(app, config, what);
+      code = await drift(app, config, what, progress);
     } else {
-      // The command line acts with the operator's configuration: with API_KEYS set, one of
-      // them authorises this request, which never leaves the process.
-      const key = config.apiKeys[0];
-      const res = await app.inject({
-        method: 'POST',
-        url: `/api/v1/${what.target}/${encodeURIComponent(what.id)}/rebalance${what.dryRun ? '?dry_run=true' : ''}`,
-        headers: key === undefined ? {} : { authorization: `Bearer ${key}` },
-      });
-      progress.stop();
-      if (res.statusCode === 200) printAnswer(process.stdout, JSON.parse(res.body), what.output);
-      else {
-        process.stderr.write(`${JSON.stringify(JSON.parse(res.body), null, 2)}\n`);
-        code = 1;
-      }
+      const path = `${what.target}/${encodeURIComponent(what.id)}/rebalance${what.dryRun ? '?dry_run=true' : ''}`;
+      const res = await inject(app, config, 'POST', path, progress);
+      if (res === null) code = 1;
+      else printAnswer(process.stdout, res, what.output);
     }
   } finally {
     progress.stop();
@@ -171,23 +160,30 @@ async function main(): Promise<void> {
   process.exit(code);
 }
 
-/** A drift report through the app's own route (nothing stored): a table, or the JSON with --json. */
-async function drift(
-  app: Awaited<ReturnType<typeof buildApp>>,
-  config: Config,
-  what: { target: 'model' | 'portfolio'; id: string; json: boolean },
-): Promise<number> {
+type App = Awaited<ReturnType<typeof buildApp>>;
+type Progress = ReturnType<typeof watchProgress>;
+
+/**
+ * A request to the app's own /api/v1 routes, never leaving the process: its JSON answer, or null once
+ * its error is printed on stderr (after the progress output has stopped). The command line acts with the operator's configuration: with
+ * API_KEYS set, one of them authorises the request.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: the route's JSON answer as JSON.parse gives it, read by its printer
+async function inject(app: App, config: Config, method: 'GET' | 'POST', path: string, progress: Progress): Promise<any> {
   const key = config.apiKeys[0];
-  const res = await app.inject({
-    method: 'GET',
-    url: `/api/v1/${what.target}/${encodeURIComponent(what.id)}/drift${what.target === 'model' ? '?sort_by=-total_drift' : ''}`,
-    headers: key === undefined ? {} : { authorization: `Bearer ${key}` },
-  });
+  const res = await app.inject({ method, url: `/api/v1/${path}`, headers: key === undefined ? {} : { authorization: `Bearer ${key}` } });
+  progress.stop();
   const body = JSON.parse(res.body);
-  if (res.statusCode !== 200) {
-    process.stderr.write(`${JSON.stringify(body, null, 2)}\n`);
-    return 1;
-  }
+  if (res.statusCode === 200) return body;
+  process.stderr.write(`${JSON.stringify(body, null, 2)}\n`);
+  return null;
+}
+
+/** A drift report through the app's own route (nothing stored): a table, or the JSON with --json. */
+async function drift(app: App, config: Config, what: { target: 'model' | 'portfolio'; id: string; json: boolean }, progress: Progress) {
+  const path = `${what.target}/${encodeURIComponent(what.id)}/drift${what.target === 'model' ? '?sort_by=-total_drift' : ''}`;
+  const body = await inject(app, config, 'GET', path, progress);
+  if (body === null) return 1;
   const text = what.json ? JSON.stringify(body, null, 2) : what.target === 'model' ? modelDriftTable(body) : portfolioDriftTable(body);
   process.stdout.write(`${text}\n`);
   return 0;
@@ -201,12 +197,7 @@ async function migrate(config: Config, logger: Logger, what: { dryRun: boolean; 
   });
   try {
     await client.connect();
-    const migrator = createMigrator(client.db(config.mongodb.dbName), {
-      holder: config.schedule.replicaId,
-      clock: systemClock,
-      log: logger,
-      skewMs: config.schedule.clockSkewMs,
-    });
+    const migrator = configuredMigrator(client.db(config.mongodb.dbName), config, logger);
     const busy = 'Another process holds the migration lock (migrations are running); nothing was done\n';
     if (what.rollback) {
       const result = await migrator.rollback();

@@ -6,9 +6,8 @@ import type { Logger } from 'pino';
 import { buildApp } from './app.js';
 import { type Config, ConfigError, loadConfig, loadDotEnv } from './config.js';
 import { type DevDatabase, withDevDatabaseIfUnset } from './dev-database.js';
-import { systemClock } from './domain/clock.js';
 import { createLogger } from './logger.js';
-import { createMigrator } from './modules/migrations/runner.js';
+import { configuredMigrator } from './modules/migrations/runner.js';
 import { isDatabaseUnavailable } from './plugins/mongo.js';
 import { telemetry } from './telemetry/state.js';
 
@@ -34,13 +33,7 @@ function startupFailure(error: unknown, config: Config): string {
  * step that could not convert everything is logged and stays pending.
  */
 async function migrateAtStartup(app: FastifyInstance, config: Config, logger: Logger): Promise<void> {
-  const migrator = createMigrator(app.mongo.db, {
-    holder: config.schedule.replicaId,
-    clock: systemClock,
-    log: logger,
-    skewMs: config.schedule.clockSkewMs,
-  });
-  const run = await migrator.run();
+  const run = await configuredMigrator(app.mongo.db, config, logger).run();
   if (!run.locked) logger.info('another replica holds the migration lock: it runs the pending migrations');
   else if (!run.ok)
     logger.error(

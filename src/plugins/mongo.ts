@@ -29,10 +29,27 @@ import {
   MongoClient,
   MongoNetworkError,
   MongoNotConnectedError,
+  MongoServerError,
   MongoServerSelectionError,
   MongoTopologyClosedError,
 } from 'mongodb';
 import { createIndexHealth, type IndexHealth } from './index-health.js';
+
+/** A duplicate key (E11000): a unique index refused the write. */
+export function isDuplicateKey(error: unknown): boolean {
+  return error instanceof MongoServerError && error.code === 11000;
+}
+
+/** Runs an insert; false when a unique index refused it (a document with its key is there already). */
+export async function inserted(write: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await write();
+    return true;
+  } catch (error) {
+    if (isDuplicateKey(error)) return false;
+    throw error;
+  }
+}
 
 /**
  * True when the error (or what it wraps) says MongoDB could not be reached:

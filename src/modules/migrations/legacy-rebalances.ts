@@ -22,7 +22,8 @@
 // numbers or strings (not what Beanie writes, accepted all the same) are
 // converted, exactly, from their decimal spelling.
 import { createHash } from 'node:crypto';
-import { type Collection, type Db, Decimal128, type Document, Long, MongoServerError, ObjectId } from 'mongodb';
+import { type Collection, type Db, Decimal128, type Document, Long, ObjectId } from 'mongodb';
+import { inserted } from '../../plugins/mongo.js';
 import { REBALANCE_PORTFOLIOS, REBALANCES } from '../rebalancing/repository.js';
 
 export const REBALANCES_LEGACY = 'rebalances_legacy';
@@ -187,17 +188,6 @@ export function convertLegacy(legacy: Document): Converted {
   return { header, portfolios, positions };
 }
 
-/** False when a document with one of these _ids is there already (a run cut short wrote it). */
-async function inserted(write: () => Promise<unknown>): Promise<boolean> {
-  try {
-    await write();
-    return true;
-  } catch (error) {
-    if (error instanceof MongoServerError && error.code === 11000) return false;
-    throw error;
-  }
-}
-
 /**
  * Legacy documents in _id order, one query read a few documents at a time
  * (each may be large). A document converted while the cursor is open no longer
@@ -235,7 +225,7 @@ export async function convertLegacyRebalances(db: Db, options: ConvertOptions): 
     }
     if (!options.dryRun) {
       const id = legacy._id as ObjectId;
-      // Inserts first; replaces (or clears, then inserts) only what a cut-short run left behind.
+      // Inserts first; replaces (or clears, then inserts) only what a cut-short run left behind (a duplicate _id).
       if (!(await inserted(() => backup.insertOne(legacy)))) await backup.replaceOne({ _id: id }, legacy);
       for (let i = 0; i < converted.portfolios.length; i += batchSize) {
         const batch = converted.portfolios.slice(i, i + batchSize);

@@ -3,10 +3,10 @@
 // portfolio id, so two models can never both insert a claim for it: the unique
 // _id index decides the race atomically on MongoDB and on the embedded server
 // alike (which has no multikey unique indexes and no transaction write conflicts).
-import { type Collection, type Db, MongoServerError, type ObjectId } from 'mongodb';
+import type { Collection, Db, ObjectId } from 'mongodb';
 import { ConflictError, type ErrorDetail } from '../../domain/errors.js';
 import { toObjectId } from '../../domain/ids.js';
-import type { IndexSpec } from '../../plugins/mongo.js';
+import { type IndexSpec, isDuplicateKey } from '../../plugins/mongo.js';
 import type { Model, ModelRepository } from './repository.js';
 
 interface ClaimDocument {
@@ -29,8 +29,6 @@ export const claimIndexes: IndexSpec[] = [
  * gone, or its creation never finished).
  */
 const ABANDONED_AFTER_MS = 30_000;
-
-const isDuplicateKey = (error: unknown) => error instanceof MongoServerError && error.code === 11000;
 
 export function createPortfolioClaims(db: Db, models: ModelRepository) {
   const claims: Collection<ClaimDocument> = db.collection<ClaimDocument>(PORTFOLIO_CLAIMS);
