@@ -3,6 +3,7 @@
 // stdout as a summary table or the full JSON.
 import cliProgress from 'cli-progress';
 import { type ProgressRegistry, type ProgressSnapshot, rateOf } from './modules/rebalancing/progress.js';
+import type { toCycleDto } from './modules/scheduling/routes.js';
 
 interface Writable {
   write(text: string): unknown;
@@ -124,23 +125,8 @@ export function printAnswer(stream: Writable, answer: RebalanceAnswer | Rebalanc
   );
 }
 
-interface CycleAnswer {
-  cycle_id: string;
-  status: string;
-  models: number;
-  portfolios: number;
-  infeasible_portfolios: number;
-  /** Left untraded by REBALANCE_TRIGGER=threshold (absent from records made before issue 18). */
-  in_band_portfolios?: number;
-  upstream_failures: number;
-  orders_submitted: number;
-  orders_failed: number;
-  rebalance_ids: string[];
-  errors: string[];
-}
-
 /** A cycle's record as a few lines, or as JSON. */
-export function printCycle(stream: Writable, cycle: CycleAnswer, output: 'summary' | 'json'): void {
+export function printCycle(stream: Writable, cycle: ReturnType<typeof toCycleDto>, output: 'summary' | 'json'): void {
   if (output === 'json') {
     stream.write(`${JSON.stringify(cycle, null, 2)}\n`);
     return;
@@ -149,7 +135,7 @@ export function printCycle(stream: Writable, cycle: CycleAnswer, output: 'summar
     ['cycle', cycle.cycle_id],
     ['status', cycle.status],
     ['models', String(cycle.models)],
-    ['portfolios', `${cycle.portfolios} (${cycle.infeasible_portfolios} infeasible, ${cycle.in_band_portfolios ?? 0} in band)`],
+    ['portfolios', `${cycle.portfolios} (${cycle.infeasible_portfolios} infeasible, ${cycle.in_band_portfolios} in band)`],
     ['orders', `${cycle.orders_submitted} submitted, ${cycle.orders_failed} not taken`],
     ['upstream failures', String(cycle.upstream_failures)],
     ['rebalances', cycle.rebalance_ids.join(', ') || '-'],
