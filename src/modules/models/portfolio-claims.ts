@@ -6,7 +6,7 @@
 import type { Collection, Db, ObjectId } from 'mongodb';
 import { ConflictError, type ErrorDetail } from '../../domain/errors.js';
 import { toObjectId } from '../../domain/ids.js';
-import { type IndexSpec, isDuplicateKey } from '../../plugins/mongo.js';
+import { type IndexSpec, inserted } from '../../plugins/mongo.js';
 import type { Model, ModelRepository } from './repository.js';
 
 interface ClaimDocument {
@@ -47,22 +47,13 @@ export function createPortfolioClaims(db: Db, models: ModelRepository) {
       claimed_at: now,
     });
     if (ids.length === 0) return [];
-    try {
-      await claims.insertMany(ids.map(doc));
-      return [];
-    } catch (error) {
-      if (!isDuplicateKey(error)) throw error;
-    }
+    if (await inserted(() => claims.insertMany(ids.map(doc)))) return [];
     // Someone raced us: find out claim by claim which ones are ours.
     const lost: string[] = [];
     for (const id of ids) {
-      try {
-        await claims.insertOne(doc(id));
-      } catch (error) {
-        if (!isDuplicateKey(error)) throw error;
-        const existing = await claims.findOne({ _id: id });
-        if (existing === null || !existing.model_id.equals(toObjectId(modelId))) lost.push(id);
-      }
+      if (await inserted(() => claims.insertOne(doc(id)))) continue;
+      const existing = await claims.findOne({ _id: id });
+      if (existing === null || !existing.model_id.equals(toObjectId(modelId))) lost.push(id);
     }
     return lost;
   }
