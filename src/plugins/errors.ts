@@ -7,7 +7,7 @@ import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } fr
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { AppError, type ErrorCode, type ErrorDetail } from '../domain/errors.js';
-import { dottedPath, type PathSegment, readablePath, summarise } from '../domain/validation.js';
+import { detail, type PathSegment, summarise } from '../domain/validation.js';
 import { isDatabaseUnavailable } from './mongo.js';
 
 const SUBJECTS: Record<string, string> = {
@@ -34,11 +34,7 @@ function validationDetails(items: readonly ValidationItem[], context: string | u
     const predicate = item.message ?? 'is invalid';
     const keys = item.params?.keys;
     const fields = Array.isArray(keys) && predicate === 'is not a known field' ? (keys as string[]) : [undefined];
-    for (const field of fields) {
-      const full = field === undefined ? path : [...path, field];
-      const name = readablePath(full);
-      details.push({ path: dottedPath(full), message: `${name === '' ? subject : name} ${predicate}` });
-    }
+    for (const field of fields) details.push(detail(field === undefined ? path : [...path, field], predicate, subject));
   }
   return details;
 }
