@@ -43,9 +43,7 @@ async function startContainer(): Promise<DevDatabase | undefined> {
   return {
     uri: `${container.getConnectionString()}?directConnection=true`,
     kind: 'container',
-    stop: async () => {
-      await container.stop();
-    },
+    stop: () => container.stop().then(() => undefined),
   };
 }
 

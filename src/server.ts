@@ -110,8 +110,7 @@ async function main(): Promise<void> {
     logger.info('shut down cleanly');
     process.exit(0);
   };
-  process.on('SIGTERM', (signal) => void shutdown(signal));
-  process.on('SIGINT', (signal) => void shutdown(signal));
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => void shutdown(signal));
 
   try {
     await app.listen({ port: config.port, host: config.host });

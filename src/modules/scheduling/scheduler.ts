@@ -52,17 +52,12 @@ export function createScheduler(deps: SchedulerDeps) {
     currentId = id;
     log.info({ cycleId: id, tick, replica }, 'rebalance cycle started');
     let lost = false;
-    const renewal = setInterval(
-      () => {
-        lease.renew(id).then(
-          (held) => {
-            if (!held) lost = true;
-          },
-          (error: unknown) => log.warn({ err: error }, 'cycle lease renewal failed'),
-        );
-      },
-      Math.max(100, Math.floor(deps.leaseTtlMs / 3)),
-    );
+    const renew = () =>
+      lease.renew(id).then(
+        (held) => void (lost ||= !held),
+        (error: unknown) => log.warn({ err: error }, 'cycle lease renewal failed'),
+      );
+    const renewal = setInterval(renew, Math.max(100, Math.floor(deps.leaseTtlMs / 3)));
     // Progress: recorded as each model begins and ends, and in between from the model's rebalance under way.
     let reached: CycleProgress | null = null;
     let currentModel: string | null = null;
