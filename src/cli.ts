@@ -9,7 +9,6 @@
 //   order-generation drift model|portfolio <id> [--summary | --json]  drift report: a table, worst first, or the JSON
 // Exit codes: 0 done; 1 failed (the error in the one error shape on stderr); 2 bad arguments.
 import { parseArgs } from 'node:util';
-import { MongoClient } from 'mongodb';
 import { type Logger, pino } from 'pino';
 import { buildApp } from './app.js';
 import { modelDriftTable, portfolioDriftTable, printAnswer, printCycle, watchProgress } from './cli-output.js';
@@ -17,6 +16,7 @@ import { type Config, ConfigError, loadConfig, loadDotEnv } from './config.js';
 import { createLogger } from './logger.js';
 import { configuredMigrator } from './modules/migrations/runner.js';
 import { toCycleDto } from './modules/scheduling/routes.js';
+import { mongoClient } from './plugins/mongo.js';
 import { SERVICE_VERSION } from './version.js';
 
 const USAGE = `order-generation ${SERVICE_VERSION}
@@ -190,10 +190,7 @@ async function drift(app: App, config: Config, what: { target: 'model' | 'portfo
 
 /** Exit 0 done (or nothing to do), 1 a step failed or another process holds the lock. */
 async function migrate(config: Config, logger: Logger, what: { dryRun: boolean; rollback: boolean }): Promise<number> {
-  const client = new MongoClient(config.mongodb.uri!, {
-    appName: 'globeco-order-generation-service',
-    serverSelectionTimeoutMS: config.mongodb.timeoutMs,
-  });
+  const client = mongoClient(config.mongodb.uri!, config.mongodb.timeoutMs);
   try {
     await client.connect();
     const migrator = configuredMigrator(client.db(config.mongodb.dbName), config, logger);

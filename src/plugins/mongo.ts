@@ -73,6 +73,10 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   return false;
 }
 
+/** A client of the service's database; operations wait `timeoutMs` for a reachable server (MONGODB_TIMEOUT_MS). */
+export const mongoClient = (uri: string, timeoutMs: number) =>
+  new MongoClient(uri, { appName: 'globeco-order-generation-service', serverSelectionTimeoutMS: timeoutMs });
+
 export interface IndexSpec {
   readonly collection: string;
   readonly key: IndexSpecification;
@@ -105,10 +109,7 @@ export interface MongoPluginOptions {
 
 export default fp<MongoPluginOptions>(
   async (app, { uri, dbName, timeoutMs, indexes, indexRetrySeconds }) => {
-    const client = new MongoClient(uri, {
-      appName: 'globeco-order-generation-service',
-      serverSelectionTimeoutMS: timeoutMs,
-    });
+    const client = mongoClient(uri, timeoutMs);
     await client.connect();
     const db = client.db(dbName);
     const indexHealth = createIndexHealth(db, indexes, indexRetrySeconds, app.log);

@@ -60,7 +60,7 @@ interface JobDocument {
   model_name: string;
   dry_run: boolean;
   status: JobStatus;
-  progress: { done: number; total: number; infeasible: number };
+  progress: JobProgress;
   started_at: Date;
   ended_at: Date | null;
   trade_date: string;
@@ -189,6 +189,9 @@ export function createRebalanceJobs(deps: JobsDeps) {
   const settledBy = new WeakMap<AbortController, Promise<void>>();
 
   const progressOf = (j: LocalJob): JobProgress => ({ done: j.done, total: j.total, infeasible: j.infeasible });
+
+  const finish = (j: LocalJob, status: JobStatus, error: JobError | null, expiresAt: Date | null) =>
+    jobs.finish(j.id, { status, progress: progressOf(j), ended_at: clock.now(), error, expires_at: expiresAt });
 
   async function beat(): Promise<void> {
     const now = clock.now();
@@ -324,14 +327,7 @@ export function createRebalanceJobs(deps: JobsDeps) {
           async () => {
             const j = job!;
             j.ending = true;
-            const now = clock.now();
-            await jobs.finish(j.id, {
-              status: 'complete',
-              progress: progressOf(j),
-              ended_at: now,
-              error: null,
-              expires_at: j.dryRun ? new Date(now.getTime() + deps.dryRunTtlMs) : null,
-            });
+            await finish(j, 'complete', null, j.dryRun ? new Date(clock.now().getTime() + deps.dryRunTtlMs) : null);
             log.info({ rebalanceId: j.id, ...progressOf(j) }, 'asynchronous rebalance complete');
           },
           async (error: unknown) => {
@@ -348,13 +344,7 @@ export function createRebalanceJobs(deps: JobsDeps) {
             const reason = controller.signal.reason;
             const status: JobStatus =
               reason instanceof RebalanceCancelledError ? 'cancelled' : error instanceof ShuttingDownError ? 'abandoned' : 'failed';
-            await jobs.finish(j.id, {
-              status,
-              progress: progressOf(j),
-              ended_at: clock.now(),
-              error: errorShape(error, correlationId),
-              expires_at: null,
-            });
+            await finish(j, status, errorShape(error, correlationId), null);
             const level = status !== 'failed' ? 'info' : error instanceof AppError ? 'warn' : 'error';
             log[level]({ rebalanceId: j.id, status, err: error, correlation_id: correlationId }, `asynchronous rebalance ${status}`);
           },
