@@ -18,13 +18,9 @@ import type { Model } from './repository.js';
 
 const ModelName = z
   .string()
-  .transform((name) => name.trim())
-  .pipe(
-    z
-      .string()
-      .min(1, { error: 'must have 1 to 255 characters after trimming' })
-      .max(255, { error: 'must have 1 to 255 characters after trimming' }),
-  )
+  .trim()
+  .min(1, { error: 'must have 1 to 255 characters after trimming' })
+  .max(255, { error: 'must have 1 to 255 characters after trimming' })
   .meta({ example: 'Global Balanced' });
 
 export const PositionBody = z
