@@ -172,9 +172,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   });
   await app.register(swagger);
   await app.register(mongo, {
+    ...config.mongodb,
     uri: mongoUri,
-    dbName: config.mongodb.dbName,
-    timeoutMs: config.mongodb.timeoutMs,
     indexes: [...modelIndexes, ...claimIndexes, ...rebalanceIndexes, ...jobIndexes, ...orderIndexes, ...cycleIndexes],
     indexRetrySeconds: Math.ceil(config.maintenance.repairIntervalMs / 1000),
   });

@@ -123,6 +123,9 @@ const countFields = (counts: CycleCounts) => ({
 
 export function createCycleRepository(db: Db) {
   const cycles: Collection<CycleDocument> = db.collection<CycleDocument>(CYCLES);
+  /** Ends a cycle that is still running, saying why. */
+  const endRunning = async (id: string, status: 'interrupted' | 'abandoned', at: Date, why: string) =>
+    void (await cycles.updateOne({ _id: toObjectId(id), status: 'running' }, { $set: { status, ended_at: at, errors: [why] } }));
   return {
     newId: () => new ObjectId().toHexString(),
 
@@ -164,19 +167,9 @@ export function createCycleRepository(db: Db) {
       );
     },
 
-    async interrupt(id: string, at: Date): Promise<void> {
-      await cycles.updateOne(
-        { _id: toObjectId(id), status: 'running' },
-        { $set: { status: 'interrupted', ended_at: at, errors: ['the replica shut down before the cycle finished'] } },
-      );
-    },
+    interrupt: (id: string, at: Date) => endRunning(id, 'interrupted', at, 'the replica shut down before the cycle finished'),
 
-    async abandon(id: string, at: Date): Promise<void> {
-      await cycles.updateOne(
-        { _id: toObjectId(id), status: 'running' },
-        { $set: { status: 'abandoned', ended_at: at, errors: ['its replica stopped renewing the lease (it died or was cut off)'] } },
-      );
-    },
+    abandon: (id: string, at: Date) => endRunning(id, 'abandoned', at, 'its replica stopped renewing the lease (it died or was cut off)'),
 
     async find(id: string): Promise<Cycle | null> {
       const d = await cycles.findOne({ _id: toObjectId(id) });
