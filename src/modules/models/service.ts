@@ -62,13 +62,7 @@ const versionConflict = (id: string, stored: number, sent: number) =>
   new VersionConflictError(`Model ${id} is at version ${stored}, not ${sent}; reload it and try again`);
 
 export function createModelService({ models, claims, clock, log }: ModelServiceDeps) {
-  const notFound = (id: string) => new NotFoundError(`Model ${id} not found`);
-
-  async function load(id: string): Promise<Model> {
-    const model = await models.findById(id);
-    if (model === null) throw notFound(id);
-    return model;
-  }
+  const load = models.get;
 
   /**
    * Read, decide, write with the version read as the guard; on a lost race,
