@@ -112,7 +112,7 @@ export function createJobRepository(db: Db) {
       const docs = await jobs.find({ _id: { $in: ids.map(toObjectId) }, cancel_requested: true }).toArray();
       return docs.map((d) => d._id.toHexString());
     },
-    /** Running jobs not heard of since `before`, except those `live` in this process. */
+    /** Running jobs not heard of since `before` (the caller skips those running in this process). */
     async stale(before: Date): Promise<Job[]> {
       return (await jobs.find({ status: 'running', heartbeat_at: { $lt: before } }).toArray()).map(toJob);
     },
