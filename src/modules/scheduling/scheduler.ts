@@ -54,7 +54,9 @@ export function createScheduler(deps: SchedulerDeps) {
     let lost = false;
     const renew = () =>
       lease.renew(id).then(
-        (held) => void (lost ||= !held),
+        (held) => {
+          if (!held) lost = true;
+        },
         (error: unknown) => log.warn({ err: error }, 'cycle lease renewal failed'),
       );
     const renewal = setInterval(renew, Math.max(100, Math.floor(deps.leaseTtlMs / 3)));
