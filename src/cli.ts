@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { type Logger, pino } from 'pino';
 import { buildApp } from './app.js';
 import { modelDriftTable, portfolioDriftTable, printAnswer, printCycle, watchProgress } from './cli-output.js';
-import { type Config, ConfigError, loadConfig, loadDotEnv } from './config.js';
+import { type Config, loadEnvironment } from './config.js';
 import { createLogger } from './logger.js';
 import { configuredMigrator } from './modules/migrations/runner.js';
 import { toCycleDto } from './modules/scheduling/routes.js';
@@ -105,17 +105,10 @@ function command(argv: string[]): Command {
 
 async function main(): Promise<void> {
   const what = command(process.argv.slice(2));
-  loadDotEnv();
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(2);
-    }
-    throw error;
-  }
+  const config = loadEnvironment((error) => {
+    process.stderr.write(`${error.message}\n`);
+    return process.exit(2);
+  });
   // Logs go to stderr: stdout carries only the JSON answer. Quieter than the server by default.
   const logger = createLogger({ logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel }, pino.destination(2));
   for (const warning of config.warnings) logger.warn(warning);

@@ -565,8 +565,16 @@ function telemetryOf(otel: Config['otel']): TelemetrySettings {
   };
 }
 
-/** Reads a `.env` file into process.env (without overriding what is set), outside production. */
-export function loadDotEnv(path = '.env'): void {
-  if (process.env.NODE_ENV === 'production' || !existsSync(path)) return;
-  process.loadEnvFile(path);
+/**
+ * Reads a `.env` file into process.env (without overriding what is set) outside production,
+ * then the configuration; a ConfigError is handed to `invalid`.
+ */
+export function loadEnvironment<T>(invalid: (error: ConfigError) => T): Config | T {
+  if (process.env.NODE_ENV !== 'production' && existsSync('.env')) process.loadEnvFile('.env');
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) return invalid(error);
+    throw error;
+  }
 }

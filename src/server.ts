@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { MongoError } from 'mongodb';
 import type { Logger } from 'pino';
 import { buildApp } from './app.js';
-import { type Config, ConfigError, loadConfig, loadDotEnv } from './config.js';
+import { type Config, loadEnvironment } from './config.js';
 import { type DevDatabase, withDevDatabaseIfUnset } from './dev-database.js';
 import { createLogger } from './logger.js';
 import { configuredMigrator } from './modules/migrations/runner.js';
@@ -46,17 +46,10 @@ async function migrateAtStartup(app: FastifyInstance, config: Config, logger: Lo
 const CLOSE_MS = 5000;
 
 async function main(): Promise<void> {
-  loadDotEnv();
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${JSON.stringify({ level: 'fatal', msg: error.message, problems: error.problems })}\n`);
-      process.exit(1);
-    }
-    throw error;
-  }
+  let config = loadEnvironment((error) => {
+    process.stderr.write(`${JSON.stringify({ level: 'fatal', msg: error.message, problems: error.problems })}\n`);
+    return process.exit(1);
+  });
   const logger = createLogger(config);
   if ((config.telemetry.traces !== 'none' || config.telemetry.metrics !== 'none') && telemetry.stop === undefined) {
     logger.warn(
