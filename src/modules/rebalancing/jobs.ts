@@ -8,7 +8,7 @@
 // asynchronous dry run keeps its portfolios under its own id, without a
 // header, for REBALANCE_DRY_RUN_TTL_MS after it completes.
 import { hostname } from 'node:os';
-import { type Collection, type Db, ObjectId } from 'mongodb';
+import { type Collection, type Db, type Filter, ObjectId } from 'mongodb';
 import type { Logger } from 'pino';
 import type { Clock } from '../../domain/clock.js';
 import { AppError } from '../../domain/errors.js';
@@ -90,6 +90,10 @@ const toJob = (d: JobDocument): Job => ({
 
 export function createJobRepository(db: Db) {
   const jobs: Collection<JobDocument> = db.collection<JobDocument>(REBALANCE_JOBS);
+  const idsOf = async (filter: Filter<JobDocument>) => (await jobs.find(filter).toArray()).map((d) => d._id.toHexString());
+  /** Sets fields of a job still running; false when it is not (any more). */
+  const setIfRunning = async (id: string, set: Partial<JobDocument>) =>
+    (await jobs.updateOne({ _id: toObjectId(id), status: 'running' }, { $set: set })).matchedCount === 1;
   return {
     insert: async (doc: JobDocument) => void (await jobs.insertOne(doc)),
     async find(id: string): Promise<Job | null> {
@@ -97,21 +101,12 @@ export function createJobRepository(db: Db) {
       return d === null ? null : toJob(d);
     },
     /** Records progress and that the owner is alive; false when the job is no longer running (marked abandoned meanwhile). */
-    async heartbeat(id: string, progress: JobProgress, at: Date): Promise<boolean> {
-      const r = await jobs.updateOne({ _id: toObjectId(id), status: 'running' }, { $set: { progress: { ...progress }, heartbeat_at: at } });
-      return r.matchedCount === 1;
-    },
+    heartbeat: (id: string, progress: JobProgress, at: Date) => setIfRunning(id, { progress: { ...progress }, heartbeat_at: at }),
     async finish(id: string, set: Pick<JobDocument, 'status' | 'progress' | 'ended_at' | 'error' | 'expires_at'>): Promise<void> {
       await jobs.updateOne({ _id: toObjectId(id) }, { $set: set });
     },
-    async requestCancel(id: string): Promise<boolean> {
-      const r = await jobs.updateOne({ _id: toObjectId(id), status: 'running' }, { $set: { cancel_requested: true } });
-      return r.matchedCount === 1;
-    },
-    async cancelRequested(ids: readonly string[]): Promise<string[]> {
-      const docs = await jobs.find({ _id: { $in: ids.map(toObjectId) }, cancel_requested: true }).toArray();
-      return docs.map((d) => d._id.toHexString());
-    },
+    requestCancel: (id: string) => setIfRunning(id, { cancel_requested: true }),
+    cancelRequested: (ids: readonly string[]) => idsOf({ _id: { $in: ids.map(toObjectId) }, cancel_requested: true }),
     /** Running jobs not heard of since `before` (the caller skips those running in this process). */
     async stale(before: Date): Promise<Job[]> {
       return (await jobs.find({ status: 'running', heartbeat_at: { $lt: before } }).toArray()).map(toJob);
@@ -124,9 +119,7 @@ export function createJobRepository(db: Db) {
       );
       return r.modifiedCount === 1;
     },
-    async expiredDryRuns(now: Date): Promise<string[]> {
-      return (await jobs.find({ dry_run: true, expires_at: { $lt: now } }).toArray()).map((d) => d._id.toHexString());
-    },
+    expiredDryRuns: (now: Date) => idsOf({ dry_run: true, expires_at: { $lt: now } }),
     /**
      * The ids among these whose portfolio documents are not leftovers: asynchronous dry runs (no header by
      * design, removed when they expire; complete ones only) and rebalances still running on some replica (by their heartbeat).
@@ -134,10 +127,9 @@ export function createJobRepository(db: Db) {
     async kept(ids: readonly string[]): Promise<Set<string>> {
       if (ids.length === 0) return new Set();
       // A failed, cancelled or abandoned dry run's documents are leftovers like any other (nothing removes them at expiry).
-      const docs = await jobs
-        .find({ _id: { $in: ids.map(toObjectId) }, $or: [{ dry_run: true, status: 'complete' }, { status: 'running' }] })
-        .toArray();
-      return new Set(docs.map((d) => d._id.toHexString()));
+      return new Set(
+        await idsOf({ _id: { $in: ids.map(toObjectId) }, $or: [{ dry_run: true, status: 'complete' }, { status: 'running' }] }),
+      );
     },
     remove: async (id: string) => void (await jobs.deleteOne({ _id: toObjectId(id) })),
   };
