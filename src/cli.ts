@@ -1,13 +1,8 @@
 #!/usr/bin/env node
-// The operations entry: the same app as the server, built without listening.
-//   order-generation --once                                  one rebalance cycle now (Kubernetes CronJob)
-//   order-generation rebalance model <model_id> [--dry-run]    the RebalanceDTO[] as JSON, or a summary table
-//   order-generation rebalance portfolio <id> [--dry-run]      the RebalanceDTO as JSON, or a summary table
-// It works on the service's database (MONGODB_URI), never on a private one. Progress goes to stderr: a bar on a
-// terminal, plain lines otherwise; --summary prints a table, --json the full answer (the default off a terminal).
-//   order-generation migrate [--dry-run | --rollback]          database migrations; print the report as JSON
-//   order-generation drift model|portfolio <id> [--summary | --json]  drift report: a table, worst first, or the JSON
-// Exit codes: 0 done; 1 failed (the error in the one error shape on stderr); 2 bad arguments.
+// The operations entry (the commands: USAGE below): the same app as the server, built without listening,
+// on the service's database (MONGODB_URI), never on a private one. Progress goes to stderr: a bar on a
+// terminal, plain lines otherwise. Exit codes: 0 done; 1 failed (the error in the one error shape on
+// stderr); 2 bad arguments.
 import { parseArgs } from 'node:util';
 import { type Logger, pino } from 'pino';
 import { buildApp } from './app.js';
