@@ -202,17 +202,18 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     await Promise.all([upstreams.close(), optimizer.close()]);
   });
 
+  // What every service is made with.
+  const shared = { clock, log: logger };
   const models = createModelRepository(app.mongo.db, app.mongo.indexes);
   const claims = createPortfolioClaims(app.mongo.db, models);
-  const modelService = createModelService({ models, claims, clock, log: logger });
+  const modelService = createModelService({ models, claims, ...shared });
   const rebalances = createRebalanceRepository(app.mongo.db);
   const restrictions = createRestrictionRepository(app.mongo.db, clock);
   const orderService = createOrderService({
     rebalances,
     orders: createOrderRepository(app.mongo.db),
     upstreams,
-    clock,
-    log: logger,
+    ...shared,
     onOrders: app.metrics.orders,
   });
   const progress = createProgressRegistry();
@@ -225,8 +226,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     upstreams,
     optimizer,
     restrictions,
-    clock,
-    log: logger,
+    ...shared,
     concurrency: config.rebalanceConcurrency,
     observer: app.metrics.rebalancing,
     progress,
@@ -243,8 +243,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     service: rebalanceService,
     jobs: createJobRepository(app.mongo.db),
     rebalances,
-    clock,
-    log: logger,
+    ...shared,
     replica: config.schedule.replicaId,
     ...config.jobs,
   });
@@ -258,8 +257,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     lease: lease('rebalance-cycle', config.schedule.leaseTtlMs),
     replica: config.schedule.replicaId,
     ...config.schedule,
-    clock,
-    log: logger,
+    ...shared,
     onCycleEnd: app.metrics.cycle,
     progress,
     progressEveryMs: config.jobs.heartbeatMs,
@@ -275,8 +273,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     indexes: app.mongo.indexes,
     lease: lease('maintenance-sweep', SWEEP_LEASE_TTL_MS),
     spoolDir,
-    clock,
-    log: logger,
+    ...shared,
   });
   app.decorate('maintenance', maintenance);
   // Cycles stop first (within the grace period), then the connections they use close.
