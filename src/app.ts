@@ -172,9 +172,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   });
   await app.register(swagger);
   await app.register(mongo, {
+    ...config.mongodb,
     uri: mongoUri,
-    dbName: config.mongodb.dbName,
-    timeoutMs: config.mongodb.timeoutMs,
     indexes: [...modelIndexes, ...claimIndexes, ...rebalanceIndexes, ...jobIndexes, ...orderIndexes, ...cycleIndexes],
     indexRetrySeconds: Math.ceil(config.maintenance.repairIntervalMs / 1000),
   });
@@ -203,17 +202,18 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     await Promise.all([upstreams.close(), optimizer.close()]);
   });
 
+  // What every service is made with.
+  const shared = { clock, log: logger };
   const models = createModelRepository(app.mongo.db, app.mongo.indexes);
   const claims = createPortfolioClaims(app.mongo.db, models);
-  const modelService = createModelService({ models, claims, clock, log: logger });
+  const modelService = createModelService({ models, claims, ...shared });
   const rebalances = createRebalanceRepository(app.mongo.db);
   const restrictions = createRestrictionRepository(app.mongo.db, clock);
   const orderService = createOrderService({
     rebalances,
     orders: createOrderRepository(app.mongo.db),
     upstreams,
-    clock,
-    log: logger,
+    ...shared,
     onOrders: app.metrics.orders,
   });
   const progress = createProgressRegistry();
@@ -226,8 +226,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     upstreams,
     optimizer,
     restrictions,
-    clock,
-    log: logger,
+    ...shared,
     concurrency: config.rebalanceConcurrency,
     observer: app.metrics.rebalancing,
     progress,
@@ -244,31 +243,21 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     service: rebalanceService,
     jobs: createJobRepository(app.mongo.db),
     rebalances,
-    clock,
-    log: logger,
+    ...shared,
     replica: config.schedule.replicaId,
-    heartbeatMs: config.jobs.heartbeatMs,
-    staleMs: config.jobs.staleMs,
-    dryRunTtlMs: config.jobs.dryRunTtlMs,
+    ...config.jobs,
   });
   const cycles = createCycleRepository(app.mongo.db);
+  const lease = (name: string, ttlMs: number) =>
+    createLease(app.mongo.db, clock, { name, holder: config.schedule.replicaId, ttlMs, skewMs: config.schedule.clockSkewMs });
   const scheduler = createScheduler({
     models,
     rebalancing: rebalanceService,
     cycles,
-    lease: createLease(app.mongo.db, clock, {
-      name: 'rebalance-cycle',
-      holder: config.schedule.replicaId,
-      ttlMs: config.schedule.leaseTtlMs,
-      skewMs: config.schedule.clockSkewMs,
-    }),
+    lease: lease('rebalance-cycle', config.schedule.leaseTtlMs),
     replica: config.schedule.replicaId,
-    cron: config.schedule.cron,
-    timeZone: config.schedule.timeZone,
-    leaseTtlMs: config.schedule.leaseTtlMs,
-    trigger: config.schedule.trigger,
-    clock,
-    log: logger,
+    ...config.schedule,
+    ...shared,
     onCycleEnd: app.metrics.cycle,
     progress,
     progressEveryMs: config.jobs.heartbeatMs,
@@ -277,22 +266,14 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   const spoolDir = config.maintenance.spoolDir ?? tmpdir();
   await mkdir(spoolDir, { recursive: true });
   const maintenance = createSweeper({
+    ...config.maintenance,
     rebalances,
     rebalancing: rebalanceService,
     jobs,
     indexes: app.mongo.indexes,
-    lease: createLease(app.mongo.db, clock, {
-      name: 'maintenance-sweep',
-      holder: config.schedule.replicaId,
-      ttlMs: SWEEP_LEASE_TTL_MS,
-      skewMs: config.schedule.clockSkewMs,
-    }),
+    lease: lease('maintenance-sweep', SWEEP_LEASE_TTL_MS),
     spoolDir,
-    clock,
-    log: logger,
-    intervalMs: config.maintenance.sweepIntervalMs,
-    minAgeMs: config.maintenance.sweepMinAgeMs,
-    repairIntervalMs: config.maintenance.repairIntervalMs,
+    ...shared,
   });
   app.decorate('maintenance', maintenance);
   // Cycles stop first (within the grace period), then the connections they use close.

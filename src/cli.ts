@@ -1,24 +1,17 @@
 #!/usr/bin/env node
-// The operations entry: the same app as the server, built without listening.
-//   order-generation --once                                  one rebalance cycle now (Kubernetes CronJob)
-//   order-generation rebalance model <model_id> [--dry-run]    the RebalanceDTO[] as JSON, or a summary table
-//   order-generation rebalance portfolio <id> [--dry-run]      the RebalanceDTO as JSON, or a summary table
-// It works on the service's database (MONGODB_URI), never on a private one. Progress goes to stderr: a bar on a
-// terminal, plain lines otherwise; --summary prints a table, --json the full answer (the default off a terminal).
-//   order-generation migrate [--dry-run | --rollback]          database migrations; print the report as JSON
-//   order-generation drift model|portfolio <id> [--summary | --json]  drift report: a table, worst first, or the JSON
-// Exit codes: 0 done; 1 failed (the error in the one error shape on stderr); 2 bad arguments.
+// The operations entry (the commands: USAGE below): the same app as the server, built without listening,
+// on the service's database (MONGODB_URI), never on a private one. Progress goes to stderr: a bar on a
+// terminal, plain lines otherwise. Exit codes: 0 done; 1 failed (the error in the one error shape on
+// stderr); 2 bad arguments.
 import { parseArgs } from 'node:util';
-import { MongoClient } from 'mongodb';
 import { type Logger, pino } from 'pino';
 import { buildApp } from './app.js';
-import { printAnswer, printCycle, watchProgress } from './cli-output.js';
-import { type Config, ConfigError, loadConfig, loadDotEnv } from './config.js';
-import { systemClock } from './domain/clock.js';
+import { modelDriftTable, portfolioDriftTable, printAnswer, printCycle, watchProgress } from './cli-output.js';
+import { type Config, loadEnvironment } from './config.js';
 import { createLogger } from './logger.js';
-import { modelDriftTable, portfolioDriftTable } from './modules/drift/table.js';
-import { createMigrator } from './modules/migrations/runner.js';
+import { configuredMigrator } from './modules/migrations/runner.js';
 import { toCycleDto } from './modules/scheduling/routes.js';
+import { mongoClient } from './plugins/mongo.js';
 import { SERVICE_VERSION } from './version.js';
 
 const USAGE = `order-generation ${SERVICE_VERSION}
@@ -107,17 +100,10 @@ function command(argv: string[]): Command {
 
 async function main(): Promise<void> {
   const what = command(process.argv.slice(2));
-  loadDotEnv();
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(2);
-    }
-    throw error;
-  }
+  const config = loadEnvironment((error) => {
+    process.stderr.write(`${error.message}\n`);
+    return process.exit(2);
+  });
   // Logs go to stderr: stdout carries only the JSON answer. Quieter than the server by default.
   const logger = createLogger({ logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel }, pino.destination(2));
   for (const warning of config.warnings) logger.warn(warning);
@@ -147,22 +133,12 @@ async function main(): Promise<void> {
         code = cycle.status === 'succeeded' ? 0 : 1;
       }
     } else if (what.kind === 'drift') {
-      code = await drift(app, config, what);
+      code = await drift(app, config, what, progress);
     } else {
-      // The command line acts with the operator's configuration: with API_KEYS set, one of
-      // them authorises this request, which never leaves the process.
-      const key = config.apiKeys[0];
-      const res = await app.inject({
-        method: 'POST',
-        url: `/api/v1/${what.target}/${encodeURIComponent(what.id)}/rebalance${what.dryRun ? '?dry_run=true' : ''}`,
-        headers: key === undefined ? {} : { authorization: `Bearer ${key}` },
-      });
-      progress.stop();
-      if (res.statusCode === 200) printAnswer(process.stdout, JSON.parse(res.body), what.output);
-      else {
-        process.stderr.write(`${JSON.stringify(JSON.parse(res.body), null, 2)}\n`);
-        code = 1;
-      }
+      const path = `${what.target}/${encodeURIComponent(what.id)}/rebalance${what.dryRun ? '?dry_run=true' : ''}`;
+      const res = await inject(app, config, 'POST', path, progress);
+      if (res === null) code = 1;
+      else printAnswer(process.stdout, res, what.output);
     }
   } finally {
     progress.stop();
@@ -171,23 +147,30 @@ async function main(): Promise<void> {
   process.exit(code);
 }
 
-/** A drift report through the app's own route (nothing stored): a table, or the JSON with --json. */
-async function drift(
-  app: Awaited<ReturnType<typeof buildApp>>,
-  config: Config,
-  what: { target: 'model' | 'portfolio'; id: string; json: boolean },
-): Promise<number> {
+type App = Awaited<ReturnType<typeof buildApp>>;
+type Progress = ReturnType<typeof watchProgress>;
+
+/**
+ * A request to the app's own /api/v1 routes, never leaving the process: its JSON answer, or null once
+ * its error is printed on stderr (after the progress output has stopped). The command line acts with the operator's configuration: with
+ * API_KEYS set, one of them authorises the request.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: the route's JSON answer as JSON.parse gives it, read by its printer
+async function inject(app: App, config: Config, method: 'GET' | 'POST', path: string, progress: Progress): Promise<any> {
   const key = config.apiKeys[0];
-  const res = await app.inject({
-    method: 'GET',
-    url: `/api/v1/${what.target}/${encodeURIComponent(what.id)}/drift${what.target === 'model' ? '?sort_by=-total_drift' : ''}`,
-    headers: key === undefined ? {} : { authorization: `Bearer ${key}` },
-  });
+  const res = await app.inject({ method, url: `/api/v1/${path}`, headers: key === undefined ? {} : { authorization: `Bearer ${key}` } });
+  progress.stop();
   const body = JSON.parse(res.body);
-  if (res.statusCode !== 200) {
-    process.stderr.write(`${JSON.stringify(body, null, 2)}\n`);
-    return 1;
-  }
+  if (res.statusCode === 200) return body;
+  process.stderr.write(`${JSON.stringify(body, null, 2)}\n`);
+  return null;
+}
+
+/** A drift report through the app's own route (nothing stored): a table, or the JSON with --json. */
+async function drift(app: App, config: Config, what: { target: 'model' | 'portfolio'; id: string; json: boolean }, progress: Progress) {
+  const path = `${what.target}/${encodeURIComponent(what.id)}/drift${what.target === 'model' ? '?sort_by=-total_drift' : ''}`;
+  const body = await inject(app, config, 'GET', path, progress);
+  if (body === null) return 1;
   const text = what.json ? JSON.stringify(body, null, 2) : what.target === 'model' ? modelDriftTable(body) : portfolioDriftTable(body);
   process.stdout.write(`${text}\n`);
   return 0;
@@ -195,18 +178,10 @@ async function drift(
 
 /** Exit 0 done (or nothing to do), 1 a step failed or another process holds the lock. */
 async function migrate(config: Config, logger: Logger, what: { dryRun: boolean; rollback: boolean }): Promise<number> {
-  const client = new MongoClient(config.mongodb.uri!, {
-    appName: 'globeco-order-generation-service',
-    serverSelectionTimeoutMS: config.mongodb.timeoutMs,
-  });
+  const client = mongoClient(config.mongodb.uri!, config.mongodb.timeoutMs);
   try {
     await client.connect();
-    const migrator = createMigrator(client.db(config.mongodb.dbName), {
-      holder: config.schedule.replicaId,
-      clock: systemClock,
-      log: logger,
-      skewMs: config.schedule.clockSkewMs,
-    });
+    const migrator = configuredMigrator(client.db(config.mongodb.dbName), config, logger);
     const busy = 'Another process holds the migration lock (migrations are running); nothing was done\n';
     if (what.rollback) {
       const result = await migrator.rollback();

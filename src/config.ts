@@ -26,6 +26,14 @@ const mongoUri = z
 
 const pythonLogLevels: Record<string, string> = { warning: 'warn', critical: 'fatal' };
 
+// Any case, and the Python service's names (INFO, WARNING, CRITICAL), so its ConfigMap carries over.
+const logLevel = z.preprocess(
+  (value) => (typeof value === 'string' ? (pythonLogLevels[value.trim().toLowerCase()] ?? value.trim().toLowerCase()) : value),
+  z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+    error: 'must be one of fatal, error, warn, info, debug, trace, silent (any case; WARNING and CRITICAL also read)',
+  }),
+);
+
 const telemetryExporter = z.enum(['otlp', 'console', 'none'], { error: 'must be otlp, console or none' });
 
 const otlpProtocol = z.enum(['http/protobuf', 'http/json', 'grpc'], { error: 'must be http/protobuf, http/json or grpc' });
@@ -47,15 +55,16 @@ const timeZone = z
     }
   }, 'must be an IANA time zone such as UTC or Europe/London');
 
+const listItems = (value: string) =>
+  value
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part.length > 0);
+
 const commaList = (item: z.ZodString, what: string) =>
   z
     .string()
-    .transform((value) =>
-      value
-        .split(',')
-        .map((part) => part.trim())
-        .filter((part) => part.length > 0),
-    )
+    .transform(listItems)
     .pipe(z.array(item, { error: `must be a comma-separated list of ${what}` }));
 
 /**
@@ -82,10 +91,7 @@ const trustProxy = z
       const hops = Number(value);
       if (hops <= 100) return hops;
     } else {
-      const items = value
-        .split(',')
-        .map((part) => part.trim())
-        .filter((part) => part.length > 0);
+      const items = listItems(value);
       if (items.length > 0 && items.every(isAddressOrCidr)) return items;
     }
     ctx.issues.push({
@@ -130,25 +136,22 @@ export interface ConfigVariable<Name extends string = string, Value = unknown> {
 }
 
 /**
- * Declares a variable. The value's type is the schema's output, `| undefined`
- * when there is neither a default nor an `unset` fallback.
+ * Declares a variable: its name, type, default as it would be written in the
+ * environment (undefined: unset) and meaning; `more` marks a secret or gives
+ * the value when unset without a default. The value's type is the schema's
+ * output, `| undefined` when there is neither a default nor an `unset` fallback.
  */
-function variable<const Name extends string, S extends z.ZodType, D extends string | undefined = undefined, F = undefined>(entry: {
-  name: Name;
-  type: S;
-  default?: D;
-  description: string;
-  secret?: boolean;
-  unset?: () => F;
-}): ConfigVariable<Name, D extends string ? z.output<S> : z.output<S> | F> {
-  return {
-    name: entry.name,
-    schema: entry.type,
-    default: entry.default,
-    description: entry.description,
-    secret: entry.secret ?? false,
-    unset: entry.unset,
-  } as ConfigVariable<Name, D extends string ? z.output<S> : z.output<S> | F>;
+function variable<const Name extends string, S extends z.ZodType, D extends string | undefined = undefined, F = undefined>(
+  name: Name,
+  type: S,
+  defaultValue: D,
+  description: string,
+  more: { secret?: boolean; unset?: () => F } = {},
+): ConfigVariable<Name, D extends string ? z.output<S> : z.output<S> | F> {
+  return { name, schema: type, default: defaultValue, description, secret: more.secret ?? false, unset: more.unset } as ConfigVariable<
+    Name,
+    D extends string ? z.output<S> : z.output<S> | F
+  >;
 }
 
 /**
@@ -157,389 +160,292 @@ function variable<const Name extends string, S extends z.ZodType, D extends stri
  * .env.example and the configuration table (npm run docs:config).
  */
 const settings = {
-  port: variable({ name: 'PORT', type: integer(0, 65535), default: '8088', description: 'HTTP listen port' }),
-  host: variable({
-    name: 'HOST',
-    type: z.string().trim().min(1, 'must not be empty'),
-    default: '0.0.0.0',
-    description: 'HTTP listen address',
-  }),
-  logLevel: variable({
-    name: 'LOG_LEVEL',
-    // Any case, and the Python service's names (INFO, WARNING, CRITICAL), so its ConfigMap carries over.
-    type: z.preprocess(
-      (value) => (typeof value === 'string' ? (pythonLogLevels[value.trim().toLowerCase()] ?? value.trim().toLowerCase()) : value),
-      z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
-        error: 'must be one of fatal, error, warn, info, debug, trace, silent (any case; WARNING and CRITICAL also read)',
-      }),
-    ),
-    default: 'info',
-    description: "pino log level, in any case; the Python service's WARNING and CRITICAL read as warn and fatal",
-  }),
+  port: variable('PORT', integer(0, 65535), '8088', 'HTTP listen port'),
+  host: variable('HOST', z.string().trim().min(1, 'must not be empty'), '0.0.0.0', 'HTTP listen address'),
+  logLevel: variable(
+    'LOG_LEVEL',
+    logLevel,
+    'info',
+    "pino log level, in any case; the Python service's WARNING and CRITICAL read as warn and fatal",
+  ),
   mongodb: {
-    uri: variable({
-      name: 'MONGODB_URI',
-      type: mongoUri,
-      description: 'MongoDB connection string; unset starts an embedded development database (never in production)',
-      secret: true,
-    }),
-    dbName: variable({
-      name: 'MONGODB_DB',
-      type: z
+    uri: variable(
+      'MONGODB_URI',
+      mongoUri,
+      undefined,
+      'MongoDB connection string; unset starts an embedded development database (never in production)',
+      { secret: true },
+    ),
+    dbName: variable(
+      'MONGODB_DB',
+      z
         .string()
         .trim()
         .regex(/^[A-Za-z0-9_-]{1,63}$/, 'must be 1-63 letters, digits, "_" or "-"'),
-      default: 'order_generation',
-      description: 'MongoDB database name',
-    }),
-    timeoutMs: variable({
-      name: 'MONGODB_TIMEOUT_MS',
-      type: integer(100, 600_000),
-      default: '10000',
-      description: 'how long a database operation waits for a reachable MongoDB server before the request fails with 503',
-    }),
+      'order_generation',
+      'MongoDB database name',
+    ),
+    timeoutMs: variable(
+      'MONGODB_TIMEOUT_MS',
+      integer(100, 600_000),
+      '10000',
+      'how long a database operation waits for a reachable MongoDB server before the request fails with 503',
+    ),
   },
   upstreams: {
     urls: {
-      accounting: variable({
-        name: 'PORTFOLIO_ACCOUNTING_SERVICE_URL',
-        type: httpUrl,
-        default: 'http://globeco-portfolio-accounting-service:8087',
-        description: 'Portfolio Accounting service (holdings and cash)',
-      }),
-      security: variable({
-        name: 'SECURITY_SERVICE_URL',
-        type: httpUrl,
-        default: 'http://globeco-security-service:8000',
-        description: 'Security service (tickers)',
-      }),
-      pricing: variable({
-        name: 'PRICING_SERVICE_URL',
-        type: httpUrl,
-        default: 'http://globeco-pricing-service:8083',
-        description: 'Pricing service (prices)',
-      }),
-      portfolio: variable({
-        name: 'PORTFOLIO_SERVICE_URL',
-        type: httpUrl,
-        default: 'http://globeco-portfolio-service:8000',
-        description: 'Portfolio service (portfolio names, optional)',
-      }),
-      order: variable({
-        name: 'ORDER_SERVICE_URL',
-        type: httpUrl,
-        default: 'http://globeco-order-service:8081',
-        description: 'Order service (order submission)',
-      }),
+      accounting: variable(
+        'PORTFOLIO_ACCOUNTING_SERVICE_URL',
+        httpUrl,
+        'http://globeco-portfolio-accounting-service:8087',
+        'Portfolio Accounting service (holdings and cash)',
+      ),
+      security: variable('SECURITY_SERVICE_URL', httpUrl, 'http://globeco-security-service:8000', 'Security service (tickers)'),
+      pricing: variable('PRICING_SERVICE_URL', httpUrl, 'http://globeco-pricing-service:8083', 'Pricing service (prices)'),
+      portfolio: variable(
+        'PORTFOLIO_SERVICE_URL',
+        httpUrl,
+        'http://globeco-portfolio-service:8000',
+        'Portfolio service (portfolio names, optional)',
+      ),
+      order: variable('ORDER_SERVICE_URL', httpUrl, 'http://globeco-order-service:8081', 'Order service (order submission)'),
     },
-    timeoutMs: variable({
-      name: 'UPSTREAM_TIMEOUT_MS',
-      type: integer(1, 600_000),
-      default: '10000',
-      description: 'per-attempt timeout of an upstream call',
-    }),
-    attempts: variable({
-      name: 'UPSTREAM_RETRIES',
-      type: integer(1, 20),
-      default: '3',
-      description: 'attempts in all for one upstream call (1 = no retry)',
-    }),
-    backoffMs: variable({
-      name: 'UPSTREAM_BACKOFF_MS',
-      type: integer(0, 600_000),
-      default: '1000',
-      description: 'base of the exponential backoff between attempts',
-    }),
-    maxInFlight: variable({
-      name: 'UPSTREAM_MAX_IN_FLIGHT',
-      type: integer(1, 10_000),
-      default: '64',
-      description: 'bulkhead: concurrent calls per upstream service',
-    }),
-    circuitFailureThreshold: variable({
-      name: 'CIRCUIT_FAILURE_THRESHOLD',
-      type: integer(1, 1000),
-      default: '5',
-      description: 'consecutive non-4xx failures that open a service circuit',
-    }),
-    circuitResetMs: variable({
-      name: 'CIRCUIT_RESET_MS',
-      type: integer(1, 3_600_000),
-      default: '60000',
-      description: 'how long an open circuit waits before a probe',
-    }),
-    securityCacheTtlMs: variable({
-      name: 'SECURITY_CACHE_TTL_MS',
-      type: integer(0, 86_400_000),
-      default: '600000',
-      description: 'ticker cache time-to-live',
-    }),
-    priceCacheTtlMs: variable({
-      name: 'PRICE_CACHE_TTL_MS',
-      type: integer(0, 86_400_000),
-      default: '60000',
-      description: 'price cache time-to-live',
-    }),
-    cacheMaxEntries: variable({
-      name: 'CACHE_MAX_ENTRIES',
-      type: integer(1, 10_000_000),
-      default: '50000',
-      description: 'entries per cache',
-    }),
-    bulkThreshold: variable({
-      name: 'QUOTE_BULK_THRESHOLD',
-      type: integer(0, 1_000_000),
-      default: '10',
-      description:
-        'a rebalance needing more uncached tickers (or prices) than this reads them all with GET /securities (/prices) instead of one call each',
-    }),
+    timeoutMs: variable('UPSTREAM_TIMEOUT_MS', integer(1, 600_000), '10000', 'per-attempt timeout of an upstream call'),
+    attempts: variable('UPSTREAM_RETRIES', integer(1, 20), '3', 'attempts in all for one upstream call (1 = no retry)'),
+    backoffMs: variable('UPSTREAM_BACKOFF_MS', integer(0, 600_000), '1000', 'base of the exponential backoff between attempts'),
+    maxInFlight: variable('UPSTREAM_MAX_IN_FLIGHT', integer(1, 10_000), '64', 'bulkhead: concurrent calls per upstream service'),
+    circuitFailureThreshold: variable(
+      'CIRCUIT_FAILURE_THRESHOLD',
+      integer(1, 1000),
+      '5',
+      'consecutive non-4xx failures that open a service circuit',
+    ),
+    circuitResetMs: variable('CIRCUIT_RESET_MS', integer(1, 3_600_000), '60000', 'how long an open circuit waits before a probe'),
+    securityCacheTtlMs: variable('SECURITY_CACHE_TTL_MS', integer(0, 86_400_000), '600000', 'ticker cache time-to-live'),
+    priceCacheTtlMs: variable('PRICE_CACHE_TTL_MS', integer(0, 86_400_000), '60000', 'price cache time-to-live'),
+    cacheMaxEntries: variable('CACHE_MAX_ENTRIES', integer(1, 10_000_000), '50000', 'entries per cache'),
+    bulkThreshold: variable(
+      'QUOTE_BULK_THRESHOLD',
+      integer(0, 1_000_000),
+      '10',
+      'a rebalance needing more uncached tickers (or prices) than this reads them all with GET /securities (/prices) instead of one call each',
+    ),
   },
-  optimizationTimeoutMs: variable({
-    name: 'OPTIMIZATION_TIMEOUT_MS',
-    type: integer(1, 3_600_000),
-    default: '30000',
-    description: 'solver budget per portfolio; past it the portfolio is infeasible',
-  }),
-  rebalanceConcurrency: variable({
-    name: 'REBALANCE_CONCURRENCY',
-    type: integer(1, 1000),
-    default: '16',
-    description: 'portfolios in flight at once in a model rebalance',
-  }),
+  optimizationTimeoutMs: variable(
+    'OPTIMIZATION_TIMEOUT_MS',
+    integer(1, 3_600_000),
+    '30000',
+    'solver budget per portfolio; past it the portfolio is infeasible',
+  ),
+  rebalanceConcurrency: variable('REBALANCE_CONCURRENCY', integer(1, 1000), '16', 'portfolios in flight at once in a model rebalance'),
   /** Asynchronous rebalances (docs/async-rebalances.md) and progress reports. */
   jobs: {
-    heartbeatMs: variable({
-      name: 'REBALANCE_JOB_HEARTBEAT_MS',
-      type: integer(100, 600_000),
-      default: '5000',
-      description:
-        'how often a replica records the progress of its asynchronous rebalances (and sees cancellations asked of another replica)',
-    }),
-    staleMs: variable({
-      name: 'REBALANCE_JOB_STALE_MS',
-      type: integer(1000, 86_400_000),
-      default: '60000',
-      description: 'a running asynchronous rebalance whose progress was not recorded for this long is marked abandoned (its process died)',
-    }),
-    dryRunTtlMs: variable({
-      name: 'REBALANCE_DRY_RUN_TTL_MS',
-      type: integer(1000, 604_800_000),
-      default: '3600000',
-      description: 'how long the result of an asynchronous dry run is kept after it completes',
-    }),
-    progressLogMs: variable({
-      name: 'REBALANCE_PROGRESS_LOG_MS',
-      type: integer(0, 3_600_000),
-      default: '5000',
-      description: 'a progress log line per running model rebalance this often (done/total, rate, time left; 0 = none)',
-    }),
+    heartbeatMs: variable(
+      'REBALANCE_JOB_HEARTBEAT_MS',
+      integer(100, 600_000),
+      '5000',
+      'how often a replica records the progress of its asynchronous rebalances (and sees cancellations asked of another replica)',
+    ),
+    staleMs: variable(
+      'REBALANCE_JOB_STALE_MS',
+      integer(1000, 86_400_000),
+      '60000',
+      'a running asynchronous rebalance whose progress was not recorded for this long is marked abandoned (its process died)',
+    ),
+    dryRunTtlMs: variable(
+      'REBALANCE_DRY_RUN_TTL_MS',
+      integer(1000, 604_800_000),
+      '3600000',
+      'how long the result of an asynchronous dry run is kept after it completes',
+    ),
+    progressLogMs: variable(
+      'REBALANCE_PROGRESS_LOG_MS',
+      integer(0, 3_600_000),
+      '5000',
+      'a progress log line per running model rebalance this often (done/total, rate, time left; 0 = none)',
+    ),
   },
   schedule: {
-    cron: variable({
-      name: 'REBALANCE_SCHEDULE',
-      type: cronExpression,
-      description: 'cron expression for scheduled rebalance cycles (unset = off)',
-    }),
-    timeZone: variable({ name: 'REBALANCE_SCHEDULE_TZ', type: timeZone, default: 'UTC', description: 'time zone of the schedule' }),
-    trigger: variable({
-      name: 'REBALANCE_TRIGGER',
-      type: z.enum(['calendar', 'threshold'], { error: 'must be calendar or threshold' }),
-      default: 'calendar',
-      description: 'scheduled cycles: "calendar" trades every portfolio; "threshold" only those with a security outside its band',
-    }),
-    leaseTtlMs: variable({
-      name: 'CYCLE_LEASE_TTL_MS',
-      type: integer(500, 3_600_000),
-      default: '60000',
-      description: 'how long a replica holds the cycle lease without renewing it (renewed every third of it)',
-    }),
-    clockSkewMs: variable({
-      name: 'CLOCK_SKEW_MS',
-      type: integer(0, 600_000),
-      default: '5000',
-      description: 'clock difference between replicas tolerated: a lease is taken over only this long after it expired',
-    }),
-    replicaId: variable({
-      name: 'REPLICA_ID',
-      type: z.string().trim().min(1).max(100),
-      description: 'name of this replica in cycle records (default: host name and pid)',
-      unset: () => `${hostname()}-${process.pid}`,
-    }),
+    cron: variable('REBALANCE_SCHEDULE', cronExpression, undefined, 'cron expression for scheduled rebalance cycles (unset = off)'),
+    timeZone: variable('REBALANCE_SCHEDULE_TZ', timeZone, 'UTC', 'time zone of the schedule'),
+    trigger: variable(
+      'REBALANCE_TRIGGER',
+      z.enum(['calendar', 'threshold'], { error: 'must be calendar or threshold' }),
+      'calendar',
+      'scheduled cycles: "calendar" trades every portfolio; "threshold" only those with a security outside its band',
+    ),
+    leaseTtlMs: variable(
+      'CYCLE_LEASE_TTL_MS',
+      integer(500, 3_600_000),
+      '60000',
+      'how long a replica holds the cycle lease without renewing it (renewed every third of it)',
+    ),
+    clockSkewMs: variable(
+      'CLOCK_SKEW_MS',
+      integer(0, 600_000),
+      '5000',
+      'clock difference between replicas tolerated: a lease is taken over only this long after it expired',
+    ),
+    replicaId: variable(
+      'REPLICA_ID',
+      z.string().trim().min(1).max(100),
+      undefined,
+      'name of this replica in cycle records (default: host name and pid)',
+      { unset: () => `${hostname()}-${process.pid}` },
+    ),
   },
   orders: {
-    submission: variable({
-      name: 'ORDER_SUBMISSION',
-      type: onOff,
-      default: 'off',
-      description: '"on": completed cycles (and ?submit=true rebalance calls) submit their orders to the Order service',
-    }),
-    blotterId: variable({
-      name: 'ORDER_BLOTTER_ID',
-      type: integer(0, 2_147_483_647),
-      default: '1',
-      description: "blotter id of submitted orders (checked once against the Order service's /blotters)",
-    }),
-    submitTimeoutMs: variable({
-      name: 'ORDER_SUBMIT_TIMEOUT_MS',
-      type: integer(1, 3_600_000),
-      default: '120000',
-      description: 'timeout of one POST /orders (the Order service is slow by design; not UPSTREAM_TIMEOUT_MS)',
-    }),
-    batchSize: variable({
-      name: 'ORDER_BATCH_SIZE',
-      type: integer(1, 1000),
-      default: '250',
-      description: 'orders per POST /orders (the Order service takes at most 1000)',
-    }),
+    submission: variable(
+      'ORDER_SUBMISSION',
+      onOff,
+      'off',
+      '"on": completed cycles (and ?submit=true rebalance calls) submit their orders to the Order service',
+    ),
+    blotterId: variable(
+      'ORDER_BLOTTER_ID',
+      integer(0, 2_147_483_647),
+      '1',
+      "blotter id of submitted orders (checked once against the Order service's /blotters)",
+    ),
+    submitTimeoutMs: variable(
+      'ORDER_SUBMIT_TIMEOUT_MS',
+      integer(1, 3_600_000),
+      '120000',
+      'timeout of one POST /orders (the Order service is slow by design; not UPSTREAM_TIMEOUT_MS)',
+    ),
+    batchSize: variable('ORDER_BATCH_SIZE', integer(1, 1000), '250', 'orders per POST /orders (the Order service takes at most 1000)'),
   },
-  apiKeys: variable({
-    name: 'API_KEYS',
-    type: commaList(z.string().min(16, 'each key must be at least 16 characters'), 'keys of at least 16 characters'),
-    description: 'comma-separated API keys; when set, every /api/v1 write needs "authorization: Bearer <key>"',
-    secret: true,
-    unset: (): string[] => [],
-  }),
+  apiKeys: variable(
+    'API_KEYS',
+    commaList(z.string().min(16, 'each key must be at least 16 characters'), 'keys of at least 16 characters'),
+    undefined,
+    'comma-separated API keys; when set, every /api/v1 write needs "authorization: Bearer <key>"',
+    { secret: true, unset: (): string[] => [] },
+  ),
   /** max undefined: no rate limit. */
   rateLimit: {
-    max: variable({
-      name: 'RATE_LIMIT_MAX',
-      type: integer(1, 1_000_000),
-      description:
-        'requests per caller per window on /api/v1 (per API key when a valid one is sent, else per client address; wrong keys count); unset = no limit',
-    }),
-    windowMs: variable({ name: 'RATE_LIMIT_WINDOW_MS', type: integer(1, 86_400_000), default: '60000', description: 'rate-limit window' }),
+    max: variable(
+      'RATE_LIMIT_MAX',
+      integer(1, 1_000_000),
+      undefined,
+      'requests per caller per window on /api/v1 (per API key when a valid one is sent, else per client address; wrong keys count); unset = no limit',
+    ),
+    windowMs: variable('RATE_LIMIT_WINDOW_MS', integer(1, 86_400_000), '60000', 'rate-limit window'),
   },
-  corsOrigins: variable({
-    name: 'CORS_ORIGINS',
-    type: commaList(z.string(), 'origins'),
-    default: '*',
-    description: 'allowed CORS origins, comma-separated ("*" allows all)',
-  }),
+  corsOrigins: variable('CORS_ORIGINS', commaList(z.string(), 'origins'), '*', 'allowed CORS origins, comma-separated ("*" allows all)'),
   /** false, a hop count, or the proxies' addresses/CIDRs (never true: see trustProxy). */
-  trustProxy: variable({
-    name: 'TRUST_PROXY',
-    type: trustProxy,
-    default: 'off',
-    description:
-      'proxies whose x-forwarded-for is believed (client address for rate limits and logs): "off", a hop count (1 for one ingress), or proxy addresses/CIDRs, comma-separated',
-  }),
-  bodyLimitBytes: variable({
-    name: 'BODY_LIMIT_BYTES',
-    type: integer(1024, 100 * 1024 * 1024),
-    default: '1048576',
-    description: 'largest accepted request body',
-  }),
-  requestTimeoutMs: variable({
-    name: 'REQUEST_TIMEOUT_MS',
-    type: integer(0, 600_000),
-    default: '30000',
-    description: 'time a client has to send a whole request, headers and body (0 = no limit)',
-  }),
+  trustProxy: variable(
+    'TRUST_PROXY',
+    trustProxy,
+    'off',
+    'proxies whose x-forwarded-for is believed (client address for rate limits and logs): "off", a hop count (1 for one ingress), or proxy addresses/CIDRs, comma-separated',
+  ),
+  bodyLimitBytes: variable('BODY_LIMIT_BYTES', integer(1024, 100 * 1024 * 1024), '1048576', 'largest accepted request body'),
+  requestTimeoutMs: variable(
+    'REQUEST_TIMEOUT_MS',
+    integer(0, 600_000),
+    '30000',
+    'time a client has to send a whole request, headers and body (0 = no limit)',
+  ),
   /** Back-pressure limits; 0 turns one off. Heap undefined: 90% of the heap limit. */
   overload: {
-    maxEventLoopDelayMs: variable({
-      name: 'MAX_EVENT_LOOP_DELAY_MS',
-      type: integer(0, 60_000),
-      default: '1000',
-      description: 'back-pressure: mean event-loop delay above which /api/v1 answers 503 OVERLOADED (0 = off)',
-    }),
-    maxHeapUsedMb: variable({
-      name: 'MAX_HEAP_USED_MB',
-      type: integer(0, 1_048_576),
-      description: 'back-pressure: heap used above which /api/v1 answers 503 OVERLOADED (unset: 90% of the heap limit; 0 = off)',
-    }),
+    maxEventLoopDelayMs: variable(
+      'MAX_EVENT_LOOP_DELAY_MS',
+      integer(0, 60_000),
+      '1000',
+      'back-pressure: mean event-loop delay above which /api/v1 answers 503 OVERLOADED (0 = off)',
+    ),
+    maxHeapUsedMb: variable(
+      'MAX_HEAP_USED_MB',
+      integer(0, 1_048_576),
+      undefined,
+      'back-pressure: heap used above which /api/v1 answers 503 OVERLOADED (unset: 90% of the heap limit; 0 = off)',
+    ),
   },
-  shutdownGraceMs: variable({
-    name: 'SHUTDOWN_GRACE_MS',
-    type: integer(0, 600_000),
-    default: '10000',
-    description: 'time to finish in-flight work on SIGTERM',
-  }),
+  shutdownGraceMs: variable('SHUTDOWN_GRACE_MS', integer(0, 600_000), '10000', 'time to finish in-flight work on SIGTERM'),
   maintenance: {
-    sweepIntervalMs: variable({
-      name: 'SWEEP_INTERVAL_MS',
-      type: integer(0, 86_400_000),
-      default: '900000',
-      description: 'how often one replica sweeps what failed rebalances left behind (it also sweeps at start-up; 0 = at start-up only)',
-    }),
-    sweepMinAgeMs: variable({
-      name: 'SWEEP_MIN_AGE_MS',
-      type: integer(0, 604_800_000),
-      default: '3600000',
-      description:
-        'age past which portfolio documents of a never-published rebalance, and spool files of no live request, are removed; keep it well above the longest rebalance (10 000 portfolios took under 2 minutes)',
-    }),
-    repairIntervalMs: variable({
-      name: 'REPAIR_INTERVAL_MS',
-      type: integer(1000, 3_600_000),
-      default: '30000',
-      description:
-        'how often each replica retries what it could not do at once: a unique index that duplicate values kept from being created, the clean-up of a failed rebalance the database did not take',
-    }),
-    spoolDir: variable({
-      name: 'SPOOL_DIR',
-      type: z.string().trim().min(1, 'must not be empty'),
-      description: 'directory of the temporary files that model rebalance answers are spooled to (default: the system temporary directory)',
-    }),
+    sweepIntervalMs: variable(
+      'SWEEP_INTERVAL_MS',
+      integer(0, 86_400_000),
+      '900000',
+      'how often one replica sweeps what failed rebalances left behind (it also sweeps at start-up; 0 = at start-up only)',
+    ),
+    sweepMinAgeMs: variable(
+      'SWEEP_MIN_AGE_MS',
+      integer(0, 604_800_000),
+      '3600000',
+      'age past which portfolio documents of a never-published rebalance, and spool files of no live request, are removed; keep it well above the longest rebalance (10 000 portfolios took under 2 minutes)',
+    ),
+    repairIntervalMs: variable(
+      'REPAIR_INTERVAL_MS',
+      integer(1000, 3_600_000),
+      '30000',
+      'how often each replica retries what it could not do at once: a unique index that duplicate values kept from being created, the clean-up of a failed rebalance the database did not take',
+    ),
+    spoolDir: variable(
+      'SPOOL_DIR',
+      z.string().trim().min(1, 'must not be empty'),
+      undefined,
+      'directory of the temporary files that model rebalance answers are spooled to (default: the system temporary directory)',
+    ),
   },
   /** OpenTelemetry as the standard OTEL_* variables say it; `telemetry` below is what they decide (docs/telemetry.md). */
   otel: {
-    sdkDisabled: variable({
-      name: 'OTEL_SDK_DISABLED',
-      type: z.enum(['true', 'false'], { error: 'must be "true" or "false"' }),
-      default: 'false',
-      description: 'OpenTelemetry: "true" turns traces and OTLP metrics off whatever else is set',
-    }),
-    endpoint: variable({
-      name: 'OTEL_EXPORTER_OTLP_ENDPOINT',
-      type: httpUrl,
-      description:
-        'OpenTelemetry collector (OTLP) base URL; unset (and no per-signal endpoint or exporter set) = no tracing, no SDK loaded (docs/telemetry.md lists the other OTEL_* variables, read by the SDK)',
-    }),
-    tracesEndpoint: variable({
-      name: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
-      type: httpUrl,
-      description: 'OTLP URL for traces only (turns OpenTelemetry on like OTEL_EXPORTER_OTLP_ENDPOINT)',
-    }),
-    metricsEndpoint: variable({
-      name: 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT',
-      type: httpUrl,
-      description: 'OTLP URL for metrics only (turns OpenTelemetry on like OTEL_EXPORTER_OTLP_ENDPOINT)',
-    }),
-    tracesExporter: variable({
-      name: 'OTEL_TRACES_EXPORTER',
-      type: telemetryExporter,
-      description: 'where spans go once OpenTelemetry is on: otlp (default), console or none',
-    }),
-    metricsExporter: variable({
-      name: 'OTEL_METRICS_EXPORTER',
-      type: telemetryExporter,
-      description: 'where the /metrics figures also go once OpenTelemetry is on: otlp (default), console or none',
-    }),
-    protocol: variable({
-      name: 'OTEL_EXPORTER_OTLP_PROTOCOL',
-      type: otlpProtocol,
-      default: 'http/protobuf',
-      description: 'OTLP transport: http/protobuf, http/json or grpc',
-    }),
-    metricsProtocol: variable({
-      name: 'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL',
-      type: otlpProtocol,
-      description: 'OTLP transport for metrics only (default: OTEL_EXPORTER_OTLP_PROTOCOL)',
-    }),
-    metricIntervalMs: variable({
-      name: 'OTEL_METRIC_EXPORT_INTERVAL',
-      type: integer(100, 86_400_000),
-      default: '60000',
-      description: 'how often metrics are exported over OTLP, in milliseconds',
-    }),
-    portfolioSpans: variable({
-      name: 'TRACE_PORTFOLIO_SPANS',
-      type: integer(0, 1_000_000),
-      default: '100',
-      description:
-        'portfolios of one rebalance traced with a span of their own (and their upstream, database and solver spans); the others run untraced',
-    }),
+    sdkDisabled: variable(
+      'OTEL_SDK_DISABLED',
+      z.enum(['true', 'false'], { error: 'must be "true" or "false"' }),
+      'false',
+      'OpenTelemetry: "true" turns traces and OTLP metrics off whatever else is set',
+    ),
+    endpoint: variable(
+      'OTEL_EXPORTER_OTLP_ENDPOINT',
+      httpUrl,
+      undefined,
+      'OpenTelemetry collector (OTLP) base URL; unset (and no per-signal endpoint or exporter set) = no tracing, no SDK loaded (docs/telemetry.md lists the other OTEL_* variables, read by the SDK)',
+    ),
+    tracesEndpoint: variable(
+      'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+      httpUrl,
+      undefined,
+      'OTLP URL for traces only (turns OpenTelemetry on like OTEL_EXPORTER_OTLP_ENDPOINT)',
+    ),
+    metricsEndpoint: variable(
+      'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT',
+      httpUrl,
+      undefined,
+      'OTLP URL for metrics only (turns OpenTelemetry on like OTEL_EXPORTER_OTLP_ENDPOINT)',
+    ),
+    tracesExporter: variable(
+      'OTEL_TRACES_EXPORTER',
+      telemetryExporter,
+      undefined,
+      'where spans go once OpenTelemetry is on: otlp (default), console or none',
+    ),
+    metricsExporter: variable(
+      'OTEL_METRICS_EXPORTER',
+      telemetryExporter,
+      undefined,
+      'where the /metrics figures also go once OpenTelemetry is on: otlp (default), console or none',
+    ),
+    protocol: variable('OTEL_EXPORTER_OTLP_PROTOCOL', otlpProtocol, 'http/protobuf', 'OTLP transport: http/protobuf, http/json or grpc'),
+    metricsProtocol: variable(
+      'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL',
+      otlpProtocol,
+      undefined,
+      'OTLP transport for metrics only (default: OTEL_EXPORTER_OTLP_PROTOCOL)',
+    ),
+    metricIntervalMs: variable(
+      'OTEL_METRIC_EXPORT_INTERVAL',
+      integer(100, 86_400_000),
+      '60000',
+      'how often metrics are exported over OTLP, in milliseconds',
+    ),
+    portfolioSpans: variable(
+      'TRACE_PORTFOLIO_SPANS',
+      integer(0, 1_000_000),
+      '100',
+      'portfolios of one rebalance traced with a span of their own (and their upstream, database and solver spans); the others run untraced',
+    ),
   },
 };
 
@@ -659,8 +565,16 @@ function telemetryOf(otel: Config['otel']): TelemetrySettings {
   };
 }
 
-/** Reads a `.env` file into process.env (without overriding what is set), outside production. */
-export function loadDotEnv(path = '.env'): void {
-  if (process.env.NODE_ENV === 'production' || !existsSync(path)) return;
-  process.loadEnvFile(path);
+/**
+ * Reads a `.env` file into process.env (without overriding what is set) outside production,
+ * then the configuration; a ConfigError is handed to `invalid`.
+ */
+export function loadEnvironment<T>(invalid: (error: ConfigError) => T): Config | T {
+  if (process.env.NODE_ENV !== 'production' && existsSync('.env')) process.loadEnvFile('.env');
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) return invalid(error);
+    throw error;
+  }
 }

@@ -43,9 +43,7 @@ async function startContainer(): Promise<DevDatabase | undefined> {
   return {
     uri: `${container.getConnectionString()}?directConnection=true`,
     kind: 'container',
-    stop: async () => {
-      await container.stop();
-    },
+    stop: () => container.stop().then(() => undefined),
   };
 }
 
@@ -71,35 +69,29 @@ export async function startEmbedded(profile: 'replica-set' | 'standalone' = 'rep
   }
   const args = ['--host=127.0.0.1', '--port=0'];
   if (profile === 'replica-set') args.push('--topology-profile=singleNodeReplicaSet');
-  const child = spawn(binary, args, {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const killOnExit = () => child.kill('SIGKILL');
   process.once('exit', killOnExit);
 
   let stdout = '';
   let stderr = '';
-  const onStdout = (chunk: Buffer) => {
-    stdout += chunk.toString();
-  };
   const onStderr = (chunk: Buffer) => {
     stderr += chunk.toString();
   };
-  child.stdout.on('data', onStdout);
   child.stderr.on('data', onStderr);
   const uri = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`the embedded database did not start within ${READY_TIMEOUT_MS} ms`));
     }, READY_TIMEOUT_MS);
-    const onData = () => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
       const match = /JONGODB_URI=(\S+)/.exec(stdout);
       if (match?.[1] !== undefined) {
         clearTimeout(timer);
         resolve(match[1]);
       }
-    };
-    child.stdout.on('data', onData);
+    });
     child.once('error', (error) => {
       clearTimeout(timer);
       reject(error);

@@ -4,11 +4,10 @@ import type { FastifyInstance } from 'fastify';
 import { MongoError } from 'mongodb';
 import type { Logger } from 'pino';
 import { buildApp } from './app.js';
-import { type Config, ConfigError, loadConfig, loadDotEnv } from './config.js';
+import { type Config, loadEnvironment } from './config.js';
 import { type DevDatabase, withDevDatabaseIfUnset } from './dev-database.js';
-import { systemClock } from './domain/clock.js';
 import { createLogger } from './logger.js';
-import { createMigrator } from './modules/migrations/runner.js';
+import { configuredMigrator } from './modules/migrations/runner.js';
 import { isDatabaseUnavailable } from './plugins/mongo.js';
 import { telemetry } from './telemetry/state.js';
 
@@ -34,13 +33,7 @@ function startupFailure(error: unknown, config: Config): string {
  * step that could not convert everything is logged and stays pending.
  */
 async function migrateAtStartup(app: FastifyInstance, config: Config, logger: Logger): Promise<void> {
-  const migrator = createMigrator(app.mongo.db, {
-    holder: config.schedule.replicaId,
-    clock: systemClock,
-    log: logger,
-    skewMs: config.schedule.clockSkewMs,
-  });
-  const run = await migrator.run();
+  const run = await configuredMigrator(app.mongo.db, config, logger).run();
   if (!run.locked) logger.info('another replica holds the migration lock: it runs the pending migrations');
   else if (!run.ok)
     logger.error(
@@ -53,17 +46,10 @@ async function migrateAtStartup(app: FastifyInstance, config: Config, logger: Lo
 const CLOSE_MS = 5000;
 
 async function main(): Promise<void> {
-  loadDotEnv();
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${JSON.stringify({ level: 'fatal', msg: error.message, problems: error.problems })}\n`);
-      process.exit(1);
-    }
-    throw error;
-  }
+  let config = loadEnvironment((error) => {
+    process.stderr.write(`${JSON.stringify({ level: 'fatal', msg: error.message, problems: error.problems })}\n`);
+    return process.exit(1);
+  });
   const logger = createLogger(config);
   if ((config.telemetry.traces !== 'none' || config.telemetry.metrics !== 'none') && telemetry.stop === undefined) {
     logger.warn(
@@ -117,8 +103,7 @@ async function main(): Promise<void> {
     logger.info('shut down cleanly');
     process.exit(0);
   };
-  process.on('SIGTERM', (signal) => void shutdown(signal));
-  process.on('SIGINT', (signal) => void shutdown(signal));
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => void shutdown(signal));
 
   try {
     await app.listen({ port: config.port, host: config.host });

@@ -48,14 +48,10 @@ export function readablePath(path: readonly PathSegment[]): string {
   return out;
 }
 
-/** `['positions', 2, 'target']` -> `positions.2.target` (the `details[].path` form). */
-export function dottedPath(path: readonly PathSegment[]): string {
-  return path.join('.');
-}
-
+/** A problem of the field at `path`: its `details[].path` is dotted (`positions.2.target`), its sentence names it readably. */
 export function detail(path: readonly PathSegment[], predicate: string, subject?: string): ErrorDetail {
   const name = readablePath(path);
-  return { path: dottedPath(path), message: `${name === '' ? (subject ?? 'the value') : name} ${predicate}` };
+  return { path: path.join('.'), message: `${name === '' ? (subject ?? 'the value') : name} ${predicate}` };
 }
 
 /** One sentence for a list of problems: the first, and how many more there are. */

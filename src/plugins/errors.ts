@@ -7,7 +7,7 @@ import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } fr
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { AppError, type ErrorCode, type ErrorDetail } from '../domain/errors.js';
-import { dottedPath, type PathSegment, readablePath, summarise } from '../domain/validation.js';
+import { detail, type PathSegment, summarise } from '../domain/validation.js';
 import { isDatabaseUnavailable } from './mongo.js';
 
 const SUBJECTS: Record<string, string> = {
@@ -34,11 +34,7 @@ function validationDetails(items: readonly ValidationItem[], context: string | u
     const predicate = item.message ?? 'is invalid';
     const keys = item.params?.keys;
     const fields = Array.isArray(keys) && predicate === 'is not a known field' ? (keys as string[]) : [undefined];
-    for (const field of fields) {
-      const full = field === undefined ? path : [...path, field];
-      const name = readablePath(full);
-      details.push({ path: dottedPath(full), message: `${name === '' ? subject : name} ${predicate}` });
-    }
+    for (const field of fields) details.push(detail(field === undefined ? path : [...path, field], predicate, subject));
   }
   return details;
 }
@@ -62,6 +58,16 @@ const genericCodes: Record<number, ErrorCode> = {
   429: 'RATE_LIMITED',
 };
 
+const answer = (statusCode: number, code: ErrorCode, message: string): ErrorAnswer => ({ statusCode, code, message, details: [] });
+
+// The database is a dependency like the upstreams: the same code, so callers retry it the same way.
+const DATABASE_UNAVAILABLE = answer(503, 'UPSTREAM_UNAVAILABLE', 'MongoDB, the service database, is unavailable; retry later');
+const INTERNAL = answer(500, 'INTERNAL', 'An internal error occurred; the correlation id identifies it in the service logs');
+
+/** How a failure of the service's own work is answered: the AppError's own, the database's 503, else a 500 without internals. */
+export const answerOf = (error: unknown): ErrorAnswer =>
+  error instanceof AppError ? error : isDatabaseUnavailable(error) ? DATABASE_UNAVAILABLE : INTERNAL;
+
 function classify(error: FastifyError, bodyLimit: number): ErrorAnswer {
   if (error instanceof AppError) return error;
   if (hasZodFastifySchemaValidationErrors(error) || Array.isArray(error.validation)) {
@@ -70,45 +76,20 @@ function classify(error: FastifyError, bodyLimit: number): ErrorAnswer {
   }
   switch (error.code) {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      return { statusCode: 400, code: 'VALIDATION_ERROR', message: 'The request body is not valid JSON', details: [] };
+      return answer(400, 'VALIDATION_ERROR', 'The request body is not valid JSON');
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return {
-        statusCode: 413,
-        code: 'PAYLOAD_TOO_LARGE',
-        message: `The request body is larger than the limit of ${bodyLimit} bytes`,
-        details: [],
-      };
+      return answer(413, 'PAYLOAD_TOO_LARGE', `The request body is larger than the limit of ${bodyLimit} bytes`);
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return {
-        statusCode: 415,
-        code: 'UNSUPPORTED_MEDIA_TYPE',
-        message: 'The request content-type is not supported; send application/json',
-        details: [],
-      };
+      return answer(415, 'UNSUPPORTED_MEDIA_TYPE', 'The request content-type is not supported; send application/json');
     default:
       break;
   }
-  if (isDatabaseUnavailable(error)) {
-    // The database is a dependency like the upstreams: the same code, so callers retry it the same way.
-    return {
-      statusCode: 503,
-      code: 'UPSTREAM_UNAVAILABLE',
-      message: 'MongoDB, the service database, is unavailable; retry later',
-      details: [],
-      retryAfterSeconds: 5,
-    };
-  }
   const status = error.statusCode ?? 500;
-  if (status >= 400 && status < 500) {
+  if (status >= 400 && status < 500 && !isDatabaseUnavailable(error)) {
     // A framework 4xx (bad URL, bad content-length, prototype poisoning...): its message is safe to show.
-    return { statusCode: status, code: genericCodes[status] ?? 'VALIDATION_ERROR', message: error.message, details: [] };
+    return answer(status, genericCodes[status] ?? 'VALIDATION_ERROR', error.message);
   }
-  return {
-    statusCode: 500,
-    code: 'INTERNAL',
-    message: 'An internal error occurred; the correlation id identifies it in the service logs',
-    details: [],
-  };
+  return answerOf(error);
 }
 
 /** A 503 always says when to come back; this when its cause did not say. */
@@ -121,7 +102,7 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, answer: 
 }
 
 /** The one error shape; `detail` repeats `message` for callers written against the Python service (FastAPI's field). */
-function errorBody(answer: ErrorAnswer, correlationId: string) {
+export function errorBody(answer: ErrorAnswer, correlationId: string) {
   return {
     status_code: answer.statusCode,
     code: answer.code,
@@ -146,7 +127,7 @@ export function frameworkErrorHandler(error: FastifyError, request: FastifyReque
         ? 'The URL path is not valid: it has a malformed percent-encoding'
         : 'The request URL could not be routed';
   request.log.info({ code: 'VALIDATION_ERROR', status: 400, reason: error.code }, 'request rejected');
-  void sendError(request, reply, { statusCode: 400, code: 'VALIDATION_ERROR', message, details: [] });
+  void sendError(request, reply, answer(400, 'VALIDATION_ERROR', message));
 }
 
 /**
@@ -164,7 +145,7 @@ export function clientErrorHandler(requestTimeoutMs: number, log: FastifyBaseLog
           : [400, 'VALIDATION_ERROR', 'The request is not valid HTTP'];
     const correlationId = randomUUID();
     log.info({ correlation_id: correlationId, code, status: statusCode, reason: error.code ?? error.message }, 'request rejected');
-    const body = JSON.stringify(errorBody({ statusCode, code, message, details: [] }, correlationId));
+    const body = JSON.stringify(errorBody(answer(statusCode, code, message), correlationId));
     if (socket.writable) {
       socket.write(
         `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] ?? ''}\r\nconnection: close\r\ncontent-type: application/json; charset=utf-8\r\n` +
@@ -190,12 +171,11 @@ export default fp<{ bodyLimit: number }>(
     });
 
     app.setNotFoundHandler((request, reply) =>
-      sendError(request, reply, {
-        statusCode: 404,
-        code: 'NOT_FOUND',
-        message: `Route ${request.method} ${(request.url.split('?')[0] ?? '').slice(0, 200)} does not exist`,
-        details: [],
-      }),
+      sendError(
+        request,
+        reply,
+        answer(404, 'NOT_FOUND', `Route ${request.method} ${(request.url.split('?')[0] ?? '').slice(0, 200)} does not exist`),
+      ),
     );
   },
   { name: 'errors' },

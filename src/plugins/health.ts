@@ -1,5 +1,6 @@
 // Kubernetes probes and the detailed health report (api.md, Health).
 import fp from 'fastify-plugin';
+import { AppError } from '../domain/errors.js';
 import { SERVICE_VERSION } from '../version.js';
 import { sendError } from './errors.js';
 
@@ -69,12 +70,7 @@ export default fp(
       async (request, reply) => {
         const state = await readiness();
         if (!state.ready) {
-          return sendError(request, reply, {
-            statusCode: 503,
-            code: 'NOT_READY',
-            message: state.reason ?? 'The service is not ready',
-            details: [],
-          });
+          return sendError(request, reply, new AppError(503, 'NOT_READY', state.reason ?? 'The service is not ready'));
         }
         const problems = degraded();
         return { status: 'degraded' in problems ? 'degraded' : 'ready', ...problems };

@@ -5,9 +5,9 @@
 // and refuses the writes that need the index with a 503 until a retry
 // creates it.
 import type { FastifyBaseLogger } from 'fastify';
-import { type Db, MongoServerError } from 'mongodb';
+import type { Db } from 'mongodb';
 import { AppError } from '../domain/errors.js';
-import type { IndexSpec } from './mongo.js';
+import { type IndexSpec, isDuplicateKey } from './mongo.js';
 
 /** A unique index that could not be created because stored documents share a value. */
 export interface MissingIndex {
@@ -30,9 +30,6 @@ export interface IndexHealth {
 
 /** Values shown per missing index. */
 const DUPLICATES_SHOWN = 5;
-
-/** DuplicateKey: existing documents violate the unique index being built. */
-const isDuplicateKey = (error: unknown): boolean => error instanceof MongoServerError && error.code === 11000;
 
 async function duplicatesOf(db: Db, spec: IndexSpec, fields: readonly string[]): Promise<MissingIndex['duplicates']> {
   // One field grouped by its path (jongodb does not evaluate a document of paths).
@@ -64,7 +61,7 @@ export function createIndexHealth(
       if (missing.delete(name))
         log.info({ index: name, collection: spec.collection }, 'unique index created: the writes that need it are allowed again');
     } catch (error) {
-      if (!isDuplicateKey(error)) throw error;
+      if (!isDuplicateKey(error)) throw error; // existing documents violate the unique index being built
       const fields = Object.keys(spec.key as Record<string, unknown>);
       const duplicates = await duplicatesOf(db, spec, fields).catch(() => []);
       const shown = duplicates.map((d) => `${JSON.stringify(d.value)} (${d.count} documents)`).join(', ');

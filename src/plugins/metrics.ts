@@ -52,31 +52,37 @@ declare module 'fastify' {
   }
 }
 
+/** Metrics registered in one registry, each declared by its name, help, buckets (histograms) and labels. */
+function makers(registry: Registry) {
+  const registers = [registry];
+  return {
+    registers,
+    counter: <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
+      new Counter<L>({ name, help, labelNames, registers }),
+    gauge: <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
+      new Gauge<L>({ name, help, labelNames, registers }),
+    histogram: <L extends string>(name: string, help: string, buckets: number[], labelNames: readonly L[] = []) =>
+      new Histogram<L>({ name, help, buckets, labelNames, registers }),
+  };
+}
+
 function createMetrics(): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const registers = [registry];
+  const { registers, counter, gauge, histogram } = makers(registry);
   let sources: MetricSources | null = null;
 
-  const upstreamDuration = new Histogram({
-    name: 'upstream_request_duration_ms',
-    help: 'Duration of one logical upstream call, retries included, in milliseconds',
-    labelNames: ['service', 'outcome'],
-    buckets: HTTP_BUCKETS_MS,
-    registers,
-  });
-  const upstreamRetries = new Counter({
-    name: 'upstream_retries_total',
-    help: 'Upstream attempts that were retried',
-    labelNames: ['service'],
-    registers,
-  });
-  const circuitChanges = new Counter({
-    name: 'upstream_circuit_transitions_total',
-    help: 'Circuit breaker state changes per upstream service',
-    labelNames: ['service', 'state'],
-    registers,
-  });
+  const upstreamDuration = histogram(
+    'upstream_request_duration_ms',
+    'Duration of one logical upstream call, retries included, in milliseconds',
+    HTTP_BUCKETS_MS,
+    ['service', 'outcome'],
+  );
+  const upstreamRetries = counter('upstream_retries_total', 'Upstream attempts that were retried', ['service']);
+  const circuitChanges = counter('upstream_circuit_transitions_total', 'Circuit breaker state changes per upstream service', [
+    'service',
+    'state',
+  ]);
   new Gauge({
     name: 'upstream_circuit_state',
     help: 'Circuit breaker state per upstream service: 1 for the current state, 0 for the others',
@@ -98,10 +104,7 @@ function createMetrics(): Metrics {
     collect() {
       if (sources === null) return;
       for (const [cache, stats] of Object.entries(sources.caches())) {
-        for (const [result, value] of [
-          ['hit', stats.hits],
-          ['miss', stats.misses],
-        ] as const) {
+        for (const [result, value] of Object.entries({ hit: stats.hits, miss: stats.misses })) {
           const key = `${cache}/${result}`;
           const delta = value - (seen.get(key) ?? 0);
           if (delta > 0) this.inc({ cache, result }, delta);
@@ -110,60 +113,36 @@ function createMetrics(): Metrics {
       }
     },
   });
-  const rebalances = new Counter({
-    name: 'rebalances_total',
-    help: 'Rebalance requests by kind (portfolio, model, cycle) and outcome',
-    labelNames: ['kind', 'outcome'],
-    registers,
-  });
-  const portfolios = new Counter({
-    name: 'portfolios_rebalanced_total',
-    help: 'Portfolios rebalanced, by status (ok, infeasible)',
-    labelNames: ['status'],
-    registers,
-  });
-  const solver = new Histogram({
-    name: 'solver_duration_ms',
-    help: 'Time of one portfolio optimisation, in milliseconds, by result (optimal, nothing_to_do, infeasible)',
-    labelNames: ['result'],
-    buckets: SOLVER_BUCKETS_MS,
-    registers,
-  });
-  const cycles = new Counter({
-    name: 'rebalance_cycles_total',
-    help: 'Scheduled or --once rebalance cycles by outcome',
-    labelNames: ['status'],
-    registers,
-  });
-  const outOfBand = new Gauge({
-    name: 'drift_portfolios_out_of_band',
-    help: 'Portfolios of a model with a security outside its band, at its last drift report or model rebalance (before trading)',
-    labelNames: ['model_id'],
-    registers,
-  });
-  const outOfBandCycles = new Gauge({
-    name: 'drift_out_of_band_cycles',
-    help: 'Consecutive rebalance cycles (of this replica) that found portfolios of the model out of band before trading',
-    labelNames: ['model_id'],
-    registers,
-  });
-  const totalDrift = new Histogram({
-    name: 'drift_portfolio_total_drift',
-    help: 'Total drift Σ|MV·w − u·p| / MV of each portfolio valued by a drift report or a model rebalance (before trading)',
-    buckets: DRIFT_BUCKETS,
-    registers,
-  });
+  const rebalances = counter('rebalances_total', 'Rebalance requests by kind (portfolio, model, cycle) and outcome', ['kind', 'outcome']);
+  const portfolios = counter('portfolios_rebalanced_total', 'Portfolios rebalanced, by status (ok, infeasible)', ['status']);
+  const solver = histogram(
+    'solver_duration_ms',
+    'Time of one portfolio optimisation, in milliseconds, by result (optimal, nothing_to_do, infeasible)',
+    SOLVER_BUCKETS_MS,
+    ['result'],
+  );
+  const cycles = counter('rebalance_cycles_total', 'Scheduled or --once rebalance cycles by outcome', ['status']);
+  const outOfBand = gauge(
+    'drift_portfolios_out_of_band',
+    'Portfolios of a model with a security outside its band, at its last drift report or model rebalance (before trading)',
+    ['model_id'],
+  );
+  const outOfBandCycles = gauge(
+    'drift_out_of_band_cycles',
+    'Consecutive rebalance cycles (of this replica) that found portfolios of the model out of band before trading',
+    ['model_id'],
+  );
+  const totalDrift = histogram(
+    'drift_portfolio_total_drift',
+    'Total drift Σ|MV·w − u·p| / MV of each portfolio valued by a drift report or a model rebalance (before trading)',
+    DRIFT_BUCKETS,
+  );
   const drifted = (modelId: string, count: number, drifts: readonly Dec[]) => {
     outOfBand.set({ model_id: modelId }, count);
     for (const d of drifts) totalDrift.observe(toNumber(d));
   };
   const cyclesOutOfBand = new Map<string, number>();
-  const orders = new Counter({
-    name: 'orders_submitted_total',
-    help: 'Orders sent to the Order service, by what became of them',
-    labelNames: ['status'],
-    registers,
-  });
+  const orders = counter('orders_submitted_total', 'Orders sent to the Order service, by what became of them', ['status']);
 
   return {
     registry,
@@ -203,21 +182,15 @@ export default fp(
     const metrics = createMetrics();
     app.decorate('metrics', metrics);
     app.decorateRequest('metricsStart', undefined);
-    const registers = [metrics.registry];
-    const requests = new Counter({
-      name: 'http_requests_total',
-      help: 'HTTP requests by method, route pattern and status',
-      labelNames: ['method', 'path', 'status'],
-      registers,
-    });
-    const duration = new Histogram({
-      name: 'http_request_duration',
-      help: 'HTTP request duration in milliseconds, by method, route pattern and status',
-      labelNames: ['method', 'path', 'status'],
-      buckets: HTTP_BUCKETS_MS,
-      registers,
-    });
-    const inFlight = new Gauge({ name: 'http_requests_in_flight', help: 'HTTP requests being served now', registers });
+    const { counter, gauge, histogram } = makers(metrics.registry);
+    const requests = counter('http_requests_total', 'HTTP requests by method, route pattern and status', ['method', 'path', 'status']);
+    const duration = histogram(
+      'http_request_duration',
+      'HTTP request duration in milliseconds, by method, route pattern and status',
+      HTTP_BUCKETS_MS,
+      ['method', 'path', 'status'],
+    );
+    const inFlight = gauge('http_requests_in_flight', 'HTTP requests being served now');
 
     // A request leaves the in-flight count once, whether it was answered or its client went away.
     const done = (request: FastifyRequest, status: number | null) => {

@@ -29,10 +29,27 @@ import {
   MongoClient,
   MongoNetworkError,
   MongoNotConnectedError,
+  MongoServerError,
   MongoServerSelectionError,
   MongoTopologyClosedError,
 } from 'mongodb';
 import { createIndexHealth, type IndexHealth } from './index-health.js';
+
+/** A duplicate key (E11000): a unique index refused the write. */
+export function isDuplicateKey(error: unknown): boolean {
+  return error instanceof MongoServerError && error.code === 11000;
+}
+
+/** Runs an insert; false when a unique index refused it (a document with its key is there already). */
+export async function inserted(write: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await write();
+    return true;
+  } catch (error) {
+    if (isDuplicateKey(error)) return false;
+    throw error;
+  }
+}
 
 /**
  * True when the error (or what it wraps) says MongoDB could not be reached:
@@ -55,6 +72,10 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   }
   return false;
 }
+
+/** A client of the service's database; operations wait `timeoutMs` for a reachable server (MONGODB_TIMEOUT_MS). */
+export const mongoClient = (uri: string, timeoutMs: number) =>
+  new MongoClient(uri, { appName: 'globeco-order-generation-service', serverSelectionTimeoutMS: timeoutMs });
 
 export interface IndexSpec {
   readonly collection: string;
@@ -88,10 +109,7 @@ export interface MongoPluginOptions {
 
 export default fp<MongoPluginOptions>(
   async (app, { uri, dbName, timeoutMs, indexes, indexRetrySeconds }) => {
-    const client = new MongoClient(uri, {
-      appName: 'globeco-order-generation-service',
-      serverSelectionTimeoutMS: timeoutMs,
-    });
+    const client = mongoClient(uri, timeoutMs);
     await client.connect();
     const db = client.db(dbName);
     const indexHealth = createIndexHealth(db, indexes, indexRetrySeconds, app.log);

@@ -53,21 +53,17 @@ export default fp<ProtectionOptions>(
     app.addHook('onRequest', async (request, reply) => {
       if (!app.lifecycle.shuttingDown || request.url.startsWith('/health/')) return;
       reply.header('connection', 'close');
-      return sendError(request, reply, {
-        statusCode: 503,
-        code: 'NOT_READY',
-        message: 'The service is shutting down; send the request to another instance',
-        details: [],
-        retryAfterSeconds: 1,
-      });
+      return sendError(
+        request,
+        reply,
+        new AppError(503, 'NOT_READY', 'The service is shutting down; send the request to another instance', [], 1),
+      );
     });
 
     app.addHook('onSend', async (request, reply) => {
       // Answers finished during shutdown close their connection, so the server can close too.
       if (app.lifecycle.shuttingDown) reply.header('connection', 'close');
-      reply.header('x-content-type-options', 'nosniff');
-      reply.header('x-frame-options', 'DENY');
-      reply.header('referrer-policy', 'no-referrer');
+      reply.headers({ 'x-content-type-options': 'nosniff', 'x-frame-options': 'DENY', 'referrer-policy': 'no-referrer' });
       if (request.url.startsWith('/docs')) return;
       // JSON answers are data, never a page: nothing may run, embed or cache them.
       reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'");

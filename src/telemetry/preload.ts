@@ -2,15 +2,9 @@
 // the Dockerfile): when the configuration turns OpenTelemetry on, starts the
 // SDK before the service's modules load so that they can be instrumented.
 // Otherwise it loads nothing more. A configuration error is left to server.ts to report.
-import { type Config, ConfigError, loadConfig, loadDotEnv } from '../config.js';
+import { loadEnvironment } from '../config.js';
 
-loadDotEnv();
-let settings: Config['telemetry'] | undefined;
-try {
-  settings = loadConfig().telemetry;
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-}
+const settings = loadEnvironment(() => undefined)?.telemetry;
 if (settings !== undefined && (settings.traces !== 'none' || settings.metrics !== 'none')) {
   const { startTelemetry } = await import('./sdk.js');
   await startTelemetry(settings);

@@ -25,31 +25,19 @@ const keyOf = (labels: Labels) => JSON.stringify(Object.entries(labels).sort(([a
 
 /** Turns one prom-client metric into OTLP metric data (summaries are left out: OTLP has no summary to write). */
 export function toMetricData(metric: PromMetric, start: HrTime, now: HrTime): MetricData | null {
-  const descriptor = { name: metric.name, description: metric.help, unit: '', valueType: ValueType.DOUBLE };
-  const point = (value: PromValue) => ({ startTime: start, endTime: now, attributes: value.labels, value: value.value });
+  const base = {
+    descriptor: { name: metric.name, description: metric.help, unit: '', valueType: ValueType.DOUBLE },
+    aggregationTemporality: AggregationTemporality.CUMULATIVE,
+  };
+  const points = () =>
+    metric.values.map((value: PromValue) => ({ startTime: start, endTime: now, attributes: value.labels, value: value.value }));
   switch (metric.type as unknown as string) {
     case 'counter':
-      return {
-        descriptor,
-        aggregationTemporality: AggregationTemporality.CUMULATIVE,
-        dataPointType: DataPointType.SUM,
-        isMonotonic: true,
-        dataPoints: metric.values.map(point),
-      };
+      return { ...base, dataPointType: DataPointType.SUM, isMonotonic: true, dataPoints: points() };
     case 'gauge':
-      return {
-        descriptor,
-        aggregationTemporality: AggregationTemporality.CUMULATIVE,
-        dataPointType: DataPointType.GAUGE,
-        dataPoints: metric.values.map(point),
-      };
+      return { ...base, dataPointType: DataPointType.GAUGE, dataPoints: points() };
     case 'histogram':
-      return {
-        descriptor,
-        aggregationTemporality: AggregationTemporality.CUMULATIVE,
-        dataPointType: DataPointType.HISTOGRAM,
-        dataPoints: histogramPoints(metric.values, start, now),
-      };
+      return { ...base, dataPointType: DataPointType.HISTOGRAM, dataPoints: histogramPoints(metric.values, start, now) };
     default:
       return null;
   }

@@ -7,8 +7,8 @@ export const telemetry = {
   tracing: false,
   /** TRACE_PORTFOLIO_SPANS. */
   portfolioSpans: 0,
-  /** Sends what is buffered and stops the SDK; undefined when none was started. */
   /** The app's prom-client registry, which OTLP metric exports read (the last app built wins). */
   registry: undefined as Registry | undefined,
+  /** Sends what is buffered and stops the SDK; undefined when none was started. */
   stop: undefined as (() => Promise<void>) | undefined,
 };

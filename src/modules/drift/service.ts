@@ -115,14 +115,8 @@ export function createDriftService(deps: DriftServiceDeps) {
     }
     const figures = driftFigures(optimizerInput(holdings, model.positions, quotes), perSecurity);
     const overdrawn = overdrawnReason(figures);
-    const row: PortfolioDrift = {
-      ...base,
-      portfolioName: await name,
-      status: overdrawn === null ? statusOf(figures) : 'unvalued',
-      reason: overdrawn,
-      figures,
-    };
-    return row;
+    const status = overdrawn === null ? statusOf(figures) : 'unvalued';
+    return { ...base, portfolioName: await name, status, reason: overdrawn, figures } satisfies PortfolioDrift;
   }
 
   /** Every portfolio of the model, `concurrency` at a time; the first upstream failure stops the rest and is thrown. */
@@ -154,12 +148,6 @@ export function createDriftService(deps: DriftServiceDeps) {
     return rows;
   }
 
-  async function loadModel(id: string): Promise<Model> {
-    const model = await models.findById(id);
-    if (model === null) throw new NotFoundError(`Model ${id} not found`);
-    return model;
-  }
-
   return {
     /** GET /portfolio/{id}/drift: against the model that lists the portfolio. */
     async portfolio(portfolioId: string): Promise<{ model: Model; row: PortfolioDrift }> {
@@ -175,7 +163,7 @@ export function createDriftService(deps: DriftServiceDeps) {
     /** GET /model/{id}/drift: every portfolio, summarised, filtered, sorted and paged. */
     async model(modelId: string, query: ModelDriftQuery): Promise<ModelDrift> {
       const sort = parseSortBy(query.sortBy, DRIFT_SORT_FIELDS);
-      const model = await loadModel(modelId);
+      const model = await models.get(modelId);
       const all = await driftAll(model);
       const valued = all.filter((r) => r.status !== 'unvalued' && r.figures !== null);
       const outOfBand = all.filter((r) => r.status === 'out_of_band').length;

@@ -40,8 +40,8 @@ export interface SweeperDeps {
   readonly clock: Clock;
   readonly log: Logger;
   /** 0: at start-up only. */
-  readonly intervalMs: number;
-  readonly minAgeMs: number;
+  readonly sweepIntervalMs: number;
+  readonly sweepMinAgeMs: number;
   /** How often missing indexes and failed clean-ups are retried between sweeps. */
   readonly repairIntervalMs: number;
 }
@@ -72,7 +72,7 @@ export function createSweeper(deps: SweeperDeps) {
     lastTick = Math.max(clock.now().getTime(), lastTick + 1);
     if ((await lease.acquire(new Date(lastTick), sweepId)) === null) return { leased: false, rebalances: 0, portfolioDocuments: 0 };
     try {
-      const before = new Date(clock.now().getTime() - deps.minAgeMs);
+      const before = new Date(clock.now().getTime() - deps.sweepMinAgeMs);
       const live = rebalancing.inFlight();
       const jobsHere = deps.jobs?.running() ?? new Set<string>();
       let ids = (await rebalances.unpublishedBefore(before)).filter((id) => !live.has(id) && !jobsHere.has(id));
@@ -87,7 +87,7 @@ export function createSweeper(deps: SweeperDeps) {
 
   async function sweepOnce(): Promise<SweepReport> {
     // Files first: they need no database.
-    const spoolFiles = await sweepSpools(deps.spoolDir, clock.now(), deps.minAgeMs);
+    const spoolFiles = await sweepSpools(deps.spoolDir, clock.now(), deps.sweepMinAgeMs);
     await indexes.retry();
     const own = await rebalancing.retryDiscards();
     const jobs = (await deps.jobs?.sweep()) ?? { abandoned: 0, expired: 0 };
@@ -123,7 +123,7 @@ export function createSweeper(deps: SweeperDeps) {
     /** Sweeps now, then every interval; retries missing indexes and failed clean-ups more often. */
     start(): void {
       quietly('start-up sweep', sweep)();
-      if (deps.intervalMs > 0) timers.push(setInterval(quietly('sweep', sweep), deps.intervalMs).unref());
+      if (deps.sweepIntervalMs > 0) timers.push(setInterval(quietly('sweep', sweep), deps.sweepIntervalMs).unref());
       timers.push(
         setInterval(
           quietly('repair', async () => {

@@ -22,7 +22,8 @@
 // numbers or strings (not what Beanie writes, accepted all the same) are
 // converted, exactly, from their decimal spelling.
 import { createHash } from 'node:crypto';
-import { type Collection, type Db, Decimal128, type Document, Long, MongoServerError, ObjectId } from 'mongodb';
+import { type Collection, type Db, Decimal128, type Document, Long, ObjectId } from 'mongodb';
+import { inserted } from '../../plugins/mongo.js';
 import { REBALANCE_PORTFOLIOS, REBALANCES } from '../rebalancing/repository.js';
 
 export const REBALANCES_LEGACY = 'rebalances_legacy';
@@ -60,8 +61,6 @@ function decimal(value: unknown, path: string): Decimal128 {
   throw new LegacyFormatError(`${path} is not a decimal (${value === null ? 'null' : typeof value})`);
 }
 
-const nullableDecimal = (value: unknown, path: string) => (value === null || value === undefined ? null : decimal(value, path));
-
 /** A quantity as stored by this service: a whole JavaScript-safe number, or the Decimal128 as stored. */
 function quantity(value: unknown, path: string): number | Decimal128 {
   if (typeof value === 'number' && Number.isSafeInteger(value)) return value;
@@ -78,6 +77,33 @@ function date(value: unknown, path: string): Date {
   if (value instanceof Date && !Number.isNaN(value.getTime())) return value;
   throw new LegacyFormatError(`${path} is not a date`);
 }
+
+const orNull =
+  <T>(read: (value: unknown, path: string) => T) =>
+  (value: unknown, path: string): T | null =>
+    value === null || value === undefined ? null : read(value, path);
+
+function transactionType(value: unknown, path: string): 'BUY' | 'SELL' {
+  if (value === 'BUY' || value === 'SELL') return value;
+  throw new LegacyFormatError(`${path} must be BUY, SELL or null`);
+}
+
+/** How each position field becomes a column of this service's layout (repository.ts PositionColumns), in its order. */
+const COLUMNS: Record<string, (value: unknown, path: string) => unknown> = {
+  security_id: text,
+  price: orNull(decimal),
+  original_quantity: quantity,
+  adjusted_quantity: quantity,
+  original_position_market_value: orNull(decimal),
+  adjusted_position_market_value: orNull(decimal),
+  target: decimal,
+  high_drift: decimal,
+  low_drift: decimal,
+  actual: orNull(decimal),
+  actual_drift: orNull(decimal),
+  transaction_type: orNull(transactionType),
+  trade_quantity: orNull(quantity),
+};
 
 /** The rebalance's portfolio `index` in our layout: a stable _id, the same on every run. */
 export function portfolioDocumentId(legacyId: ObjectId, index: number): ObjectId {
@@ -121,10 +147,9 @@ export function convertLegacy(legacy: Document): Converted {
       return row as Record<string, unknown>;
     });
     positions += rows.length;
-    const col = <T>(pick: (row: Record<string, unknown>, path: string) => T) => rows.map((row, j) => pick(row, `${at}.positions[${j}]`));
-    const tradeDates = col((row, path) =>
-      row.trade_date === null || row.trade_date === undefined ? null : date(row.trade_date, `${path}.trade_date`),
-    );
+    const column = (field: string, read: (value: unknown, path: string) => unknown) =>
+      rows.map((row, j) => read(row[field], `${at}.positions[${j}].${field}`));
+    const tradeDates = column('trade_date', orNull(date)) as (Date | null)[];
     tradeDate ??= tradeDates.find((d) => d !== null) ?? null;
     return {
       _id: portfolioDocumentId(id, index),
@@ -138,30 +163,7 @@ export function convertLegacy(legacy: Document): Converted {
       cash_before_rebalance: decimal(p.cash_before_rebalance, `${at}.cash_before_rebalance`),
       cash_after_rebalance: decimal(p.cash_after_rebalance, `${at}.cash_after_rebalance`),
       positions: {
-        security_id: col((row, path) => text(row.security_id, `${path}.security_id`)),
-        price: col((row, path) => nullableDecimal(row.price, `${path}.price`)),
-        original_quantity: col((row, path) => quantity(row.original_quantity, `${path}.original_quantity`)),
-        adjusted_quantity: col((row, path) => quantity(row.adjusted_quantity, `${path}.adjusted_quantity`)),
-        original_position_market_value: col((row, path) =>
-          nullableDecimal(row.original_position_market_value, `${path}.original_position_market_value`),
-        ),
-        adjusted_position_market_value: col((row, path) =>
-          nullableDecimal(row.adjusted_position_market_value, `${path}.adjusted_position_market_value`),
-        ),
-        target: col((row, path) => decimal(row.target, `${path}.target`)),
-        high_drift: col((row, path) => decimal(row.high_drift, `${path}.high_drift`)),
-        low_drift: col((row, path) => decimal(row.low_drift, `${path}.low_drift`)),
-        actual: col((row, path) => nullableDecimal(row.actual, `${path}.actual`)),
-        actual_drift: col((row, path) => nullableDecimal(row.actual_drift, `${path}.actual_drift`)),
-        transaction_type: col((row, path) => {
-          const t = row.transaction_type;
-          if (t === null || t === undefined) return null;
-          if (t === 'BUY' || t === 'SELL') return t;
-          throw new LegacyFormatError(`${path}.transaction_type must be BUY, SELL or null`);
-        }),
-        trade_quantity: col((row, path) =>
-          row.trade_quantity === null || row.trade_quantity === undefined ? null : quantity(row.trade_quantity, `${path}.trade_quantity`),
-        ),
+        ...Object.fromEntries(Object.entries(COLUMNS).map(([field, read]) => [field, column(field, read)])),
         // Not read by this service (a rebalance has one trade date, below): kept as the Python service wrote it.
         trade_date: tradeDates,
       },
@@ -185,17 +187,6 @@ export function convertLegacy(legacy: Document): Converted {
     migrated_from: MIGRATED_FROM,
   };
   return { header, portfolios, positions };
-}
-
-/** False when a document with one of these _ids is there already (a run cut short wrote it). */
-async function inserted(write: () => Promise<unknown>): Promise<boolean> {
-  try {
-    await write();
-    return true;
-  } catch (error) {
-    if (error instanceof MongoServerError && error.code === 11000) return false;
-    throw error;
-  }
 }
 
 /**
@@ -235,7 +226,7 @@ export async function convertLegacyRebalances(db: Db, options: ConvertOptions): 
     }
     if (!options.dryRun) {
       const id = legacy._id as ObjectId;
-      // Inserts first; replaces (or clears, then inserts) only what a cut-short run left behind.
+      // Inserts first; replaces (or clears, then inserts) only what a cut-short run left behind (a duplicate _id).
       if (!(await inserted(() => backup.insertOne(legacy)))) await backup.replaceOne({ _id: id }, legacy);
       for (let i = 0; i < converted.portfolios.length; i += batchSize) {
         const batch = converted.portfolios.slice(i, i + batchSize);

@@ -9,9 +9,11 @@
 // skew allowed (a conditional deleteOne of that exact lock, then insertOne).
 // Each step is idempotent and resumable, so a step cut short by a crash is
 // simply run again by the next holder.
-import { type Collection, type Db, MongoServerError } from 'mongodb';
+import type { Collection, Db } from 'mongodb';
 import type { Logger } from 'pino';
-import type { Clock } from '../../domain/clock.js';
+import type { Config } from '../../config.js';
+import { type Clock, systemClock } from '../../domain/clock.js';
+import { inserted } from '../../plugins/mongo.js';
 import { type ConvertOptions, convertLegacyRebalances, type RollbackCounts, restoreLegacyRebalances } from './legacy-rebalances.js';
 
 export const MIGRATIONS = 'migrations';
@@ -105,24 +107,13 @@ export function createMigrator(db: Db, settings: MigrationSettings) {
   async function acquire(): Promise<boolean> {
     const now = clock.now();
     const lock: LockDocument = { _id: LOCK_ID, holder, acquired_at: now, expires_at: new Date(now.getTime() + ttlMs) };
-    try {
-      await records.insertOne(lock);
-      return true;
-    } catch (error) {
-      if (!(error instanceof MongoServerError && error.code === 11000)) throw error;
-    }
+    if (await inserted(() => records.insertOne(lock))) return true;
     const held = (await records.findOne({ _id: LOCK_ID })) as unknown as LockDocument | null;
     if (held !== null && held.expires_at.getTime() + skewMs >= now.getTime()) return false;
     // Expired: remove exactly that lock (another taker may have done it first), then try once more.
     if (held !== null) await records.deleteOne({ _id: LOCK_ID, holder: held.holder, expires_at: held.expires_at });
     log.warn({ previous_holder: held?.holder }, 'migration lock expired: taking it over');
-    try {
-      await records.insertOne(lock);
-      return true;
-    } catch (error) {
-      if (error instanceof MongoServerError && error.code === 11000) return false;
-      throw error;
-    }
+    return inserted(() => records.insertOne(lock));
   }
 
   let lastRenew = 0;
@@ -214,4 +205,6 @@ export function createMigrator(db: Db, settings: MigrationSettings) {
   };
 }
 
-export type Migrator = ReturnType<typeof createMigrator>;
+/** The migrator of a service process (the server, the command line): its replica holds the lock, allowing the configured clock skew. */
+export const configuredMigrator = (db: Db, config: Config, log: Logger) =>
+  createMigrator(db, { holder: config.schedule.replicaId, clock: systemClock, log, skewMs: config.schedule.clockSkewMs });

@@ -3,10 +3,10 @@
 // portfolio id, so two models can never both insert a claim for it: the unique
 // _id index decides the race atomically on MongoDB and on the embedded server
 // alike (which has no multikey unique indexes and no transaction write conflicts).
-import { type Collection, type Db, MongoServerError, type ObjectId } from 'mongodb';
+import type { Collection, Db, ObjectId } from 'mongodb';
 import { ConflictError, type ErrorDetail } from '../../domain/errors.js';
 import { toObjectId } from '../../domain/ids.js';
-import type { IndexSpec } from '../../plugins/mongo.js';
+import { type IndexSpec, inserted } from '../../plugins/mongo.js';
 import type { Model, ModelRepository } from './repository.js';
 
 interface ClaimDocument {
@@ -30,8 +30,6 @@ export const claimIndexes: IndexSpec[] = [
  */
 const ABANDONED_AFTER_MS = 30_000;
 
-const isDuplicateKey = (error: unknown) => error instanceof MongoServerError && error.code === 11000;
-
 export function createPortfolioClaims(db: Db, models: ModelRepository) {
   const claims: Collection<ClaimDocument> = db.collection<ClaimDocument>(PORTFOLIO_CLAIMS);
 
@@ -49,22 +47,13 @@ export function createPortfolioClaims(db: Db, models: ModelRepository) {
       claimed_at: now,
     });
     if (ids.length === 0) return [];
-    try {
-      await claims.insertMany(ids.map(doc));
-      return [];
-    } catch (error) {
-      if (!isDuplicateKey(error)) throw error;
-    }
+    if (await inserted(() => claims.insertMany(ids.map(doc)))) return [];
     // Someone raced us: find out claim by claim which ones are ours.
     const lost: string[] = [];
     for (const id of ids) {
-      try {
-        await claims.insertOne(doc(id));
-      } catch (error) {
-        if (!isDuplicateKey(error)) throw error;
-        const existing = await claims.findOne({ _id: id });
-        if (existing === null || !existing.model_id.equals(toObjectId(modelId))) lost.push(id);
-      }
+      if (await inserted(() => claims.insertOne(doc(id)))) continue;
+      const existing = await claims.findOne({ _id: id });
+      if (existing === null || !existing.model_id.equals(toObjectId(modelId))) lost.push(id);
     }
     return lost;
   }

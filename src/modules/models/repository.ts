@@ -2,13 +2,13 @@
 // stale writer matches nothing instead of overwriting (see plugins/mongo.ts for
 // the query subset this code keeps to).
 import { LRUCache } from 'lru-cache';
-import { BSON, type Collection, type Db, type Decimal128, MongoServerError, ObjectId, type Sort } from 'mongodb';
+import { BSON, type Collection, type Db, type Decimal128, ObjectId, type Sort } from 'mongodb';
 import { fromDecimal128, toDecimal128 } from '../../domain/decimal.js';
-import { ConflictError } from '../../domain/errors.js';
+import { ConflictError, NotFoundError } from '../../domain/errors.js';
 import { toObjectId } from '../../domain/ids.js';
 import type { ModelPosition } from '../../domain/model-rules.js';
 import type { SortKey } from '../../domain/sorting.js';
-import type { IndexSpec } from '../../plugins/mongo.js';
+import { type IndexSpec, isDuplicateKey } from '../../plugins/mongo.js';
 import { type ConstraintDocument, fromConstraintDocument, type ModelConstraints, toConstraintDocument } from './constraints.js';
 
 export interface Model {
@@ -140,10 +140,7 @@ function toModel(doc: StoredModel | ModelDocument): Model {
 }
 
 function nameTaken(error: unknown, name: string): never {
-  if (error instanceof MongoServerError && error.code === 11000) {
-    throw new ConflictError(`A model named "${name}" already exists`);
-  }
-  throw error;
+  throw isDuplicateKey(error) ? new ConflictError(`A model named "${name}" already exists`) : error;
 }
 
 /** Refuses (503) while an index a write relies on is missing (plugins/mongo.ts). */
@@ -156,6 +153,10 @@ export function createModelRepository(db: Db, indexes: IndexGuard = { require: (
   const stored = db.collection<StoredModel>(MODELS, { fieldsAsRaw: { positions: true } });
   // Without the unique index a new or renamed model could take a name twice.
   const nameIsUnique = () => indexes.require('models_name_unique');
+  const findById = async (id: string): Promise<Model | null> => {
+    const doc = await stored.findOne({ _id: toObjectId(id) });
+    return doc === null ? null : toModel(doc);
+  };
 
   return {
     newId(): string {
@@ -185,9 +186,13 @@ export function createModelRepository(db: Db, indexes: IndexGuard = { require: (
       return toModel(doc);
     },
 
-    async findById(id: string): Promise<Model | null> {
-      const doc = await stored.findOne({ _id: toObjectId(id) });
-      return doc === null ? null : toModel(doc);
+    findById,
+
+    /** The model, or a 404 when there is none. */
+    async get(id: string): Promise<Model> {
+      const model = await findById(id);
+      if (model === null) throw new NotFoundError(`Model ${id} not found`);
+      return model;
     },
 
     /** Models other than `exceptId` that list any of these portfolios. */

@@ -107,12 +107,8 @@ export const modelRoutes: FastifyPluginAsyncZod<{ service: ModelService }> = asy
         name: body.name,
         positions: body.positions.map(toModelPosition),
         portfolios: body.portfolios,
-        lastRebalanceDate:
-          body.last_rebalance_date === undefined
-            ? undefined
-            : body.last_rebalance_date === null
-              ? null
-              : new Date(body.last_rebalance_date),
+        // Absent (undefined) keeps the stored date, null clears it.
+        lastRebalanceDate: body.last_rebalance_date == null ? body.last_rebalance_date : new Date(body.last_rebalance_date),
         rebalanceTo: body.rebalance_to,
         version: body.version,
         constraints: { min_cash: body.min_cash, min_trade_value: body.min_trade_value, restrictions: body.restrictions },

@@ -18,14 +18,13 @@ import type { Model } from './repository.js';
 
 const ModelName = z
   .string()
-  .transform((name) => name.trim())
-  .pipe(
-    z
-      .string()
-      .min(1, { error: 'must have 1 to 255 characters after trimming' })
-      .max(255, { error: 'must have 1 to 255 characters after trimming' }),
-  )
+  .trim()
+  .min(1, { error: 'must have 1 to 255 characters after trimming' })
+  .max(255, { error: 'must have 1 to 255 characters after trimming' })
   .meta({ example: 'Global Balanced' });
+
+/** The example position of the OpenAPI document. */
+const POSITION_EXAMPLE = { security_id: '683b69d420f302c879a5fef0', target: '0.25', high_drift: '0.02', low_drift: '0.02' };
 
 export const PositionBody = z
   .strictObject({
@@ -34,10 +33,7 @@ export const PositionBody = z
     high_drift: DecimalInput.meta({ example: '0.02' }),
     low_drift: DecimalInput.meta({ example: '0.02' }),
   })
-  .meta({
-    id: 'PositionBody',
-    example: { security_id: '683b69d420f302c879a5fef0', target: '0.25', high_drift: '0.02', low_drift: '0.02' },
-  });
+  .meta({ id: 'PositionBody', example: POSITION_EXAMPLE });
 
 const PortfolioList = z.array(PortfolioId);
 
@@ -60,10 +56,7 @@ export const CreateModelBody = z
     id: 'CreateModelBody',
     example: {
       name: 'Global Balanced',
-      positions: [
-        { security_id: '683b69d420f302c879a5fef0', target: '0.25', high_drift: '0.02', low_drift: '0.02' },
-        { security_id: '683b69d420f302c879a5fef1', target: 0.3, high_drift: 0.03, low_drift: 0.03 },
-      ],
+      positions: [POSITION_EXAMPLE, { security_id: '683b69d420f302c879a5fef1', target: 0.3, high_drift: 0.03, low_drift: 0.03 }],
       portfolios: ['683b6d88a29ee10e8b499643'],
     },
   });
@@ -82,7 +75,7 @@ export const ReplaceModelBody = z
     id: 'ReplaceModelBody',
     example: {
       name: 'Global Balanced',
-      positions: [{ security_id: '683b69d420f302c879a5fef0', target: '0.25', high_drift: '0.02', low_drift: '0.02' }],
+      positions: [POSITION_EXAMPLE],
       portfolios: ['683b6d88a29ee10e8b499643'],
       version: 1,
     },
@@ -125,7 +118,7 @@ export const ModelDto = z
     example: {
       model_id: '6740f1c2a1b2c3d4e5f60718',
       name: 'Global Balanced',
-      positions: [{ security_id: '683b69d420f302c879a5fef0', target: '0.25', high_drift: '0.02', low_drift: '0.02' }],
+      positions: [POSITION_EXAMPLE],
       portfolios: ['683b6d88a29ee10e8b499643'],
       last_rebalance_date: null,
       rebalance_to: 'target',

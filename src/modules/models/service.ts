@@ -58,14 +58,11 @@ export interface ModelPage {
   readonly total: number;
 }
 
-export function createModelService({ models, claims, clock, log }: ModelServiceDeps) {
-  const notFound = (id: string) => new NotFoundError(`Model ${id} not found`);
+const versionConflict = (id: string, stored: number, sent: number) =>
+  new VersionConflictError(`Model ${id} is at version ${stored}, not ${sent}; reload it and try again`);
 
-  async function load(id: string): Promise<Model> {
-    const model = await models.findById(id);
-    if (model === null) throw notFound(id);
-    return model;
-  }
+export function createModelService({ models, claims, clock, log }: ModelServiceDeps) {
+  const load = models.get;
 
   /**
    * Read, decide, write with the version read as the guard; on a lost race,
@@ -75,9 +72,7 @@ export function createModelService({ models, claims, clock, log }: ModelServiceD
   async function mutate(id: string, expectedVersion: number | undefined, decide: (current: Model) => ModelChanges | null): Promise<Model> {
     for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
       const current = await load(id);
-      if (expectedVersion !== undefined && current.version !== expectedVersion) {
-        throw new VersionConflictError(`Model ${id} is at version ${current.version}, not ${expectedVersion}; reload it and try again`);
-      }
+      if (expectedVersion !== undefined && current.version !== expectedVersion) throw versionConflict(id, current.version, expectedVersion);
       const changes = decide(current);
       if (changes === null) return current;
 
@@ -100,10 +95,7 @@ export function createModelService({ models, claims, clock, log }: ModelServiceD
         return updated;
       }
       await claims.release(id, added, nextVersion);
-      if (expectedVersion !== undefined) {
-        const latest = await load(id);
-        throw new VersionConflictError(`Model ${id} is at version ${latest.version}, not ${expectedVersion}; reload it and try again`);
-      }
+      if (expectedVersion !== undefined) throw versionConflict(id, (await load(id)).version, expectedVersion);
       log.debug({ modelId: id, attempt }, 'model changed concurrently; retrying the write');
     }
     throw new VersionConflictError(`Model ${id} is being changed by many clients at once; try again`);
@@ -163,8 +155,7 @@ export function createModelService({ models, claims, clock, log }: ModelServiceD
 
     async remove(id: string, version: number): Promise<void> {
       if (!(await models.deleteIfVersion(id, version))) {
-        const current = await load(id); // 404 when there is none
-        throw new VersionConflictError(`Model ${id} is at version ${current.version}, not ${version}; reload it and try again`);
+        throw versionConflict(id, (await load(id)).version, version); // load: 404 when there is none
       }
       await claims.releaseAll(id);
     },

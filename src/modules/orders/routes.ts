@@ -55,18 +55,12 @@ export const orderRoutes: FastifyPluginAsyncZod<{ service: OrderService }> = asy
       },
     },
     async (request) => {
-      const r = await service.submit(request.params.rebalance_id);
-      if (r.error !== null) throw r.error;
+      const { rebalanceId, problems, error, ...counts } = await service.submit(request.params.rebalance_id);
+      if (error !== null) throw error;
       return {
-        rebalance_id: r.rebalanceId,
-        sent: r.sent,
-        accepted: r.accepted,
-        rejected: r.rejected,
-        failed: r.failed,
-        unknown: r.unknown,
-        skipped: r.skipped,
-        totals: r.totals,
-        problems: r.problems.map((p) => ({ portfolio_id: p.portfolioId, security_id: p.securityId, status: p.status, message: p.message })),
+        rebalance_id: rebalanceId,
+        ...counts,
+        problems: problems.map((p) => ({ portfolio_id: p.portfolioId, security_id: p.securityId, status: p.status, message: p.message })),
       };
     },
   );

@@ -124,15 +124,8 @@ export function createOrderService({ rebalances, orders, upstreams, clock, log, 
         if (stopped === null && batch.length > 0) await send(batch);
 
         const totals = await orders.counts(rebalanceId);
-        if (tally.sent > 0) {
-          await rebalances.recordOrders(rebalanceId, {
-            accepted: totals.accepted,
-            rejected: totals.rejected,
-            failed: totals.failed,
-            unknown: totals.unknown,
-            lastSubmittedAt: started,
-          });
-        }
+        const { pending: _pending, ...settled } = totals;
+        if (tally.sent > 0) await rebalances.recordOrders(rebalanceId, { ...settled, lastSubmittedAt: started });
         log.info({ rebalanceId, ...tally, totals }, 'orders submitted');
         return { rebalanceId, ...tally, totals, problems, error: stopped };
       } finally {

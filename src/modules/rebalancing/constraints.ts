@@ -38,6 +38,18 @@ function combine(a: RestrictionRule | undefined, b: RestrictionRule): Restrictio
   return 'frozen';
 }
 
+/** The items, each with the rule of its security, if any. */
+function restricted<T extends { readonly securityId: string }>(
+  items: readonly T[],
+  rules: ReadonlyMap<string, RestrictionRule>,
+): readonly T[] {
+  if (rules.size === 0) return items;
+  return items.map((item) => {
+    const rule = rules.get(item.securityId);
+    return rule === undefined ? item : { ...item, restriction: rule };
+  });
+}
+
 /** Cash flows may name only the model's portfolios. */
 export function assertFlowsBelong(model: Model, request: RequestConstraints): void {
   if (request.cashFlows === undefined) return;
@@ -61,13 +73,7 @@ export function constrainInput(input: OptimizerInput, model: Model, portfolioId:
   if (rules.size === 0 && flow === undefined && minTrade === null && minCash === null) return input;
   return {
     ...input,
-    securities:
-      rules.size === 0
-        ? input.securities
-        : input.securities.map((s) => {
-            const rule = rules.get(s.securityId);
-            return rule === undefined ? s : { ...s, restriction: rule };
-          }),
+    securities: restricted(input.securities, rules),
     ...(flow === undefined ? {} : { cashFlow: flow }),
     ...(minCash === null ? {} : { minCash }),
     ...(minTrade === null ? {} : { minTradeValue: minTrade }),
@@ -76,18 +82,12 @@ export function constrainInput(input: OptimizerInput, model: Model, portfolioId:
 
 /** The outcome with the flow it was given and the restriction of each restricted position. */
 export function withConstraintFigures(outcome: PortfolioOutcome, input: OptimizerInput): PortfolioOutcome {
-  const restricted = new Map(input.securities.filter((s) => s.restriction !== undefined).map((s) => [s.securityId, s.restriction!]));
-  if (restricted.size === 0 && input.cashFlow === undefined) return outcome;
+  const rules = new Map(input.securities.filter((s) => s.restriction !== undefined).map((s) => [s.securityId, s.restriction!]));
+  if (rules.size === 0 && input.cashFlow === undefined) return outcome;
   return {
     ...outcome,
     ...(input.cashFlow === undefined ? {} : { cashFlow: input.cashFlow }),
-    positions:
-      restricted.size === 0
-        ? outcome.positions
-        : outcome.positions.map((p) => {
-            const rule = restricted.get(p.securityId);
-            return rule === undefined ? p : { ...p, restriction: rule };
-          }),
+    positions: restricted(outcome.positions, rules),
   };
 }
 

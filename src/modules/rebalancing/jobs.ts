@@ -8,12 +8,13 @@
 // asynchronous dry run keeps its portfolios under its own id, without a
 // header, for REBALANCE_DRY_RUN_TTL_MS after it completes.
 import { hostname } from 'node:os';
-import { type Collection, type Db, ObjectId } from 'mongodb';
+import { type Collection, type Db, type Filter, ObjectId } from 'mongodb';
 import type { Logger } from 'pino';
 import type { Clock } from '../../domain/clock.js';
-import { AppError, type ErrorCode, type ErrorDetail } from '../../domain/errors.js';
+import { AppError } from '../../domain/errors.js';
 import { toObjectId } from '../../domain/ids.js';
-import { type IndexSpec, isDatabaseUnavailable } from '../../plugins/mongo.js';
+import { answerOf, errorBody } from '../../plugins/errors.js';
+import type { IndexSpec } from '../../plugins/mongo.js';
 import type { PortfolioOutcome } from './outcome.js';
 import type { RebalanceHeader, RebalanceRepository } from './repository.js';
 import { type OutcomeSink, type RebalanceOptions, type RebalanceService, ShuttingDownError, SubmissionAfterStoreError } from './service.js';
@@ -34,14 +35,7 @@ export interface JobProgress {
 }
 
 /** The one error shape (api.md), as recorded for a failed job. */
-export interface JobError {
-  readonly status_code: number;
-  readonly code: ErrorCode;
-  readonly message: string;
-  readonly detail: string;
-  readonly details: readonly ErrorDetail[];
-  readonly correlation_id: string;
-}
+export type JobError = ReturnType<typeof errorBody>;
 
 export interface Job {
   readonly id: string;
@@ -66,7 +60,7 @@ interface JobDocument {
   model_name: string;
   dry_run: boolean;
   status: JobStatus;
-  progress: { done: number; total: number; infeasible: number };
+  progress: JobProgress;
   started_at: Date;
   ended_at: Date | null;
   trade_date: string;
@@ -96,6 +90,10 @@ const toJob = (d: JobDocument): Job => ({
 
 export function createJobRepository(db: Db) {
   const jobs: Collection<JobDocument> = db.collection<JobDocument>(REBALANCE_JOBS);
+  const idsOf = async (filter: Filter<JobDocument>) => (await jobs.find(filter).toArray()).map((d) => d._id.toHexString());
+  /** Sets fields of a job still running; false when it is not (any more). */
+  const setIfRunning = async (id: string, set: Partial<JobDocument>) =>
+    (await jobs.updateOne({ _id: toObjectId(id), status: 'running' }, { $set: set })).matchedCount === 1;
   return {
     insert: async (doc: JobDocument) => void (await jobs.insertOne(doc)),
     async find(id: string): Promise<Job | null> {
@@ -103,22 +101,13 @@ export function createJobRepository(db: Db) {
       return d === null ? null : toJob(d);
     },
     /** Records progress and that the owner is alive; false when the job is no longer running (marked abandoned meanwhile). */
-    async heartbeat(id: string, progress: JobProgress, at: Date): Promise<boolean> {
-      const r = await jobs.updateOne({ _id: toObjectId(id), status: 'running' }, { $set: { progress: { ...progress }, heartbeat_at: at } });
-      return r.matchedCount === 1;
-    },
+    heartbeat: (id: string, progress: JobProgress, at: Date) => setIfRunning(id, { progress: { ...progress }, heartbeat_at: at }),
     async finish(id: string, set: Pick<JobDocument, 'status' | 'progress' | 'ended_at' | 'error' | 'expires_at'>): Promise<void> {
       await jobs.updateOne({ _id: toObjectId(id) }, { $set: set });
     },
-    async requestCancel(id: string): Promise<boolean> {
-      const r = await jobs.updateOne({ _id: toObjectId(id), status: 'running' }, { $set: { cancel_requested: true } });
-      return r.matchedCount === 1;
-    },
-    async cancelRequested(ids: readonly string[]): Promise<string[]> {
-      const docs = await jobs.find({ _id: { $in: ids.map(toObjectId) }, cancel_requested: true }).toArray();
-      return docs.map((d) => d._id.toHexString());
-    },
-    /** Running jobs not heard of since `before`, except those `live` in this process. */
+    requestCancel: (id: string) => setIfRunning(id, { cancel_requested: true }),
+    cancelRequested: (ids: readonly string[]) => idsOf({ _id: { $in: ids.map(toObjectId) }, cancel_requested: true }),
+    /** Running jobs not heard of since `before` (the caller skips those running in this process). */
     async stale(before: Date): Promise<Job[]> {
       return (await jobs.find({ status: 'running', heartbeat_at: { $lt: before } }).toArray()).map(toJob);
     },
@@ -130,9 +119,7 @@ export function createJobRepository(db: Db) {
       );
       return r.modifiedCount === 1;
     },
-    async expiredDryRuns(now: Date): Promise<string[]> {
-      return (await jobs.find({ dry_run: true, expires_at: { $lt: now } }).toArray()).map((d) => d._id.toHexString());
-    },
+    expiredDryRuns: (now: Date) => idsOf({ dry_run: true, expires_at: { $lt: now } }),
     /**
      * The ids among these whose portfolio documents are not leftovers: asynchronous dry runs (no header by
      * design, removed when they expire; complete ones only) and rebalances still running on some replica (by their heartbeat).
@@ -140,10 +127,9 @@ export function createJobRepository(db: Db) {
     async kept(ids: readonly string[]): Promise<Set<string>> {
       if (ids.length === 0) return new Set();
       // A failed, cancelled or abandoned dry run's documents are leftovers like any other (nothing removes them at expiry).
-      const docs = await jobs
-        .find({ _id: { $in: ids.map(toObjectId) }, $or: [{ dry_run: true, status: 'complete' }, { status: 'running' }] })
-        .toArray();
-      return new Set(docs.map((d) => d._id.toHexString()));
+      return new Set(
+        await idsOf({ _id: { $in: ids.map(toObjectId) }, $or: [{ dry_run: true, status: 'complete' }, { status: 'running' }] }),
+      );
     },
     remove: async (id: string) => void (await jobs.deleteOne({ _id: toObjectId(id) })),
   };
@@ -158,34 +144,14 @@ export class RebalanceCancelledError extends AppError {
   }
 }
 
-/** As plugins/errors.ts answers it: the AppError's own, the database's 503, else a 500 without internals. */
-function errorShape(error: unknown, correlationId: string): JobError {
-  const e =
-    error instanceof AppError
-      ? error
-      : isDatabaseUnavailable(error)
-        ? new AppError(503, 'UPSTREAM_UNAVAILABLE', 'MongoDB, the service database, is unavailable; retry later')
-        : new AppError(500, 'INTERNAL', 'An internal error occurred; the correlation id identifies it in the service logs');
-  return {
-    status_code: e.statusCode,
-    code: e.code,
-    message: e.message,
-    detail: e.message,
-    details: [...e.details],
-    correlation_id: correlationId,
-  };
-}
+/** As plugins/errors.ts answers it. */
+const errorShape = (error: unknown, correlationId: string): JobError => errorBody(answerOf(error), correlationId);
 
 /** Portfolio documents of an asynchronous dry run are written this many at a time. */
 const DRY_RUN_BATCH = 50;
 
-interface LocalJob {
-  readonly id: string;
-  readonly modelId: string;
-  readonly modelName: string;
-  readonly dryRun: boolean;
-  readonly startedAt: Date;
-  readonly tradeDate: string;
+/** A job running in this process: the Job without its progress, which is counted here. */
+interface LocalJob extends Omit<Job, 'progress'> {
   readonly total: number;
   done: number;
   infeasible: number;
@@ -216,6 +182,9 @@ export function createRebalanceJobs(deps: JobsDeps) {
 
   const progressOf = (j: LocalJob): JobProgress => ({ done: j.done, total: j.total, infeasible: j.infeasible });
 
+  const finish = (j: LocalJob, status: JobStatus, error: JobError | null, expiresAt: Date | null) =>
+    jobs.finish(j.id, { status, progress: progressOf(j), ended_at: clock.now(), error, expires_at: expiresAt });
+
   async function beat(): Promise<void> {
     const now = clock.now();
     const ids = [...local.keys()];
@@ -243,19 +212,9 @@ export function createRebalanceJobs(deps: JobsDeps) {
   }
 
   /** A local job as a Job (its progress as of now). */
-  const viewOf = (j: LocalJob): Job => ({
-    id: j.id,
-    modelId: j.modelId,
-    modelName: j.modelName,
-    dryRun: j.dryRun,
-    status: 'running',
-    progress: progressOf(j),
-    startedAt: j.startedAt,
-    endedAt: null,
-    tradeDate: j.tradeDate,
-    error: null,
-    expiresAt: null,
-    replica: deps.replica,
+  const viewOf = ({ total, done, infeasible, controller, ending, ...job }: LocalJob): Job => ({
+    ...job,
+    progress: { done, total, infeasible },
   });
 
   return {
@@ -290,8 +249,13 @@ export function createRebalanceJobs(deps: JobsDeps) {
               modelId: run.modelId,
               modelName: run.modelName,
               dryRun: options.dryRun,
+              status: 'running',
               startedAt: run.startedAt,
+              endedAt: null,
               tradeDate: run.tradeDate,
+              error: null,
+              expiresAt: null,
+              replica: deps.replica,
               total: run.total,
               done: 0,
               infeasible: 0,
@@ -355,14 +319,7 @@ export function createRebalanceJobs(deps: JobsDeps) {
           async () => {
             const j = job!;
             j.ending = true;
-            const now = clock.now();
-            await jobs.finish(j.id, {
-              status: 'complete',
-              progress: progressOf(j),
-              ended_at: now,
-              error: null,
-              expires_at: j.dryRun ? new Date(now.getTime() + deps.dryRunTtlMs) : null,
-            });
+            await finish(j, 'complete', null, j.dryRun ? new Date(clock.now().getTime() + deps.dryRunTtlMs) : null);
             log.info({ rebalanceId: j.id, ...progressOf(j) }, 'asynchronous rebalance complete');
           },
           async (error: unknown) => {
@@ -386,13 +343,7 @@ export function createRebalanceJobs(deps: JobsDeps) {
                   : error instanceof ShuttingDownError
                     ? 'abandoned'
                     : 'failed';
-            await jobs.finish(j.id, {
-              status,
-              progress: progressOf(j),
-              ended_at: clock.now(),
-              error: errorShape(error, correlationId),
-              expires_at: null,
-            });
+            await finish(j, status, errorShape(error, correlationId), null);
             const level = status === 'cancelled' || status === 'abandoned' ? 'info' : error instanceof AppError ? 'warn' : 'error';
             log[level]({ rebalanceId: j.id, status, err: error, correlation_id: correlationId }, `asynchronous rebalance ${status}`);
           },

@@ -45,16 +45,7 @@ export function rateOf(p: ProgressSnapshot, nowMs: number): { rate: number; etaS
   return { rate, etaSeconds: p.done === 0 ? null : Math.round((p.total - p.done) / rate) };
 }
 
-interface Entry {
-  key: string;
-  rebalanceId: string | null;
-  modelId: string;
-  cycle: boolean;
-  total: number;
-  done: number;
-  inFlight: number;
-  startedMs: number;
-}
+type Entry = { -readonly [K in keyof ProgressSnapshot]: ProgressSnapshot[K] };
 
 export interface ProgressRegistry extends ProgressTracker {
   /** Every rebalance running in this process now. */

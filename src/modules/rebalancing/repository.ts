@@ -199,6 +199,13 @@ function toOutcome(doc: PortfolioDocument, withPositions = true): PortfolioOutco
   };
 }
 
+type OrdersDocument = NonNullable<HeaderDocument['orders']>;
+const ordersOf = ({ last_submitted_at, ...counts }: OrdersDocument): OrderSummary => ({ ...counts, lastSubmittedAt: last_submitted_at });
+const ordersDocument = ({ lastSubmittedAt, ...counts }: OrderSummary): OrdersDocument => ({
+  ...counts,
+  last_submitted_at: lastSubmittedAt,
+});
+
 function toHeader(doc: HeaderDocument): RebalanceHeader {
   return {
     id: doc._id.toHexString(),
@@ -210,16 +217,7 @@ function toHeader(doc: HeaderDocument): RebalanceHeader {
     portfolios: doc.portfolios,
     version: doc.version,
     createdAt: doc.created_at,
-    orders:
-      doc.orders === undefined || doc.orders === null
-        ? null
-        : {
-            accepted: doc.orders.accepted,
-            rejected: doc.orders.rejected,
-            failed: doc.orders.failed,
-            unknown: doc.orders.unknown,
-            lastSubmittedAt: doc.orders.last_submitted_at,
-          },
+    orders: doc.orders === undefined || doc.orders === null ? null : ordersOf(doc.orders),
   };
 }
 
@@ -274,7 +272,6 @@ export function createRebalanceRepository(db: Db) {
       return toHeader(doc);
     },
 
-    /** Removes whatever a failed rebalance wrote. */
     /** Removes what a failed rebalance wrote: its header first (a publish whose last step failed), then its portfolios. */
     async discard(rebalanceId: string): Promise<void> {
       await headers.deleteOne({ _id: toObjectId(rebalanceId) });
@@ -382,21 +379,7 @@ export function createRebalanceRepository(db: Db) {
 
     /** Records what the Order service made of the orders; the rebalance changed, so its version goes up. */
     async recordOrders(id: string, summary: OrderSummary): Promise<void> {
-      await headers.updateOne(
-        { _id: toObjectId(id) },
-        {
-          $set: {
-            orders: {
-              accepted: summary.accepted,
-              rejected: summary.rejected,
-              failed: summary.failed,
-              unknown: summary.unknown,
-              last_submitted_at: summary.lastSubmittedAt,
-            },
-          },
-          $inc: { version: 1 },
-        },
-      );
+      await headers.updateOne({ _id: toObjectId(id) }, { $set: { orders: ordersDocument(summary) }, $inc: { version: 1 } });
     },
   };
 }

@@ -41,27 +41,20 @@ export function createRestrictionRepository(db: Db, clock: Clock) {
     };
   };
 
-  return {
-    read,
-
-    /** Replaces the list; an entry whose rule is unchanged keeps who set it and when. */
-    async replace(restrictions: readonly SecurityRestriction[], by: string): Promise<FirmRestrictions> {
-      const now = clock.now();
-      const before = new Map((await read()).restrictions.map((r) => [r.securityId, r]));
-      const entries = restrictions.map((r) => {
-        const kept = before.get(r.securityId);
-        const same = kept !== undefined && kept.rule === r.rule;
-        return { security_id: r.securityId, rule: r.rule, set_by: same ? kept.setBy : by, set_at: same ? kept.setAt : now };
-      });
-      await collection.updateOne({ _id: FIRM }, { $set: { restrictions: entries, updated_by: by, updated_at: now } }, { upsert: true });
-      return read();
-    },
-
-    async clear(by: string): Promise<FirmRestrictions> {
-      await collection.updateOne({ _id: FIRM }, { $set: { restrictions: [], updated_by: by, updated_at: clock.now() } }, { upsert: true });
-      return read();
-    },
+  /** Replaces the list; an entry whose rule is unchanged keeps who set it and when. */
+  const replace = async (restrictions: readonly SecurityRestriction[], by: string): Promise<FirmRestrictions> => {
+    const now = clock.now();
+    const before = new Map((await read()).restrictions.map((r) => [r.securityId, r]));
+    const entries = restrictions.map((r) => {
+      const kept = before.get(r.securityId);
+      const same = kept !== undefined && kept.rule === r.rule;
+      return { security_id: r.securityId, rule: r.rule, set_by: same ? kept.setBy : by, set_at: same ? kept.setAt : now };
+    });
+    await collection.updateOne({ _id: FIRM }, { $set: { restrictions: entries, updated_by: by, updated_at: now } }, { upsert: true });
+    return read();
   };
+
+  return { read, replace, clear: (by: string) => replace([], by) };
 }
 
 export type RestrictionRepository = ReturnType<typeof createRestrictionRepository>;

@@ -8,7 +8,7 @@ import { UpstreamUnavailableError } from '../../upstreams/index.js';
 import type { RebalanceTrigger } from '../drift/threshold.js';
 import type { ModelRepository } from '../models/repository.js';
 import { type RebalanceService, SubmissionAfterStoreError } from '../rebalancing/service.js';
-import type { CycleCounts, CycleProgress, CycleRepository, CycleStatus } from './cycles.js';
+import { type CycleCounts, type CycleProgress, type CycleRepository, type CycleStatus, noCounts } from './cycles.js';
 
 export interface CycleDeps {
   readonly models: ModelRepository;
@@ -37,16 +37,15 @@ export async function runCycleModels(
   progress?: (done: CycleProgress, current: string | null) => void,
 ): Promise<CycleOutcome> {
   const { models, rebalancing, log } = deps;
-  const counts: CycleCounts = {
-    models: 0,
-    portfolios: 0,
-    infeasible: 0,
-    inBand: 0,
-    upstreamFailures: 0,
-    ordersSubmitted: 0,
-    ordersFailed: 0,
-  };
+  const counts = noCounts();
   const rebalanceIds: string[] = [];
+  const stored = (run: { total: number; infeasible: number; inBand?: number | undefined; rebalanceId: string | null }) => {
+    counts.models += 1;
+    counts.portfolios += run.total;
+    counts.infeasible += run.infeasible;
+    counts.inBand += run.inBand ?? 0;
+    if (run.rebalanceId !== null) rebalanceIds.push(run.rebalanceId);
+  };
   const errors: string[] = [];
   let interrupted = false;
   let attempted = 0;
@@ -65,11 +64,7 @@ export async function runCycleModels(
     attempted += 1;
     try {
       const run = await rebalancing.rebalanceLoadedModel(model, deps.trigger);
-      counts.models += 1;
-      counts.portfolios += run.total;
-      counts.infeasible += run.infeasible;
-      counts.inBand += run.inBand ?? 0;
-      if (run.rebalanceId !== null) rebalanceIds.push(run.rebalanceId);
+      stored(run);
       const submitted = run.submission;
       if (submitted !== null) {
         counts.ordersSubmitted += submitted.accepted;
@@ -81,13 +76,7 @@ export async function runCycleModels(
       }
     } catch (error) {
       // Stored, its orders not submitted: the rebalance counts, and its id is in the record.
-      if (error instanceof SubmissionAfterStoreError) {
-        counts.models += 1;
-        counts.portfolios += error.run.total;
-        counts.infeasible += error.run.infeasible;
-        counts.inBand += error.run.inBand ?? 0;
-        rebalanceIds.push(error.run.rebalanceId);
-      }
+      if (error instanceof SubmissionAfterStoreError) stored(error.run);
       if (error instanceof UpstreamUnavailableError) counts.upstreamFailures += 1;
       else if (!(error instanceof AppError)) log.error({ err: error, modelId: model.id }, 'cycle: model failed');
       errors.push(`model ${model.id}: ${error instanceof Error ? error.message : String(error)}`);

@@ -19,6 +19,17 @@ export interface CycleCounts {
   ordersFailed: number;
 }
 
+/** A cycle's counts before it has done anything. */
+export const noCounts = (): CycleCounts => ({
+  models: 0,
+  portfolios: 0,
+  infeasible: 0,
+  inBand: 0,
+  upstreamFailures: 0,
+  ordersSubmitted: 0,
+  ordersFailed: 0,
+});
+
 /** How far a cycle has got: models and their portfolios done, of those it found with portfolios. */
 export interface CycleProgress {
   readonly modelsDone: number;
@@ -92,8 +103,29 @@ function toCycle(d: CycleDocument): Cycle {
   };
 }
 
+/** A cycle's progress in snake case, as stored and as answered (CycleDTO). */
+export const progressFields = (p: CycleProgress) => ({
+  models_done: p.modelsDone,
+  models_total: p.modelsTotal,
+  portfolios_done: p.portfoliosDone,
+  portfolios_total: p.portfoliosTotal,
+});
+
+const countFields = (counts: CycleCounts) => ({
+  models: counts.models,
+  portfolios: counts.portfolios,
+  infeasible: counts.infeasible,
+  in_band: counts.inBand,
+  upstream_failures: counts.upstreamFailures,
+  orders_submitted: counts.ordersSubmitted,
+  orders_failed: counts.ordersFailed,
+});
+
 export function createCycleRepository(db: Db) {
   const cycles: Collection<CycleDocument> = db.collection<CycleDocument>(CYCLES);
+  /** Ends a cycle that is still running, saying why. */
+  const endRunning = async (id: string, status: 'interrupted' | 'abandoned', at: Date, why: string) =>
+    void (await cycles.updateOne({ _id: toObjectId(id), status: 'running' }, { $set: { status, ended_at: at, errors: [why] } }));
   return {
     newId: () => new ObjectId().toHexString(),
 
@@ -106,13 +138,7 @@ export function createCycleRepository(db: Db) {
         started_at: at,
         ended_at: null,
         status: 'running',
-        models: 0,
-        portfolios: 0,
-        infeasible: 0,
-        in_band: 0,
-        upstream_failures: 0,
-        orders_submitted: 0,
-        orders_failed: 0,
+        ...countFields(noCounts()),
         rebalance_ids: [],
         errors: [],
       });
@@ -133,13 +159,7 @@ export function createCycleRepository(db: Db) {
           $set: {
             status,
             ended_at: at,
-            models: counts.models,
-            portfolios: counts.portfolios,
-            infeasible: counts.infeasible,
-            in_band: counts.inBand,
-            upstream_failures: counts.upstreamFailures,
-            orders_submitted: counts.ordersSubmitted,
-            orders_failed: counts.ordersFailed,
+            ...countFields(counts),
             rebalance_ids: [...rebalanceIds],
             errors: [...errors],
           },
@@ -147,19 +167,9 @@ export function createCycleRepository(db: Db) {
       );
     },
 
-    async interrupt(id: string, at: Date): Promise<void> {
-      await cycles.updateOne(
-        { _id: toObjectId(id), status: 'running' },
-        { $set: { status: 'interrupted', ended_at: at, errors: ['the replica shut down before the cycle finished'] } },
-      );
-    },
+    interrupt: (id: string, at: Date) => endRunning(id, 'interrupted', at, 'the replica shut down before the cycle finished'),
 
-    async abandon(id: string, at: Date): Promise<void> {
-      await cycles.updateOne(
-        { _id: toObjectId(id), status: 'running' },
-        { $set: { status: 'abandoned', ended_at: at, errors: ['its replica stopped renewing the lease (it died or was cut off)'] } },
-      );
-    },
+    abandon: (id: string, at: Date) => endRunning(id, 'abandoned', at, 'its replica stopped renewing the lease (it died or was cut off)'),
 
     async find(id: string): Promise<Cycle | null> {
       const d = await cycles.findOne({ _id: toObjectId(id) });
@@ -168,19 +178,7 @@ export function createCycleRepository(db: Db) {
 
     /** Records how far a running cycle has got. */
     async progress(id: string, p: CycleProgress): Promise<void> {
-      await cycles.updateOne(
-        { _id: toObjectId(id) },
-        {
-          $set: {
-            progress: {
-              models_done: p.modelsDone,
-              models_total: p.modelsTotal,
-              portfolios_done: p.portfoliosDone,
-              portfolios_total: p.portfoliosTotal,
-            },
-          },
-        },
-      );
+      await cycles.updateOne({ _id: toObjectId(id) }, { $set: { progress: progressFields(p) } });
     },
 
     count: () => cycles.countDocuments({}),

@@ -12,8 +12,9 @@
 //   others' clocks, so another replica takes it over only CLOCK_SKEW_MS after
 //   it expired by its own clock; differences up to that are safe. The tick
 //   names need no clock agreement.
-import { type Collection, type Db, MongoServerError } from 'mongodb';
+import type { Collection, Db } from 'mongodb';
 import type { Clock } from '../../domain/clock.js';
+import { inserted } from '../../plugins/mongo.js';
 
 export const LEASES = 'leases';
 
@@ -47,18 +48,9 @@ export function createLease(db: Db, clock: Clock, settings: LeaseSettings) {
   let exists = false;
   async function ensure(): Promise<void> {
     if (exists) return;
-    try {
-      await leases.insertOne({
-        _id: name,
-        holder: null,
-        cycle_id: null,
-        expires_at: new Date(0),
-        last_tick: new Date(0),
-        acquired_at: null,
-      });
-    } catch (error) {
-      if (!(error instanceof MongoServerError && error.code === 11000)) throw error;
-    }
+    await inserted(() =>
+      leases.insertOne({ _id: name, holder: null, cycle_id: null, expires_at: new Date(0), last_tick: new Date(0), acquired_at: null }),
+    );
     exists = true;
   }
 

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../../domain/clock.js';
 import type { ProgressRegistry } from '../rebalancing/progress.js';
 import { type CycleDeps, runCycleModels } from './cycle.js';
-import type { Cycle, CycleProgress, CycleRepository, CycleStatus } from './cycles.js';
+import { type Cycle, type CycleProgress, type CycleRepository, type CycleStatus, noCounts } from './cycles.js';
 import type { Lease } from './lease.js';
 
 export interface SchedulerDeps extends CycleDeps {
@@ -52,17 +52,14 @@ export function createScheduler(deps: SchedulerDeps) {
     currentId = id;
     log.info({ cycleId: id, tick, replica }, 'rebalance cycle started');
     let lost = false;
-    const renewal = setInterval(
-      () => {
-        lease.renew(id).then(
-          (held) => {
-            if (!held) lost = true;
-          },
-          (error: unknown) => log.warn({ err: error }, 'cycle lease renewal failed'),
-        );
-      },
-      Math.max(100, Math.floor(deps.leaseTtlMs / 3)),
-    );
+    const renew = () =>
+      lease.renew(id).then(
+        (held) => {
+          if (!held) lost = true;
+        },
+        (error: unknown) => log.warn({ err: error }, 'cycle lease renewal failed'),
+      );
+    const renewal = setInterval(renew, Math.max(100, Math.floor(deps.leaseTtlMs / 3)));
     // Progress: recorded as each model begins and ends, and in between from the model's rebalance under way.
     let reached: CycleProgress | null = null;
     let currentModel: string | null = null;
@@ -96,14 +93,7 @@ export function createScheduler(deps: SchedulerDeps) {
       deps.onCycleEnd?.(status);
       log.info({ cycleId: id, status, ...outcome.counts }, 'rebalance cycle ended');
     } catch (error) {
-      await cycles.finish(
-        id,
-        'failed',
-        { models: 0, portfolios: 0, infeasible: 0, inBand: 0, upstreamFailures: 0, ordersSubmitted: 0, ordersFailed: 0 },
-        [],
-        [error instanceof Error ? error.message : String(error)],
-        clock.now(),
-      );
+      await cycles.finish(id, 'failed', noCounts(), [], [error instanceof Error ? error.message : String(error)], clock.now());
       deps.onCycleEnd?.('failed');
       log.error({ err: error, cycleId: id }, 'rebalance cycle failed');
     } finally {
