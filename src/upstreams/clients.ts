@@ -205,9 +205,12 @@ export function pricingClient(channel: ServiceChannel) {
   };
 }
 
+/** Names for many portfolios come in one call; for a few, one call each. */
+const BULK_NAMES_FROM = 20;
+
 /** Portfolio names are cosmetic: any failure is null, never an error. */
 export function portfolioClient(channel: ServiceChannel) {
-  return {
+  const client = {
     async name(portfolioId: string, signal?: AbortSignal): Promise<string | null> {
       try {
         const found = await getJson(channel, `/api/v1/portfolio/${encode(portfolioId)}`, PortfolioPayload, signal);
@@ -227,7 +230,14 @@ export function portfolioClient(channel: ServiceChannel) {
         return new Map();
       }
     },
+    /** How to name `count` portfolios: all in one call when many, else one call each (a failed or cancelled lookup is no name). */
+    lookup(count: number, signal: AbortSignal): (portfolioId: string) => Promise<string | null> {
+      if (count < BULK_NAMES_FROM) return (id) => client.name(id, signal).catch(() => null);
+      const names = client.names(signal).catch(() => new Map<string, string>());
+      return (id) => names.then((all) => all.get(id) ?? null);
+    },
   };
+  return client;
 }
 
 export interface OrderRequest {

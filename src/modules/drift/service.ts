@@ -4,9 +4,10 @@
 // each security resolved once per request) and the same valuation
 // (outcome.ts); a portfolio that cannot be valued is reported with the reason.
 import { setMaxListeners } from 'node:events';
+import { eachConcurrently } from '../../domain/concurrency.js';
 import type { Dec } from '../../domain/decimal.js';
 import { compare } from '../../domain/decimal.js';
-import { NotFoundError, PortfolioCannotBeValued } from '../../domain/errors.js';
+import { PortfolioCannotBeValued } from '../../domain/errors.js';
 import { pageStart } from '../../domain/paging.js';
 import { parseSortBy } from '../../domain/sorting.js';
 import type { QuoteSession, Upstreams } from '../../upstreams/index.js';
@@ -71,8 +72,6 @@ export interface DriftServiceDeps {
 }
 
 const WORST = 5;
-/** Names for many portfolios come in one call (as a rebalance does). */
-const BULK_NAMES_FROM = 20;
 
 const statusOf = (figures: PortfolioDriftFigures): DriftStatus => (figures.inBand ? 'in_band' : 'out_of_band');
 
@@ -125,25 +124,12 @@ export function createDriftService(deps: DriftServiceDeps) {
     const cancel = new AbortController();
     setMaxListeners(0, cancel.signal);
     const { signal } = cancel;
-    const names = ids.length >= BULK_NAMES_FROM ? upstreams.portfolio.names(signal).catch(() => new Map<string, string>()) : null;
-    const nameOf = (id: string) =>
-      names === null ? upstreams.portfolio.name(id, signal).catch(() => null) : names.then((all) => all.get(id) ?? null);
+    const nameOf = upstreams.portfolio.lookup(ids.length, signal);
     const session = ids.length === 0 ? upstreams.quotes.session() : await rebalancing.quoteSession(model);
     const rows: PortfolioDrift[] = new Array<PortfolioDrift>(ids.length);
-    let failure: unknown = null;
-    let next = 0;
-    const worker = async () => {
-      for (let i = next++; i < ids.length && !signal.aborted; i = next++) {
-        try {
-          rows[i] = await driftOne(model, ids[i]!, nameOf(ids[i]!), session, signal, false);
-        } catch (error) {
-          if (failure === null && !signal.aborted) failure = error;
-          cancel.abort();
-          return;
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(deps.concurrency, ids.length) }, worker));
+    const failure = await eachConcurrently(ids.length, deps.concurrency, cancel, async (i) => {
+      rows[i] = await driftOne(model, ids[i]!, nameOf(ids[i]!), session, signal, false);
+    });
     if (failure !== null) throw failure;
     return rows;
   }
@@ -151,8 +137,7 @@ export function createDriftService(deps: DriftServiceDeps) {
   return {
     /** GET /portfolio/{id}/drift: against the model that lists the portfolio. */
     async portfolio(portfolioId: string): Promise<{ model: Model; row: PortfolioDrift }> {
-      const [model] = await models.findListingAny([portfolioId]);
-      if (model === undefined) throw new NotFoundError(`Portfolio ${portfolioId} is not in any model`);
+      const model = await models.listing(portfolioId);
       const signal = new AbortController().signal;
       const name = upstreams.portfolio.name(portfolioId, signal).catch(() => null);
       const row = await driftOne(model, portfolioId, name, await rebalancing.quoteSession(model), signal, true);

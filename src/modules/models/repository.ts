@@ -153,6 +153,12 @@ export function createModelRepository(db: Db, indexes: IndexGuard = { require: (
   const stored = db.collection<StoredModel>(MODELS, { fieldsAsRaw: { positions: true } });
   // Without the unique index a new or renamed model could take a name twice.
   const nameIsUnique = () => indexes.require('models_name_unique');
+  async function findListingAny(portfolioIds: readonly string[], exceptId?: string): Promise<Model[]> {
+    const filter = { portfolios: { $in: [...portfolioIds] } };
+    const docs = await stored.find(exceptId === undefined ? filter : { ...filter, _id: { $ne: toObjectId(exceptId) } }).toArray();
+    return docs.map(toModel);
+  }
+
   const findById = async (id: string): Promise<Model | null> => {
     const doc = await stored.findOne({ _id: toObjectId(id) });
     return doc === null ? null : toModel(doc);
@@ -196,10 +202,13 @@ export function createModelRepository(db: Db, indexes: IndexGuard = { require: (
     },
 
     /** Models other than `exceptId` that list any of these portfolios. */
-    async findListingAny(portfolioIds: readonly string[], exceptId?: string): Promise<Model[]> {
-      const filter = { portfolios: { $in: [...portfolioIds] } };
-      const docs = await stored.find(exceptId === undefined ? filter : { ...filter, _id: { $ne: toObjectId(exceptId) } }).toArray();
-      return docs.map(toModel);
+    findListingAny,
+
+    /** The model that lists this portfolio, or a 404 when none does. */
+    async listing(portfolioId: string): Promise<Model> {
+      const [model] = await findListingAny([portfolioId]);
+      if (model === undefined) throw new NotFoundError(`Portfolio ${portfolioId} is not in any model`);
+      return model;
     },
 
     async count(): Promise<number> {

@@ -6,6 +6,7 @@
 import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import type { Clock } from '../../domain/clock.js';
+import { eachConcurrently } from '../../domain/concurrency.js';
 import { compare, type Dec, isZero, mul } from '../../domain/decimal.js';
 import { AppError, NotFoundError, PortfolioCannotBeValued, VersionConflictError } from '../../domain/errors.js';
 import { pageStart } from '../../domain/paging.js';
@@ -169,8 +170,6 @@ export class InfeasibleError extends AppError {
   }
 }
 
-/** Names for many portfolios come in one call; for a few, one call each. */
-const BULK_NAMES_FROM = 20;
 /** Portfolio documents are written in batches of this many, at most MAX_WRITES batches at a time. */
 const WRITE_BATCH = 50;
 const MAX_WRITES = 2;
@@ -444,14 +443,10 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
     const { rebalanceId, cancel } = run;
     const { signal } = cancel;
     const total = portfolioIds.length;
-    // Names are cosmetic: a failed lookup (or a cancelled one) is just no name.
-    const names = total >= BULK_NAMES_FROM ? upstreams.portfolio.names(signal).catch(() => new Map<string, string>()) : null;
-    const nameOf = (id: string) =>
-      names === null ? upstreams.portfolio.name(id, signal).catch(() => null) : names.then((all) => all.get(id) ?? null);
+    const nameOf = upstreams.portfolio.lookup(total, signal);
     // A model without portfolios needs no quote (and must not fail for want of one).
     const session = total === 0 ? upstreams.quotes.session() : await quoteSession(model);
     const writer = rebalanceId === null ? null : new BatchedWriter((batch) => rebalances.writePortfolios(rebalanceId, batch), cancel);
-    let firstFailure: unknown = null;
     let infeasible = 0;
     let inBand = 0;
     let outOfBand = 0;
@@ -462,35 +457,24 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
     };
     /** What the first infeasible portfolio said. */
     let firstInfeasible: string | null = null;
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      for (let seq = next++; seq < total && !signal.aborted; seq = next++) {
-        try {
-          const portfolioId = portfolioIds[seq]!;
-          progress?.started();
-          const outcome = await withPortfolioSpan(
-            seq,
-            { 'rebalance.portfolio_id': portfolioId },
-            () => rebalanceOne(model, portfolioId, nameOf(portfolioId), session, signal, { trigger: run.trigger, seen }, run.constraints),
-            (o) => ({ 'rebalance.portfolio.status': o.status }),
-          ).finally(() => progress?.finished());
-          if (signal.aborted) return;
-          if (outcome.status === 'infeasible') {
-            infeasible += 1;
-            firstInfeasible ??= outcome.error?.message ?? null;
-          }
-          if (outcome.status === 'in_band') inBand += 1;
-          sink?.outcome(seq, outcome);
-          await writer?.add(seq, outcome); // a dry run keeps nothing back: the sink has the answer
-        } catch (error) {
-          // After the abort, what fails is our own cancellation, not the cause (already kept).
-          if (firstFailure === null && !signal.aborted) firstFailure = error;
-          cancel.abort();
-          return;
-        }
+    let firstFailure = await eachConcurrently(total, deps.concurrency, cancel, async (seq) => {
+      const portfolioId = portfolioIds[seq]!;
+      progress?.started();
+      const outcome = await withPortfolioSpan(
+        seq,
+        { 'rebalance.portfolio_id': portfolioId },
+        () => rebalanceOne(model, portfolioId, nameOf(portfolioId), session, signal, { trigger: run.trigger, seen }, run.constraints),
+        (o) => ({ 'rebalance.portfolio.status': o.status }),
+      ).finally(() => progress?.finished());
+      if (signal.aborted) return;
+      if (outcome.status === 'infeasible') {
+        infeasible += 1;
+        firstInfeasible ??= outcome.error?.message ?? null;
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(deps.concurrency, total) }, worker));
+      if (outcome.status === 'in_band') inBand += 1;
+      sink?.outcome(seq, outcome);
+      await writer?.add(seq, outcome); // a dry run keeps nothing back: the sink has the answer
+    });
     await writer?.close();
     firstFailure ??= writer?.failure ?? null;
     if (signal.aborted) firstFailure ??= signal.reason;
@@ -508,12 +492,6 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
     return { rebalanceId, tradeDate: run.tradeDate, total, infeasible, inBand };
   }
 
-  async function loadModel(id: string): Promise<Model> {
-    const model = await models.findById(id);
-    if (model === null) throw new NotFoundError(`Model ${id} not found`);
-    return model;
-  }
-
   async function header(id: string): Promise<RebalanceHeader> {
     const found = await rebalances.findHeader(id);
     if (found === null) throw new NotFoundError(`Rebalance ${id} not found`);
@@ -524,31 +502,31 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
     /** Rebalances one portfolio against the model that lists it (no batches, no workers); 422 when it cannot be. */
     async rebalancePortfolio(portfolioId: string, options: RebalanceOptions): Promise<{ outcome: PortfolioOutcome; run: RebalanceRun }> {
       let outcome: PortfolioOutcome | undefined;
-      const listing = async () => {
-        const [model] = await models.findListingAny([portfolioId]);
-        if (model === undefined) throw new NotFoundError(`Portfolio ${portfolioId} is not in any model`);
-        return model;
-      };
-      const run = await rebalanceAndSubmit('portfolio', options, listing, async (model, run) => {
-        assertObjectiveFits(model.rebalanceTo, run.constraints.request.minTradeValue, 'min_trade_value');
-        const { signal } = run.cancel;
-        const name = upstreams.portfolio.name(portfolioId, signal).catch(() => null);
-        const one = await rebalanceOne(
-          model,
-          portfolioId,
-          name,
-          await quoteSession(model),
-          signal,
-          { trigger: run.trigger },
-          run.constraints,
-        );
-        if (signal.aborted) throw signal.reason;
-        if (one.status === 'infeasible') throw new InfeasibleError(one.error?.message ?? 'no feasible solution exists');
-        if (run.rebalanceId !== null) await rebalances.writePortfolios(run.rebalanceId, [{ seq: 0, outcome: one }]);
-        await publish(model, run, [portfolioId], 0);
-        outcome = one;
-        return { rebalanceId: run.rebalanceId, tradeDate: run.tradeDate, total: 1, infeasible: 0 };
-      });
+      const run = await rebalanceAndSubmit(
+        'portfolio',
+        options,
+        () => models.listing(portfolioId),
+        async (model, run) => {
+          assertObjectiveFits(model.rebalanceTo, run.constraints.request.minTradeValue, 'min_trade_value');
+          const { signal } = run.cancel;
+          const name = upstreams.portfolio.name(portfolioId, signal).catch(() => null);
+          const one = await rebalanceOne(
+            model,
+            portfolioId,
+            name,
+            await quoteSession(model),
+            signal,
+            { trigger: run.trigger },
+            run.constraints,
+          );
+          if (signal.aborted) throw signal.reason;
+          if (one.status === 'infeasible') throw new InfeasibleError(one.error?.message ?? 'no feasible solution exists');
+          if (run.rebalanceId !== null) await rebalances.writePortfolios(run.rebalanceId, [{ seq: 0, outcome: one }]);
+          await publish(model, run, [portfolioId], 0);
+          outcome = one;
+          return { rebalanceId: run.rebalanceId, tradeDate: run.tradeDate, total: 1, infeasible: 0 };
+        },
+      );
       return { outcome: outcome!, run };
     },
 
@@ -557,7 +535,7 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
       rebalanceAndSubmit(
         'model',
         options,
-        () => loadModel(modelId),
+        () => models.get(modelId),
         (model, run) => {
           assertFlowsBelong(model, run.constraints.request);
           assertObjectiveFits(model.rebalanceTo, run.constraints.request.minTradeValue, 'min_trade_value');
