@@ -235,6 +235,35 @@ describe('a stored rebalance read in pages', () => {
   });
 });
 
+describe('an asynchronous dry run whose portfolios cannot be written', () => {
+  it('reads as failed, with the database named (not the cancellation the failed write caused), and leaves nothing', async () => {
+    const relay = await databaseRelay();
+    const r = await createWorld({ MONGODB_URI: relay.uri, MONGODB_TIMEOUT_MS: '2000' });
+    try {
+      r.security(sid('dw'), 'DRW', '10');
+      const ids = Array.from({ length: 3 }, (_, i) => pid(`dw${i}`));
+      for (const p of ids) r.holdings(p, { cash: '1000', securities: [] });
+      const model = await r.model('Dry writes', [position(sid('dw'), '0.5')], ids);
+      relay.block('insert', 'rebalance_portfolios');
+      const started = await r.t.request({ method: 'POST', url: `/api/v1/model/${model}/rebalance?async=true&dry_run=true` });
+      expectStatus(started, 202, 'asynchronous dry run');
+      const id = json(started).rebalance_id as string;
+      const read = async () => json(await r.t.request({ method: 'GET', url: `/api/v1/rebalance/${id}` }));
+      await expect.poll(async () => (await read()).status, { timeout: 30_000, interval: 20 }).toBe('failed');
+      expect((await read()).error).toMatchObject({
+        status_code: 503,
+        code: 'UPSTREAM_UNAVAILABLE',
+        message: expect.stringContaining('MongoDB'),
+      });
+      relay.unblock();
+      expect(await r.t.app.mongo.db.collection('rebalance_portfolios').countDocuments({ rebalance_id: new ObjectId(id) })).toBe(0);
+    } finally {
+      await r.close();
+      await relay.close();
+    }
+  });
+});
+
 describe('an asynchronous rebalance stored, its orders not submitted', () => {
   it('reads as complete, with the error that says why its orders were not sent and how to send them again', async () => {
     const relay = await databaseRelay();

@@ -15,9 +15,15 @@ import { AppError } from '../../domain/errors.js';
 import { toObjectId } from '../../domain/ids.js';
 import { answerOf, errorBody } from '../../plugins/errors.js';
 import type { IndexSpec } from '../../plugins/mongo.js';
-import type { PortfolioOutcome } from './outcome.js';
 import type { RebalanceHeader, RebalanceRepository } from './repository.js';
-import { type OutcomeSink, type RebalanceOptions, type RebalanceService, ShuttingDownError, SubmissionAfterStoreError } from './service.js';
+import {
+  BatchedWriter,
+  type OutcomeSink,
+  type RebalanceOptions,
+  type RebalanceService,
+  ShuttingDownError,
+  SubmissionAfterStoreError,
+} from './service.js';
 
 export const REBALANCE_JOBS = 'rebalance_jobs';
 
@@ -147,9 +153,6 @@ export class RebalanceCancelledError extends AppError {
 /** As plugins/errors.ts answers it. */
 const errorShape = (error: unknown, correlationId: string): JobError => errorBody(answerOf(error), correlationId);
 
-/** Portfolio documents of an asynchronous dry run are written this many at a time. */
-const DRY_RUN_BATCH = 50;
-
 /** A job running in this process: the Job without its progress, which is counted here. */
 interface LocalJob extends Omit<Job, 'progress'> {
   readonly total: number;
@@ -226,20 +229,8 @@ export function createRebalanceJobs(deps: JobsDeps) {
     start(modelId: string, options: Omit<RebalanceOptions, 'signal'>, correlationId: string): Promise<Job> {
       const controller = new AbortController();
       let job: LocalJob | null = null;
-      let pending: { seq: number; outcome: PortfolioOutcome }[] = [];
-      let writes: Promise<void> = Promise.resolve();
-      let writeFailure: unknown = null;
-      const flush = () => {
-        if (job === null || pending.length === 0) return;
-        const batch = pending;
-        const id = job.id;
-        pending = [];
-        writes = writes.then(() =>
-          rebalances.writePortfolios(id, batch).catch((error: unknown) => {
-            writeFailure ??= error;
-          }),
-        );
-      };
+      /** An asynchronous dry run's portfolios, kept under its id (batched, with back-pressure, as a stored run's). */
+      let writer: BatchedWriter | null = null;
       return new Promise<Job>((resolve, reject) => {
         const sink: OutcomeSink = {
           async start(run) {
@@ -280,6 +271,7 @@ export function createRebalanceJobs(deps: JobsDeps) {
               cancel_requested: false,
             });
             job = j;
+            if (options.dryRun) writer = new BatchedWriter((batch) => rebalances.writePortfolios(id, batch), controller);
             local.set(id, j);
             heartbeats();
             log.info(
@@ -300,20 +292,14 @@ export function createRebalanceJobs(deps: JobsDeps) {
           },
           outcome(seq, outcome) {
             const j = job!;
-            if (writeFailure !== null) throw writeFailure;
             j.done += 1;
             if (outcome.status === 'infeasible') j.infeasible += 1;
-            if (!j.dryRun) return;
-            pending.push({ seq, outcome });
-            if (pending.length >= DRY_RUN_BATCH) flush();
+            return writer?.add(seq, outcome);
           },
         };
         const run = service.rebalanceModel(modelId, { ...options, signal: controller.signal }, sink).then(async () => {
-          if (options.dryRun) {
-            flush();
-            await writes;
-            if (writeFailure !== null) throw writeFailure;
-          }
+          await writer?.close();
+          if (writer !== null && writer.failure !== null) throw writer.failure;
         });
         const settled = run.then(
           async () => {
@@ -322,15 +308,18 @@ export function createRebalanceJobs(deps: JobsDeps) {
             await finish(j, 'complete', null, j.dryRun ? new Date(clock.now().getTime() + deps.dryRunTtlMs) : null);
             log.info({ rebalanceId: j.id, ...progressOf(j) }, 'asynchronous rebalance complete');
           },
-          async (error: unknown) => {
+          async (failure: unknown) => {
+            let error = failure;
             const j = job;
             if (j === null) {
               reject(error);
               return;
             }
             j.ending = true;
-            if (j.dryRun) {
-              await writes;
+            if (writer !== null) {
+              await writer.close();
+              // A failed write stopped the rebalance: the failure is what it says, not the cancellation it caused.
+              error = writer.failure ?? error;
               await rebalances.discard(j.id).catch(() => undefined); // else the sweeper's age bound removes them
             }
             const reason = controller.signal.reason;

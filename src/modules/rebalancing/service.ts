@@ -113,7 +113,8 @@ export interface OutcomeSink {
     readonly modelName: string;
     readonly startedAt: Date;
   }): Promise<void>;
-  outcome(seq: number, outcome: PortfolioOutcome): void;
+  /** Each portfolio's outcome as it comes; a promise holds the rebalance back until it settles (a writer's back-pressure). */
+  outcome(seq: number, outcome: PortfolioOutcome): void | Promise<void>;
   /**
    * Once every portfolio is written, just before the header is published; a throw stops the publish and
    * discards the run (an asynchronous job another replica marked abandoned meanwhile must not publish).
@@ -181,7 +182,7 @@ const MAX_WRITES = 2;
  * flushed let the other workers flush a batch each meanwhile). The first
  * failed write aborts the rebalance and is what `close` throws.
  */
-class BatchedWriter {
+export class BatchedWriter {
   private pending: { seq: number; outcome: PortfolioOutcome }[] = [];
   private readonly writes = new Set<Promise<void>>();
   failure: unknown = null;
@@ -472,7 +473,7 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
         firstInfeasible ??= outcome.error?.message ?? null;
       }
       if (outcome.status === 'in_band') inBand += 1;
-      sink?.outcome(seq, outcome);
+      await sink?.outcome(seq, outcome);
       await writer?.add(seq, outcome); // a dry run keeps nothing back: the sink has the answer
     });
     await writer?.close();
