@@ -16,8 +16,9 @@
 // Within one allowed interval of counts the child bound is convex in the
 // count, so the search dives at its minimum (binary search) and walks
 // outwards until the bound passes the incumbent.
-import { abs, ceilDiv, floorDiv, gcd, pow10 } from './bigint-math.js';
+import { abs, ceilDiv, floorDiv, pow10 } from './bigint-math.js';
 import { type Deadline, SolverTimeout } from './knapsack.js';
+import { cheapestFirst, lpBounds, type Ratio, type Segment } from './lp-bound.js';
 import type { ScaledProblem } from './scaled.js';
 import type { Allowed } from './solve.js';
 
@@ -31,21 +32,6 @@ interface Item {
   readonly most: number;
   /** Z(b − d) − Z(b). */
   readonly cost: (d: number) => bigint;
-}
-
-interface Segment {
-  readonly item: number;
-  readonly order: number;
-  readonly freed: bigint;
-  readonly cost: bigint;
-}
-
-interface Bound {
-  readonly freed: bigint[];
-  readonly cost: bigint[];
-  readonly segments: Segment[];
-  /** gcd of the share prices: any sale frees a multiple of it. */
-  readonly gcd: bigint;
 }
 
 const CHECK_EVERY = 256;
@@ -122,54 +108,19 @@ export function solveWithHoles(
     for (let s = 1; s < hull.length; s++) {
       const from = hull[s - 1]!;
       const to = hull[s]!;
-      segments.push({ item: j, order: s, freed: BigInt(to.d - from.d) * it.price, cost: to.c - from.c });
+      segments.push({ item: j, freed: BigInt(to.d - from.d) * it.price, cost: to.c - from.c });
     }
   });
-  segments.sort((a, b) => {
-    const lhs = a.cost * b.freed;
-    const rhs = b.cost * a.freed;
-    if (lhs !== rhs) return lhs < rhs ? -1 : 1;
-    return a.item !== b.item ? a.item - b.item : a.order - b.order;
-  });
+  // Cheapest first; an item's own segments keep their order (the hull's slopes rise).
+  const lp = lpBounds(cheapestFirst(segments), m, (i) => items[i]!.price);
   const capacity: bigint[] = new Array<bigint>(m + 1).fill(0n);
   for (let j = m - 1; j >= 0; j--) capacity[j] = capacity[j + 1]! + BigInt(items[j]!.most) * items[j]!.price;
 
-  const suffixes: (Bound | undefined)[] = new Array<Bound | undefined>(m + 1);
-  const suffix = (j: number): Bound => {
-    let bound = suffixes[j];
-    if (bound === undefined) {
-      const own = segments.filter((s) => s.item >= j);
-      const freed = [0n];
-      const cost = [0n];
-      for (const s of own) {
-        freed.push(freed[freed.length - 1]! + s.freed);
-        cost.push(cost[cost.length - 1]! + s.cost);
-      }
-      let g = 0n;
-      for (let i = j; i < m; i++) g = gcd(g, items[i]!.price);
-      bound = { freed, cost, segments: own, gcd: g };
-      suffixes[j] = bound;
-    }
-    return bound;
-  };
-
   /** LP bound (num / den) of freeing `left` with items j.., or null when they cannot. */
-  const lpBound = (j: number, left: bigint, round = false): { num: bigint; den: bigint } | null => {
-    if (left <= 0n) return { num: 0n, den: 1n };
+  const lpBound = (j: number, left: bigint, round = false): Ratio | null => {
     if (left > capacity[j]!) return null;
-    const bound = suffix(j);
-    const target = round ? ceilDiv(left, bound.gcd) * bound.gcd : left;
-    let lo = 0;
-    let hi = bound.segments.length;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (bound.freed[mid]! <= target) lo = mid;
-      else hi = mid - 1;
-    }
-    const rest = target - bound.freed[lo]!;
-    if (rest === 0n) return { num: bound.cost[lo]!, den: 1n };
-    const next = bound.segments[lo]!;
-    return { num: bound.cost[lo]! * next.freed + rest * next.cost, den: next.freed };
+    const out: Ratio = { num: 0n, den: 1n };
+    return lp.bound(j, left, round, out) ? out : null;
   };
 
   const k = new Array<number>(m).fill(0);

@@ -22,7 +22,8 @@
 // "sell k of this security" the bound is convex in k, so the k worth trying
 // form an interval found by binary search: thousands of possible counts of a
 // cheap share are never enumerated.
-import { ceilDiv, gcd, pow10 } from './bigint-math.js';
+import { ceilDiv, pow10 } from './bigint-math.js';
+import { cheapestFirst, lpBounds, type Ratio, type Segment } from './lp-bound.js';
 import { driftDelta, piecesOf, tradeDelta } from './pieces.js';
 
 export interface KnapsackItem {
@@ -66,27 +67,6 @@ export interface Deadline {
   readonly at: number;
 }
 
-/** A run of shares of one item with the same cost per unit of cash freed. */
-interface Segment {
-  readonly item: number;
-  readonly freed: bigint;
-  readonly cost: bigint;
-}
-
-/** The LP bound over items j.. as a piecewise-linear function of the cash still needed. */
-interface SuffixBound {
-  readonly freed: bigint[];
-  readonly cost: bigint[];
-  readonly segments: Segment[];
-  readonly gcd: bigint;
-}
-
-/** A rational num / den with den > 0. */
-interface Ratio {
-  num: bigint;
-  den: bigint;
-}
-
 const CHECK_EVERY = 1024;
 /** Up to this many counts of a security are bounded one by one and tried best first. */
 const FEW_COUNTS = 16;
@@ -124,62 +104,8 @@ export function solveKnapsack(
   // if none has a negative cost. It holds: a first share with no drift cost
   // (o = p/2) was rounded up because the holding is nearer, so selling it adds trade.
   if (segments.some((s) => s.cost < 0n)) throw new Error('a share whose sale lowers the objective; step 2 should have sold it');
-  segments.sort((a, b) => {
-    const lhs = a.cost * b.freed;
-    const rhs = b.cost * a.freed;
-    if (lhs !== rhs) return lhs < rhs ? -1 : 1;
-    return a.item - b.item;
-  });
-
-  const suffixes: (SuffixBound | undefined)[] = new Array<SuffixBound | undefined>(m + 1);
-  const suffix = (j: number): SuffixBound => {
-    let bound = suffixes[j];
-    if (bound === undefined) {
-      const own = segments.filter((s) => s.item >= j);
-      const freed = [0n];
-      const cost = [0n];
-      for (const s of own) {
-        freed.push(freed[freed.length - 1]! + s.freed);
-        cost.push(cost[cost.length - 1]! + s.cost);
-      }
-      let g = 0n;
-      for (let i = j; i < m; i++) g = gcd(g, items[i]!.price);
-      bound = { freed, cost, segments: own, gcd: g };
-      suffixes[j] = bound;
-    }
-    return bound;
-  };
-
-  /** LP bound of freeing `need` with items j.. (gcd-rounded when asked), or null when they cannot. */
-  const lpBound = (j: number, need: bigint, round: boolean, out: Ratio): boolean => {
-    if (need <= 0n) {
-      out.num = 0n;
-      out.den = 1n;
-      return true;
-    }
-    if (j >= m) return false;
-    const bound = suffix(j);
-    const total = bound.freed[bound.freed.length - 1]!;
-    const target = round ? ceilDiv(need, bound.gcd) * bound.gcd : need;
-    if (target > total) return false;
-    let lo = 0;
-    let hi = bound.segments.length;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (bound.freed[mid]! <= target) lo = mid;
-      else hi = mid - 1;
-    }
-    const rest = target - bound.freed[lo]!;
-    if (rest === 0n) {
-      out.num = bound.cost[lo]!;
-      out.den = 1n;
-    } else {
-      const next = bound.segments[lo]!;
-      out.num = bound.cost[lo]! * next.freed + rest * next.cost;
-      out.den = next.freed;
-    }
-    return true;
-  };
+  const lp = lpBounds(cheapestFirst(segments), m, (i) => items[i]!.price);
+  const lpBound = lp.bound;
 
   const k = new Array<number>(m).fill(0);
   let best: number[] | null = null;
@@ -290,8 +216,7 @@ export function solveKnapsack(
     // by binary search; below it the bound only grows as the count falls, so
     // the first count past the incumbent ends the loop.
     // Counts below `fewest` leave more to free than the later securities can.
-    const later = j + 1 < m ? suffix(j + 1).freed : [0n];
-    const excess = need - later[later.length - 1]!;
+    const excess = need - lp.total(j + 1);
     const fewest = excess > 0n ? Number(ceilDiv(excess, it.price)) : 0;
     if (fewest > most) return;
     if (most - fewest < FEW_COUNTS) {
