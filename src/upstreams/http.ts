@@ -1,7 +1,8 @@
 // One keep-alive connection pool per service (undici) and JSON in and out,
 // every payload parsed with a zod schema: an unexpected answer is a clear
 // error naming the service, the path and what was wrong, never a silent zero.
-import { Pool } from 'undici';
+import type { IncomingHttpHeaders } from 'node:http';
+import { type Dispatcher, Pool } from 'undici';
 import type { z } from 'zod';
 import { readablePath } from '../domain/validation.js';
 import { type ServiceKey, UpstreamAnswerToCheck, UpstreamHttpError, UpstreamNetworkError, UpstreamUnavailableError } from './errors.js';
@@ -83,6 +84,57 @@ function bodyOf(text: string): unknown {
   }
 }
 
+/**
+ * One exchange through the pool, its whole body collected as text: undici's
+ * dispatch with a handler that keeps the chunks (no body stream per answer;
+ * thousands are read per rebalance). Rejects with undici's error, or the
+ * signal's reason once it aborts.
+ */
+function send(
+  pool: Pool,
+  options: Dispatcher.DispatchOptions,
+  signal: AbortSignal,
+): Promise<{ status: number; headers: IncomingHttpHeaders; text: string }> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    let control: Dispatcher.DispatchController | null = null;
+    const abort = () => control?.abort(signal.reason instanceof Error ? signal.reason : new Error('the call was aborted'));
+    signal.addEventListener('abort', abort, { once: true });
+    let status = 0;
+    let headers: IncomingHttpHeaders = {};
+    let chunks: Buffer[] = [];
+    pool.dispatch(options, {
+      onRequestStart(controller) {
+        control = controller;
+        if (signal.aborted) abort();
+      },
+      onResponseStart(_controller, statusCode, responseHeaders) {
+        // 1xx answers come first and carry no body: the last start is the answer.
+        status = statusCode;
+        headers = responseHeaders;
+        chunks = [];
+      },
+      onResponseData(_controller, chunk) {
+        chunks.push(chunk);
+      },
+      onResponseEnd() {
+        signal.removeEventListener('abort', abort);
+        const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+        // As a body's text(): UTF-8, a leading byte-order mark dropped.
+        const start = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+        resolve({ status, headers, text: bytes.toString('utf8', start) });
+      },
+      onResponseError(_controller, error) {
+        signal.removeEventListener('abort', abort);
+        reject(error);
+      },
+    });
+  });
+}
+
 export function createServiceHttp(service: ServiceKey, baseUrl: string, connections: number): ServiceHttp {
   const url = new URL(baseUrl);
   const prefix = url.pathname.replace(/\/+$/, '');
@@ -92,27 +144,23 @@ export function createServiceHttp(service: ServiceKey, baseUrl: string, connecti
     service,
     async exchange(method, path, signal, options = {}) {
       const { body } = options;
-      let response;
+      let answer;
       try {
-        response = await pool.request({
-          method,
-          path: `${prefix}${path}`,
+        answer = await send(
+          pool,
+          {
+            method,
+            path: `${prefix}${path}`,
+            headers: { accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+            ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+          },
           signal,
-          headers: { accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        });
+        );
       } catch (error) {
         if (signal.aborted) throw error;
         throw new UpstreamNetworkError(service, method, path, error);
       }
-      let text: string;
-      try {
-        text = await response.body.text();
-      } catch (error) {
-        if (signal.aborted) throw error;
-        throw new UpstreamNetworkError(service, method, path, error);
-      }
-      const status = response.statusCode;
+      const { status, text } = answer;
       // A 404 is an answer to a lookup (upstreams.md); to a write it is an error like any other 4xx.
       if (status === 404 && method === 'GET') return { status, body: null };
       if (options.answers?.includes(status) === true) throw new UpstreamAnswerToCheck(status, bodyOf(text));
@@ -128,7 +176,7 @@ export function createServiceHttp(service: ServiceKey, baseUrl: string, connecti
         method,
         path,
         status,
-        retryAfterMs(response.headers['retry-after']),
+        retryAfterMs(answer.headers['retry-after']),
         errorDetail(text),
         bodyOf(text),
       );
