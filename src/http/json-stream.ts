@@ -38,10 +38,13 @@ export async function* mapAsync<T, U>(source: AsyncIterable<T>, map: (item: T) =
 }
 
 /**
- * Sends JSON text or a JSON stream as is. Routes that stream keep their zod
+ * Sends JSON text, its UTF-8 bytes or a JSON stream as is. Routes that stream keep their zod
  * response schema for the OpenAPI document; Fastify serialises only objects.
  */
-export function sendJson(reply: { type(contentType: string): unknown; send(payload?: unknown): unknown }, body: Readable | string): void {
+export function sendJson(
+  reply: { type(contentType: string): unknown; send(payload?: unknown): unknown },
+  body: Readable | string | Buffer,
+): void {
   reply.type('application/json');
   reply.send(body);
 }

@@ -10,6 +10,7 @@ import {
   ModelDto,
   ModelParams,
   modelJson,
+  modelsJson,
   PortfoliosBody,
   PositionBody,
   ReplaceModelBody,
@@ -42,7 +43,7 @@ export const modelRoutes: FastifyPluginAsyncZod<{ service: ModelService }> = asy
       const { offset, limit, sort_by } = request.query;
       const page = await service.list(offset, limit, sort_by);
       reply.header('x-total-count', String(page.total));
-      sendJson(reply, `[${page.models.map(modelJson).join(',')}]`);
+      sendJson(reply, modelsJson(page.models));
       return reply;
     },
   );

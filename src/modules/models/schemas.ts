@@ -160,18 +160,42 @@ export function toModelDto(model: Model): ModelDto {
   };
 }
 
-/** The positions' JSON by positions list: the repository hands out the same list while a model's stored positions are unchanged. */
-const positionsJson = new WeakMap<readonly ModelPosition[], string>();
+/** The positions' JSON, UTF-8, by positions list: the repository hands out the same list while a model's stored positions are unchanged. */
+const positionsJson = new WeakMap<readonly ModelPosition[], Buffer>();
 
-/** JSON.stringify(toModelDto(model)), its positions written once per stored state (a list of 200 models is 20 000 positions). */
-export function modelJson(model: Model): string {
+/**
+ * JSON.stringify(toModelDto(model)) as UTF-8 pieces, its positions (a list of
+ * 200 models is 20 000 positions) encoded once per stored state: the text
+ * before them, their bytes, the text after.
+ */
+export function modelJsonParts(model: Model): [Buffer, Buffer, Buffer] {
   let positions = positionsJson.get(model.positions);
   if (positions === undefined) {
-    positions = JSON.stringify(positionDtos(model.positions));
+    positions = Buffer.from(JSON.stringify(positionDtos(model.positions)));
     positionsJson.set(model.positions, positions);
   }
   // Every other field as toModelDto spells it (so a new field cannot be missed here); the positions'
-  // kept text in place of an empty list. The key is the first `"positions":[]` in the text: a string
+  // kept bytes in place of an empty list. The key is the first `"positions":[]` in the text: a string
   // value before it (the name) has its quotes escaped, so it cannot contain one.
-  return JSON.stringify(toModelDto({ ...model, positions: [] })).replace('"positions":[]', () => `"positions":${positions}`);
+  const text = JSON.stringify(toModelDto({ ...model, positions: [] }));
+  const at = text.indexOf('"positions":[]');
+  return [Buffer.from(text.slice(0, at + 12)), positions, Buffer.from(text.slice(at + 14))];
+}
+
+/** One model's JSON. */
+export const modelJson = (model: Model): Buffer => Buffer.concat(modelJsonParts(model));
+
+const OPEN = Buffer.from('[');
+const COMMA = Buffer.from(',');
+const CLOSE = Buffer.from(']');
+
+/** A list of models' JSON: the pieces copied once into the answer, no text of the whole list built and encoded. */
+export function modelsJson(models: readonly Model[]): Buffer {
+  const parts: Buffer[] = [OPEN];
+  models.forEach((model, i) => {
+    if (i > 0) parts.push(COMMA);
+    parts.push(...modelJsonParts(model));
+  });
+  parts.push(CLOSE);
+  return Buffer.concat(parts);
 }
