@@ -3,7 +3,7 @@
 // for small instances, and a seeded generator whose cash often binds.
 import { random } from '../../tools/random.js';
 import { bands, evaluate, fractionOf, marketValue } from './exact.js';
-import { HIGHS_EXACT, highsSolver, type ReferenceAnswer } from './highs-reference.js';
+import { type ReferenceAnswer, solveHoldings } from './highs-reference.js';
 import { Dec, type OptimizerInput, type OptimizerSecurity } from './oracle.js';
 
 const num = (d: Dec) => d.toFixed();
@@ -14,7 +14,6 @@ const num = (d: Dec) => d.toFixed();
  * left beside the fractions; gaps 0. k0 = floor(u) are the whole shares held.
  */
 export async function solveBandWithHighs(input: OptimizerInput): Promise<ReferenceAnswer> {
-  const solver = await highsSolver();
   const mv = marketValue(input);
   const band = bands(input);
   if (band.some((b) => b.low.greaterThan(b.high))) return { feasible: false };
@@ -39,27 +38,14 @@ export async function solveBandWithHighs(input: OptimizerInput): Promise<Referen
     .times(unit)
     .floor();
   const n = input.securities.length;
-  const lp = [
-    'Minimize',
-    ` obj: ${n === 0 ? '0 z' : Array.from({ length: n }, (_, i) => `t${i}`).join(' + ')}`,
-    'Subject To',
-    ...rows,
-    ` cash: ${n === 0 ? '0 z' : cash.join(' + ')} <= ${num(wholeCash)}`,
-    'Bounds',
-    ...bounds,
-    ...(n === 0 ? [' z = 0'] : []),
-    'Generals',
-    ` ${n === 0 ? 'z' : Array.from({ length: n }, (_, i) => `x${i} t${i}`).join(' ')}`,
-    'End',
-  ].join('\n');
-  const result = solver.solve(lp, HIGHS_EXACT);
-  if (result.Status === 'Infeasible') return { feasible: false };
-  if (result.Status !== 'Optimal') throw new Error(`HiGHS ended with ${result.Status}`);
-  const x = new Map<string, Dec>();
-  input.securities.forEach((s, i) => {
-    x.set(s.securityId, fractionOf(s).plus(Math.round(result.Columns[`x${i}`]?.Primal ?? 0)));
+  return solveHoldings(input, {
+    objective: Array.from({ length: n }, (_, i) => `t${i}`),
+    rows,
+    cash,
+    cashLimit: wholeCash,
+    bounds,
+    generals: Array.from({ length: n }, (_, i) => `x${i} t${i}`),
   });
-  return { feasible: true, x };
 }
 
 /** Every vector of holdings in the bands, ranked by (trade, drift, quantities in id order); null when none is feasible. */

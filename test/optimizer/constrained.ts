@@ -8,7 +8,7 @@ import { prepare } from '../../src/optimizer/scaled.js';
 import { decide } from '../../src/optimizer/solve.js';
 import { generate, random } from './corpus.js';
 import { fractionOf } from './exact.js';
-import { HIGHS_EXACT, highsSolver } from './highs-reference.js';
+import { type ReferenceAnswer, solveHoldings } from './highs-reference.js';
 import { Dec, exactInput, type OptimizerInput, type OptimizerResult, type OptimizerSecurity, optimize } from './oracle.js';
 
 /** MV' = cash + flow + Σ u·p. */
@@ -104,10 +104,9 @@ const num = (d: Dec) => d.toFixed();
 const term = (coefficient: Dec, variable: string) =>
   coefficient.isNegative() ? ` - ${num(coefficient.negated())} ${variable}` : ` + ${num(coefficient)} ${variable}`;
 
-export type Reference = { readonly feasible: false } | { readonly feasible: true; readonly x: Map<string, Dec> };
+export type Reference = ReferenceAnswer;
 
 export async function solveConstrainedWithHighs(input: OptimizerInput): Promise<Reference> {
-  const solver = await highsSolver();
   const mv = marketValueAfterFlow(input);
   if (mv.isNegative()) return { feasible: false };
   const ranges = allowedRanges(input);
@@ -159,28 +158,15 @@ export async function solveConstrainedWithHighs(input: OptimizerInput): Promise<
   const cap = mv.times(new Dec(1).minus(input.minCash ?? 0));
   const wholeCash = input.securities.reduce((left, s) => left.minus(fractionOf(s).times(s.price)), cap);
   const n = input.securities.length;
-  const lp = [
-    'Minimize',
-    ` obj: ${n === 0 ? '0 z' : Array.from({ length: n }, (_, i) => `d${i}`).join(' + ')}`,
-    'Subject To',
-    ...rows,
-    ` cash: ${n === 0 ? '0 z' : cash.join(' + ')} <= ${num(wholeCash)}`,
-    'Bounds',
-    ...bounds,
-    ...(n === 0 ? [' z = 0'] : []),
-    'Generals',
-    ` ${n === 0 ? 'z' : generals.join(' ')}`,
-    ...(binaries.length > 0 ? ['Binaries', ` ${binaries.join(' ')}`] : []),
-    'End',
-  ].join('\n');
-  const result = solver.solve(lp, HIGHS_EXACT);
-  if (result.Status === 'Infeasible') return { feasible: false };
-  if (result.Status !== 'Optimal') throw new Error(`HiGHS ended with ${result.Status}`);
-  const x = new Map<string, Dec>();
-  input.securities.forEach((s, i) => {
-    x.set(s.securityId, fractionOf(s).plus(Math.round(result.Columns[`x${i}`]?.Primal ?? 0)));
+  return solveHoldings(input, {
+    objective: Array.from({ length: n }, (_, i) => `d${i}`),
+    rows,
+    cash,
+    cashLimit: wholeCash,
+    bounds,
+    generals,
+    binaries,
   });
-  return { feasible: true, x };
 }
 
 /** The reason an infeasible instance must give, decided independently (in the order the optimiser checks). */

@@ -37,7 +37,6 @@ export type ReferenceAnswer = { readonly feasible: false } | { readonly feasible
 const num = (d: Dec) => d.toFixed();
 
 export async function solveWithHighs(input: OptimizerInput): Promise<ReferenceAnswer> {
-  const solver = await highsSolver();
   const mv = marketValue(input);
   const band = bands(input);
   if (band.some((b) => b.low.greaterThan(b.high))) return { feasible: false };
@@ -62,17 +61,49 @@ export async function solveWithHighs(input: OptimizerInput): Promise<ReferenceAn
   });
   const wholeCash = input.securities.reduce((left, s) => left.minus(fractionOf(s).times(s.price)), mv);
   const n = input.securities.length;
+  return solveHoldings(input, {
+    objective: Array.from({ length: n }, (_, i) => `d${i}`),
+    rows,
+    cash,
+    cashLimit: wholeCash,
+    bounds,
+    generals: Array.from({ length: n }, (_, i) => `x${i}`),
+  });
+}
+
+/**
+ * A reference's model in HiGHS's LP format: minimise Σ objective subject to
+ * its rows and Σ cash <= cashLimit, with its bounds and general (and binary)
+ * variables; the holdings are the columns x0, x1, … (whole shares beside each
+ * security's kept fraction).
+ */
+export interface LpModel {
+  readonly objective: readonly string[];
+  readonly rows: readonly string[];
+  readonly cash: readonly string[];
+  readonly cashLimit: Dec;
+  readonly bounds: readonly string[];
+  readonly generals: readonly string[];
+  readonly binaries?: readonly string[];
+}
+
+/** Solves a reference's model at gap 0: the holdings, or infeasible. Without securities the model is one fixed variable z. */
+export async function solveHoldings(input: OptimizerInput, model: LpModel): Promise<ReferenceAnswer> {
+  const solver = await highsSolver();
+  const none = model.objective.length === 0;
+  const binaries = model.binaries ?? [];
   const lp = [
     'Minimize',
-    ` obj: ${n === 0 ? '0 z' : Array.from({ length: n }, (_, i) => `d${i}`).join(' + ')}`,
+    ` obj: ${none ? '0 z' : model.objective.join(' + ')}`,
     'Subject To',
-    ...rows,
-    ` cash: ${n === 0 ? '0 z' : cash.join(' + ')} <= ${num(wholeCash)}`,
+    ...model.rows,
+    ` cash: ${none ? '0 z' : model.cash.join(' + ')} <= ${num(model.cashLimit)}`,
     'Bounds',
-    ...bounds,
-    ...(n === 0 ? [' z = 0'] : []),
+    ...model.bounds,
+    ...(none ? [' z = 0'] : []),
     'Generals',
-    ` ${n === 0 ? 'z' : Array.from({ length: n }, (_, i) => `x${i}`).join(' ')}`,
+    ` ${none ? 'z' : model.generals.join(' ')}`,
+    ...(binaries.length > 0 ? ['Binaries', ` ${binaries.join(' ')}`] : []),
     'End',
   ].join('\n');
   const result = solver.solve(lp, HIGHS_EXACT);
@@ -80,8 +111,7 @@ export async function solveWithHighs(input: OptimizerInput): Promise<ReferenceAn
   if (result.Status !== 'Optimal') throw new Error(`HiGHS ended with ${result.Status}`);
   const x = new Map<string, Dec>();
   input.securities.forEach((s, i) => {
-    const column = result.Columns[`x${i}`];
-    x.set(s.securityId, fractionOf(s).plus(Math.round(column?.Primal ?? 0)));
+    x.set(s.securityId, fractionOf(s).plus(Math.round(result.Columns[`x${i}`]?.Primal ?? 0)));
   });
   return { feasible: true, x };
 }
