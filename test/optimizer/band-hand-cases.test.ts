@@ -5,16 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { bandBruteForce } from './band-reference.js';
 import { quantities } from './check.js';
 import { evaluate } from './exact.js';
-import { Dec, type OptimizerInput, type OptimizerSecurity, optimize } from './oracle.js';
+import { Dec, type OptimizerInput, type OptimizerSecurity, optimize, security } from './oracle.js';
 
-const security = (id: string, quantity: string, price: string, target: string, low: string, high = low): OptimizerSecurity => ({
-  securityId: id.padEnd(24, '0'),
-  quantity: new Dec(quantity),
-  price: new Dec(price),
-  target: new Dec(target),
-  lowDrift: new Dec(low),
-  highDrift: new Dec(high),
-});
 const band = (cash: string, securities: OptimizerSecurity[]): OptimizerInput => ({ cash: new Dec(cash), securities, objective: 'trade' });
 const held = (input: OptimizerInput) => {
   const result = optimize(input);

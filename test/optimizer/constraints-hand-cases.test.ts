@@ -6,25 +6,8 @@ import { prepare } from '../../src/optimizer/scaled.js';
 import { OptimizerBug, verify } from '../../src/optimizer/verify.js';
 import { quantities } from './check.js';
 import { evaluateConstrained } from './constrained.js';
-import { Dec, exactInput, type OptimizerInput, type OptimizerSecurity, optimize } from './oracle.js';
+import { Dec, exactInput, type OptimizerInput, optimize, security } from './oracle.js';
 
-const security = (
-  id: string,
-  quantity: string,
-  price: string,
-  target: string,
-  low: string,
-  high: string,
-  restriction?: OptimizerSecurity['restriction'],
-): OptimizerSecurity => ({
-  securityId: id.padEnd(24, '0'),
-  quantity: new Dec(quantity),
-  price: new Dec(price),
-  target: new Dec(target),
-  lowDrift: new Dec(low),
-  highDrift: new Dec(high),
-  ...(restriction === undefined ? {} : { restriction }),
-});
 const held = (result: ReturnType<typeof optimize>) =>
   Object.fromEntries([...quantities(result)].map(([id, q]) => [id.replace(/0+$/, ''), q.toFixed()]));
 /** The answer meets every constraint, re-checked with decimal.js. */

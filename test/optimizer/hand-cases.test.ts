@@ -4,16 +4,8 @@ import { InvalidOptimizerInput } from '../../src/optimizer/index.js';
 import { cashBinds, quantities } from './check.js';
 import { corpus } from './corpus.js';
 import { evaluate } from './exact.js';
-import { Dec, type OptimizerSecurity, optimize } from './oracle.js';
+import { Dec, optimize, security } from './oracle.js';
 
-const security = (id: string, quantity: string, price: string, target: string, low: string, high: string): OptimizerSecurity => ({
-  securityId: id.padEnd(24, '0'),
-  quantity: new Dec(quantity),
-  price: new Dec(price),
-  target: new Dec(target),
-  lowDrift: new Dec(low),
-  highDrift: new Dec(high),
-});
 const held = (result: ReturnType<typeof optimize>) =>
   Object.fromEntries([...quantities(result)].map(([id, q]) => [id.replace(/0+$/, ''), q.toFixed()]));
 

@@ -19,6 +19,25 @@ export interface OptimizerSecurity {
   readonly restriction?: 'no_buy' | 'no_sell' | 'frozen';
 }
 
+/** A hand case's security: its id padded to 24 characters, figures as decimal text (the high drift defaults to the low). */
+export const security = (
+  id: string,
+  quantity: string,
+  price: string,
+  target: string,
+  low: string,
+  high = low,
+  restriction?: OptimizerSecurity['restriction'],
+): OptimizerSecurity => ({
+  securityId: id.padEnd(24, '0'),
+  quantity: new Dec(quantity),
+  price: new Dec(price),
+  target: new Dec(target),
+  lowDrift: new Dec(low),
+  highDrift: new Dec(high),
+  ...(restriction === undefined ? {} : { restriction }),
+});
+
 export interface OptimizerInput {
   readonly securities: readonly OptimizerSecurity[];
   readonly cash: Dec;
