@@ -16,9 +16,9 @@
 //    and the drift change as its second objective (`secondary`), solved by
 //    the same exact search (seeded branch and bound, or the fill DP).
 import { abs } from './bigint-math.js';
-import type { Deadline, KnapsackItem } from './knapsack.js';
+import type { Deadline } from './knapsack.js';
 import type { ScaledProblem } from './scaled.js';
-import { type CoreAnswer, constrain, decideExactly, soldDownFrom, spendsMoreThanMarketValue } from './solve.js';
+import { type CoreAnswer, constrain, decideExactly, sellDownFromBest, spendsMoreThanMarketValue } from './solve.js';
 
 /**
  * Steps 1–3 of the band objective (cheap). Issue 19's constraints apply as to the
@@ -63,31 +63,16 @@ export function solveBand(problem: ScaledProblem, deadline: Deadline): CoreAnswe
 
 /** Step 4: the least trade (then least drift, then ids) that frees the overspend. */
 export function bandSellDown(problem: ScaledProblem, best: Float64Array, low: Float64Array, deadline: Deadline): CoreAnswer {
-  const { n, MV, sm, sw, sp, P, W, FV } = problem;
-  const toDrift = 10n ** BigInt(sm + sw - sp);
-  let spend = FV.reduce((sum, v) => sum + v, 0n);
-  const items: KnapsackItem[] = [];
-  for (let i = 0; i < n; i++) {
-    const price = P[i]! * toDrift;
-    const b = BigInt(best[i]!);
-    spend += b * price;
-    const sellable = best[i]! - low[i]!;
-    if (sellable < 1) continue;
-    // Drift of the whole shares now: |b·p − (MV·w − f·p)|; selling k moves it to |over − k·p|.
-    const over = b * price - (MV * W[i]! - FV[i]!);
-    items.push({
-      index: i,
-      price,
-      overshoot: 0n,
-      maxShares: sellable,
-      b,
-      // With S = 1, Q = b and P = price the spans the solvers bound with are Σ maxShares·price >= |drift change|.
-      Q: b,
-      P: price,
-      secondary: (k) => abs(over - BigInt(k) * price) - abs(over),
-    });
-  }
-  // What the holdings may be worth: MV·(1 − minCash) at scale sm + sw (MV·10^sw without a minimum cash).
-  const need = spend - problem.CAP;
-  return soldDownFrom(best, { items, need, sq: 0 }, deadline);
+  // Drift of the whole shares now: |b·p − (MV·w − f·p)| = |over|; selling k moves it to |over − k·p|.
+  return sellDownFromBest(problem, best, low, deadline, 0, (i, b, price, sellable, over) => ({
+    index: i,
+    price,
+    overshoot: 0n,
+    maxShares: sellable,
+    b,
+    // With S = 1, Q = b and P = price the spans the solvers bound with are Σ maxShares·price >= |drift change|.
+    Q: b,
+    P: price,
+    secondary: (k) => abs(over - BigInt(k) * price) - abs(over),
+  }));
 }

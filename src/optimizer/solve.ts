@@ -190,9 +190,35 @@ export function solveScaled(problem: ScaledProblem, deadline: Deadline): CoreAns
 
 /** Step 4: the exact sell-down when the cash constraint binds. */
 export function sellDownAnswer(problem: ScaledProblem, best: Float64Array, low: Float64Array, deadline: Deadline): CoreAnswer {
+  return sellDownFromBest(problem, best, low, deadline, problem.sq, (i, b, price, sellable, over) => ({
+    index: i,
+    price,
+    overshoot: over > 0n ? over : 0n,
+    maxShares: sellable,
+    b,
+    // Trades are measured on the whole part: u' − u = k − floor(u).
+    Q: problem.Q[i]! - problem.F[i]!,
+    P: problem.P[i]!,
+  }));
+}
+
+/**
+ * Step 4 from `best`, for either objective: each security with shares to sell
+ * above `low` is an item (`item` makes it from the whole shares b, the price in
+ * drift units, the shares sellable and how far b·p is over the target); the
+ * cash to free is what `best` spends past the cap. The fractions are held
+ * whatever the sale: they spend their value from the start. `sq`: the scale of the items' Q.
+ */
+export function sellDownFromBest(
+  problem: ScaledProblem,
+  best: Float64Array,
+  low: Float64Array,
+  deadline: Deadline,
+  sq: number,
+  item: (i: number, b: bigint, price: bigint, sellable: number, over: bigint) => KnapsackItem,
+): CoreAnswer {
   const { n, MV, sm, sw, sp, P, W, FV } = problem;
   const toDrift = pow10(sm + sw - sp);
-  // The fractions are held whatever the sale: they spend their value from the start.
   let spend = FV.reduce((sum, v) => sum + v, 0n);
   const items: KnapsackItem[] = [];
   for (let i = 0; i < n; i++) {
@@ -200,26 +226,13 @@ export function sellDownAnswer(problem: ScaledProblem, best: Float64Array, low: 
     const b = BigInt(best[i]!);
     spend += b * price;
     const sellable = best[i]! - low[i]!;
-    if (sellable >= 1) {
-      const over = b * price - (MV * W[i]! - FV[i]!);
-      items.push({
-        index: i,
-        price,
-        overshoot: over > 0n ? over : 0n,
-        maxShares: sellable,
-        b,
-        // Trades are measured on the whole part: u' − u = k − floor(u).
-        Q: problem.Q[i]! - problem.F[i]!,
-        P: P[i]!,
-      });
-    }
+    if (sellable >= 1) items.push(item(i, b, price, sellable, b * price - (MV * W[i]! - FV[i]!)));
   }
-  const need = spend - problem.CAP;
-  return soldDownFrom(best, { items, need, sq: problem.sq }, deadline);
+  return soldDownFrom(best, { items, need: spend - problem.CAP, sq }, deadline);
 }
 
 /** The exact sell-down of `knapsack` applied to `best` (each item sells from its security's best holding), or a timeout. */
-export function soldDownFrom(best: Float64Array, knapsack: KnapsackProblem, deadline: Deadline): CoreAnswer {
+function soldDownFrom(best: Float64Array, knapsack: KnapsackProblem, deadline: Deadline): CoreAnswer {
   const tick = () => {
     if (deadline.now() > deadline.at) throw new SolverTimeout();
   };
