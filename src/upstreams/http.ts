@@ -101,7 +101,9 @@ function send(
       return;
     }
     let control: Dispatcher.DispatchController | null = null;
-    const abort = () => control?.abort(signal.reason instanceof Error ? signal.reason : new Error('the call was aborted'));
+    const reason = () => (signal.reason instanceof Error ? signal.reason : new Error('the call was aborted'));
+    // Still waiting for a connection: the call fails now, and the request is aborted when it starts.
+    const abort = () => (control === null ? reject(reason()) : control.abort(reason()));
     signal.addEventListener('abort', abort, { once: true });
     let status = 0;
     let headers: IncomingHttpHeaders = {};
@@ -109,7 +111,7 @@ function send(
     pool.dispatch(options, {
       onRequestStart(controller) {
         control = controller;
-        if (signal.aborted) abort();
+        if (signal.aborted) controller.abort(reason());
       },
       onResponseStart(_controller, statusCode, responseHeaders) {
         // 1xx answers come first and carry no body: the last start is the answer.
