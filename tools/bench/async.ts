@@ -6,7 +6,7 @@
 // it. With --sync, the synchronous call on a fresh service and database for
 // comparison (time to its first byte and to its last: what an ingress timeout cuts).
 import { startSimulator } from '../simulator/simulator.js';
-import { benchModelPositions, cpuSeconds, peakRssMiB, startService } from './end-to-end.js';
+import { cpuSeconds, createBenchModel, peakRssMiB, startService } from './end-to-end.js';
 
 export interface AsyncRow {
   readonly portfolios: number;
@@ -29,12 +29,7 @@ async function timeSync(portfolios: number): Promise<{ firstByte: number; last: 
   const sim = await startSimulator({ seed: 7, securities: 500, portfolios, holdings: 100 });
   const service = await startService(sim);
   try {
-    const created = await fetch(`${service.url}/api/v1/models`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ name: `Sync ${portfolios}`, positions: benchModelPositions(sim), portfolios: sim.book.portfolioIds() }),
-    });
-    const { model_id: modelId } = (await created.json()) as { model_id: string };
+    const modelId = await createBenchModel(service.url, sim, `Sync ${portfolios}`);
     const started = performance.now();
     const res = await fetch(`${service.url}/api/v1/model/${modelId}/rebalance`, { method: 'POST' });
     const firstByte = (performance.now() - started) / 1000;
@@ -55,13 +50,7 @@ export async function benchAsync(sizes: readonly number[], withSync: boolean, lo
     const sim = await startSimulator({ seed: 7, securities: 500, portfolios, holdings: 100 });
     const service = await startService(sim);
     try {
-      const created = await fetch(`${service.url}/api/v1/models`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ name: `Async ${portfolios}`, positions: benchModelPositions(sim), portfolios: sim.book.portfolioIds() }),
-      });
-      if (created.status !== 201) throw new Error(`model creation failed: ${created.status} ${await created.text()}`);
-      const { model_id: modelId } = (await created.json()) as { model_id: string };
+      const modelId = await createBenchModel(service.url, sim, `Async ${portfolios}`);
       const pid = service.child.pid!;
       const cpuBefore = await cpuSeconds(pid);
 

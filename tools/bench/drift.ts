@@ -4,7 +4,7 @@
 // same upstreams; after a warm-up dry run (caches warm), each is timed twice,
 // alternating, and the faster of the two kept.
 import { type Simulator, startSimulator } from '../simulator/simulator.js';
-import { benchModelPositions, cpuSeconds, startService } from './end-to-end.js';
+import { cpuSeconds, createBenchModel, startService } from './end-to-end.js';
 
 export interface DriftRow {
   readonly portfolios: number;
@@ -43,13 +43,7 @@ export async function benchDrift(sizes: readonly number[], log: (line: string) =
       sim = await startSimulator({ seed: 7, securities: 500, portfolios, holdings: 100 });
       service = await startService(sim);
       const url = service.url;
-      const created = await request('POST', `${url}/api/v1/models`, {
-        name: `Drift ${portfolios}`,
-        positions: benchModelPositions(sim),
-        portfolios: sim.book.portfolioIds(),
-      });
-      if (created.status !== 201) throw new Error(`model creation failed: ${created.status} ${await created.text()}`);
-      const { model_id: modelId } = (await created.json()) as { model_id: string };
+      const modelId = await createBenchModel(url, sim, `Drift ${portfolios}`);
       const pid = service.child.pid!;
       const dry = () => request('POST', `${url}/api/v1/model/${modelId}/rebalance?dry_run=true`);
       const drift = () => request('GET', `${url}/api/v1/model/${modelId}/drift?sort_by=-total_drift`);

@@ -127,19 +127,24 @@ async function post(url: string, body?: unknown): Promise<Response> {
   });
 }
 
+/** The benchmark model (benchModelPositions) over every portfolio of the simulator, created on the service; its id. */
+export async function createBenchModel(serviceUrl: string, sim: Simulator, name: string): Promise<string> {
+  const created = await fetch(`${serviceUrl}/api/v1/models`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name, positions: benchModelPositions(sim), portfolios: sim.book.portfolioIds() }),
+  });
+  if (created.status !== 201) throw new Error(`model creation failed: ${created.status} ${await created.text()}`);
+  return ((await created.json()) as { model_id: string }).model_id;
+}
+
 export async function benchEndToEnd(sizes: readonly number[], log: (line: string) => void): Promise<EndToEndRow[]> {
   const rows: EndToEndRow[] = [];
   for (const portfolios of sizes) {
     const sim = await startSimulator({ seed: 7, securities: 500, portfolios, holdings: 100 });
     const service = await startService(sim);
     try {
-      const created = await post(`${service.url}/api/v1/models`, {
-        name: `Bench ${portfolios}`,
-        positions: benchModelPositions(sim),
-        portfolios: sim.book.portfolioIds(),
-      });
-      if (created.status !== 201) throw new Error(`model creation failed: ${created.status} ${await created.text()}`);
-      const { model_id: modelId } = (await created.json()) as { model_id: string };
+      const modelId = await createBenchModel(service.url, sim, `Bench ${portfolios}`);
       const pid = service.child.pid!;
       const db = databasePid(pid);
 
