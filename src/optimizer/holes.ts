@@ -18,7 +18,7 @@
 // outwards until the bound passes the incumbent.
 import { abs, ceilDiv, floorDiv, pow10 } from './bigint-math.js';
 import { type Deadline, SolverTimeout } from './knapsack.js';
-import { cheapestFirst, lpBounds, type Ratio, type Segment } from './lp-bound.js';
+import { cheapestFirst, Incumbent, lpBounds, type Ratio, type Segment } from './lp-bound.js';
 import type { ScaledProblem } from './scaled.js';
 import type { Allowed } from './solve.js';
 
@@ -123,16 +123,9 @@ export function solveWithHoles(
     return lp.bound(j, left, round, out) ? out : null;
   };
 
-  const k = new Array<number>(m).fill(0);
-  let incumbent: number[] | null = null;
-  let bestZ = 0n;
+  const incumbent = new Incumbent(m, (i) => items[i]!.most);
+  const { k } = incumbent;
   let nodes = 0;
-
-  /** -1: the prefix k[0..j) sells more earlier than the incumbent (comes first), 0 same, 1 later. */
-  const prefixOrder = (j: number): number => {
-    for (let i = 0; i < j; i++) if (k[i] !== incumbent![i]) return k[i]! > incumbent![i]! ? -1 : 1;
-    return 0;
-  };
 
   /** The child bound of selling d of item j: prefix + c(d) + LP(rest), as num / den; null if the rest cannot cover. */
   const childBound = (j: number, left: bigint, prefix: bigint, d: number, round = false) => {
@@ -143,31 +136,16 @@ export function solveWithHoles(
   /** -1 below the incumbent, 0 equal, 1 above (or infeasible). */
   const versus = (bound: { num: bigint; den: bigint } | null): number => {
     if (bound === null) return 1;
-    if (incumbent === null) return -1;
-    const rhs = bestZ * bound.den;
+    if (incumbent.best === null) return -1;
+    const rhs = incumbent.z * bound.den;
     return bound.num < rhs ? -1 : bound.num > rhs ? 1 : 0;
-  };
-  const tieWorthIt = (j: number, d: number): boolean => {
-    const before = prefixOrder(j);
-    if (before !== 0) return before < 0;
-    if (d !== incumbent![j]) return d > incumbent![j]!;
-    for (let i = j + 1; i < m; i++) if (incumbent![i]! < items[i]!.most) return true;
-    return false;
-  };
-
-  const record = (j: number, z: bigint) => {
-    for (let r = j; r < m; r++) k[r] = 0;
-    if (incumbent === null || z < bestZ || (z === bestZ && prefixOrder(m) < 0)) {
-      incumbent = [...k];
-      bestZ = z;
-    }
   };
 
   const child = (j: number, left: bigint, prefix: bigint, d: number) => {
     k[j] = d;
     const next = left - BigInt(d) * items[j]!.price;
     const z = prefix + items[j]!.cost(d);
-    if (next <= 0n) record(j + 1, z);
+    if (next <= 0n) incumbent.record(j + 1, z);
     else if (j + 1 < m) search(j + 1, next, z);
     k[j] = 0;
   };
@@ -181,7 +159,7 @@ export function solveWithHoles(
     if (++nodes % CHECK_EVERY === 1 && deadline.now() > deadline.at) throw new SolverTimeout();
     if (versus(childBound(j, left, prefix, d)) > 0) return false;
     const order = versus(childBound(j, left, prefix, d, true));
-    if (order < 0 || (order === 0 && tieWorthIt(j, d))) child(j, left, prefix, d);
+    if (order < 0 || (order === 0 && incumbent.tieWorthIt(j, d))) child(j, left, prefix, d);
     return true;
   };
 
@@ -231,8 +209,8 @@ export function solveWithHoles(
   };
 
   search(0, need, 0n);
-  if (incumbent === null) throw new Error('no way to free the overspend; the caller checks the cash bound first');
-  const sold = incumbent as number[];
+  const sold = incumbent.best as number[] | null;
+  if (sold === null) throw new Error('no way to free the overspend; the caller checks the cash bound first');
   const quantities = Float64Array.from(best);
   items.forEach((it, j) => {
     quantities[it.index] = best[it.index]! - sold[j]!;

@@ -23,7 +23,7 @@
 // form an interval found by binary search: thousands of possible counts of a
 // cheap share are never enumerated.
 import { ceilDiv, pow10 } from './bigint-math.js';
-import { cheapestFirst, lpBounds, type Ratio, type Segment } from './lp-bound.js';
+import { cheapestFirst, Incumbent, lpBounds, type Ratio, type Segment } from './lp-bound.js';
 import { driftDelta, piecesOf, tradeDelta } from './pieces.js';
 
 export interface KnapsackItem {
@@ -107,9 +107,8 @@ export function solveKnapsack(
   const lp = lpBounds(cheapestFirst(segments), m, (i) => items[i]!.price);
   const lpBound = lp.bound;
 
-  const k = new Array<number>(m).fill(0);
-  let best: number[] | null = null;
-  let bestZ = 0n;
+  const incumbent = new Incumbent(m, (i) => items[i]!.maxShares);
+  const { k } = incumbent;
   let nodes = 0;
   const scratch: Ratio = { num: 0n, den: 1n };
 
@@ -119,9 +118,9 @@ export function solveKnapsack(
    */
   const childVersusBest = (j: number, need: bigint, prefix: bigint, count: number, round: boolean): number => {
     if (!lpBound(j + 1, need - BigInt(count) * items[j]!.price, round, scratch)) return 1;
-    if (best === null) return -1;
+    if (incumbent.best === null) return -1;
     const lhs = (prefix + costOf(j, count)) * scratch.den + scratch.num;
-    const rhs = bestZ * scratch.den;
+    const rhs = incumbent.z * scratch.den;
     return lhs < rhs ? -1 : lhs > rhs ? 1 : 0;
   };
 
@@ -133,58 +132,27 @@ export function solveKnapsack(
   };
   const less = (a: Ratio | null, b: Ratio | null) => (a === null ? false : b === null ? true : a.num * b.den < b.num * a.den);
 
-  /**
-   * Where the current prefix k[0..j) stands against the incumbent in the last
-   * tie-break (more shares sold = smaller quantity = earlier): -1 earlier, 0 same, 1 later.
-   */
-  const prefixOrder = (j: number): number => {
-    for (let i = 0; i < j; i++) if (k[i] !== best![i]) return k[i]! > best![i]! ? -1 : 1;
-    return 0;
-  };
-  /** Could some completion after position j still come earlier than the incumbent? */
-  const restCanComeEarlier = (j: number): boolean => {
-    for (let i = j + 1; i < m; i++) if (best![i]! < items[i]!.maxShares) return true;
-    return false;
-  };
-
-  /** Is the child "sell `count` of item j" worth searching? */
+  /** Is the child "sell `count` of item j" worth searching? Same bound as the incumbent: only if it could tie it and come earlier. */
   const promising = (j: number, need: bigint, prefix: bigint, count: number): boolean => {
     const order = childVersusBest(j, need, prefix, count, true);
-    if (order !== 0) return order < 0;
-    // Same bound as the incumbent: only a child that could tie it and come earlier in id order.
-    const before = prefixOrder(j);
-    if (before !== 0) return before < 0;
-    const mine = best![j]!;
-    return count > mine || (count === mine && restCanComeEarlier(j));
-  };
-
-  const record = (j: number, z: bigint) => {
-    for (let r = j; r < m; r++) k[r] = 0;
-    if (best === null || z < bestZ || (z === bestZ && prefixOrder(m) < 0)) {
-      best = [...k];
-      bestZ = z;
-    }
+    return order !== 0 ? order < 0 : incumbent.tieWorthIt(j, count);
   };
 
   const child = (j: number, need: bigint, prefix: bigint, count: number) => {
     k[j] = count;
     const nextNeed = need - BigInt(count) * items[j]!.price;
     const z = prefix + costOf(j, count);
-    if (nextNeed <= 0n) record(j + 1, z);
+    if (nextNeed <= 0n) incumbent.record(j + 1, z);
     else if (j + 1 < m) search(j + 1, nextNeed, z);
     k[j] = 0;
   };
 
   /** Does a child bound (prefix + cost + LP) beat the incumbent, with the tie rule of `promising`? */
   const beats = (j: number, count: number, bound: Ratio): boolean => {
-    if (best === null) return true;
+    if (incumbent.best === null) return true;
     const lhs = bound.num;
-    const rhs = bestZ * bound.den;
-    if (lhs !== rhs) return lhs < rhs;
-    const before = prefixOrder(j);
-    if (before !== 0) return before < 0;
-    const mine = best[j]!;
-    return count > mine || (count === mine && restCanComeEarlier(j));
+    const rhs = incumbent.z * bound.den;
+    return lhs !== rhs ? lhs < rhs : incumbent.tieWorthIt(j, count);
   };
 
   /** Few counts to choose from: bound each once, then try them best bound first. */
@@ -237,7 +205,7 @@ export function solveKnapsack(
     }
     for (let count = most; count >= Math.max(1, fewest); count--) {
       if (count === argmin) continue;
-      if (best !== null && childVersusBest(j, need, prefix, count, false) > 0) {
+      if (incumbent.best !== null && childVersusBest(j, need, prefix, count, false) > 0) {
         if (count < argmin) break;
         // Largest count in (argmin, count) whose bound does not exceed the incumbent.
         let lo = argmin + 1;
@@ -261,12 +229,12 @@ export function solveKnapsack(
 
   if (seed !== null) {
     const given = new Map(problem.items.map((it, i) => [it, seed[i]!]));
-    best = items.map((it) => given.get(it)!);
-    bestZ = best.reduce((z, count, i) => z + costOf(i, count), 0n);
+    incumbent.best = items.map((it) => given.get(it)!);
+    incumbent.z = incumbent.best.reduce((z, count, i) => z + costOf(i, count), 0n);
   }
   search(0, problem.need, 0n);
-  if (best === null) throw new Error('no way to free the overspend; the caller checks the cash bound first');
-  const chosen = best as number[];
+  const chosen = incumbent.best as number[] | null;
+  if (chosen === null) throw new Error('no way to free the overspend; the caller checks the cash bound first');
   const byItem = new Map(items.map((it, i) => [it, chosen[i]!]));
   return problem.items.map((it) => byItem.get(it)!);
 }

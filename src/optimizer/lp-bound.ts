@@ -1,7 +1,8 @@
-// The bound both exact sell-down searches prune with (knapsack.ts, holes.ts):
-// the LP relaxation of freeing cash from items j.. of the search, each item's
-// shares split into segments of constant cost per unit of cash freed, taken
-// cheapest first, fractionally.
+// What both exact sell-down searches (knapsack.ts, holes.ts) share: the bound
+// they prune with, the LP relaxation of freeing cash from items j.. of the
+// search (each item's shares split into segments of constant cost per unit of
+// cash freed, taken cheapest first, fractionally), and the incumbent with the
+// last tie-break.
 import { ceilDiv, gcd } from './bigint-math.js';
 
 /** A run of shares of one item (its place in the search) with the same cost per unit of cash freed. */
@@ -91,4 +92,52 @@ export function lpBounds(segments: readonly Segment[], m: number, price: (i: num
       return true;
     },
   };
+}
+
+/**
+ * The best answer found so far of a depth-first search over items in id order
+ * (shares sold per item), and the search's current vector `k`. Among answers of
+ * equal objective the one that sells more earlier comes first (the smallest
+ * quantities in id order).
+ */
+export class Incumbent {
+  /** The search's current shares sold per item (k[j..] are 0 below the node being searched). */
+  readonly k: number[];
+  best: number[] | null = null;
+  z = 0n;
+
+  constructor(
+    private readonly m: number,
+    /** The most shares item i may sell. */
+    private readonly most: (i: number) => number,
+  ) {
+    this.k = new Array<number>(m).fill(0);
+  }
+
+  /** Where k[0..j) stands against the incumbent in the last tie-break: -1 earlier, 0 same, 1 later. */
+  prefixOrder(j: number): number {
+    const { k, best } = this;
+    for (let i = 0; i < j; i++) if (k[i] !== best![i]) return k[i]! > best![i]! ? -1 : 1;
+    return 0;
+  }
+
+  /** With a bound equal to the incumbent's: could selling `count` of item j still tie it and come earlier? */
+  tieWorthIt(j: number, count: number): boolean {
+    const before = this.prefixOrder(j);
+    if (before !== 0) return before < 0;
+    const best = this.best!;
+    if (count !== best[j]) return count > best[j]!;
+    for (let i = j + 1; i < this.m; i++) if (best[i]! < this.most(i)) return true;
+    return false;
+  }
+
+  /** k[0..j), the rest selling nothing, is an answer of objective z: kept if better, or equal and earlier. */
+  record(j: number, z: bigint): void {
+    const { k } = this;
+    for (let r = j; r < this.m; r++) k[r] = 0;
+    if (this.best === null || z < this.z || (z === this.z && this.prefixOrder(this.m) < 0)) {
+      this.best = [...k];
+      this.z = z;
+    }
+  }
 }
