@@ -15,6 +15,17 @@ import { freePort } from '../../tools/bench/end-to-end.js';
 import { type Simulator, startSimulator } from '../../tools/simulator/simulator.js';
 import { pid, position, sid } from '../helpers/fixtures.js';
 
+/** A model holding one security at half its value, over these portfolios, created through the API; its id. */
+async function createModel(url: string, name: string, security: string, portfolios: readonly string[]): Promise<string> {
+  const created = await fetch(`${url}/api/v1/models`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name, positions: [position(security, '0.5')], portfolios }),
+  });
+  expect(created.status).toBe(201);
+  return ((await created.json()) as { model_id: string }).model_id;
+}
+
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
 interface Server {
@@ -109,13 +120,7 @@ async function rebalanceStuckMidWrite(extra: Record<string, string> = {}) {
   const db = client.db(dbName);
 
   const server = await startServer(env);
-  const created = await fetch(`${server.url}/api/v1/models`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ name: 'Stuck', positions: [position(sid('k'), '0.5')], portfolios }),
-  });
-  expect(created.status).toBe(201);
-  const modelId = ((await created.json()) as { model_id: string }).model_id;
+  const modelId = await createModel(server.url, 'Stuck', sid('k'), portfolios);
 
   sim.inject('accounting', { after: 100, latencyMs: 120_000 });
   const answer = fetch(`${server.url}/api/v1/model/${modelId}/rebalance`, { method: 'POST' }).then(
@@ -193,13 +198,7 @@ describe('a server killed while it runs an asynchronous rebalance', { timeout: 1
     const db = client.db(dbName);
 
     const first = await startServer({ ...env, REBALANCE_JOB_HEARTBEAT_MS: '100' });
-    const created = await fetch(`${first.url}/api/v1/models`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'Killed job', positions: [position(sid('j'), '0.5')], portfolios }),
-    });
-    expect(created.status).toBe(201);
-    const modelId = ((await created.json()) as { model_id: string }).model_id;
+    const modelId = await createModel(first.url, 'Killed job', sid('j'), portfolios);
     sim.inject('accounting', { after: 55, latencyMs: 120_000 });
     const accepted = await fetch(`${first.url}/api/v1/model/${modelId}/rebalance?async=true`, { method: 'POST' });
     expect(accepted.status).toBe(202);
