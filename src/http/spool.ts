@@ -69,16 +69,19 @@ export class JsonSpool {
     return this.disposal !== null;
   }
 
-  /** Stores piece `seq` (JSON text). Writes are queued; `flushed()` waits for them. */
-  put(seq: number, json: string): void {
+  /** Stores piece `seq` (JSON text, or its UTF-8 bytes, copied). Writes are queued; `flushed()` waits for them. */
+  put(seq: number, json: string | Uint8Array): void {
     if (this.disposed) return;
     // At most 3 bytes of UTF-8 per UTF-16 unit: a piece that surely fits is encoded straight into the chunk.
-    let length = json.length * 3 <= CHUNK - this.used ? -1 : Buffer.byteLength(json);
+    let length = typeof json !== 'string' ? json.length : json.length * 3 <= CHUNK - this.used ? -1 : Buffer.byteLength(json);
     if (length > CHUNK - this.used) this.flush();
     if (length > CHUNK) {
       this.queue(Buffer.from(json), length, this.offset);
-    } else {
+    } else if (typeof json === 'string') {
       length = this.chunk.write(json, this.used);
+      this.used += length;
+    } else {
+      this.chunk.set(json, this.used);
       this.used += length;
     }
     this.starts[seq] = this.offset;

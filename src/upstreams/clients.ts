@@ -40,6 +40,8 @@ async function getJson<S extends z.ZodType>(
 }
 
 const encode = encodeURIComponent;
+const byId = (a: { securityId: string }, b: { securityId: string }) =>
+  a.securityId < b.securityId ? -1 : a.securityId > b.securityId ? 1 : 0;
 
 export interface Holding {
   readonly securityId: string;
@@ -51,6 +53,7 @@ export interface PortfolioHoldings {
   /** False for a new portfolio: the accounting service has no balances for it yet. */
   readonly known: boolean;
   readonly cash: Dec;
+  /** Sorted by security id. */
   readonly holdings: readonly Holding[];
 }
 
@@ -112,17 +115,16 @@ export function accountingClient(channel: ServiceChannel) {
   const service: ServiceKey = 'accounting';
 
   function holdingsOf(path: string, cash: Dec, rows: readonly { securityId: string; quantity: Dec }[]): PortfolioHoldings {
-    const seen = new Set<string>();
-    for (const row of rows) {
-      if (seen.has(row.securityId)) {
+    const sorted = [...rows].sort(byId);
+    for (let i = 1; i < sorted.length; i++) {
+      if (sorted[i - 1]!.securityId === sorted[i]!.securityId) {
         throw new UpstreamUnavailableError(
           service,
-          `GET ${path}: answered an unexpected payload (security ${row.securityId} is listed twice)`,
+          `GET ${path}: answered an unexpected payload (security ${sorted[i]!.securityId} is listed twice)`,
         );
       }
-      seen.add(row.securityId);
     }
-    return { known: true, cash, holdings: rows.filter((row) => !isZero(row.quantity)) };
+    return { known: true, cash, holdings: sorted.filter((row) => !isZero(row.quantity)) };
   }
 
   /** Every balance row of a portfolio, page by page; null when it has none (a new portfolio). */

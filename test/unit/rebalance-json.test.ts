@@ -1,11 +1,16 @@
 // The model rebalance streams each RebalanceDTO as text written directly: it is the same JSON as the DTO.
 import { describe, expect, it } from 'vitest';
 import { dec } from '../../src/domain/decimal.js';
+import { JsonBytes } from '../../src/http/json-bytes.js';
 import { outcomeOf, unvaluedOutcome } from '../../src/modules/rebalancing/outcome.js';
-import { rebalanceJson, toRebalanceDto } from '../../src/modules/rebalancing/schemas.js';
+import { toRebalanceDto, rebalanceJson as writeJson } from '../../src/modules/rebalancing/schemas.js';
 import { optimize } from '../../src/optimizer/index.js';
 
 const id = (c: string) => c.repeat(24);
+// One writer for every piece, reset each time, as the route uses it.
+const out = new JsonBytes();
+const rebalanceJson = (...args: Parameters<typeof writeJson> extends [unknown, ...infer Rest] ? Rest : never) =>
+  writeJson(out.reset(), ...args).bytes.toString('utf8');
 const position = (securityId: string, target: string) => ({
   securityId,
   target: dec(target),
@@ -42,13 +47,13 @@ describe('a RebalanceDTO written as text', () => {
     expect(outcomeOf(id('p'), null, inputs[1]!, optimize(inputs[1]!)).status).toBe('infeasible');
   });
 
-  it('escapes ids that need it (quotes, backslashes, control characters, lone surrogates)', () => {
-    const odd = ['a"b', 'c\\d', 'e\u0001f', 'g\ud800h', 'plain'];
+  it('escapes ids that need it (quotes, backslashes, control characters, lone surrogates) and spells non-ASCII as UTF-8', () => {
+    const odd = ['a"b', 'c\\d', 'e\u0001f', 'g\ud800h', 'plain', 'caf\u00e9', 'sn\u2603w', 'pile\u{1f4a9}', 'del\u007f'];
     const input = {
       cash: dec('1000'),
       securities: odd.map((securityId, i) => ({ ...position(securityId, '0.1'), quantity: dec(String(i)), price: dec('10') })),
     };
-    const outcome = outcomeOf('p"\\q', 'N', input, optimize(input));
+    const outcome = outcomeOf('p"\\q', 'Fonds \u00e9t\u00e9 \u{1f4c8}', input, optimize(input));
     expect(outcome.status).toBe('ok');
     expect(rebalanceJson(outcome, null, '2026-12-02')).toBe(JSON.stringify(toRebalanceDto(outcome, null, '2026-12-02')));
   });

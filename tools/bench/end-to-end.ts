@@ -35,9 +35,9 @@ export interface EndToEndRow {
   readonly peakRssMiB: number;
 }
 
-/** CPU seconds (user + system) a process has used so far (Linux). */
-export async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+/** CPU seconds (user + system) a process, or one of its threads, has used so far (Linux). */
+export async function cpuSeconds(pid: number, thread?: number): Promise<number> {
+  const stat = await readFile(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }

@@ -3,7 +3,9 @@
 //                                              service CPU ms per portfolio and peak RSS after each;
 //   npx tsx tools/bench/repeat.ts list        200 models of 100 positions, GET /api/v1/models one request at a
 //                                              time, 3 rounds of 10: service CPU ms per request.
-// POLL=3000 also prints the service's RSS, heap and external memory every 3 s.
+// POLL=3000 also prints the service's RSS, heap and external memory every 3 s. Each dry run also says how
+// much of its CPU was the main thread's; the rest is V8's helper threads (optimising compiler, GC), most of it
+// in the first runs of a process.
 import { readFile } from 'node:fs/promises';
 import { startSimulator } from '../simulator/simulator.js';
 import { benchModelPositions, cpuSeconds, peakRssMiB, startService } from './end-to-end.js';
@@ -60,11 +62,14 @@ try {
     });
     const { model_id: modelId } = (await created.json()) as { model_id: string };
     const run = async (query: string) => {
+      const mainBefore = await cpuSeconds(pid, pid);
       const before = await cpuSeconds(pid);
       const res = await post(`/api/v1/model/${modelId}/rebalance${query}`);
       for await (const _ of res.body as unknown as AsyncIterable<Uint8Array>);
       if (res.status !== 200) throw new Error(`rebalance answered ${res.status}`);
-      return `${(((await cpuSeconds(pid)) - before) * 1000) / P}`.slice(0, 4);
+      const total = (await cpuSeconds(pid)) - before;
+      const main = (await cpuSeconds(pid, pid)) - mainBefore;
+      return `${`${(total * 1000) / P}`.slice(0, 4)} (main thread ${((main * 1000) / P).toFixed(2)})`;
     };
     const runs = Number(process.env.RUNS ?? 3);
     const stored = Number(process.env.STORED ?? 0);

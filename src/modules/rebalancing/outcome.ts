@@ -24,8 +24,12 @@ export interface PositionOutcome {
   readonly lowDrift: Dec;
   /** adjusted·price / MV, rounded half-up to 4 places (0 when MV is 0); null when the price is. */
   readonly actual: Dec | null;
-  /** actual / target − 1, rounded half-up to 4 places (0 when the target is 0); null when the price is. */
-  readonly actualDrift: Dec | null;
+  /**
+   * actual / target − 1, rounded half-up to 4 places (0 when the target is 0);
+   * null when the price is. Absent: not worked out yet (a dry run never shows
+   * it): `actualDriftOf` works it out where it is stored or shown.
+   */
+  readonly actualDrift?: Dec | null;
   readonly trade: Trade | null;
   /** The restriction that held this security (issue 19), if any. */
   readonly restriction?: 'no_buy' | 'no_sell' | 'frozen';
@@ -50,42 +54,84 @@ export interface PortfolioOutcome {
   readonly positions: readonly PositionOutcome[];
 }
 
-/** S = held ∪ model securities, sorted by id (the optimiser's order, so its answer lines up with its input). */
-export function securitiesOf(holdings: PortfolioHoldings, model: readonly ModelPosition[]): string[] {
-  const ids = new Set<string>();
-  for (const h of holdings.holdings) ids.add(h.securityId);
-  for (const p of model) ids.add(p.securityId);
-  return [...ids].sort();
+const byId = (a: { securityId: string }, b: { securityId: string }) =>
+  a.securityId < b.securityId ? -1 : a.securityId > b.securityId ? 1 : 0;
+const sortedById = <T extends { securityId: string }>(items: readonly T[]): readonly T[] => {
+  for (let i = 1; i < items.length; i++) if (items[i - 1]!.securityId >= items[i]!.securityId) return [...items].sort(byId);
+  return items;
+};
+
+/** A model's positions sorted by security id, and their ids: made once per model (every portfolio of a rebalance reads them). */
+const sortedModels = new WeakMap<
+  readonly ModelPosition[],
+  { readonly positions: readonly ModelPosition[]; readonly ids: readonly string[] }
+>();
+function sortedModel(model: readonly ModelPosition[]) {
+  let sorted = sortedModels.get(model);
+  if (sorted === undefined) {
+    const positions = sortedById(model);
+    sorted = { positions, ids: positions.map((p) => p.securityId) };
+    sortedModels.set(model, sorted);
+  }
+  return sorted;
 }
 
-/** The model's positions by security, made once per model (every portfolio of a rebalance looks them up). */
-const byModel = new WeakMap<readonly ModelPosition[], ReadonlyMap<string, ModelPosition>>();
-function targetsOf(model: readonly ModelPosition[]): ReadonlyMap<string, ModelPosition> {
-  let targets = byModel.get(model);
-  if (targets === undefined) {
-    targets = new Map(model.map((p) => [p.securityId, p]));
-    byModel.set(model, targets);
+/**
+ * S = held ∪ model securities in id order: each with its model position
+ * (undefined outside the model) and holding (undefined when not held). Both
+ * lists are walked once, side by side, in id order.
+ */
+function eachSecurity(
+  holdings: PortfolioHoldings,
+  model: readonly ModelPosition[],
+  each: (securityId: string, position: ModelPosition | undefined, quantity: Dec | undefined) => void,
+): void {
+  const { positions } = sortedModel(model);
+  const held = sortedById(holdings.holdings);
+  let i = 0;
+  let j = 0;
+  while (i < positions.length || j < held.length) {
+    const p = positions[i];
+    const h = held[j];
+    if (h === undefined || (p !== undefined && p.securityId < h.securityId)) {
+      each(p!.securityId, p, undefined);
+      i += 1;
+    } else if (p === undefined || h.securityId < p.securityId) {
+      each(h.securityId, undefined, h.quantity);
+      j += 1;
+    } else {
+      each(p.securityId, p, h.quantity);
+      i += 1;
+      j += 1;
+    }
   }
-  return targets;
+}
+
+/** S = held ∪ model securities, sorted by id (the optimiser's order, so its answer lines up with its input). */
+export function securitiesOf(holdings: PortfolioHoldings, model: readonly ModelPosition[]): readonly string[] {
+  const ids: string[] = [];
+  eachSecurity(holdings, model, (securityId) => ids.push(securityId));
+  // Nothing held outside the model (the usual case once rebalanced): the model's own list.
+  const modelIds = sortedModel(model).ids;
+  return ids.length === modelIds.length ? modelIds : ids;
 }
 
 /** A security of S: its holding, price and the model's figures (all 0 for a held security outside the model). */
 type Row<Price> = Omit<OptimizerSecurity, 'price'> & { readonly price: Price };
 
 function rowsOf<Price>(holdings: PortfolioHoldings, model: readonly ModelPosition[], priceOf: (securityId: string) => Price): Row<Price>[] {
-  const held = new Map(holdings.holdings.map((h) => [h.securityId, h.quantity]));
-  const targets = targetsOf(model);
-  return securitiesOf(holdings, model).map((securityId) => {
-    const position = targets.get(securityId);
-    return {
+  const rows: Row<Price>[] = [];
+  eachSecurity(holdings, model, (securityId, position, quantity) => {
+    rows.push({
       securityId,
-      quantity: held.get(securityId) ?? ZERO,
+      quantity: quantity ?? ZERO,
       price: priceOf(securityId),
       target: position?.target ?? ZERO,
       lowDrift: position?.lowDrift ?? ZERO,
       highDrift: position?.highDrift ?? ZERO,
-    };
+    });
   });
+  return rows;
 }
 
 /** The optimiser's input: held securities outside the model have target and drifts 0 (they are sold). */
@@ -99,14 +145,11 @@ export function optimizerInput(
 
 const weightOf = (value: Dec, mv: Dec) => (isZero(mv) ? ZERO : quotient(value, mv, 4));
 /** (actual − target) / target; the difference is not reduced first (quotient takes any scale). */
-function driftOf(actual: Dec, target: Dec): Dec {
+export function driftOf(actual: Dec, target: Dec): Dec {
   if (isZero(target)) return ZERO;
   const scale = Math.max(actual.scale, target.scale);
   return quotient({ digits: digitsAt(actual, scale) - digitsAt(target, scale), scale }, target, 4);
 }
-const byId = (a: { securityId: string }, b: { securityId: string }) =>
-  a.securityId < b.securityId ? -1 : a.securityId > b.securityId ? 1 : 0;
-
 /** A portfolio left as it is: every position unchanged, no trades, cash after = cash before. */
 function unchangedOutcome(
   portfolioId: string,
@@ -198,12 +241,15 @@ export function outcomeOf(portfolioId: string, name: string | null, input: Optim
       highDrift: security.highDrift,
       lowDrift: security.lowDrift,
       actual,
-      actualDrift: driftOf(actual, target),
       trade: isZero(change) ? null : tradeOf(change),
     };
   });
   const cashAfter = normalise(digitsAt(mv, scale) - spent, scale);
   return { portfolioId, portfolioName: name, status: 'ok', error: null, marketValue: mv, cashBefore: cash, cashAfter, positions };
 }
+
+/** A position's actual drift: as read back from storage, else worked out from its actual weight and target. */
+export const actualDriftOf = (p: PositionOutcome): Dec | null =>
+  p.actualDrift !== undefined ? p.actualDrift : p.actual === null ? null : driftOf(p.actual, p.target);
 
 const tradeOf = (change: Dec): Trade => ({ type: sign(change) > 0 ? 'BUY' : 'SELL', quantity: abs(change) });

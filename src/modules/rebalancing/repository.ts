@@ -8,7 +8,7 @@ import { toObjectId } from '../../domain/ids.js';
 import type { SortKey } from '../../domain/sorting.js';
 import type { IndexSpec } from '../../plugins/mongo.js';
 import { ORDER_BATCHES, ORDER_SUBMISSIONS } from '../orders/repository.js';
-import type { PortfolioOutcome, PositionOutcome } from './outcome.js';
+import { actualDriftOf, type PortfolioOutcome, type PositionOutcome } from './outcome.js';
 
 export const REBALANCES = 'rebalances';
 export const REBALANCE_PORTFOLIOS = 'rebalance_portfolios';
@@ -157,7 +157,7 @@ function toColumns(positions: readonly PositionOutcome[]): PositionColumns {
     high_drift: column((p) => p.highDrift, toSharedDecimal128s),
     low_drift: column((p) => p.lowDrift, toSharedDecimal128s),
     actual: maybe((p) => p.actual),
-    actual_drift: maybe((p) => p.actualDrift),
+    actual_drift: maybe(actualDriftOf),
     transaction_type: positions.map((p) => p.trade?.type ?? null),
     trade_quantity: positions.map((p) => (p.trade === null ? null : toQuantity(p.trade.quantity))),
     ...(positions.some((p) => p.restriction !== undefined) ? { restriction: positions.map((p) => p.restriction ?? null) } : {}),

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { AppError, ConflictError, NotFoundError, ValidationError } from '../../domain/errors.js';
 import { pageStart } from '../../domain/paging.js';
 import { ErrorResponse } from '../../domain/schemas.js';
+import { JsonBytes } from '../../http/json-bytes.js';
 import { jsonStream, mapAsync, sendJson } from '../../http/json-stream.js';
 import { JsonSpool } from '../../http/spool.js';
 import { ModelRebalanceBody, modelRequest, PortfolioRebalanceBody, portfolioRequest } from './constraints.js';
@@ -159,6 +160,7 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
       let spool: JsonSpool | null = null;
       let rebalanceId: string | null = null;
       let tradeDate = '';
+      const answer = new JsonBytes();
       // A client that leaves before its answer starts releases the spool at once
       // (the rebalance itself goes on and is stored). Once streaming, the stream owns it.
       let left = false;
@@ -180,7 +182,7 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
               tradeDate = run.tradeDate;
             },
             outcome(seq, outcome) {
-              spool!.put(seq, rebalanceJson(outcome, rebalanceId, tradeDate));
+              spool!.put(seq, rebalanceJson(answer.reset(), outcome, rebalanceId, tradeDate).bytes);
             },
           },
         );

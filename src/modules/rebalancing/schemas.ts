@@ -4,7 +4,8 @@
 import { z } from 'zod';
 import { type Dec, formatDecimal, formatPlaces, mul, toNumber } from '../../domain/decimal.js';
 import { ErrorResponse, ObjectIdString, PageQuery, PortfolioId, SortBy, VersionQuery } from '../../domain/schemas.js';
-import type { PortfolioOutcome, PositionOutcome } from './outcome.js';
+import type { JsonBytes } from '../../http/json-bytes.js';
+import { actualDriftOf, type PortfolioOutcome, type PositionOutcome } from './outcome.js';
 import { REBALANCE_SORT_FIELDS, type RebalanceHeader } from './repository.js';
 
 const QueryBoolean = z
@@ -207,65 +208,79 @@ export function toRebalanceDto(outcome: PortfolioOutcome, rebalanceId: string | 
   };
 }
 
-/** A JSON string: the text in quotes when nothing in it needs escaping (ids nearly always), else JSON.stringify's. */
-function quoted(text: string): string {
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return JSON.stringify(text);
-  }
-  return `"${text}"`;
-}
-
 /**
  * A model's targets and drifts are the same objects in every portfolio of a
  * rebalance (and a held security outside the model has ZERO for all three):
- * the three fields are spelt once per target object and drift pair.
+ * the three fields are encoded once per target object and drift pair.
  */
-const spelt = new WeakMap<Dec, { readonly high: Dec; readonly low: Dec; readonly text: string }>();
-function bandFields(p: PositionOutcome): string {
+const spelt = new WeakMap<Dec, { readonly high: Dec; readonly low: Dec; readonly bytes: Buffer }>();
+function bandFields(p: PositionOutcome): Buffer {
   const known = spelt.get(p.target);
-  if (known !== undefined && known.high === p.highDrift && known.low === p.lowDrift) return known.text;
-  const text = `"target":"${formatDecimal(p.target)}","high_drift":"${formatDecimal(p.highDrift)}","low_drift":"${formatDecimal(p.lowDrift)}"`;
-  spelt.set(p.target, { high: p.highDrift, low: p.lowDrift, text });
-  return text;
+  if (known !== undefined && known.high === p.highDrift && known.low === p.lowDrift) return known.bytes;
+  const bytes = Buffer.from(
+    `","target":"${formatDecimal(p.target)}","high_drift":"${formatDecimal(p.highDrift)}","low_drift":"${formatDecimal(p.lowDrift)}","actual":"`,
+  );
+  spelt.set(p.target, { high: p.highDrift, low: p.lowDrift, bytes });
+  return bytes;
 }
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
-/** A trade quantity as a JSON number: a whole one is its digits. */
-const quantityNumber = (q: Dec) =>
-  q.scale === 0 && q.digits <= MAX_SAFE && q.digits >= -MAX_SAFE ? q.digits.toString() : JSON.stringify(toNumber(q));
+/** The fixed parts of a drift and a transaction, encoded once. */
+const part = {
+  drift: Buffer.from('{"security_id":'),
+  nextDrift: Buffer.from(',{"security_id":'),
+  original: Buffer.from(',"original_quantity":"'),
+  adjusted: Buffer.from('","adjusted_quantity":"'),
+  end: Buffer.from('"}'),
+  buy: Buffer.from('{"transaction_type":"BUY","security_id":'),
+  sell: Buffer.from('{"transaction_type":"SELL","security_id":'),
+  quantity: Buffer.from(',"quantity":'),
+};
 
 /**
- * The same RebalanceDTO as JSON text, written directly: a model rebalance
- * answers thousands of them (100 drifts each), and building the objects only
- * to serialise them was most of its memory churn.
+ * The same RebalanceDTO as JSON, written directly as bytes into `out` (after
+ * what it holds): a model rebalance answers thousands of them (100 drifts
+ * each), and building the objects, or even the text, only to encode it was
+ * most of its cost.
  */
-export function rebalanceJson(outcome: PortfolioOutcome, rebalanceId: string | null, tradeDate: string): string {
+export function rebalanceJson(out: JsonBytes, outcome: PortfolioOutcome, rebalanceId: string | null, tradeDate: string): JsonBytes {
   const positions = outcome.status === 'infeasible' ? [] : outcome.positions;
-  const date = quoted(tradeDate);
-  let transactions = '';
-  let drifts = '';
+  out.raw('{"portfolio_id":').string(outcome.portfolioId).raw(',"portfolio_name":').string(outcome.portfolioName);
+  out.raw(',"rebalance_id":').string(rebalanceId).raw(`,"status":"${outcome.status}"`);
+  if (outcome.error !== null) out.raw(`,"error":${JSON.stringify({ code: outcome.error.code, message: outcome.error.message })}`);
+  if (outcome.cashFlow !== undefined) out.raw(',"cash_flow":"').decimal(outcome.cashFlow).raw('"');
+  out.raw(',"transactions":[');
+  const date = Buffer.from(`,"trade_date":${JSON.stringify(tradeDate)}}`);
+  let first = true;
   for (const p of positions) {
-    const id = quoted(p.securityId);
-    if (p.trade !== null) {
-      transactions += `${transactions === '' ? '' : ','}{"transaction_type":"${p.trade.type}","security_id":${id},"quantity":${quantityNumber(p.trade.quantity)},"trade_date":${date}}`;
-    }
-    drifts +=
-      `${drifts === '' ? '' : ','}{"security_id":${id},"original_quantity":"${formatDecimal(p.original)}","adjusted_quantity":"${formatDecimal(p.adjusted)}",` +
-      `${bandFields(p)},"actual":"${formatPlaces(p.actual!, 4)}"` +
-      (p.restriction === undefined ? '}' : `,"restricted":true,"restriction":"${p.restriction}"}`);
+    if (p.trade === null) continue;
+    if (!first) out.raw(',');
+    out
+      .copy(p.trade.type === 'BUY' ? part.buy : part.sell)
+      .recurringString(p.securityId)
+      .copy(part.quantity);
+    // A trade quantity is a JSON number: a whole one is its digits.
+    const q = p.trade.quantity;
+    if (q.scale === 0 && q.digits <= MAX_SAFE) out.decimal(q);
+    else out.raw(JSON.stringify(toNumber(q)));
+    out.copy(date);
+    first = false;
   }
-  const str = JSON.stringify;
-  const error =
-    (outcome.error === null ? '' : `,"error":${str({ code: outcome.error.code, message: outcome.error.message })}`) +
-    (outcome.cashFlow === undefined ? '' : `,"cash_flow":"${formatDecimal(outcome.cashFlow)}"`);
-  return (
-    `{"portfolio_id":${quoted(outcome.portfolioId)},"portfolio_name":${str(outcome.portfolioName)},"rebalance_id":${str(rebalanceId)},` +
-    `"status":"${outcome.status}"${error},"transactions":[${transactions}],"drifts":[${drifts}]}`
-  );
+  out.raw('],"drifts":[');
+  first = true;
+  for (const p of positions) {
+    out.copy(first ? part.drift : part.nextDrift).recurringString(p.securityId);
+    out.copy(part.original).decimal(p.original).copy(part.adjusted).decimal(p.adjusted);
+    out.copy(bandFields(p)).places(p.actual!, 4); // every position of a rebalanced portfolio is priced
+    if (p.restriction === undefined) out.copy(part.end);
+    else out.raw(`","restricted":true,"restriction":"${p.restriction}"}`);
+    first = false;
+  }
+  return out.raw(']}');
 }
 
 function storedPosition(p: PositionOutcome, tradeDate: string): z.infer<typeof StoredPosition> {
+  const drift = actualDriftOf(p);
   return {
     security_id: p.securityId,
     price: p.price && toNumber(p.price),
@@ -277,7 +292,7 @@ function storedPosition(p: PositionOutcome, tradeDate: string): z.infer<typeof S
     high_drift: toNumber(p.highDrift),
     low_drift: toNumber(p.lowDrift),
     actual: p.actual && toNumber(p.actual, 4),
-    actual_drift: p.actualDrift && toNumber(p.actualDrift, 4),
+    actual_drift: drift && toNumber(drift, 4),
     transaction_type: p.trade?.type ?? null,
     trade_quantity: p.trade === null ? null : toNumber(p.trade.quantity),
     trade_date: p.trade === null ? null : tradeDate,

@@ -1,0 +1,109 @@
+// JSON written straight into bytes (UTF-8), for answers made of thousands of
+// small figures: a model rebalance's drifts. The fixed parts are encoded once
+// and copied; a figure goes from its digits to its bytes without a string.
+import { type Dec, digitsAt, formatDecimal, round } from '../domain/decimal.js';
+
+const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** True when the text needs no escaping in a JSON string. */
+function plain(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return false;
+  }
+  return true;
+}
+
+/** The JSON string of a text: quoted, escaped as JSON.stringify escapes. */
+const quoted = (text: string) => (plain(text) ? `"${text}"` : JSON.stringify(text));
+
+/** Encoded JSON strings of texts that recur (security ids): at most this many are kept. */
+const RECURRING_MAX = 100_000;
+const recurring = new Map<string, Buffer>();
+
+/** One growing buffer, reused piece after piece (`reset`); `bytes` is valid until the next write. */
+export class JsonBytes {
+  private buffer = Buffer.allocUnsafeSlow(1 << 16);
+  private used = 0;
+
+  reset(): this {
+    this.used = 0;
+    return this;
+  }
+
+  get bytes(): Buffer {
+    return this.buffer.subarray(0, this.used);
+  }
+
+  private room(n: number): void {
+    if (this.used + n <= this.buffer.length) return;
+    const larger = Buffer.allocUnsafeSlow(Math.max(this.buffer.length * 2, this.used + n));
+    this.buffer.copy(larger, 0, 0, this.used);
+    this.buffer = larger;
+  }
+
+  /** Bytes already encoded (fixed parts, made once with Buffer.from). */
+  copy(bytes: Uint8Array): this {
+    this.room(bytes.length);
+    this.buffer.set(bytes, this.used);
+    this.used += bytes.length;
+    return this;
+  }
+
+  /** JSON text as it is (punctuation, text already escaped). */
+  raw(text: string): this {
+    this.room(text.length * 3);
+    this.used += this.buffer.write(text, this.used, 'utf8');
+    return this;
+  }
+
+  /** A JSON string (quoted, escaped where needed), or null. */
+  string(text: string | null): this {
+    return this.raw(text === null ? 'null' : quoted(text));
+  }
+
+  /** The same for a text that recurs from piece to piece (a security id): encoded once. */
+  recurringString(text: string): this {
+    let bytes = recurring.get(text);
+    if (bytes === undefined) {
+      if (recurring.size >= RECURRING_MAX) recurring.clear();
+      bytes = Buffer.from(quoted(text));
+      recurring.set(text, bytes);
+    }
+    return this.copy(bytes);
+  }
+
+  /** The canonical spelling of a decimal (as formatDecimal), unquoted. */
+  decimal(value: Dec): this {
+    return this.point(value.digits, value.scale);
+  }
+
+  /** Exactly `places` decimals, rounded half-up (as formatPlaces), unquoted. */
+  places(value: Dec, places: number): this {
+    return this.point(digitsAt(round(value, places), places), places);
+  }
+
+  /** digits with the point `places` from the right, zeros padded: placePoint of decimal.ts, as bytes. */
+  private point(digits: bigint, places: number): this {
+    const negative = digits < 0n;
+    const magnitude = negative ? -digits : digits;
+    if (magnitude > SAFE) return this.raw(formatDecimal({ digits, scale: places }));
+    let n = Number(magnitude);
+    let length = 1;
+    for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) length += 1;
+    const count = places > 0 ? Math.max(length, places + 1) : length;
+    const width = (negative ? 1 : 0) + count + (places > 0 ? 1 : 0);
+    this.room(width);
+    const { buffer } = this;
+    if (negative) buffer[this.used] = 0x2d;
+    let at = this.used + width - 1;
+    for (let k = 0; k < count; k++) {
+      if (k === places && k > 0) buffer[at--] = 0x2e;
+      const digit = n % 10;
+      n = (n - digit) / 10;
+      buffer[at--] = 0x30 + digit;
+    }
+    this.used += width;
+    return this;
+  }
+}
