@@ -15,11 +15,27 @@ function plain(text: string): boolean {
 }
 
 /** The JSON string of a text: quoted, escaped as JSON.stringify escapes. */
-const quoted = (text: string) => (plain(text) ? `"${text}"` : JSON.stringify(text));
+export const quoted = (text: string) => (plain(text) ? `"${text}"` : JSON.stringify(text));
 
-/** Encoded JSON strings of texts that recur (security ids): at most this many are kept. */
-const RECURRING_MAX = 100_000;
-const recurring = new Map<string, Buffer>();
+/** Encodings of texts that recur from piece to piece (by security id): at most this many are kept. */
+export class EncodedOnce {
+  private readonly known = new Map<string, Buffer>();
+
+  constructor(
+    private readonly encode: (key: string) => string,
+    private readonly max = 100_000,
+  ) {}
+
+  get(key: string): Buffer {
+    let bytes = this.known.get(key);
+    if (bytes === undefined) {
+      if (this.known.size >= this.max) this.known.clear();
+      bytes = Buffer.from(this.encode(key));
+      this.known.set(key, bytes);
+    }
+    return bytes;
+  }
+}
 
 /** One growing buffer, reused piece after piece (`reset`); `bytes` is valid until the next write. */
 export class JsonBytes {
@@ -42,6 +58,17 @@ export class JsonBytes {
     this.buffer = larger;
   }
 
+  /** Bytes written so far. */
+  get length(): number {
+    return this.used;
+  }
+
+  /** Replaces the byte at `at` (< length): a separator written ahead of time. */
+  patch(at: number, byte: number): this {
+    this.buffer[at] = byte;
+    return this;
+  }
+
   /** Bytes already encoded (fixed parts, made once with Buffer.from). */
   copy(bytes: Uint8Array): this {
     this.room(bytes.length);
@@ -60,17 +87,6 @@ export class JsonBytes {
   /** A JSON string (quoted, escaped where needed), or null. */
   string(text: string | null): this {
     return this.raw(text === null ? 'null' : quoted(text));
-  }
-
-  /** The same for a text that recurs from piece to piece (a security id): encoded once. */
-  recurringString(text: string): this {
-    let bytes = recurring.get(text);
-    if (bytes === undefined) {
-      if (recurring.size >= RECURRING_MAX) recurring.clear();
-      bytes = Buffer.from(quoted(text));
-      recurring.set(text, bytes);
-    }
-    return this.copy(bytes);
   }
 
   /** The canonical spelling of a decimal (as formatDecimal), unquoted. */

@@ -29,8 +29,12 @@ export interface CacheStats {
 }
 
 export interface QuoteSession {
-  /** Quotes for these securities (each asked once per session). Unknown security or bad price: an error naming it. */
-  resolve(securityIds: readonly string[]): Promise<Map<string, Quote>>;
+  /**
+   * Quotes for these securities (each asked once per session), looked up by id:
+   * it may hold other securities of the session too. Unknown security or bad
+   * price: an error naming it.
+   */
+  resolve(securityIds: readonly string[]): Promise<ReadonlyMap<string, Quote>>;
 }
 
 /** Price absent (null) is stored as such, so a 404 is not asked again until it expires. */
@@ -112,17 +116,10 @@ export function createQuotes(
       let bulkFailed = false;
       return {
         async resolve(securityIds) {
-          const known = new Map<string, Quote>();
+          // Every one of them came already (each portfolio after the first few): the session's own quotes.
           let all = true;
-          for (const id of securityIds) {
-            const quote = settled.get(id);
-            if (quote === undefined) {
-              all = false;
-              break;
-            }
-            known.set(id, quote);
-          }
-          if (all) return known;
+          for (let i = 0; i < securityIds.length && all; i++) all = settled.has(securityIds[i]!);
+          if (all) return settled;
           const fresh = [...new Set(securityIds)].filter((id) => !asked.has(id));
           const uncachedTickers = fresh.filter((id) => OBJECT_ID.test(id) && !tickers.has(id));
           if (uncachedTickers.length > settings.bulkThreshold && !bulkFailed) {

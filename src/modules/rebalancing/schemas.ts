@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { type Dec, formatDecimal, formatPlaces, mul, toNumber } from '../../domain/decimal.js';
 import { ErrorResponse, ObjectIdString, PageQuery, PortfolioId, SortBy, VersionQuery } from '../../domain/schemas.js';
-import type { JsonBytes } from '../../http/json-bytes.js';
+import { EncodedOnce, type JsonBytes, quoted } from '../../http/json-bytes.js';
 import { actualDriftOf, type PortfolioOutcome, type PositionOutcome } from './outcome.js';
 import { REBALANCE_SORT_FIELDS, type RebalanceHeader } from './repository.js';
 
@@ -225,23 +225,22 @@ function bandFields(p: PositionOutcome): Buffer {
 }
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
-/** The fixed parts of a drift and a transaction, encoded once. */
+/** The fixed parts of a drift and a transaction, encoded once; a drift's and a transaction's start, once per security. */
 const part = {
-  drift: Buffer.from('{"security_id":'),
-  nextDrift: Buffer.from(',{"security_id":'),
-  original: Buffer.from(',"original_quantity":"'),
   adjusted: Buffer.from('","adjusted_quantity":"'),
   end: Buffer.from('"}'),
-  buy: Buffer.from('{"transaction_type":"BUY","security_id":'),
-  sell: Buffer.from('{"transaction_type":"SELL","security_id":'),
   quantity: Buffer.from(',"quantity":'),
 };
+const driftStart = new EncodedOnce((id) => `,{"security_id":${quoted(id)},"original_quantity":"`);
+const buyStart = new EncodedOnce((id) => `,{"transaction_type":"BUY","security_id":${quoted(id)}`);
+const sellStart = new EncodedOnce((id) => `,{"transaction_type":"SELL","security_id":${quoted(id)}`);
 
 /**
  * The same RebalanceDTO as JSON, written directly as bytes into `out` (after
  * what it holds): a model rebalance answers thousands of them (100 drifts
  * each), and building the objects, or even the text, only to encode it was
- * most of its cost.
+ * most of its cost. Every element of a list is written after a comma; the
+ * first comma becomes the list's `[`.
  */
 export function rebalanceJson(out: JsonBytes, outcome: PortfolioOutcome, rebalanceId: string | null, tradeDate: string): JsonBytes {
   const positions = outcome.status === 'infeasible' ? [] : outcome.positions;
@@ -249,34 +248,31 @@ export function rebalanceJson(out: JsonBytes, outcome: PortfolioOutcome, rebalan
   out.raw(',"rebalance_id":').string(rebalanceId).raw(`,"status":"${outcome.status}"`);
   if (outcome.error !== null) out.raw(`,"error":${JSON.stringify({ code: outcome.error.code, message: outcome.error.message })}`);
   if (outcome.cashFlow !== undefined) out.raw(',"cash_flow":"').decimal(outcome.cashFlow).raw('"');
-  out.raw(',"transactions":[');
+  out.raw(',"transactions":');
+  let list = out.length;
   const date = Buffer.from(`,"trade_date":${JSON.stringify(tradeDate)}}`);
-  let first = true;
   for (const p of positions) {
     if (p.trade === null) continue;
-    if (!first) out.raw(',');
-    out
-      .copy(p.trade.type === 'BUY' ? part.buy : part.sell)
-      .recurringString(p.securityId)
-      .copy(part.quantity);
+    out.copy((p.trade.type === 'BUY' ? buyStart : sellStart).get(p.securityId)).copy(part.quantity);
     // A trade quantity is a JSON number: a whole one is its digits.
     const q = p.trade.quantity;
     if (q.scale === 0 && q.digits <= MAX_SAFE) out.decimal(q);
     else out.raw(JSON.stringify(toNumber(q)));
     out.copy(date);
-    first = false;
   }
-  out.raw('],"drifts":[');
-  first = true;
+  if (out.length === list) out.raw('[]');
+  else out.patch(list, 0x5b).raw(']');
+  out.raw(',"drifts":');
+  list = out.length;
   for (const p of positions) {
-    out.copy(first ? part.drift : part.nextDrift).recurringString(p.securityId);
-    out.copy(part.original).decimal(p.original).copy(part.adjusted).decimal(p.adjusted);
+    out.copy(driftStart.get(p.securityId)).decimal(p.original).copy(part.adjusted).decimal(p.adjusted);
     out.copy(bandFields(p)).places(p.actual!, 4); // every position of a rebalanced portfolio is priced
     if (p.restriction === undefined) out.copy(part.end);
     else out.raw(`","restricted":true,"restriction":"${p.restriction}"}`);
-    first = false;
   }
-  return out.raw(']}');
+  if (out.length === list) out.raw('[]');
+  else out.patch(list, 0x5b).raw(']');
+  return out.raw('}');
 }
 
 function storedPosition(p: PositionOutcome, tradeDate: string): z.infer<typeof StoredPosition> {
