@@ -127,7 +127,7 @@ export function bandCheck(input: OptimizerInput): { readonly marketValue: Dec; r
   const sm = Math.max(sv, input.cash.scale);
   const values = securities.map((s) => s.quantity.digits * s.price.digits * pow10(sm - s.quantity.scale - s.price.scale));
   let mv = digitsAt(input.cash, sm);
-  for (const v of values) mv += v;
+  for (let i = 0; i < values.length; i++) mv += values[i]!;
   const weight = (w: Dec) => digitsAt(w, sw);
   const one = pow10(sw);
   let deviation = 0n;

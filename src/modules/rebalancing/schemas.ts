@@ -243,7 +243,10 @@ const sellStart = new EncodedOnce((id) => `,{"transaction_type":"SELL","security
  * first comma becomes the list's `[`.
  */
 export function rebalanceJson(out: JsonBytes, outcome: PortfolioOutcome, rebalanceId: string | null, tradeDate: string): JsonBytes {
-  const positions = outcome.status === 'infeasible' ? [] : outcome.positions;
+  // An infeasible portfolio is answered with empty lists (api.md). Index loops over its own list only: an
+  // empty literal in its place, or the iterator protocol, would see arrays of other kinds and deoptimise.
+  const { positions } = outcome;
+  const count = outcome.status === 'infeasible' ? 0 : positions.length;
   out.raw('{"portfolio_id":').string(outcome.portfolioId).raw(',"portfolio_name":').string(outcome.portfolioName);
   out.raw(',"rebalance_id":').string(rebalanceId).raw(`,"status":"${outcome.status}"`);
   if (outcome.error !== null) out.raw(`,"error":${JSON.stringify({ code: outcome.error.code, message: outcome.error.message })}`);
@@ -251,7 +254,8 @@ export function rebalanceJson(out: JsonBytes, outcome: PortfolioOutcome, rebalan
   out.raw(',"transactions":');
   let list = out.length;
   const date = Buffer.from(`,"trade_date":${JSON.stringify(tradeDate)}}`);
-  for (const p of positions) {
+  for (let i = 0; i < count; i++) {
+    const p = positions[i]!;
     if (p.trade === null) continue;
     out.copy((p.trade.type === 'BUY' ? buyStart : sellStart).get(p.securityId)).copy(part.quantity);
     // A trade quantity is a JSON number: a whole one is its digits.
@@ -264,7 +268,8 @@ export function rebalanceJson(out: JsonBytes, outcome: PortfolioOutcome, rebalan
   else out.patch(list, 0x5b).raw(']');
   out.raw(',"drifts":');
   list = out.length;
-  for (const p of positions) {
+  for (let i = 0; i < count; i++) {
+    const p = positions[i]!;
     out.copy(driftStart.get(p.securityId)).decimal(p.original).copy(part.adjusted).decimal(p.adjusted);
     out.copy(bandFields(p)).places(p.actual!, 4); // every position of a rebalanced portfolio is priced
     if (p.restriction === undefined) out.copy(part.end);
