@@ -115,6 +115,8 @@ export function constrain(problem: ScaledProblem, i: number, d: Decision): Decis
 /** Steps 1 and 2 for security i. */
 export function decideExactly(problem: ScaledProblem, i: number): Decision {
   const { MV, W, LO, HI, P, Q, F, FV, sm, sw, sp, sq } = problem;
+  // Held outside the model (target and band 0, no fraction kept): its band is 0 shares, all sold.
+  if (W[i] === 0n && LO[i] === 0n && HI[i] === 0n && FV[i] === 0n) return { low: 0, high: 0, best: 0 };
   const den = P[i]! * pow10(sm + sw - sp);
   let low = ceilDiv(MV * (W[i]! - LO[i]!) - FV[i]!, den);
   if (low < 0n) low = 0n;
