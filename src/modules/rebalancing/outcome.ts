@@ -143,7 +143,7 @@ export function optimizerInput(
   return { cash: holdings.cash, securities: rowsOf(holdings, model, (securityId) => quotes.get(securityId)!.price) };
 }
 
-const weightOf = (value: Dec, mv: Dec) => (isZero(mv) ? ZERO : quotient(value, mv, 4));
+const weightOf = (value: Dec, mv: Dec) => (isZero(mv) || isZero(value) ? ZERO : quotient(value, mv, 4));
 /** (actual − target) / target; the difference is not reduced first (quotient takes any scale). */
 export function driftOf(actual: Dec, target: Dec): Dec {
   if (isZero(target)) return ZERO;
