@@ -9,7 +9,8 @@ import { ErrorResponse } from '../../domain/schemas.js';
 import { JsonBytes } from '../../http/json-bytes.js';
 import { jsonStream, mapAsync, sendJson } from '../../http/json-stream.js';
 import { JsonSpool } from '../../http/spool.js';
-import { ModelRebalanceBody, modelRequest, PortfolioRebalanceBody, portfolioRequest } from './constraints.js';
+import type { RebalanceTrigger } from '../drift/threshold.js';
+import { ModelRebalanceBody, modelRequest, PortfolioRebalanceBody, portfolioRequest, type RequestConstraints } from './constraints.js';
 import { dryRunHeader, type Job, type RebalanceJobs } from './jobs.js';
 import type { RebalanceHeader } from './repository.js';
 import {
@@ -114,14 +115,8 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
     },
     async (request, reply) => {
       checkSubmit(request.query.submit);
-      const { dry_run: dryRun, submit, trigger } = request.query;
       const constraints = portfolioRequest(request.params.portfolio_id, request.body);
-      const { outcome, run } = await service.rebalancePortfolio(request.params.portfolio_id, {
-        dryRun,
-        submit,
-        constraints,
-        ...(trigger ? { trigger } : {}),
-      });
+      const { outcome, run } = await service.rebalancePortfolio(request.params.portfolio_id, optionsOf(request.query, constraints));
       reportSubmission(reply, run);
       return toRebalanceDto(outcome, run.rebalanceId, run.tradeDate);
     },
@@ -149,9 +144,7 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
     async (request, reply) => {
       checkSubmit(request.query.submit);
       if (jobs !== undefined && (request.query.async || prefersAsync(request.headers.prefer))) {
-        const { dry_run: dryRun, submit, trigger } = request.query;
-        const options = { dryRun, submit, constraints: modelRequest(request.body), ...(trigger ? { trigger } : {}) };
-        const job = await jobs.start(request.params.model_id, options, request.id);
+        const job = await jobs.start(request.params.model_id, optionsOf(request.query, modelRequest(request.body)), request.id);
         reply.code(202).header('location', `/api/v1/rebalance/${job.id}`).header('preference-applied', 'respond-async');
         return toJobDto(job);
       }
@@ -170,22 +163,17 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
       };
       reply.raw.once('close', leave);
       try {
-        const { dry_run: dryRun, submit, trigger } = request.query;
-        const run = await service.rebalanceModel(
-          request.params.model_id,
-          { dryRun, submit, constraints: modelRequest(request.body), ...(trigger ? { trigger } : {}) },
-          {
-            async start(run) {
-              spool = await JsonSpool.create(run.total, spoolDir);
-              if (left) void spool.dispose();
-              rebalanceId = run.rebalanceId;
-              tradeDate = run.tradeDate;
-            },
-            outcome(seq, outcome) {
-              spool!.put(seq, rebalanceJson(answer.reset(), outcome, rebalanceId, tradeDate).bytes);
-            },
+        const run = await service.rebalanceModel(request.params.model_id, optionsOf(request.query, modelRequest(request.body)), {
+          async start(run) {
+            spool = await JsonSpool.create(run.total, spoolDir);
+            if (left) void spool.dispose();
+            rebalanceId = run.rebalanceId;
+            tradeDate = run.tradeDate;
           },
-        );
+          outcome(seq, outcome) {
+            spool!.put(seq, rebalanceJson(answer.reset(), outcome, rebalanceId, tradeDate).bytes);
+          },
+        });
         reportSubmission(reply, run);
       } catch (error) {
         await (spool as JsonSpool | null)?.dispose();
@@ -392,6 +380,12 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
     },
   );
 };
+
+/** What a rebalance query asks for, with the request's cash flows and minimum-trade override. */
+const optionsOf = (
+  { dry_run: dryRun, submit, trigger }: { dry_run: boolean; submit: boolean; trigger?: RebalanceTrigger | undefined },
+  constraints: RequestConstraints,
+) => ({ dryRun, submit, constraints, ...(trigger ? { trigger } : {}) });
 
 /** RFC 7240: `Prefer: respond-async` (among other preferences, any case). */
 const prefersAsync = (prefer: string | undefined): boolean =>
