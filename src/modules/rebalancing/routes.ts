@@ -197,16 +197,15 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
         response: { 200: z.array(RebalanceResultDto), 400: ErrorResponse },
       },
     },
-    async (request, reply) => {
-      const { offset, limit, sort_by } = request.query;
-      sendList(reply, await service.list({ offset, limit, sortBy: sort_by }));
-      return reply;
-    },
+    async (request, reply) => sendList(reply, request.query),
   );
 
-  const sendList = (reply: FastifyReply, page: { headers: readonly RebalanceHeader[]; total: number }) => {
+  /** A page of stored rebalances (only those listing one of `portfolioIds` when given), streamed. */
+  const sendList = async (reply: FastifyReply, query: z.output<typeof RebalanceListQuery>, portfolioIds?: readonly string[]) => {
+    const page = await service.list({ offset: query.offset, limit: query.limit, sortBy: query.sort_by }, portfolioIds);
     reply.header('x-total-count', String(page.total));
     sendJson(reply, jsonStream(listPieces(page.headers)));
+    return reply;
   };
 
   const listPieces = (headers: readonly RebalanceHeader[]) => {
@@ -332,11 +331,7 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
         response: { 200: z.array(RebalanceResultDto), 400: ErrorResponse },
       },
     },
-    async (request, reply) => {
-      const { offset, limit, sort_by } = request.query;
-      sendList(reply, await service.list({ offset, limit, sortBy: sort_by }, request.body.portfolios));
-      return reply;
-    },
+    async (request, reply) => sendList(reply, request.query, request.body.portfolios),
   );
 
   app.delete(
