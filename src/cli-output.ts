@@ -4,6 +4,7 @@
 // tables, worst first, made from the JSON the HTTP routes answer, so the CLI
 // shows exactly what the API says.
 import cliProgress from 'cli-progress';
+import { abs, compare, dec } from './domain/decimal.js';
 import { type ProgressRegistry, type ProgressSnapshot, rateOf } from './modules/rebalancing/progress.js';
 import type { toCycleDto } from './modules/scheduling/routes.js';
 
@@ -168,18 +169,6 @@ interface SecurityRow {
   readonly in_band: boolean;
 }
 
-/** |a| > |b| for decimal strings, compared as text (no floating point): longer integer part, then digits. */
-function magnitudeAbove(a: string, b: string): number {
-  const strip = (s: string) => s.replace(/^-/, '');
-  const [ai = '', af = ''] = strip(a).split('.');
-  const [bi = '', bf = ''] = strip(b).split('.');
-  if (ai.length !== bi.length) return ai.length > bi.length ? 1 : -1;
-  const width = Math.max(af.length, bf.length);
-  const x = ai + af.padEnd(width, '0');
-  const y = bi + bf.padEnd(width, '0');
-  return x === y ? 0 : x > y ? 1 : -1;
-}
-
 /** GET /model/{id}/drift?sort_by=-total_drift as a table (unvalued portfolios last, with their reason). */
 export function modelDriftTable(report: {
   model_id: string;
@@ -208,7 +197,7 @@ export function portfolioDriftTable(
   report: Row & { cash: string; cash_weight: string | null; securities: readonly SecurityRow[] },
 ): string {
   const securities = [...report.securities].sort(
-    (a, b) => magnitudeAbove(b.drift, a.drift) || (a.security_id < b.security_id ? -1 : a.security_id > b.security_id ? 1 : 0),
+    (a, b) => compare(abs(dec(b.drift)), abs(dec(a.drift))) || (a.security_id < b.security_id ? -1 : a.security_id > b.security_id ? 1 : 0),
   );
   const head =
     `Portfolio ${report.portfolio_id}${report.portfolio_name === null ? '' : ` (${report.portfolio_name})`}: ${report.status}` +

@@ -182,23 +182,14 @@ async function migrate(config: Config, logger: Logger, what: { dryRun: boolean; 
   try {
     await client.connect();
     const migrator = configuredMigrator(client.db(config.mongodb.dbName), config, logger);
-    const busy = 'Another process holds the migration lock (migrations are running); nothing was done\n';
-    if (what.rollback) {
-      const result = await migrator.rollback();
-      if (!result.locked) {
-        process.stderr.write(busy);
-        return 1;
-      }
-      process.stdout.write(`${JSON.stringify({ rollback: result.report }, null, 2)}\n`);
-      return 0;
-    }
-    const run = await migrator.run({ dryRun: what.dryRun });
+    const run = what.rollback ? await migrator.rollback() : await migrator.run({ dryRun: what.dryRun });
     if (!run.locked) {
-      process.stderr.write(busy);
+      process.stderr.write('Another process holds the migration lock (migrations are running); nothing was done\n');
       return 1;
     }
-    process.stdout.write(`${JSON.stringify({ dry_run: run.dryRun, ok: run.ok, migrations: run.steps }, null, 2)}\n`);
-    return run.ok ? 0 : 1;
+    const report = 'steps' in run ? { dry_run: run.dryRun, ok: run.ok, migrations: run.steps } : { rollback: run.report };
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    return 'steps' in run && !run.ok ? 1 : 0;
   } finally {
     await client.close();
   }

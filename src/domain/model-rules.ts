@@ -28,20 +28,12 @@ export function positionProblems(position: ModelPosition, at: readonly PathSegme
     problems.push(detail([...at, 'target'], `must be 0 or a multiple of ${formatDecimal(TARGET_STEP)}`));
   }
   const inRange = (value: Dec) => sign(value) >= 0 && compare(value, MAX_DRIFT) <= 0;
-  for (const [field, value] of [
-    ['high_drift', highDrift],
-    ['low_drift', lowDrift],
-  ] as const) {
-    if (!inRange(value)) problems.push(detail([...at, field], 'must be between 0 and 1'));
-  }
+  if (!inRange(highDrift)) problems.push(detail([...at, 'high_drift'], 'must be between 0 and 1'));
+  if (!inRange(lowDrift)) problems.push(detail([...at, 'low_drift'], 'must be between 0 and 1'));
   // The original service's domain rule (api.md, Models), once both are in range.
   if (inRange(highDrift) && inRange(lowDrift) && compare(lowDrift, highDrift) > 0) {
-    problems.push(
-      detail(
-        [...at, 'low_drift'],
-        `must not be above high_drift for security ${position.securityId} (${formatDecimal(lowDrift)} > ${formatDecimal(highDrift)})`,
-      ),
-    );
+    const order = `(${formatDecimal(lowDrift)} > ${formatDecimal(highDrift)})`;
+    problems.push(detail([...at, 'low_drift'], `must not be above high_drift for security ${position.securityId} ${order}`));
   }
   return problems;
 }
@@ -83,9 +75,8 @@ export function normalisePositions(positions: readonly ModelPosition[]): ModelPo
     if (earlier === undefined) {
       firstSeen.set(position.securityId, index);
     } else {
-      problems.push(
-        detail(['positions', index, 'security_id'], `repeats security ${position.securityId}, already at positions[${earlier}]`),
-      );
+      const repeated = `repeats security ${position.securityId}, already at positions[${earlier}]`;
+      problems.push(detail(['positions', index, 'security_id'], repeated));
     }
   });
   if (problems.length > 0) fail(problems);

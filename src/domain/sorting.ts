@@ -23,18 +23,12 @@ export function parseSortBy<F extends string>(raw: string | undefined, fields: r
     if (trimmed === '') continue;
     const match = /^([+-]?)\s*([A-Za-z_]+)$/.exec(trimmed);
     const field = match?.[2];
-    if (match === null || field === undefined) {
-      throw invalid(
-        `sort_by item "${trimmed}" is not a field name with an optional + or - prefix`,
-        `"${trimmed}" is not a field name with an optional + or - prefix`,
-      );
-    }
+    const notField = `"${trimmed}" is not a field name with an optional + or - prefix`;
+    if (match === null || field === undefined) throw invalid(`sort_by item ${notField}`, notField);
     if (!(fields as readonly string[]).includes(field)) {
       throw invalid(`sort_by field "${field}" is not one of ${fields.join(', ')}`, `"${field}" is not one of ${fields.join(', ')}`);
     }
-    if (keys.some((k) => k.field === field)) {
-      throw invalid(`sort_by names "${field}" more than once`, `"${field}" appears more than once`);
-    }
+    if (keys.some((k) => k.field === field)) throw invalid(`sort_by names "${field}" more than once`, `"${field}" appears more than once`);
     keys.push({ field: field as F, direction: match[1] === '-' ? -1 : 1 });
   }
   return keys;

@@ -32,7 +32,6 @@ export function jsonStream(pieces: readonly JsonPiece[]): Readable {
   return Readable.from(generate(), { objectMode: false });
 }
 
-/** Maps an async iterable. */
 export async function* mapAsync<T, U>(source: AsyncIterable<T>, map: (item: T) => U): AsyncGenerator<U> {
   for await (const item of source) yield map(item);
 }

@@ -81,8 +81,6 @@ function classify(error: FastifyError, bodyLimit: number): ErrorAnswer {
       return answer(413, 'PAYLOAD_TOO_LARGE', `The request body is larger than the limit of ${bodyLimit} bytes`);
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return answer(415, 'UNSUPPORTED_MEDIA_TYPE', 'The request content-type is not supported; send application/json');
-    default:
-      break;
   }
   const status = error.statusCode ?? 500;
   if (status >= 400 && status < 500 && !isDatabaseUnavailable(error)) {
@@ -170,13 +168,10 @@ export default fp<{ bodyLimit: number }>(
       return sendError(request, reply, answer);
     });
 
-    app.setNotFoundHandler((request, reply) =>
-      sendError(
-        request,
-        reply,
-        answer(404, 'NOT_FOUND', `Route ${request.method} ${(request.url.split('?')[0] ?? '').slice(0, 200)} does not exist`),
-      ),
-    );
+    app.setNotFoundHandler((request, reply) => {
+      const path = (request.url.split('?')[0] ?? '').slice(0, 200);
+      return sendError(request, reply, answer(404, 'NOT_FOUND', `Route ${request.method} ${path} does not exist`));
+    });
   },
   { name: 'errors' },
 );

@@ -159,13 +159,12 @@ export function accountingClient(channel: ServiceChannel) {
         if (!(error instanceof UpstreamAnswerToCheck)) throw error;
         answer = null;
       }
-      if (answer?.status === 404) return { known: false, cash: ZERO, holdings: [] };
-      if (answer === null) return (await fromBalances(portfolioId, signal)) ?? { known: false, cash: ZERO, holdings: [] };
+      const unknown: PortfolioHoldings = { known: false, cash: ZERO, holdings: [] };
+      if (answer?.status === 404) return unknown;
+      if (answer === null) return (await fromBalances(portfolioId, signal)) ?? unknown;
       const summary = readSummary(answer.body) ?? summaryOf(parsePayload(AccountingSummary, answer.body, service, where));
       // The summary reads at most 1 000 rows: a portfolio with as many may have more.
-      if (summary.rows.length + 1 >= SUMMARY_ROWS) {
-        return (await fromBalances(portfolioId, signal)) ?? { known: false, cash: ZERO, holdings: [] };
-      }
+      if (summary.rows.length + 1 >= SUMMARY_ROWS) return (await fromBalances(portfolioId, signal)) ?? unknown;
       return holdingsOf(path, summary.cash, summary.rows);
     },
   };
@@ -365,21 +364,13 @@ export function orderClient(channel: ServiceChannel, settings: OrderSettings) {
           if (line.requestIndex >= 0 && line.requestIndex < batch.length) byIndex.set(line.requestIndex, line);
         batch.forEach((_, i) => {
           const outcome = byIndex.get(i);
-          results.push(
-            outcome === undefined
-              ? {
-                  index: start + i,
-                  status: 'unknown',
-                  orderId: null,
-                  message: 'the Order service named no result for this order (it may or may not have been created)',
-                }
-              : {
-                  index: start + i,
-                  status: outcome.status === 'SUCCESS' ? 'accepted' : 'rejected',
-                  orderId: outcome.orderId ?? null,
-                  message: outcome.message ?? null,
-                },
-          );
+          if (outcome === undefined) {
+            const message = 'the Order service named no result for this order (it may or may not have been created)';
+            results.push({ index: start + i, status: 'unknown', orderId: null, message });
+          } else {
+            const status = outcome.status === 'SUCCESS' ? 'accepted' : 'rejected';
+            results.push({ index: start + i, status, orderId: outcome.orderId ?? null, message: outcome.message ?? null });
+          }
         });
       }
       return results;

@@ -30,7 +30,7 @@ export function createUpstreams(config: Config, log: Logger, observer: UpstreamO
     portfolio: channel('portfolio', { attempts: 1 }),
     // A submission waits for the Order service's chunked processing: its own timeout.
     order: channel('order', { writeTimeoutMs: config.orders.submitTimeoutMs }),
-  };
+  } satisfies Record<ServiceKey, ServiceChannel>;
   const security = securityClient(channels.security);
   const pricing = pricingClient(channels.pricing);
   const quotes = createQuotes(security, pricing, {
@@ -48,15 +48,8 @@ export function createUpstreams(config: Config, log: Logger, observer: UpstreamO
     portfolio: portfolioClient(channels.portfolio),
     orders: orderClient(channels.order, { blotterId: config.orders.blotterId, batchSize: config.orders.batchSize }),
     quotes,
-    health(): Record<ServiceKey, ServiceHealth> {
-      return {
-        accounting: channels.accounting.policy.health(),
-        security: channels.security.policy.health(),
-        pricing: channels.pricing.policy.health(),
-        portfolio: channels.portfolio.policy.health(),
-        order: channels.order.policy.health(),
-      };
-    },
+    health: () =>
+      Object.fromEntries(Object.entries(channels).map(([service, c]) => [service, c.policy.health()])) as Record<ServiceKey, ServiceHealth>,
     async close() {
       await Promise.all(Object.values(channels).map((c) => c.http.close()));
     },

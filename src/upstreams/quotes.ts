@@ -155,5 +155,3 @@ export function createQuotes(
     stats: () => ({ tickers: { ...stats.tickers }, prices: { ...stats.prices } }),
   };
 }
-
-export type Quotes = ReturnType<typeof createQuotes>;

@@ -148,11 +148,6 @@ export function createServicePolicy(
   observer: UpstreamObserver = {},
 ): ServicePolicy {
   const retryable: Record<RetryMode, (error: unknown) => boolean> = { idempotent: isRetryable, 'safe-only': isSafeToRetry };
-  const retries = (mode: RetryMode) =>
-    retry(handleWhen(retryable[mode]), {
-      maxAttempts: settings.attempts - 1,
-      backoff: new RetryAfterBackoff(new ExponentialBackoff({ initialDelay: settings.backoffMs, maxDelay: 30_000 }), 60_000),
-    });
   const breaker = circuitBreaker(handleWhen(isServerTrouble), {
     halfOpenAfter: settings.circuitResetMs,
     breaker: new ConsecutiveBreaker(settings.circuitFailureThreshold),
@@ -165,23 +160,20 @@ export function createServicePolicy(
   };
   // An attempt has read its whole answer when it returns: nothing is left to abort (each abort made an AbortError, stack and all).
   const cooperative = { strategy: TimeoutStrategy.Cooperative, abortOnReturn: false };
-  const perAttempt = {
-    idempotent: timeout(timeoutMs.idempotent, cooperative),
-    'safe-only': timeout(timeoutMs['safe-only'], cooperative),
-  };
   // One breaker and one in-flight bound per service, whatever the retry mode of the call.
-  const policies = { idempotent: retries('idempotent'), 'safe-only': retries('safe-only') };
-  for (const policy of Object.values(policies)) {
-    policy.onRetry((event) => {
+  const policyFor = (mode: RetryMode) => {
+    const retries = retry(handleWhen(retryable[mode]), {
+      maxAttempts: settings.attempts - 1,
+      backoff: new RetryAfterBackoff(new ExponentialBackoff({ initialDelay: settings.backoffMs, maxDelay: 30_000 }), 60_000),
+    });
+    retries.onRetry((event) => {
       observer.retry?.(service);
       const reason = 'error' in event ? event.error.message : 'unexpected result';
       log.warn({ upstream: service, attempt: event.attempt, delayMs: Math.round(event.delay), reason }, 'retrying upstream call');
     });
-  }
-  const wrapped = {
-    idempotent: wrap(policies.idempotent, breaker, limit, perAttempt.idempotent),
-    'safe-only': wrap(policies['safe-only'], breaker, limit, perAttempt['safe-only']),
+    return wrap(retries, breaker, limit, timeout(timeoutMs[mode], cooperative));
   };
+  const wrapped = { idempotent: policyFor('idempotent'), 'safe-only': policyFor('safe-only') };
 
   let lastError: ServiceHealth['last_error'] = null;
   breaker.onStateChange((state) => {

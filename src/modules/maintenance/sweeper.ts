@@ -124,16 +124,12 @@ export function createSweeper(deps: SweeperDeps) {
     start(): void {
       quietly('start-up sweep', sweep)();
       if (deps.sweepIntervalMs > 0) timers.push(setInterval(quietly('sweep', sweep), deps.sweepIntervalMs).unref());
-      timers.push(
-        setInterval(
-          quietly('repair', async () => {
-            if (indexes.missing().length > 0) await indexes.retry();
-            await rebalancing.retryDiscards();
-            await deps.jobs?.sweep();
-          }),
-          deps.repairIntervalMs,
-        ).unref(),
-      );
+      const repair = quietly('repair', async () => {
+        if (indexes.missing().length > 0) await indexes.retry();
+        await rebalancing.retryDiscards();
+        await deps.jobs?.sweep();
+      });
+      timers.push(setInterval(repair, deps.repairIntervalMs).unref());
     },
 
     /** Stops the timers and waits for a sweep in progress. */

@@ -130,10 +130,6 @@ export function createMigrator(db: Db, settings: MigrationSettings) {
     await records.deleteOne({ _id: LOCK_ID, holder });
   }
 
-  async function applied(id: string): Promise<boolean> {
-    return (await records.findOne({ _id: id })) !== null;
-  }
-
   return {
     /** Runs (or, dry, reports) every step not applied yet. A dry run takes no lock and writes nothing. */
     async run(options: { dryRun?: boolean; testHooks?: MigrationContext['testHooks'] | undefined } = {}): Promise<MigrationRun> {
@@ -144,12 +140,10 @@ export function createMigrator(db: Db, settings: MigrationSettings) {
       let ok = true;
       try {
         for (const step of steps) {
-          if (await applied(step.id)) {
-            outcomes.push({ id: step.id, status: 'already applied' });
-            continue;
-          }
-          if (!ok) {
-            outcomes.push({ id: step.id, status: 'pending' });
+          // A step after a failed one stays pending.
+          const applied = (await records.findOne({ _id: step.id })) !== null;
+          if (applied || !ok) {
+            outcomes.push({ id: step.id, status: applied ? 'already applied' : 'pending' });
             continue;
           }
           const started = clock.now();

@@ -204,10 +204,8 @@ export function createModelService({ models, claims, clock, log }: ModelServiceD
               `low_drift ${formatDecimal(stored.lowDrift)}); it was not removed`,
           );
         }
-        return keep(
-          model,
-          model.positions.filter((p) => p.securityId !== position.securityId),
-        );
+        const rest = model.positions.filter((p) => p.securityId !== position.securityId);
+        return keep(model, rest);
       });
     },
 

@@ -5,6 +5,7 @@
 import { type Collection, type Db, ObjectId } from 'mongodb';
 import { pageStart } from '../../domain/paging.js';
 import type { IndexSpec } from '../../plugins/mongo.js';
+import type { OrderRequest } from '../../upstreams/index.js';
 
 export const ORDER_SUBMISSIONS = 'order_submissions';
 export const ORDER_BATCHES = 'order_batches';
@@ -62,15 +63,8 @@ interface BatchDocument {
 
 export const orderKey = (rebalanceId: string, portfolioId: string, securityId: string) => `${rebalanceId}:${portfolioId}:${securityId}`;
 
-export interface OrderToSend {
-  readonly portfolioId: string;
-  readonly securityId: string;
-  readonly side: 'BUY' | 'SELL';
-  readonly quantity: number;
-}
-
 export interface OrderOutcome {
-  readonly order: OrderToSend;
+  readonly order: OrderRequest;
   readonly status: OrderStatus;
   readonly orderId: number | null;
   readonly message: string | null;
@@ -80,7 +74,7 @@ export function createOrderRepository(db: Db) {
   const orders: Collection<OrderDocument> = db.collection<OrderDocument>(ORDER_SUBMISSIONS);
 
   const batches: Collection<BatchDocument> = db.collection<BatchDocument>(ORDER_BATCHES);
-  const keyOf = (rebalanceId: string, o: OrderToSend) => orderKey(rebalanceId, o.portfolioId, o.securityId);
+  const keyOf = (rebalanceId: string, o: OrderRequest) => orderKey(rebalanceId, o.portfolioId, o.securityId);
 
   return {
     /** Status of every order already recorded for a rebalance, by key. */
@@ -100,7 +94,7 @@ export function createOrderRepository(db: Db) {
     /** Marks a batch as being sent: new orders inserted, retried ones updated, in two writes. */
     async markPending(
       rebalanceId: string,
-      batch: readonly OrderToSend[],
+      batch: readonly OrderRequest[],
       known: ReadonlyMap<string, OrderStatus>,
       at: Date,
     ): Promise<void> {

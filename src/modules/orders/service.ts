@@ -6,9 +6,9 @@ import type { Logger } from 'pino';
 import type { Clock } from '../../domain/clock.js';
 import { toNumber } from '../../domain/decimal.js';
 import { ConflictError, NotFoundError } from '../../domain/errors.js';
-import { type Upstreams, UpstreamUnavailableError } from '../../upstreams/index.js';
+import { type OrderRequest, type Upstreams, UpstreamUnavailableError } from '../../upstreams/index.js';
 import type { RebalanceRepository } from '../rebalancing/repository.js';
-import { type OrderOutcome, type OrderRepository, type OrderStatus, type OrderToSend, orderKey } from './repository.js';
+import { type OrderOutcome, type OrderRepository, type OrderStatus, orderKey } from './repository.js';
 
 /** How long one submission may hold a rebalance before another may take over. */
 const SUBMISSION_LOCK_MS = 10 * 60_000;
@@ -57,14 +57,14 @@ export function createOrderService({ rebalances, orders, upstreams, clock, log, 
         const problems: SubmissionResult['problems'][number][] = [];
         let stopped: UpstreamUnavailableError | null = null;
 
-        const note = (order: OrderToSend, status: OrderStatus, message: string | null) => {
+        const note = (order: OrderRequest, status: OrderStatus, message: string | null) => {
           tally[status as 'accepted' | 'rejected' | 'failed' | 'unknown'] += 1;
           if (status !== 'accepted' && problems.length < LISTED_PROBLEMS) {
             problems.push({ portfolioId: order.portfolioId, securityId: order.securityId, status, message });
           }
         };
 
-        async function send(batch: OrderToSend[]): Promise<void> {
+        async function send(batch: OrderRequest[]): Promise<void> {
           const now = clock.now();
           await orders.markPending(rebalanceId, batch, known, now);
           tally.sent += batch.length;
@@ -98,7 +98,7 @@ export function createOrderService({ rebalances, orders, upstreams, clock, log, 
           }
         }
 
-        let batch: OrderToSend[] = [];
+        let batch: OrderRequest[] = [];
         for await (const portfolio of rebalances.portfolios(rebalanceId)) {
           for (const position of portfolio.positions) {
             if (position.trade === null) continue;

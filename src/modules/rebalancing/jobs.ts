@@ -235,31 +235,13 @@ export function createRebalanceJobs(deps: JobsDeps) {
         const sink: OutcomeSink = {
           async start(run) {
             const id = run.rebalanceId ?? rebalances.newId(run.startedAt);
-            const j: LocalJob = {
-              id,
-              modelId: run.modelId,
-              modelName: run.modelName,
-              dryRun: options.dryRun,
-              status: 'running',
-              startedAt: run.startedAt,
-              endedAt: null,
-              tradeDate: run.tradeDate,
-              error: null,
-              expiresAt: null,
-              replica: deps.replica,
-              total: run.total,
-              done: 0,
-              infeasible: 0,
-              controller,
-              ending: false,
-            };
-            await jobs.insert({
+            const doc: JobDocument = {
               _id: toObjectId(id),
               model_id: run.modelId,
               model_name: run.modelName,
               dry_run: options.dryRun,
               status: 'running',
-              progress: progressOf(j),
+              progress: { done: 0, total: run.total, infeasible: 0 },
               started_at: run.startedAt,
               ended_at: null,
               trade_date: run.tradeDate,
@@ -269,7 +251,10 @@ export function createRebalanceJobs(deps: JobsDeps) {
               owner,
               heartbeat_at: clock.now(),
               cancel_requested: false,
-            });
+            };
+            await jobs.insert(doc);
+            const { progress, ...view } = toJob(doc);
+            const j: LocalJob = { ...view, total: run.total, done: 0, infeasible: 0, controller, ending: false };
             job = j;
             if (options.dryRun) writer = new BatchedWriter((batch) => rebalances.writePortfolios(id, batch), controller);
             local.set(id, j);
@@ -363,9 +348,7 @@ export function createRebalanceJobs(deps: JobsDeps) {
       if (j !== undefined) {
         j.controller.abort(new RebalanceCancelledError(id));
         await settledBy.get(j.controller);
-        return jobs.find(id);
-      }
-      if (!(await jobs.requestCancel(id))) return null;
+      } else if (!(await jobs.requestCancel(id))) return null;
       return jobs.find(id);
     },
 

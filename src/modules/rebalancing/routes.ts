@@ -9,7 +9,8 @@ import { ErrorResponse } from '../../domain/schemas.js';
 import { JsonBytes } from '../../http/json-bytes.js';
 import { jsonStream, mapAsync, sendJson } from '../../http/json-stream.js';
 import { JsonSpool } from '../../http/spool.js';
-import { ModelRebalanceBody, modelRequest, PortfolioRebalanceBody, portfolioRequest } from './constraints.js';
+import type { RebalanceTrigger } from '../drift/threshold.js';
+import { ModelRebalanceBody, modelRequest, PortfolioRebalanceBody, portfolioRequest, type RequestConstraints } from './constraints.js';
 import { dryRunHeader, type Job, type RebalanceJobs } from './jobs.js';
 import type { RebalanceHeader } from './repository.js';
 import {
@@ -114,14 +115,8 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
     },
     async (request, reply) => {
       checkSubmit(request.query.submit);
-      const { dry_run: dryRun, submit, trigger } = request.query;
       const constraints = portfolioRequest(request.params.portfolio_id, request.body);
-      const { outcome, run } = await service.rebalancePortfolio(request.params.portfolio_id, {
-        dryRun,
-        submit,
-        constraints,
-        ...(trigger ? { trigger } : {}),
-      });
+      const { outcome, run } = await service.rebalancePortfolio(request.params.portfolio_id, optionsOf(request.query, constraints));
       reportSubmission(reply, run);
       return toRebalanceDto(outcome, run.rebalanceId, run.tradeDate);
     },
@@ -149,9 +144,7 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
     async (request, reply) => {
       checkSubmit(request.query.submit);
       if (jobs !== undefined && (request.query.async || prefersAsync(request.headers.prefer))) {
-        const { dry_run: dryRun, submit, trigger } = request.query;
-        const options = { dryRun, submit, constraints: modelRequest(request.body), ...(trigger ? { trigger } : {}) };
-        const job = await jobs.start(request.params.model_id, options, request.id);
+        const job = await jobs.start(request.params.model_id, optionsOf(request.query, modelRequest(request.body)), request.id);
         reply.code(202).header('location', `/api/v1/rebalance/${job.id}`).header('preference-applied', 'respond-async');
         return toJobDto(job);
       }
@@ -170,22 +163,17 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
       };
       reply.raw.once('close', leave);
       try {
-        const { dry_run: dryRun, submit, trigger } = request.query;
-        const run = await service.rebalanceModel(
-          request.params.model_id,
-          { dryRun, submit, constraints: modelRequest(request.body), ...(trigger ? { trigger } : {}) },
-          {
-            async start(run) {
-              spool = await JsonSpool.create(run.total, spoolDir);
-              if (left) void spool.dispose();
-              rebalanceId = run.rebalanceId;
-              tradeDate = run.tradeDate;
-            },
-            outcome(seq, outcome) {
-              spool!.put(seq, rebalanceJson(answer.reset(), outcome, rebalanceId, tradeDate).bytes);
-            },
+        const run = await service.rebalanceModel(request.params.model_id, optionsOf(request.query, modelRequest(request.body)), {
+          async start(run) {
+            spool = await JsonSpool.create(run.total, spoolDir);
+            if (left) void spool.dispose();
+            rebalanceId = run.rebalanceId;
+            tradeDate = run.tradeDate;
           },
-        );
+          outcome(seq, outcome) {
+            spool!.put(seq, rebalanceJson(answer.reset(), outcome, rebalanceId, tradeDate).bytes);
+          },
+        });
         reportSubmission(reply, run);
       } catch (error) {
         await (spool as JsonSpool | null)?.dispose();
@@ -209,16 +197,15 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
         response: { 200: z.array(RebalanceResultDto), 400: ErrorResponse },
       },
     },
-    async (request, reply) => {
-      const { offset, limit, sort_by } = request.query;
-      sendList(reply, await service.list({ offset, limit, sortBy: sort_by }));
-      return reply;
-    },
+    async (request, reply) => sendList(reply, request.query),
   );
 
-  const sendList = (reply: FastifyReply, page: { headers: readonly RebalanceHeader[]; total: number }) => {
+  /** A page of stored rebalances (only those listing one of `portfolioIds` when given), streamed. */
+  const sendList = async (reply: FastifyReply, query: z.output<typeof RebalanceListQuery>, portfolioIds?: readonly string[]) => {
+    const page = await service.list({ offset: query.offset, limit: query.limit, sortBy: query.sort_by }, portfolioIds);
     reply.header('x-total-count', String(page.total));
     sendJson(reply, jsonStream(listPieces(page.headers)));
+    return reply;
   };
 
   const listPieces = (headers: readonly RebalanceHeader[]) => {
@@ -344,11 +331,7 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
         response: { 200: z.array(RebalanceResultDto), 400: ErrorResponse },
       },
     },
-    async (request, reply) => {
-      const { offset, limit, sort_by } = request.query;
-      sendList(reply, await service.list({ offset, limit, sortBy: sort_by }, request.body.portfolios));
-      return reply;
-    },
+    async (request, reply) => sendList(reply, request.query, request.body.portfolios),
   );
 
   app.delete(
@@ -392,6 +375,12 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
     },
   );
 };
+
+/** What a rebalance query asks for, with the request's cash flows and minimum-trade override. */
+const optionsOf = (
+  { dry_run: dryRun, submit, trigger }: { dry_run: boolean; submit: boolean; trigger?: RebalanceTrigger | undefined },
+  constraints: RequestConstraints,
+) => ({ dryRun, submit, constraints, ...(trigger ? { trigger } : {}) });
 
 /** RFC 7240: `Prefer: respond-async` (among other preferences, any case). */
 const prefersAsync = (prefer: string | undefined): boolean =>

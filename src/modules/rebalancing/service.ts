@@ -266,14 +266,9 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
     body: (model: Model, run: Run) => Promise<Omit<RebalanceRun, 'submission'>>,
   ): Promise<RebalanceRun> {
     let model: Model;
-    try {
-      model = await load();
-    } catch (error) {
-      observer.rebalance?.(kind, outcomeOfFailure(error));
-      throw error;
-    }
     let firm: RunConstraints['firm'];
     try {
+      model = await load();
       firm = deps.restrictions === undefined ? [] : (await deps.restrictions.read()).restrictions;
     } catch (error) {
       observer.rebalance?.(kind, outcomeOfFailure(error));
