@@ -41,17 +41,11 @@ export const MAX_DECIMAL_EXPONENT = 34;
 const DECIMAL_PARTS = /^([+-]?)(?:(\d+)(?:\.(\d*))?|\.(\d+))(?:[eE]([+-]?)(\d+))?$/;
 
 /**
- * Why a decimal spelling is not accepted, or undefined when it is. Decides from
- * the text alone in one pass (no arithmetic), so a spelling such as
- * "1e-400000000" costs what its 12 characters cost, never what the value it
- * spells would take to write out. Sign, leading and trailing zeros are free.
+ * Why a decimal spelling's parts are out of bounds, or undefined when they are
+ * not. Decides from the text alone in one pass (no arithmetic), so a spelling
+ * such as "1e-400000000" costs what its 12 characters cost, never what the
+ * value it spells would take to write out. Sign, leading and trailing zeros are free.
  */
-export function decimalProblem(text: string): string | undefined {
-  const match = DECIMAL_PARTS.exec(text);
-  return match === null ? 'must be a decimal number such as "0.25"' : boundsProblem(match);
-}
-
-/** The bounds of decimalProblem on a spelling's parts. */
 function boundsProblem(match: RegExpExecArray): string | undefined {
   const whole = match[2] ?? '';
   const digits = whole + (match[3] ?? match[4] ?? '');
@@ -95,7 +89,7 @@ function parseText(text: string): Dec {
 
 /**
  * A decimal that enters the service (a request, an upstream payload), within
- * the bounds of decimalProblem (checked on the text first, in the same pass). A
+ * the bounds of boundsProblem (checked on the text first, in the same pass). A
  * JSON number is taken at its shortest spelling (String(0.1) is "0.1", so 0.1
  * is exactly 0.1); one JSON could not hold (Infinity) is refused.
  */

@@ -10,3 +10,7 @@ export const EXTERNAL_ID_PATTERN = /^[A-Za-z0-9]{24}$/;
 export function toObjectId(id: string): ObjectId {
   return ObjectId.createFromHexString(id);
 }
+
+/** Orders anything with a security id by it (answers and stored positions are in this order). */
+export const bySecurityId = (a: { readonly securityId: string }, b: { readonly securityId: string }) =>
+  a.securityId < b.securityId ? -1 : a.securityId > b.securityId ? 1 : 0;

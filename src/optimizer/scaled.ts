@@ -1,6 +1,7 @@
 // The optimiser's decimals at one scale per kind of figure: the digits of the
 // service's exact decimals (domain/decimal.ts), rescaled, never reparsed.
 import { type Dec, digitsAt, formatDecimal, pow10 } from '../domain/decimal.js';
+import { bySecurityId } from '../domain/ids.js';
 import { ceilDiv } from './bigint-math.js';
 import type { OptimizerInput, Restriction } from './types.js';
 
@@ -67,9 +68,7 @@ export function prepare(input: OptimizerInput): ScaledProblem {
   let sorted = true;
   for (let i = 1; i < input.securities.length && sorted; i++)
     sorted = input.securities[i - 1]!.securityId < input.securities[i]!.securityId;
-  const securities = sorted
-    ? input.securities
-    : [...input.securities].sort((a, b) => (a.securityId < b.securityId ? -1 : a.securityId > b.securityId ? 1 : 0));
+  const securities = sorted ? input.securities : [...input.securities].sort(bySecurityId);
   const n = securities.length;
   let sp = 0;
   let sq = 0;

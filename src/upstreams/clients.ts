@@ -3,6 +3,7 @@
 
 import type { z } from 'zod';
 import { add, type Dec, DecimalInputError, isZero, parseBoundedDecimal, sub, ZERO } from '../domain/decimal.js';
+import { bySecurityId } from '../domain/ids.js';
 import { type ServiceKey, UnknownSecurityError, UpstreamAnswerToCheck, UpstreamHttpError, UpstreamUnavailableError } from './errors.js';
 import { parsePayload, type ServiceHttp } from './http.js';
 import type { ServicePolicy } from './resilience.js';
@@ -40,8 +41,6 @@ async function getJson<S extends z.ZodType>(
 }
 
 const encode = encodeURIComponent;
-const byId = (a: { securityId: string }, b: { securityId: string }) =>
-  a.securityId < b.securityId ? -1 : a.securityId > b.securityId ? 1 : 0;
 
 export interface Holding {
   readonly securityId: string;
@@ -115,7 +114,7 @@ export function accountingClient(channel: ServiceChannel) {
   const service: ServiceKey = 'accounting';
 
   function holdingsOf(path: string, cash: Dec, rows: readonly { securityId: string; quantity: Dec }[]): PortfolioHoldings {
-    const sorted = [...rows].sort(byId);
+    const sorted = [...rows].sort(bySecurityId);
     for (let i = 1; i < sorted.length; i++) {
       if (sorted[i - 1]!.securityId === sorted[i]!.securityId) {
         throw new UpstreamUnavailableError(

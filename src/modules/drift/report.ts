@@ -18,6 +18,7 @@ import {
   sub,
   ZERO,
 } from '../../domain/decimal.js';
+import { bySecurityId } from '../../domain/ids.js';
 import type { OptimizerInput } from '../../optimizer/types.js';
 
 /** Places of the weights, drifts and total drift shown (the rebalance shows `actual` to 4). */
@@ -57,8 +58,6 @@ export interface PortfolioDriftFigures {
 }
 
 const ratio = (value: Dec, mv: Dec) => (isZero(mv) ? ZERO : quotient(value, mv, WEIGHT_PLACES));
-const byId = (a: { securityId: string }, b: { securityId: string }) =>
-  a.securityId < b.securityId ? -1 : a.securityId > b.securityId ? 1 : 0;
 
 /**
  * The drift figures of one portfolio; a negative market value is the caller's
@@ -103,7 +102,7 @@ export function driftFigures(input: OptimizerInput, perSecurity = true): Portfol
     totalDrift: ratio(deviation, mv),
     inBand: outOfBand === 0,
     outOfBand,
-    securities: securities.sort(byId),
+    securities: securities.sort(bySecurityId),
   };
 }
 

@@ -3,6 +3,7 @@
 // trades, weights and cash. Pure: no I/O. The figures are exact decimals
 // (domain/decimal.ts): thousands of portfolios go through here.
 import { abs, add, type Dec, digitsAt, equals, isZero, mul, normalise, quotient, sign, sub, ZERO } from '../../domain/decimal.js';
+import { bySecurityId } from '../../domain/ids.js';
 import type { ModelPosition } from '../../domain/model-rules.js';
 import type { OptimizerInput, OptimizerResult, OptimizerSecurity } from '../../optimizer/index.js';
 import type { PortfolioHoldings, Quote } from '../../upstreams/index.js';
@@ -54,10 +55,8 @@ export interface PortfolioOutcome {
   readonly positions: readonly PositionOutcome[];
 }
 
-const byId = (a: { securityId: string }, b: { securityId: string }) =>
-  a.securityId < b.securityId ? -1 : a.securityId > b.securityId ? 1 : 0;
 const sortedById = <T extends { securityId: string }>(items: readonly T[]): readonly T[] => {
-  for (let i = 1; i < items.length; i++) if (items[i - 1]!.securityId >= items[i]!.securityId) return [...items].sort(byId);
+  for (let i = 1; i < items.length; i++) if (items[i - 1]!.securityId >= items[i]!.securityId) return [...items].sort(bySecurityId);
   return items;
 };
 
@@ -159,7 +158,7 @@ function unchangedOutcome(
   cash: Dec,
   rows: readonly Row<Dec | null>[],
 ): PortfolioOutcome {
-  const positions = [...rows].sort(byId).map((row): PositionOutcome => {
+  const positions = [...rows].sort(bySecurityId).map((row): PositionOutcome => {
     const { price, quantity: original, target } = row;
     const actual = price === null ? null : weightOf(mul(original, price), marketValue);
     return {
