@@ -3,7 +3,8 @@
 // and copied; a figure goes from its digits to its bytes without a string.
 import { type Dec, digitsAt, formatDecimal, round } from '../domain/decimal.js';
 
-const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+/** 10^k as numbers (exact). */
+const TENS = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
 
 /** True when the text needs no escaping in a JSON string. */
 function plain(text: string): boolean {
@@ -101,12 +102,13 @@ export class JsonBytes {
 
   /** digits with the point `places` from the right, zeros padded: placePoint of decimal.ts, as bytes. */
   private point(digits: bigint, places: number): this {
-    const negative = digits < 0n;
-    const magnitude = negative ? -digits : digits;
-    if (magnitude > SAFE) return this.raw(formatDecimal({ digits, scale: places }));
-    let n = Number(magnitude);
+    // A safe integer's digits are spelt from the number; larger ones (rare) go through the text.
+    let n = Number(digits);
+    if (!Number.isSafeInteger(n)) return this.raw(formatDecimal({ digits, scale: places }));
+    const negative = n < 0;
+    if (negative) n = -n;
     let length = 1;
-    for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) length += 1;
+    while (length < 16 && n >= TENS[length]!) length += 1;
     const count = places > 0 ? Math.max(length, places + 1) : length;
     const width = (negative ? 1 : 0) + count + (places > 0 ? 1 : 0);
     this.room(width);
