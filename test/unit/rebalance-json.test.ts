@@ -1,9 +1,10 @@
 // The model rebalance streams each RebalanceDTO as text written directly: it is the same JSON as the DTO.
 import { describe, expect, it } from 'vitest';
-import { dec } from '../../src/domain/decimal.js';
+import { dec, formatDecimal, formatPlaces, toNumber } from '../../src/domain/decimal.js';
 import { JsonBytes } from '../../src/http/json-bytes.js';
+import type { PortfolioOutcome } from '../../src/modules/rebalancing/outcome.js';
 import { outcomeOf, unvaluedOutcome } from '../../src/modules/rebalancing/outcome.js';
-import { toRebalanceDto, rebalanceJson as writeJson } from '../../src/modules/rebalancing/schemas.js';
+import { type RebalanceDto, rebalanceJson as writeJson } from '../../src/modules/rebalancing/schemas.js';
 import { optimize } from '../../src/optimizer/index.js';
 
 const id = (c: string) => c.repeat(24);
@@ -11,6 +12,38 @@ const id = (c: string) => c.repeat(24);
 const out = new JsonBytes();
 const rebalanceJson = (...args: Parameters<typeof writeJson> extends [unknown, ...infer Rest] ? Rest : never) =>
   writeJson(out.reset(), ...args).bytes.toString('utf8');
+/** The reference: the RebalanceDTO as objects (typed by its schema), which JSON.stringify spells. */
+function toRebalanceDto(outcome: PortfolioOutcome, rebalanceId: string | null, tradeDate: string): RebalanceDto {
+  // An infeasible portfolio is stored with its holdings, but answered with empty lists (api.md).
+  const positions = outcome.status === 'infeasible' ? [] : outcome.positions;
+  return {
+    portfolio_id: outcome.portfolioId,
+    portfolio_name: outcome.portfolioName,
+    rebalance_id: rebalanceId,
+    status: outcome.status,
+    ...(outcome.error === null ? {} : { error: outcome.error }),
+    ...(outcome.cashFlow === undefined ? {} : { cash_flow: formatDecimal(outcome.cashFlow) }),
+    transactions: positions
+      .filter((p) => p.trade !== null)
+      .map((p) => ({
+        transaction_type: p.trade!.type,
+        security_id: p.securityId,
+        quantity: toNumber(p.trade!.quantity),
+        trade_date: tradeDate,
+      })),
+    drifts: positions.map((p) => ({
+      security_id: p.securityId,
+      original_quantity: formatDecimal(p.original),
+      adjusted_quantity: formatDecimal(p.adjusted),
+      target: formatDecimal(p.target),
+      high_drift: formatDecimal(p.highDrift),
+      low_drift: formatDecimal(p.lowDrift),
+      actual: formatPlaces(p.actual!, 4), // every position of a rebalanced portfolio is priced
+      ...(p.restriction === undefined ? {} : { restricted: true as const, restriction: p.restriction }),
+    })),
+  };
+}
+
 const position = (securityId: string, target: string) => ({
   securityId,
   target: dec(target),

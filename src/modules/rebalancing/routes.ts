@@ -34,7 +34,6 @@ import {
   StoredPortfolioDto,
   StoredPositionDto,
   storedPositions,
-  toRebalanceDto,
   toStoredPortfolioDto,
 } from './schemas.js';
 import type { RebalanceRun, RebalanceService } from './service.js';
@@ -118,7 +117,8 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
       const constraints = portfolioRequest(request.params.portfolio_id, request.body);
       const { outcome, run } = await service.rebalancePortfolio(request.params.portfolio_id, optionsOf(request.query, constraints));
       reportSubmission(reply, run);
-      return toRebalanceDto(outcome, run.rebalanceId, run.tradeDate);
+      sendJson(reply, rebalanceJson(new JsonBytes(), outcome, run.rebalanceId, run.tradeDate).bytes);
+      return reply;
     },
   );
 

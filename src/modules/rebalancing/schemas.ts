@@ -2,7 +2,7 @@
 // Stored rebalances): decimal strings in RebalanceDTO, JSON numbers, rounded
 // at the edge only, in the stored-rebalance documents existing readers expect.
 import { z } from 'zod';
-import { type Dec, formatDecimal, formatPlaces, mul, toNumber } from '../../domain/decimal.js';
+import { type Dec, formatDecimal, mul, toNumber } from '../../domain/decimal.js';
 import { ErrorResponse, ObjectIdString, PageQuery, PortfolioId, SortBy, VersionQuery } from '../../domain/schemas.js';
 import { EncodedOnce, type JsonBytes, quoted } from '../../http/json-bytes.js';
 import { actualDriftOf, type PortfolioOutcome, type PositionOutcome } from './outcome.js';
@@ -176,37 +176,6 @@ export const RebalanceDetailDto = RebalanceResultDto.extend({
 export const StoredPortfolioDto = StoredPortfolio.meta({ id: 'RebalancePortfolioDTO' });
 export const StoredPositionDto = StoredPosition.meta({ id: 'RebalancePositionDTO' });
 export const errorResponses = { 400: ErrorResponse, 404: ErrorResponse } as const;
-
-export function toRebalanceDto(outcome: PortfolioOutcome, rebalanceId: string | null, tradeDate: string): RebalanceDto {
-  // An infeasible portfolio is stored with its holdings, but answered with empty lists (api.md).
-  const positions = outcome.status === 'infeasible' ? [] : outcome.positions;
-  return {
-    portfolio_id: outcome.portfolioId,
-    portfolio_name: outcome.portfolioName,
-    rebalance_id: rebalanceId,
-    status: outcome.status,
-    ...(outcome.error === null ? {} : { error: outcome.error }),
-    ...(outcome.cashFlow === undefined ? {} : { cash_flow: formatDecimal(outcome.cashFlow) }),
-    transactions: positions
-      .filter((p) => p.trade !== null)
-      .map((p) => ({
-        transaction_type: p.trade!.type,
-        security_id: p.securityId,
-        quantity: toNumber(p.trade!.quantity),
-        trade_date: tradeDate,
-      })),
-    drifts: positions.map((p) => ({
-      security_id: p.securityId,
-      original_quantity: formatDecimal(p.original),
-      adjusted_quantity: formatDecimal(p.adjusted),
-      target: formatDecimal(p.target),
-      high_drift: formatDecimal(p.highDrift),
-      low_drift: formatDecimal(p.lowDrift),
-      actual: formatPlaces(p.actual!, 4), // every position of a rebalanced portfolio is priced
-      ...(p.restriction === undefined ? {} : { restricted: true as const, restriction: p.restriction }),
-    })),
-  };
-}
 
 /**
  * A model's targets and drifts are the same objects in every portfolio of a
