@@ -144,7 +144,7 @@ export function optimizerInput(
 
 const weightOf = (value: Dec, mv: Dec) => (isZero(mv) || isZero(value) ? ZERO : quotient(value, mv, 4));
 /** (actual − target) / target; the difference is not reduced first (quotient takes any scale). */
-export function driftOf(actual: Dec, target: Dec): Dec {
+function driftOf(actual: Dec, target: Dec): Dec {
   if (isZero(target)) return ZERO;
   const scale = Math.max(actual.scale, target.scale);
   return quotient({ digits: digitsAt(actual, scale) - digitsAt(target, scale), scale }, target, 4);
