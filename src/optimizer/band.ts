@@ -18,7 +18,7 @@
 import { abs } from './bigint-math.js';
 import type { Deadline } from './knapsack.js';
 import type { ScaledProblem } from './scaled.js';
-import { type CoreAnswer, constrain, decideExactly, sellDownFromBest, spendsMoreThanMarketValue } from './solve.js';
+import { type CoreAnswer, constrain, decideExactly, sellDownFromBest, spendsMoreThanMarketValue, tooLargeOr } from './solve.js';
 
 /**
  * Steps 1–3 of the band objective (cheap). Issue 19's constraints apply as to the
@@ -28,6 +28,10 @@ import { type CoreAnswer, constrain, decideExactly, sellDownFromBest, spendsMore
  * least-trade sell-down a different problem); should one arrive, it is an error.
  */
 export function decideBand(problem: ScaledProblem): CoreAnswer {
+  return tooLargeOr(() => decideAllBand(problem));
+}
+
+function decideAllBand(problem: ScaledProblem): CoreAnswer {
   const { n, MV, Q, F, sq } = problem;
   if (MV < 0n) return problem.FLOW < 0n && MV - problem.FLOW >= 0n ? { kind: 'withdrawal' } : { kind: 'overdrawn' };
   if (MV === 0n && Q.every((q) => q === 0n)) return { kind: 'nothing_to_do' };

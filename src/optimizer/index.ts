@@ -111,6 +111,15 @@ function infeasible(problem: ScaledProblem, core: CoreAnswer, marketValue: Dec, 
         securities: [],
       };
     }
+    case 'too_large':
+      return {
+        ...base,
+        reason: 'too_large',
+        message:
+          `the portfolio is too large to rebalance in whole shares: ${problem.ids[core.security]} would count ${core.shares} ` +
+          `whole shares, more than the ${Number.MAX_SAFE_INTEGER} that can be counted exactly`,
+        securities: [],
+      };
     default:
       return {
         ...base,

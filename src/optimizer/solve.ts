@@ -35,6 +35,7 @@ export type CoreAnswer =
   | { readonly kind: 'band'; readonly securities: readonly number[]; readonly low: Float64Array; readonly high: Float64Array }
   | { readonly kind: 'min_trade'; readonly securities: readonly number[]; readonly low: Float64Array; readonly high: Float64Array }
   | { readonly kind: 'cash'; readonly low: Float64Array }
+  | { readonly kind: 'too_large'; readonly security: number; readonly shares: bigint }
   | { readonly kind: 'timeout' };
 
 /** Above this many sellable shares of one security, the fill DP is tried before branch and bound. */
@@ -112,15 +113,31 @@ export function constrain(problem: ScaledProblem, i: number, d: Decision): Decis
   return { low: allowed[0]![0], high: allowed[allowed.length - 1]![1], best, ...(m > 1 ? { allowed } : {}) };
 }
 
-/** Steps 1 and 2 for security i. */
+/** Whole shares of one security are counted in doubles: at most this many, exactly. */
+const MOST_SHARES = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** A security whose holding or band counts more whole shares than MOST_SHARES (a cash flow of 1e21, say): no answer in whole shares. */
+export class TooManyShares extends Error {
+  override name = 'TooManyShares';
+  constructor(
+    readonly index: number,
+    readonly shares: bigint,
+  ) {
+    super(`security ${index} counts ${shares} whole shares`);
+  }
+}
+
+/** Steps 1 and 2 for security i; TooManyShares when its holding or band is beyond whole-share counting. */
 export function decideExactly(problem: ScaledProblem, i: number): Decision {
-  const { MV, W, LO, HI, P, Q, F, FV, sm, sw, sp, sq } = problem;
+  const { MV, W, LO, HI, P, Q, F, FV, K0, sm, sw, sp, sq } = problem;
+  if (K0[i]! > MOST_SHARES) throw new TooManyShares(i, K0[i]!);
   // Held outside the model (target and band 0, no fraction kept): its band is 0 shares, all sold.
   if (W[i] === 0n && LO[i] === 0n && HI[i] === 0n && FV[i] === 0n) return { low: 0, high: 0, best: 0 };
   const den = P[i]! * pow10(sm + sw - sp);
   let low = ceilDiv(MV * (W[i]! - LO[i]!) - FV[i]!, den);
   if (low < 0n) low = 0n;
   const high = floorDiv(MV * (W[i]! + HI[i]!) - FV[i]!, den);
+  if (high > MOST_SHARES) throw new TooManyShares(i, high);
   const target = MV * W[i]! - FV[i]!;
   const floor = floorDiv(target, den);
   let best = floor;
@@ -140,6 +157,20 @@ export function decideExactly(problem: ScaledProblem, i: number): Decision {
 
 /** Steps 1–3: cheap (linear in the securities). */
 export function decide(problem: ScaledProblem): CoreAnswer {
+  return tooLargeOr(() => decideAll(problem));
+}
+
+/** The decision, or too_large when a security's shares cannot be counted exactly. */
+export function tooLargeOr(decision: () => CoreAnswer): CoreAnswer {
+  try {
+    return decision();
+  } catch (error) {
+    if (error instanceof TooManyShares) return { kind: 'too_large', security: error.index, shares: error.shares };
+    throw error;
+  }
+}
+
+function decideAll(problem: ScaledProblem): CoreAnswer {
   const { n, MV } = problem;
   if (MV < 0n) return problem.FLOW < 0n && MV - problem.FLOW >= 0n ? { kind: 'withdrawal' } : { kind: 'overdrawn' };
   if (MV === 0n && problem.Q.every((q) => q === 0n)) return { kind: 'nothing_to_do' };

@@ -84,9 +84,10 @@ export interface InfeasibleSecurity {
  * minimum cash) need more than the market value; overdrawn: MV < 0;
  * withdrawal: the cash flow withdraws more than the portfolio is worth;
  * min_trade: the minimum trade value leaves a security no allowed holding in its band;
+ * too_large: a security's holding or band counts more whole shares than can be counted exactly (2^53 − 1);
  * timeout: the solver ran out of time.
  */
-export type InfeasibleReason = 'band' | 'cash' | 'overdrawn' | 'withdrawal' | 'min_trade' | 'timeout';
+export type InfeasibleReason = 'band' | 'cash' | 'overdrawn' | 'withdrawal' | 'min_trade' | 'too_large' | 'timeout';
 
 export type OptimizerResult =
   | {

@@ -52,6 +52,30 @@ describe('cash flows', () => {
     });
   });
 
+  it('says a portfolio too large to count in whole shares is infeasible (422), naming the security, never a 500', async () => {
+    // A deposit of 1e21 (found by the fuzz test): MV 1e21 + 1 000, up to 60% of it in A at 10.
+    w.holdings(pid('big'), { cash: '0', securities: [{ securityId: sid('a'), quantity: '100' }] });
+    // A holding of 1e20 shares, as the Accounting service reports it.
+    w.holdings(pid('huge'), { cash: '0', securities: [{ securityId: sid('a'), quantity: '100000000000000000000' }] });
+    w.holdings(pid('fine'), { cash: '1000', securities: [] });
+    const model = await w.model('Too large', [position(sid('a'), '0.5', '0.1', '0.1')], [pid('big'), pid('huge'), pid('fine')]);
+    const tooLarge = (shares: string) =>
+      `the portfolio is too large to rebalance in whole shares: ${sid('a')} would count ${shares} whole shares, ` +
+      `more than the ${Number.MAX_SAFE_INTEGER} that can be counted exactly`;
+
+    const one = expectStatus(await post(`/api/v1/portfolio/${pid('big')}/rebalance?dry_run=true`, { cash_flow: 1e21 }), 422);
+    expect(json(one)).toMatchObject({ code: 'INFEASIBLE', message: tooLarge('60000000000000000060') });
+    const held = expectStatus(await post(`/api/v1/portfolio/${pid('huge')}/rebalance?dry_run=true`), 422);
+    expect(json(held)).toMatchObject({ code: 'INFEASIBLE', message: tooLarge('100000000000000000000') });
+
+    // In a model rebalance only those portfolios are infeasible; the others rebalance.
+    const all = expectStatus(await post(`/api/v1/model/${model}/rebalance?dry_run=true`, { cash_flows: { [pid('big')]: '1e21' } }), 200);
+    const [big, huge, fine] = json(all);
+    expect(big).toMatchObject({ status: 'infeasible', error: { code: 'INFEASIBLE', message: tooLarge('60000000000000000060') } });
+    expect(huge).toMatchObject({ status: 'infeasible', error: { code: 'INFEASIBLE', message: tooLarge('100000000000000000000') } });
+    expect(fine).toMatchObject({ status: 'ok', transactions: [expect.objectContaining({ quantity: 50 })] });
+  });
+
   it('takes cash_flows per portfolio on a model rebalance; other portfolios rebalance as before', async () => {
     for (const p of ['m1', 'm2', 'm3']) w.holdings(pid(p), { cash: '1000', securities: [] });
     const model = await w.model('Flows', [position(sid('a'), '0.5', '0.1', '0.1')], [pid('m1'), pid('m2'), pid('m3')]);

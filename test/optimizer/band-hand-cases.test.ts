@@ -33,6 +33,16 @@ describe('the band objective', () => {
     expect(held(band('5500', [security('A', '450', '10', '0.5', '0.1')]))).toEqual({ A: '450' }); // MV 10 000: inside
   });
 
+  it('says a band too large to count in whole shares is infeasible (too_large), for either objective', () => {
+    // MV 1e21: A's band 4e19..6e19 shares, beyond exact whole-share counting (2^53 − 1).
+    const input = band('1e21', [security('A', '0', '10', '0.5', '0.1')]);
+    for (const objective of ['trade', 'drift'] as const) {
+      const result = optimize({ ...input, objective });
+      expect(result).toMatchObject({ status: 'infeasible', reason: 'too_large' });
+      expect(result.status === 'infeasible' && result.message).toContain('would count 60000000000000000000 whole shares');
+    }
+  });
+
   it('keeps a fractional holding’s fraction and trades whole shares to the edge', () => {
     // MV = 7 000 + 300.5·10 = 10 005: band 4 002..6 003 → 400.2..600.3: 400.5 (f = 0.5 + 400 whole).
     expect(held(band('7000', [security('A', '300.5', '10', '0.5', '0.1')]))).toEqual({ A: '400.5' });
