@@ -130,7 +130,7 @@ export class TooManyShares extends Error {
 /** Steps 1 and 2 for security i; TooManyShares when its holding or band is beyond whole-share counting. */
 export function decideExactly(problem: ScaledProblem, i: number): Decision {
   const { MV, W, LO, HI, P, Q, F, FV, K0, sm, sw, sp, sq } = problem;
-  if (K0[i]! > MOST_SHARES) throw new TooManyShares(i, K0[i]!);
+  if (K0[i]! > MOST_SHARES || K0[i]! < -MOST_SHARES) throw new TooManyShares(i, K0[i]!);
   // Held outside the model (target and band 0, no fraction kept): its band is 0 shares, all sold.
   if (W[i] === 0n && LO[i] === 0n && HI[i] === 0n && FV[i] === 0n) return { low: 0, high: 0, best: 0 };
   const den = P[i]! * pow10(sm + sw - sp);

@@ -41,6 +41,13 @@ describe('the band objective', () => {
       expect(result).toMatchObject({ status: 'infeasible', reason: 'too_large' });
       expect(result.status === 'infeasible' && result.message).toContain('would count 60000000000000000000 whole shares');
     }
+    // A short holding of 1e20 shares beside as much cash: MV 1 000, but the holding itself is beyond counting.
+    const short = band('1000000000000000001000', [security('A', '-100000000000000000000', '10', '0.5', '0.1')]);
+    for (const objective of ['trade', 'drift'] as const) {
+      const result = optimize({ ...short, objective });
+      expect(result).toMatchObject({ status: 'infeasible', reason: 'too_large' });
+      expect(result.status === 'infeasible' && result.message).toContain('would count -100000000000000000000 whole shares');
+    }
   });
 
   it('keeps a fractional holding’s fraction and trades whole shares to the edge', () => {
