@@ -1,6 +1,7 @@
 // The spool of a model rebalance's answer: pieces put in any order, of any
 // size (several in one write, or one larger than a write), streamed back as
 // one JSON array in sequence order.
+import { createHash } from 'node:crypto';
 import { text } from 'node:stream/consumers';
 import { describe, expect, it } from 'vitest';
 import { JsonSpool } from '../../src/http/spool.js';
@@ -16,5 +17,19 @@ describe('JsonSpool', () => {
     const answer = JSON.parse(await text(spool.stream())) as { seq: number }[];
     expect(answer.map((p) => p.seq)).toEqual(pieces.map((_, i) => i));
     expect(JSON.stringify(answer)).toBe(`[${pieces.join(',')}]`);
+  });
+
+  it('copies pieces put as bytes, so the writer may reuse its buffer at once (the model rebalance writes each answer into one)', async () => {
+    const pieces = Array.from({ length: 40 }, (_, i) => JSON.stringify({ seq: i, text: 'é'.repeat(i === 20 ? 1_200_000 : 300 + i) }));
+    const spool = await JsonSpool.create(pieces.length);
+    const scratch = Buffer.alloc(3_000_000);
+    for (const [seq, piece] of pieces.entries()) {
+      const length = scratch.write(piece);
+      spool.put(seq, scratch.subarray(0, length));
+      scratch.fill(0x20); // the next piece overwrites what this one was written from
+    }
+    // Digests, not the 2 MB texts: a failure is reported at once, not after a diff of megabytes.
+    const digest = (t: string) => createHash('sha256').update(t).digest('hex');
+    expect(digest(await text(spool.stream()))).toBe(digest(`[${pieces.join(',')}]`));
   });
 });
