@@ -2,7 +2,7 @@
 // of the optimiser's code: HiGHS on the least-trade MILP, an exhaustive search
 // for small instances, and a seeded generator whose cash often binds.
 import { random } from '../../tools/random.js';
-import { bands, evaluate, fractionOf, marketValue } from './exact.js';
+import { bands, evaluate, fractionOf, lessFractions, marketValue } from './exact.js';
 import { type ReferenceAnswer, solveHoldings } from './highs-reference.js';
 import { Dec, type OptimizerInput, type OptimizerSecurity } from './oracle.js';
 
@@ -33,10 +33,7 @@ export async function solveBandWithHighs(input: OptimizerInput): Promise<Referen
     bounds.push(` ${num(band[i]!.low)} <= x${i} <= ${num(band[i]!.high)}`);
     cash.push(`${num(p)} x${i}`);
   });
-  const wholeCash = input.securities
-    .reduce((left, s) => left.minus(fractionOf(s).times(s.price)), mv)
-    .times(unit)
-    .floor();
+  const wholeCash = lessFractions(input, mv).times(unit).floor();
   const n = input.securities.length;
   return solveHoldings(input, {
     objective: Array.from({ length: n }, (_, i) => `t${i}`),

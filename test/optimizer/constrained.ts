@@ -7,7 +7,7 @@ import { expect, it } from 'vitest';
 import { prepare } from '../../src/optimizer/scaled.js';
 import { decide } from '../../src/optimizer/solve.js';
 import { generate, random } from './corpus.js';
-import { fractionOf } from './exact.js';
+import { fractionOf, lessFractions } from './exact.js';
 import { type ReferenceAnswer, solveHoldings } from './highs-reference.js';
 import { Dec, exactInput, type OptimizerInput, type OptimizerResult, type OptimizerSecurity, optimize } from './oracle.js';
 
@@ -156,7 +156,7 @@ export async function solveConstrainedWithHighs(input: OptimizerInput): Promise<
     }
   }
   const cap = mv.times(new Dec(1).minus(input.minCash ?? 0));
-  const wholeCash = input.securities.reduce((left, s) => left.minus(fractionOf(s).times(s.price)), cap);
+  const wholeCash = lessFractions(input, cap);
   const n = input.securities.length;
   return solveHoldings(input, {
     objective: Array.from({ length: n }, (_, i) => `d${i}`),

@@ -18,6 +18,10 @@ export function marketValue(input: OptimizerInput): Dec {
 /** The fraction of a holding that whole-share orders cannot trade, in [0, 1). */
 export const fractionOf = (s: OptimizerSecurity): Dec => s.quantity.minus(s.quantity.floor());
 
+/** `amount` less the value of every holding's kept fraction: the money whole shares may take of it. */
+export const lessFractions = (input: OptimizerInput, amount: Dec): Dec =>
+  input.securities.reduce((left, s) => left.minus(fractionOf(s).times(s.price)), amount);
+
 /** Bands [L, U] of the whole shares k beside the fraction, computed with decimals. */
 export function bands(input: OptimizerInput): { low: Dec; high: Dec }[] {
   const mv = marketValue(input);

@@ -8,7 +8,7 @@
 
 import type { Highs } from 'highs';
 import * as highsModule from 'highs';
-import { bands, fractionOf, marketValue } from './exact.js';
+import { bands, fractionOf, lessFractions, marketValue } from './exact.js';
 import type { Dec, OptimizerInput } from './oracle.js';
 
 // The package's types describe its CommonJS build; under ESM its default export is the loader.
@@ -59,7 +59,7 @@ export async function solveWithHighs(input: OptimizerInput): Promise<ReferenceAn
     bounds.push(` ${num(band[i]!.low)} <= x${i} <= ${num(band[i]!.high)}`);
     cash.push(`${num(s.price)} x${i}`);
   });
-  const wholeCash = input.securities.reduce((left, s) => left.minus(fractionOf(s).times(s.price)), mv);
+  const wholeCash = lessFractions(input, mv);
   const n = input.securities.length;
   return solveHoldings(input, {
     objective: Array.from({ length: n }, (_, i) => `d${i}`),
