@@ -194,14 +194,15 @@ export function quotient(num: Dec, den: Dec, places: number): Dec {
 /** Rounded half away from zero to `places`. */
 export const round = (a: Dec, places: number): Dec => (a.scale <= places ? a : quotient(a, { digits: 1n, scale: 0 }, places));
 
-const SAFE_DIGITS = BigInt(Number.MAX_SAFE_INTEGER);
+/** The largest whole number a double holds exactly (2^53 − 1), as a bigint. */
+export const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** Digits with the point placed `places` from the right, padded with zeros. */
 function placePoint(digits: bigint, places: number): string {
   const negative = digits < 0n;
   const magnitude = negative ? -digits : digits;
   // Most figures fit a safe integer: spelt as a number (V8 keeps the spellings of recent numbers), not as a bigint.
-  const text = magnitude <= SAFE_DIGITS ? String(Number(magnitude)) : magnitude.toString();
+  const text = magnitude <= MAX_SAFE ? String(Number(magnitude)) : magnitude.toString();
   if (places === 0) return negative ? `-${text}` : text;
   const cut = text.length - places;
   if (cut > 0) return `${negative ? '-' : ''}${text.slice(0, cut)}.${text.slice(cut)}`;
@@ -220,7 +221,6 @@ export const toNumber = (a: Dec, places?: number): number => Number(formatDecima
 const LOW_MASK = (1n << 64n) - 1n;
 const MAX_COEFFICIENT = 10n ** 34n;
 const EXPONENT_BIAS = 6176;
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** Rounded half-up (away from zero) to at most `places` significant digits: coefficient and exponent. */
 function roundToSignificant(digits: bigint, scale: number, places: number): { digits: bigint; scale: number } {

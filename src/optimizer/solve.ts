@@ -8,6 +8,7 @@
 // 4. otherwise sell down exactly (knapsack.ts).
 //
 // Every decision is taken in exact integer arithmetic.
+import { MAX_SAFE } from '../domain/decimal.js';
 import { abs, ceilDiv, floorDiv, pow10 } from './bigint-math.js';
 import { leastDriftSeed } from './drift-search.js';
 import { solveByFill } from './fill-dp.js';
@@ -113,10 +114,7 @@ export function constrain(problem: ScaledProblem, i: number, d: Decision): Decis
   return { low: allowed[0]![0], high: allowed[allowed.length - 1]![1], best, ...(m > 1 ? { allowed } : {}) };
 }
 
-/** Whole shares of one security are counted in doubles: at most this many, exactly. */
-const MOST_SHARES = BigInt(Number.MAX_SAFE_INTEGER);
-
-/** A security whose holding or band counts more whole shares than MOST_SHARES (a cash flow of 1e21, say): no answer in whole shares. */
+/** A security whose holding or band counts more whole shares than a double holds exactly (MAX_SAFE; a cash flow of 1e21, say): no answer in whole shares. */
 export class TooManyShares extends Error {
   override name = 'TooManyShares';
   constructor(
@@ -130,14 +128,14 @@ export class TooManyShares extends Error {
 /** Steps 1 and 2 for security i; TooManyShares when its holding or band is beyond whole-share counting. */
 export function decideExactly(problem: ScaledProblem, i: number): Decision {
   const { MV, W, LO, HI, P, Q, F, FV, K0, sm, sw, sp, sq } = problem;
-  if (K0[i]! > MOST_SHARES || K0[i]! < -MOST_SHARES) throw new TooManyShares(i, K0[i]!);
+  if (K0[i]! > MAX_SAFE || K0[i]! < -MAX_SAFE) throw new TooManyShares(i, K0[i]!);
   // Held outside the model (target and band 0, no fraction kept): its band is 0 shares, all sold.
   if (W[i] === 0n && LO[i] === 0n && HI[i] === 0n && FV[i] === 0n) return { low: 0, high: 0, best: 0 };
   const den = P[i]! * pow10(sm + sw - sp);
   let low = ceilDiv(MV * (W[i]! - LO[i]!) - FV[i]!, den);
   if (low < 0n) low = 0n;
   const high = floorDiv(MV * (W[i]! + HI[i]!) - FV[i]!, den);
-  if (high > MOST_SHARES) throw new TooManyShares(i, high);
+  if (high > MAX_SAFE) throw new TooManyShares(i, high);
   const target = MV * W[i]! - FV[i]!;
   const floor = floorDiv(target, den);
   let best = floor;

@@ -3,7 +3,7 @@
 // Portfolios are written first and the header last, so a reader never sees a
 // rebalance half written; a failed rebalance's portfolio documents are deleted.
 import { type Collection, type Db, type Decimal128, ObjectId } from 'mongodb';
-import { type Dec, fromDecimal128, mul, toDecimal128, toDecimal128s, toSharedDecimal128s } from '../../domain/decimal.js';
+import { type Dec, fromDecimal128, MAX_SAFE, mul, toDecimal128, toDecimal128s, toSharedDecimal128s } from '../../domain/decimal.js';
 import { toObjectId } from '../../domain/ids.js';
 import type { SortKey } from '../../domain/sorting.js';
 import type { IndexSpec } from '../../plugins/mongo.js';
@@ -118,7 +118,6 @@ type Quantity = number | Decimal128;
 
 const toQuantity = (f: Dec): Quantity => (f.scale === 0 && f.digits <= MAX_SAFE && f.digits >= -MAX_SAFE ? Number(f.digits) : d128(f));
 const fromQuantity = (q: Quantity): Dec => (typeof q === 'number' ? { digits: BigInt(q), scale: 0 } : dec(q));
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 interface PortfolioDocument {
   _id: ObjectId;

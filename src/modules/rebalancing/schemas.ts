@@ -2,7 +2,7 @@
 // Stored rebalances): decimal strings in RebalanceDTO, JSON numbers, rounded
 // at the edge only, in the stored-rebalance documents existing readers expect.
 import { z } from 'zod';
-import { type Dec, formatDecimal, mul, toNumber } from '../../domain/decimal.js';
+import { type Dec, formatDecimal, MAX_SAFE, mul, toNumber } from '../../domain/decimal.js';
 import { ErrorResponse, ObjectIdString, PageQuery, PortfolioId, SortBy, VersionQuery } from '../../domain/schemas.js';
 import { EncodedOnce, type JsonBytes, quoted } from '../../http/json-bytes.js';
 import { actualDriftOf, type PortfolioOutcome, type PositionOutcome } from './outcome.js';
@@ -193,7 +193,6 @@ function bandFields(p: PositionOutcome): Buffer {
   return bytes;
 }
 
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 /** The fixed parts of a drift and a transaction, encoded once; a drift's and a transaction's start, once per security. */
 const part = {
   adjusted: Buffer.from('","adjusted_quantity":"'),
