@@ -48,11 +48,11 @@ export interface Cycle extends CycleCounts {
   readonly status: CycleStatus;
   readonly rebalanceIds: readonly string[];
   readonly errors: readonly string[];
-  /** Null until the cycle has listed its models (and for records written before progress was recorded). */
-  readonly progress: CycleProgress | null;
+  /** As stored and answered; null until the cycle has listed its models (and for records written before progress was recorded). */
+  readonly progress: StoredProgress | null;
 }
 
-interface CycleDocument {
+interface CycleDocument extends Omit<ReturnType<typeof countFields>, 'in_band'> {
   _id: ObjectId;
   replica: string;
   trigger: 'schedule' | 'once';
@@ -60,17 +60,11 @@ interface CycleDocument {
   started_at: Date;
   ended_at: Date | null;
   status: CycleStatus;
-  models: number;
-  portfolios: number;
-  infeasible: number;
   /** Absent in records written before issue 18. */
   in_band?: number;
-  upstream_failures: number;
-  orders_submitted: number;
-  orders_failed: number;
   rebalance_ids: string[];
   errors: string[];
-  progress?: { models_done: number; models_total: number; portfolios_done: number; portfolios_total: number } | null;
+  progress?: StoredProgress | null;
 }
 
 function toCycle(d: CycleDocument): Cycle {
@@ -91,25 +85,19 @@ function toCycle(d: CycleDocument): Cycle {
     ordersFailed: d.orders_failed,
     rebalanceIds: d.rebalance_ids,
     errors: d.errors,
-    progress:
-      d.progress === undefined || d.progress === null
-        ? null
-        : {
-            modelsDone: d.progress.models_done,
-            modelsTotal: d.progress.models_total,
-            portfoliosDone: d.progress.portfolios_done,
-            portfoliosTotal: d.progress.portfolios_total,
-          },
+    progress: d.progress ?? null,
   };
 }
 
 /** A cycle's progress in snake case, as stored and as answered (CycleDTO). */
-export const progressFields = (p: CycleProgress) => ({
+const progressFields = (p: CycleProgress) => ({
   models_done: p.modelsDone,
   models_total: p.modelsTotal,
   portfolios_done: p.portfoliosDone,
   portfolios_total: p.portfoliosTotal,
 });
+
+type StoredProgress = ReturnType<typeof progressFields>;
 
 const countFields = (counts: CycleCounts) => ({
   models: counts.models,
