@@ -22,7 +22,7 @@
 // numbers or strings (not what Beanie writes, accepted all the same) are
 // converted, exactly, from their decimal spelling.
 import { createHash } from 'node:crypto';
-import { type Collection, type Db, Decimal128, type Document, Long, ObjectId } from 'mongodb';
+import { type Db, Decimal128, type Document, Long, ObjectId } from 'mongodb';
 import { inserted } from '../../plugins/mongo.js';
 import { REBALANCE_PORTFOLIOS, REBALANCES } from '../rebalancing/repository.js';
 
@@ -189,23 +189,6 @@ export function convertLegacy(legacy: Document): Converted {
   return { header, portfolios, positions };
 }
 
-/**
- * Legacy documents in _id order, one query read a few documents at a time
- * (each may be large). A document converted while the cursor is open no longer
- * matches; one seen again after its conversion is skipped here.
- */
-async function* legacyDocuments(headers: Collection<Document>): AsyncGenerator<Document> {
-  const cursor = headers
-    .find({ trade_date: { $exists: false } })
-    .sort({ _id: 1 })
-    .batchSize(8);
-  try {
-    for await (const doc of cursor) if (doc.trade_date === undefined) yield doc;
-  } finally {
-    await cursor.close();
-  }
-}
-
 /** Converts every legacy rebalance (or, in a dry run, counts and checks them, writing nothing). */
 export async function convertLegacyRebalances(db: Db, options: ConvertOptions): Promise<LegacyCounts> {
   const headers = db.collection<Document>(REBALANCES);
@@ -214,7 +197,14 @@ export async function convertLegacyRebalances(db: Db, options: ConvertOptions): 
   const batchSize = options.batchSize ?? 100;
   const counts: LegacyCounts = { legacyDocuments: 0, converted: 0, portfolios: 0, positions: 0, failed: [] };
   let written = 0;
-  for await (const legacy of legacyDocuments(headers)) {
+  // Legacy documents in _id order, one query read a few documents at a time
+  // (each may be large). A document converted while the cursor is open no longer
+  // matches; one seen again after its conversion is skipped here.
+  for await (const legacy of headers
+    .find({ trade_date: { $exists: false } })
+    .sort({ _id: 1 })
+    .batchSize(8)) {
+    if (legacy.trade_date !== undefined) continue;
     counts.legacyDocuments += 1;
     let converted: Converted;
     try {

@@ -25,7 +25,7 @@ export interface MigrationContext {
   readonly log: Logger;
   /** Keeps the lock while a long step works. */
   readonly renew: () => Promise<void>;
-  readonly testHooks?: Pick<ConvertOptions, 'afterBatch' | 'batchSize'>;
+  readonly testHooks?: Pick<ConvertOptions, 'afterBatch' | 'batchSize'> | undefined;
 }
 
 /** What a step did (or, in a dry run, would do); `failed` non-empty keeps the step pending. */
@@ -132,7 +132,7 @@ export function createMigrator(db: Db, settings: MigrationSettings) {
 
   return {
     /** Runs (or, dry, reports) every step not applied yet. A dry run takes no lock and writes nothing. */
-    async run(options: { dryRun?: boolean; testHooks?: MigrationContext['testHooks'] | undefined } = {}): Promise<MigrationRun> {
+    async run(options: { dryRun?: boolean; testHooks?: MigrationContext['testHooks'] } = {}): Promise<MigrationRun> {
       const dryRun = options.dryRun === true;
       if (!dryRun && !(await acquire())) return { locked: false, dryRun, steps: [], ok: true };
       lastRenew = clock.now().getTime();
@@ -147,23 +147,14 @@ export function createMigrator(db: Db, settings: MigrationSettings) {
             continue;
           }
           const started = clock.now();
-          const report = await step.run({
-            db,
-            dryRun,
-            log,
-            renew,
-            ...(options.testHooks === undefined ? {} : { testHooks: options.testHooks }),
-          });
+          const report = await step.run({ db, dryRun, log, renew, testHooks: options.testHooks });
           const failed = report.failed.length > 0;
-          if (dryRun) {
+          if (failed && !dryRun) {
+            log.error({ migration: step.id, report }, 'migration step left documents it could not convert; it stays pending');
+          }
+          if (dryRun || failed) {
             outcomes.push({ id: step.id, status: failed ? 'failed' : 'pending', report });
             ok &&= !failed;
-            continue;
-          }
-          if (failed) {
-            ok = false;
-            log.error({ migration: step.id, report }, 'migration step left documents it could not convert; it stays pending');
-            outcomes.push({ id: step.id, status: 'failed', report });
             continue;
           }
           const duration = clock.now().getTime() - started.getTime();
