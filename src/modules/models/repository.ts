@@ -32,7 +32,7 @@ export interface ModelChanges {
   readonly name: string;
   readonly positions: readonly ModelPosition[];
   readonly portfolios: readonly string[];
-  readonly lastRebalanceDate?: Date | null;
+  readonly lastRebalanceDate?: Date | null | undefined;
   /** Left as stored when undefined. */
   readonly rebalanceTo?: RebalanceTo | undefined;
   /** Only when the writer means to change them: absent keeps what is stored. */

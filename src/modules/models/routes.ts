@@ -75,17 +75,7 @@ export const modelRoutes: FastifyPluginAsyncZod<{ service: ModelService }> = asy
         response: { 201: ModelDto, 400: errorResponses[400], 409: errorResponses[409] },
       },
     },
-    async (request, reply) => {
-      const { name, positions, portfolios, rebalance_to: rebalanceTo, min_cash, min_trade_value, restrictions } = request.body;
-      const model = await service.create({
-        name,
-        positions: positions?.map(toModelPosition),
-        portfolios,
-        rebalanceTo,
-        constraints: { min_cash, min_trade_value, restrictions },
-      });
-      return reply.code(201).send(toModelDto(model));
-    },
+    async (request, reply) => reply.code(201).send(toModelDto(await service.create(request.body))),
   );
 
   app.put(
@@ -102,20 +92,7 @@ export const modelRoutes: FastifyPluginAsyncZod<{ service: ModelService }> = asy
         response: { 200: ModelDto, ...errorResponses },
       },
     },
-    async (request) => {
-      const body = request.body;
-      const model = await service.replace(request.params.model_id, {
-        name: body.name,
-        positions: body.positions.map(toModelPosition),
-        portfolios: body.portfolios,
-        // Absent (undefined) keeps the stored date, null clears it.
-        lastRebalanceDate: body.last_rebalance_date == null ? body.last_rebalance_date : new Date(body.last_rebalance_date),
-        rebalanceTo: body.rebalance_to,
-        version: body.version,
-        constraints: { min_cash: body.min_cash, min_trade_value: body.min_trade_value, restrictions: body.restrictions },
-      });
-      return toModelDto(model);
-    },
+    async (request) => toModelDto(await service.replace(request.params.model_id, request.body)),
   );
 
   app.delete(
