@@ -82,17 +82,7 @@ export const orderRoutes: FastifyPluginAsyncZod<{ service: OrderService }> = asy
       const { status, offset, limit } = request.query;
       const { total, records } = await service.list(id, status as (typeof ORDER_STATUSES)[number] | undefined, offset ?? 0, limit ?? 100);
       reply.header('x-total-count', String(total));
-      return records.map((r) => ({
-        portfolio_id: r.portfolioId,
-        security_id: r.securityId,
-        transaction_type: r.side,
-        quantity: r.quantity,
-        status: r.status,
-        order_id: r.orderId,
-        message: r.message,
-        attempts: r.attempts,
-        updated_at: r.updatedAt.toISOString(),
-      }));
+      return records;
     },
   );
 };
