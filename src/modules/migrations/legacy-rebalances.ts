@@ -25,19 +25,11 @@ import { createHash } from 'node:crypto';
 import { type Db, Decimal128, type Document, Long, ObjectId } from 'mongodb';
 import { inserted } from '../../plugins/mongo.js';
 import { REBALANCE_PORTFOLIOS, REBALANCES } from '../rebalancing/repository.js';
+import type { StepReport } from './runner.js';
 
 export const REBALANCES_LEGACY = 'rebalances_legacy';
 /** Marks a header converted from a legacy document (the rollback restores only these). */
 export const MIGRATED_FROM = 'globeco-order-generation-service (Python)';
-
-export interface LegacyCounts {
-  /** Legacy documents found (dry run: to convert; run: converted or failed). */
-  legacyDocuments: number;
-  converted: number;
-  portfolios: number;
-  positions: number;
-  failed: { rebalance_id: string; reason: string }[];
-}
 
 export interface ConvertOptions {
   readonly dryRun: boolean;
@@ -189,13 +181,17 @@ export function convertLegacy(legacy: Document): Converted {
   return { header, portfolios, positions };
 }
 
-/** Converts every legacy rebalance (or, in a dry run, counts and checks them, writing nothing). */
-export async function convertLegacyRebalances(db: Db, options: ConvertOptions): Promise<LegacyCounts> {
+/**
+ * Converts every legacy rebalance (or, in a dry run, counts and checks them, writing nothing). The report counts
+ * the legacy documents found (dry run: to convert; run: converted or failed).
+ */
+export async function convertLegacyRebalances(db: Db, options: ConvertOptions): Promise<StepReport> {
   const headers = db.collection<Document>(REBALANCES);
   const portfolioDocs = db.collection<Document>(REBALANCE_PORTFOLIOS);
   const backup = db.collection<Document>(REBALANCES_LEGACY);
   const batchSize = options.batchSize ?? 100;
-  const counts: LegacyCounts = { legacyDocuments: 0, converted: 0, portfolios: 0, positions: 0, failed: [] };
+  const counts = { legacyDocuments: 0, converted: 0, portfolios: 0, positions: 0 };
+  const failed: { rebalance_id: string; reason: string }[] = [];
   let written = 0;
   // Legacy documents in _id order, one query read a few documents at a time
   // (each may be large). A document converted while the cursor is open no longer
@@ -211,7 +207,7 @@ export async function convertLegacyRebalances(db: Db, options: ConvertOptions): 
       converted = convertLegacy(legacy);
     } catch (error) {
       if (!(error instanceof LegacyFormatError)) throw error;
-      counts.failed.push({ rebalance_id: String(legacy._id), reason: error.message });
+      failed.push({ rebalance_id: String(legacy._id), reason: error.message });
       continue;
     }
     if (!options.dryRun) {
@@ -232,7 +228,7 @@ export async function convertLegacyRebalances(db: Db, options: ConvertOptions): 
       if (replaced.matchedCount !== 1) {
         // The Python service changed or deleted it meanwhile: what was written goes, the next run sees it again.
         await portfolioDocs.deleteMany({ rebalance_id: id });
-        counts.failed.push({ rebalance_id: id.toHexString(), reason: 'changed while being converted; run the migration again' });
+        failed.push({ rebalance_id: id.toHexString(), reason: 'changed while being converted; run the migration again' });
         continue;
       }
       await options.onProgress?.();
@@ -241,7 +237,13 @@ export async function convertLegacyRebalances(db: Db, options: ConvertOptions): 
     counts.portfolios += converted.portfolios.length;
     counts.positions += converted.positions;
   }
-  return counts;
+  return {
+    legacy_documents: counts.legacyDocuments,
+    [options.dryRun ? 'to_convert' : 'converted']: counts.converted,
+    portfolios: counts.portfolios,
+    positions: counts.positions,
+    failed,
+  };
 }
 
 export interface RollbackCounts {

@@ -42,16 +42,7 @@ export const migrations: readonly Migration[] = [
     id: '0001-legacy-rebalances',
     description:
       "converts the Python service's rebalances (portfolios and positions embedded) into a header and one document per portfolio",
-    run: async ({ db, dryRun, renew, testHooks }) => {
-      const counts = await convertLegacyRebalances(db, { dryRun, onProgress: renew, ...testHooks });
-      return {
-        legacy_documents: counts.legacyDocuments,
-        [dryRun ? 'to_convert' : 'converted']: counts.converted,
-        portfolios: counts.portfolios,
-        positions: counts.positions,
-        failed: counts.failed,
-      };
-    },
+    run: ({ db, dryRun, renew, testHooks }) => convertLegacyRebalances(db, { dryRun, onProgress: renew, ...testHooks }),
   },
 ];
 
