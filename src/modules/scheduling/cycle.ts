@@ -2,19 +2,16 @@
 // as the API (rebalance and submit: with order submission on, each model's
 // orders are submitted once its rebalance is stored). Recorded from start to end.
 import type { Logger } from 'pino';
-import type { Clock } from '../../domain/clock.js';
 import { AppError } from '../../domain/errors.js';
 import { UpstreamUnavailableError } from '../../upstreams/index.js';
 import type { RebalanceTrigger } from '../drift/threshold.js';
 import type { ModelRepository } from '../models/repository.js';
 import { type RebalanceService, SubmissionAfterStoreError } from '../rebalancing/service.js';
-import { type CycleCounts, type CycleProgress, type CycleRepository, type CycleStatus, noCounts } from './cycles.js';
+import { type CycleCounts, type CycleProgress, type CycleStatus, noCounts } from './cycles.js';
 
 export interface CycleDeps {
   readonly models: ModelRepository;
   readonly rebalancing: RebalanceService;
-  readonly cycles: CycleRepository;
-  readonly clock: Clock;
   readonly log: Logger;
   /** REBALANCE_TRIGGER (issue 18): default calendar. */
   readonly trigger?: RebalanceTrigger;
