@@ -8,27 +8,18 @@ export const cycleIndexes: IndexSpec[] = [{ collection: CYCLES, key: { started_a
 
 export type CycleStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'interrupted' | 'abandoned';
 
-export interface CycleCounts {
-  models: number;
-  portfolios: number;
-  infeasible: number;
-  /** Portfolios left untraded in band (REBALANCE_TRIGGER=threshold). */
-  inBand: number;
-  upstreamFailures: number;
-  ordersSubmitted: number;
-  ordersFailed: number;
-}
-
 /** A cycle's counts before it has done anything. */
-export const noCounts = (): CycleCounts => ({
+export const noCounts = () => ({
   models: 0,
   portfolios: 0,
   infeasible: 0,
+  /** Portfolios left untraded in band (REBALANCE_TRIGGER=threshold). */
   inBand: 0,
   upstreamFailures: 0,
   ordersSubmitted: 0,
   ordersFailed: 0,
 });
+export type CycleCounts = ReturnType<typeof noCounts>;
 
 /** How far a cycle has got: models and their portfolios done, of those it found with portfolios. */
 export interface CycleProgress {
