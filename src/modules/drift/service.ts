@@ -59,8 +59,6 @@ export interface DriftServiceDeps {
 
 const WORST = 5;
 
-const statusOf = (figures: PortfolioDriftFigures): DriftStatus => (figures.inBand ? 'in_band' : 'out_of_band');
-
 /** Value of a sort field, or null (unvalued rows), which sorts last in either direction. */
 function sortValue(row: PortfolioDrift, field: DriftSortField): Dec | string | number | null {
   if (field === 'portfolio_id') return row.portfolioId;
@@ -100,7 +98,7 @@ export function createDriftService(deps: DriftServiceDeps) {
     }
     const figures = driftFigures(optimizerInput(holdings, model.positions, quotes), perSecurity);
     const overdrawn = overdrawnReason(figures);
-    const status = overdrawn === null ? statusOf(figures) : 'unvalued';
+    const status = overdrawn !== null ? 'unvalued' : figures.inBand ? 'in_band' : 'out_of_band';
     return { ...base, portfolioName: await name, status, reason: overdrawn, figures } satisfies PortfolioDrift;
   }
 
@@ -155,23 +153,20 @@ export function createDriftService(deps: DriftServiceDeps) {
       };
       // Never skipped: an unvalued portfolio is not known to be in band, so out_of_band_only keeps it.
       const filtered = query.out_of_band_only ? all.filter((r) => r.status !== 'in_band') : all;
-      const order = new Map(model.portfolios.map((id, i) => [id, i]));
-      const sorted =
-        sort.length === 0
-          ? filtered
-          : [...filtered].sort((a, b) => {
-              for (const key of sort) {
-                const x = sortValue(a, key.field);
-                const y = sortValue(b, key.field);
-                if (x === null || y === null) {
-                  if (x !== y) return x === null ? 1 : -1;
-                  continue;
-                }
-                const c = compareValues(x, y) * key.direction;
-                if (c !== 0) return c;
-              }
-              return order.get(a.portfolioId)! - order.get(b.portfolioId)!;
-            });
+      // The rows are in the model's portfolio order, which a stable sort keeps among ties.
+      const sorted = [...filtered].sort((a, b) => {
+        for (const key of sort) {
+          const x = sortValue(a, key.field);
+          const y = sortValue(b, key.field);
+          if (x === null || y === null) {
+            if (x !== y) return x === null ? 1 : -1;
+            continue;
+          }
+          const c = compareValues(x, y) * key.direction;
+          if (c !== 0) return c;
+        }
+        return 0;
+      });
       const start = pageStart(query.offset, sorted.length);
       const rows = sorted.slice(start, query.limit === undefined ? undefined : start + query.limit);
       return { model, summary, total: sorted.length, rows };
