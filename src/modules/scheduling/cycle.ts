@@ -44,7 +44,6 @@ export async function runCycleModels(
     if (run.rebalanceId !== null) rebalanceIds.push(run.rebalanceId);
   };
   const errors: string[] = [];
-  let interrupted = false;
   let attempted = 0;
 
   const all = (await models.list([], 0, undefined)).filter((m) => m.portfolios.length > 0);
@@ -54,10 +53,7 @@ export async function runCycleModels(
     progress?.({ modelsDone, modelsTotal: all.length, portfoliosDone, portfoliosTotal }, current);
   for (const [index, model] of all.entries()) {
     tell(index, model.id);
-    if (stopping()) {
-      interrupted = true;
-      break;
-    }
+    if (stopping()) break;
     attempted += 1;
     try {
       const run = await rebalancing.rebalanceLoadedModel(model, deps.trigger);
@@ -80,6 +76,7 @@ export async function runCycleModels(
     }
     portfoliosDone += model.portfolios.length;
   }
+  const interrupted = attempted < all.length;
   if (!interrupted) tell(all.length, null);
   const status = interrupted ? 'interrupted' : errors.length === 0 ? 'succeeded' : errors.length < attempted ? 'partial' : 'failed';
   return { status, counts, rebalanceIds, errors };
