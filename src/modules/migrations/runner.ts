@@ -62,9 +62,6 @@ type AppliedDocument = {
   report: Record<string, unknown>;
 };
 
-/** The lock and the applied steps share the collection (each keyed by its _id). */
-type Record_ = { _id: string } & Record<string, unknown>;
-
 export interface MigrationSettings {
   readonly holder: string;
   readonly clock: Clock;
@@ -93,13 +90,14 @@ export function createMigrator(db: Db, settings: MigrationSettings) {
   const ttlMs = settings.lockTtlMs ?? 60_000;
   const skewMs = settings.skewMs ?? 5_000;
   const steps = settings.steps ?? migrations;
-  const records: Collection<Record_> = db.collection<Record_>(MIGRATIONS);
+  /** The lock and the applied steps share the collection (each keyed by its _id). */
+  const records: Collection<LockDocument | AppliedDocument> = db.collection(MIGRATIONS);
 
   async function acquire(): Promise<boolean> {
     const now = clock.now();
     const lock: LockDocument = { _id: LOCK_ID, holder, acquired_at: now, expires_at: new Date(now.getTime() + ttlMs) };
     if (await inserted(() => records.insertOne(lock))) return true;
-    const held = (await records.findOne({ _id: LOCK_ID })) as unknown as LockDocument | null;
+    const held = (await records.findOne({ _id: LOCK_ID })) as LockDocument | null;
     if (held !== null && held.expires_at.getTime() + skewMs >= now.getTime()) return false;
     // Expired: remove exactly that lock (another taker may have done it first), then try once more.
     if (held !== null) await records.deleteOne({ _id: LOCK_ID, holder: held.holder, expires_at: held.expires_at });
