@@ -20,12 +20,9 @@ import {
 import type { ModelService } from './service.js';
 
 export const modelRoutes: FastifyPluginAsyncZod<{ service: ModelService }> = async (app, { service }) => {
+  // Reads send modelJson's bytes (toModelDto's JSON), which Fastify does not serialise
+  // (200 models of 100 positions are 20 000 objects): no field-by-field check again.
   const tags = ['models'];
-  /**
-   * Reads answer modelJson's text (toModelDto's JSON), not checked again field
-   * by field (200 models of 100 positions are 20 000 objects); other answers as built.
-   */
-  const asBuilt = () => (data: unknown) => JSON.stringify(data);
 
   app.get(
     '/models',
@@ -37,7 +34,6 @@ export const modelRoutes: FastifyPluginAsyncZod<{ service: ModelService }> = asy
         querystring: ListModelsQuery,
         response: { 200: z.array(ModelDto), 400: errorResponses[400] },
       },
-      serializerCompiler: asBuilt,
     },
     async (request, reply) => {
       const { offset, limit, sort_by } = request.query;
@@ -57,7 +53,6 @@ export const modelRoutes: FastifyPluginAsyncZod<{ service: ModelService }> = asy
         params: ModelParams,
         response: { 200: ModelDto, 400: errorResponses[400], 404: errorResponses[404] },
       },
-      serializerCompiler: asBuilt,
     },
     async (request, reply) => {
       sendJson(reply, modelJson(await service.get(request.params.model_id)));
