@@ -11,10 +11,7 @@ const SubmissionDto = z
   .object({
     rebalance_id: z.string(),
     sent: z.int(),
-    accepted: z.int(),
-    rejected: z.int(),
-    failed: z.int(),
-    unknown: z.int(),
+    ...Counts.omit({ pending: true }).shape,
     skipped: z.int().meta({ description: 'Orders not sent again: accepted before, or may have been' }),
     totals: Counts,
     problems: z.array(z.object({ portfolio_id: z.string(), security_id: z.string(), status: z.string(), message: z.string().nullable() })),
