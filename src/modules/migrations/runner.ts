@@ -136,7 +136,13 @@ export function createMigrator(db: Db, settings: MigrationSettings) {
             continue;
           }
           const started = clock.now();
-          const report = await step.run({ db, dryRun, log, renew, testHooks: options.testHooks });
+          const report = await step.run({
+            db,
+            dryRun,
+            log,
+            renew,
+            testHooks: options.testHooks,
+          });
           const failed = report.failed.length > 0;
           if (failed && !dryRun) {
             log.error({ migration: step.id, report }, 'migration step left documents it could not convert; it stays pending');

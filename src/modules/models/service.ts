@@ -126,7 +126,14 @@ export function createModelService({ models, claims, clock, log }: ModelServiceD
       return mutate(id, input.version, (current) => {
         const constraints = mergeConstraints(current.constraints ?? NO_CONSTRAINTS, input, positions);
         assertObjectiveFits(input.rebalance_to ?? current.rebalanceTo, constraints.minTradeValue, 'min_trade_value');
-        return { name: input.name, positions, portfolios, constraints, lastRebalanceDate, rebalanceTo: input.rebalance_to };
+        return {
+          name: input.name,
+          positions,
+          portfolios,
+          constraints,
+          lastRebalanceDate,
+          rebalanceTo: input.rebalance_to,
+        };
       });
     },
 
