@@ -63,6 +63,8 @@ const ModelDriftDto = z
   })
   .meta({ id: 'ModelDriftDTO' });
 
+export type ModelDriftDto = z.infer<typeof ModelDriftDto>;
+
 const ModelDriftQuery = z.object({
   offset: QueryInteger.optional(),
   limit: QueryInteger.optional(),
@@ -73,6 +75,7 @@ const ModelDriftQuery = z.object({
     .transform((v) => v === 'true')
     .meta({ description: 'Only portfolios out of band (and those that could not be valued, never skipped)' }),
 });
+export type ModelDriftQuery = z.output<typeof ModelDriftQuery>;
 
 const securityDto = (s: SecurityDrift): z.infer<typeof SecurityDriftDto> => ({
   security_id: s.securityId,
@@ -146,20 +149,12 @@ export const driftRoutes: FastifyPluginAsyncZod<{ service: DriftService }> = asy
       },
     },
     async (request, reply) => {
-      const { offset, limit, sort_by, out_of_band_only } = request.query;
-      const report = await service.model(request.params.model_id, { offset, limit, sortBy: sort_by, outOfBandOnly: out_of_band_only });
+      const report = await service.model(request.params.model_id, request.query);
       reply.header('x-total-count', String(report.total));
-      const { summary } = report;
       return {
         model_id: report.model.id,
         model_name: report.model.name,
-        summary: {
-          portfolios: summary.portfolios,
-          in_band: summary.inBand,
-          out_of_band: summary.outOfBand,
-          unvalued: summary.unvalued,
-          worst: summary.worst.map((w) => ({ portfolio_id: w.portfolioId, total_drift: formatDecimal(w.totalDrift) })),
-        },
+        summary: report.summary,
         total: report.total,
         portfolios: report.rows.map((row) => driftRowDto(row, report.model.id)),
       };

@@ -6,7 +6,7 @@
 import { setMaxListeners } from 'node:events';
 import { eachConcurrently } from '../../domain/concurrency.js';
 import type { Dec } from '../../domain/decimal.js';
-import { compare } from '../../domain/decimal.js';
+import { compare, formatDecimal } from '../../domain/decimal.js';
 import { PortfolioCannotBeValued } from '../../domain/errors.js';
 import { pageStart } from '../../domain/paging.js';
 import { parseSortBy } from '../../domain/sorting.js';
@@ -15,6 +15,7 @@ import type { Model, ModelRepository } from '../models/repository.js';
 import { optimizerInput, securitiesOf } from '../rebalancing/outcome.js';
 import type { RebalanceService } from '../rebalancing/service.js';
 import { driftFigures, overdrawnReason, type PortfolioDriftFigures } from './report.js';
+import type { ModelDriftDto, ModelDriftQuery } from './routes.js';
 
 export type DriftStatus = 'in_band' | 'out_of_band' | 'unvalued';
 
@@ -32,25 +33,10 @@ export interface PortfolioDrift {
 export const DRIFT_SORT_FIELDS = ['portfolio_id', 'total_drift', 'market_value', 'securities_out_of_band'] as const;
 type DriftSortField = (typeof DRIFT_SORT_FIELDS)[number];
 
-export interface ModelDriftQuery {
-  readonly offset?: number | undefined;
-  readonly limit?: number | undefined;
-  readonly sortBy?: string | undefined;
-  readonly outOfBandOnly?: boolean | undefined;
-}
-
-export interface DriftSummary {
-  readonly portfolios: number;
-  readonly inBand: number;
-  readonly outOfBand: number;
-  readonly unvalued: number;
-  /** The largest total drifts, worst first (ties by portfolio id), at most WORST. */
-  readonly worst: readonly { readonly portfolioId: string; readonly totalDrift: Dec }[];
-}
-
 export interface ModelDrift {
   readonly model: Model;
-  readonly summary: DriftSummary;
+  /** As answered; `worst`: the largest total drifts, worst first (ties by portfolio id), at most WORST. */
+  readonly summary: ModelDriftDto['summary'];
   /** Rows that pass the filter, before paging. */
   readonly total: number;
   readonly rows: readonly PortfolioDrift[];
@@ -72,8 +58,6 @@ export interface DriftServiceDeps {
 }
 
 const WORST = 5;
-
-const statusOf = (figures: PortfolioDriftFigures): DriftStatus => (figures.inBand ? 'in_band' : 'out_of_band');
 
 /** Value of a sort field, or null (unvalued rows), which sorts last in either direction. */
 function sortValue(row: PortfolioDrift, field: DriftSortField): Dec | string | number | null {
@@ -114,7 +98,7 @@ export function createDriftService(deps: DriftServiceDeps) {
     }
     const figures = driftFigures(optimizerInput(holdings, model.positions, quotes), perSecurity);
     const overdrawn = overdrawnReason(figures);
-    const status = overdrawn === null ? statusOf(figures) : 'unvalued';
+    const status = overdrawn !== null ? 'unvalued' : figures.inBand ? 'in_band' : 'out_of_band';
     return { ...base, portfolioName: await name, status, reason: overdrawn, figures } satisfies PortfolioDrift;
   }
 
@@ -147,7 +131,7 @@ export function createDriftService(deps: DriftServiceDeps) {
 
     /** GET /model/{id}/drift: every portfolio, summarised, filtered, sorted and paged. */
     async model(modelId: string, query: ModelDriftQuery): Promise<ModelDrift> {
-      const sort = parseSortBy(query.sortBy, DRIFT_SORT_FIELDS);
+      const sort = parseSortBy(query.sort_by, DRIFT_SORT_FIELDS);
       const model = await models.get(modelId);
       const all = await driftAll(model);
       const valued = all.filter((r) => r.status !== 'unvalued' && r.figures !== null);
@@ -157,36 +141,32 @@ export function createDriftService(deps: DriftServiceDeps) {
         outOfBand,
         valued.map((r) => r.figures!.totalDrift),
       );
-      const worst = [...valued]
-        .sort((a, b) => compare(b.figures!.totalDrift, a.figures!.totalDrift) || compareValues(a.portfolioId, b.portfolioId))
-        .slice(0, WORST)
-        .map((r) => ({ portfolioId: r.portfolioId, totalDrift: r.figures!.totalDrift }));
-      const summary: DriftSummary = {
+      const summary = {
         portfolios: all.length,
-        inBand: all.filter((r) => r.status === 'in_band').length,
-        outOfBand,
+        in_band: all.filter((r) => r.status === 'in_band').length,
+        out_of_band: outOfBand,
         unvalued: all.length - valued.length,
-        worst,
+        worst: [...valued]
+          .sort((a, b) => compare(b.figures!.totalDrift, a.figures!.totalDrift) || compareValues(a.portfolioId, b.portfolioId))
+          .slice(0, WORST)
+          .map((r) => ({ portfolio_id: r.portfolioId, total_drift: formatDecimal(r.figures!.totalDrift) })),
       };
       // Never skipped: an unvalued portfolio is not known to be in band, so out_of_band_only keeps it.
-      const filtered = query.outOfBandOnly === true ? all.filter((r) => r.status !== 'in_band') : all;
-      const order = new Map(model.portfolios.map((id, i) => [id, i]));
-      const sorted =
-        sort.length === 0
-          ? filtered
-          : [...filtered].sort((a, b) => {
-              for (const key of sort) {
-                const x = sortValue(a, key.field);
-                const y = sortValue(b, key.field);
-                if (x === null || y === null) {
-                  if (x !== y) return x === null ? 1 : -1;
-                  continue;
-                }
-                const c = compareValues(x, y) * key.direction;
-                if (c !== 0) return c;
-              }
-              return order.get(a.portfolioId)! - order.get(b.portfolioId)!;
-            });
+      const filtered = query.out_of_band_only ? all.filter((r) => r.status !== 'in_band') : all;
+      // The rows are in the model's portfolio order, which a stable sort keeps among ties.
+      const sorted = [...filtered].sort((a, b) => {
+        for (const key of sort) {
+          const x = sortValue(a, key.field);
+          const y = sortValue(b, key.field);
+          if (x === null || y === null) {
+            if (x !== y) return x === null ? 1 : -1;
+            continue;
+          }
+          const c = compareValues(x, y) * key.direction;
+          if (c !== 0) return c;
+        }
+        return 0;
+      });
       const start = pageStart(query.offset, sorted.length);
       const rows = sorted.slice(start, query.limit === undefined ? undefined : start + query.limit);
       return { model, summary, total: sorted.length, rows };

@@ -22,22 +22,14 @@
 // numbers or strings (not what Beanie writes, accepted all the same) are
 // converted, exactly, from their decimal spelling.
 import { createHash } from 'node:crypto';
-import { type Collection, type Db, Decimal128, type Document, Long, ObjectId } from 'mongodb';
+import { type Db, Decimal128, type Document, Long, ObjectId } from 'mongodb';
 import { inserted } from '../../plugins/mongo.js';
 import { REBALANCE_PORTFOLIOS, REBALANCES } from '../rebalancing/repository.js';
+import type { StepReport } from './runner.js';
 
 export const REBALANCES_LEGACY = 'rebalances_legacy';
 /** Marks a header converted from a legacy document (the rollback restores only these). */
 export const MIGRATED_FROM = 'globeco-order-generation-service (Python)';
-
-export interface LegacyCounts {
-  /** Legacy documents found (dry run: to convert; run: converted or failed). */
-  legacyDocuments: number;
-  converted: number;
-  portfolios: number;
-  positions: number;
-  failed: { rebalance_id: string; reason: string }[];
-}
 
 export interface ConvertOptions {
   readonly dryRun: boolean;
@@ -190,38 +182,32 @@ export function convertLegacy(legacy: Document): Converted {
 }
 
 /**
- * Legacy documents in _id order, one query read a few documents at a time
- * (each may be large). A document converted while the cursor is open no longer
- * matches; one seen again after its conversion is skipped here.
+ * Converts every legacy rebalance (or, in a dry run, counts and checks them, writing nothing). The report counts
+ * the legacy documents found (dry run: to convert; run: converted or failed).
  */
-async function* legacyDocuments(headers: Collection<Document>): AsyncGenerator<Document> {
-  const cursor = headers
-    .find({ trade_date: { $exists: false } })
-    .sort({ _id: 1 })
-    .batchSize(8);
-  try {
-    for await (const doc of cursor) if (doc.trade_date === undefined) yield doc;
-  } finally {
-    await cursor.close();
-  }
-}
-
-/** Converts every legacy rebalance (or, in a dry run, counts and checks them, writing nothing). */
-export async function convertLegacyRebalances(db: Db, options: ConvertOptions): Promise<LegacyCounts> {
+export async function convertLegacyRebalances(db: Db, options: ConvertOptions): Promise<StepReport> {
   const headers = db.collection<Document>(REBALANCES);
   const portfolioDocs = db.collection<Document>(REBALANCE_PORTFOLIOS);
   const backup = db.collection<Document>(REBALANCES_LEGACY);
   const batchSize = options.batchSize ?? 100;
-  const counts: LegacyCounts = { legacyDocuments: 0, converted: 0, portfolios: 0, positions: 0, failed: [] };
+  const counts = { legacyDocuments: 0, converted: 0, portfolios: 0, positions: 0 };
+  const failed: { rebalance_id: string; reason: string }[] = [];
   let written = 0;
-  for await (const legacy of legacyDocuments(headers)) {
+  // Legacy documents in _id order, one query read a few documents at a time
+  // (each may be large). A document converted while the cursor is open no longer
+  // matches; one seen again after its conversion is skipped here.
+  for await (const legacy of headers
+    .find({ trade_date: { $exists: false } })
+    .sort({ _id: 1 })
+    .batchSize(8)) {
+    if (legacy.trade_date !== undefined) continue;
     counts.legacyDocuments += 1;
     let converted: Converted;
     try {
       converted = convertLegacy(legacy);
     } catch (error) {
       if (!(error instanceof LegacyFormatError)) throw error;
-      counts.failed.push({ rebalance_id: String(legacy._id), reason: error.message });
+      failed.push({ rebalance_id: String(legacy._id), reason: error.message });
       continue;
     }
     if (!options.dryRun) {
@@ -242,7 +228,7 @@ export async function convertLegacyRebalances(db: Db, options: ConvertOptions): 
       if (replaced.matchedCount !== 1) {
         // The Python service changed or deleted it meanwhile: what was written goes, the next run sees it again.
         await portfolioDocs.deleteMany({ rebalance_id: id });
-        counts.failed.push({ rebalance_id: id.toHexString(), reason: 'changed while being converted; run the migration again' });
+        failed.push({ rebalance_id: id.toHexString(), reason: 'changed while being converted; run the migration again' });
         continue;
       }
       await options.onProgress?.();
@@ -251,7 +237,13 @@ export async function convertLegacyRebalances(db: Db, options: ConvertOptions): 
     counts.portfolios += converted.portfolios.length;
     counts.positions += converted.positions;
   }
-  return counts;
+  return {
+    legacy_documents: counts.legacyDocuments,
+    [options.dryRun ? 'to_convert' : 'converted']: counts.converted,
+    portfolios: counts.portfolios,
+    positions: counts.positions,
+    failed,
+  };
 }
 
 export interface RollbackCounts {

@@ -25,7 +25,7 @@ export interface MigrationContext {
   readonly log: Logger;
   /** Keeps the lock while a long step works. */
   readonly renew: () => Promise<void>;
-  readonly testHooks?: Pick<ConvertOptions, 'afterBatch' | 'batchSize'>;
+  readonly testHooks?: Pick<ConvertOptions, 'afterBatch' | 'batchSize'> | undefined;
 }
 
 /** What a step did (or, in a dry run, would do); `failed` non-empty keeps the step pending. */
@@ -42,16 +42,7 @@ export const migrations: readonly Migration[] = [
     id: '0001-legacy-rebalances',
     description:
       "converts the Python service's rebalances (portfolios and positions embedded) into a header and one document per portfolio",
-    run: async ({ db, dryRun, renew, testHooks }) => {
-      const counts = await convertLegacyRebalances(db, { dryRun, onProgress: renew, ...testHooks });
-      return {
-        legacy_documents: counts.legacyDocuments,
-        [dryRun ? 'to_convert' : 'converted']: counts.converted,
-        portfolios: counts.portfolios,
-        positions: counts.positions,
-        failed: counts.failed,
-      };
-    },
+    run: ({ db, dryRun, renew, testHooks }) => convertLegacyRebalances(db, { dryRun, onProgress: renew, ...testHooks }),
   },
 ];
 
@@ -70,9 +61,6 @@ type AppliedDocument = {
   applied_by: string;
   report: Record<string, unknown>;
 };
-
-/** The lock and the applied steps share the collection (each keyed by its _id). */
-type Record_ = { _id: string } & Record<string, unknown>;
 
 export interface MigrationSettings {
   readonly holder: string;
@@ -102,13 +90,14 @@ export function createMigrator(db: Db, settings: MigrationSettings) {
   const ttlMs = settings.lockTtlMs ?? 60_000;
   const skewMs = settings.skewMs ?? 5_000;
   const steps = settings.steps ?? migrations;
-  const records: Collection<Record_> = db.collection<Record_>(MIGRATIONS);
+  /** The lock and the applied steps share the collection (each keyed by its _id). */
+  const records: Collection<LockDocument | AppliedDocument> = db.collection(MIGRATIONS);
 
   async function acquire(): Promise<boolean> {
     const now = clock.now();
     const lock: LockDocument = { _id: LOCK_ID, holder, acquired_at: now, expires_at: new Date(now.getTime() + ttlMs) };
     if (await inserted(() => records.insertOne(lock))) return true;
-    const held = (await records.findOne({ _id: LOCK_ID })) as unknown as LockDocument | null;
+    const held = (await records.findOne({ _id: LOCK_ID })) as LockDocument | null;
     if (held !== null && held.expires_at.getTime() + skewMs >= now.getTime()) return false;
     // Expired: remove exactly that lock (another taker may have done it first), then try once more.
     if (held !== null) await records.deleteOne({ _id: LOCK_ID, holder: held.holder, expires_at: held.expires_at });
@@ -132,7 +121,7 @@ export function createMigrator(db: Db, settings: MigrationSettings) {
 
   return {
     /** Runs (or, dry, reports) every step not applied yet. A dry run takes no lock and writes nothing. */
-    async run(options: { dryRun?: boolean; testHooks?: MigrationContext['testHooks'] | undefined } = {}): Promise<MigrationRun> {
+    async run(options: { dryRun?: boolean; testHooks?: MigrationContext['testHooks'] } = {}): Promise<MigrationRun> {
       const dryRun = options.dryRun === true;
       if (!dryRun && !(await acquire())) return { locked: false, dryRun, steps: [], ok: true };
       lastRenew = clock.now().getTime();
@@ -152,18 +141,15 @@ export function createMigrator(db: Db, settings: MigrationSettings) {
             dryRun,
             log,
             renew,
-            ...(options.testHooks === undefined ? {} : { testHooks: options.testHooks }),
+            testHooks: options.testHooks,
           });
           const failed = report.failed.length > 0;
-          if (dryRun) {
+          if (failed && !dryRun) {
+            log.error({ migration: step.id, report }, 'migration step left documents it could not convert; it stays pending');
+          }
+          if (dryRun || failed) {
             outcomes.push({ id: step.id, status: failed ? 'failed' : 'pending', report });
             ok &&= !failed;
-            continue;
-          }
-          if (failed) {
-            ok = false;
-            log.error({ migration: step.id, report }, 'migration step left documents it could not convert; it stays pending');
-            outcomes.push({ id: step.id, status: 'failed', report });
             continue;
           }
           const duration = clock.now().getTime() - started.getTime();

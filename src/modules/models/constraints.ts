@@ -57,11 +57,8 @@ export const constraintDtoFields = {
   restrictions: z.array(z.object({ security_id: z.string(), rule: z.enum(RESTRICTION_RULES) })).optional(),
 };
 
-export interface ConstraintInput {
-  readonly min_cash?: Dec | null | undefined;
-  readonly min_trade_value?: Dec | null | undefined;
-  readonly restrictions?: readonly { security_id: string; rule: RestrictionRule }[] | undefined;
-}
+/** The fields as parsed from a create or replace body. */
+type ConstraintInput = z.output<z.ZodObject<typeof constraintFields>>;
 
 /**
  * The constraints a write asks for, merged over the stored ones: a field that

@@ -8,6 +8,7 @@ import { ConflictError, NotFoundError } from '../../domain/errors.js';
 import { toObjectId } from '../../domain/ids.js';
 import type { ModelPosition } from '../../domain/model-rules.js';
 import type { SortKey } from '../../domain/sorting.js';
+import type { IndexHealth } from '../../plugins/index-health.js';
 import { type IndexSpec, isDuplicateKey } from '../../plugins/mongo.js';
 import { type ConstraintDocument, fromConstraintDocument, type ModelConstraints, toConstraintDocument } from './constraints.js';
 
@@ -32,7 +33,7 @@ export interface ModelChanges {
   readonly name: string;
   readonly positions: readonly ModelPosition[];
   readonly portfolios: readonly string[];
-  readonly lastRebalanceDate?: Date | null;
+  readonly lastRebalanceDate?: Date | null | undefined;
   /** Left as stored when undefined. */
   readonly rebalanceTo?: RebalanceTo | undefined;
   /** Only when the writer means to change them: absent keeps what is stored. */
@@ -143,12 +144,8 @@ function nameTaken(error: unknown, name: string): never {
   throw isDuplicateKey(error) ? new ConflictError(`A model named "${name}" already exists`) : error;
 }
 
-/** Refuses (503) while an index a write relies on is missing (plugins/mongo.ts). */
-export interface IndexGuard {
-  require(index: string): void;
-}
-
-export function createModelRepository(db: Db, indexes: IndexGuard = { require: () => undefined }) {
+/** `indexes` refuses (503) while an index a write relies on is missing (plugins/mongo.ts). */
+export function createModelRepository(db: Db, indexes: Pick<IndexHealth, 'require'> = { require: () => undefined }) {
   const models: Collection<ModelDocument> = db.collection<ModelDocument>(MODELS);
   const stored = db.collection<StoredModel>(MODELS, { fieldsAsRaw: { positions: true } });
   // Without the unique index a new or renamed model could take a name twice.

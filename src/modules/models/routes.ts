@@ -20,12 +20,9 @@ import {
 import type { ModelService } from './service.js';
 
 export const modelRoutes: FastifyPluginAsyncZod<{ service: ModelService }> = async (app, { service }) => {
+  // Reads send modelJson's bytes (toModelDto's JSON), which Fastify does not serialise
+  // (200 models of 100 positions are 20 000 objects): no field-by-field check again.
   const tags = ['models'];
-  /**
-   * Reads answer modelJson's text (toModelDto's JSON), not checked again field
-   * by field (200 models of 100 positions are 20 000 objects); other answers as built.
-   */
-  const asBuilt = () => (data: unknown) => JSON.stringify(data);
 
   app.get(
     '/models',
@@ -37,7 +34,6 @@ export const modelRoutes: FastifyPluginAsyncZod<{ service: ModelService }> = asy
         querystring: ListModelsQuery,
         response: { 200: z.array(ModelDto), 400: errorResponses[400] },
       },
-      serializerCompiler: asBuilt,
     },
     async (request, reply) => {
       const { offset, limit, sort_by } = request.query;
@@ -57,7 +53,6 @@ export const modelRoutes: FastifyPluginAsyncZod<{ service: ModelService }> = asy
         params: ModelParams,
         response: { 200: ModelDto, 400: errorResponses[400], 404: errorResponses[404] },
       },
-      serializerCompiler: asBuilt,
     },
     async (request, reply) => {
       sendJson(reply, modelJson(await service.get(request.params.model_id)));
@@ -75,17 +70,7 @@ export const modelRoutes: FastifyPluginAsyncZod<{ service: ModelService }> = asy
         response: { 201: ModelDto, 400: errorResponses[400], 409: errorResponses[409] },
       },
     },
-    async (request, reply) => {
-      const { name, positions, portfolios, rebalance_to: rebalanceTo, min_cash, min_trade_value, restrictions } = request.body;
-      const model = await service.create({
-        name,
-        positions: positions?.map(toModelPosition),
-        portfolios,
-        rebalanceTo,
-        constraints: { min_cash, min_trade_value, restrictions },
-      });
-      return reply.code(201).send(toModelDto(model));
-    },
+    async (request, reply) => reply.code(201).send(toModelDto(await service.create(request.body))),
   );
 
   app.put(
@@ -102,20 +87,7 @@ export const modelRoutes: FastifyPluginAsyncZod<{ service: ModelService }> = asy
         response: { 200: ModelDto, ...errorResponses },
       },
     },
-    async (request) => {
-      const body = request.body;
-      const model = await service.replace(request.params.model_id, {
-        name: body.name,
-        positions: body.positions.map(toModelPosition),
-        portfolios: body.portfolios,
-        // Absent (undefined) keeps the stored date, null clears it.
-        lastRebalanceDate: body.last_rebalance_date == null ? body.last_rebalance_date : new Date(body.last_rebalance_date),
-        rebalanceTo: body.rebalance_to,
-        version: body.version,
-        constraints: { min_cash: body.min_cash, min_trade_value: body.min_trade_value, restrictions: body.restrictions },
-      });
-      return toModelDto(model);
-    },
+    async (request) => toModelDto(await service.replace(request.params.model_id, request.body)),
   );
 
   app.delete(

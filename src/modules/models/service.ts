@@ -1,6 +1,7 @@
 // The models use cases: every rule of api.md's Models section, applied on every
 // write path, with writes that never lose a concurrent update.
 import type { Logger } from 'pino';
+import type { z } from 'zod';
 import type { Clock } from '../../domain/clock.js';
 import { formatDecimal, isZero } from '../../domain/decimal.js';
 import { ConflictError, NotFoundError, ValidationError, VersionConflictError } from '../../domain/errors.js';
@@ -14,9 +15,10 @@ import {
 import { pageStart } from '../../domain/paging.js';
 import { MAX_QUERY_INTEGER } from '../../domain/schemas.js';
 import { parseSortBy } from '../../domain/sorting.js';
-import { assertMinCashFits, assertObjectiveFits, type ConstraintInput, mergeConstraints, NO_CONSTRAINTS } from './constraints.js';
+import { assertMinCashFits, assertObjectiveFits, mergeConstraints, NO_CONSTRAINTS } from './constraints.js';
 import type { PortfolioClaims } from './portfolio-claims.js';
-import type { Model, ModelChanges, ModelRepository, ModelSortField, RebalanceTo } from './repository.js';
+import type { Model, ModelChanges, ModelRepository, ModelSortField } from './repository.js';
+import { type CreateModelBody, type ReplaceModelBody, toModelPosition } from './schemas.js';
 
 /** Concurrent sub-resource writers retry on a moved version; each loss means another writer won. */
 const MAX_WRITE_ATTEMPTS = 100;
@@ -30,27 +32,6 @@ export interface ModelServiceDeps {
   readonly claims: PortfolioClaims;
   readonly clock: Clock;
   readonly log: Logger;
-}
-
-export interface NewModel {
-  readonly name: string;
-  readonly positions?: readonly ModelPosition[] | undefined;
-  readonly portfolios?: readonly string[] | undefined;
-  readonly rebalanceTo?: RebalanceTo | undefined;
-  /** min_cash, min_trade_value, restrictions as sent (issue 19). */
-  readonly constraints?: ConstraintInput | undefined;
-}
-
-export interface ModelReplacement {
-  readonly name: string;
-  readonly positions: readonly ModelPosition[];
-  readonly portfolios: readonly string[];
-  readonly lastRebalanceDate?: Date | null | undefined;
-  /** Undefined keeps the stored value (the portal's PUT does not know the field). */
-  readonly rebalanceTo?: RebalanceTo | undefined;
-  readonly version: number;
-  /** Fields not sent keep their stored values (the portal's PUT sends none). */
-  readonly constraints?: ConstraintInput | undefined;
 }
 
 export interface ModelPage {
@@ -110,16 +91,16 @@ export function createModelService({ models, claims, clock, log }: ModelServiceD
   });
 
   return {
-    async create(input: NewModel): Promise<Model> {
-      const positions = normalisePositions(input.positions ?? []);
+    async create(input: z.output<typeof CreateModelBody>): Promise<Model> {
+      const positions = normalisePositions((input.positions ?? []).map(toModelPosition));
       const portfolios = unique(input.portfolios ?? []);
-      const constraints = mergeConstraints(NO_CONSTRAINTS, input.constraints ?? {}, positions);
-      assertObjectiveFits(input.rebalanceTo ?? 'target', constraints.minTradeValue, 'min_trade_value');
+      const constraints = mergeConstraints(NO_CONSTRAINTS, input, positions);
+      assertObjectiveFits(input.rebalance_to ?? 'target', constraints.minTradeValue, 'min_trade_value');
       const id = models.newId();
       const now = clock.now();
       await claims.claim(id, portfolios, 1, now);
       try {
-        return await models.insert(id, { name: input.name, positions, portfolios, rebalanceTo: input.rebalanceTo, constraints }, now);
+        return await models.insert(id, { name: input.name, positions, portfolios, rebalanceTo: input.rebalance_to, constraints }, now);
       } catch (error) {
         await claims.release(id, portfolios, 1);
         throw error;
@@ -136,19 +117,22 @@ export function createModelService({ models, claims, clock, log }: ModelServiceD
       return { models: await models.list(sort, start, limit === undefined ? undefined : Math.min(limit, MAX_QUERY_INTEGER)), total };
     },
 
-    async replace(id: string, input: ModelReplacement): Promise<Model> {
-      const positions = normalisePositions(input.positions);
+    /** Fields not sent keep their stored values (the portal's PUT sends none of rebalance_to and the constraints). */
+    async replace(id: string, input: z.output<typeof ReplaceModelBody>): Promise<Model> {
+      const positions = normalisePositions(input.positions.map(toModelPosition));
       const portfolios = unique(input.portfolios);
+      // Absent (undefined) keeps the stored date, null clears it.
+      const lastRebalanceDate = input.last_rebalance_date == null ? input.last_rebalance_date : new Date(input.last_rebalance_date);
       return mutate(id, input.version, (current) => {
-        const constraints = mergeConstraints(current.constraints ?? NO_CONSTRAINTS, input.constraints ?? {}, positions);
-        assertObjectiveFits(input.rebalanceTo ?? current.rebalanceTo, constraints.minTradeValue, 'min_trade_value');
+        const constraints = mergeConstraints(current.constraints ?? NO_CONSTRAINTS, input, positions);
+        assertObjectiveFits(input.rebalance_to ?? current.rebalanceTo, constraints.minTradeValue, 'min_trade_value');
         return {
           name: input.name,
           positions,
           portfolios,
           constraints,
-          ...(input.lastRebalanceDate !== undefined ? { lastRebalanceDate: input.lastRebalanceDate } : {}),
-          ...(input.rebalanceTo !== undefined ? { rebalanceTo: input.rebalanceTo } : {}),
+          lastRebalanceDate,
+          rebalanceTo: input.rebalance_to,
         };
       });
     },

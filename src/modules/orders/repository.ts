@@ -22,19 +22,6 @@ export const orderIndexes: IndexSpec[] = [
 export type OrderStatus = 'pending' | 'accepted' | 'rejected' | 'failed' | 'unknown';
 export const ORDER_STATUSES: readonly OrderStatus[] = ['pending', 'accepted', 'rejected', 'failed', 'unknown'];
 
-export interface OrderRecord {
-  readonly rebalanceId: string;
-  readonly portfolioId: string;
-  readonly securityId: string;
-  readonly side: 'BUY' | 'SELL';
-  readonly quantity: number;
-  readonly status: OrderStatus;
-  readonly orderId: number | null;
-  readonly message: string | null;
-  readonly attempts: number;
-  readonly updatedAt: Date;
-}
-
 interface OrderDocument {
   _id: string;
   rebalance_id: string;
@@ -147,12 +134,7 @@ export function createOrderRepository(db: Db) {
       return Object.fromEntries(entries) as Record<OrderStatus, number>;
     },
 
-    async list(
-      rebalanceId: string,
-      status: OrderStatus | undefined,
-      offset: number,
-      limit: number,
-    ): Promise<{ total: number; records: OrderRecord[] }> {
+    async list(rebalanceId: string, status: OrderStatus | undefined, offset: number, limit: number) {
       const filter = status === undefined ? { rebalance_id: rebalanceId } : { rebalance_id: rebalanceId, status };
       const total = await orders.countDocuments(filter);
       if (pageStart(offset, total) === total) return { total, records: [] };
@@ -166,17 +148,17 @@ export function createOrderRepository(db: Db) {
         total,
         records: docs.map((d) => {
           const answer = d.batch_id === null ? undefined : answers.get(`${d.batch_id}/${d._id}`);
+          // As GET .../orders answers it.
           return {
-            rebalanceId: d.rebalance_id,
-            portfolioId: d.portfolio_id,
-            securityId: d.security_id,
-            side: d.side,
+            portfolio_id: d.portfolio_id,
+            security_id: d.security_id,
+            transaction_type: d.side,
             quantity: d.quantity,
             status: d.status,
-            orderId: answer?.order_id ?? null,
+            order_id: answer?.order_id ?? null,
             message: answer?.message ?? (d.status === 'unknown' ? 'an earlier submission stopped before the Order service answered' : null),
             attempts: d.attempts,
-            updatedAt: d.updated_at,
+            updated_at: d.updated_at.toISOString(),
           };
         }),
       };

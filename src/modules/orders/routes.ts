@@ -11,10 +11,7 @@ const SubmissionDto = z
   .object({
     rebalance_id: z.string(),
     sent: z.int(),
-    accepted: z.int(),
-    rejected: z.int(),
-    failed: z.int(),
-    unknown: z.int(),
+    ...Counts.omit({ pending: true }).shape,
     skipped: z.int().meta({ description: 'Orders not sent again: accepted before, or may have been' }),
     totals: Counts,
     problems: z.array(z.object({ portfolio_id: z.string(), security_id: z.string(), status: z.string(), message: z.string().nullable() })),
@@ -82,17 +79,7 @@ export const orderRoutes: FastifyPluginAsyncZod<{ service: OrderService }> = asy
       const { status, offset, limit } = request.query;
       const { total, records } = await service.list(id, status as (typeof ORDER_STATUSES)[number] | undefined, offset ?? 0, limit ?? 100);
       reply.header('x-total-count', String(total));
-      return records.map((r) => ({
-        portfolio_id: r.portfolioId,
-        security_id: r.securityId,
-        transaction_type: r.side,
-        quantity: r.quantity,
-        status: r.status,
-        order_id: r.orderId,
-        message: r.message,
-        attempts: r.attempts,
-        updated_at: r.updatedAt.toISOString(),
-      }));
+      return records;
     },
   );
 };

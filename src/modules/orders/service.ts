@@ -8,7 +8,7 @@ import { toNumber } from '../../domain/decimal.js';
 import { ConflictError, NotFoundError } from '../../domain/errors.js';
 import { type OrderRequest, type Upstreams, UpstreamUnavailableError } from '../../upstreams/index.js';
 import type { RebalanceRepository } from '../rebalancing/repository.js';
-import { type OrderOutcome, type OrderRepository, type OrderStatus, orderKey } from './repository.js';
+import { ORDER_STATUSES, type OrderOutcome, type OrderRepository, type OrderStatus, orderKey } from './repository.js';
 
 /** How long one submission may hold a rebalance before another may take over. */
 const SUBMISSION_LOCK_MS = 10 * 60_000;
@@ -57,44 +57,40 @@ export function createOrderService({ rebalances, orders, upstreams, clock, log, 
         const problems: SubmissionResult['problems'][number][] = [];
         let stopped: UpstreamUnavailableError | null = null;
 
-        const note = (order: OrderRequest, status: OrderStatus, message: string | null) => {
-          tally[status as 'accepted' | 'rejected' | 'failed' | 'unknown'] += 1;
-          if (status !== 'accepted' && problems.length < LISTED_PROBLEMS) {
-            problems.push({ portfolioId: order.portfolioId, securityId: order.securityId, status, message });
-          }
-        };
-
         async function send(batch: OrderRequest[]): Promise<void> {
           const now = clock.now();
           await orders.markPending(rebalanceId, batch, known, now);
           tally.sent += batch.length;
+          let outcomes: OrderOutcome[];
+          /** Told to the metrics even when none (an answered batch's accepted and rejected). */
+          let alwaysTold: readonly OrderStatus[] = ['accepted', 'rejected'];
           try {
             const results = await upstreams.orders.submit(batch, now);
             // Orders no result line names may exist: unknown, never sent again automatically.
-            const outcomes: OrderOutcome[] = results.map((r) => ({
+            outcomes = results.map((r) => ({
               order: batch[r.index]!,
               status: r.status,
               orderId: r.orderId,
               message: r.message,
             }));
-            await orders.record(rebalanceId, outcomes, clock.now());
-            for (const o of outcomes) note(o.order, o.status, o.message);
-            for (const status of ['accepted', 'rejected', 'unknown'] as const) {
-              const count = outcomes.filter((o) => o.status === status).length;
-              if (count > 0 || status !== 'unknown') onOrders?.(status, count);
-            }
           } catch (error) {
             if (!(error instanceof UpstreamUnavailableError)) throw error;
             // Orders that may have reached the service are never sent again automatically.
             const status: OrderStatus = error.mayHaveTakenEffect ? 'unknown' : 'failed';
-            await orders.record(
-              rebalanceId,
-              batch.map((order) => ({ order, status, orderId: null, message: error.message })),
-              clock.now(),
-            );
-            for (const order of batch) note(order, status, error.message);
-            onOrders?.(status, batch.length);
+            outcomes = batch.map((order) => ({ order, status, orderId: null, message: error.message }));
+            alwaysTold = [];
             stopped = error;
+          }
+          await orders.record(rebalanceId, outcomes, clock.now());
+          for (const { order, status, message } of outcomes) {
+            tally[status as 'accepted' | 'rejected' | 'failed' | 'unknown'] += 1;
+            if (status !== 'accepted' && problems.length < LISTED_PROBLEMS) {
+              problems.push({ portfolioId: order.portfolioId, securityId: order.securityId, status, message });
+            }
+          }
+          for (const status of ORDER_STATUSES) {
+            const count = outcomes.filter((o) => o.status === status).length;
+            if (count > 0 || alwaysTold.includes(status)) onOrders?.(status, count);
           }
         }
 

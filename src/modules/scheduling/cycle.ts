@@ -2,19 +2,16 @@
 // as the API (rebalance and submit: with order submission on, each model's
 // orders are submitted once its rebalance is stored). Recorded from start to end.
 import type { Logger } from 'pino';
-import type { Clock } from '../../domain/clock.js';
 import { AppError } from '../../domain/errors.js';
 import { UpstreamUnavailableError } from '../../upstreams/index.js';
 import type { RebalanceTrigger } from '../drift/threshold.js';
 import type { ModelRepository } from '../models/repository.js';
 import { type RebalanceService, SubmissionAfterStoreError } from '../rebalancing/service.js';
-import { type CycleCounts, type CycleProgress, type CycleRepository, type CycleStatus, noCounts } from './cycles.js';
+import { type CycleCounts, type CycleProgress, type CycleStatus, noCounts } from './cycles.js';
 
 export interface CycleDeps {
   readonly models: ModelRepository;
   readonly rebalancing: RebalanceService;
-  readonly cycles: CycleRepository;
-  readonly clock: Clock;
   readonly log: Logger;
   /** REBALANCE_TRIGGER (issue 18): default calendar. */
   readonly trigger?: RebalanceTrigger;
@@ -47,7 +44,6 @@ export async function runCycleModels(
     if (run.rebalanceId !== null) rebalanceIds.push(run.rebalanceId);
   };
   const errors: string[] = [];
-  let interrupted = false;
   let attempted = 0;
 
   const all = (await models.list([], 0, undefined)).filter((m) => m.portfolios.length > 0);
@@ -57,10 +53,7 @@ export async function runCycleModels(
     progress?.({ modelsDone, modelsTotal: all.length, portfoliosDone, portfoliosTotal }, current);
   for (const [index, model] of all.entries()) {
     tell(index, model.id);
-    if (stopping()) {
-      interrupted = true;
-      break;
-    }
+    if (stopping()) break;
     attempted += 1;
     try {
       const run = await rebalancing.rebalanceLoadedModel(model, deps.trigger);
@@ -83,6 +76,7 @@ export async function runCycleModels(
     }
     portfoliosDone += model.portfolios.length;
   }
+  const interrupted = attempted < all.length;
   if (!interrupted) tell(all.length, null);
   const status = interrupted ? 'interrupted' : errors.length === 0 ? 'succeeded' : errors.length < attempted ? 'partial' : 'failed';
   return { status, counts, rebalanceIds, errors };

@@ -8,27 +8,18 @@ export const cycleIndexes: IndexSpec[] = [{ collection: CYCLES, key: { started_a
 
 export type CycleStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'interrupted' | 'abandoned';
 
-export interface CycleCounts {
-  models: number;
-  portfolios: number;
-  infeasible: number;
-  /** Portfolios left untraded in band (REBALANCE_TRIGGER=threshold). */
-  inBand: number;
-  upstreamFailures: number;
-  ordersSubmitted: number;
-  ordersFailed: number;
-}
-
 /** A cycle's counts before it has done anything. */
-export const noCounts = (): CycleCounts => ({
+export const noCounts = () => ({
   models: 0,
   portfolios: 0,
   infeasible: 0,
+  /** Portfolios left untraded in band (REBALANCE_TRIGGER=threshold). */
   inBand: 0,
   upstreamFailures: 0,
   ordersSubmitted: 0,
   ordersFailed: 0,
 });
+export type CycleCounts = ReturnType<typeof noCounts>;
 
 /** How far a cycle has got: models and their portfolios done, of those it found with portfolios. */
 export interface CycleProgress {
@@ -48,11 +39,11 @@ export interface Cycle extends CycleCounts {
   readonly status: CycleStatus;
   readonly rebalanceIds: readonly string[];
   readonly errors: readonly string[];
-  /** Null until the cycle has listed its models (and for records written before progress was recorded). */
-  readonly progress: CycleProgress | null;
+  /** As stored and answered; null until the cycle has listed its models (and for records written before progress was recorded). */
+  readonly progress: StoredProgress | null;
 }
 
-interface CycleDocument {
+interface CycleDocument extends Omit<ReturnType<typeof countFields>, 'in_band'> {
   _id: ObjectId;
   replica: string;
   trigger: 'schedule' | 'once';
@@ -60,17 +51,11 @@ interface CycleDocument {
   started_at: Date;
   ended_at: Date | null;
   status: CycleStatus;
-  models: number;
-  portfolios: number;
-  infeasible: number;
   /** Absent in records written before issue 18. */
   in_band?: number;
-  upstream_failures: number;
-  orders_submitted: number;
-  orders_failed: number;
   rebalance_ids: string[];
   errors: string[];
-  progress?: { models_done: number; models_total: number; portfolios_done: number; portfolios_total: number } | null;
+  progress?: StoredProgress | null;
 }
 
 function toCycle(d: CycleDocument): Cycle {
@@ -91,25 +76,19 @@ function toCycle(d: CycleDocument): Cycle {
     ordersFailed: d.orders_failed,
     rebalanceIds: d.rebalance_ids,
     errors: d.errors,
-    progress:
-      d.progress === undefined || d.progress === null
-        ? null
-        : {
-            modelsDone: d.progress.models_done,
-            modelsTotal: d.progress.models_total,
-            portfoliosDone: d.progress.portfolios_done,
-            portfoliosTotal: d.progress.portfolios_total,
-          },
+    progress: d.progress ?? null,
   };
 }
 
 /** A cycle's progress in snake case, as stored and as answered (CycleDTO). */
-export const progressFields = (p: CycleProgress) => ({
+const progressFields = (p: CycleProgress) => ({
   models_done: p.modelsDone,
   models_total: p.modelsTotal,
   portfolios_done: p.portfoliosDone,
   portfolios_total: p.portfoliosTotal,
 });
+
+type StoredProgress = ReturnType<typeof progressFields>;
 
 const countFields = (counts: CycleCounts) => ({
   models: counts.models,

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { NotFoundError } from '../../domain/errors.js';
 import { pageStart } from '../../domain/paging.js';
 import { ErrorResponse, ObjectIdString, PageQuery } from '../../domain/schemas.js';
-import { type Cycle, type CycleRepository, progressFields } from './cycles.js';
+import type { Cycle, CycleRepository } from './cycles.js';
 
 const CycleDto = z
   .object({
@@ -48,7 +48,7 @@ export const toCycleDto = (c: Cycle): z.infer<typeof CycleDto> => ({
   orders_failed: c.ordersFailed,
   rebalance_ids: [...c.rebalanceIds],
   errors: [...c.errors],
-  progress: c.progress === null ? null : progressFields(c.progress),
+  progress: c.progress,
 });
 
 export const cycleRoutes: FastifyPluginAsyncZod<{ cycles: CycleRepository }> = async (app, { cycles }) => {

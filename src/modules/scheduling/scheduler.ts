@@ -3,7 +3,6 @@
 // wins the cycle lease for that tick (lease.ts), so each tick runs once across
 // replicas and cycles never overlap. `runOnce` is the CLI's `--once`.
 import cron, { type ScheduledTask } from 'node-cron';
-import type { Logger } from 'pino';
 import type { Clock } from '../../domain/clock.js';
 import type { ProgressRegistry } from '../rebalancing/progress.js';
 import { type CycleDeps, runCycleModels } from './cycle.js';
@@ -18,7 +17,6 @@ export interface SchedulerDeps extends CycleDeps {
   readonly timeZone: string;
   readonly leaseTtlMs: number;
   readonly clock: Clock;
-  readonly log: Logger;
   /** Told how each cycle this replica ran ended (metrics). */
   readonly onCycleEnd?: (status: CycleStatus) => void;
   /** The rebalances running here: the running cycle's progress is recorded every `progressEveryMs` from it. */
