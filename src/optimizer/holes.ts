@@ -20,7 +20,7 @@ import { abs, ceilDiv, floorDiv, pow10 } from './bigint-math.js';
 import { type Deadline, SolverTimeout } from './knapsack.js';
 import { cheapestFirst, Incumbent, lpBounds, type Ratio, type Segment } from './lp-bound.js';
 import type { ScaledProblem } from './scaled.js';
-import type { Allowed } from './solve.js';
+import { type Allowed, overspend } from './solve.js';
 
 interface Item {
   readonly index: number;
@@ -46,9 +46,7 @@ export function solveWithHoles(
 ): Float64Array {
   const { n, MV, W, P, FV, K0, sm, sw, sp } = problem;
   const toDrift = pow10(sm + sw - sp);
-  let spend = FV.reduce((sum, v) => sum + v, 0n);
-  for (let i = 0; i < n; i++) spend += BigInt(best[i]!) * P[i]! * toDrift;
-  const need = spend - problem.CAP;
+  const need = overspend(problem, best);
 
   // M: above any difference in trade value (at most Σ most·P).
   let span = 0n;

@@ -3,7 +3,6 @@
 // the synchronous core; `createOptimizerPool` (pool.ts) runs the expensive
 // solves (large, or cash-binding) in worker threads, off the event loop.
 import { add, type Dec, dec, formatDecimal, formatPlaces, isZero, mul, negate, normalise, pow10, sub, ZERO } from '../domain/decimal.js';
-import { decideBand, solveBand } from './band.js';
 import { prepare, type ScaledProblem } from './scaled.js';
 import { type CoreAnswer, decide, solveScaled } from './solve.js';
 import type { InfeasibleSecurity, OptimizerInput, OptimizerOptions, OptimizerResult } from './types.js';
@@ -157,7 +156,7 @@ export function optimize(input: OptimizerInput, options: OptimizerOptions = {}):
   const now = options.now ?? (() => 0);
   const problem = prepare(input);
   const deadline = { now, at: options.now === undefined ? Infinity : now() + timeoutMs };
-  return answer(problem, input.objective === 'trade' ? solveBand(problem, deadline) : solveScaled(problem, deadline), timeoutMs);
+  return answer(problem, solveScaled(problem, deadline, input.objective === 'trade'), timeoutMs);
 }
 
 /**
@@ -166,6 +165,6 @@ export function optimize(input: OptimizerInput, options: OptimizerOptions = {}):
  */
 export function optimizeUnlessBinding(input: OptimizerInput, options: OptimizerOptions = {}): OptimizerResult | null {
   const problem = prepare(input);
-  const core = input.objective === 'trade' ? decideBand(problem) : decide(problem);
+  const core = decide(problem, input.objective === 'trade');
   return core.kind === 'sell_down' ? null : answer(problem, core, options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
 }
