@@ -220,20 +220,13 @@ export function portfolioClient(channel: ServiceChannel) {
         return null;
       }
     },
-    /** Names of many portfolios in one call (empty on failure). */
-    async names(signal?: AbortSignal): Promise<Map<string, string>> {
-      try {
-        const list = (await getJson(channel, '/api/v1/portfolios', PortfolioList, signal)) ?? [];
-        return new Map(list.map((p) => [p.portfolioId, p.name]));
-      } catch (error) {
-        if (signal?.aborted) throw error;
-        return new Map();
-      }
-    },
     /** How to name `count` portfolios: all in one call when many, else one call each (a failed or cancelled lookup is no name). */
     lookup(count: number, signal: AbortSignal): (portfolioId: string) => Promise<string | null> {
       if (count < BULK_NAMES_FROM) return (id) => client.name(id, signal).catch(() => null);
-      const names = client.names(signal).catch(() => new Map<string, string>());
+      const names = getJson(channel, '/api/v1/portfolios', PortfolioList, signal).then(
+        (list) => new Map((list ?? []).map((p) => [p.portfolioId, p.name])),
+        () => new Map<string, string>(),
+      );
       return (id) => names.then((all) => all.get(id) ?? null);
     },
   };
