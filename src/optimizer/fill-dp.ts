@@ -30,7 +30,6 @@ interface Piece {
 }
 
 interface Plan {
-  readonly unit: bigint;
   readonly width: number;
   readonly prices: number[];
   readonly pieces: Piece[][];
@@ -44,60 +43,44 @@ export const FILL_DP_MAX_STATES = 4_000_000;
 
 const SAFE = 2 ** 52;
 
+/** Most drift discount per unit of cash first (as given among equals). */
+const byDiscountPerCash = (a: KnapsackItem, b: KnapsackItem) => {
+  const lhs = a.overshoot * b.price;
+  const rhs = b.overshoot * a.price;
+  return lhs === rhs ? 0 : lhs > rhs ? -1 : 1;
+};
+
 /**
  * The drift of a quick feasible answer: first shares in order of discount per
  * unit of cash while they fit, then whole shares dearest first, and the
  * cheapest share to cover what is left.
  */
 function greedyDrift(problem: FillProblem): bigint {
-  const byRatio = [...problem.items].sort((a, b) => {
-    const lhs = a.overshoot * b.price;
-    const rhs = b.overshoot * a.price;
-    return lhs === rhs ? 0 : lhs > rhs ? -1 : 1;
-  });
   let need = problem.need;
   let drift = 0n;
   const left = new Map<KnapsackItem, bigint>();
-  for (const it of byRatio) {
-    if (need > 0n && it.price <= need) {
-      need -= it.price;
-      drift += it.price - 2n * it.overshoot;
-      left.set(it, BigInt(it.maxShares - 1));
-    }
-  }
+  /** Sells up to `wanted` more shares of `it`, the first one with its discount. */
+  const sell = (it: KnapsackItem, wanted: bigint) => {
+    const available = left.get(it) ?? BigInt(it.maxShares);
+    const count = minBig(available, wanted);
+    if (count <= 0n) return;
+    need -= count * it.price;
+    drift += count * it.price - (left.has(it) ? 0n : 2n * it.overshoot);
+    left.set(it, available - count);
+  };
+  for (const it of [...problem.items].sort(byDiscountPerCash)) if (need > 0n && it.price <= need) sell(it, 1n);
   const byPrice = [...problem.items].sort((a, b) => (a.price === b.price ? 0 : a.price > b.price ? -1 : 1));
   for (const it of byPrice) {
     if (need <= 0n) break;
-    const touched = left.has(it);
-    const available = left.get(it) ?? BigInt(it.maxShares);
-    const whole = minBig(available, need / it.price);
-    if (whole > 0n) {
-      need -= whole * it.price;
-      drift += whole * it.price - (touched ? 0n : 2n * it.overshoot);
-      left.set(it, available - whole);
-    }
+    sell(it, need / it.price);
   }
-  for (let i = byPrice.length - 1; i >= 0 && need > 0n; i--) {
-    const it = byPrice[i]!;
-    const touched = left.has(it);
-    const available = left.get(it) ?? BigInt(it.maxShares);
-    const cover = minBig(available, ceilDiv(need, it.price));
-    if (cover > 0n) {
-      need -= cover * it.price;
-      drift += cover * it.price - (touched ? 0n : 2n * it.overshoot);
-      left.set(it, available - cover);
-    }
-  }
+  for (let i = byPrice.length - 1; i >= 0 && need > 0n; i--) sell(byPrice[i]!, ceilDiv(need, byPrice[i]!.price));
   return drift;
 }
 
 /** The largest F in [need, upTo] with F − 2·FK(F) <= drift (FK: fractional knapsack of discounts). */
 function largestFreed(problem: FillProblem, drift: bigint, upTo: bigint): bigint {
-  const byRatio = [...problem.items].sort((a, b) => {
-    const lhs = a.overshoot * b.price;
-    const rhs = b.overshoot * a.price;
-    return lhs === rhs ? 0 : lhs > rhs ? -1 : 1;
-  });
+  const byRatio = [...problem.items].sort(byDiscountPerCash);
   // F − 2·FK(F) <= drift, without dividing: walk the items in ratio order.
   const fits = (freed: bigint): boolean => {
     let room = freed;
@@ -155,7 +138,6 @@ function plan(problem: FillProblem, knownDrift: bigint | null): Plan | null {
     piecesOf(it, S).map((piece) => ({ count: piece.count, drift: Number(piece.drift), trade: Number(piece.trade) })),
   );
   return {
-    unit,
     width: Number(widthBig),
     prices: items.map((it) => Number(it.price / unit)),
     pieces,
