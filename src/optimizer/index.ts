@@ -5,7 +5,7 @@
 import { add, type Dec, dec, formatDecimal, formatPlaces, isZero, mul, negate, normalise, pow10, sub, ZERO } from '../domain/decimal.js';
 import { prepare, type ScaledProblem } from './scaled.js';
 import { type CoreAnswer, decide, solveScaled } from './solve.js';
-import type { InfeasibleSecurity, OptimizerInput, OptimizerOptions, OptimizerResult } from './types.js';
+import type { InfeasibleReason, InfeasibleSecurity, OptimizerInput, OptimizerOptions, OptimizerResult } from './types.js';
 import { verify } from './verify.js';
 
 export { InvalidOptimizerInput } from './scaled.js';
@@ -35,25 +35,26 @@ function bandSecurities(
   });
 }
 
-function infeasible(problem: ScaledProblem, core: CoreAnswer, marketValue: Dec, timeoutMs: number): OptimizerResult {
-  const base = { status: 'infeasible', marketValue } as const;
+/** Why there is no answer: the reason, a sentence naming the figures, and the securities at fault (none when absent). */
+function infeasible(
+  problem: ScaledProblem,
+  core: CoreAnswer,
+  marketValue: Dec,
+  timeoutMs: number,
+): { reason: InfeasibleReason; message: string; securities?: InfeasibleSecurity[] } {
   switch (core.kind) {
     case 'overdrawn':
       return {
-        ...base,
         reason: 'overdrawn',
         message: `the portfolio is overdrawn: its market value is ${money(marketValue)}, below zero`,
-        securities: [],
       };
     case 'withdrawal': {
       const flow = problem.cashFlow!;
       return {
-        ...base,
         reason: 'withdrawal',
         message:
           `the withdrawal of ${money(negate(flow))} is larger than the portfolio: its market value before the withdrawal is ` +
           `${money(sub(marketValue, flow))}`,
-        securities: [],
       };
     }
     case 'min_trade': {
@@ -68,7 +69,6 @@ function infeasible(problem: ScaledProblem, core: CoreAnswer, marketValue: Dec, 
         );
       });
       return {
-        ...base,
         reason: 'min_trade',
         message:
           `no feasible solution exists: the minimum trade value of ${money(T)} leaves no allowed holding in the drift band of ` +
@@ -87,7 +87,6 @@ function infeasible(problem: ScaledProblem, core: CoreAnswer, marketValue: Dec, 
               `${formatDecimal(s.fraction)} share held, a fraction whole-share orders cannot trade)`),
       );
       return {
-        ...base,
         reason: 'band',
         message: `no feasible solution exists: no whole number of shares meets the drift band of ${described.join(', ')}`,
         securities,
@@ -104,27 +103,21 @@ function infeasible(problem: ScaledProblem, core: CoreAnswer, marketValue: Dec, 
           : `more than the ${money(normalise(problem.CAP, problem.sm + problem.sw))} the minimum cash of ` +
             `${formatDecimal(problem.minCash)} leaves of the market value of ${money(marketValue)}`;
       return {
-        ...base,
         reason: 'cash',
         message: `no feasible solution exists: meeting every drift band needs at least ${money(spend)} in positions, ${available}`,
-        securities: [],
       };
     }
     case 'too_large':
       return {
-        ...base,
         reason: 'too_large',
         message:
           `the portfolio is too large to rebalance in whole shares: ${problem.ids[core.security]} would count ${core.shares} ` +
           `whole shares, more than the ${Number.MAX_SAFE_INTEGER} that can be counted exactly`,
-        securities: [],
       };
     default:
       return {
-        ...base,
         reason: 'timeout',
         message: `no feasible solution found: the solver timed out after ${timeoutMs} ms`,
-        securities: [],
       };
   }
 }
@@ -132,7 +125,10 @@ function infeasible(problem: ScaledProblem, core: CoreAnswer, marketValue: Dec, 
 /** The answer for a problem and its core decision, verified exactly when it holds quantities. */
 export function answer(problem: ScaledProblem, core: CoreAnswer, timeoutMs: number): OptimizerResult {
   const marketValue = normalise(problem.MV, problem.sm);
-  if (core.kind !== 'optimal' && core.kind !== 'nothing_to_do') return infeasible(problem, core, marketValue, timeoutMs);
+  if (core.kind !== 'optimal' && core.kind !== 'nothing_to_do') {
+    const { reason, message, securities = [] } = infeasible(problem, core, marketValue, timeoutMs);
+    return { status: 'infeasible', marketValue, reason, message, securities };
+  }
   const whole = core.kind === 'optimal' ? core.quantities : new Float64Array(problem.n);
   verify(problem, whole);
   const { ids, prices, quantities, F, sq, R } = problem;
