@@ -160,7 +160,7 @@ export function createServiceHttp(service: ServiceKey, baseUrl: string, connecti
         );
       } catch (error) {
         if (signal.aborted) throw error;
-        throw new UpstreamNetworkError(service, method, path, error);
+        throw new UpstreamNetworkError(error);
       }
       const { status, text } = answer;
       // A 404 is an answer to a lookup (upstreams.md); to a write it is an error like any other 4xx.
@@ -173,15 +173,7 @@ export function createServiceHttp(service: ServiceKey, baseUrl: string, connecti
           throw new UpstreamUnavailableError(service, `${method} ${path}: answered malformed JSON (${JSON.stringify(text.slice(0, 60))})`);
         }
       }
-      throw new UpstreamHttpError(
-        service,
-        method,
-        path,
-        status,
-        retryAfterMs(answer.headers['retry-after']),
-        errorDetail(text),
-        bodyOf(text),
-      );
+      throw new UpstreamHttpError(status, retryAfterMs(answer.headers['retry-after']), errorDetail(text), bodyOf(text));
     },
     close: () => pool.close(),
   };
