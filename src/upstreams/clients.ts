@@ -351,19 +351,15 @@ export function orderClient(channel: ServiceChannel, settings: OrderSettings) {
           'safe-only',
         );
         const parsed = parsePayload(OrdersAnswer, answer.body, service, where);
-        const byIndex = new Map<number, z.output<typeof OrdersAnswer>['orders'][number]>();
-        for (const line of parsed.orders)
-          if (line.requestIndex >= 0 && line.requestIndex < batch.length) byIndex.set(line.requestIndex, line);
-        batch.forEach((_, i) => {
-          const outcome = byIndex.get(i);
-          if (outcome === undefined) {
-            const message = 'the Order service named no result for this order (it may or may not have been created)';
-            results.push({ index: start + i, status: 'unknown', orderId: null, message });
-          } else {
-            const status = outcome.status === 'SUCCESS' ? 'accepted' : 'rejected';
-            results.push({ index: start + i, status, orderId: outcome.orderId ?? null, message: outcome.message ?? null });
-          }
-        });
+        const message = 'the Order service named no result for this order (it may or may not have been created)';
+        const outcomes = batch.map((_, i): OrderResult => ({ index: start + i, status: 'unknown', orderId: null, message }));
+        for (const line of parsed.orders) {
+          if (line.requestIndex < 0 || line.requestIndex >= batch.length) continue;
+          const status = line.status === 'SUCCESS' ? 'accepted' : 'rejected';
+          const index = start + line.requestIndex;
+          outcomes[line.requestIndex] = { index, status, orderId: line.orderId ?? null, message: line.message ?? null };
+        }
+        results.push(...outcomes);
       }
       return results;
     },
