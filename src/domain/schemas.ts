@@ -9,15 +9,11 @@ const requiredOr = (issue: { input?: unknown }, message: string) => (issue.input
 
 export const ObjectIdString = z.string().regex(OBJECT_ID_PATTERN, { error: 'must be 24 lowercase hexadecimal characters' });
 
-export const PortfolioId = z
-  .string()
-  .regex(EXTERNAL_ID_PATTERN, { error: 'must be 24 letters or digits' })
-  .meta({ example: '683b6d88a29ee10e8b499643' });
+const externalId = (example: string) => z.string().regex(EXTERNAL_ID_PATTERN, { error: 'must be 24 letters or digits' }).meta({ example });
 
-export const SecurityId = z
-  .string()
-  .regex(EXTERNAL_ID_PATTERN, { error: 'must be 24 letters or digits' })
-  .meta({ example: '683b69d420f302c879a5fef0' });
+export const PortfolioId = externalId('683b6d88a29ee10e8b499643');
+
+export const SecurityId = externalId('683b69d420f302c879a5fef0');
 
 /**
  * An exact decimal, sent as a JSON string or number. A number is taken at its
