@@ -14,7 +14,7 @@
 
 import { abs, ceilDiv, gcd, minBig, pow10 } from './bigint-math.js';
 import type { KnapsackItem } from './knapsack.js';
-import { driftDelta, piecesOf, tradeDelta } from './pieces.js';
+import { driftDelta, type Piece, piecesOf, tradeDelta } from './pieces.js';
 
 export interface FillProblem {
   readonly items: readonly KnapsackItem[];
@@ -22,17 +22,11 @@ export interface FillProblem {
   readonly sq: number;
 }
 
-/** A piece (pieces.ts) with its per-share costs as doubles. */
-interface Piece {
-  readonly count: number;
-  readonly drift: number;
-  readonly trade: number;
-}
-
 interface Plan {
   readonly width: number;
   readonly prices: number[];
-  readonly pieces: Piece[][];
+  /** Per item its pieces, their per-share costs as doubles. */
+  readonly pieces: Piece<number>[][];
   /** Exact (drift, trade) of selling k shares of item i. */
   readonly cost: (i: number, k: number) => [number, number];
   readonly lowest: number;
@@ -156,7 +150,7 @@ interface Scratch {
 }
 
 /** Applies one bounded linear piece in place: V(f) = min_t V(f − t·step) + t·cost, t <= count. */
-function applyPiece(drift: Float64Array, trade: Float64Array, step: number, piece: Piece, width: number, scratch: Scratch): void {
+function applyPiece(drift: Float64Array, trade: Float64Array, step: number, piece: Piece<number>, width: number, scratch: Scratch): void {
   const { queue, keyD, keyT } = scratch;
   for (let residue = 0; residue < step && residue < width; residue++) {
     let head = 0;
@@ -219,7 +213,7 @@ export function solveByFill(problem: FillProblem, tick: () => void, knownDrift: 
   for (let f = lowest; f < width; f++) if (layersD[0]![f] === bestD && layersT[0]![f] === bestT) states.push(f);
 
   // Forwards in id order: the most shares that still reach an optimum.
-  const sold = new Array<number>(m).fill(0);
+  const result = new Array<number>(m).fill(0);
   let spentD = 0;
   let spentT = 0;
   for (let j = 0; j < m; j++) {
@@ -242,12 +236,8 @@ export function solveByFill(problem: FillProblem, tick: () => void, knownDrift: 
         spentT += ct;
       }
     }
-    sold[j] = chosen;
+    result[i] = chosen;
     states = next;
   }
-  const result = new Array<number>(m).fill(0);
-  order.forEach((i, j) => {
-    result[i] = sold[j]!;
-  });
   return result;
 }
