@@ -114,22 +114,20 @@ export function solveWithHoles(
   const capacity: bigint[] = new Array<bigint>(m + 1).fill(0n);
   for (let j = m - 1; j >= 0; j--) capacity[j] = capacity[j + 1]! + BigInt(items[j]!.most) * items[j]!.price;
 
-  /** LP bound (num / den) of freeing `left` with items j.., or null when they cannot. */
-  const lpBound = (j: number, left: bigint, round = false): Ratio | null => {
-    if (left > capacity[j]!) return null;
-    const out: Ratio = { num: 0n, den: 1n };
-    return lp.bound(j, left, round, out) ? out : null;
-  };
-
   const incumbent = new Incumbent(m, (i) => items[i]!.most);
   const { k } = incumbent;
   let nodes = 0;
 
-  /** The child bound of selling d of item j: prefix + c(d) + LP(rest), as num / den; null if the rest cannot cover. */
-  const childBound = (j: number, left: bigint, prefix: bigint, d: number, round = false) => {
-    const lp = lpBound(j + 1, left - BigInt(d) * items[j]!.price, round);
-    if (lp === null) return null;
-    return { num: (prefix + items[j]!.cost(d)) * lp.den + lp.num, den: lp.den };
+  /**
+   * The child bound of selling d of item j: prefix + c(d) + the LP bound of freeing the rest with items j + 1..,
+   * as num / den; null if they cannot cover it.
+   */
+  const childBound = (j: number, left: bigint, prefix: bigint, d: number, round = false): Ratio | null => {
+    const rest = left - BigInt(d) * items[j]!.price;
+    const out: Ratio = { num: 0n, den: 1n };
+    if (rest > capacity[j + 1]! || !lp.bound(j + 1, rest, round, out)) return null;
+    out.num = (prefix + items[j]!.cost(d)) * out.den + out.num;
+    return out;
   };
   const child = (j: number, left: bigint, prefix: bigint, d: number) => {
     k[j] = d;
