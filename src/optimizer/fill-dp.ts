@@ -13,14 +13,8 @@
 // doubles, and the caller only comes here when they all stay below 2^53.
 
 import { abs, ceilDiv, gcd, minBig, pow10 } from './bigint-math.js';
-import type { KnapsackItem } from './knapsack.js';
+import type { KnapsackItem, KnapsackProblem } from './knapsack.js';
 import { driftDelta, type Piece, piecesOf, tradeDelta } from './pieces.js';
-
-export interface FillProblem {
-  readonly items: readonly KnapsackItem[];
-  readonly need: bigint;
-  readonly sq: number;
-}
 
 interface Plan {
   readonly width: number;
@@ -49,7 +43,7 @@ const byDiscountPerCash = (a: KnapsackItem, b: KnapsackItem) => {
  * unit of cash while they fit, then whole shares dearest first, and the
  * cheapest share to cover what is left.
  */
-function greedyDrift(problem: FillProblem): bigint {
+function greedyDrift(problem: KnapsackProblem): bigint {
   let need = problem.need;
   let drift = 0n;
   const left = new Map<KnapsackItem, bigint>();
@@ -73,7 +67,7 @@ function greedyDrift(problem: FillProblem): bigint {
 }
 
 /** The largest F in [need, upTo] with F − 2·FK(F) <= drift (FK: fractional knapsack of discounts). */
-function largestFreed(problem: FillProblem, drift: bigint, upTo: bigint): bigint {
+function largestFreed(problem: KnapsackProblem, drift: bigint, upTo: bigint): bigint {
   const byRatio = [...problem.items].sort(byDiscountPerCash);
   // F − 2·FK(F) <= drift, without dividing: walk the items in ratio order.
   const fits = (freed: bigint): boolean => {
@@ -101,7 +95,7 @@ function largestFreed(problem: FillProblem, drift: bigint, upTo: bigint): bigint
 }
 
 /** The DP's layout, or null when it would be too large or its numbers not exact in doubles. */
-function plan(problem: FillProblem, knownDrift: bigint | null): Plan | null {
+function plan(problem: KnapsackProblem, knownDrift: bigint | null): Plan | null {
   const items = problem.items;
   let unit = 0n;
   let maxPrice = 0n;
@@ -174,7 +168,7 @@ function applyPiece(drift: Float64Array, trade: Float64Array, step: number, piec
 }
 
 /** Shares to sell per item (in the order given), or null when the DP does not apply. */
-export function solveByFill(problem: FillProblem, tick: () => void, knownDrift: bigint | null = null): number[] | null {
+export function solveByFill(problem: KnapsackProblem, tick: () => void, knownDrift: bigint | null = null): number[] | null {
   const layout = plan(problem, knownDrift);
   if (layout === null) return null;
   const { width, prices, pieces, cost, lowest } = layout;
