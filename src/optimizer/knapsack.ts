@@ -84,14 +84,13 @@ export function solveKnapsack(
   const items = [...problem.items].sort((a, b) => a.index - b.index);
   const m = items.length;
   const S = pow10(problem.sq);
-  const tradeOf = (i: number, k: number) => tradeDelta(items[i]!, S, k);
 
   let span = 0n;
   for (let i = 0; i < m; i++) span += BigInt(items[i]!.maxShares) * S * items[i]!.P;
   const M = 2n * span + 1n;
 
   /** Z-cost of selling k shares of item i. */
-  const costOf = (i: number, k: number): bigint => M * driftDelta(items[i]!, k) + tradeOf(i, k);
+  const costOf = (i: number, k: number): bigint => M * driftDelta(items[i]!, k) + tradeDelta(items[i]!, S, k);
 
   const segments: Segment[] = [];
   for (let i = 0; i < m; i++) {

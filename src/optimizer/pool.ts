@@ -15,14 +15,10 @@ export interface OptimizerPoolOptions {
   readonly size?: number;
 }
 
-export interface PoolStats {
-  readonly inline: number;
-  readonly offloaded: number;
-}
-
 export interface OptimizerPool {
   optimize(input: OptimizerInput): Promise<OptimizerResult>;
-  stats(): PoolStats;
+  /** Problems solved on the calling thread, and in a worker. */
+  stats(): { readonly inline: number; readonly offloaded: number };
   close(): Promise<void>;
 }
 

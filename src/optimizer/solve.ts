@@ -34,8 +34,7 @@ export type CoreAnswer =
   | { readonly kind: 'nothing_to_do' }
   | { readonly kind: 'overdrawn' }
   | { readonly kind: 'withdrawal' }
-  | { readonly kind: 'band'; readonly securities: readonly number[]; readonly low: Float64Array; readonly high: Float64Array }
-  | { readonly kind: 'min_trade'; readonly securities: readonly number[]; readonly low: Float64Array; readonly high: Float64Array }
+  | { readonly kind: 'band' | 'min_trade'; readonly securities: readonly number[]; readonly low: Float64Array; readonly high: Float64Array }
   | { readonly kind: 'cash'; readonly low: Float64Array }
   | { readonly kind: 'too_large'; readonly security: number; readonly shares: bigint }
   | { readonly kind: 'timeout' };
