@@ -54,10 +54,7 @@ export class UpstreamHttpError extends Error {
  */
 export class UpstreamAnswerToCheck extends Error {
   override name = 'UpstreamAnswerToCheck';
-  constructor(
-    readonly status: number,
-    readonly body: unknown,
-  ) {
+  constructor(status: number) {
     super(`answered ${status}`);
   }
 }

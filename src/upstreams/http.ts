@@ -16,7 +16,7 @@ export interface ExchangeOptions {
   readonly body?: unknown;
   /**
    * Statuses the caller looks into itself rather than failures: thrown as
-   * UpstreamAnswerToCheck (with the body), neither retried nor counted by the
+   * UpstreamAnswerToCheck, neither retried nor counted by the
    * circuit. An Accounting summary's 500 that may mean "no balances yet".
    */
   readonly answers?: readonly number[];
@@ -165,7 +165,7 @@ export function createServiceHttp(service: ServiceKey, baseUrl: string, connecti
       const { status, text } = answer;
       // A 404 is an answer to a lookup (upstreams.md); to a write it is an error like any other 4xx.
       if (status === 404 && method === 'GET') return { status, body: null };
-      if (options.answers?.includes(status) === true) throw new UpstreamAnswerToCheck(status, bodyOf(text));
+      if (options.answers?.includes(status) === true) throw new UpstreamAnswerToCheck(status);
       if (status >= 200 && status < 300) {
         try {
           return { status, body: text === '' ? null : (JSON.parse(text) as unknown) };
