@@ -59,7 +59,6 @@ function infeasible(
     }
     case 'min_trade': {
       const securities = bandSecurities(problem, core, marketValue);
-      const T = problem.minTradeValue!;
       const described = securities.map((s, j) => {
         const i = core.securities[j]!;
         return (
@@ -71,7 +70,7 @@ function infeasible(
       return {
         reason: 'min_trade',
         message:
-          `no feasible solution exists: the minimum trade value of ${money(T)} leaves no allowed holding in the drift band of ` +
+          `no feasible solution exists: the minimum trade value of ${money(problem.minTradeValue!)} leaves no allowed holding in the drift band of ` +
           described.join(', '),
         securities,
       };

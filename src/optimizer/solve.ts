@@ -158,16 +158,6 @@ export function decideExactly(problem: ScaledProblem, i: number): Decision {
  * objective (band.ts), whose best is the current holding clamped to the range.
  */
 export function decide(problem: ScaledProblem, leastTrade = false): CoreAnswer {
-  // too_large when a security's shares cannot be counted exactly.
-  try {
-    return decideAll(problem, leastTrade);
-  } catch (error) {
-    if (error instanceof TooManyShares) return { kind: 'too_large', security: error.index, shares: error.shares };
-    throw error;
-  }
-}
-
-function decideAll(problem: ScaledProblem, leastTrade: boolean): CoreAnswer {
   const { n, MV } = problem;
   if (MV < 0n) return problem.FLOW < 0n && MV - problem.FLOW >= 0n ? { kind: 'withdrawal' } : { kind: 'overdrawn' };
   if (MV === 0n && problem.Q.every((q) => q === 0n)) return { kind: 'nothing_to_do' };
@@ -182,23 +172,29 @@ function decideAll(problem: ScaledProblem, leastTrade: boolean): CoreAnswer {
   const holed: number[] = [];
   let allowed: (Allowed | null)[] | undefined;
   let holes = false;
-  for (let i = 0; i < n; i++) {
-    let d = decideExactly(problem, i);
-    if (problem.constrained && (problem.R[i] !== null || problem.HOLE[i]! > 1)) {
-      d = constrain(problem, i, d);
-      if (d.allowed !== undefined) {
-        allowed ??= new Array<Allowed | null>(n).fill(null);
-        allowed[i] = d.allowed;
-        if (d.allowed.length === 0) holed.push(i);
-        // More than one piece at or below the best holding: the sell-down is not convex.
-        else if (d.allowed.length > 1 && d.allowed[1]![0] <= d.best) holes = true;
+  try {
+    for (let i = 0; i < n; i++) {
+      let d = decideExactly(problem, i);
+      if (problem.constrained && (problem.R[i] !== null || problem.HOLE[i]! > 1)) {
+        d = constrain(problem, i, d);
+        if (d.allowed !== undefined) {
+          allowed ??= new Array<Allowed | null>(n).fill(null);
+          allowed[i] = d.allowed;
+          if (d.allowed.length === 0) holed.push(i);
+          // More than one piece at or below the best holding: the sell-down is not convex.
+          else if (d.allowed.length > 1 && d.allowed[1]![0] <= d.best) holes = true;
+        }
       }
+      low[i] = d.low;
+      high[i] = d.high;
+      // The band objective: the whole shares held now (u = f + k0), trading nothing, within the range.
+      best[i] = leastTrade ? Math.min(Math.max(Number(problem.K0[i]!), d.low), d.high) : d.best;
+      if (d.low > d.high) empty.push(i);
     }
-    low[i] = d.low;
-    high[i] = d.high;
-    // The band objective: the whole shares held now (u = f + k0), trading nothing, within the range.
-    best[i] = leastTrade ? Math.min(Math.max(Number(problem.K0[i]!), d.low), d.high) : d.best;
-    if (d.low > d.high) empty.push(i);
+  } catch (error) {
+    // too_large when a security's shares cannot be counted exactly.
+    if (error instanceof TooManyShares) return { kind: 'too_large', security: error.index, shares: error.shares };
+    throw error;
   }
   if (empty.length > 0) return { kind: 'band', securities: empty, low, high };
   if (holed.length > 0) return { kind: 'min_trade', securities: holed, low, high };
