@@ -81,12 +81,6 @@ function valueOfSpelling(match: RegExpExecArray): Dec {
   return normalise(match[1] === '-' ? -digits : digits, fraction.length - exponent);
 }
 
-function parseText(text: string): Dec {
-  const match = DECIMAL_PARTS.exec(text);
-  if (match === null) throw new DecimalInputError(`not a decimal number: ${JSON.stringify(text)}`);
-  return valueOfSpelling(match);
-}
-
 /**
  * A decimal that enters the service (a request, an upstream payload), within
  * the bounds of boundsProblem (checked on the text first, in the same pass). A
@@ -142,7 +136,10 @@ function shortDecimal(text: string): Dec | undefined {
 /** A decimal from a trusted spelling, a whole number or a bigint (constants, tests). */
 export function dec(value: string | number | bigint): Dec {
   if (typeof value === 'bigint') return normalise(value, 0);
-  return parseText(typeof value === 'number' ? String(value) : value.trim());
+  const text = typeof value === 'number' ? String(value) : value.trim();
+  const match = DECIMAL_PARTS.exec(text);
+  if (match === null) throw new DecimalInputError(`not a decimal number: ${JSON.stringify(text)}`);
+  return valueOfSpelling(match);
 }
 
 /** a.digits at `scale` (>= a.scale). */

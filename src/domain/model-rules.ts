@@ -58,8 +58,8 @@ export function totalsProblems(positions: readonly ModelPosition[], at: readonly
   return problems;
 }
 
-function fail(problems: readonly ErrorDetail[]): never {
-  throw new ValidationError(summarise(problems), problems);
+function failIfAny(problems: readonly ErrorDetail[]): void {
+  if (problems.length > 0) throw new ValidationError(summarise(problems), problems);
 }
 
 /**
@@ -79,23 +79,20 @@ export function normalisePositions(positions: readonly ModelPosition[]): ModelPo
       problems.push(detail(['positions', index, 'security_id'], repeated));
     }
   });
-  if (problems.length > 0) fail(problems);
+  failIfAny(problems);
   const kept = positions.filter((p) => !isZero(p.target));
-  const totals = totalsProblems(kept, ['positions']);
-  if (totals.length > 0) fail(totals);
+  failIfAny(totalsProblems(kept, ['positions']));
   return kept;
 }
 
 /** Checks one position sent to the position routes (its fields sit at the top of the body). */
 export function assertValidPosition(position: ModelPosition): void {
-  const problems = positionProblems(position, []);
-  if (problems.length > 0) fail(problems);
+  failIfAny(positionProblems(position, []));
 }
 
 /** Checks the positions a model would have after a single-position change. */
 export function assertValidTotals(positions: readonly ModelPosition[]): void {
-  const problems = totalsProblems(positions, []);
-  if (problems.length > 0) fail(problems);
+  failIfAny(totalsProblems(positions, []));
 }
 
 export function samePositionValues(a: ModelPosition, b: ModelPosition): boolean {

@@ -9,31 +9,33 @@ const requiredOr = (issue: { input?: unknown }, message: string) => (issue.input
 
 export const ObjectIdString = z.string().regex(OBJECT_ID_PATTERN, { error: 'must be 24 lowercase hexadecimal characters' });
 
-export const PortfolioId = z
-  .string()
-  .regex(EXTERNAL_ID_PATTERN, { error: 'must be 24 letters or digits' })
-  .meta({ example: '683b6d88a29ee10e8b499643' });
+const externalId = (example: string) => z.string().regex(EXTERNAL_ID_PATTERN, { error: 'must be 24 letters or digits' }).meta({ example });
 
-export const SecurityId = z
-  .string()
-  .regex(EXTERNAL_ID_PATTERN, { error: 'must be 24 letters or digits' })
-  .meta({ example: '683b69d420f302c879a5fef0' });
+export const PortfolioId = externalId('683b6d88a29ee10e8b499643');
+
+export const SecurityId = externalId('683b69d420f302c879a5fef0');
 
 /**
  * An exact decimal, sent as a JSON string or number. A number is taken at its
  * shortest decimal spelling, so 0.1 is exactly 0.1 (see domain/decimal.ts).
  */
-export const DecimalInput = z
-  .union([z.string(), z.number()], { error: (issue) => requiredOr(issue, 'must be a decimal number (a JSON number or string)') })
-  .transform((value, ctx) => {
+export const DecimalInput = boundedDecimal(
+  (issue) => requiredOr(issue, 'must be a decimal number (a JSON number or string)'),
+  (problem) => problem,
+);
+
+/** A string or number parsed by parseBoundedDecimal: `error` for another type, `say` words a refused value's problem. */
+export function boundedDecimal(error: z.core.$ZodErrorMap, say: (problem: string, value: string | number) => string) {
+  return z.union([z.string(), z.number()], { error }).transform((value, ctx) => {
     try {
       return parseBoundedDecimal(value);
-    } catch (error) {
-      if (!(error instanceof DecimalInputError)) throw error;
-      ctx.issues.push({ code: 'custom', input: value, message: error.message });
+    } catch (problem) {
+      if (!(problem instanceof DecimalInputError)) throw problem;
+      ctx.issues.push({ code: 'custom', input: value, message: say(problem.message, value) });
       return z.NEVER;
     }
   });
+}
 
 /** The largest skip or limit MongoDB takes (a 32-bit integer): larger limits are clamped to it, and offsets are clamped to the total (domain/paging.ts). */
 export const MAX_QUERY_INTEGER = 2_147_483_647;

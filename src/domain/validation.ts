@@ -15,17 +15,12 @@ z.config({
       case 'unrecognized_keys':
         return 'is not a known field';
       case 'too_small':
-        return issue.origin === 'string'
-          ? `must have at least ${String(issue.minimum)} characters`
-          : issue.origin === 'array'
-            ? `must have at least ${String(issue.minimum)} items`
-            : `must be at least ${String(issue.minimum)}`;
-      case 'too_big':
-        return issue.origin === 'string'
-          ? `must have at most ${String(issue.maximum)} characters`
-          : issue.origin === 'array'
-            ? `must have at most ${String(issue.maximum)} items`
-            : `must be at most ${String(issue.maximum)}`;
+      case 'too_big': {
+        const bound = issue.code === 'too_small' ? `at least ${String(issue.minimum)}` : `at most ${String(issue.maximum)}`;
+        if (issue.origin === 'string' || issue.origin === 'array')
+          return `must have ${bound} ${issue.origin === 'string' ? 'characters' : 'items'}`;
+        return `must be ${bound}`;
+      }
       case 'invalid_value':
         return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
       case 'invalid_format':

@@ -13,27 +13,14 @@
 // doubles, and the caller only comes here when they all stay below 2^53.
 
 import { abs, ceilDiv, gcd, minBig, pow10 } from './bigint-math.js';
-import type { KnapsackItem } from './knapsack.js';
-import { driftDelta, piecesOf, tradeDelta } from './pieces.js';
-
-export interface FillProblem {
-  readonly items: readonly KnapsackItem[];
-  readonly need: bigint;
-  readonly sq: number;
-}
-
-/** A piece (pieces.ts) with its per-share costs as doubles. */
-interface Piece {
-  readonly count: number;
-  readonly drift: number;
-  readonly trade: number;
-}
+import type { KnapsackItem, KnapsackProblem } from './knapsack.js';
+import { driftDelta, type Piece, piecesOf, tradeDelta } from './pieces.js';
 
 interface Plan {
-  readonly unit: bigint;
   readonly width: number;
   readonly prices: number[];
-  readonly pieces: Piece[][];
+  /** Per item its pieces, their per-share costs as doubles. */
+  readonly pieces: Piece<number>[][];
   /** Exact (drift, trade) of selling k shares of item i. */
   readonly cost: (i: number, k: number) => [number, number];
   readonly lowest: number;
@@ -44,60 +31,44 @@ export const FILL_DP_MAX_STATES = 4_000_000;
 
 const SAFE = 2 ** 52;
 
+/** Most drift discount per unit of cash first (as given among equals). */
+const byDiscountPerCash = (a: KnapsackItem, b: KnapsackItem) => {
+  const lhs = a.overshoot * b.price;
+  const rhs = b.overshoot * a.price;
+  return lhs === rhs ? 0 : lhs > rhs ? -1 : 1;
+};
+
 /**
  * The drift of a quick feasible answer: first shares in order of discount per
  * unit of cash while they fit, then whole shares dearest first, and the
  * cheapest share to cover what is left.
  */
-function greedyDrift(problem: FillProblem): bigint {
-  const byRatio = [...problem.items].sort((a, b) => {
-    const lhs = a.overshoot * b.price;
-    const rhs = b.overshoot * a.price;
-    return lhs === rhs ? 0 : lhs > rhs ? -1 : 1;
-  });
+function greedyDrift(problem: KnapsackProblem): bigint {
   let need = problem.need;
   let drift = 0n;
   const left = new Map<KnapsackItem, bigint>();
-  for (const it of byRatio) {
-    if (need > 0n && it.price <= need) {
-      need -= it.price;
-      drift += it.price - 2n * it.overshoot;
-      left.set(it, BigInt(it.maxShares - 1));
-    }
-  }
+  /** Sells up to `wanted` more shares of `it`, the first one with its discount. */
+  const sell = (it: KnapsackItem, wanted: bigint) => {
+    const available = left.get(it) ?? BigInt(it.maxShares);
+    const count = minBig(available, wanted);
+    if (count <= 0n) return;
+    need -= count * it.price;
+    drift += count * it.price - (left.has(it) ? 0n : 2n * it.overshoot);
+    left.set(it, available - count);
+  };
+  for (const it of [...problem.items].sort(byDiscountPerCash)) if (need > 0n && it.price <= need) sell(it, 1n);
   const byPrice = [...problem.items].sort((a, b) => (a.price === b.price ? 0 : a.price > b.price ? -1 : 1));
   for (const it of byPrice) {
     if (need <= 0n) break;
-    const touched = left.has(it);
-    const available = left.get(it) ?? BigInt(it.maxShares);
-    const whole = minBig(available, need / it.price);
-    if (whole > 0n) {
-      need -= whole * it.price;
-      drift += whole * it.price - (touched ? 0n : 2n * it.overshoot);
-      left.set(it, available - whole);
-    }
+    sell(it, need / it.price);
   }
-  for (let i = byPrice.length - 1; i >= 0 && need > 0n; i--) {
-    const it = byPrice[i]!;
-    const touched = left.has(it);
-    const available = left.get(it) ?? BigInt(it.maxShares);
-    const cover = minBig(available, ceilDiv(need, it.price));
-    if (cover > 0n) {
-      need -= cover * it.price;
-      drift += cover * it.price - (touched ? 0n : 2n * it.overshoot);
-      left.set(it, available - cover);
-    }
-  }
+  for (let i = byPrice.length - 1; i >= 0 && need > 0n; i--) sell(byPrice[i]!, ceilDiv(need, byPrice[i]!.price));
   return drift;
 }
 
 /** The largest F in [need, upTo] with F − 2·FK(F) <= drift (FK: fractional knapsack of discounts). */
-function largestFreed(problem: FillProblem, drift: bigint, upTo: bigint): bigint {
-  const byRatio = [...problem.items].sort((a, b) => {
-    const lhs = a.overshoot * b.price;
-    const rhs = b.overshoot * a.price;
-    return lhs === rhs ? 0 : lhs > rhs ? -1 : 1;
-  });
+function largestFreed(problem: KnapsackProblem, drift: bigint, upTo: bigint): bigint {
+  const byRatio = [...problem.items].sort(byDiscountPerCash);
   // F − 2·FK(F) <= drift, without dividing: walk the items in ratio order.
   const fits = (freed: bigint): boolean => {
     let room = freed;
@@ -124,7 +95,7 @@ function largestFreed(problem: FillProblem, drift: bigint, upTo: bigint): bigint
 }
 
 /** The DP's layout, or null when it would be too large or its numbers not exact in doubles. */
-function plan(problem: FillProblem, knownDrift: bigint | null): Plan | null {
+function plan(problem: KnapsackProblem, knownDrift: bigint | null): Plan | null {
   const items = problem.items;
   let unit = 0n;
   let maxPrice = 0n;
@@ -155,7 +126,6 @@ function plan(problem: FillProblem, knownDrift: bigint | null): Plan | null {
     piecesOf(it, S).map((piece) => ({ count: piece.count, drift: Number(piece.drift), trade: Number(piece.trade) })),
   );
   return {
-    unit,
     width: Number(widthBig),
     prices: items.map((it) => Number(it.price / unit)),
     pieces,
@@ -174,7 +144,7 @@ interface Scratch {
 }
 
 /** Applies one bounded linear piece in place: V(f) = min_t V(f − t·step) + t·cost, t <= count. */
-function applyPiece(drift: Float64Array, trade: Float64Array, step: number, piece: Piece, width: number, scratch: Scratch): void {
+function applyPiece(drift: Float64Array, trade: Float64Array, step: number, piece: Piece<number>, width: number, scratch: Scratch): void {
   const { queue, keyD, keyT } = scratch;
   for (let residue = 0; residue < step && residue < width; residue++) {
     let head = 0;
@@ -198,7 +168,7 @@ function applyPiece(drift: Float64Array, trade: Float64Array, step: number, piec
 }
 
 /** Shares to sell per item (in the order given), or null when the DP does not apply. */
-export function solveByFill(problem: FillProblem, tick: () => void, knownDrift: bigint | null = null): number[] | null {
+export function solveByFill(problem: KnapsackProblem, tick: () => void, knownDrift: bigint | null = null): number[] | null {
   const layout = plan(problem, knownDrift);
   if (layout === null) return null;
   const { width, prices, pieces, cost, lowest } = layout;
@@ -237,7 +207,7 @@ export function solveByFill(problem: FillProblem, tick: () => void, knownDrift: 
   for (let f = lowest; f < width; f++) if (layersD[0]![f] === bestD && layersT[0]![f] === bestT) states.push(f);
 
   // Forwards in id order: the most shares that still reach an optimum.
-  const sold = new Array<number>(m).fill(0);
+  const result = new Array<number>(m).fill(0);
   let spentD = 0;
   let spentT = 0;
   for (let j = 0; j < m; j++) {
@@ -260,12 +230,8 @@ export function solveByFill(problem: FillProblem, tick: () => void, knownDrift: 
         spentT += ct;
       }
     }
-    sold[j] = chosen;
+    result[i] = chosen;
     states = next;
   }
-  const result = new Array<number>(m).fill(0);
-  order.forEach((i, j) => {
-    result[i] = sold[j]!;
-  });
   return result;
 }

@@ -18,9 +18,9 @@
 // outwards until the bound passes the incumbent.
 import { abs, ceilDiv, floorDiv, pow10 } from './bigint-math.js';
 import { type Deadline, SolverTimeout } from './knapsack.js';
-import { cheapestFirst, Incumbent, lpBounds, type Ratio, type Segment } from './lp-bound.js';
+import { cheapestFirst, compareRatios, Incumbent, lowestBound, lpBounds, type Ratio, type Segment } from './lp-bound.js';
 import type { ScaledProblem } from './scaled.js';
-import type { Allowed } from './solve.js';
+import { type Allowed, overspend } from './solve.js';
 
 interface Item {
   readonly index: number;
@@ -46,9 +46,7 @@ export function solveWithHoles(
 ): Float64Array {
   const { n, MV, W, P, FV, K0, sm, sw, sp } = problem;
   const toDrift = pow10(sm + sw - sp);
-  let spend = FV.reduce((sum, v) => sum + v, 0n);
-  for (let i = 0; i < n; i++) spend += BigInt(best[i]!) * P[i]! * toDrift;
-  const need = spend - problem.CAP;
+  const need = overspend(problem, best);
 
   // M: above any difference in trade value (at most Σ most·P).
   let span = 0n;
@@ -116,31 +114,21 @@ export function solveWithHoles(
   const capacity: bigint[] = new Array<bigint>(m + 1).fill(0n);
   for (let j = m - 1; j >= 0; j--) capacity[j] = capacity[j + 1]! + BigInt(items[j]!.most) * items[j]!.price;
 
-  /** LP bound (num / den) of freeing `left` with items j.., or null when they cannot. */
-  const lpBound = (j: number, left: bigint, round = false): Ratio | null => {
-    if (left > capacity[j]!) return null;
-    const out: Ratio = { num: 0n, den: 1n };
-    return lp.bound(j, left, round, out) ? out : null;
-  };
-
   const incumbent = new Incumbent(m, (i) => items[i]!.most);
   const { k } = incumbent;
   let nodes = 0;
 
-  /** The child bound of selling d of item j: prefix + c(d) + LP(rest), as num / den; null if the rest cannot cover. */
-  const childBound = (j: number, left: bigint, prefix: bigint, d: number, round = false) => {
-    const lp = lpBound(j + 1, left - BigInt(d) * items[j]!.price, round);
-    if (lp === null) return null;
-    return { num: (prefix + items[j]!.cost(d)) * lp.den + lp.num, den: lp.den };
+  /**
+   * The child bound of selling d of item j: prefix + c(d) + the LP bound of freeing the rest with items j + 1..,
+   * as num / den; null if they cannot cover it.
+   */
+  const childBound = (j: number, left: bigint, prefix: bigint, d: number, round = false): Ratio | null => {
+    const rest = left - BigInt(d) * items[j]!.price;
+    const out: Ratio = { num: 0n, den: 1n };
+    if (rest > capacity[j + 1]! || !lp.bound(j + 1, rest, round, out)) return null;
+    out.num = (prefix + items[j]!.cost(d)) * out.den + out.num;
+    return out;
   };
-  /** -1 below the incumbent, 0 equal, 1 above (or infeasible). */
-  const versus = (bound: { num: bigint; den: bigint } | null): number => {
-    if (bound === null) return 1;
-    if (incumbent.best === null) return -1;
-    const rhs = incumbent.z * bound.den;
-    return bound.num < rhs ? -1 : bound.num > rhs ? 1 : 0;
-  };
-
   const child = (j: number, left: bigint, prefix: bigint, d: number) => {
     k[j] = d;
     const next = left - BigInt(d) * items[j]!.price;
@@ -157,9 +145,8 @@ export function solveWithHoles(
    */
   const visit = (j: number, left: bigint, prefix: bigint, d: number): boolean => {
     if (++nodes % CHECK_EVERY === 1 && deadline.now() > deadline.at) throw new SolverTimeout();
-    if (versus(childBound(j, left, prefix, d)) > 0) return false;
-    const order = versus(childBound(j, left, prefix, d, true));
-    if (order < 0 || (order === 0 && incumbent.tieWorthIt(j, d))) child(j, left, prefix, d);
+    if (incumbent.versus(childBound(j, left, prefix, d)) > 0) return false;
+    if (incumbent.worthIt(childBound(j, left, prefix, d, true), j, d)) child(j, left, prefix, d);
     return true;
   };
 
@@ -177,30 +164,17 @@ export function solveWithHoles(
     }
     const excess = left - capacity[j + 1]!;
     const fewest = excess > 0n ? Number(ceilDiv(excess, it.price)) : 0;
-    const ranges: { from: number; to: number; at: number; bound: { num: bigint; den: bigint } }[] = [];
+    const ranges: { from: number; to: number; at: number; bound: Ratio }[] = [];
     for (const [a, e] of it.counts) {
       const from = Math.max(a, fewest);
       const to = Math.min(e, top);
       if (from > to) continue;
       // The minimum of the convex child bound over [from, to].
-      let lo = from;
-      let hi = to;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        const x = childBound(j, left, prefix, mid + 1);
-        const y = childBound(j, left, prefix, mid);
-        const below = x !== null && (y === null || x.num * y.den < y.num * x.den);
-        if (below) lo = mid + 1;
-        else hi = mid;
-      }
-      const bound = childBound(j, left, prefix, lo);
-      if (bound !== null) ranges.push({ from, to, at: lo, bound });
+      const at = lowestBound(from, to, (d) => childBound(j, left, prefix, d));
+      const bound = childBound(j, left, prefix, at);
+      if (bound !== null) ranges.push({ from, to, at, bound });
     }
-    ranges.sort((x, y) => {
-      const lhs = x.bound.num * y.bound.den;
-      const rhs = y.bound.num * x.bound.den;
-      return lhs < rhs ? -1 : lhs > rhs ? 1 : y.at - x.at;
-    });
+    ranges.sort((x, y) => compareRatios(x.bound, y.bound) || y.at - x.at);
     for (const { from, to, at } of ranges) {
       // Larger counts first (they come earlier among equal answers), then smaller.
       for (let d = at; d <= to; d++) if (!visit(j, left, prefix, d)) break;

@@ -3,10 +3,9 @@
 // the synchronous core; `createOptimizerPool` (pool.ts) runs the expensive
 // solves (large, or cash-binding) in worker threads, off the event loop.
 import { add, type Dec, dec, formatDecimal, formatPlaces, isZero, mul, negate, normalise, pow10, sub, ZERO } from '../domain/decimal.js';
-import { decideBand, solveBand } from './band.js';
 import { prepare, type ScaledProblem } from './scaled.js';
 import { type CoreAnswer, decide, solveScaled } from './solve.js';
-import type { InfeasibleSecurity, OptimizerInput, OptimizerOptions, OptimizerResult } from './types.js';
+import type { InfeasibleReason, InfeasibleSecurity, OptimizerInput, OptimizerOptions, OptimizerResult } from './types.js';
 import { verify } from './verify.js';
 
 export { InvalidOptimizerInput } from './scaled.js';
@@ -36,30 +35,30 @@ function bandSecurities(
   });
 }
 
-function infeasible(problem: ScaledProblem, core: CoreAnswer, marketValue: Dec, timeoutMs: number): OptimizerResult {
-  const base = { status: 'infeasible', marketValue } as const;
+/** Why there is no answer: the reason, a sentence naming the figures, and the securities at fault (none when absent). */
+function infeasible(
+  problem: ScaledProblem,
+  core: CoreAnswer,
+  marketValue: Dec,
+  timeoutMs: number,
+): { reason: InfeasibleReason; message: string; securities?: InfeasibleSecurity[] } {
   switch (core.kind) {
     case 'overdrawn':
       return {
-        ...base,
         reason: 'overdrawn',
         message: `the portfolio is overdrawn: its market value is ${money(marketValue)}, below zero`,
-        securities: [],
       };
     case 'withdrawal': {
       const flow = problem.cashFlow!;
       return {
-        ...base,
         reason: 'withdrawal',
         message:
           `the withdrawal of ${money(negate(flow))} is larger than the portfolio: its market value before the withdrawal is ` +
           `${money(sub(marketValue, flow))}`,
-        securities: [],
       };
     }
     case 'min_trade': {
       const securities = bandSecurities(problem, core, marketValue);
-      const T = problem.minTradeValue!;
       const described = securities.map((s, j) => {
         const i = core.securities[j]!;
         return (
@@ -69,10 +68,9 @@ function infeasible(problem: ScaledProblem, core: CoreAnswer, marketValue: Dec, 
         );
       });
       return {
-        ...base,
         reason: 'min_trade',
         message:
-          `no feasible solution exists: the minimum trade value of ${money(T)} leaves no allowed holding in the drift band of ` +
+          `no feasible solution exists: the minimum trade value of ${money(problem.minTradeValue!)} leaves no allowed holding in the drift band of ` +
           described.join(', '),
         securities,
       };
@@ -88,7 +86,6 @@ function infeasible(problem: ScaledProblem, core: CoreAnswer, marketValue: Dec, 
               `${formatDecimal(s.fraction)} share held, a fraction whole-share orders cannot trade)`),
       );
       return {
-        ...base,
         reason: 'band',
         message: `no feasible solution exists: no whole number of shares meets the drift band of ${described.join(', ')}`,
         securities,
@@ -105,27 +102,21 @@ function infeasible(problem: ScaledProblem, core: CoreAnswer, marketValue: Dec, 
           : `more than the ${money(normalise(problem.CAP, problem.sm + problem.sw))} the minimum cash of ` +
             `${formatDecimal(problem.minCash)} leaves of the market value of ${money(marketValue)}`;
       return {
-        ...base,
         reason: 'cash',
         message: `no feasible solution exists: meeting every drift band needs at least ${money(spend)} in positions, ${available}`,
-        securities: [],
       };
     }
     case 'too_large':
       return {
-        ...base,
         reason: 'too_large',
         message:
           `the portfolio is too large to rebalance in whole shares: ${problem.ids[core.security]} would count ${core.shares} ` +
           `whole shares, more than the ${Number.MAX_SAFE_INTEGER} that can be counted exactly`,
-        securities: [],
       };
     default:
       return {
-        ...base,
         reason: 'timeout',
         message: `no feasible solution found: the solver timed out after ${timeoutMs} ms`,
-        securities: [],
       };
   }
 }
@@ -133,7 +124,10 @@ function infeasible(problem: ScaledProblem, core: CoreAnswer, marketValue: Dec, 
 /** The answer for a problem and its core decision, verified exactly when it holds quantities. */
 export function answer(problem: ScaledProblem, core: CoreAnswer, timeoutMs: number): OptimizerResult {
   const marketValue = normalise(problem.MV, problem.sm);
-  if (core.kind !== 'optimal' && core.kind !== 'nothing_to_do') return infeasible(problem, core, marketValue, timeoutMs);
+  if (core.kind !== 'optimal' && core.kind !== 'nothing_to_do') {
+    const { reason, message, securities = [] } = infeasible(problem, core, marketValue, timeoutMs);
+    return { status: 'infeasible', marketValue, reason, message, securities };
+  }
   const whole = core.kind === 'optimal' ? core.quantities : new Float64Array(problem.n);
   verify(problem, whole);
   const { ids, prices, quantities, F, sq, R } = problem;
@@ -157,7 +151,7 @@ export function optimize(input: OptimizerInput, options: OptimizerOptions = {}):
   const now = options.now ?? (() => 0);
   const problem = prepare(input);
   const deadline = { now, at: options.now === undefined ? Infinity : now() + timeoutMs };
-  return answer(problem, input.objective === 'trade' ? solveBand(problem, deadline) : solveScaled(problem, deadline), timeoutMs);
+  return answer(problem, solveScaled(problem, deadline, input.objective === 'trade'), timeoutMs);
 }
 
 /**
@@ -166,6 +160,6 @@ export function optimize(input: OptimizerInput, options: OptimizerOptions = {}):
  */
 export function optimizeUnlessBinding(input: OptimizerInput, options: OptimizerOptions = {}): OptimizerResult | null {
   const problem = prepare(input);
-  const core = input.objective === 'trade' ? decideBand(problem) : decide(problem);
+  const core = decide(problem, input.objective === 'trade');
   return core.kind === 'sell_down' ? null : answer(problem, core, options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
 }

@@ -23,7 +23,7 @@
 // form an interval found by binary search: thousands of possible counts of a
 // cheap share are never enumerated.
 import { ceilDiv, pow10 } from './bigint-math.js';
-import { cheapestFirst, Incumbent, lpBounds, type Ratio, type Segment } from './lp-bound.js';
+import { cheapestFirst, compareRatios, Incumbent, lowestBound, lpBounds, type Ratio, type Segment } from './lp-bound.js';
 import { driftDelta, piecesOf, tradeDelta } from './pieces.js';
 
 export interface KnapsackItem {
@@ -84,14 +84,13 @@ export function solveKnapsack(
   const items = [...problem.items].sort((a, b) => a.index - b.index);
   const m = items.length;
   const S = pow10(problem.sq);
-  const tradeOf = (i: number, k: number) => tradeDelta(items[i]!, S, k);
 
   let span = 0n;
   for (let i = 0; i < m; i++) span += BigInt(items[i]!.maxShares) * S * items[i]!.P;
   const M = 2n * span + 1n;
 
   /** Z-cost of selling k shares of item i. */
-  const costOf = (i: number, k: number): bigint => M * driftDelta(items[i]!, k) + tradeOf(i, k);
+  const costOf = (i: number, k: number): bigint => M * driftDelta(items[i]!, k) + tradeDelta(items[i]!, S, k);
 
   const segments: Segment[] = [];
   for (let i = 0; i < m; i++) {
@@ -113,30 +112,18 @@ export function solveKnapsack(
   const scratch: Ratio = { num: 0n, den: 1n };
 
   /**
-   * Compares the child bound of selling `count` of item j (gcd-rounded when
-   * asked) with the incumbent: -1 below it, 0 equal, 1 above (or no solution).
+   * The child bound of selling `count` of item j (gcd-rounded when asked):
+   * prefix + its cost + the LP bound of the rest, as num / den in `out`; null when the rest cannot cover.
    */
-  const childVersusBest = (j: number, need: bigint, prefix: bigint, count: number, round: boolean): number => {
-    if (!lpBound(j + 1, need - BigInt(count) * items[j]!.price, round, scratch)) return 1;
-    if (incumbent.best === null) return -1;
-    const lhs = (prefix + costOf(j, count)) * scratch.den + scratch.num;
-    const rhs = incumbent.z * scratch.den;
-    return lhs < rhs ? -1 : lhs > rhs ? 1 : 0;
+  const childBound = (j: number, need: bigint, prefix: bigint, count: number, round: boolean, out: Ratio = scratch): Ratio | null => {
+    if (!lpBound(j + 1, need - BigInt(count) * items[j]!.price, round, out)) return null;
+    out.num = (prefix + costOf(j, count)) * out.den + out.num;
+    return out;
   };
-
-  /** The child bound without gcd rounding, as a comparable value (convex in count). */
-  const childValue = (j: number, need: bigint, prefix: bigint, count: number): Ratio | null => {
-    const base = prefix + costOf(j, count);
-    if (!lpBound(j + 1, need - BigInt(count) * items[j]!.price, false, scratch)) return null;
-    return { num: base * scratch.den + scratch.num, den: scratch.den };
-  };
-  const less = (a: Ratio | null, b: Ratio | null) => (a === null ? false : b === null ? true : a.num * b.den < b.num * a.den);
 
   /** Is the child "sell `count` of item j" worth searching? Same bound as the incumbent: only if it could tie it and come earlier. */
-  const promising = (j: number, need: bigint, prefix: bigint, count: number): boolean => {
-    const order = childVersusBest(j, need, prefix, count, true);
-    return order !== 0 ? order < 0 : incumbent.tieWorthIt(j, count);
-  };
+  const promising = (j: number, need: bigint, prefix: bigint, count: number): boolean =>
+    incumbent.worthIt(childBound(j, need, prefix, count, true), j, count);
 
   const child = (j: number, need: bigint, prefix: bigint, count: number) => {
     k[j] = count;
@@ -147,30 +134,17 @@ export function solveKnapsack(
     k[j] = 0;
   };
 
-  /** Does a child bound (prefix + cost + LP) beat the incumbent, with the tie rule of `promising`? */
-  const beats = (j: number, count: number, bound: Ratio): boolean => {
-    if (incumbent.best === null) return true;
-    const lhs = bound.num;
-    const rhs = incumbent.z * bound.den;
-    return lhs !== rhs ? lhs < rhs : incumbent.tieWorthIt(j, count);
-  };
-
   /** Few counts to choose from: bound each once, then try them best bound first. */
   const searchFew = (j: number, need: bigint, prefix: bigint, from: number, to: number) => {
     const candidates: { count: number; bound: Ratio }[] = [];
     for (let count = to; count >= from; count--) {
       if (count === 0 && j + 1 >= m) continue;
-      if (!lpBound(j + 1, need - BigInt(count) * items[j]!.price, true, scratch)) continue;
-      const base = prefix + costOf(j, count);
-      candidates.push({ count, bound: { num: base * scratch.den + scratch.num, den: scratch.den } });
+      const bound = childBound(j, need, prefix, count, true, { num: 0n, den: 1n });
+      if (bound !== null) candidates.push({ count, bound });
     }
     // Stable sort: equal bounds keep larger counts (earlier in id order) first.
-    candidates.sort((a, b) => {
-      const lhs = a.bound.num * b.bound.den;
-      const rhs = b.bound.num * a.bound.den;
-      return lhs < rhs ? -1 : lhs > rhs ? 1 : 0;
-    });
-    for (const { count, bound } of candidates) if (beats(j, count, bound)) child(j, need, prefix, count);
+    candidates.sort((a, b) => compareRatios(a.bound, b.bound));
+    for (const { count, bound } of candidates) if (incumbent.worthIt(bound, j, count)) child(j, need, prefix, count);
   };
 
   const search = (j: number, need: bigint, prefix: bigint): void => {
@@ -193,30 +167,23 @@ export function solveKnapsack(
     }
     let argmin = Math.max(1, fewest);
     if (most >= 1) {
-      let lo = Math.max(1, fewest);
-      let hi = most;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if (less(childValue(j, need, prefix, mid + 1), childValue(j, need, prefix, mid))) lo = mid + 1;
-        else hi = mid;
-      }
-      argmin = lo;
+      argmin = lowestBound(Math.max(1, fewest), most, (count) => childBound(j, need, prefix, count, false, { num: 0n, den: 1n }));
       if (promising(j, need, prefix, argmin)) child(j, need, prefix, argmin);
     }
     for (let count = most; count >= Math.max(1, fewest); count--) {
       if (count === argmin) continue;
-      if (incumbent.best !== null && childVersusBest(j, need, prefix, count, false) > 0) {
+      if (incumbent.best !== null && incumbent.versus(childBound(j, need, prefix, count, false)) > 0) {
         if (count < argmin) break;
         // Largest count in (argmin, count) whose bound does not exceed the incumbent.
         let lo = argmin + 1;
         let hi = count - 1;
-        if (lo > hi || childVersusBest(j, need, prefix, lo, false) > 0) {
+        if (lo > hi || incumbent.versus(childBound(j, need, prefix, lo, false)) > 0) {
           count = argmin;
           continue;
         }
         while (lo < hi) {
           const mid = Math.ceil((lo + hi) / 2);
-          if (childVersusBest(j, need, prefix, mid, false) <= 0) lo = mid;
+          if (incumbent.versus(childBound(j, need, prefix, mid, false)) <= 0) lo = mid;
           else hi = mid - 1;
         }
         count = lo;

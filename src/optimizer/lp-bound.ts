@@ -28,6 +28,30 @@ export function cheapestFirst(segments: Segment[]): Segment[] {
   });
 }
 
+/** -1, 0 or 1 as a is below, equal to or above b. */
+export function compareRatios(a: Ratio, b: Ratio): number {
+  const lhs = a.num * b.den;
+  const rhs = b.num * a.den;
+  return lhs < rhs ? -1 : lhs > rhs ? 1 : 0;
+}
+
+/**
+ * The least count in [from, to] where a child bound convex in the count is
+ * lowest (binary search; a bound of null, no solution, is above any other).
+ */
+export function lowestBound(from: number, to: number, bound: (count: number) => Ratio | null): number {
+  let lo = from;
+  let hi = to;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const next = bound(mid + 1);
+    const here = bound(mid);
+    if (next !== null && (here === null || compareRatios(next, here) < 0)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /**
  * The LP bound over the suffixes of `m` items whose share prices are `price(i)`,
  * from their segments in cheapest-first order (each suffix built once, when first asked).
@@ -119,6 +143,20 @@ export class Incumbent {
     const { k, best } = this;
     for (let i = 0; i < j; i++) if (k[i] !== best![i]) return k[i]! > best![i]! ? -1 : 1;
     return 0;
+  }
+
+  /** Where a child's bound stands against the incumbent: -1 below, 0 equal, 1 above (or null: the child has no solution). */
+  versus(bound: Ratio | null): number {
+    if (bound === null) return 1;
+    if (this.best === null) return -1;
+    const rhs = this.z * bound.den;
+    return bound.num < rhs ? -1 : bound.num > rhs ? 1 : 0;
+  }
+
+  /** Is the child "sell `count` of item j" of this bound worth searching: below the incumbent, or equal and able to come earlier? */
+  worthIt(bound: Ratio | null, j: number, count: number): boolean {
+    const order = this.versus(bound);
+    return order !== 0 ? order < 0 : this.tieWorthIt(j, count);
   }
 
   /** With a bound equal to the incumbent's: could selling `count` of item j still tie it and come earlier? */

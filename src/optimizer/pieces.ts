@@ -6,12 +6,12 @@
 import { abs } from './bigint-math.js';
 import type { KnapsackItem } from './knapsack.js';
 
-export interface Piece {
+export interface Piece<N extends bigint | number = bigint> {
   /** Shares in the piece. */
   readonly count: number;
   /** Drift and trade-value change of each of its shares. */
-  readonly drift: bigint;
-  readonly trade: bigint;
+  readonly drift: N;
+  readonly trade: N;
 }
 
 /** Change in trade value from selling k shares: (|(b − k)·S − Q| − |b·S − Q|)·P, S = 10^sq. */

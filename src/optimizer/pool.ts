@@ -15,25 +15,17 @@ export interface OptimizerPoolOptions {
   readonly size?: number;
 }
 
-export interface PoolStats {
-  readonly inline: number;
-  readonly offloaded: number;
-}
-
 export interface OptimizerPool {
   optimize(input: OptimizerInput): Promise<OptimizerResult>;
-  stats(): PoolStats;
+  /** Problems solved on the calling thread, and in a worker. */
+  stats(): { readonly inline: number; readonly offloaded: number };
   close(): Promise<void>;
-}
-
-interface Pending {
-  readonly resolve: (result: OptimizerResult) => void;
-  readonly reject: (error: Error) => void;
 }
 
 interface Job {
   readonly request: WorkRequest;
-  readonly pending: Pending;
+  readonly resolve: (result: OptimizerResult) => void;
+  readonly reject: (error: Error) => void;
 }
 
 /**
@@ -62,11 +54,9 @@ export function createOptimizerPool(options: OptimizerPoolOptions): OptimizerPoo
     const job = busy.get(worker);
     busy.delete(worker);
     if (job !== undefined) {
-      if (message.result !== undefined) job.pending.resolve(message.result);
+      if (message.result !== undefined) job.resolve(message.result);
       else
-        job.pending.reject(
-          Object.assign(new Error(message.error?.message ?? 'optimiser worker failed'), { name: message.error?.name ?? 'Error' }),
-        );
+        job.reject(Object.assign(new Error(message.error?.message ?? 'optimiser worker failed'), { name: message.error?.name ?? 'Error' }));
     }
     idle.push(worker);
     pump();
@@ -80,13 +70,13 @@ export function createOptimizerPool(options: OptimizerPoolOptions): OptimizerPoo
     worker.on('error', (error) => {
       const job = busy.get(worker);
       busy.delete(worker);
-      job?.pending.reject(error);
+      job?.reject(error);
     });
     worker.on('exit', () => {
       workers -= 1;
       const job = busy.get(worker);
       busy.delete(worker);
-      job?.pending.reject(new Error('optimiser worker exited'));
+      job?.reject(new Error('optimiser worker exited'));
       const at = idle.indexOf(worker);
       if (at >= 0) idle.splice(at, 1);
       if (!closed) pump();
@@ -116,14 +106,14 @@ export function createOptimizerPool(options: OptimizerPoolOptions): OptimizerPoo
       }
       offloaded += 1;
       return new Promise<OptimizerResult>((resolve, reject) => {
-        queue.push({ request: { id: nextId++, input, timeoutMs: options.timeoutMs }, pending: { resolve, reject } });
+        queue.push({ request: { id: nextId++, input, timeoutMs: options.timeoutMs }, resolve, reject });
         pump();
       });
     },
     stats: () => ({ inline, offloaded }),
     async close() {
       closed = true;
-      for (const job of queue.splice(0)) job.pending.reject(new Error('the optimiser pool is closed'));
+      for (const job of queue.splice(0)) job.reject(new Error('the optimiser pool is closed'));
       const all = [...idle, ...busy.keys()];
       await Promise.all(all.map((worker) => worker.terminate()));
     },

@@ -30,17 +30,15 @@ export interface ScaledProblem {
    * Whole-share trades keep a fractional holding's fraction (rebalancing.md):
    * u' = f + k with f = u − floor(u) in [0, 1) and k >= 0 whole. F[i] = f_i at
    * scale sq; FV[i] = f_i·p_i at scale sm + sw (the drift scale), by which the
-   * band and the target of k are shifted; MVK = MV − Σ f_i·p_i at scale sm, the
-   * money the whole shares may take.
+   * band and the target of k are shifted.
    */
   readonly F: readonly bigint[];
   readonly FV: readonly bigint[];
-  readonly MVK: bigint;
   /**
    * Issue 19 (all neutral when the input has none of them). MV above already
    * includes the cash flow FLOW (scale sm). CAP = MV·(1 − minCash) at scale
    * sm + sw, the most the holdings may be worth; CAPK = CAP − Σ FV, what the
-   * whole shares may take (MVK·10^sw without a minimum cash). MC = minCash at
+   * whole shares may take. MC = minCash at
    * scale sw. K0[i] = floor(u_i), the whole part of the current holding.
    * R[i] = the restriction (null: none). HOLE[i] = m_i = ceil(minTradeValue / p_i),
    * the fewest shares a trade may have (0: no minimum).
@@ -114,7 +112,7 @@ export function prepare(input: OptimizerInput): ScaledProblem {
   const held = pow10(sm - sq - sp);
   const S = pow10(sq);
   const toDrift = pow10(sm + sw - sq - sp);
-  let fractionSpend = 0n;
+  let fractionValue = 0n;
   for (let i = 0; i < n; i++) {
     const s = securities[i]!;
     ids[i] = s.securityId;
@@ -131,7 +129,7 @@ export function prepare(input: OptimizerInput): ScaledProblem {
     } else {
       F[i] = ((Q[i]! % S) + S) % S;
       FV[i] = F[i]! * P[i]! * toDrift;
-      fractionSpend += F[i]! * P[i]! * held;
+      fractionValue += FV[i]!;
     }
     K0[i] = (Q[i]! - F[i]!) / S;
     R[i] = s.restriction ?? null;
@@ -144,8 +142,6 @@ export function prepare(input: OptimizerInput): ScaledProblem {
   }
   const MC = minCash === null ? 0n : digitsAt(minCash, sw);
   const CAP = MV * (pow10(sw) - MC);
-  let fractionValue = 0n;
-  for (let i = 0; i < n; i++) fractionValue += F[i]! * P[i]! * toDrift;
   return {
     n,
     ids,
@@ -163,7 +159,6 @@ export function prepare(input: OptimizerInput): ScaledProblem {
     MV,
     F,
     FV,
-    MVK: MV - fractionSpend,
     FLOW,
     MC,
     CAP,

@@ -9,6 +9,7 @@
 //
 // Every decision is taken in exact integer arithmetic.
 import { MAX_SAFE } from '../domain/decimal.js';
+import { bandItem } from './band.js';
 import { abs, ceilDiv, floorDiv, pow10 } from './bigint-math.js';
 import { leastDriftSeed } from './drift-search.js';
 import { solveByFill } from './fill-dp.js';
@@ -22,7 +23,7 @@ export type Allowed = readonly (readonly [number, number])[];
 
 export type CoreAnswer =
   | { readonly kind: 'optimal'; readonly quantities: Float64Array }
-  /** Steps 1–3 done and the cash constraint binds: step 4 (sellDownAnswer) is next. */
+  /** Steps 1–3 done and the cash constraint binds: step 4 (solveScaled) is next. */
   | {
       readonly kind: 'sell_down';
       readonly best: Float64Array;
@@ -33,8 +34,7 @@ export type CoreAnswer =
   | { readonly kind: 'nothing_to_do' }
   | { readonly kind: 'overdrawn' }
   | { readonly kind: 'withdrawal' }
-  | { readonly kind: 'band'; readonly securities: readonly number[]; readonly low: Float64Array; readonly high: Float64Array }
-  | { readonly kind: 'min_trade'; readonly securities: readonly number[]; readonly low: Float64Array; readonly high: Float64Array }
+  | { readonly kind: 'band' | 'min_trade'; readonly securities: readonly number[]; readonly low: Float64Array; readonly high: Float64Array }
   | { readonly kind: 'cash'; readonly low: Float64Array }
   | { readonly kind: 'too_large'; readonly security: number; readonly shares: bigint }
   | { readonly kind: 'timeout' };
@@ -153,25 +153,17 @@ export function decideExactly(problem: ScaledProblem, i: number): Decision {
   return { low: Number(low), high: Number(high), best: Number(best) };
 }
 
-/** Steps 1–3: cheap (linear in the securities). */
-export function decide(problem: ScaledProblem): CoreAnswer {
-  return tooLargeOr(() => decideAll(problem));
-}
-
-/** The decision, or too_large when a security's shares cannot be counted exactly. */
-export function tooLargeOr(decision: () => CoreAnswer): CoreAnswer {
-  try {
-    return decision();
-  } catch (error) {
-    if (error instanceof TooManyShares) return { kind: 'too_large', security: error.index, shares: error.shares };
-    throw error;
-  }
-}
-
-function decideAll(problem: ScaledProblem): CoreAnswer {
+/**
+ * Steps 1–3: cheap (linear in the securities). `leastTrade`: for the band
+ * objective (band.ts), whose best is the current holding clamped to the range.
+ */
+export function decide(problem: ScaledProblem, leastTrade = false): CoreAnswer {
   const { n, MV } = problem;
   if (MV < 0n) return problem.FLOW < 0n && MV - problem.FLOW >= 0n ? { kind: 'withdrawal' } : { kind: 'overdrawn' };
   if (MV === 0n && problem.Q.every((q) => q === 0n)) return { kind: 'nothing_to_do' };
+  // A minimum trade value is refused with the band objective before it gets here (its holes make the
+  // least-trade sell-down a different problem); should one arrive, it is an error.
+  if (leastTrade && problem.HOLE.some((m) => m > 1)) throw new Error('a minimum trade value cannot be combined with rebalance_to "band"');
 
   const low = new Float64Array(n);
   const high = new Float64Array(n);
@@ -180,105 +172,104 @@ function decideAll(problem: ScaledProblem): CoreAnswer {
   const holed: number[] = [];
   let allowed: (Allowed | null)[] | undefined;
   let holes = false;
-  for (let i = 0; i < n; i++) {
-    let d = decideExactly(problem, i);
-    if (problem.constrained && (problem.R[i] !== null || problem.HOLE[i]! > 1)) {
-      d = constrain(problem, i, d);
-      if (d.allowed !== undefined) {
-        allowed ??= new Array<Allowed | null>(n).fill(null);
-        allowed[i] = d.allowed;
-        if (d.allowed.length === 0) holed.push(i);
-        // More than one piece at or below the best holding: the sell-down is not convex.
-        else if (d.allowed.length > 1 && d.allowed[1]![0] <= d.best) holes = true;
+  try {
+    for (let i = 0; i < n; i++) {
+      let d = decideExactly(problem, i);
+      if (problem.constrained && (problem.R[i] !== null || problem.HOLE[i]! > 1)) {
+        d = constrain(problem, i, d);
+        if (d.allowed !== undefined) {
+          allowed ??= new Array<Allowed | null>(n).fill(null);
+          allowed[i] = d.allowed;
+          if (d.allowed.length === 0) holed.push(i);
+          // More than one piece at or below the best holding: the sell-down is not convex.
+          else if (d.allowed.length > 1 && d.allowed[1]![0] <= d.best) holes = true;
+        }
       }
+      low[i] = d.low;
+      high[i] = d.high;
+      // The band objective: the whole shares held now (u = f + k0), trading nothing, within the range.
+      best[i] = leastTrade ? Math.min(Math.max(Number(problem.K0[i]!), d.low), d.high) : d.best;
+      if (d.low > d.high) empty.push(i);
     }
-    low[i] = d.low;
-    high[i] = d.high;
-    best[i] = d.best;
-    if (d.low > d.high) empty.push(i);
+  } catch (error) {
+    // too_large when a security's shares cannot be counted exactly.
+    if (error instanceof TooManyShares) return { kind: 'too_large', security: error.index, shares: error.shares };
+    throw error;
   }
   if (empty.length > 0) return { kind: 'band', securities: empty, low, high };
   if (holed.length > 0) return { kind: 'min_trade', securities: holed, low, high };
 
-  if (!spendsMoreThanMarketValue(problem, best)) return { kind: 'optimal', quantities: best };
-  if (spendsMoreThanMarketValue(problem, low)) return { kind: 'cash', low };
+  if (overspend(problem, best) <= 0n) return { kind: 'optimal', quantities: best };
+  if (overspend(problem, low) > 0n) return { kind: 'cash', low };
   return holes && allowed !== undefined ? { kind: 'sell_down', best, low, allowed } : { kind: 'sell_down', best, low };
 }
 
-export function solveScaled(problem: ScaledProblem, deadline: Deadline): CoreAnswer {
-  const first = decide(problem);
+/** Steps 1–4, for either objective (`leastTrade`: the band objective). */
+export function solveScaled(problem: ScaledProblem, deadline: Deadline, leastTrade = false): CoreAnswer {
+  const first = decide(problem, leastTrade);
   if (first.kind !== 'sell_down') return first;
-  if (first.allowed !== undefined) {
-    try {
-      return { kind: 'optimal', quantities: solveWithHoles(problem, first.best, first.low, first.allowed, deadline) };
-    } catch (error) {
-      if (error instanceof SolverTimeout) return { kind: 'timeout' };
-      throw error;
-    }
-  }
-  return sellDownAnswer(problem, first.best, first.low, deadline);
-}
-
-/** Step 4: the exact sell-down when the cash constraint binds. */
-export function sellDownAnswer(problem: ScaledProblem, best: Float64Array, low: Float64Array, deadline: Deadline): CoreAnswer {
-  return sellDownFromBest(problem, best, low, deadline, problem.sq, (i, b, price, sellable, over) => ({
-    index: i,
-    price,
-    overshoot: over > 0n ? over : 0n,
-    maxShares: sellable,
-    b,
-    // Trades are measured on the whole part: u' − u = k − floor(u).
-    Q: problem.Q[i]! - problem.F[i]!,
-    P: problem.P[i]!,
-  }));
-}
-
-/**
- * Step 4 from `best`, for either objective: each security with shares to sell
- * above `low` is an item (`item` makes it from the whole shares b, the price in
- * drift units, the shares sellable and how far b·p is over the target); the
- * cash to free is what `best` spends past the cap. The fractions are held
- * whatever the sale: they spend their value from the start. `sq`: the scale of the items' Q.
- */
-export function sellDownFromBest(
-  problem: ScaledProblem,
-  best: Float64Array,
-  low: Float64Array,
-  deadline: Deadline,
-  sq: number,
-  item: (i: number, b: bigint, price: bigint, sellable: number, over: bigint) => KnapsackItem,
-): CoreAnswer {
-  const { n, MV, sm, sw, sp, P, W, FV } = problem;
-  const toDrift = pow10(sm + sw - sp);
-  let spend = FV.reduce((sum, v) => sum + v, 0n);
-  const items: KnapsackItem[] = [];
-  for (let i = 0; i < n; i++) {
-    const price = P[i]! * toDrift;
-    const b = BigInt(best[i]!);
-    spend += b * price;
-    const sellable = best[i]! - low[i]!;
-    if (sellable >= 1) items.push(item(i, b, price, sellable, b * price - (MV * W[i]! - FV[i]!)));
-  }
-  return soldDownFrom(best, { items, need: spend - problem.CAP, sq }, deadline);
-}
-
-/** The exact sell-down of `knapsack` applied to `best` (each item sells from its security's best holding), or a timeout. */
-function soldDownFrom(best: Float64Array, knapsack: KnapsackProblem, deadline: Deadline): CoreAnswer {
-  const tick = () => {
-    if (deadline.now() > deadline.at) throw new SolverTimeout();
-  };
-  let sold: number[];
   try {
-    sold = sellDown(knapsack, deadline, tick);
+    const quantities =
+      first.allowed !== undefined
+        ? solveWithHoles(problem, first.best, first.low, first.allowed, deadline)
+        : sellDownFromBest(problem, first.best, first.low, deadline, leastTrade);
+    return { kind: 'optimal', quantities };
   } catch (error) {
     if (error instanceof SolverTimeout) return { kind: 'timeout' };
     throw error;
   }
+}
+
+/**
+ * Step 4, the exact sell-down when the cash constraint binds, from `best`, for
+ * either objective: each security with shares to sell above `low` is an item
+ * (for the band objective, bandItem makes it from the whole shares b, the
+ * price in drift units, the shares sellable and how far b·p is over the
+ * target); the cash to free is what `best` overspends. The fractions
+ * are held whatever the sale: they spend their value from the start. Each item
+ * sells from its security's best holding; SolverTimeout past the deadline.
+ */
+function sellDownFromBest(
+  problem: ScaledProblem,
+  best: Float64Array,
+  low: Float64Array,
+  deadline: Deadline,
+  leastTrade: boolean,
+): Float64Array {
+  const { n, MV, sm, sw, sp, P, W, FV } = problem;
+  const toDrift = pow10(sm + sw - sp);
+  const items: KnapsackItem[] = [];
+  for (let i = 0; i < n; i++) {
+    const price = P[i]! * toDrift;
+    const b = BigInt(best[i]!);
+    const sellable = best[i]! - low[i]!;
+    if (sellable < 1) continue;
+    const over = b * price - (MV * W[i]! - FV[i]!);
+    items.push(
+      leastTrade
+        ? bandItem(i, b, price, sellable, over)
+        : {
+            index: i,
+            price,
+            overshoot: over > 0n ? over : 0n,
+            maxShares: sellable,
+            b,
+            // Trades are measured on the whole part: u' − u = k − floor(u).
+            Q: problem.Q[i]! - problem.F[i]!,
+            P: P[i]!,
+          },
+    );
+  }
+  const tick = () => {
+    if (deadline.now() > deadline.at) throw new SolverTimeout();
+  };
+  // The items' Q: at the quantities' scale, or for the band objective at scale 0.
+  const sold = sellDown({ items, need: overspend(problem, best), sq: leastTrade ? 0 : problem.sq }, deadline, tick);
   const quantities = Float64Array.from(best);
-  knapsack.items.forEach((item, j) => {
+  items.forEach((item, j) => {
     quantities[item.index] = best[item.index]! - sold[j]!;
   });
-  return { kind: 'optimal', quantities };
+  return quantities;
 }
 
 /**
@@ -298,9 +289,9 @@ export function sellDown(knapsack: KnapsackProblem, deadline: Deadline, tick: ()
   return solveKnapsack(knapsack, deadline, seed);
 }
 
-/** Σ (f_i + x_i)·p_i > MV·(1 − minCash), that is Σ x_i·p_i > CAPK. */
-export function spendsMoreThanMarketValue(problem: ScaledProblem, x: Float64Array): boolean {
+/** Σ (f_i + x_i)·p_i − MV·(1 − minCash), that is Σ x_i·p_i − CAPK: what whole shares x spend past the cap, in drift units. */
+export function overspend(problem: ScaledProblem, x: Float64Array): bigint {
   let spend = 0n;
   for (let i = 0; i < problem.n; i++) spend += BigInt(x[i]!) * problem.P[i]!;
-  return spend * pow10(problem.sm + problem.sw - problem.sp) > problem.CAPK;
+  return spend * pow10(problem.sm + problem.sw - problem.sp) - problem.CAPK;
 }

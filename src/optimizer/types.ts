@@ -91,12 +91,11 @@ export type InfeasibleReason = 'band' | 'cash' | 'overdrawn' | 'withdrawal' | 'm
 
 export type OptimizerResult =
   | {
-      readonly status: 'optimal';
+      readonly status: 'optimal' | 'nothing_to_do';
       readonly marketValue: Dec;
       /** Sorted by security id. */
       readonly positions: readonly OptimizedPosition[];
     }
-  | { readonly status: 'nothing_to_do'; readonly marketValue: Dec; readonly positions: readonly OptimizedPosition[] }
   | {
       readonly status: 'infeasible';
       readonly reason: InfeasibleReason;

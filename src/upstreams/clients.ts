@@ -220,20 +220,13 @@ export function portfolioClient(channel: ServiceChannel) {
         return null;
       }
     },
-    /** Names of many portfolios in one call (empty on failure). */
-    async names(signal?: AbortSignal): Promise<Map<string, string>> {
-      try {
-        const list = (await getJson(channel, '/api/v1/portfolios', PortfolioList, signal)) ?? [];
-        return new Map(list.map((p) => [p.portfolioId, p.name]));
-      } catch (error) {
-        if (signal?.aborted) throw error;
-        return new Map();
-      }
-    },
     /** How to name `count` portfolios: all in one call when many, else one call each (a failed or cancelled lookup is no name). */
     lookup(count: number, signal: AbortSignal): (portfolioId: string) => Promise<string | null> {
       if (count < BULK_NAMES_FROM) return (id) => client.name(id, signal).catch(() => null);
-      const names = client.names(signal).catch(() => new Map<string, string>());
+      const names = getJson(channel, '/api/v1/portfolios', PortfolioList, signal).then(
+        (list) => new Map((list ?? []).map((p) => [p.portfolioId, p.name])),
+        () => new Map<string, string>(),
+      );
       return (id) => names.then((all) => all.get(id) ?? null);
     },
   };
@@ -358,19 +351,15 @@ export function orderClient(channel: ServiceChannel, settings: OrderSettings) {
           'safe-only',
         );
         const parsed = parsePayload(OrdersAnswer, answer.body, service, where);
-        const byIndex = new Map<number, z.output<typeof OrdersAnswer>['orders'][number]>();
-        for (const line of parsed.orders)
-          if (line.requestIndex >= 0 && line.requestIndex < batch.length) byIndex.set(line.requestIndex, line);
-        batch.forEach((_, i) => {
-          const outcome = byIndex.get(i);
-          if (outcome === undefined) {
-            const message = 'the Order service named no result for this order (it may or may not have been created)';
-            results.push({ index: start + i, status: 'unknown', orderId: null, message });
-          } else {
-            const status = outcome.status === 'SUCCESS' ? 'accepted' : 'rejected';
-            results.push({ index: start + i, status, orderId: outcome.orderId ?? null, message: outcome.message ?? null });
-          }
-        });
+        const message = 'the Order service named no result for this order (it may or may not have been created)';
+        const outcomes = batch.map((_, i): OrderResult => ({ index: start + i, status: 'unknown', orderId: null, message }));
+        for (const line of parsed.orders) {
+          if (line.requestIndex < 0 || line.requestIndex >= batch.length) continue;
+          const status = line.status === 'SUCCESS' ? 'accepted' : 'rejected';
+          const index = start + line.requestIndex;
+          outcomes[line.requestIndex] = { index, status, orderId: line.orderId ?? null, message: line.message ?? null };
+        }
+        results.push(...outcomes);
       }
       return results;
     },

@@ -35,9 +35,6 @@ export class UpstreamUnavailableError extends AppError {
 export class UpstreamHttpError extends Error {
   override name = 'UpstreamHttpError';
   constructor(
-    readonly service: ServiceKey,
-    readonly method: string,
-    readonly path: string,
     readonly status: number,
     readonly retryAfterMs: number | undefined,
     readonly detail: string,
@@ -57,10 +54,7 @@ export class UpstreamHttpError extends Error {
  */
 export class UpstreamAnswerToCheck extends Error {
   override name = 'UpstreamAnswerToCheck';
-  constructor(
-    readonly status: number,
-    readonly body: unknown,
-  ) {
+  constructor(status: number) {
     super(`answered ${status}`);
   }
 }
@@ -69,12 +63,7 @@ export class UpstreamAnswerToCheck extends Error {
 export class UpstreamNetworkError extends Error {
   override name = 'UpstreamNetworkError';
   readonly code: string | undefined;
-  constructor(
-    readonly service: ServiceKey,
-    readonly method: string,
-    readonly path: string,
-    cause: unknown,
-  ) {
+  constructor(cause: unknown) {
     const code = (cause as { code?: string } | undefined)?.code;
     super(`the connection failed (${code ?? (cause instanceof Error ? cause.message : String(cause))})`);
     this.code = code;

@@ -16,7 +16,7 @@ export interface ExchangeOptions {
   readonly body?: unknown;
   /**
    * Statuses the caller looks into itself rather than failures: thrown as
-   * UpstreamAnswerToCheck (with the body), neither retried nor counted by the
+   * UpstreamAnswerToCheck, neither retried nor counted by the
    * circuit. An Accounting summary's 500 that may mean "no balances yet".
    */
   readonly answers?: readonly number[];
@@ -160,12 +160,12 @@ export function createServiceHttp(service: ServiceKey, baseUrl: string, connecti
         );
       } catch (error) {
         if (signal.aborted) throw error;
-        throw new UpstreamNetworkError(service, method, path, error);
+        throw new UpstreamNetworkError(error);
       }
       const { status, text } = answer;
       // A 404 is an answer to a lookup (upstreams.md); to a write it is an error like any other 4xx.
       if (status === 404 && method === 'GET') return { status, body: null };
-      if (options.answers?.includes(status) === true) throw new UpstreamAnswerToCheck(status, bodyOf(text));
+      if (options.answers?.includes(status) === true) throw new UpstreamAnswerToCheck(status);
       if (status >= 200 && status < 300) {
         try {
           return { status, body: text === '' ? null : (JSON.parse(text) as unknown) };
@@ -173,15 +173,7 @@ export function createServiceHttp(service: ServiceKey, baseUrl: string, connecti
           throw new UpstreamUnavailableError(service, `${method} ${path}: answered malformed JSON (${JSON.stringify(text.slice(0, 60))})`);
         }
       }
-      throw new UpstreamHttpError(
-        service,
-        method,
-        path,
-        status,
-        retryAfterMs(answer.headers['retry-after']),
-        errorDetail(text),
-        bodyOf(text),
-      );
+      throw new UpstreamHttpError(status, retryAfterMs(answer.headers['retry-after']), errorDetail(text), bodyOf(text));
     },
     close: () => pool.close(),
   };

@@ -96,10 +96,8 @@ export function createQuotes(
     return cache.fetch(key) as Promise<V>;
   };
 
-  const tickerOf = (securityId: string) => counted(tickers, securityId, stats.tickers);
-
   async function quote(securityId: string): Promise<Quote> {
-    const ticker = await tickerOf(securityId);
+    const ticker = await counted(tickers, securityId, stats.tickers);
     const { close } = await counted(prices, ticker, stats.prices);
     if (close === null) throw new MissingPriceError(securityId, ticker, 'has no price');
     if (sign(close) <= 0) throw new MissingPriceError(securityId, ticker, `has a price of ${formatDecimal(close)}, not above 0`);

@@ -132,10 +132,8 @@ function describeFailure(error: unknown, settings: ResilienceSettings): { reason
     };
   }
   if (error instanceof BulkheadRejectedError) return { reason: 'too many calls are waiting for it', retryAfterSeconds: 1 };
-  if (error instanceof AttemptTimeoutError) return { reason: error.message };
-  if (error instanceof UpstreamHttpError) {
-    const retryAfterSeconds = error.retryAfterMs === undefined ? undefined : Math.ceil(error.retryAfterMs / 1000);
-    return retryAfterSeconds === undefined ? { reason: error.message } : { reason: error.message, retryAfterSeconds };
+  if (error instanceof UpstreamHttpError && error.retryAfterMs !== undefined) {
+    return { reason: error.message, retryAfterSeconds: Math.ceil(error.retryAfterMs / 1000) };
   }
   if (error instanceof Error) return { reason: error.message };
   return { reason: String(error) };

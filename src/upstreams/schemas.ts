@@ -2,19 +2,12 @@
 // fields are ignored; money and quantities arrive as strings or numbers and
 // become exact decimals either way.
 import { z } from 'zod';
-import { DecimalInputError, parseBoundedDecimal } from '../domain/decimal.js';
+import { boundedDecimal } from '../domain/schemas.js';
 
-export const UpstreamDecimal = z
-  .union([z.string(), z.number()], { error: 'must be a decimal number (a string or a number)' })
-  .transform((value, ctx) => {
-    try {
-      return parseBoundedDecimal(value);
-    } catch (error) {
-      if (!(error instanceof DecimalInputError)) throw error;
-      ctx.issues.push({ code: 'custom', input: value, message: `${error.message}, not ${JSON.stringify(value).slice(0, 40)}` });
-      return z.NEVER;
-    }
-  });
+const UpstreamDecimal = boundedDecimal(
+  () => 'must be a decimal number (a string or a number)',
+  (problem, value) => `${problem}, not ${JSON.stringify(value).slice(0, 40)}`,
+);
 
 export const AccountingSummary = z.object({
   portfolioId: z.string(),
