@@ -25,8 +25,6 @@ export interface RunConstraints {
   readonly firm: readonly SecurityRestriction[];
 }
 
-export const NO_RUN_CONSTRAINTS: RunConstraints = { request: {}, firm: [] };
-
 /** Reads the firm-wide restricted list (modules/restrictions). */
 export interface RestrictionSource {
   read(): Promise<{ readonly restrictions: readonly SecurityRestriction[] }>;

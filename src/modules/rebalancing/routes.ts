@@ -115,9 +115,9 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
     async (request, reply) => {
       checkSubmit(request.query.submit);
       const constraints = portfolioRequest(request.params.portfolio_id, request.body);
-      const { outcome, run } = await service.rebalancePortfolio(request.params.portfolio_id, optionsOf(request.query, constraints));
+      const run = await service.rebalancePortfolio(request.params.portfolio_id, optionsOf(request.query, constraints));
       reportSubmission(reply, run);
-      sendJson(reply, rebalanceJson(new JsonBytes(), outcome, run.rebalanceId, run.tradeDate).bytes);
+      sendJson(reply, rebalanceJson(new JsonBytes(), run.outcome, run.rebalanceId, run.tradeDate).bytes);
       return reply;
     },
   );
