@@ -34,10 +34,11 @@ export const jobIndexes: IndexSpec[] = [
 
 export type JobStatus = 'running' | 'complete' | 'failed' | 'cancelled' | 'abandoned';
 
+/** Counted as the job runs, where it runs. */
 export interface JobProgress {
-  readonly done: number;
+  done: number;
   readonly total: number;
-  readonly infeasible: number;
+  infeasible: number;
 }
 
 /** The one error shape (api.md), as recorded for a failed job. */
@@ -153,11 +154,8 @@ export class RebalanceCancelledError extends AppError {
 /** As plugins/errors.ts answers it. */
 const errorShape = (error: unknown, correlationId: string): JobError => errorBody(answerOf(error), correlationId);
 
-/** A job running in this process: the Job without its progress, which is counted here. */
-interface LocalJob extends Omit<Job, 'progress'> {
-  readonly total: number;
-  done: number;
-  infeasible: number;
+/** A job running in this process, its progress counted here. */
+interface LocalJob extends Job {
   readonly controller: AbortController;
   /** Its end is being recorded: no more heartbeats. */
   ending: boolean;
@@ -183,17 +181,15 @@ export function createRebalanceJobs(deps: JobsDeps) {
   /** How each started job settles (its end recorded), by its controller. */
   const settledBy = new WeakMap<AbortController, Promise<void>>();
 
-  const progressOf = (j: LocalJob): JobProgress => ({ done: j.done, total: j.total, infeasible: j.infeasible });
-
   const finish = (j: LocalJob, status: JobStatus, error: JobError | null, expiresAt: Date | null) =>
-    jobs.finish(j.id, { status, progress: progressOf(j), ended_at: clock.now(), error, expires_at: expiresAt });
+    jobs.finish(j.id, { status, progress: { ...j.progress }, ended_at: clock.now(), error, expires_at: expiresAt });
 
   async function beat(): Promise<void> {
     const now = clock.now();
     const ids = [...local.keys()];
     for (const j of local.values()) {
       if (j.ending) continue;
-      if (!(await jobs.heartbeat(j.id, progressOf(j), now)) && !j.ending) {
+      if (!(await jobs.heartbeat(j.id, j.progress, now)) && !j.ending) {
         log.warn({ rebalanceId: j.id }, 'an asynchronous rebalance was marked abandoned while it ran here: stopping it');
         j.controller.abort(new ShuttingDownError());
       }
@@ -213,12 +209,6 @@ export function createRebalanceJobs(deps: JobsDeps) {
       beat().catch((error: unknown) => log.warn({ err: error }, 'could not record the progress of asynchronous rebalances'));
     }, deps.heartbeatMs).unref();
   }
-
-  /** A local job as a Job (its progress as of now). */
-  const viewOf = ({ total, done, infeasible, controller, ending, ...job }: LocalJob): Job => ({
-    ...job,
-    progress: { done, total, infeasible },
-  });
 
   return {
     /**
@@ -253,8 +243,7 @@ export function createRebalanceJobs(deps: JobsDeps) {
               cancel_requested: false,
             };
             await jobs.insert(doc);
-            const { progress, ...view } = toJob(doc);
-            const j: LocalJob = { ...view, total: run.total, done: 0, infeasible: 0, controller, ending: false };
+            const j: LocalJob = { ...toJob(doc), controller, ending: false };
             job = j;
             if (options.dryRun) writer = new BatchedWriter((batch) => rebalances.writePortfolios(id, batch), controller);
             local.set(id, j);
@@ -263,22 +252,22 @@ export function createRebalanceJobs(deps: JobsDeps) {
               { rebalanceId: id, modelId: run.modelId, portfolios: run.total, dryRun: options.dryRun },
               'asynchronous rebalance started',
             );
-            resolve(viewOf(j));
+            resolve(j);
           },
           async beforePublish() {
             // A fresh heartbeat, and proof the job is still running: a replica that found it stale (its
             // heartbeats held up) has marked it abandoned and removed its documents; publishing now would
             // make a rebalance with portfolios missing.
             const j = job!;
-            if (!(await jobs.heartbeat(j.id, progressOf(j), clock.now()))) {
+            if (!(await jobs.heartbeat(j.id, j.progress, clock.now()))) {
               log.warn({ rebalanceId: j.id }, 'an asynchronous rebalance was marked abandoned while it ran here: not publishing it');
               throw new ShuttingDownError();
             }
           },
           outcome(seq, outcome) {
             const j = job!;
-            j.done += 1;
-            if (outcome.status === 'infeasible') j.infeasible += 1;
+            j.progress.done += 1;
+            if (outcome.status === 'infeasible') j.progress.infeasible += 1;
             return writer?.add(seq, outcome);
           },
         };
@@ -291,7 +280,7 @@ export function createRebalanceJobs(deps: JobsDeps) {
             const j = job!;
             j.ending = true;
             await finish(j, 'complete', null, j.dryRun ? new Date(clock.now().getTime() + deps.dryRunTtlMs) : null);
-            log.info({ rebalanceId: j.id, ...progressOf(j) }, 'asynchronous rebalance complete');
+            log.info({ rebalanceId: j.id, ...j.progress }, 'asynchronous rebalance complete');
           },
           async (failure: unknown) => {
             let error = failure;
@@ -333,9 +322,7 @@ export function createRebalanceJobs(deps: JobsDeps) {
 
     /** The job as this process knows it (running here), else as recorded; null when there is none. */
     async find(id: string): Promise<Job | null> {
-      const j = local.get(id);
-      if (j !== undefined) return viewOf(j);
-      return jobs.find(id);
+      return local.get(id) ?? jobs.find(id);
     },
 
     /**
