@@ -30,7 +30,7 @@ import {
   withConstraintFigures,
 } from './constraints.js';
 import { optimizerInput, outcomeOf, type PortfolioOutcome, securitiesOf, unvaluedOutcome } from './outcome.js';
-import type { ProgressTracker } from './progress.js';
+import type { ProgressRegistry } from './progress.js';
 import { REBALANCE_SORT_FIELDS, type RebalanceHeader, type RebalanceRepository } from './repository.js';
 
 export interface RebalanceServiceDeps {
@@ -47,7 +47,7 @@ export interface RebalanceServiceDeps {
   /** Submits a stored rebalance's orders; absent when ORDER_SUBMISSION is off. */
   readonly submitOrders?: (rebalanceId: string) => Promise<SubmissionResult>;
   /** Follows each model rebalance as it goes (progress log lines, the in-flight gauge, the command line's bar). */
-  readonly progress?: ProgressTracker;
+  readonly progress?: Pick<ProgressRegistry, 'begin'>;
 }
 
 /** A page of stored rebalances as asked for: `sort_by` as sent, offset default 0, limit default 10. */
