@@ -33,7 +33,7 @@ import {
   resultHeaderFields,
   StoredPortfolioDto,
   StoredPositionDto,
-  storedPositions,
+  storedPosition,
   toStoredPortfolioDto,
 } from './schemas.js';
 import type { RebalanceRun, RebalanceService } from './service.js';
@@ -202,7 +202,7 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
 
   /** A page of stored rebalances (only those listing one of `portfolioIds` when given), streamed. */
   const sendList = async (reply: FastifyReply, query: z.output<typeof RebalanceListQuery>, portfolioIds?: readonly string[]) => {
-    const page = await service.list({ offset: query.offset, limit: query.limit, sortBy: query.sort_by }, portfolioIds);
+    const page = await service.list(query, portfolioIds);
     reply.header('x-total-count', String(page.total));
     sendJson(reply, jsonStream(listPieces(page.headers)));
     return reply;
@@ -315,7 +315,7 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
     },
     async (request) => {
       const { header, outcome } = await service.portfolio(request.params.rebalance_id, request.params.portfolio_id);
-      return storedPositions(outcome, header.tradeDate);
+      return outcome.positions.map((p) => storedPosition(p, header.tradeDate));
     },
   );
 

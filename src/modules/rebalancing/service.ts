@@ -50,13 +50,6 @@ export interface RebalanceServiceDeps {
   readonly progress?: Pick<ProgressRegistry, 'begin'>;
 }
 
-/** A page of stored rebalances as asked for: `sort_by` as sent, offset default 0, limit default 10. */
-export interface RebalanceListQuery {
-  readonly offset?: number | undefined;
-  readonly limit?: number | undefined;
-  readonly sortBy?: string | undefined;
-}
-
 export type RebalanceKind = 'portfolio' | 'model' | 'cycle';
 export type RebalanceOutcome = 'stored' | 'dry_run' | 'infeasible' | 'not_found' | 'upstream_unavailable' | 'failed';
 
@@ -547,9 +540,12 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
     quoteSession,
     knownQuotes,
 
-    /** A page of stored rebalances in `sort_by` order, and how many there are in all. */
-    async list(query: RebalanceListQuery, portfolioIds?: readonly string[]): Promise<{ headers: RebalanceHeader[]; total: number }> {
-      const sort = parseSortBy(query.sortBy, REBALANCE_SORT_FIELDS);
+    /** A page of stored rebalances in `sort_by` order (`sort_by` as sent, offset default 0, limit default 10), and how many there are in all. */
+    async list(
+      query: { readonly offset?: number | undefined; readonly limit?: number | undefined; readonly sort_by?: string | undefined },
+      portfolioIds?: readonly string[],
+    ): Promise<{ headers: RebalanceHeader[]; total: number }> {
+      const sort = parseSortBy(query.sort_by, REBALANCE_SORT_FIELDS);
       const ids = portfolioIds === undefined ? undefined : [...new Set(portfolioIds)];
       const total = await rebalances.countHeaders(ids);
       const start = pageStart(query.offset, total);
