@@ -17,13 +17,6 @@ export const REBALANCE_PORTFOLIOS = 'rebalance_portfolios';
 export const REBALANCE_SORT_FIELDS = ['rebalance_date', 'model_name', 'number_of_portfolios', 'rebalance_id'] as const;
 export type RebalanceSortField = (typeof REBALANCE_SORT_FIELDS)[number];
 
-const sortColumn: Record<RebalanceSortField, string> = {
-  rebalance_date: 'rebalance_date',
-  model_name: 'model_name',
-  number_of_portfolios: 'number_of_portfolios',
-  rebalance_id: '_id',
-};
-
 /**
  * The order of a list: the keys asked for, then the id in the direction of the
  * first key, so ties are stable and a one-field sort, either way round, walks
@@ -33,7 +26,8 @@ const sortColumn: Record<RebalanceSortField, string> = {
 export function listOrder(keys: readonly SortKey<RebalanceSortField>[]): Record<string, 1 | -1> {
   const sort = keys.length > 0 ? keys : [{ field: 'rebalance_date', direction: -1 } as const];
   const order: Record<string, 1 | -1> = {};
-  for (const key of sort) order[sortColumn[key.field]] = key.direction;
+  // Every field is stored under its own name but the id.
+  for (const key of sort) order[key.field === 'rebalance_id' ? '_id' : key.field] = key.direction;
   order._id ??= sort[0]!.direction;
   return order;
 }

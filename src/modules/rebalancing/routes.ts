@@ -48,9 +48,15 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
   spoolDir?: string | undefined;
 }> = async (app, { service, jobs, submission, spoolDir }) => {
   const tags = ['rebalancing'];
-  const listDescription =
-    'offset default 0 (at or past the end: an empty page), limit default 10 (1–100); sort_by over rebalance_date ' +
-    '(default -rebalance_date), model_name, number_of_portfolios, rebalance_id. x-total-count carries the total.';
+  /** The two lists of stored rebalances, but their summaries and the body of the second. */
+  const listSchema = {
+    tags,
+    description:
+      'offset default 0 (at or past the end: an empty page), limit default 10 (1–100); sort_by over rebalance_date ' +
+      '(default -rebalance_date), model_name, number_of_portfolios, rebalance_id. x-total-count carries the total.',
+    querystring: RebalanceListQuery,
+    response: { 200: z.array(RebalanceResultDto), 400: ErrorResponse },
+  };
   const rebalanceErrors = { ...errorResponses, 422: ErrorResponse, 503: ErrorResponse };
 
   /**
@@ -186,18 +192,8 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
     },
   );
 
-  app.get(
-    '/rebalances',
-    {
-      schema: {
-        tags,
-        summary: 'Stored rebalances, newest first',
-        description: listDescription,
-        querystring: RebalanceListQuery,
-        response: { 200: z.array(RebalanceResultDto), 400: ErrorResponse },
-      },
-    },
-    async (request, reply) => sendList(reply, request.query),
+  app.get('/rebalances', { schema: { ...listSchema, summary: 'Stored rebalances, newest first' } }, async (request, reply) =>
+    sendList(reply, request.query),
   );
 
   /** A page of stored rebalances (only those listing one of `portfolioIds` when given), streamed. */
@@ -208,14 +204,11 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
     return reply;
   };
 
-  const listPieces = (headers: readonly RebalanceHeader[]) => {
-    const pieces: (string | AsyncIterable<unknown>)[] = ['['];
-    headers.forEach((h, i) => {
-      pieces.push(...(i === 0 ? [] : [',']), ...resultPieces(h));
-    });
-    pieces.push(']');
-    return pieces;
-  };
+  const listPieces = (headers: readonly RebalanceHeader[]) => [
+    '[',
+    ...headers.flatMap((h, i) => [...(i === 0 ? [] : [',']), ...resultPieces(h)]),
+    ']',
+  ];
 
   app.get(
     '/rebalance/:rebalance_id',
@@ -291,14 +284,9 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
       const total = h.numberOfPortfolios;
       const page = offset === undefined && limit === undefined ? undefined : { offset: pageStart(offset, total), limit: limit ?? total };
       reply.header('x-total-count', String(total));
-      if (page !== undefined && (page.offset >= total || page.limit === 0)) {
-        sendJson(reply, jsonStream(['[]']));
-        return reply;
-      }
-      sendJson(
-        reply,
-        jsonStream([mapAsync(service.portfolios(h.id, positions, page), (o) => toStoredPortfolioDto(o, h.tradeDate, positions))]),
-      );
+      const empty = page !== undefined && (page.offset >= total || page.limit === 0);
+      const portfolios = () => mapAsync(service.portfolios(h.id, positions, page), (o) => toStoredPortfolioDto(o, h.tradeDate, positions));
+      sendJson(reply, jsonStream([empty ? '[]' : portfolios()]));
       return reply;
     },
   );
@@ -321,16 +309,7 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
 
   app.post(
     '/rebalances/portfolios',
-    {
-      schema: {
-        tags,
-        summary: 'Stored rebalances that contain any of these portfolios, newest first',
-        description: listDescription,
-        querystring: RebalanceListQuery,
-        body: PortfoliosBody,
-        response: { 200: z.array(RebalanceResultDto), 400: ErrorResponse },
-      },
-    },
+    { schema: { ...listSchema, summary: 'Stored rebalances that contain any of these portfolios, newest first', body: PortfoliosBody } },
     async (request, reply) => sendList(reply, request.query, request.body.portfolios),
   );
 
