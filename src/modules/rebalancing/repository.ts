@@ -248,7 +248,7 @@ export function createRebalanceRepository(db: Db) {
     },
 
     /** Makes a rebalance visible: its portfolios are all written. */
-    async publish(header: Omit<RebalanceHeader, 'version' | 'orders'>): Promise<RebalanceHeader> {
+    async publish(header: Omit<RebalanceHeader, 'version' | 'orders'>): Promise<void> {
       const doc: HeaderDocument = {
         orders: null,
         _id: toObjectId(header.id),
@@ -262,7 +262,6 @@ export function createRebalanceRepository(db: Db) {
         created_at: header.createdAt,
       };
       await headers.insertOne(doc);
-      return toHeader(doc);
     },
 
     /** Removes what a failed rebalance wrote: its header first (a publish whose last step failed), then its portfolios. */

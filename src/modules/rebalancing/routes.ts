@@ -245,10 +245,7 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
 
   /** A stored rebalance, a complete asynchronous dry run (as a header, with its job), or a job not stored: 404 when none. */
   const storedOrJob = async (id: string): Promise<{ header: RebalanceHeader; job: Job | null } | { job: Job }> => {
-    const h = await service.header(id).catch((error: unknown) => {
-      if (error instanceof NotFoundError) return null;
-      throw error;
-    });
+    const h = await service.findHeader(id);
     if (h !== null) return { header: h, job: null };
     const job = (await jobs?.find(id)) ?? null;
     // A complete job without a header was deleted since (or is a dry run that expired).

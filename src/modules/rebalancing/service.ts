@@ -535,7 +535,8 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
 
     portfolios: (rebalanceId: string, withPositions = true, page?: { offset: number; limit: number }) =>
       rebalances.portfolios(rebalanceId, withPositions, page),
-    header,
+    /** A stored rebalance's header; null when there is none. */
+    findHeader: (id: string) => rebalances.findHeader(id),
     // The same upstream reads for drift reports (modules/drift).
     quoteSession,
     knownQuotes,
