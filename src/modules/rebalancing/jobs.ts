@@ -44,23 +44,6 @@ export interface JobProgress {
 /** The one error shape (api.md), as recorded for a failed job. */
 export type JobError = ReturnType<typeof errorBody>;
 
-export interface Job {
-  readonly id: string;
-  readonly modelId: string;
-  readonly modelName: string;
-  readonly dryRun: boolean;
-  readonly status: JobStatus;
-  readonly progress: JobProgress;
-  readonly startedAt: Date;
-  readonly endedAt: Date | null;
-  readonly tradeDate: string;
-  readonly error: JobError | null;
-  /** A complete dry run's result is removed after this. */
-  readonly expiresAt: Date | null;
-  /** The replica running it. */
-  readonly replica: string;
-}
-
 interface JobDocument {
   _id: ObjectId;
   model_id: string;
@@ -72,7 +55,9 @@ interface JobDocument {
   ended_at: Date | null;
   trade_date: string;
   error: JobError | null;
+  /** A complete dry run's result is removed after this. */
   expires_at: Date | null;
+  /** The replica running it. */
   replica: string;
   /** This process (replica, host and a random part): a restart is a new owner. */
   owner: string;
@@ -80,7 +65,8 @@ interface JobDocument {
   cancel_requested: boolean;
 }
 
-const toJob = (d: JobDocument): Job => ({
+/** A job as its document records it (its progress a copy of its own). */
+const toJob = (d: JobDocument) => ({
   id: d._id.toHexString(),
   modelId: d.model_id,
   modelName: d.model_name,
@@ -94,6 +80,7 @@ const toJob = (d: JobDocument): Job => ({
   expiresAt: d.expires_at,
   replica: d.replica,
 });
+export type Job = ReturnType<typeof toJob>;
 
 export function createJobRepository(db: Db) {
   const jobs: Collection<JobDocument> = db.collection<JobDocument>(REBALANCE_JOBS);
