@@ -45,15 +45,6 @@ export const rebalanceIndexes: IndexSpec[] = [
   { collection: REBALANCE_PORTFOLIOS, key: { rebalance_id: 1, portfolio_id: 1 }, options: { name: 'rebalance_portfolios_lookup' } },
 ];
 
-/** What the Order service has made of this rebalance's orders, as last recorded. */
-export interface OrderSummary {
-  readonly accepted: number;
-  readonly rejected: number;
-  readonly failed: number;
-  readonly unknown: number;
-  readonly lastSubmittedAt: Date;
-}
-
 export interface RebalanceHeader {
   readonly id: string;
   readonly modelId: string;
@@ -193,7 +184,9 @@ function toOutcome(doc: PortfolioDocument, withPositions = true): PortfolioOutco
 }
 
 type OrdersDocument = NonNullable<HeaderDocument['orders']>;
-const ordersOf = ({ last_submitted_at, ...counts }: OrdersDocument): OrderSummary => ({ ...counts, lastSubmittedAt: last_submitted_at });
+const ordersOf = ({ last_submitted_at, ...counts }: OrdersDocument) => ({ ...counts, lastSubmittedAt: last_submitted_at });
+/** What the Order service has made of this rebalance's orders, as last recorded. */
+export type OrderSummary = ReturnType<typeof ordersOf>;
 const ordersDocument = ({ lastSubmittedAt, ...counts }: OrderSummary): OrdersDocument => ({
   ...counts,
   last_submitted_at: lastSubmittedAt,
