@@ -128,12 +128,10 @@ const checkMinTrade = (value: Dec | undefined): Dec | undefined => {
   return value;
 };
 
+/** The one portfolio's body read as a model's whose cash flows name only it. */
 export function portfolioRequest(portfolioId: string, body: z.output<typeof PortfolioRebalanceBody>): RequestConstraints {
-  const minTradeValue = checkMinTrade(body?.min_trade_value);
-  return {
-    ...(body?.cash_flow === undefined ? {} : { cashFlows: new Map([[portfolioId, body.cash_flow]]) }),
-    ...(minTradeValue === undefined ? {} : { minTradeValue }),
-  };
+  const flow = body?.cash_flow;
+  return modelRequest({ min_trade_value: body?.min_trade_value, cash_flows: flow === undefined ? undefined : { [portfolioId]: flow } });
 }
 
 export function modelRequest(body: z.output<typeof ModelRebalanceBody>): RequestConstraints {
