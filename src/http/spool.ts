@@ -73,11 +73,9 @@ export class JsonSpool {
     if (length > CHUNK - this.used) this.flush();
     if (length > CHUNK) {
       this.queue(Buffer.from(json), length, this.offset);
-    } else if (typeof json === 'string') {
-      length = this.chunk.write(json, this.used);
-      this.used += length;
     } else {
-      this.chunk.set(json, this.used);
+      if (typeof json === 'string') length = this.chunk.write(json, this.used);
+      else this.chunk.set(json, this.used);
       this.used += length;
     }
     this.starts[seq] = this.offset;
