@@ -10,13 +10,13 @@ import { JsonBytes } from '../../http/json-bytes.js';
 import { jsonStream, mapAsync, sendJson } from '../../http/json-stream.js';
 import { JsonSpool } from '../../http/spool.js';
 import type { RebalanceTrigger } from '../drift/threshold.js';
+import { ModelParams } from '../models/schemas.js';
 import { ModelRebalanceBody, modelRequest, PortfolioRebalanceBody, portfolioRequest, type RequestConstraints } from './constraints.js';
 import { dryRunHeader, type Job, type RebalanceJobs } from './jobs.js';
 import type { RebalanceHeader } from './repository.js';
 import {
   DeleteRebalanceQuery,
   errorResponses,
-  ModelParams,
   ModelRebalanceQuery,
   PortfolioParams,
   PortfoliosBody,

@@ -48,7 +48,6 @@ export const RebalancePortfoliosQuery = PageQuery.extend({
   positions: QueryBoolean.meta({ description: "Include each portfolio's positions (as GET /rebalance/{id} does)" }),
 });
 
-const JobProgressDto = z.object({ done: z.int(), total: z.int(), infeasible: z.int() });
 /** An asynchronous rebalance that is not (or not yet) a stored one. */
 export const RebalanceJobDto = z
   .object({
@@ -57,7 +56,7 @@ export const RebalanceJobDto = z
     model_name: z.string(),
     status: z.enum(['running', 'failed', 'cancelled', 'abandoned']),
     dry_run: z.boolean(),
-    progress: JobProgressDto,
+    progress: z.object({ done: z.int(), total: z.int(), infeasible: z.int() }),
     started_at: z.string(),
     ended_at: z.string().nullable(),
     error: ErrorResponse.optional().meta({ description: 'Why it failed, was cancelled or abandoned, in the one error shape' }),
@@ -66,7 +65,6 @@ export const RebalanceJobDto = z
 export type RebalanceJobDto = z.infer<typeof RebalanceJobDto>;
 
 export const PortfolioParams = z.object({ portfolio_id: PortfolioId });
-export const ModelParams = z.object({ model_id: ObjectIdString });
 export const RebalanceParams = z.object({ rebalance_id: ObjectIdString });
 export const RebalancePortfolioParams = z.object({ rebalance_id: ObjectIdString, portfolio_id: PortfolioId });
 
