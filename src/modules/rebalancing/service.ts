@@ -337,7 +337,7 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
     return known;
   }
 
-  /** One portfolio, from its holdings and the quotes to its outcome (the optimiser; no writes); `seen` is told its drift. */
+  /** One portfolio, from its holdings and the quotes to its outcome (the optimiser; no writes, the caller observes it); `seen` is told its drift. */
   async function rebalanceOne(
     model: Model,
     portfolioId: string,
@@ -363,7 +363,6 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
         model.positions,
         await knownQuotes(session, securities),
       );
-      observer.portfolio?.(unvalued.status);
       // The flow it was given is part of what was asked, valued or not.
       const flow = constraints.request.cashFlows?.get(portfolioId);
       return flow === undefined ? unvalued : { ...unvalued, cashFlow: flow };
@@ -375,9 +374,7 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
     const flow = input.cashFlow !== undefined && !isZero(input.cashFlow);
     const short = input.minCash !== undefined && compare(input.cash, mul(check.marketValue, input.minCash)) < 0;
     if (run.trigger === 'threshold' && check.inBand && !flow && !short) {
-      const untraded = withConstraintFigures(inBandOutcome(portfolioId, await name, input, driftFigures(input)), input);
-      observer.portfolio?.(untraded.status);
-      return untraded;
+      return withConstraintFigures(inBandOutcome(portfolioId, await name, input, driftFigures(input)), input);
     }
     const started = performance.now();
     const result = await withSpan(
@@ -387,9 +384,7 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
       (r) => ({ 'solver.status': r.status }),
     );
     observer.solved?.(result.status, performance.now() - started);
-    const outcome = withConstraintFigures(outcomeOf(portfolioId, await name, input, result), input);
-    observer.portfolio?.(outcome.status);
-    return outcome;
+    return withConstraintFigures(outcomeOf(portfolioId, await name, input, result), input);
   }
 
   /** A stored rebalance made visible: its header, and the model's last rebalance date. */
@@ -441,6 +436,7 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
           () => rebalanceOne(model, portfolioId, nameOf(portfolioId), session, run, seen),
           (o) => ({ 'rebalance.portfolio.status': o.status }),
         ).finally(() => progress?.finished());
+        observer.portfolio?.(outcome.status);
         if (signal.aborted) return;
         if (outcome.status === 'infeasible') {
           infeasible += 1;
@@ -488,6 +484,7 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
           const { signal } = run.cancel;
           const name = upstreams.portfolio.name(portfolioId, signal).catch(() => null);
           const outcome = await rebalanceOne(model, portfolioId, name, await quoteSession(model), run);
+          observer.portfolio?.(outcome.status);
           if (signal.aborted) throw signal.reason;
           if (outcome.status === 'infeasible') throw new InfeasibleError(outcome.error?.message ?? 'no feasible solution exists');
           if (run.rebalanceId !== null) await rebalances.writePortfolios(run.rebalanceId, [{ seq: 0, outcome }]);
