@@ -406,6 +406,8 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
 
   /** Every portfolio of a model, REBALANCE_CONCURRENCY at a time, each outcome to the sink and to the writer. */
   async function rebalanceMany(model: Model, run: Run, sink: OutcomeSink | undefined) {
+    assertFlowsBelong(model, run.constraints.request);
+    assertObjectiveFits(model.rebalanceTo, run.constraints.request.minTradeValue, 'min_trade_value');
     const { rebalanceId, tradeDate, now: startedAt, cancel } = run;
     const { signal } = cancel;
     const portfolioIds = model.portfolios;
@@ -499,11 +501,7 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
         'model',
         options,
         () => models.get(modelId),
-        (model, run) => {
-          assertFlowsBelong(model, run.constraints.request);
-          assertObjectiveFits(model.rebalanceTo, run.constraints.request.minTradeValue, 'min_trade_value');
-          return rebalanceMany(model, run, sink);
-        },
+        (model, run) => rebalanceMany(model, run, sink),
       ),
 
     /** The same, for a model already loaded (scheduled cycles): stored, and submitted when submission is on. */
