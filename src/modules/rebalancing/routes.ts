@@ -157,8 +157,7 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
       // Each portfolio's answer goes to a temporary file as soon as it is known and
       // is streamed from there: memory stays flat, the database is not read back.
       let spool: JsonSpool | null = null;
-      let rebalanceId: string | null = null;
-      let tradeDate = '';
+      let started: { readonly rebalanceId: string | null; readonly tradeDate: string } | null = null;
       const answer = new JsonBytes();
       // A client that leaves before its answer starts releases the spool at once
       // (the rebalance itself goes on and is stored). Once streaming, the stream owns it.
@@ -173,10 +172,10 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
           async start(run) {
             spool = await JsonSpool.create(run.total, spoolDir);
             if (left) void spool.dispose();
-            rebalanceId = run.rebalanceId;
-            tradeDate = run.tradeDate;
+            started = run;
           },
           outcome(seq, outcome) {
+            const { rebalanceId, tradeDate } = started!;
             spool!.put(seq, rebalanceJson(answer.reset(), outcome, rebalanceId, tradeDate).bytes);
           },
         });
