@@ -45,20 +45,6 @@ export const rebalanceIndexes: IndexSpec[] = [
   { collection: REBALANCE_PORTFOLIOS, key: { rebalance_id: 1, portfolio_id: 1 }, options: { name: 'rebalance_portfolios_lookup' } },
 ];
 
-export interface RebalanceHeader {
-  readonly id: string;
-  readonly modelId: string;
-  readonly modelName: string;
-  readonly rebalanceDate: Date;
-  readonly tradeDate: string;
-  readonly numberOfPortfolios: number;
-  readonly portfolios: readonly string[];
-  readonly version: number;
-  readonly createdAt: Date;
-  /** Null until its orders are first submitted. */
-  readonly orders: OrderSummary | null;
-}
-
 interface HeaderDocument {
   _id: ObjectId;
   model_id: ObjectId;
@@ -69,6 +55,7 @@ interface HeaderDocument {
   portfolios: string[];
   version: number;
   created_at: Date;
+  /** Null (or absent) until its orders are first submitted. */
   orders?: { accepted: number; rejected: number; failed: number; unknown: number; last_submitted_at: Date } | null;
   /** A submission in progress holds this until then (one submission of a rebalance at a time). */
   submitting_until?: Date | null;
@@ -192,7 +179,7 @@ const ordersDocument = ({ lastSubmittedAt, ...counts }: OrderSummary): OrdersDoc
   last_submitted_at: lastSubmittedAt,
 });
 
-function toHeader(doc: HeaderDocument): RebalanceHeader {
+function toHeader(doc: HeaderDocument) {
   return {
     id: doc._id.toHexString(),
     modelId: doc.model_id.toHexString(),
@@ -206,6 +193,7 @@ function toHeader(doc: HeaderDocument): RebalanceHeader {
     orders: doc.orders === undefined || doc.orders === null ? null : ordersOf(doc.orders),
   };
 }
+export type RebalanceHeader = ReturnType<typeof toHeader>;
 
 /** Rebalance ids per query of a sweep. */
 const SWEEP_CHUNK = 500;
@@ -250,7 +238,7 @@ export function createRebalanceRepository(db: Db) {
         rebalance_date: header.rebalanceDate,
         trade_date: header.tradeDate,
         number_of_portfolios: header.numberOfPortfolios,
-        portfolios: [...header.portfolios],
+        portfolios: header.portfolios,
         version: 1,
         created_at: header.createdAt,
       };

@@ -397,7 +397,7 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
       rebalanceDate: run.now,
       tradeDate: run.tradeDate,
       numberOfPortfolios: portfolioIds.length,
-      portfolios: portfolioIds,
+      portfolios: [...portfolioIds],
       createdAt: run.now,
     });
     await models.setLastRebalanceDate(model.id, run.now);
