@@ -34,13 +34,6 @@ export const jobIndexes: IndexSpec[] = [
 
 export type JobStatus = 'running' | 'complete' | 'failed' | 'cancelled' | 'abandoned';
 
-/** Counted as the job runs, where it runs. */
-export interface JobProgress {
-  done: number;
-  readonly total: number;
-  infeasible: number;
-}
-
 /** The one error shape (api.md), as recorded for a failed job. */
 export type JobError = ReturnType<typeof errorBody>;
 
@@ -50,7 +43,8 @@ interface JobDocument {
   model_name: string;
   dry_run: boolean;
   status: JobStatus;
-  progress: JobProgress;
+  /** Counted as the job runs, where it runs. */
+  progress: { done: number; total: number; infeasible: number };
   started_at: Date;
   ended_at: Date | null;
   trade_date: string;
@@ -95,7 +89,8 @@ export function createJobRepository(db: Db) {
       return d === null ? null : toJob(d);
     },
     /** Records progress and that the owner is alive; false when the job is no longer running (marked abandoned meanwhile). */
-    heartbeat: (id: string, progress: JobProgress, at: Date) => setIfRunning(id, { progress: { ...progress }, heartbeat_at: at }),
+    heartbeat: (id: string, progress: JobDocument['progress'], at: Date) =>
+      setIfRunning(id, { progress: { ...progress }, heartbeat_at: at }),
     async finish(id: string, set: Pick<JobDocument, 'status' | 'progress' | 'ended_at' | 'error' | 'expires_at'>): Promise<void> {
       await jobs.updateOne({ _id: toObjectId(id) }, { $set: set });
     },
