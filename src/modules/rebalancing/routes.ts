@@ -199,15 +199,9 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
   const sendList = async (reply: FastifyReply, query: z.output<typeof RebalanceListQuery>, portfolioIds?: readonly string[]) => {
     const page = await service.list(query, portfolioIds);
     reply.header('x-total-count', String(page.total));
-    sendJson(reply, jsonStream(listPieces(page.headers)));
+    sendJson(reply, jsonStream(['[', ...page.headers.flatMap((h, i) => [...(i === 0 ? [] : [',']), ...resultPieces(h)]), ']']));
     return reply;
   };
-
-  const listPieces = (headers: readonly RebalanceHeader[]) => [
-    '[',
-    ...headers.flatMap((h, i) => [...(i === 0 ? [] : [',']), ...resultPieces(h)]),
-    ']',
-  ];
 
   app.get(
     '/rebalance/:rebalance_id',
