@@ -121,13 +121,6 @@ export const ModelRebalanceBody = z
   .nullish()
   .meta({ id: 'ModelRebalanceBody', example: { cash_flows: { '683b6d88a29ee10e8b499643': '-20000' } } });
 
-const checkMinTrade = (value: Dec | undefined): Dec | undefined => {
-  if (value !== undefined && sign(value) < 0) {
-    throw new ValidationError('min_trade_value must be 0 or more', [{ path: 'min_trade_value', message: 'must be 0 or more' }]);
-  }
-  return value;
-};
-
 /** The one portfolio's body read as a model's whose cash flows name only it. */
 export function portfolioRequest(portfolioId: string, body: z.output<typeof PortfolioRebalanceBody>): RequestConstraints {
   const flow = body?.cash_flow;
@@ -135,7 +128,10 @@ export function portfolioRequest(portfolioId: string, body: z.output<typeof Port
 }
 
 export function modelRequest(body: z.output<typeof ModelRebalanceBody>): RequestConstraints {
-  const minTradeValue = checkMinTrade(body?.min_trade_value);
+  const minTradeValue = body?.min_trade_value;
+  if (minTradeValue !== undefined && sign(minTradeValue) < 0) {
+    throw new ValidationError('min_trade_value must be 0 or more', [{ path: 'min_trade_value', message: 'must be 0 or more' }]);
+  }
   return {
     ...(body?.cash_flows === undefined ? {} : { cashFlows: new Map(Object.entries(body.cash_flows)) }),
     ...(minTradeValue === undefined ? {} : { minTradeValue }),

@@ -174,10 +174,6 @@ type OrdersDocument = NonNullable<HeaderDocument['orders']>;
 const ordersOf = ({ last_submitted_at, ...counts }: OrdersDocument) => ({ ...counts, lastSubmittedAt: last_submitted_at });
 /** What the Order service has made of this rebalance's orders, as last recorded. */
 export type OrderSummary = ReturnType<typeof ordersOf>;
-const ordersDocument = ({ lastSubmittedAt, ...counts }: OrderSummary): OrdersDocument => ({
-  ...counts,
-  last_submitted_at: lastSubmittedAt,
-});
 
 function toHeader(doc: HeaderDocument) {
   return {
@@ -351,8 +347,9 @@ export function createRebalanceRepository(db: Db) {
     },
 
     /** Records what the Order service made of the orders; the rebalance changed, so its version goes up. */
-    async recordOrders(id: string, summary: OrderSummary): Promise<void> {
-      await headers.updateOne({ _id: toObjectId(id) }, { $set: { orders: ordersDocument(summary) }, $inc: { version: 1 } });
+    async recordOrders(id: string, { lastSubmittedAt, ...counts }: OrderSummary): Promise<void> {
+      const orders: OrdersDocument = { ...counts, last_submitted_at: lastSubmittedAt };
+      await headers.updateOne({ _id: toObjectId(id) }, { $set: { orders }, $inc: { version: 1 } });
     },
   };
 }
