@@ -180,18 +180,6 @@ export function createRebalanceJobs(deps: JobsDeps) {
     for (const id of await jobs.cancelRequested(ids)) local.get(id)?.controller.abort(new RebalanceCancelledError(id));
   }
 
-  function heartbeats(): void {
-    if (timer !== null || local.size === 0) return;
-    timer = setInterval(() => {
-      if (local.size === 0) {
-        clearInterval(timer!);
-        timer = null;
-        return;
-      }
-      beat().catch((error: unknown) => log.warn({ err: error }, 'could not record the progress of asynchronous rebalances'));
-    }, deps.heartbeatMs).unref();
-  }
-
   return {
     /**
      * Starts a model rebalance in the background; settles once it has started
@@ -229,7 +217,15 @@ export function createRebalanceJobs(deps: JobsDeps) {
             job = j;
             if (options.dryRun) writer = new BatchedWriter((batch) => rebalances.writePortfolios(id, batch), controller);
             local.set(id, j);
-            heartbeats();
+            // Heartbeats while a job runs here; the timer stops once none is left.
+            timer ??= setInterval(() => {
+              if (local.size === 0) {
+                clearInterval(timer!);
+                timer = null;
+                return;
+              }
+              beat().catch((error: unknown) => log.warn({ err: error }, 'could not record the progress of asynchronous rebalances'));
+            }, deps.heartbeatMs).unref();
             log.info(
               { rebalanceId: id, modelId: run.modelId, portfolios: run.total, dryRun: options.dryRun },
               'asynchronous rebalance started',
