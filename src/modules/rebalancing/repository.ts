@@ -226,7 +226,7 @@ export function createRebalanceRepository(db: Db) {
 
     /** Makes a rebalance visible: its portfolios are all written. */
     async publish(header: Omit<RebalanceHeader, 'version' | 'orders'>): Promise<void> {
-      const doc: HeaderDocument = {
+      await headers.insertOne({
         orders: null,
         _id: toObjectId(header.id),
         model_id: toObjectId(header.modelId),
@@ -237,8 +237,7 @@ export function createRebalanceRepository(db: Db) {
         portfolios: header.portfolios,
         version: 1,
         created_at: header.createdAt,
-      };
-      await headers.insertOne(doc);
+      });
     },
 
     /** Removes what a failed rebalance wrote: its header first (a publish whose last step failed), then its portfolios. */
