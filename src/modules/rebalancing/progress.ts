@@ -34,10 +34,8 @@ export function createProgressRegistry(nowMs: () => number = () => performance.n
   let timer: NodeJS.Timeout | null = null;
   const listeners = new Set<(event: 'begin' | 'end', progress: ProgressSnapshot) => void>();
   const tell = (event: 'begin' | 'end', e: Entry) => {
-    for (const listener of listeners) listener(event, snapshot(e));
+    for (const listener of listeners) listener(event, { ...e });
   };
-
-  const snapshot = (e: Entry): ProgressSnapshot => ({ ...e });
 
   return {
     /** One running model rebalance, as the service reports it. */
@@ -66,7 +64,7 @@ export function createProgressRegistry(nowMs: () => number = () => performance.n
     },
 
     /** Every rebalance running in this process now. */
-    running: (): ProgressSnapshot[] => [...entries.values()].map(snapshot),
+    running: (): ProgressSnapshot[] => [...entries.values()].map((e) => ({ ...e })),
 
     /** Told when a rebalance begins and ends (with its last figures); returns how to stop listening. */
     listen(listener: (event: 'begin' | 'end', progress: ProgressSnapshot) => void): () => void {
