@@ -18,19 +18,16 @@ function plain(text: string): boolean {
 /** The JSON string of a text: quoted, escaped as JSON.stringify escapes. */
 export const quoted = (text: string) => (plain(text) ? `"${text}"` : JSON.stringify(text));
 
-/** Encodings of texts that recur from piece to piece (by security id): at most this many are kept. */
+/** Encodings of texts that recur from piece to piece (by security id): at most 100 000 are kept. */
 export class EncodedOnce {
   private readonly known = new Map<string, Buffer>();
 
-  constructor(
-    private readonly encode: (key: string) => string,
-    private readonly max = 100_000,
-  ) {}
+  constructor(private readonly encode: (key: string) => string) {}
 
   get(key: string): Buffer {
     let bytes = this.known.get(key);
     if (bytes === undefined) {
-      if (this.known.size >= this.max) this.known.clear();
+      if (this.known.size >= 100_000) this.known.clear();
       bytes = Buffer.from(this.encode(key));
       this.known.set(key, bytes);
     }

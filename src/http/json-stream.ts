@@ -41,9 +41,8 @@ export async function* mapAsync<T, U>(source: AsyncIterable<T>, map: (item: T) =
  * response schema for the OpenAPI document; Fastify serialises only objects.
  */
 export function sendJson(
-  reply: { type(contentType: string): unknown; send(payload?: unknown): unknown },
+  reply: { type(contentType: string): { send(payload: unknown): unknown } },
   body: Readable | string | Buffer,
 ): void {
-  reply.type('application/json');
-  reply.send(body);
+  reply.type('application/json').send(body);
 }

@@ -41,6 +41,7 @@ export class JsonSpool {
   private readonly free: Buffer[] = [];
   private readonly starts: Float64Array;
   private readonly lengths: Int32Array;
+  /** Set once removed: pieces put after that are dropped. */
   private disposal: Promise<void> | null = null;
 
   private constructor(
@@ -64,24 +65,17 @@ export class JsonSpool {
     }
   }
 
-  /** True once removed: pieces put after that are dropped. */
-  get disposed(): boolean {
-    return this.disposal !== null;
-  }
-
-  /** Stores piece `seq` (JSON text, or its UTF-8 bytes, copied). Writes are queued; `flushed()` waits for them. */
+  /** Stores piece `seq` (JSON text, or its UTF-8 bytes, copied). Writes are queued; `stream()` waits for them. */
   put(seq: number, json: string | Uint8Array): void {
-    if (this.disposed) return;
+    if (this.disposal !== null) return;
     // At most 3 bytes of UTF-8 per UTF-16 unit: a piece that surely fits is encoded straight into the chunk.
     let length = typeof json !== 'string' ? json.length : json.length * 3 <= CHUNK - this.used ? -1 : Buffer.byteLength(json);
     if (length > CHUNK - this.used) this.flush();
     if (length > CHUNK) {
       this.queue(Buffer.from(json), length, this.offset);
-    } else if (typeof json === 'string') {
-      length = this.chunk.write(json, this.used);
-      this.used += length;
     } else {
-      this.chunk.set(json, this.used);
+      if (typeof json === 'string') length = this.chunk.write(json, this.used);
+      else this.chunk.set(json, this.used);
       this.used += length;
     }
     this.starts[seq] = this.offset;
@@ -105,11 +99,6 @@ export class JsonSpool {
     });
   }
 
-  flushed(): Promise<void> {
-    this.flush();
-    return this.writing;
-  }
-
   /**
    * The pieces as one JSON array, in sequence order. The file is removed once
    * read, on error, and when the stream is destroyed unread (a client that left).
@@ -117,7 +106,8 @@ export class JsonSpool {
   stream(): Readable {
     const spool = this;
     async function* pieces(): AsyncGenerator<Buffer> {
-      await spool.flushed();
+      spool.flush();
+      await spool.writing;
       // Pieces are read back a window of the file at a time (they lie nearly in sequence order: each was
       // written when its portfolio finished) and copied with their commas into chunks of the answer.
       const window = Buffer.allocUnsafe(CHUNK);

@@ -25,8 +25,6 @@ export interface RunConstraints {
   readonly firm: readonly SecurityRestriction[];
 }
 
-export const NO_RUN_CONSTRAINTS: RunConstraints = { request: {}, firm: [] };
-
 /** Reads the firm-wide restricted list (modules/restrictions). */
 export interface RestrictionSource {
   read(): Promise<{ readonly restrictions: readonly SecurityRestriction[] }>;
@@ -123,23 +121,17 @@ export const ModelRebalanceBody = z
   .nullish()
   .meta({ id: 'ModelRebalanceBody', example: { cash_flows: { '683b6d88a29ee10e8b499643': '-20000' } } });
 
-const checkMinTrade = (value: Dec | undefined): Dec | undefined => {
-  if (value !== undefined && sign(value) < 0) {
-    throw new ValidationError('min_trade_value must be 0 or more', [{ path: 'min_trade_value', message: 'must be 0 or more' }]);
-  }
-  return value;
-};
-
+/** The one portfolio's body read as a model's whose cash flows name only it. */
 export function portfolioRequest(portfolioId: string, body: z.output<typeof PortfolioRebalanceBody>): RequestConstraints {
-  const minTradeValue = checkMinTrade(body?.min_trade_value);
-  return {
-    ...(body?.cash_flow === undefined ? {} : { cashFlows: new Map([[portfolioId, body.cash_flow]]) }),
-    ...(minTradeValue === undefined ? {} : { minTradeValue }),
-  };
+  const flow = body?.cash_flow;
+  return modelRequest({ min_trade_value: body?.min_trade_value, cash_flows: flow === undefined ? undefined : { [portfolioId]: flow } });
 }
 
 export function modelRequest(body: z.output<typeof ModelRebalanceBody>): RequestConstraints {
-  const minTradeValue = checkMinTrade(body?.min_trade_value);
+  const minTradeValue = body?.min_trade_value;
+  if (minTradeValue !== undefined && sign(minTradeValue) < 0) {
+    throw new ValidationError('min_trade_value must be 0 or more', [{ path: 'min_trade_value', message: 'must be 0 or more' }]);
+  }
   return {
     ...(body?.cash_flows === undefined ? {} : { cashFlows: new Map(Object.entries(body.cash_flows)) }),
     ...(minTradeValue === undefined ? {} : { minTradeValue }),

@@ -34,31 +34,8 @@ export const jobIndexes: IndexSpec[] = [
 
 export type JobStatus = 'running' | 'complete' | 'failed' | 'cancelled' | 'abandoned';
 
-export interface JobProgress {
-  readonly done: number;
-  readonly total: number;
-  readonly infeasible: number;
-}
-
 /** The one error shape (api.md), as recorded for a failed job. */
 export type JobError = ReturnType<typeof errorBody>;
-
-export interface Job {
-  readonly id: string;
-  readonly modelId: string;
-  readonly modelName: string;
-  readonly dryRun: boolean;
-  readonly status: JobStatus;
-  readonly progress: JobProgress;
-  readonly startedAt: Date;
-  readonly endedAt: Date | null;
-  readonly tradeDate: string;
-  readonly error: JobError | null;
-  /** A complete dry run's result is removed after this. */
-  readonly expiresAt: Date | null;
-  /** The replica running it. */
-  readonly replica: string;
-}
 
 interface JobDocument {
   _id: ObjectId;
@@ -66,12 +43,15 @@ interface JobDocument {
   model_name: string;
   dry_run: boolean;
   status: JobStatus;
-  progress: JobProgress;
+  /** Counted as the job runs, where it runs. */
+  progress: { done: number; total: number; infeasible: number };
   started_at: Date;
   ended_at: Date | null;
   trade_date: string;
   error: JobError | null;
+  /** A complete dry run's result is removed after this. */
   expires_at: Date | null;
+  /** The replica running it. */
   replica: string;
   /** This process (replica, host and a random part): a restart is a new owner. */
   owner: string;
@@ -79,7 +59,8 @@ interface JobDocument {
   cancel_requested: boolean;
 }
 
-const toJob = (d: JobDocument): Job => ({
+/** A job as its document records it (its progress a copy of its own). */
+const toJob = (d: JobDocument) => ({
   id: d._id.toHexString(),
   modelId: d.model_id,
   modelName: d.model_name,
@@ -93,6 +74,7 @@ const toJob = (d: JobDocument): Job => ({
   expiresAt: d.expires_at,
   replica: d.replica,
 });
+export type Job = ReturnType<typeof toJob>;
 
 export function createJobRepository(db: Db) {
   const jobs: Collection<JobDocument> = db.collection<JobDocument>(REBALANCE_JOBS);
@@ -107,7 +89,8 @@ export function createJobRepository(db: Db) {
       return d === null ? null : toJob(d);
     },
     /** Records progress and that the owner is alive; false when the job is no longer running (marked abandoned meanwhile). */
-    heartbeat: (id: string, progress: JobProgress, at: Date) => setIfRunning(id, { progress: { ...progress }, heartbeat_at: at }),
+    heartbeat: (id: string, progress: JobDocument['progress'], at: Date) =>
+      setIfRunning(id, { progress: { ...progress }, heartbeat_at: at }),
     async finish(id: string, set: Pick<JobDocument, 'status' | 'progress' | 'ended_at' | 'error' | 'expires_at'>): Promise<void> {
       await jobs.updateOne({ _id: toObjectId(id) }, { $set: set });
     },
@@ -153,11 +136,8 @@ export class RebalanceCancelledError extends AppError {
 /** As plugins/errors.ts answers it. */
 const errorShape = (error: unknown, correlationId: string): JobError => errorBody(answerOf(error), correlationId);
 
-/** A job running in this process: the Job without its progress, which is counted here. */
-interface LocalJob extends Omit<Job, 'progress'> {
-  readonly total: number;
-  done: number;
-  infeasible: number;
+/** A job running in this process, its progress counted here. */
+interface LocalJob extends Job {
   readonly controller: AbortController;
   /** Its end is being recorded: no more heartbeats. */
   ending: boolean;
@@ -183,17 +163,15 @@ export function createRebalanceJobs(deps: JobsDeps) {
   /** How each started job settles (its end recorded), by its controller. */
   const settledBy = new WeakMap<AbortController, Promise<void>>();
 
-  const progressOf = (j: LocalJob): JobProgress => ({ done: j.done, total: j.total, infeasible: j.infeasible });
-
   const finish = (j: LocalJob, status: JobStatus, error: JobError | null, expiresAt: Date | null) =>
-    jobs.finish(j.id, { status, progress: progressOf(j), ended_at: clock.now(), error, expires_at: expiresAt });
+    jobs.finish(j.id, { status, progress: { ...j.progress }, ended_at: clock.now(), error, expires_at: expiresAt });
 
   async function beat(): Promise<void> {
     const now = clock.now();
     const ids = [...local.keys()];
     for (const j of local.values()) {
       if (j.ending) continue;
-      if (!(await jobs.heartbeat(j.id, progressOf(j), now)) && !j.ending) {
+      if (!(await jobs.heartbeat(j.id, j.progress, now)) && !j.ending) {
         log.warn({ rebalanceId: j.id }, 'an asynchronous rebalance was marked abandoned while it ran here: stopping it');
         j.controller.abort(new ShuttingDownError());
       }
@@ -201,24 +179,6 @@ export function createRebalanceJobs(deps: JobsDeps) {
     // A cancellation asked of another replica reaches this one here.
     for (const id of await jobs.cancelRequested(ids)) local.get(id)?.controller.abort(new RebalanceCancelledError(id));
   }
-
-  function heartbeats(): void {
-    if (timer !== null || local.size === 0) return;
-    timer = setInterval(() => {
-      if (local.size === 0) {
-        clearInterval(timer!);
-        timer = null;
-        return;
-      }
-      beat().catch((error: unknown) => log.warn({ err: error }, 'could not record the progress of asynchronous rebalances'));
-    }, deps.heartbeatMs).unref();
-  }
-
-  /** A local job as a Job (its progress as of now). */
-  const viewOf = ({ total, done, infeasible, controller, ending, ...job }: LocalJob): Job => ({
-    ...job,
-    progress: { done, total, infeasible },
-  });
 
   return {
     /**
@@ -253,32 +213,39 @@ export function createRebalanceJobs(deps: JobsDeps) {
               cancel_requested: false,
             };
             await jobs.insert(doc);
-            const { progress, ...view } = toJob(doc);
-            const j: LocalJob = { ...view, total: run.total, done: 0, infeasible: 0, controller, ending: false };
+            const j: LocalJob = { ...toJob(doc), controller, ending: false };
             job = j;
             if (options.dryRun) writer = new BatchedWriter((batch) => rebalances.writePortfolios(id, batch), controller);
             local.set(id, j);
-            heartbeats();
+            // Heartbeats while a job runs here; the timer stops once none is left.
+            timer ??= setInterval(() => {
+              if (local.size === 0) {
+                clearInterval(timer!);
+                timer = null;
+                return;
+              }
+              beat().catch((error: unknown) => log.warn({ err: error }, 'could not record the progress of asynchronous rebalances'));
+            }, deps.heartbeatMs).unref();
             log.info(
               { rebalanceId: id, modelId: run.modelId, portfolios: run.total, dryRun: options.dryRun },
               'asynchronous rebalance started',
             );
-            resolve(viewOf(j));
+            resolve(j);
           },
           async beforePublish() {
             // A fresh heartbeat, and proof the job is still running: a replica that found it stale (its
             // heartbeats held up) has marked it abandoned and removed its documents; publishing now would
             // make a rebalance with portfolios missing.
             const j = job!;
-            if (!(await jobs.heartbeat(j.id, progressOf(j), clock.now()))) {
+            if (!(await jobs.heartbeat(j.id, j.progress, clock.now()))) {
               log.warn({ rebalanceId: j.id }, 'an asynchronous rebalance was marked abandoned while it ran here: not publishing it');
               throw new ShuttingDownError();
             }
           },
           outcome(seq, outcome) {
             const j = job!;
-            j.done += 1;
-            if (outcome.status === 'infeasible') j.infeasible += 1;
+            j.progress.done += 1;
+            if (outcome.status === 'infeasible') j.progress.infeasible += 1;
             return writer?.add(seq, outcome);
           },
         };
@@ -291,7 +258,7 @@ export function createRebalanceJobs(deps: JobsDeps) {
             const j = job!;
             j.ending = true;
             await finish(j, 'complete', null, j.dryRun ? new Date(clock.now().getTime() + deps.dryRunTtlMs) : null);
-            log.info({ rebalanceId: j.id, ...progressOf(j) }, 'asynchronous rebalance complete');
+            log.info({ rebalanceId: j.id, ...j.progress }, 'asynchronous rebalance complete');
           },
           async (failure: unknown) => {
             let error = failure;
@@ -333,9 +300,7 @@ export function createRebalanceJobs(deps: JobsDeps) {
 
     /** The job as this process knows it (running here), else as recorded; null when there is none. */
     async find(id: string): Promise<Job | null> {
-      const j = local.get(id);
-      if (j !== undefined) return viewOf(j);
-      return jobs.find(id);
+      return local.get(id) ?? jobs.find(id);
     },
 
     /**

@@ -5,25 +5,6 @@
 import type { Logger } from 'pino';
 import { Gauge, type Registry } from 'prom-client';
 
-/** One running model rebalance, as the service reports it. */
-export interface RebalanceProgress {
-  /** A portfolio's work began (holdings asked for). */
-  started(): void;
-  /** A portfolio's work ended, whatever its outcome. */
-  finished(): void;
-  /** The rebalance ended (stored, failed or cancelled). */
-  end(): void;
-}
-
-export interface ProgressTracker {
-  begin(run: {
-    readonly rebalanceId: string | null;
-    readonly modelId: string;
-    readonly total: number;
-    readonly cycle?: boolean;
-  }): RebalanceProgress;
-}
-
 /** What is known of one running rebalance right now. */
 export interface ProgressSnapshot {
   /** The rebalance id; `dry-run-N` for a dry run (which has none). */
@@ -47,41 +28,34 @@ export function rateOf(p: ProgressSnapshot, nowMs: number): { rate: number; etaS
 
 type Entry = { -readonly [K in keyof ProgressSnapshot]: ProgressSnapshot[K] };
 
-export interface ProgressRegistry extends ProgressTracker {
-  /** Every rebalance running in this process now. */
-  running(): ProgressSnapshot[];
-  /** Told when a rebalance begins and ends (with its last figures); returns how to stop listening. */
-  listen(listener: (event: 'begin' | 'end', progress: ProgressSnapshot) => void): () => void;
-  /** Logs a line for each running rebalance every `intervalMs` (0: never) until `stop`. */
-  startLogging(log: Logger, intervalMs: number): void;
-  stop(): void;
-}
-
-export function createProgressRegistry(nowMs: () => number = () => performance.now()): ProgressRegistry {
+export function createProgressRegistry(nowMs: () => number = () => performance.now()) {
   const entries = new Map<string, Entry>();
   let dryRuns = 0;
   let timer: NodeJS.Timeout | null = null;
   const listeners = new Set<(event: 'begin' | 'end', progress: ProgressSnapshot) => void>();
   const tell = (event: 'begin' | 'end', e: Entry) => {
-    for (const listener of listeners) listener(event, snapshot(e));
+    for (const listener of listeners) listener(event, { ...e });
   };
 
-  const snapshot = (e: Entry): ProgressSnapshot => ({ ...e });
-
   return {
-    begin({ rebalanceId, modelId, total, cycle = false }) {
+    /** One running model rebalance, as the service reports it. */
+    begin(run: { readonly rebalanceId: string | null; readonly modelId: string; readonly total: number; readonly cycle?: boolean }) {
+      const { rebalanceId, modelId, total, cycle = false } = run;
       const key = rebalanceId ?? `dry-run-${++dryRuns}`;
       const entry: Entry = { key, rebalanceId, modelId, cycle, total, done: 0, inFlight: 0, startedMs: nowMs() };
       entries.set(key, entry);
       tell('begin', entry);
       return {
+        /** A portfolio's work began (holdings asked for). */
         started: () => {
           entry.inFlight += 1;
         },
+        /** A portfolio's work ended, whatever its outcome. */
         finished: () => {
           entry.inFlight -= 1;
           entry.done += 1;
         },
+        /** The rebalance ended (stored, failed or cancelled). */
         end: () => {
           entries.delete(key);
           tell('end', entry);
@@ -89,14 +63,17 @@ export function createProgressRegistry(nowMs: () => number = () => performance.n
       };
     },
 
-    running: () => [...entries.values()].map(snapshot),
+    /** Every rebalance running in this process now. */
+    running: (): ProgressSnapshot[] => [...entries.values()].map((e) => ({ ...e })),
 
-    listen(listener) {
+    /** Told when a rebalance begins and ends (with its last figures); returns how to stop listening. */
+    listen(listener: (event: 'begin' | 'end', progress: ProgressSnapshot) => void): () => void {
       listeners.add(listener);
-      return () => listeners.delete(listener);
+      return () => void listeners.delete(listener);
     },
 
-    startLogging(log, intervalMs) {
+    /** Logs a line for each running rebalance every `intervalMs` (0: never) until `stop`. */
+    startLogging(log: Logger, intervalMs: number): void {
       if (intervalMs <= 0 || timer !== null) return;
       timer = setInterval(() => {
         const now = nowMs();
@@ -118,12 +95,14 @@ export function createProgressRegistry(nowMs: () => number = () => performance.n
       }, intervalMs).unref();
     },
 
-    stop() {
+    stop(): void {
       if (timer !== null) clearInterval(timer);
       timer = null;
     },
   };
 }
+
+export type ProgressRegistry = ReturnType<typeof createProgressRegistry>;
 
 /** `rebalance_portfolios_in_flight{rebalance_id}`: portfolios being worked on now, per running rebalance (read at scrape time). */
 export function registerProgressGauge(registry: Registry, progress: ProgressRegistry): void {

@@ -17,13 +17,6 @@ export const REBALANCE_PORTFOLIOS = 'rebalance_portfolios';
 export const REBALANCE_SORT_FIELDS = ['rebalance_date', 'model_name', 'number_of_portfolios', 'rebalance_id'] as const;
 export type RebalanceSortField = (typeof REBALANCE_SORT_FIELDS)[number];
 
-const sortColumn: Record<RebalanceSortField, string> = {
-  rebalance_date: 'rebalance_date',
-  model_name: 'model_name',
-  number_of_portfolios: 'number_of_portfolios',
-  rebalance_id: '_id',
-};
-
 /**
  * The order of a list: the keys asked for, then the id in the direction of the
  * first key, so ties are stable and a one-field sort, either way round, walks
@@ -33,7 +26,8 @@ const sortColumn: Record<RebalanceSortField, string> = {
 export function listOrder(keys: readonly SortKey<RebalanceSortField>[]): Record<string, 1 | -1> {
   const sort = keys.length > 0 ? keys : [{ field: 'rebalance_date', direction: -1 } as const];
   const order: Record<string, 1 | -1> = {};
-  for (const key of sort) order[sortColumn[key.field]] = key.direction;
+  // Every field is stored under its own name but the id.
+  for (const key of sort) order[key.field === 'rebalance_id' ? '_id' : key.field] = key.direction;
   order._id ??= sort[0]!.direction;
   return order;
 }
@@ -51,29 +45,6 @@ export const rebalanceIndexes: IndexSpec[] = [
   { collection: REBALANCE_PORTFOLIOS, key: { rebalance_id: 1, portfolio_id: 1 }, options: { name: 'rebalance_portfolios_lookup' } },
 ];
 
-/** What the Order service has made of this rebalance's orders, as last recorded. */
-export interface OrderSummary {
-  readonly accepted: number;
-  readonly rejected: number;
-  readonly failed: number;
-  readonly unknown: number;
-  readonly lastSubmittedAt: Date;
-}
-
-export interface RebalanceHeader {
-  readonly id: string;
-  readonly modelId: string;
-  readonly modelName: string;
-  readonly rebalanceDate: Date;
-  readonly tradeDate: string;
-  readonly numberOfPortfolios: number;
-  readonly portfolios: readonly string[];
-  readonly version: number;
-  readonly createdAt: Date;
-  /** Null until its orders are first submitted. */
-  readonly orders: OrderSummary | null;
-}
-
 interface HeaderDocument {
   _id: ObjectId;
   model_id: ObjectId;
@@ -84,6 +55,7 @@ interface HeaderDocument {
   portfolios: string[];
   version: number;
   created_at: Date;
+  /** Null (or absent) until its orders are first submitted. */
   orders?: { accepted: number; rejected: number; failed: number; unknown: number; last_submitted_at: Date } | null;
   /** A submission in progress holds this until then (one submission of a rebalance at a time). */
   submitting_until?: Date | null;
@@ -199,13 +171,11 @@ function toOutcome(doc: PortfolioDocument, withPositions = true): PortfolioOutco
 }
 
 type OrdersDocument = NonNullable<HeaderDocument['orders']>;
-const ordersOf = ({ last_submitted_at, ...counts }: OrdersDocument): OrderSummary => ({ ...counts, lastSubmittedAt: last_submitted_at });
-const ordersDocument = ({ lastSubmittedAt, ...counts }: OrderSummary): OrdersDocument => ({
-  ...counts,
-  last_submitted_at: lastSubmittedAt,
-});
+const ordersOf = ({ last_submitted_at, ...counts }: OrdersDocument) => ({ ...counts, lastSubmittedAt: last_submitted_at });
+/** What the Order service has made of this rebalance's orders, as last recorded. */
+export type OrderSummary = ReturnType<typeof ordersOf>;
 
-function toHeader(doc: HeaderDocument): RebalanceHeader {
+function toHeader(doc: HeaderDocument) {
   return {
     id: doc._id.toHexString(),
     modelId: doc.model_id.toHexString(),
@@ -219,6 +189,7 @@ function toHeader(doc: HeaderDocument): RebalanceHeader {
     orders: doc.orders === undefined || doc.orders === null ? null : ordersOf(doc.orders),
   };
 }
+export type RebalanceHeader = ReturnType<typeof toHeader>;
 
 /** Rebalance ids per query of a sweep. */
 const SWEEP_CHUNK = 500;
@@ -254,8 +225,8 @@ export function createRebalanceRepository(db: Db) {
     },
 
     /** Makes a rebalance visible: its portfolios are all written. */
-    async publish(header: Omit<RebalanceHeader, 'version' | 'orders'>): Promise<RebalanceHeader> {
-      const doc: HeaderDocument = {
+    async publish(header: Omit<RebalanceHeader, 'version' | 'orders'>): Promise<void> {
+      await headers.insertOne({
         orders: null,
         _id: toObjectId(header.id),
         model_id: toObjectId(header.modelId),
@@ -263,12 +234,10 @@ export function createRebalanceRepository(db: Db) {
         rebalance_date: header.rebalanceDate,
         trade_date: header.tradeDate,
         number_of_portfolios: header.numberOfPortfolios,
-        portfolios: [...header.portfolios],
+        portfolios: header.portfolios,
         version: 1,
         created_at: header.createdAt,
-      };
-      await headers.insertOne(doc);
-      return toHeader(doc);
+      });
     },
 
     /** Removes what a failed rebalance wrote: its header first (a publish whose last step failed), then its portfolios. */
@@ -377,8 +346,9 @@ export function createRebalanceRepository(db: Db) {
     },
 
     /** Records what the Order service made of the orders; the rebalance changed, so its version goes up. */
-    async recordOrders(id: string, summary: OrderSummary): Promise<void> {
-      await headers.updateOne({ _id: toObjectId(id) }, { $set: { orders: ordersDocument(summary) }, $inc: { version: 1 } });
+    async recordOrders(id: string, { lastSubmittedAt, ...counts }: OrderSummary): Promise<void> {
+      const orders: OrdersDocument = { ...counts, last_submitted_at: lastSubmittedAt };
+      await headers.updateOne({ _id: toObjectId(id) }, { $set: { orders }, $inc: { version: 1 } });
     },
   };
 }

@@ -10,13 +10,13 @@ import { JsonBytes } from '../../http/json-bytes.js';
 import { jsonStream, mapAsync, sendJson } from '../../http/json-stream.js';
 import { JsonSpool } from '../../http/spool.js';
 import type { RebalanceTrigger } from '../drift/threshold.js';
+import { ModelParams } from '../models/schemas.js';
 import { ModelRebalanceBody, modelRequest, PortfolioRebalanceBody, portfolioRequest, type RequestConstraints } from './constraints.js';
 import { dryRunHeader, type Job, type RebalanceJobs } from './jobs.js';
 import type { RebalanceHeader } from './repository.js';
 import {
   DeleteRebalanceQuery,
   errorResponses,
-  ModelParams,
   ModelRebalanceQuery,
   PortfolioParams,
   PortfoliosBody,
@@ -33,7 +33,7 @@ import {
   resultHeaderFields,
   StoredPortfolioDto,
   StoredPositionDto,
-  storedPositions,
+  storedPosition,
   toStoredPortfolioDto,
 } from './schemas.js';
 import type { RebalanceRun, RebalanceService } from './service.js';
@@ -48,9 +48,15 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
   spoolDir?: string | undefined;
 }> = async (app, { service, jobs, submission, spoolDir }) => {
   const tags = ['rebalancing'];
-  const listDescription =
-    'offset default 0 (at or past the end: an empty page), limit default 10 (1–100); sort_by over rebalance_date ' +
-    '(default -rebalance_date), model_name, number_of_portfolios, rebalance_id. x-total-count carries the total.';
+  /** The two lists of stored rebalances, but their summaries and the body of the second. */
+  const listSchema = {
+    tags,
+    description:
+      'offset default 0 (at or past the end: an empty page), limit default 10 (1–100); sort_by over rebalance_date ' +
+      '(default -rebalance_date), model_name, number_of_portfolios, rebalance_id. x-total-count carries the total.',
+    querystring: RebalanceListQuery,
+    response: { 200: z.array(RebalanceResultDto), 400: ErrorResponse },
+  };
   const rebalanceErrors = { ...errorResponses, 422: ErrorResponse, 503: ErrorResponse };
 
   /**
@@ -115,9 +121,9 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
     async (request, reply) => {
       checkSubmit(request.query.submit);
       const constraints = portfolioRequest(request.params.portfolio_id, request.body);
-      const { outcome, run } = await service.rebalancePortfolio(request.params.portfolio_id, optionsOf(request.query, constraints));
+      const run = await service.rebalancePortfolio(request.params.portfolio_id, optionsOf(request.query, constraints));
       reportSubmission(reply, run);
-      sendJson(reply, rebalanceJson(new JsonBytes(), outcome, run.rebalanceId, run.tradeDate).bytes);
+      sendJson(reply, rebalanceJson(new JsonBytes(), run.outcome, run.rebalanceId, run.tradeDate).bytes);
       return reply;
     },
   );
@@ -151,8 +157,7 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
       // Each portfolio's answer goes to a temporary file as soon as it is known and
       // is streamed from there: memory stays flat, the database is not read back.
       let spool: JsonSpool | null = null;
-      let rebalanceId: string | null = null;
-      let tradeDate = '';
+      let started: { readonly rebalanceId: string | null; readonly tradeDate: string } | null = null;
       const answer = new JsonBytes();
       // A client that leaves before its answer starts releases the spool at once
       // (the rebalance itself goes on and is stored). Once streaming, the stream owns it.
@@ -167,10 +172,10 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
           async start(run) {
             spool = await JsonSpool.create(run.total, spoolDir);
             if (left) void spool.dispose();
-            rebalanceId = run.rebalanceId;
-            tradeDate = run.tradeDate;
+            started = run;
           },
           outcome(seq, outcome) {
+            const { rebalanceId, tradeDate } = started!;
             spool!.put(seq, rebalanceJson(answer.reset(), outcome, rebalanceId, tradeDate).bytes);
           },
         });
@@ -186,35 +191,16 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
     },
   );
 
-  app.get(
-    '/rebalances',
-    {
-      schema: {
-        tags,
-        summary: 'Stored rebalances, newest first',
-        description: listDescription,
-        querystring: RebalanceListQuery,
-        response: { 200: z.array(RebalanceResultDto), 400: ErrorResponse },
-      },
-    },
-    async (request, reply) => sendList(reply, request.query),
+  app.get('/rebalances', { schema: { ...listSchema, summary: 'Stored rebalances, newest first' } }, async (request, reply) =>
+    sendList(reply, request.query),
   );
 
   /** A page of stored rebalances (only those listing one of `portfolioIds` when given), streamed. */
   const sendList = async (reply: FastifyReply, query: z.output<typeof RebalanceListQuery>, portfolioIds?: readonly string[]) => {
-    const page = await service.list({ offset: query.offset, limit: query.limit, sortBy: query.sort_by }, portfolioIds);
+    const page = await service.list(query, portfolioIds);
     reply.header('x-total-count', String(page.total));
-    sendJson(reply, jsonStream(listPieces(page.headers)));
+    sendJson(reply, jsonStream(['[', ...page.headers.flatMap((h, i) => [...(i === 0 ? [] : [',']), ...resultPieces(h)]), ']']));
     return reply;
-  };
-
-  const listPieces = (headers: readonly RebalanceHeader[]) => {
-    const pieces: (string | AsyncIterable<unknown>)[] = ['['];
-    headers.forEach((h, i) => {
-      pieces.push(...(i === 0 ? [] : [',']), ...resultPieces(h));
-    });
-    pieces.push(']');
-    return pieces;
   };
 
   app.get(
@@ -252,10 +238,7 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
 
   /** A stored rebalance, a complete asynchronous dry run (as a header, with its job), or a job not stored: 404 when none. */
   const storedOrJob = async (id: string): Promise<{ header: RebalanceHeader; job: Job | null } | { job: Job }> => {
-    const h = await service.header(id).catch((error: unknown) => {
-      if (error instanceof NotFoundError) return null;
-      throw error;
-    });
+    const h = await service.findHeader(id);
     if (h !== null) return { header: h, job: null };
     const job = (await jobs?.find(id)) ?? null;
     // A complete job without a header was deleted since (or is a dry run that expired).
@@ -291,14 +274,9 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
       const total = h.numberOfPortfolios;
       const page = offset === undefined && limit === undefined ? undefined : { offset: pageStart(offset, total), limit: limit ?? total };
       reply.header('x-total-count', String(total));
-      if (page !== undefined && (page.offset >= total || page.limit === 0)) {
-        sendJson(reply, jsonStream(['[]']));
-        return reply;
-      }
-      sendJson(
-        reply,
-        jsonStream([mapAsync(service.portfolios(h.id, positions, page), (o) => toStoredPortfolioDto(o, h.tradeDate, positions))]),
-      );
+      const empty = page !== undefined && (page.offset >= total || page.limit === 0);
+      const portfolios = () => mapAsync(service.portfolios(h.id, positions, page), (o) => toStoredPortfolioDto(o, h.tradeDate, positions));
+      sendJson(reply, jsonStream([empty ? '[]' : portfolios()]));
       return reply;
     },
   );
@@ -315,22 +293,13 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
     },
     async (request) => {
       const { header, outcome } = await service.portfolio(request.params.rebalance_id, request.params.portfolio_id);
-      return storedPositions(outcome, header.tradeDate);
+      return outcome.positions.map((p) => storedPosition(p, header.tradeDate));
     },
   );
 
   app.post(
     '/rebalances/portfolios',
-    {
-      schema: {
-        tags,
-        summary: 'Stored rebalances that contain any of these portfolios, newest first',
-        description: listDescription,
-        querystring: RebalanceListQuery,
-        body: PortfoliosBody,
-        response: { 200: z.array(RebalanceResultDto), 400: ErrorResponse },
-      },
-    },
+    { schema: { ...listSchema, summary: 'Stored rebalances that contain any of these portfolios, newest first', body: PortfoliosBody } },
     async (request, reply) => sendList(reply, request.query, request.body.portfolios),
   );
 

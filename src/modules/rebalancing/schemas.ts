@@ -22,38 +22,32 @@ const Trigger = z
       'with their drifts and no transactions (default calendar: every portfolio)',
   });
 
-const rebalanceQueryFields = {
-  dry_run: QueryBoolean.meta({ description: 'Compute and return everything, store nothing, leave the model untouched' }),
-  submit: QueryBoolean.meta({
-    description:
-      'With ORDER_SUBMISSION=on: submit the stored orders to the Order service before answering (as POST /rebalance/{id}/submit); ' +
-      'the outcome is in the x-order-submission header',
-  }),
-  trigger: Trigger,
-};
-const noSubmitOnDryRun = (q: { dry_run: boolean; submit: boolean }) => !(q.dry_run && q.submit);
-const noSubmitOnDryRunError = { error: 'a dry run stores nothing, so it has no orders to submit', path: ['submit'] };
-
-export const RebalanceQuery = z.object(rebalanceQueryFields).refine(noSubmitOnDryRun, noSubmitOnDryRunError);
-
-/** POST /model/{id}/rebalance: the same, and `async=true` (as `Prefer: respond-async`). */
-export const ModelRebalanceQuery = z
+export const RebalanceQuery = z
   .object({
-    ...rebalanceQueryFields,
-    async: QueryBoolean.meta({
+    dry_run: QueryBoolean.meta({ description: 'Compute and return everything, store nothing, leave the model untouched' }),
+    submit: QueryBoolean.meta({
       description:
-        'Answer 202 at once with the rebalance id and a Location to follow (same as the header Prefer: respond-async); ' +
-        'see docs/async-rebalances.md',
+        'With ORDER_SUBMISSION=on: submit the stored orders to the Order service before answering (as POST /rebalance/{id}/submit); ' +
+        'the outcome is in the x-order-submission header',
     }),
+    trigger: Trigger,
   })
-  .refine(noSubmitOnDryRun, noSubmitOnDryRunError);
+  .refine((q) => !(q.dry_run && q.submit), { error: 'a dry run stores nothing, so it has no orders to submit', path: ['submit'] });
+
+/** POST /model/{id}/rebalance: the same (its refinement kept), and `async=true` (as `Prefer: respond-async`). */
+export const ModelRebalanceQuery = RebalanceQuery.safeExtend({
+  async: QueryBoolean.meta({
+    description:
+      'Answer 202 at once with the rebalance id and a Location to follow (same as the header Prefer: respond-async); ' +
+      'see docs/async-rebalances.md',
+  }),
+});
 
 /** GET /rebalance/{id}/portfolios: the paging rules of GET /models (neither given: all), positions when asked. */
 export const RebalancePortfoliosQuery = PageQuery.extend({
   positions: QueryBoolean.meta({ description: "Include each portfolio's positions (as GET /rebalance/{id} does)" }),
 });
 
-const JobProgressDto = z.object({ done: z.int(), total: z.int(), infeasible: z.int() });
 /** An asynchronous rebalance that is not (or not yet) a stored one. */
 export const RebalanceJobDto = z
   .object({
@@ -62,7 +56,7 @@ export const RebalanceJobDto = z
     model_name: z.string(),
     status: z.enum(['running', 'failed', 'cancelled', 'abandoned']),
     dry_run: z.boolean(),
-    progress: JobProgressDto,
+    progress: z.object({ done: z.int(), total: z.int(), infeasible: z.int() }),
     started_at: z.string(),
     ended_at: z.string().nullable(),
     error: ErrorResponse.optional().meta({ description: 'Why it failed, was cancelled or abandoned, in the one error shape' }),
@@ -71,7 +65,6 @@ export const RebalanceJobDto = z
 export type RebalanceJobDto = z.infer<typeof RebalanceJobDto>;
 
 export const PortfolioParams = z.object({ portfolio_id: PortfolioId });
-export const ModelParams = z.object({ model_id: ObjectIdString });
 export const RebalanceParams = z.object({ rebalance_id: ObjectIdString });
 export const RebalancePortfolioParams = z.object({ rebalance_id: ObjectIdString, portfolio_id: PortfolioId });
 
@@ -248,7 +241,7 @@ export function rebalanceJson(out: JsonBytes, outcome: PortfolioOutcome, rebalan
   return out.raw('}');
 }
 
-function storedPosition(p: PositionOutcome, tradeDate: string): z.infer<typeof StoredPosition> {
+export function storedPosition(p: PositionOutcome, tradeDate: string): z.infer<typeof StoredPosition> {
   const drift = actualDriftOf(p);
   return {
     security_id: p.securityId,
@@ -281,10 +274,6 @@ export function toStoredPortfolioDto(o: PortfolioOutcome, tradeDate: string, wit
     ...(o.cashFlow === undefined ? {} : { cash_flow: toNumber(o.cashFlow, 2) }),
     ...(withPositions ? { positions: o.positions.map((p) => storedPosition(p, tradeDate)) } : {}),
   };
-}
-
-export function storedPositions(o: PortfolioOutcome, tradeDate: string): z.infer<typeof StoredPosition>[] {
-  return o.positions.map((p) => storedPosition(p, tradeDate));
 }
 
 /** The header fields of a RebalanceResultDTO, around its `portfolios`. */

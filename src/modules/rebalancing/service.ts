@@ -24,14 +24,13 @@ import type { SubmissionResult } from '../orders/service.js';
 import {
   assertFlowsBelong,
   constrainInput,
-  NO_RUN_CONSTRAINTS,
   type RequestConstraints,
   type RestrictionSource,
   type RunConstraints,
   withConstraintFigures,
 } from './constraints.js';
 import { optimizerInput, outcomeOf, type PortfolioOutcome, securitiesOf, unvaluedOutcome } from './outcome.js';
-import type { ProgressTracker, RebalanceProgress } from './progress.js';
+import type { ProgressRegistry } from './progress.js';
 import { REBALANCE_SORT_FIELDS, type RebalanceHeader, type RebalanceRepository } from './repository.js';
 
 export interface RebalanceServiceDeps {
@@ -48,14 +47,7 @@ export interface RebalanceServiceDeps {
   /** Submits a stored rebalance's orders; absent when ORDER_SUBMISSION is off. */
   readonly submitOrders?: (rebalanceId: string) => Promise<SubmissionResult>;
   /** Follows each model rebalance as it goes (progress log lines, the in-flight gauge, the command line's bar). */
-  readonly progress?: ProgressTracker;
-}
-
-/** A page of stored rebalances as asked for: `sort_by` as sent, offset default 0, limit default 10. */
-export interface RebalanceListQuery {
-  readonly offset?: number | undefined;
-  readonly limit?: number | undefined;
-  readonly sortBy?: string | undefined;
+  readonly progress?: Pick<ProgressRegistry, 'begin'>;
 }
 
 export type RebalanceKind = 'portfolio' | 'model' | 'cycle';
@@ -259,12 +251,12 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
    * the publish): at once when the database takes it, else on the next sweep;
    * a process that dies leaves it to the sweeper's age bound.
    */
-  async function rebalanceAndSubmit(
+  async function rebalanceAndSubmit<Done extends Omit<RebalanceRun, 'submission'>>(
     kind: RebalanceKind,
     options: RebalanceOptions,
     load: () => Promise<Model>,
-    body: (model: Model, run: Run) => Promise<Omit<RebalanceRun, 'submission'>>,
-  ): Promise<RebalanceRun> {
+    body: (model: Model, run: Run) => Promise<Done>,
+  ): Promise<Done & RebalanceRun> {
     let model: Model;
     let firm: RunConstraints['firm'];
     try {
@@ -345,16 +337,17 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
     return known;
   }
 
-  /** One portfolio, from its holdings and the quotes to its outcome (the optimiser; no writes). */
+  /** One portfolio, from its holdings and the quotes to its outcome (the optimiser; no writes, the caller observes it); `seen` is told its drift. */
   async function rebalanceOne(
     model: Model,
     portfolioId: string,
     name: Promise<string | null>,
     session: QuoteSession,
-    signal: AbortSignal,
-    drift: { readonly trigger?: RebalanceTrigger; readonly seen?: (outOfBand: boolean, totalDrift: Dec) => void } = {},
-    constraints: RunConstraints = NO_RUN_CONSTRAINTS,
+    run: Run,
+    seen?: (outOfBand: boolean, totalDrift: Dec) => void,
   ) {
+    const { signal } = run.cancel;
+    const { constraints } = run;
     const holdings = await upstreams.accounting.holdings(portfolioId, signal);
     const securities = securitiesOf(holdings, model.positions);
     let quotes;
@@ -370,21 +363,18 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
         model.positions,
         await knownQuotes(session, securities),
       );
-      observer.portfolio?.(unvalued.status);
       // The flow it was given is part of what was asked, valued or not.
       const flow = constraints.request.cashFlows?.get(portfolioId);
       return flow === undefined ? unvalued : { ...unvalued, cashFlow: flow };
     }
     const input = constrainInput(withObjective(optimizerInput(holdings, model.positions, quotes), model), model, portfolioId, constraints);
     const check = bandCheck(input);
-    if (check.marketValue.digits >= 0n) drift.seen?.(!check.inBand, check.totalDrift);
+    if (check.marketValue.digits >= 0n) seen?.(!check.inBand, check.totalDrift);
     // A portfolio with a cash flow to invest or raise, or with less cash than its reserve, trades whatever its drift.
     const flow = input.cashFlow !== undefined && !isZero(input.cashFlow);
     const short = input.minCash !== undefined && compare(input.cash, mul(check.marketValue, input.minCash)) < 0;
-    if (drift.trigger === 'threshold' && check.inBand && !flow && !short) {
-      const untraded = withConstraintFigures(inBandOutcome(portfolioId, await name, input, driftFigures(input)), input);
-      observer.portfolio?.(untraded.status);
-      return untraded;
+    if (run.trigger === 'threshold' && check.inBand && !flow && !short) {
+      return withConstraintFigures(inBandOutcome(portfolioId, await name, input, driftFigures(input)), input);
     }
     const started = performance.now();
     const result = await withSpan(
@@ -394,9 +384,7 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
       (r) => ({ 'solver.status': r.status }),
     );
     observer.solved?.(result.status, performance.now() - started);
-    const outcome = withConstraintFigures(outcomeOf(portfolioId, await name, input, result), input);
-    observer.portfolio?.(outcome.status);
-    return outcome;
+    return withConstraintFigures(outcomeOf(portfolioId, await name, input, result), input);
   }
 
   /** A stored rebalance made visible: its header, and the model's last rebalance date. */
@@ -409,7 +397,7 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
       rebalanceDate: run.now,
       tradeDate: run.tradeDate,
       numberOfPortfolios: portfolioIds.length,
-      portfolios: portfolioIds,
+      portfolios: [...portfolioIds],
       createdAt: run.now,
     });
     await models.setLastRebalanceDate(model.id, run.now);
@@ -417,75 +405,67 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
   }
 
   /** Every portfolio of a model, REBALANCE_CONCURRENCY at a time, each outcome to the sink and to the writer. */
-  async function rebalanceMany(model: Model, portfolioIds: readonly string[], run: Run, sink: OutcomeSink | undefined) {
-    const { rebalanceId, tradeDate, now: startedAt } = run;
+  async function rebalanceMany(model: Model, run: Run, sink: OutcomeSink | undefined) {
+    assertFlowsBelong(model, run.constraints.request);
+    assertObjectiveFits(model.rebalanceTo, run.constraints.request.minTradeValue, 'min_trade_value');
+    const { rebalanceId, tradeDate, now: startedAt, cancel } = run;
+    const { signal } = cancel;
+    const portfolioIds = model.portfolios;
     const total = portfolioIds.length;
     await sink?.start({ rebalanceId, tradeDate, total, modelId: model.id, modelName: model.name, startedAt });
     const progress = deps.progress?.begin({ rebalanceId, modelId: model.id, total, cycle: run.kind === 'cycle' });
     try {
-      return await rebalancePortfolios(model, portfolioIds, run, sink, progress);
+      const nameOf = upstreams.portfolio.lookup(total, signal);
+      // A model without portfolios needs no quote (and must not fail for want of one).
+      const session = total === 0 ? upstreams.quotes.session() : await quoteSession(model);
+      const writer = rebalanceId === null ? null : new BatchedWriter((batch) => rebalances.writePortfolios(rebalanceId, batch), cancel);
+      let infeasible = 0;
+      let inBand = 0;
+      let outOfBand = 0;
+      const totalDrifts: Dec[] = [];
+      const seen = (out: boolean, totalDrift: Dec) => {
+        if (out) outOfBand += 1;
+        totalDrifts.push(totalDrift);
+      };
+      /** What the first infeasible portfolio said. */
+      let firstInfeasible: string | null = null;
+      let firstFailure = await eachConcurrently(total, deps.concurrency, cancel, async (seq) => {
+        const portfolioId = portfolioIds[seq]!;
+        progress?.started();
+        const outcome = await withPortfolioSpan(
+          seq,
+          { 'rebalance.portfolio_id': portfolioId },
+          () => rebalanceOne(model, portfolioId, nameOf(portfolioId), session, run, seen),
+          (o) => ({ 'rebalance.portfolio.status': o.status }),
+        ).finally(() => progress?.finished());
+        observer.portfolio?.(outcome.status);
+        if (signal.aborted) return;
+        if (outcome.status === 'infeasible') {
+          infeasible += 1;
+          firstInfeasible ??= outcome.error?.message ?? null;
+        }
+        if (outcome.status === 'in_band') inBand += 1;
+        await sink?.outcome(seq, outcome);
+        await writer?.add(seq, outcome); // a dry run keeps nothing back: the sink has the answer
+      });
+      await writer?.close();
+      firstFailure ??= writer?.failure ?? null;
+      if (signal.aborted) firstFailure ??= signal.reason;
+      if (firstFailure === null && total > 0 && infeasible === total) {
+        firstFailure = new InfeasibleError(
+          total === 1
+            ? (firstInfeasible ?? 'no feasible solution exists')
+            : `no feasible solution exists for any of the ${total} portfolios of model ${model.id}`,
+        );
+      }
+      if (firstFailure !== null) throw firstFailure;
+      observer.drifted?.(run.kind, model.id, outOfBand, totalDrifts);
+      await sink?.beforePublish?.();
+      await publish(model, run, portfolioIds, infeasible);
+      return { rebalanceId, tradeDate, total, infeasible, inBand };
     } finally {
       progress?.end();
     }
-  }
-
-  async function rebalancePortfolios(
-    model: Model,
-    portfolioIds: readonly string[],
-    run: Run,
-    sink: OutcomeSink | undefined,
-    progress: RebalanceProgress | undefined,
-  ) {
-    const { rebalanceId, cancel } = run;
-    const { signal } = cancel;
-    const total = portfolioIds.length;
-    const nameOf = upstreams.portfolio.lookup(total, signal);
-    // A model without portfolios needs no quote (and must not fail for want of one).
-    const session = total === 0 ? upstreams.quotes.session() : await quoteSession(model);
-    const writer = rebalanceId === null ? null : new BatchedWriter((batch) => rebalances.writePortfolios(rebalanceId, batch), cancel);
-    let infeasible = 0;
-    let inBand = 0;
-    let outOfBand = 0;
-    const totalDrifts: Dec[] = [];
-    const seen = (out: boolean, totalDrift: Dec) => {
-      if (out) outOfBand += 1;
-      totalDrifts.push(totalDrift);
-    };
-    /** What the first infeasible portfolio said. */
-    let firstInfeasible: string | null = null;
-    let firstFailure = await eachConcurrently(total, deps.concurrency, cancel, async (seq) => {
-      const portfolioId = portfolioIds[seq]!;
-      progress?.started();
-      const outcome = await withPortfolioSpan(
-        seq,
-        { 'rebalance.portfolio_id': portfolioId },
-        () => rebalanceOne(model, portfolioId, nameOf(portfolioId), session, signal, { trigger: run.trigger, seen }, run.constraints),
-        (o) => ({ 'rebalance.portfolio.status': o.status }),
-      ).finally(() => progress?.finished());
-      if (signal.aborted) return;
-      if (outcome.status === 'infeasible') {
-        infeasible += 1;
-        firstInfeasible ??= outcome.error?.message ?? null;
-      }
-      if (outcome.status === 'in_band') inBand += 1;
-      await sink?.outcome(seq, outcome);
-      await writer?.add(seq, outcome); // a dry run keeps nothing back: the sink has the answer
-    });
-    await writer?.close();
-    firstFailure ??= writer?.failure ?? null;
-    if (signal.aborted) firstFailure ??= signal.reason;
-    if (firstFailure === null && total > 0 && infeasible === total) {
-      firstFailure = new InfeasibleError(
-        total === 1
-          ? (firstInfeasible ?? 'no feasible solution exists')
-          : `no feasible solution exists for any of the ${total} portfolios of model ${model.id}`,
-      );
-    }
-    if (firstFailure !== null) throw firstFailure;
-    observer.drifted?.(run.kind, model.id, outOfBand, totalDrifts);
-    await sink?.beforePublish?.();
-    await publish(model, run, portfolioIds, infeasible);
-    return { rebalanceId, tradeDate: run.tradeDate, total, infeasible, inBand };
   }
 
   async function header(id: string): Promise<RebalanceHeader> {
@@ -496,9 +476,8 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
 
   return {
     /** Rebalances one portfolio against the model that lists it (no batches, no workers); 422 when it cannot be. */
-    async rebalancePortfolio(portfolioId: string, options: RebalanceOptions): Promise<{ outcome: PortfolioOutcome; run: RebalanceRun }> {
-      let outcome: PortfolioOutcome | undefined;
-      const run = await rebalanceAndSubmit(
+    rebalancePortfolio: (portfolioId: string, options: RebalanceOptions): Promise<RebalanceRun & { outcome: PortfolioOutcome }> =>
+      rebalanceAndSubmit(
         'portfolio',
         options,
         () => models.listing(portfolioId),
@@ -506,25 +485,15 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
           assertObjectiveFits(model.rebalanceTo, run.constraints.request.minTradeValue, 'min_trade_value');
           const { signal } = run.cancel;
           const name = upstreams.portfolio.name(portfolioId, signal).catch(() => null);
-          const one = await rebalanceOne(
-            model,
-            portfolioId,
-            name,
-            await quoteSession(model),
-            signal,
-            { trigger: run.trigger },
-            run.constraints,
-          );
+          const outcome = await rebalanceOne(model, portfolioId, name, await quoteSession(model), run);
+          observer.portfolio?.(outcome.status);
           if (signal.aborted) throw signal.reason;
-          if (one.status === 'infeasible') throw new InfeasibleError(one.error?.message ?? 'no feasible solution exists');
-          if (run.rebalanceId !== null) await rebalances.writePortfolios(run.rebalanceId, [{ seq: 0, outcome: one }]);
+          if (outcome.status === 'infeasible') throw new InfeasibleError(outcome.error?.message ?? 'no feasible solution exists');
+          if (run.rebalanceId !== null) await rebalances.writePortfolios(run.rebalanceId, [{ seq: 0, outcome }]);
           await publish(model, run, [portfolioId], 0);
-          outcome = one;
-          return { rebalanceId: run.rebalanceId, tradeDate: run.tradeDate, total: 1, infeasible: 0 };
+          return { rebalanceId: run.rebalanceId, tradeDate: run.tradeDate, total: 1, infeasible: 0, outcome };
         },
-      );
-      return { outcome: outcome!, run };
-    },
+      ),
 
     /** Rebalances every portfolio of a model, handing each outcome to `sink` as it is known. */
     rebalanceModel: (modelId: string, options: RebalanceOptions, sink: OutcomeSink): Promise<RebalanceRun> =>
@@ -532,11 +501,7 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
         'model',
         options,
         () => models.get(modelId),
-        (model, run) => {
-          assertFlowsBelong(model, run.constraints.request);
-          assertObjectiveFits(model.rebalanceTo, run.constraints.request.minTradeValue, 'min_trade_value');
-          return rebalanceMany(model, model.portfolios, run, sink);
-        },
+        (model, run) => rebalanceMany(model, run, sink),
       ),
 
     /** The same, for a model already loaded (scheduled cycles): stored, and submitted when submission is on. */
@@ -545,7 +510,7 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
         'cycle',
         { dryRun: false, submit: true, trigger },
         async () => model,
-        (m, run) => rebalanceMany(m, m.portfolios, run, undefined),
+        (m, run) => rebalanceMany(m, run, undefined),
       ),
 
     /** Stops every running rebalance (shutdown past its grace period): each answers 503 and removes what it wrote. */
@@ -565,14 +530,18 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
 
     portfolios: (rebalanceId: string, withPositions = true, page?: { offset: number; limit: number }) =>
       rebalances.portfolios(rebalanceId, withPositions, page),
-    header,
+    /** A stored rebalance's header; null when there is none. */
+    findHeader: (id: string) => rebalances.findHeader(id),
     // The same upstream reads for drift reports (modules/drift).
     quoteSession,
     knownQuotes,
 
-    /** A page of stored rebalances in `sort_by` order, and how many there are in all. */
-    async list(query: RebalanceListQuery, portfolioIds?: readonly string[]): Promise<{ headers: RebalanceHeader[]; total: number }> {
-      const sort = parseSortBy(query.sortBy, REBALANCE_SORT_FIELDS);
+    /** A page of stored rebalances in `sort_by` order (`sort_by` as sent, offset default 0, limit default 10), and how many there are in all. */
+    async list(
+      query: { readonly offset?: number | undefined; readonly limit?: number | undefined; readonly sort_by?: string | undefined },
+      portfolioIds?: readonly string[],
+    ): Promise<{ headers: RebalanceHeader[]; total: number }> {
+      const sort = parseSortBy(query.sort_by, REBALANCE_SORT_FIELDS);
       const ids = portfolioIds === undefined ? undefined : [...new Set(portfolioIds)];
       const total = await rebalances.countHeaders(ids);
       const start = pageStart(query.offset, total);
