@@ -19,7 +19,8 @@ export interface ProtectionOptions {
 /** Seconds a client is asked to wait when the service sheds load. */
 export const OVERLOADED_RETRY_AFTER_S = 10;
 
-const exempt = (request: FastifyRequest) =>
+/** Probes and scrapes: never shed, and their request lines logged at debug (app.ts). */
+export const isProbeOrScrape = (request: FastifyRequest) =>
   request.url.startsWith('/health/') || request.url === '/metrics' || request.url.startsWith('/metrics?');
 
 const reasons: Record<string, (value: number | undefined) => string> = {
@@ -45,7 +46,7 @@ export default fp<ProtectionOptions>(
       maxHeapUsedBytes,
       retryAfter: OVERLOADED_RETRY_AFTER_S,
       pressureHandler: (request, _reply, type, value) =>
-        exempt(request) ? undefined : Promise.reject(new OverloadedError(type, typeof value === 'number' ? value : undefined)),
+        isProbeOrScrape(request) ? undefined : Promise.reject(new OverloadedError(type, typeof value === 'number' ? value : undefined)),
     });
 
     // Once shutdown has begun, new requests (on connections still open) are
