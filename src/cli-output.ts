@@ -101,12 +101,8 @@ function table(header: readonly string[], rows: readonly (readonly string[])[]):
   return [format(header), format(widths.map((w) => '-'.repeat(w))), ...rows.map(format)].join('\n');
 }
 
-/** A rebalance's answer (one RebalanceDTO or an array of them) as a table with a total line, or as JSON. */
-export function printAnswer(stream: Writable, answer: RebalanceAnswer | RebalanceAnswer[], output: 'summary' | 'json'): void {
-  if (output === 'json') {
-    stream.write(`${JSON.stringify(answer, null, 2)}\n`);
-    return;
-  }
+/** A rebalance's answer (one RebalanceDTO or an array of them) as a table with a total line. */
+export function answerTable(answer: RebalanceAnswer | RebalanceAnswer[]): string {
   const all = Array.isArray(answer) ? answer : [answer];
   const count = (a: RebalanceAnswer, type: 'BUY' | 'SELL') => a.transactions.filter((t) => t.transaction_type === type).length;
   const rows = all.map((a) => [
@@ -121,19 +117,15 @@ export function printAnswer(stream: Writable, answer: RebalanceAnswer | Rebalanc
   const inBand = all.filter((a) => a.status === 'in_band').length;
   const trades = all.reduce((n, a) => n + a.transactions.length, 0);
   const id = all[0]?.rebalance_id ?? null;
-  stream.write(`${table(['portfolio', 'name', 'status', 'buys', 'sells', 'error'], rows)}\n`);
-  stream.write(
+  return (
+    `${table(['portfolio', 'name', 'status', 'buys', 'sells', 'error'], rows)}\n` +
     `${all.length} portfolio${all.length === 1 ? '' : 's'}, ${infeasible} infeasible, ${inBand} in band, ${trades} trade${trades === 1 ? '' : 's'}; ` +
-      `${id === null ? 'dry run: nothing stored' : `stored as rebalance ${id}`}\n`,
+    `${id === null ? 'dry run: nothing stored' : `stored as rebalance ${id}`}`
   );
 }
 
-/** A cycle's record as a few lines, or as JSON. */
-export function printCycle(stream: Writable, cycle: ReturnType<typeof toCycleDto>, output: 'summary' | 'json'): void {
-  if (output === 'json') {
-    stream.write(`${JSON.stringify(cycle, null, 2)}\n`);
-    return;
-  }
+/** A cycle's record as a few lines. */
+export function cycleSummary(cycle: ReturnType<typeof toCycleDto>): string {
   const rows: [string, string][] = [
     ['cycle', cycle.cycle_id],
     ['status', cycle.status],
@@ -144,7 +136,7 @@ export function printCycle(stream: Writable, cycle: ReturnType<typeof toCycleDto
     ['rebalances', cycle.rebalance_ids.join(', ') || '-'],
     ...cycle.errors.map((e): [string, string] => ['error', e]),
   ];
-  stream.write(`${table(['', ''], rows).split('\n').slice(2).join('\n')}\n`);
+  return table(['', ''], rows).split('\n').slice(2).join('\n');
 }
 
 // ---- drift reports ----
