@@ -1,4 +1,5 @@
 // Kubernetes probes and the detailed health report (api.md, Health).
+import { setTimeout as sleep } from 'node:timers/promises';
 import fp from 'fastify-plugin';
 import { AppError } from '../domain/errors.js';
 import { SERVICE_VERSION } from '../version.js';
@@ -54,7 +55,14 @@ export default fp(
       if (app.hasDecorator('isUnderPressure') && app.isUnderPressure()) {
         return { ready: false, reason: 'The service is overloaded (event-loop delay or heap past its limit)', mongodb: 'unknown' };
       }
-      const answered = await app.mongo.ping(READY_PING_TIMEOUT_MS);
+      // A ping with a deadline (its timer, unreferenced, is left to end when the server answers first).
+      const answered = await Promise.race([
+        app.mongo.db.command({ ping: 1 }).then(
+          () => true,
+          () => false,
+        ),
+        sleep(READY_PING_TIMEOUT_MS, false, { ref: false }),
+      ]);
       return answered
         ? { ready: true, mongodb: 'ok' }
         : { ready: false, reason: `MongoDB did not answer a ping within ${READY_PING_TIMEOUT_MS} ms`, mongodb: 'down' };

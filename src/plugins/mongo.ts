@@ -86,8 +86,6 @@ export interface IndexSpec {
 export interface MongoHandle {
   readonly client: MongoClient;
   readonly db: Db;
-  /** Ping with a deadline; true when the server answered in time. */
-  ping(timeoutMs: number): Promise<boolean>;
   readonly indexes: IndexHealth;
 }
 
@@ -115,26 +113,9 @@ export default fp<MongoPluginOptions>(
     const indexHealth = createIndexHealth(db, indexes, indexRetrySeconds, app.log);
     await indexHealth.create();
 
-    const ping = async (timeoutMs: number): Promise<boolean> => {
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<false>((resolve) => {
-        timer = setTimeout(() => resolve(false), timeoutMs);
-      });
-      try {
-        const answered = db.command({ ping: 1 }).then(
-          () => true,
-          () => false,
-        );
-        return await Promise.race([answered, deadline]);
-      } finally {
-        clearTimeout(timer);
-      }
-    };
-
     app.decorate('mongo', {
       client,
       db,
-      ping,
       indexes: { missing: indexHealth.missing, require: indexHealth.require, retry: indexHealth.retry },
     });
     app.addHook('onClose', async () => {
