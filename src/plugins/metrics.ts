@@ -95,20 +95,18 @@ function createMetrics(): Metrics {
       }
     },
   });
-  const seen = new Map<string, number>();
   new Counter({
     name: 'cache_requests_total',
     help: 'Quote cache lookups by cache (tickers, prices) and result (hit, miss)',
     labelNames: ['cache', 'result'],
     registers,
+    // The caches' own counts so far (they only grow), read at each scrape.
     collect() {
       if (sources === null) return;
+      this.reset();
       for (const [cache, stats] of Object.entries(sources.caches())) {
         for (const [result, value] of Object.entries({ hit: stats.hits, miss: stats.misses })) {
-          const key = `${cache}/${result}`;
-          const delta = value - (seen.get(key) ?? 0);
-          if (delta > 0) this.inc({ cache, result }, delta);
-          seen.set(key, value);
+          if (value > 0) this.inc({ cache, result }, value);
         }
       }
     },

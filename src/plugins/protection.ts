@@ -23,11 +23,10 @@ export const OVERLOADED_RETRY_AFTER_S = 10;
 export const isProbeOrScrape = (request: FastifyRequest) =>
   request.url.startsWith('/health/') || request.url === '/metrics' || request.url.startsWith('/metrics?');
 
+/** The limits set below (under-pressure checks no others). */
 const reasons: Record<string, (value: number | undefined) => string> = {
   eventLoopDelay: (v) => `its event loop is delayed by ${Math.round(v ?? 0)} ms on average`,
   heapUsedBytes: (v) => `its heap holds ${Math.round((v ?? 0) / 2 ** 20)} MiB`,
-  rssBytes: (v) => `it holds ${Math.round((v ?? 0) / 2 ** 20)} MiB of memory`,
-  eventLoopUtilization: (v) => `its event loop is ${Math.round((v ?? 0) * 100)}% busy`,
 };
 
 export class OverloadedError extends AppError {
