@@ -29,6 +29,7 @@ export function watchProgress(registry: ProgressRegistry, stream: Writable, line
     const left = etaSeconds === null ? '' : `, about ${etaSeconds} s left`;
     stream.write(`${label(p)}: ${p.done}/${p.total} portfolios, ${rate.toFixed(1)}/s${left}\n`);
   };
+  const update = (p: ProgressSnapshot) => bars.get(p.key)?.update(p.done, { rate: rateOf(p, performance.now()).rate.toFixed(1) });
 
   const unlisten = registry.listen((event, p) => {
     if (event === 'begin') {
@@ -51,30 +52,22 @@ export function watchProgress(registry: ProgressRegistry, stream: Writable, line
       return;
     }
     const elapsed = performance.now() - p.startedMs;
-    const bar = bars.get(p.key);
-    if (bar !== undefined) {
-      bar.update(p.done, { rate: rateOf(p, performance.now()).rate.toFixed(1) });
-      bar.stop();
-      bars.delete(p.key);
-    }
+    update(p);
+    bars.get(p.key)?.stop();
+    bars.delete(p.key);
     if (!tty) stream.write(`${label(p)}: ${p.done}/${p.total} portfolios after ${seconds(elapsed)}\n`);
   });
 
-  const timers: NodeJS.Timeout[] = [];
-  if (tty) {
-    timers.push(
-      setInterval(() => {
-        for (const p of registry.running()) bars.get(p.key)?.update(p.done, { rate: rateOf(p, performance.now()).rate.toFixed(1) });
-      }, 200).unref(),
-    );
-  } else if (linesEveryMs > 0) {
-    timers.push(setInterval(() => registry.running().forEach(line), linesEveryMs).unref());
-  }
+  // A bar moves five times a second; a plain line comes every `linesEveryMs`.
+  const timer =
+    tty || linesEveryMs > 0
+      ? setInterval(() => registry.running().forEach(tty ? update : line), tty ? 200 : linesEveryMs).unref()
+      : undefined;
 
   return {
     stop() {
       unlisten();
-      for (const timer of timers.splice(0)) clearInterval(timer);
+      clearInterval(timer);
       for (const bar of bars.values()) bar.stop();
       bars.clear();
     },
