@@ -130,14 +130,13 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
-  app.addHook('onRequest', async (request, reply) => {
+  // Every answer carries its correlation id, and so does every line logged for the request,
+  // whichever logger writes it (upstream retries, the services' own lines): the request runs in its
+  // context. Entered again before the handler, as reading the body may resume outside it.
+  const inContext = (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
     reply.header('x-correlation-id', request.id);
-  });
-  // Every line logged for a request carries its correlation id, whichever logger writes it
-  // (upstream retries, the services' own lines): the request runs in its context. Entered
-  // again before the handler, as reading the body may resume outside it.
-  const inContext = (request: FastifyRequest, _reply: FastifyReply, done: () => void) =>
     requestContext.run({ correlationId: request.id }, done);
+  };
   app.addHook('onRequest', inContext);
   app.addHook('preHandler', inContext);
 
