@@ -5,7 +5,6 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { AppError, type ErrorCode, type ErrorDetail } from '../domain/errors.js';
 import { detail, type PathSegment, summarise } from '../domain/validation.js';
 import { isDatabaseUnavailable } from './mongo.js';
@@ -70,7 +69,7 @@ export const answerOf = (error: unknown): ErrorAnswer =>
 
 function classify(error: FastifyError, bodyLimit: number): ErrorAnswer {
   if (error instanceof AppError) return error;
-  if (hasZodFastifySchemaValidationErrors(error) || Array.isArray(error.validation)) {
+  if (Array.isArray(error.validation)) {
     const details = validationDetails(error.validation as ValidationItem[], error.validationContext);
     return { statusCode: 400, code: 'VALIDATION_ERROR', message: summarise(details), details };
   }
