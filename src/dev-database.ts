@@ -79,28 +79,22 @@ export async function startEmbedded(profile: 'replica-set' | 'standalone' = 'rep
     stderr += chunk.toString();
   };
   child.stderr.on('data', onStderr);
+  let timer: NodeJS.Timeout | undefined;
   const uri = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => {
+    timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`the embedded database did not start within ${READY_TIMEOUT_MS} ms`));
     }, READY_TIMEOUT_MS);
     child.stdout.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
       const match = /JONGODB_URI=(\S+)/.exec(stdout);
-      if (match?.[1] !== undefined) {
-        clearTimeout(timer);
-        resolve(match[1]);
-      }
+      if (match?.[1] !== undefined) resolve(match[1]);
     });
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
+    child.once('error', reject);
     child.once('exit', (code) => {
-      clearTimeout(timer);
       reject(new Error(`the embedded database exited (code ${String(code)}) before it was ready: ${stderr.trim()}`));
     });
-  });
+  }).finally(() => clearTimeout(timer));
   // Ready: stop collecting its output (it is still drained, so the pipes never fill).
   child.stdout.removeAllListeners('data');
   child.stderr.removeListener('data', onStderr);
