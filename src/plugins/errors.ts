@@ -90,7 +90,7 @@ function classify(error: FastifyError, bodyLimit: number): ErrorAnswer {
 }
 
 /** A 503 always says when to come back; this when its cause did not say. */
-const DEFAULT_503_RETRY_AFTER_S = 5;
+export const DEFAULT_503_RETRY_AFTER_S = 5;
 
 export function sendError(request: FastifyRequest, reply: FastifyReply, answer: ErrorAnswer): FastifyReply {
   const retryAfter = answer.retryAfterSeconds ?? (answer.statusCode === 503 ? DEFAULT_503_RETRY_AFTER_S : undefined);

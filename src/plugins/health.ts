@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import fp from 'fastify-plugin';
 import { AppError } from '../domain/errors.js';
 import { SERVICE_VERSION } from '../version.js';
-import { sendError } from './errors.js';
+import { DEFAULT_503_RETRY_AFTER_S, sendError } from './errors.js';
 
 /** Something that reports on its own health in /health/health (upstreams, caches...). */
 export type HealthReporter = () => Record<string, unknown>;
@@ -27,8 +27,6 @@ declare module 'fastify' {
 }
 
 const READY_PING_TIMEOUT_MS = 1000;
-/** What a detailed health 503 asks the caller to wait (readiness gets the same from sendError). */
-const HEALTH_RETRY_AFTER_S = 5;
 
 export default fp(
   async (app) => {
@@ -94,7 +92,7 @@ export default fp(
         for (const [name, report] of lifecycle.reporters) components[name] = report();
         const problems = degraded();
         // Every 503 says when to come back (api.md), this one too.
-        if (!state.ready) reply.header('retry-after', String(HEALTH_RETRY_AFTER_S));
+        if (!state.ready) reply.header('retry-after', String(DEFAULT_503_RETRY_AFTER_S));
         return reply.code(state.ready ? 200 : 503).send({
           status: !state.ready ? 'unavailable' : 'degraded' in problems ? 'degraded' : 'ok',
           ...problems,
