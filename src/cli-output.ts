@@ -8,11 +8,6 @@ import { abs, compare, dec } from './domain/decimal.js';
 import { type ProgressRegistry, type ProgressSnapshot, rateOf } from './modules/rebalancing/progress.js';
 import type { toCycleDto } from './modules/scheduling/routes.js';
 
-interface Writable {
-  write(text: string): unknown;
-  readonly isTTY?: boolean;
-}
-
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 /**
@@ -20,7 +15,7 @@ const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
  * a bar per rebalance; otherwise a line when one begins, one every
  * `linesEveryMs` (0: none in between) and one when it ends.
  */
-export function watchProgress(registry: ProgressRegistry, stream: Writable, linesEveryMs: number): { stop(): void } {
+export function watchProgress(registry: ProgressRegistry, stream: NodeJS.WriteStream, linesEveryMs: number): { stop(): void } {
   const tty = stream.isTTY === true;
   const bars = new Map<string, cliProgress.SingleBar>();
   const label = (p: ProgressSnapshot) => `model ${p.modelId}${p.rebalanceId === null ? ' (dry run)' : ''}`;
@@ -39,8 +34,7 @@ export function watchProgress(registry: ProgressRegistry, stream: Writable, line
       }
       const bar = new cliProgress.SingleBar(
         {
-          // cli-progress writes to a stream of its own type; ours is process.stderr on a terminal.
-          stream: stream as unknown as NodeJS.WritableStream,
+          stream,
           format: `${label(p)} {bar} {value}/{total} portfolios | {rate}/s | ETA {eta_formatted}`,
           hideCursor: false,
           fps: 5,
