@@ -8,8 +8,6 @@ import { abs, compare, dec } from './domain/decimal.js';
 import { type ProgressRegistry, type ProgressSnapshot, rateOf } from './modules/rebalancing/progress.js';
 import type { toCycleDto } from './modules/scheduling/routes.js';
 
-const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-
 /**
  * Follows the rebalances running in this process until `stop`: on a terminal
  * a bar per rebalance; otherwise a line when one begins, one every
@@ -49,7 +47,7 @@ export function watchProgress(registry: ProgressRegistry, stream: NodeJS.WriteSt
     update(p);
     bars.get(p.key)?.stop();
     bars.delete(p.key);
-    if (!tty) stream.write(`${label(p)}: ${p.done}/${p.total} portfolios after ${seconds(elapsed)}\n`);
+    if (!tty) stream.write(`${label(p)}: ${p.done}/${p.total} portfolios after ${(elapsed / 1000).toFixed(1)} s\n`);
   });
 
   // A bar moves five times a second; a plain line comes every `linesEveryMs`.

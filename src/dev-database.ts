@@ -47,12 +47,6 @@ async function startContainer(): Promise<DevDatabase | undefined> {
   };
 }
 
-function jongodbBinary(): string {
-  const require = createRequire(import.meta.url);
-  const manifest = require.resolve('@jongodb/memory-server-bin-linux-x64-gnu/package.json');
-  return join(dirname(manifest), 'bin', 'jongodb');
-}
-
 /**
  * The embedded server. `standalone` (tests only) has no replica-set answer, so
  * a client can reach it through a relay with directConnection.
@@ -60,7 +54,8 @@ function jongodbBinary(): string {
 export async function startEmbedded(profile: 'replica-set' | 'standalone' = 'replica-set'): Promise<DevDatabase> {
   let binary: string;
   try {
-    binary = jongodbBinary();
+    const manifest = createRequire(import.meta.url).resolve('@jongodb/memory-server-bin-linux-x64-gnu/package.json');
+    binary = join(dirname(manifest), 'bin', 'jongodb');
   } catch {
     throw new Error(
       'No database: MONGODB_URI is unset, no Docker engine answers, and the embedded server ' +
