@@ -4,8 +4,11 @@
 // tables, worst first, made from the JSON the HTTP routes answer, so the CLI
 // shows exactly what the API says.
 import cliProgress from 'cli-progress';
+import type { z } from 'zod';
 import { abs, compare, dec } from './domain/decimal.js';
+import type { ModelDriftDto, PortfolioDriftDto } from './modules/drift/routes.js';
 import { type ProgressRegistry, type ProgressSnapshot, rateOf } from './modules/rebalancing/progress.js';
+import type { RebalanceDto } from './modules/rebalancing/schemas.js';
 import type { toCycleDto } from './modules/scheduling/routes.js';
 
 /**
@@ -66,15 +69,6 @@ export function watchProgress(registry: ProgressRegistry, stream: NodeJS.WriteSt
   };
 }
 
-interface RebalanceAnswer {
-  portfolio_id: string;
-  portfolio_name: string | null;
-  rebalance_id: string | null;
-  status: string;
-  error?: { message: string };
-  transactions: { transaction_type: 'BUY' | 'SELL' }[];
-}
-
 /** Columns padded to their widest cell. */
 function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -87,9 +81,9 @@ function table(header: readonly string[], rows: readonly (readonly string[])[]):
 }
 
 /** A rebalance's answer (one RebalanceDTO or an array of them) as a table with a total line. */
-export function answerTable(answer: RebalanceAnswer | RebalanceAnswer[]): string {
+export function answerTable(answer: RebalanceDto | RebalanceDto[]): string {
   const all = Array.isArray(answer) ? answer : [answer];
-  const count = (a: RebalanceAnswer, type: 'BUY' | 'SELL') => a.transactions.filter((t) => t.transaction_type === type).length;
+  const count = (a: RebalanceDto, type: 'BUY' | 'SELL') => a.transactions.filter((t) => t.transaction_type === type).length;
   const rows = all.map((a) => [
     a.portfolio_id,
     a.portfolio_name ?? '',
@@ -126,33 +120,8 @@ export function cycleSummary(cycle: ReturnType<typeof toCycleDto>): string {
 
 // ---- drift reports ----
 
-interface Row {
-  readonly portfolio_id: string;
-  readonly portfolio_name: string | null;
-  readonly status: string;
-  readonly reason: string | null;
-  readonly market_value: string | null;
-  readonly total_drift: string | null;
-  readonly securities_out_of_band: number | null;
-}
-
-interface SecurityRow {
-  readonly security_id: string;
-  readonly weight: string;
-  readonly target: string;
-  readonly band_low: string;
-  readonly band_high: string;
-  readonly drift: string;
-  readonly in_band: boolean;
-}
-
 /** GET /model/{id}/drift?sort_by=-total_drift as a table (unvalued portfolios last, with their reason). */
-export function modelDriftTable(report: {
-  model_id: string;
-  model_name: string;
-  summary: { portfolios: number; in_band: number; out_of_band: number; unvalued: number };
-  portfolios: readonly Row[];
-}): string {
+export function modelDriftTable(report: z.output<typeof ModelDriftDto>): string {
   const s = report.summary;
   const rows = report.portfolios.map((r) => [
     r.portfolio_id,
@@ -170,9 +139,7 @@ export function modelDriftTable(report: {
 }
 
 /** GET /portfolio/{id}/drift as a table, securities with the largest drift first. */
-export function portfolioDriftTable(
-  report: Row & { cash: string; cash_weight: string | null; securities: readonly SecurityRow[] },
-): string {
+export function portfolioDriftTable(report: z.output<typeof PortfolioDriftDto>): string {
   const securities = [...report.securities].sort(
     (a, b) => compare(abs(dec(b.drift)), abs(dec(a.drift))) || (a.security_id < b.security_id ? -1 : a.security_id > b.security_id ? 1 : 0),
   );
