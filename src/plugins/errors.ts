@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError, type ErrorCode, type ErrorDetail } from '../domain/errors.js';
 import { detail, type PathSegment, summarise } from '../domain/validation.js';
@@ -16,13 +16,7 @@ const SUBJECTS: Record<string, string> = {
   headers: 'the headers',
 };
 
-interface ValidationItem {
-  instancePath: string;
-  message?: string;
-  params?: Record<string, unknown>;
-}
-
-function validationDetails(items: readonly ValidationItem[], context: string | undefined): ErrorDetail[] {
+function validationDetails(items: readonly FastifySchemaValidationError[], context: string | undefined): ErrorDetail[] {
   const subject = SUBJECTS[context ?? 'body'] ?? 'the request';
   const details: ErrorDetail[] = [];
   for (const item of items) {
@@ -38,13 +32,8 @@ function validationDetails(items: readonly ValidationItem[], context: string | u
   return details;
 }
 
-interface ErrorAnswer {
-  readonly statusCode: number;
-  readonly code: ErrorCode;
-  readonly message: string;
-  readonly details: readonly ErrorDetail[];
-  readonly retryAfterSeconds?: number | undefined;
-}
+/** What an error answer says: an AppError's fields. */
+type ErrorAnswer = Pick<AppError, 'statusCode' | 'code' | 'message' | 'details' | 'retryAfterSeconds'>;
 
 const genericCodes: Record<number, ErrorCode> = {
   400: 'VALIDATION_ERROR',
@@ -70,7 +59,7 @@ export const answerOf = (error: unknown): ErrorAnswer =>
 function classify(error: FastifyError, bodyLimit: number): ErrorAnswer {
   if (error instanceof AppError) return error;
   if (Array.isArray(error.validation)) {
-    const details = validationDetails(error.validation as ValidationItem[], error.validationContext);
+    const details = validationDetails(error.validation, error.validationContext);
     return { statusCode: 400, code: 'VALIDATION_ERROR', message: summarise(details), details };
   }
   switch (error.code) {
