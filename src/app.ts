@@ -172,7 +172,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await app.register(protection, config.overload);
 
   const upstreams = createUpstreams(config, logger, app.metrics.upstreams);
-  app.metrics.watch({ circuits: () => upstreams.health(), caches: () => upstreams.quotes.stats() });
+  app.metrics.watch(upstreams);
   const optimizer = createOptimizerPool({ timeoutMs: config.optimizationTimeoutMs });
   app.lifecycle.reporters.set('upstreams', () => upstreams.health());
   app.lifecycle.reporters.set('caches', () => upstreams.quotes.sizes());
@@ -282,11 +282,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   }
   await app.register(
     async (api) => {
-      await api.register(apiGuard, {
-        apiKeys: config.apiKeys,
-        rateLimitMax: config.rateLimit.max,
-        rateLimitWindowMs: config.rateLimit.windowMs,
-      });
+      await api.register(apiGuard, { apiKeys: config.apiKeys, rateLimit: config.rateLimit });
       await api.register(modelRoutes, { service: modelService });
       await api.register(rebalanceRoutes, {
         service: rebalanceService,

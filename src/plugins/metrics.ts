@@ -12,7 +12,7 @@ import type { DriftObserver } from '../modules/drift/service.js';
 import type { OrderStatus } from '../modules/orders/repository.js';
 import type { RebalanceObserver } from '../modules/rebalancing/service.js';
 import type { CycleStatus } from '../modules/scheduling/cycles.js';
-import type { ServiceKey } from '../upstreams/errors.js';
+import type { Upstreams } from '../upstreams/index.js';
 import type { CircuitName, UpstreamObserver } from '../upstreams/resilience.js';
 
 /** Request durations, in milliseconds (api.md). */
@@ -24,12 +24,8 @@ const SOLVER_BUCKETS_MS = [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 50, 100, 500, 1000, 5
 export const UNMATCHED_PATH = '<unmatched>';
 const CIRCUITS: readonly CircuitName[] = ['closed', 'open', 'half_open', 'isolated'];
 
-export interface MetricSources {
-  /** Circuit state per upstream service, read at scrape time. */
-  circuits(): Record<ServiceKey, { readonly circuit: CircuitName }>;
-  /** Cache hits and misses so far, read at scrape time. */
-  caches(): Record<string, { readonly hits: number; readonly misses: number }>;
-}
+/** What the scrape-time metrics read: the circuit state per upstream service, the quote caches' hits and misses so far. */
+type MetricSources = Pick<Upstreams, 'health' | 'quotes'>;
 
 export interface Metrics {
   readonly registry: Registry;
@@ -39,8 +35,8 @@ export interface Metrics {
   readonly drift: DriftObserver;
   cycle(status: CycleStatus): void;
   orders(status: OrderStatus, count: number): void;
-  /** Where the scrape-time gauges read from (set once the upstream clients exist). */
-  watch(sources: MetricSources): void;
+  /** Where the scrape-time metrics read from (set once the upstream clients exist). */
+  watch(upstreams: MetricSources): void;
 }
 
 declare module 'fastify' {
@@ -90,7 +86,7 @@ function createMetrics(): Metrics {
     registers,
     collect() {
       if (sources === null) return;
-      for (const [service, health] of Object.entries(sources.circuits())) {
+      for (const [service, health] of Object.entries(sources.health())) {
         for (const state of CIRCUITS) this.set({ service, state }, health.circuit === state ? 1 : 0);
       }
     },
@@ -104,7 +100,7 @@ function createMetrics(): Metrics {
     collect() {
       if (sources === null) return;
       this.reset();
-      for (const [cache, stats] of Object.entries(sources.caches())) {
+      for (const [cache, stats] of Object.entries(sources.quotes.stats())) {
         for (const [result, value] of Object.entries({ hit: stats.hits, miss: stats.misses })) {
           if (value > 0) this.inc({ cache, result }, value);
         }

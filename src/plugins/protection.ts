@@ -6,15 +6,9 @@ import { getHeapStatistics } from 'node:v8';
 import underPressure from '@fastify/under-pressure';
 import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import type { Config } from '../config.js';
 import { AppError } from '../domain/errors.js';
 import { sendError } from './errors.js';
-
-export interface ProtectionOptions {
-  /** Mean event-loop delay (ms) above which requests are shed; 0 = off. */
-  readonly maxEventLoopDelayMs: number;
-  /** Heap used (MiB) above which requests are shed; undefined = 90% of the heap limit; 0 = off. */
-  readonly maxHeapUsedMb: number | undefined;
-}
 
 /** Seconds a client is asked to wait when the service sheds load. */
 export const OVERLOADED_RETRY_AFTER_S = 10;
@@ -36,7 +30,7 @@ export class OverloadedError extends AppError {
   }
 }
 
-export default fp<ProtectionOptions>(
+export default fp<Config['overload']>(
   async (app, options) => {
     const heapLimit = Math.floor(getHeapStatistics().heap_size_limit * 0.9);
     const maxHeapUsedBytes = options.maxHeapUsedMb === undefined ? heapLimit : options.maxHeapUsedMb * 2 ** 20;
