@@ -33,6 +33,7 @@ import {
   MongoServerSelectionError,
   MongoTopologyClosedError,
 } from 'mongodb';
+import type { Config } from '../config.js';
 import { createIndexHealth, type IndexHealth } from './index-health.js';
 
 /** A duplicate key (E11000): a unique index refused the write. */
@@ -95,15 +96,12 @@ declare module 'fastify' {
   }
 }
 
-export interface MongoPluginOptions {
+/** The MONGODB_* settings (the uri given), the indexes, and how often (s) those the data refuses are retried: a refused write's retry-after. */
+type MongoPluginOptions = Config['mongodb'] & {
   readonly uri: string;
-  readonly dbName: string;
-  /** Server selection timeout: how long an operation waits for a reachable server. */
-  readonly timeoutMs: number;
   readonly indexes: readonly IndexSpec[];
-  /** Seconds a refused write is told to wait (retry-after): how often index creation is retried. */
   readonly indexRetrySeconds: number;
-}
+};
 
 export default fp<MongoPluginOptions>(
   async (app, { uri, dbName, timeoutMs, indexes, indexRetrySeconds }) => {
