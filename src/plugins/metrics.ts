@@ -27,17 +27,7 @@ const CIRCUITS: readonly CircuitName[] = ['closed', 'open', 'half_open', 'isolat
 /** What the scrape-time metrics read: the circuit state per upstream service, the quote caches' hits and misses so far. */
 type MetricSources = Pick<Upstreams, 'health' | 'quotes'>;
 
-export interface Metrics {
-  readonly registry: Registry;
-  readonly upstreams: UpstreamObserver;
-  readonly rebalancing: RebalanceObserver;
-  /** Drift reports (issue 18); model rebalances and cycles report theirs through `rebalancing.drifted`. */
-  readonly drift: DriftObserver;
-  cycle(status: CycleStatus): void;
-  orders(status: OrderStatus, count: number): void;
-  /** Where the scrape-time metrics read from (set once the upstream clients exist). */
-  watch(upstreams: MetricSources): void;
-}
+export type Metrics = ReturnType<typeof createMetrics>;
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -62,7 +52,7 @@ function makers(registry: Registry) {
   };
 }
 
-function createMetrics(): Metrics {
+function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const { registers, counter, gauge, histogram } = makers(registry);
@@ -144,7 +134,7 @@ function createMetrics(): Metrics {
       call: (service, outcome, ms) => upstreamDuration.observe({ service, outcome }, ms),
       retry: (service) => upstreamRetries.inc({ service }),
       circuit: (service, state) => circuitChanges.inc({ service, state }),
-    },
+    } satisfies UpstreamObserver,
     rebalancing: {
       rebalance: (kind, outcome) => rebalances.inc({ kind, outcome }),
       portfolio: (status) => portfolios.inc({ status }),
@@ -156,14 +146,16 @@ function createMetrics(): Metrics {
         cyclesOutOfBand.set(modelId, streak);
         outOfBandCycles.set({ model_id: modelId }, streak);
       },
-    },
+    } satisfies RebalanceObserver,
+    // Drift reports (issue 18); model rebalances and cycles report theirs through `rebalancing.drifted`.
     drift: {
       model: drifted,
       portfolio: (d) => totalDrift.observe(toNumber(d)),
-    },
-    cycle: (status) => cycles.inc({ status }),
-    orders: (status, count) => orders.inc({ status }, count),
-    watch(given) {
+    } satisfies DriftObserver,
+    cycle: (status: CycleStatus) => cycles.inc({ status }),
+    orders: (status: OrderStatus, count: number) => orders.inc({ status }, count),
+    /** Where the scrape-time metrics read from (set once the upstream clients exist). */
+    watch(given: MetricSources) {
       sources = given;
     },
   };
