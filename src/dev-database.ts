@@ -33,12 +33,8 @@ function dockerAnswers(): Promise<boolean> {
 }
 
 async function startContainer(): Promise<DevDatabase | undefined> {
-  let module: typeof import('@testcontainers/mongodb');
-  try {
-    module = await import('@testcontainers/mongodb');
-  } catch {
-    return undefined; // a production install has no testcontainers
-  }
+  const module = await import('@testcontainers/mongodb').catch(() => undefined);
+  if (module === undefined) return undefined; // a production install has no testcontainers
   const container = await new module.MongoDBContainer('mongo:8').start();
   return {
     uri: `${container.getConnectionString()}?directConnection=true`,
