@@ -39,9 +39,9 @@ import errors, { clientErrorHandler, frameworkErrorHandler } from './plugins/err
 import health from './plugins/health.js';
 import metrics from './plugins/metrics.js';
 import mongo from './plugins/mongo.js';
-import protection from './plugins/protection.js';
+import protection, { isProbeOrScrape } from './plugins/protection.js';
 import swagger from './plugins/swagger.js';
-import telemetry from './telemetry/plugin.js';
+import { telemetry } from './telemetry/state.js';
 import { SERVICE_NAMES, type ServiceKey } from './upstreams/errors.js';
 import { createUpstreams } from './upstreams/index.js';
 
@@ -70,20 +70,11 @@ const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const MAX_PARAM_LENGTH = 16 * 1024;
 const trustHops = (hops: number) => (_address: string, hop: number) => hop < hops;
 
-/** Probes and scrapes come every few seconds: their request lines are logged at debug, not info. */
-const isQuiet = (request: FastifyRequest) => {
-  const path = request.url.split('?', 1)[0] ?? '';
-  return path === '/metrics' || path.startsWith('/health/');
-};
-
-/** Fastify's request lines, at debug for probes and scrapes (a failed one still logs its error). */
+/** Fastify's request lines, at debug for probes and scrapes, which come every few seconds (a failed one still logs its error). */
 class RequestLogs extends LogController {
   override incomingRequest(request: FastifyRequest, reply: FastifyReply, metadata?: Record<string, unknown>): void {
-    if (!isQuiet(request)) {
-      super.incomingRequest(request, reply, metadata);
-      return;
-    }
-    if (!this.isLogDisabled(request)) request.log.debug({ req: request }, 'incoming request');
+    if (isProbeOrScrape(request)) request.log.debug({ req: request }, 'incoming request');
+    else super.incomingRequest(request, reply, metadata);
   }
 
   override requestCompleted(
@@ -92,11 +83,8 @@ class RequestLogs extends LogController {
     reply: FastifyReply,
     metadata?: Record<string, unknown>,
   ): void {
-    if (error || !isQuiet(request)) {
-      super.requestCompleted(error, request, reply, metadata);
-      return;
-    }
-    if (!this.isLogDisabled(request)) reply.log.debug({ res: reply, responseTime: reply.elapsedTime }, 'request completed');
+    if (!error && isProbeOrScrape(request)) reply.log.debug({ res: reply, responseTime: reply.elapsedTime }, 'request completed');
+    else super.requestCompleted(error, request, reply, metadata);
   }
 }
 
@@ -142,19 +130,22 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
-  app.addHook('onRequest', async (request, reply) => {
+  // Every answer carries its correlation id, and so does every line logged for the request,
+  // whichever logger writes it (upstream retries, the services' own lines): the request runs in its
+  // context. Entered again before the handler, as reading the body may resume outside it.
+  const inContext = (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
     reply.header('x-correlation-id', request.id);
-  });
-  // Every line logged for a request carries its correlation id, whichever logger writes it
-  // (upstream retries, the services' own lines): the request runs in its context. Entered
-  // again before the handler, as reading the body may resume outside it.
-  const inContext = (request: FastifyRequest, _reply: FastifyReply, done: () => void) =>
     requestContext.run({ correlationId: request.id }, done);
+  };
   app.addHook('onRequest', inContext);
   app.addHook('preHandler', inContext);
 
   await app.register(metrics);
-  await app.register(telemetry);
+  // The telemetry the process started (if any): OTLP metric exports read this registry, and closing sends what is buffered.
+  telemetry.registry = app.metrics.registry;
+  app.addHook('onClose', async () => {
+    await telemetry.stop?.();
+  });
   await app.register(errors, { bodyLimit: config.bodyLimitBytes });
   await app.register(bodies);
   // A preflight without its headers in the one error shape (before @fastify/cors answers it in plain text).
@@ -181,7 +172,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await app.register(protection, config.overload);
 
   const upstreams = createUpstreams(config, logger, app.metrics.upstreams);
-  app.metrics.watch({ circuits: () => upstreams.health(), caches: () => upstreams.quotes.stats() });
+  app.metrics.watch(upstreams);
   const optimizer = createOptimizerPool({ timeoutMs: config.optimizationTimeoutMs });
   app.lifecycle.reporters.set('upstreams', () => upstreams.health());
   app.lifecycle.reporters.set('caches', () => upstreams.quotes.sizes());
@@ -291,11 +282,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   }
   await app.register(
     async (api) => {
-      await api.register(apiGuard, {
-        apiKeys: config.apiKeys,
-        rateLimitMax: config.rateLimit.max,
-        rateLimitWindowMs: config.rateLimit.windowMs,
-      });
+      await api.register(apiGuard, { apiKeys: config.apiKeys, rateLimit: config.rateLimit });
       await api.register(modelRoutes, { service: modelService });
       await api.register(rebalanceRoutes, {
         service: rebalanceService,

@@ -4,23 +4,19 @@
 // tables, worst first, made from the JSON the HTTP routes answer, so the CLI
 // shows exactly what the API says.
 import cliProgress from 'cli-progress';
+import type { z } from 'zod';
 import { abs, compare, dec } from './domain/decimal.js';
+import type { ModelDriftDto, PortfolioDriftDto } from './modules/drift/routes.js';
 import { type ProgressRegistry, type ProgressSnapshot, rateOf } from './modules/rebalancing/progress.js';
+import type { RebalanceDto } from './modules/rebalancing/schemas.js';
 import type { toCycleDto } from './modules/scheduling/routes.js';
-
-interface Writable {
-  write(text: string): unknown;
-  readonly isTTY?: boolean;
-}
-
-const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 /**
  * Follows the rebalances running in this process until `stop`: on a terminal
  * a bar per rebalance; otherwise a line when one begins, one every
  * `linesEveryMs` (0: none in between) and one when it ends.
  */
-export function watchProgress(registry: ProgressRegistry, stream: Writable, linesEveryMs: number): { stop(): void } {
+export function watchProgress(registry: ProgressRegistry, stream: NodeJS.WriteStream, linesEveryMs: number): { stop(): void } {
   const tty = stream.isTTY === true;
   const bars = new Map<string, cliProgress.SingleBar>();
   const label = (p: ProgressSnapshot) => `model ${p.modelId}${p.rebalanceId === null ? ' (dry run)' : ''}`;
@@ -29,6 +25,7 @@ export function watchProgress(registry: ProgressRegistry, stream: Writable, line
     const left = etaSeconds === null ? '' : `, about ${etaSeconds} s left`;
     stream.write(`${label(p)}: ${p.done}/${p.total} portfolios, ${rate.toFixed(1)}/s${left}\n`);
   };
+  const update = (p: ProgressSnapshot) => bars.get(p.key)?.update(p.done, { rate: rateOf(p, performance.now()).rate.toFixed(1) });
 
   const unlisten = registry.listen((event, p) => {
     if (event === 'begin') {
@@ -38,8 +35,7 @@ export function watchProgress(registry: ProgressRegistry, stream: Writable, line
       }
       const bar = new cliProgress.SingleBar(
         {
-          // cli-progress writes to a stream of its own type; ours is process.stderr on a terminal.
-          stream: stream as unknown as NodeJS.WritableStream,
+          stream,
           format: `${label(p)} {bar} {value}/{total} portfolios | {rate}/s | ETA {eta_formatted}`,
           hideCursor: false,
           fps: 5,
@@ -51,43 +47,26 @@ export function watchProgress(registry: ProgressRegistry, stream: Writable, line
       return;
     }
     const elapsed = performance.now() - p.startedMs;
-    const bar = bars.get(p.key);
-    if (bar !== undefined) {
-      bar.update(p.done, { rate: rateOf(p, performance.now()).rate.toFixed(1) });
-      bar.stop();
-      bars.delete(p.key);
-    }
-    if (!tty) stream.write(`${label(p)}: ${p.done}/${p.total} portfolios after ${seconds(elapsed)}\n`);
+    update(p);
+    bars.get(p.key)?.stop();
+    bars.delete(p.key);
+    if (!tty) stream.write(`${label(p)}: ${p.done}/${p.total} portfolios after ${(elapsed / 1000).toFixed(1)} s\n`);
   });
 
-  const timers: NodeJS.Timeout[] = [];
-  if (tty) {
-    timers.push(
-      setInterval(() => {
-        for (const p of registry.running()) bars.get(p.key)?.update(p.done, { rate: rateOf(p, performance.now()).rate.toFixed(1) });
-      }, 200).unref(),
-    );
-  } else if (linesEveryMs > 0) {
-    timers.push(setInterval(() => registry.running().forEach(line), linesEveryMs).unref());
-  }
+  // A bar moves five times a second; a plain line comes every `linesEveryMs`.
+  const timer =
+    tty || linesEveryMs > 0
+      ? setInterval(() => registry.running().forEach(tty ? update : line), tty ? 200 : linesEveryMs).unref()
+      : undefined;
 
   return {
     stop() {
       unlisten();
-      for (const timer of timers.splice(0)) clearInterval(timer);
+      clearInterval(timer);
       for (const bar of bars.values()) bar.stop();
       bars.clear();
     },
   };
-}
-
-interface RebalanceAnswer {
-  portfolio_id: string;
-  portfolio_name: string | null;
-  rebalance_id: string | null;
-  status: string;
-  error?: { message: string };
-  transactions: { transaction_type: 'BUY' | 'SELL' }[];
 }
 
 /** Columns padded to their widest cell. */
@@ -101,14 +80,10 @@ function table(header: readonly string[], rows: readonly (readonly string[])[]):
   return [format(header), format(widths.map((w) => '-'.repeat(w))), ...rows.map(format)].join('\n');
 }
 
-/** A rebalance's answer (one RebalanceDTO or an array of them) as a table with a total line, or as JSON. */
-export function printAnswer(stream: Writable, answer: RebalanceAnswer | RebalanceAnswer[], output: 'summary' | 'json'): void {
-  if (output === 'json') {
-    stream.write(`${JSON.stringify(answer, null, 2)}\n`);
-    return;
-  }
+/** A rebalance's answer (one RebalanceDTO or an array of them) as a table with a total line. */
+export function answerTable(answer: RebalanceDto | RebalanceDto[]): string {
   const all = Array.isArray(answer) ? answer : [answer];
-  const count = (a: RebalanceAnswer, type: 'BUY' | 'SELL') => a.transactions.filter((t) => t.transaction_type === type).length;
+  const count = (a: RebalanceDto, type: 'BUY' | 'SELL') => a.transactions.filter((t) => t.transaction_type === type).length;
   const rows = all.map((a) => [
     a.portfolio_id,
     a.portfolio_name ?? '',
@@ -121,19 +96,15 @@ export function printAnswer(stream: Writable, answer: RebalanceAnswer | Rebalanc
   const inBand = all.filter((a) => a.status === 'in_band').length;
   const trades = all.reduce((n, a) => n + a.transactions.length, 0);
   const id = all[0]?.rebalance_id ?? null;
-  stream.write(`${table(['portfolio', 'name', 'status', 'buys', 'sells', 'error'], rows)}\n`);
-  stream.write(
+  return (
+    `${table(['portfolio', 'name', 'status', 'buys', 'sells', 'error'], rows)}\n` +
     `${all.length} portfolio${all.length === 1 ? '' : 's'}, ${infeasible} infeasible, ${inBand} in band, ${trades} trade${trades === 1 ? '' : 's'}; ` +
-      `${id === null ? 'dry run: nothing stored' : `stored as rebalance ${id}`}\n`,
+    `${id === null ? 'dry run: nothing stored' : `stored as rebalance ${id}`}`
   );
 }
 
-/** A cycle's record as a few lines, or as JSON. */
-export function printCycle(stream: Writable, cycle: ReturnType<typeof toCycleDto>, output: 'summary' | 'json'): void {
-  if (output === 'json') {
-    stream.write(`${JSON.stringify(cycle, null, 2)}\n`);
-    return;
-  }
+/** A cycle's record as a few lines. */
+export function cycleSummary(cycle: ReturnType<typeof toCycleDto>): string {
   const rows: [string, string][] = [
     ['cycle', cycle.cycle_id],
     ['status', cycle.status],
@@ -144,38 +115,13 @@ export function printCycle(stream: Writable, cycle: ReturnType<typeof toCycleDto
     ['rebalances', cycle.rebalance_ids.join(', ') || '-'],
     ...cycle.errors.map((e): [string, string] => ['error', e]),
   ];
-  stream.write(`${table(['', ''], rows).split('\n').slice(2).join('\n')}\n`);
+  return table(['', ''], rows).split('\n').slice(2).join('\n');
 }
 
 // ---- drift reports ----
 
-interface Row {
-  readonly portfolio_id: string;
-  readonly portfolio_name: string | null;
-  readonly status: string;
-  readonly reason: string | null;
-  readonly market_value: string | null;
-  readonly total_drift: string | null;
-  readonly securities_out_of_band: number | null;
-}
-
-interface SecurityRow {
-  readonly security_id: string;
-  readonly weight: string;
-  readonly target: string;
-  readonly band_low: string;
-  readonly band_high: string;
-  readonly drift: string;
-  readonly in_band: boolean;
-}
-
 /** GET /model/{id}/drift?sort_by=-total_drift as a table (unvalued portfolios last, with their reason). */
-export function modelDriftTable(report: {
-  model_id: string;
-  model_name: string;
-  summary: { portfolios: number; in_band: number; out_of_band: number; unvalued: number };
-  portfolios: readonly Row[];
-}): string {
+export function modelDriftTable(report: z.output<typeof ModelDriftDto>): string {
   const s = report.summary;
   const rows = report.portfolios.map((r) => [
     r.portfolio_id,
@@ -193,9 +139,7 @@ export function modelDriftTable(report: {
 }
 
 /** GET /portfolio/{id}/drift as a table, securities with the largest drift first. */
-export function portfolioDriftTable(
-  report: Row & { cash: string; cash_weight: string | null; securities: readonly SecurityRow[] },
-): string {
+export function portfolioDriftTable(report: z.output<typeof PortfolioDriftDto>): string {
   const securities = [...report.securities].sort(
     (a, b) => compare(abs(dec(b.drift)), abs(dec(a.drift))) || (a.security_id < b.security_id ? -1 : a.security_id > b.security_id ? 1 : 0),
   );

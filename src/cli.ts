@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { type Logger, pino } from 'pino';
 import { buildApp } from './app.js';
-import { modelDriftTable, portfolioDriftTable, printAnswer, printCycle, watchProgress } from './cli-output.js';
+import { answerTable, cycleSummary, modelDriftTable, portfolioDriftTable, watchProgress } from './cli-output.js';
 import { type Config, loadEnvironment } from './config.js';
 import { createLogger } from './logger.js';
 import { configuredMigrator } from './modules/migrations/runner.js';
@@ -41,7 +41,7 @@ type Command =
   | { kind: 'once'; output: Output }
   | { kind: 'rebalance'; target: 'model' | 'portfolio'; id: string; dryRun: boolean; output: Output }
   | { kind: 'migrate'; dryRun: boolean; rollback: boolean }
-  | { kind: 'drift'; target: 'model' | 'portfolio'; id: string; json: boolean };
+  | { kind: 'drift'; target: 'model' | 'portfolio'; id: string; output: Output };
 
 function usage(problem: string): never {
   process.stderr.write(`${problem}\n\n${USAGE}\n`);
@@ -89,7 +89,7 @@ function command(argv: string[]): Command {
     if ((target !== 'model' && target !== 'portfolio') || id === undefined || rest.length > 0 || values['dry-run'] === true) {
       usage(`Cannot understand: ${positionals.join(' ')}`);
     }
-    return { kind: 'drift', target, id, json: output === 'json' };
+    return { kind: 'drift', target, id, output };
   }
   const [verb, target, id, ...rest] = positionals;
   if (verb !== 'rebalance' || (target !== 'model' && target !== 'portfolio') || id === undefined || rest.length > 0) {
@@ -129,16 +129,16 @@ async function main(): Promise<void> {
             `Nothing to rebalance: no model in database "${config.mongodb.dbName}" has portfolios (is MONGODB_URI/MONGODB_DB the server's database?)\n`,
           );
         }
-        printCycle(process.stdout, toCycleDto(cycle), what.output);
+        print(toCycleDto(cycle), what.output, cycleSummary);
         code = cycle.status === 'succeeded' ? 0 : 1;
       }
     } else if (what.kind === 'drift') {
-      code = await drift(app, config, what, progress);
+      const path = `${what.target}/${encodeURIComponent(what.id)}/drift${what.target === 'model' ? '?sort_by=-total_drift' : ''}`;
+      const table = what.target === 'model' ? modelDriftTable : portfolioDriftTable;
+      code = print(await inject(app, config, 'GET', path, progress), what.output, table);
     } else {
       const path = `${what.target}/${encodeURIComponent(what.id)}/rebalance${what.dryRun ? '?dry_run=true' : ''}`;
-      const res = await inject(app, config, 'POST', path, progress);
-      if (res === null) code = 1;
-      else printAnswer(process.stdout, res, what.output);
+      code = print(await inject(app, config, 'POST', path, progress), what.output, answerTable);
     }
   } finally {
     progress.stop();
@@ -166,13 +166,10 @@ async function inject(app: App, config: Config, method: 'GET' | 'POST', path: st
   return null;
 }
 
-/** A drift report through the app's own route (nothing stored): a table, or the JSON with --json. */
-async function drift(app: App, config: Config, what: { target: 'model' | 'portfolio'; id: string; json: boolean }, progress: Progress) {
-  const path = `${what.target}/${encodeURIComponent(what.id)}/drift${what.target === 'model' ? '?sort_by=-total_drift' : ''}`;
-  const body = await inject(app, config, 'GET', path, progress);
+/** The answer on stdout, its summary for people or its JSON for programs; null (its error printed already): exit 1. */
+function print<T>(body: T | null, output: Output, summary: (body: NoInfer<T>) => string): number {
   if (body === null) return 1;
-  const text = what.json ? JSON.stringify(body, null, 2) : what.target === 'model' ? modelDriftTable(body) : portfolioDriftTable(body);
-  process.stdout.write(`${text}\n`);
+  process.stdout.write(`${output === 'json' ? JSON.stringify(body, null, 2) : summary(body)}\n`);
   return 0;
 }
 

@@ -7,16 +7,7 @@ import cron from 'node-cron';
 import { z } from 'zod';
 
 const httpUrl = z
-  .string()
-  .trim()
-  .refine((value) => {
-    try {
-      const url = new URL(value);
-      return url.protocol === 'http:' || url.protocol === 'https:';
-    } catch {
-      return false;
-    }
-  }, 'must be an http:// or https:// URL')
+  .url({ protocol: /^(http|https)$/, error: 'must be an http:// or https:// URL' })
   .transform((value) => value.replace(/\/+$/, ''));
 
 const mongoUri = z
@@ -454,21 +445,12 @@ type Frozen<T> = T extends readonly (infer U)[] ? readonly U[] : T extends objec
 type Values<T> = T extends ConfigVariable<string, infer V> ? Frozen<V> : { readonly [K in keyof T]: Values<T[K]> };
 type Variables<T> = T extends ConfigVariable ? T : { [K in keyof T]: Variables<T[K]> }[keyof T];
 
-/** What the OTEL_* variables decide: both exporters none = the SDK is never loaded. */
-export interface TelemetrySettings {
-  readonly traces: z.output<typeof telemetryExporter>;
-  readonly metrics: z.output<typeof telemetryExporter>;
-  readonly metricsProtocol: z.output<typeof otlpProtocol>;
-  readonly metricIntervalMs: number;
-  readonly portfolioSpans: number;
-}
-
 /**
  * The parsed configuration: the shape of `settings`, each variable replaced by
  * its value, what telemetry they decide, and what to say once at start-up
  * (deprecated variable names in use).
  */
-export type Config = Values<typeof settings> & { readonly telemetry: TelemetrySettings; readonly warnings: readonly string[] };
+export type Config = Values<typeof settings> & { readonly telemetry: ReturnType<typeof telemetryOf>; readonly warnings: readonly string[] };
 export type ConfigVariableName = Variables<typeof settings>['name'];
 
 const isVariable = (node: ConfigVariable | Tree): node is ConfigVariable => node.schema instanceof z.ZodType;
@@ -547,11 +529,11 @@ export function loadConfig(source: Environment = process.env): Config {
 }
 
 /**
- * On when a collector is named (or an exporter chosen) and the SDK is not
- * disabled; then each signal defaults to otlp, as the OpenTelemetry spec says.
- * The SDK itself reads the other OTEL_* variables (headers, sampler, resource).
+ * What the OTEL_* variables decide: on when a collector is named (or an exporter chosen) and the SDK is not
+ * disabled; then each signal defaults to otlp, as the OpenTelemetry spec says; both exporters none = the SDK
+ * is never loaded. The SDK itself reads the other OTEL_* variables (headers, sampler, resource).
  */
-function telemetryOf(otel: Config['otel']): TelemetrySettings {
+function telemetryOf(otel: Values<typeof settings.otel>) {
   const asked = [otel.endpoint, otel.tracesEndpoint, otel.metricsEndpoint, otel.tracesExporter, otel.metricsExporter].some(
     (value) => value !== undefined,
   );

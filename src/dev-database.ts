@@ -33,24 +33,14 @@ function dockerAnswers(): Promise<boolean> {
 }
 
 async function startContainer(): Promise<DevDatabase | undefined> {
-  let module: typeof import('@testcontainers/mongodb');
-  try {
-    module = await import('@testcontainers/mongodb');
-  } catch {
-    return undefined; // a production install has no testcontainers
-  }
+  const module = await import('@testcontainers/mongodb').catch(() => undefined);
+  if (module === undefined) return undefined; // a production install has no testcontainers
   const container = await new module.MongoDBContainer('mongo:8').start();
   return {
     uri: `${container.getConnectionString()}?directConnection=true`,
     kind: 'container',
     stop: () => container.stop().then(() => undefined),
   };
-}
-
-function jongodbBinary(): string {
-  const require = createRequire(import.meta.url);
-  const manifest = require.resolve('@jongodb/memory-server-bin-linux-x64-gnu/package.json');
-  return join(dirname(manifest), 'bin', 'jongodb');
 }
 
 /**
@@ -60,7 +50,8 @@ function jongodbBinary(): string {
 export async function startEmbedded(profile: 'replica-set' | 'standalone' = 'replica-set'): Promise<DevDatabase> {
   let binary: string;
   try {
-    binary = jongodbBinary();
+    const manifest = createRequire(import.meta.url).resolve('@jongodb/memory-server-bin-linux-x64-gnu/package.json');
+    binary = join(dirname(manifest), 'bin', 'jongodb');
   } catch {
     throw new Error(
       'No database: MONGODB_URI is unset, no Docker engine answers, and the embedded server ' +
@@ -79,28 +70,22 @@ export async function startEmbedded(profile: 'replica-set' | 'standalone' = 'rep
     stderr += chunk.toString();
   };
   child.stderr.on('data', onStderr);
+  let timer: NodeJS.Timeout | undefined;
   const uri = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => {
+    timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`the embedded database did not start within ${READY_TIMEOUT_MS} ms`));
     }, READY_TIMEOUT_MS);
     child.stdout.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
       const match = /JONGODB_URI=(\S+)/.exec(stdout);
-      if (match?.[1] !== undefined) {
-        clearTimeout(timer);
-        resolve(match[1]);
-      }
+      if (match?.[1] !== undefined) resolve(match[1]);
     });
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
+    child.once('error', reject);
     child.once('exit', (code) => {
-      clearTimeout(timer);
       reject(new Error(`the embedded database exited (code ${String(code)}) before it was ready: ${stderr.trim()}`));
     });
-  });
+  }).finally(() => clearTimeout(timer));
   // Ready: stop collecting its output (it is still drained, so the pipes never fill).
   child.stdout.removeAllListeners('data');
   child.stderr.removeListener('data', onStderr);

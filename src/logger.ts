@@ -8,11 +8,7 @@ import type { Config } from './config.js';
 import { SERVICE_VERSION } from './version.js';
 
 /** What a request leaves in its asynchronous context. */
-export interface RequestContext {
-  readonly correlationId: string;
-}
-
-export const requestContext = new AsyncLocalStorage<RequestContext>();
+export const requestContext = new AsyncLocalStorage<{ readonly correlationId: string }>();
 
 /** Set on a request's logger (and so inherited by its children): its lines already bind `correlation_id`. */
 export const CORRELATED = Symbol('correlated');

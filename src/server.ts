@@ -57,14 +57,12 @@ async function main(): Promise<void> {
     );
   }
   for (const warning of config.warnings) logger.warn(warning);
-  process.on('unhandledRejection', (reason) => {
-    logger.fatal({ err: reason }, 'unhandled promise rejection');
+  const fatal = (message: string) => (err: unknown) => {
+    logger.fatal({ err }, message);
     process.exit(1);
-  });
-  process.on('uncaughtException', (error) => {
-    logger.fatal({ err: error }, 'uncaught exception');
-    process.exit(1);
-  });
+  };
+  process.on('unhandledRejection', fatal('unhandled promise rejection'));
+  process.on('uncaughtException', fatal('uncaught exception'));
 
   let devDatabase: DevDatabase | undefined;
   let app: FastifyInstance;

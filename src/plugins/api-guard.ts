@@ -6,14 +6,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import type { Config } from '../config.js';
 import { AppError } from '../domain/errors.js';
-
-export interface ApiGuardOptions {
-  readonly apiKeys: readonly string[];
-  /** Undefined: no rate limit. */
-  readonly rateLimitMax: number | undefined;
-  readonly rateLimitWindowMs: number;
-}
 
 const WRITES = new Set(['POST', 'PUT', 'DELETE', 'PATCH']);
 /** POSTs that only read (a query too long for a URL): no key needed. */
@@ -50,7 +44,7 @@ function presentedKey(header: string | undefined): string | null | undefined {
 
 const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
-export default fp<ApiGuardOptions>(
+export default fp<Pick<Config, 'apiKeys' | 'rateLimit'>>(
   async (api, options) => {
     const valid = options.apiKeys.length === 0 ? undefined : keyChecker(options.apiKeys);
     // Who the request is, decided once: a valid key's digest, or else the client address.
@@ -67,12 +61,12 @@ export default fp<ApiGuardOptions>(
     };
 
     let limit: ((request: FastifyRequest, reply: FastifyReply) => Promise<unknown>) | undefined;
-    const max = options.rateLimitMax;
+    const max = options.rateLimit.max;
     if (max !== undefined) {
       await api.register(rateLimit, {
         global: false,
         max,
-        timeWindow: options.rateLimitWindowMs,
+        timeWindow: options.rateLimit.windowMs,
         keyGenerator: (request) => {
           const { validKey } = callerOf(request);
           return validKey === undefined ? `address:${request.ip}` : `key:${validKey}`;
@@ -81,7 +75,7 @@ export default fp<ApiGuardOptions>(
           new AppError(
             429,
             'RATE_LIMITED',
-            `Too many requests: at most ${context.max} per ${seconds(options.rateLimitWindowMs)} s from one ${callerOf(request).validKey === undefined ? 'client address' : 'API key'}; retry in ${seconds(context.ttl)} s`,
+            `Too many requests: at most ${context.max} per ${seconds(options.rateLimit.windowMs)} s from one ${callerOf(request).validKey === undefined ? 'client address' : 'API key'}; retry in ${seconds(context.ttl)} s`,
             [],
             seconds(context.ttl),
           ),

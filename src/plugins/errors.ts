@@ -3,9 +3,8 @@
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify';
 import fp from 'fastify-plugin';
-import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { AppError, type ErrorCode, type ErrorDetail } from '../domain/errors.js';
 import { detail, type PathSegment, summarise } from '../domain/validation.js';
 import { isDatabaseUnavailable } from './mongo.js';
@@ -17,13 +16,7 @@ const SUBJECTS: Record<string, string> = {
   headers: 'the headers',
 };
 
-interface ValidationItem {
-  instancePath: string;
-  message?: string;
-  params?: Record<string, unknown>;
-}
-
-function validationDetails(items: readonly ValidationItem[], context: string | undefined): ErrorDetail[] {
+function validationDetails(items: readonly FastifySchemaValidationError[], context: string | undefined): ErrorDetail[] {
   const subject = SUBJECTS[context ?? 'body'] ?? 'the request';
   const details: ErrorDetail[] = [];
   for (const item of items) {
@@ -39,13 +32,8 @@ function validationDetails(items: readonly ValidationItem[], context: string | u
   return details;
 }
 
-interface ErrorAnswer {
-  readonly statusCode: number;
-  readonly code: ErrorCode;
-  readonly message: string;
-  readonly details: readonly ErrorDetail[];
-  readonly retryAfterSeconds?: number | undefined;
-}
+/** What an error answer says: an AppError's fields. */
+type ErrorAnswer = Pick<AppError, 'statusCode' | 'code' | 'message' | 'details' | 'retryAfterSeconds'>;
 
 const genericCodes: Record<number, ErrorCode> = {
   400: 'VALIDATION_ERROR',
@@ -70,8 +58,8 @@ export const answerOf = (error: unknown): ErrorAnswer =>
 
 function classify(error: FastifyError, bodyLimit: number): ErrorAnswer {
   if (error instanceof AppError) return error;
-  if (hasZodFastifySchemaValidationErrors(error) || Array.isArray(error.validation)) {
-    const details = validationDetails(error.validation as ValidationItem[], error.validationContext);
+  if (Array.isArray(error.validation)) {
+    const details = validationDetails(error.validation, error.validationContext);
     return { statusCode: 400, code: 'VALIDATION_ERROR', message: summarise(details), details };
   }
   switch (error.code) {
@@ -79,8 +67,6 @@ function classify(error: FastifyError, bodyLimit: number): ErrorAnswer {
       return answer(400, 'VALIDATION_ERROR', 'The request body is not valid JSON');
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return answer(413, 'PAYLOAD_TOO_LARGE', `The request body is larger than the limit of ${bodyLimit} bytes`);
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return answer(415, 'UNSUPPORTED_MEDIA_TYPE', 'The request content-type is not supported; send application/json');
   }
   const status = error.statusCode ?? 500;
   if (status >= 400 && status < 500 && !isDatabaseUnavailable(error)) {
@@ -91,7 +77,7 @@ function classify(error: FastifyError, bodyLimit: number): ErrorAnswer {
 }
 
 /** A 503 always says when to come back; this when its cause did not say. */
-const DEFAULT_503_RETRY_AFTER_S = 5;
+export const DEFAULT_503_RETRY_AFTER_S = 5;
 
 export function sendError(request: FastifyRequest, reply: FastifyReply, answer: ErrorAnswer): FastifyReply {
   const retryAfter = answer.retryAfterSeconds ?? (answer.statusCode === 503 ? DEFAULT_503_RETRY_AFTER_S : undefined);

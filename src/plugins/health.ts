@@ -1,8 +1,9 @@
 // Kubernetes probes and the detailed health report (api.md, Health).
+import { setTimeout as sleep } from 'node:timers/promises';
 import fp from 'fastify-plugin';
 import { AppError } from '../domain/errors.js';
 import { SERVICE_VERSION } from '../version.js';
-import { sendError } from './errors.js';
+import { DEFAULT_503_RETRY_AFTER_S, sendError } from './errors.js';
 
 /** Something that reports on its own health in /health/health (upstreams, caches...). */
 export type HealthReporter = () => Record<string, unknown>;
@@ -26,8 +27,6 @@ declare module 'fastify' {
 }
 
 const READY_PING_TIMEOUT_MS = 1000;
-/** What a detailed health 503 asks the caller to wait (readiness gets the same from sendError). */
-const HEALTH_RETRY_AFTER_S = 5;
 
 export default fp(
   async (app) => {
@@ -54,7 +53,14 @@ export default fp(
       if (app.hasDecorator('isUnderPressure') && app.isUnderPressure()) {
         return { ready: false, reason: 'The service is overloaded (event-loop delay or heap past its limit)', mongodb: 'unknown' };
       }
-      const answered = await app.mongo.ping(READY_PING_TIMEOUT_MS);
+      // A ping with a deadline (its timer, unreferenced, is left to end when the server answers first).
+      const answered = await Promise.race([
+        app.mongo.db.command({ ping: 1 }).then(
+          () => true,
+          () => false,
+        ),
+        sleep(READY_PING_TIMEOUT_MS, false, { ref: false }),
+      ]);
       return answered
         ? { ready: true, mongodb: 'ok' }
         : { ready: false, reason: `MongoDB did not answer a ping within ${READY_PING_TIMEOUT_MS} ms`, mongodb: 'down' };
@@ -86,7 +92,7 @@ export default fp(
         for (const [name, report] of lifecycle.reporters) components[name] = report();
         const problems = degraded();
         // Every 503 says when to come back (api.md), this one too.
-        if (!state.ready) reply.header('retry-after', String(HEALTH_RETRY_AFTER_S));
+        if (!state.ready) reply.header('retry-after', String(DEFAULT_503_RETRY_AFTER_S));
         return reply.code(state.ready ? 200 : 503).send({
           status: !state.ready ? 'unavailable' : 'degraded' in problems ? 'degraded' : 'ok',
           ...problems,

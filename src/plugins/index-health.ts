@@ -20,13 +20,7 @@ export interface MissingIndex {
 }
 
 /** The indexes the data stopped us from creating, and the guard of the writes that need them. */
-export interface IndexHealth {
-  missing(): readonly MissingIndex[];
-  /** Throws a 503 naming the index while it is missing. */
-  require(index: string): void;
-  /** Tries again to create the missing indexes; true when none is missing any more. */
-  retry(): Promise<boolean>;
-}
+export type IndexHealth = Omit<ReturnType<typeof createIndexHealth>, 'create'>;
 
 /** Values shown per missing index. */
 const DUPLICATES_SHOWN = 5;
@@ -46,12 +40,7 @@ async function duplicatesOf(db: Db, spec: IndexSpec, fields: readonly string[]):
 }
 
 /** Creates the indexes (`create`, at start-up) and keeps track of those that could not be. */
-export function createIndexHealth(
-  db: Db,
-  specs: readonly IndexSpec[],
-  retryAfterSeconds: number,
-  log: FastifyBaseLogger,
-): IndexHealth & { create(): Promise<void> } {
+export function createIndexHealth(db: Db, specs: readonly IndexSpec[], retryAfterSeconds: number, log: FastifyBaseLogger) {
   const missing = new Map<string, MissingIndex>();
 
   async function create(spec: IndexSpec): Promise<void> {
@@ -78,8 +67,9 @@ export function createIndexHealth(
     async create() {
       for (const spec of specs) await create(spec);
     },
-    missing: () => [...missing.values()],
-    require(index) {
+    missing: (): readonly MissingIndex[] => [...missing.values()],
+    /** Throws a 503 naming the index while it is missing. */
+    require(index: string): void {
       const problem = missing.get(index);
       if (problem === undefined) return;
       throw new AppError(
@@ -90,6 +80,7 @@ export function createIndexHealth(
         retryAfterSeconds,
       );
     },
+    /** Tries again to create the missing indexes; true when none is missing any more. */
     async retry() {
       for (const spec of specs) if (missing.has(String(spec.options.name))) await create(spec);
       return missing.size === 0;

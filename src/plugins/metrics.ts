@@ -12,7 +12,7 @@ import type { DriftObserver } from '../modules/drift/service.js';
 import type { OrderStatus } from '../modules/orders/repository.js';
 import type { RebalanceObserver } from '../modules/rebalancing/service.js';
 import type { CycleStatus } from '../modules/scheduling/cycles.js';
-import type { ServiceKey } from '../upstreams/errors.js';
+import type { Upstreams } from '../upstreams/index.js';
 import type { CircuitName, UpstreamObserver } from '../upstreams/resilience.js';
 
 /** Request durations, in milliseconds (api.md). */
@@ -24,24 +24,10 @@ const SOLVER_BUCKETS_MS = [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 50, 100, 500, 1000, 5
 export const UNMATCHED_PATH = '<unmatched>';
 const CIRCUITS: readonly CircuitName[] = ['closed', 'open', 'half_open', 'isolated'];
 
-export interface MetricSources {
-  /** Circuit state per upstream service, read at scrape time. */
-  circuits(): Record<ServiceKey, { readonly circuit: CircuitName }>;
-  /** Cache hits and misses so far, read at scrape time. */
-  caches(): Record<string, { readonly hits: number; readonly misses: number }>;
-}
+/** What the scrape-time metrics read: the circuit state per upstream service, the quote caches' hits and misses so far. */
+type MetricSources = Pick<Upstreams, 'health' | 'quotes'>;
 
-export interface Metrics {
-  readonly registry: Registry;
-  readonly upstreams: UpstreamObserver;
-  readonly rebalancing: RebalanceObserver;
-  /** Drift reports (issue 18); model rebalances and cycles report theirs through `rebalancing.drifted`. */
-  readonly drift: DriftObserver;
-  cycle(status: CycleStatus): void;
-  orders(status: OrderStatus, count: number): void;
-  /** Where the scrape-time gauges read from (set once the upstream clients exist). */
-  watch(sources: MetricSources): void;
-}
+export type Metrics = ReturnType<typeof createMetrics>;
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -66,7 +52,7 @@ function makers(registry: Registry) {
   };
 }
 
-function createMetrics(): Metrics {
+function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const { registers, counter, gauge, histogram } = makers(registry);
@@ -90,25 +76,23 @@ function createMetrics(): Metrics {
     registers,
     collect() {
       if (sources === null) return;
-      for (const [service, health] of Object.entries(sources.circuits())) {
+      for (const [service, health] of Object.entries(sources.health())) {
         for (const state of CIRCUITS) this.set({ service, state }, health.circuit === state ? 1 : 0);
       }
     },
   });
-  const seen = new Map<string, number>();
   new Counter({
     name: 'cache_requests_total',
     help: 'Quote cache lookups by cache (tickers, prices) and result (hit, miss)',
     labelNames: ['cache', 'result'],
     registers,
+    // The caches' own counts so far (they only grow), read at each scrape.
     collect() {
       if (sources === null) return;
-      for (const [cache, stats] of Object.entries(sources.caches())) {
+      this.reset();
+      for (const [cache, stats] of Object.entries(sources.quotes.stats())) {
         for (const [result, value] of Object.entries({ hit: stats.hits, miss: stats.misses })) {
-          const key = `${cache}/${result}`;
-          const delta = value - (seen.get(key) ?? 0);
-          if (delta > 0) this.inc({ cache, result }, delta);
-          seen.set(key, value);
+          if (value > 0) this.inc({ cache, result }, value);
         }
       }
     },
@@ -150,7 +134,7 @@ function createMetrics(): Metrics {
       call: (service, outcome, ms) => upstreamDuration.observe({ service, outcome }, ms),
       retry: (service) => upstreamRetries.inc({ service }),
       circuit: (service, state) => circuitChanges.inc({ service, state }),
-    },
+    } satisfies UpstreamObserver,
     rebalancing: {
       rebalance: (kind, outcome) => rebalances.inc({ kind, outcome }),
       portfolio: (status) => portfolios.inc({ status }),
@@ -162,14 +146,16 @@ function createMetrics(): Metrics {
         cyclesOutOfBand.set(modelId, streak);
         outOfBandCycles.set({ model_id: modelId }, streak);
       },
-    },
+    } satisfies RebalanceObserver,
+    // Drift reports (issue 18); model rebalances and cycles report theirs through `rebalancing.drifted`.
     drift: {
       model: drifted,
       portfolio: (d) => totalDrift.observe(toNumber(d)),
-    },
-    cycle: (status) => cycles.inc({ status }),
-    orders: (status, count) => orders.inc({ status }, count),
-    watch(given) {
+    } satisfies DriftObserver,
+    cycle: (status: CycleStatus) => cycles.inc({ status }),
+    orders: (status: OrderStatus, count: number) => orders.inc({ status }, count),
+    /** Where the scrape-time metrics read from (set once the upstream clients exist). */
+    watch(given: MetricSources) {
       sources = given;
     },
   };

@@ -33,6 +33,7 @@ import {
   MongoServerSelectionError,
   MongoTopologyClosedError,
 } from 'mongodb';
+import type { Config } from '../config.js';
 import { createIndexHealth, type IndexHealth } from './index-health.js';
 
 /** A duplicate key (E11000): a unique index refused the write. */
@@ -86,8 +87,6 @@ export interface IndexSpec {
 export interface MongoHandle {
   readonly client: MongoClient;
   readonly db: Db;
-  /** Ping with a deadline; true when the server answered in time. */
-  ping(timeoutMs: number): Promise<boolean>;
   readonly indexes: IndexHealth;
 }
 
@@ -97,15 +96,12 @@ declare module 'fastify' {
   }
 }
 
-export interface MongoPluginOptions {
+/** The MONGODB_* settings (the uri given), the indexes, and how often (s) those the data refuses are retried: a refused write's retry-after. */
+type MongoPluginOptions = Config['mongodb'] & {
   readonly uri: string;
-  readonly dbName: string;
-  /** Server selection timeout: how long an operation waits for a reachable server. */
-  readonly timeoutMs: number;
   readonly indexes: readonly IndexSpec[];
-  /** Seconds a refused write is told to wait (retry-after): how often index creation is retried. */
   readonly indexRetrySeconds: number;
-}
+};
 
 export default fp<MongoPluginOptions>(
   async (app, { uri, dbName, timeoutMs, indexes, indexRetrySeconds }) => {
@@ -115,26 +111,9 @@ export default fp<MongoPluginOptions>(
     const indexHealth = createIndexHealth(db, indexes, indexRetrySeconds, app.log);
     await indexHealth.create();
 
-    const ping = async (timeoutMs: number): Promise<boolean> => {
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<false>((resolve) => {
-        timer = setTimeout(() => resolve(false), timeoutMs);
-      });
-      try {
-        const answered = db.command({ ping: 1 }).then(
-          () => true,
-          () => false,
-        );
-        return await Promise.race([answered, deadline]);
-      } finally {
-        clearTimeout(timer);
-      }
-    };
-
     app.decorate('mongo', {
       client,
       db,
-      ping,
       indexes: { missing: indexHealth.missing, require: indexHealth.require, retry: indexHealth.retry },
     });
     app.addHook('onClose', async () => {

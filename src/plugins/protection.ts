@@ -6,27 +6,21 @@ import { getHeapStatistics } from 'node:v8';
 import underPressure from '@fastify/under-pressure';
 import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import type { Config } from '../config.js';
 import { AppError } from '../domain/errors.js';
 import { sendError } from './errors.js';
-
-export interface ProtectionOptions {
-  /** Mean event-loop delay (ms) above which requests are shed; 0 = off. */
-  readonly maxEventLoopDelayMs: number;
-  /** Heap used (MiB) above which requests are shed; undefined = 90% of the heap limit; 0 = off. */
-  readonly maxHeapUsedMb: number | undefined;
-}
 
 /** Seconds a client is asked to wait when the service sheds load. */
 export const OVERLOADED_RETRY_AFTER_S = 10;
 
-const exempt = (request: FastifyRequest) =>
+/** Probes and scrapes: never shed, and their request lines logged at debug (app.ts). */
+export const isProbeOrScrape = (request: FastifyRequest) =>
   request.url.startsWith('/health/') || request.url === '/metrics' || request.url.startsWith('/metrics?');
 
+/** The limits set below (under-pressure checks no others). */
 const reasons: Record<string, (value: number | undefined) => string> = {
   eventLoopDelay: (v) => `its event loop is delayed by ${Math.round(v ?? 0)} ms on average`,
   heapUsedBytes: (v) => `its heap holds ${Math.round((v ?? 0) / 2 ** 20)} MiB`,
-  rssBytes: (v) => `it holds ${Math.round((v ?? 0) / 2 ** 20)} MiB of memory`,
-  eventLoopUtilization: (v) => `its event loop is ${Math.round((v ?? 0) * 100)}% busy`,
 };
 
 export class OverloadedError extends AppError {
@@ -36,7 +30,7 @@ export class OverloadedError extends AppError {
   }
 }
 
-export default fp<ProtectionOptions>(
+export default fp<Config['overload']>(
   async (app, options) => {
     const heapLimit = Math.floor(getHeapStatistics().heap_size_limit * 0.9);
     const maxHeapUsedBytes = options.maxHeapUsedMb === undefined ? heapLimit : options.maxHeapUsedMb * 2 ** 20;
@@ -45,7 +39,7 @@ export default fp<ProtectionOptions>(
       maxHeapUsedBytes,
       retryAfter: OVERLOADED_RETRY_AFTER_S,
       pressureHandler: (request, _reply, type, value) =>
-        exempt(request) ? undefined : Promise.reject(new OverloadedError(type, typeof value === 'number' ? value : undefined)),
+        isProbeOrScrape(request) ? undefined : Promise.reject(new OverloadedError(type, typeof value === 'number' ? value : undefined)),
     });
 
     // Once shutdown has begun, new requests (on connections still open) are

@@ -20,8 +20,6 @@ type PromValue = PromMetric['values'][number] & { readonly metricName?: string }
 const hrTime = (ms: number): HrTime => [Math.floor(ms / 1000), Math.round((ms % 1000) * 1e6)];
 
 type Labels = Record<string, string | number>;
-const withoutLe = ({ le: _le, ...rest }: Labels): Labels => rest;
-const keyOf = (labels: Labels) => JSON.stringify(Object.entries(labels).sort(([a], [b]) => a.localeCompare(b)));
 
 /** Turns one prom-client metric into OTLP metric data (summaries are left out: OTLP has no summary to write). */
 export function toMetricData(metric: PromMetric, start: HrTime, now: HrTime): MetricData | null {
@@ -47,8 +45,8 @@ export function toMetricData(metric: PromMetric, start: HrTime, now: HrTime): Me
 function histogramPoints(values: readonly PromValue[], start: HrTime, now: HrTime) {
   const series = new Map<string, { labels: Labels; buckets: [number, number][]; sum: number; count: number }>();
   for (const value of values) {
-    const labels = withoutLe(value.labels as Labels);
-    const key = keyOf(labels);
+    const { le: _le, ...labels } = value.labels as Labels;
+    const key = JSON.stringify(Object.entries(labels).sort(([a], [b]) => a.localeCompare(b)));
     let one = series.get(key);
     if (one === undefined) {
       one = { labels, buckets: [], sum: 0, count: 0 };

@@ -11,7 +11,7 @@ import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { MongoDBInstrumentation } from '@opentelemetry/instrumentation-mongodb';
 import { PinoInstrumentation } from '@opentelemetry/instrumentation-pino';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
-import { ConsoleMetricExporter, PeriodicExportingMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
+import { ConsoleMetricExporter, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { NodeSDK, resources } from '@opentelemetry/sdk-node';
 import { createAddHookMessageChannel } from 'import-in-the-middle';
 import type { Config } from '../config.js';
@@ -23,16 +23,11 @@ import { telemetry } from './state.js';
 const untraced = (path: string | undefined) => path === '/metrics' || path?.startsWith('/health') === true;
 
 /** The OTLP metric exporter for OTEL_EXPORTER_OTLP_(METRICS_)PROTOCOL, as the SDK picks its span exporter. */
-function otlpMetricExporter(protocol: Config['telemetry']['metricsProtocol']): PushMetricExporter {
-  switch (protocol) {
-    case 'grpc':
-      return new GrpcMetricExporter();
-    case 'http/json':
-      return new JsonMetricExporter();
-    default:
-      return new ProtobufMetricExporter();
-  }
-}
+const OTLP_METRIC_EXPORTERS = {
+  grpc: GrpcMetricExporter,
+  'http/json': JsonMetricExporter,
+  'http/protobuf': ProtobufMetricExporter,
+} as const;
 
 /**
  * Hooks the modules to instrument (ESM imports included: import-in-the-middle,
@@ -48,7 +43,7 @@ export async function startTelemetry(settings: Config['telemetry']): Promise<voi
       ? []
       : [
           new PeriodicExportingMetricReader({
-            exporter: settings.metrics === 'console' ? new ConsoleMetricExporter() : otlpMetricExporter(settings.metricsProtocol),
+            exporter: settings.metrics === 'console' ? new ConsoleMetricExporter() : new OTLP_METRIC_EXPORTERS[settings.metricsProtocol](),
             exportIntervalMillis: settings.metricIntervalMs,
             exportTimeoutMillis: Math.min(30_000, settings.metricIntervalMs),
             metricProducers: [promClientProducer()],

@@ -1,5 +1,5 @@
 // What the process started, for the modules that are always loaded (spans,
-// the app plugin): they must never import the SDK themselves.
+// app.ts): they must never import the SDK themselves.
 import type { Registry } from 'prom-client';
 
 export const telemetry = {

@@ -45,9 +45,11 @@ const PortfolioDriftFields = {
   securities_out_of_band: z.int().nullable(),
 };
 const PortfolioDriftRow = z.object(PortfolioDriftFields).meta({ id: 'PortfolioDriftRowDTO' });
-const PortfolioDriftDto = z.object({ ...PortfolioDriftFields, securities: z.array(SecurityDriftDto) }).meta({ id: 'PortfolioDriftDTO' });
+export const PortfolioDriftDto = z
+  .object({ ...PortfolioDriftFields, securities: z.array(SecurityDriftDto) })
+  .meta({ id: 'PortfolioDriftDTO' });
 
-const ModelDriftDto = z
+export const ModelDriftDto = z
   .object({
     model_id: z.string(),
     model_name: z.string(),
