@@ -71,7 +71,7 @@ async function startServer(env: Record<string, string>): Promise<Server> {
   children.push(child);
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
   const server = { url: `http://127.0.0.1:${port}`, child, output: () => out, exited };
   await until(
     'the server to be ready',

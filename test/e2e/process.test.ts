@@ -37,7 +37,8 @@ function spawnServer(env: Record<string, string>, nodeArgs: string[] = []): Serv
   children.push(child);
   child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // 'close', not 'exit': the last lines the process wrote may still be on their way when it exits.
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
   return { url: `http://127.0.0.1:${env.PORT ?? '8088'}`, child, output: () => out, exited };
 }
 
