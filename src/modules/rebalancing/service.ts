@@ -533,7 +533,6 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
     findHeader: (id: string) => rebalances.findHeader(id),
     // The same upstream reads for drift reports (modules/drift).
     quoteSession,
-    knownQuotes,
 
     /** A page of stored rebalances in `sort_by` order (`sort_by` as sent, offset default 0, limit default 10), and how many there are in all. */
     list(
