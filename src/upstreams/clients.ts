@@ -56,15 +56,7 @@ export interface PortfolioHoldings {
   readonly holdings: readonly Holding[];
 }
 
-interface SummaryRows {
-  readonly cash: Dec;
-  readonly rows: readonly { securityId: string; quantity: Dec }[];
-}
-
-const summaryOf = (summary: z.output<typeof AccountingSummary>): SummaryRows => ({
-  cash: summary.cashBalance,
-  rows: summary.securities.map((s) => ({ securityId: s.securityId, quantity: s.netQuantity })),
-});
+type SummaryRows = z.output<typeof AccountingSummary>;
 
 /** An upstream decimal as AccountingSummary reads it, or undefined when the schema would refuse it. */
 function upstreamDecimal(value: unknown): Dec | undefined {
@@ -161,7 +153,7 @@ export function accountingClient(channel: ServiceChannel) {
       const unknown: PortfolioHoldings = { known: false, cash: ZERO, holdings: [] };
       if (answer?.status === 404) return unknown;
       if (answer === null) return (await fromBalances(portfolioId, signal)) ?? unknown;
-      const summary = readSummary(answer.body) ?? summaryOf(parsePayload(AccountingSummary, answer.body, service, where));
+      const summary = readSummary(answer.body) ?? parsePayload(AccountingSummary, answer.body, service, where);
       // The summary reads at most 1 000 rows: a portfolio with as many may have more.
       if (summary.rows.length + 1 >= SUMMARY_ROWS) return (await fromBalances(portfolioId, signal)) ?? unknown;
       return holdingsOf(path, summary.cash, summary.rows);

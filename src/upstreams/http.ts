@@ -43,16 +43,10 @@ export function retryAfterMs(value: string | string[] | undefined, now = Date.no
  * `{"error":{"message"}}` (Portfolio Accounting), `{"detail": ...}` (FastAPI:
  * a string or a list of problems), Spring's `{"error","message","path","status"}`
  * (an empty message falls back to `error`), an Order service batch answer
- * (`message`), or plain text.
+ * (`message`), or plain text; `parsed` is the body as bodyOf reads it.
  */
-export function errorDetail(text: string): string {
+function errorDetail(text: string, parsed: unknown): string {
   const clip = (value: string) => value.trim().slice(0, 200);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return clip(text);
-  }
   if (typeof parsed === 'string') return clip(parsed);
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return clip(text);
   const body = parsed as Record<string, unknown>;
@@ -173,7 +167,8 @@ export function createServiceHttp(service: ServiceKey, baseUrl: string, connecti
           throw new UpstreamUnavailableError(service, `${method} ${path}: answered malformed JSON (${JSON.stringify(text.slice(0, 60))})`);
         }
       }
-      throw new UpstreamHttpError(status, retryAfterMs(answer.headers['retry-after']), errorDetail(text), bodyOf(text));
+      const answered = bodyOf(text);
+      throw new UpstreamHttpError(status, retryAfterMs(answer.headers['retry-after']), errorDetail(text, answered), answered);
     },
     close: () => pool.close(),
   };

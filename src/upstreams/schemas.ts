@@ -9,11 +9,14 @@ const UpstreamDecimal = boundedDecimal(
   (problem, value) => `${problem}, not ${JSON.stringify(value).slice(0, 40)}`,
 );
 
-export const AccountingSummary = z.object({
-  portfolioId: z.string(),
-  cashBalance: UpstreamDecimal,
-  securities: z.array(z.object({ securityId: z.string().min(1), netQuantity: UpstreamDecimal })),
-});
+/** Read as its cash and its rows of holdings (a security and its net quantity). */
+export const AccountingSummary = z
+  .object({
+    portfolioId: z.string(),
+    cashBalance: UpstreamDecimal,
+    securities: z.array(z.object({ securityId: z.string().min(1), netQuantity: UpstreamDecimal })),
+  })
+  .transform((s) => ({ cash: s.cashBalance, rows: s.securities.map((r) => ({ securityId: r.securityId, quantity: r.netQuantity })) }));
 
 /** One page of GET /api/v1/balances (the cash row has no securityId; net = long − short). */
 export const BalancesPage = z.object({

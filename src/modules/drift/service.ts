@@ -52,7 +52,7 @@ export interface DriftObserver {
 export interface DriftServiceDeps {
   readonly models: ModelRepository;
   readonly upstreams: Upstreams;
-  readonly rebalancing: Pick<RebalanceService, 'quoteSession' | 'knownQuotes'>;
+  readonly rebalancing: Pick<RebalanceService, 'quoteSession'>;
   readonly concurrency: number;
   readonly observer?: DriftObserver;
 }

@@ -5,6 +5,7 @@
 import { type Collection, type Db, type Decimal128, ObjectId } from 'mongodb';
 import { type Dec, fromDecimal128, MAX_SAFE, mul, toDecimal128, toDecimal128s, toSharedDecimal128s } from '../../domain/decimal.js';
 import { toObjectId } from '../../domain/ids.js';
+import { pageStart } from '../../domain/paging.js';
 import type { SortKey } from '../../domain/sorting.js';
 import type { IndexSpec } from '../../plugins/mongo.js';
 import { ORDER_BATCHES, ORDER_SUBMISSIONS } from '../orders/repository.js';
@@ -278,20 +279,19 @@ export function createRebalanceRepository(db: Db) {
       return doc === null ? null : toHeader(doc);
     },
 
-    async countHeaders(portfolioIds?: readonly string[]): Promise<number> {
-      return headers.countDocuments(portfolioIds === undefined ? {} : { portfolios: { $in: [...portfolioIds] } });
-    },
-
-    /** In `sort_by` order (newest first by default); only rebalances listing one of `portfolioIds` when given. */
+    /** In `sort_by` order (newest first by default), a page and the total; only rebalances listing one of `portfolioIds` when given. */
     async listHeaders(
       sort: readonly SortKey<RebalanceSortField>[],
-      offset: number,
+      offset: number | undefined,
       limit: number,
       portfolioIds?: readonly string[],
-    ): Promise<RebalanceHeader[]> {
+    ): Promise<{ headers: RebalanceHeader[]; total: number }> {
       const filter = portfolioIds === undefined ? {} : { portfolios: { $in: [...portfolioIds] } };
-      const docs = await headers.find(filter).sort(listOrder(sort)).skip(offset).limit(limit).toArray();
-      return docs.map(toHeader);
+      const total = await headers.countDocuments(filter);
+      const start = pageStart(offset, total);
+      if (start === total) return { headers: [], total };
+      const docs = await headers.find(filter).sort(listOrder(sort)).skip(start).limit(limit).toArray();
+      return { headers: docs.map(toHeader), total };
     },
 
     /**

@@ -9,7 +9,6 @@ import type { Clock } from '../../domain/clock.js';
 import { eachConcurrently } from '../../domain/concurrency.js';
 import { compare, type Dec, isZero, mul } from '../../domain/decimal.js';
 import { AppError, NotFoundError, PortfolioCannotBeValued, VersionConflictError } from '../../domain/errors.js';
-import { pageStart } from '../../domain/paging.js';
 import { parseSortBy } from '../../domain/sorting.js';
 import type { OptimizerPool } from '../../optimizer/pool.js';
 import type { OptimizerResult } from '../../optimizer/types.js';
@@ -534,19 +533,15 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
     findHeader: (id: string) => rebalances.findHeader(id),
     // The same upstream reads for drift reports (modules/drift).
     quoteSession,
-    knownQuotes,
 
     /** A page of stored rebalances in `sort_by` order (`sort_by` as sent, offset default 0, limit default 10), and how many there are in all. */
-    async list(
+    list(
       query: { readonly offset?: number | undefined; readonly limit?: number | undefined; readonly sort_by?: string | undefined },
       portfolioIds?: readonly string[],
     ): Promise<{ headers: RebalanceHeader[]; total: number }> {
       const sort = parseSortBy(query.sort_by, REBALANCE_SORT_FIELDS);
       const ids = portfolioIds === undefined ? undefined : [...new Set(portfolioIds)];
-      const total = await rebalances.countHeaders(ids);
-      const start = pageStart(query.offset, total);
-      if (start === total) return { headers: [], total };
-      return { headers: await rebalances.listHeaders(sort, start, query.limit ?? 10, ids), total };
+      return rebalances.listHeaders(sort, query.offset, query.limit ?? 10, ids);
     },
 
     /** One portfolio of a stored rebalance, with the rebalance it belongs to. */
