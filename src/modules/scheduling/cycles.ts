@@ -29,20 +29,6 @@ export interface CycleProgress {
   readonly portfoliosTotal: number;
 }
 
-export interface Cycle extends CycleCounts {
-  readonly id: string;
-  readonly replica: string;
-  readonly trigger: 'schedule' | 'once';
-  readonly tick: Date;
-  readonly startedAt: Date;
-  readonly endedAt: Date | null;
-  readonly status: CycleStatus;
-  readonly rebalanceIds: readonly string[];
-  readonly errors: readonly string[];
-  /** As stored and answered; null until the cycle has listed its models (and for records written before progress was recorded). */
-  readonly progress: StoredProgress | null;
-}
-
 interface CycleDocument extends Omit<ReturnType<typeof countFields>, 'in_band'> {
   _id: ObjectId;
   replica: string;
@@ -58,7 +44,7 @@ interface CycleDocument extends Omit<ReturnType<typeof countFields>, 'in_band'> 
   progress?: StoredProgress | null;
 }
 
-function toCycle(d: CycleDocument): Cycle {
+function toCycle(d: CycleDocument) {
   return {
     id: d._id.toHexString(),
     replica: d.replica,
@@ -76,9 +62,12 @@ function toCycle(d: CycleDocument): Cycle {
     ordersFailed: d.orders_failed,
     rebalanceIds: d.rebalance_ids,
     errors: d.errors,
+    /** As stored and answered; null until the cycle has listed its models (and for records written before progress was recorded). */
     progress: d.progress ?? null,
   };
 }
+
+export type Cycle = ReturnType<typeof toCycle>;
 
 /** A cycle's progress in snake case, as stored and as answered (CycleDTO). */
 const progressFields = (p: CycleProgress) => ({
@@ -150,7 +139,7 @@ export function createCycleRepository(db: Db) {
 
     abandon: (id: string, at: Date) => endRunning(id, 'abandoned', at, 'its replica stopped renewing the lease (it died or was cut off)'),
 
-    async find(id: string): Promise<Cycle | null> {
+    async find(id: string) {
       const d = await cycles.findOne({ _id: toObjectId(id) });
       return d === null ? null : toCycle(d);
     },
@@ -162,7 +151,7 @@ export function createCycleRepository(db: Db) {
 
     count: () => cycles.countDocuments({}),
 
-    async list(offset: number, limit: number): Promise<Cycle[]> {
+    async list(offset: number, limit: number) {
       const docs = await cycles.find({}).sort({ started_at: -1, _id: -1 }).skip(offset).limit(limit).toArray();
       return docs.map(toCycle);
     },
