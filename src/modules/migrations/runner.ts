@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
 import { type Clock, systemClock } from '../../domain/clock.js';
 import { inserted } from '../../plugins/mongo.js';
-import { type ConvertOptions, convertLegacyRebalances, type RollbackCounts, restoreLegacyRebalances } from './legacy-rebalances.js';
+import { type ConvertOptions, convertLegacyRebalances, restoreLegacyRebalances } from './legacy-rebalances.js';
 
 export const MIGRATIONS = 'migrations';
 const LOCK_ID = 'lock';
@@ -77,14 +77,6 @@ export interface StepOutcome {
   readonly report?: StepReport;
 }
 
-export interface MigrationRun {
-  /** False when another process held the lock: nothing was done. */
-  readonly locked: boolean;
-  readonly dryRun: boolean;
-  readonly steps: readonly StepOutcome[];
-  readonly ok: boolean;
-}
-
 export function createMigrator(db: Db, settings: MigrationSettings) {
   const { holder, clock, log } = settings;
   const ttlMs = settings.lockTtlMs ?? 60_000;
@@ -121,8 +113,9 @@ export function createMigrator(db: Db, settings: MigrationSettings) {
 
   return {
     /** Runs (or, dry, reports) every step not applied yet. A dry run takes no lock and writes nothing. */
-    async run(options: { dryRun?: boolean; testHooks?: MigrationContext['testHooks'] } = {}): Promise<MigrationRun> {
+    async run(options: { dryRun?: boolean; testHooks?: MigrationContext['testHooks'] } = {}) {
       const dryRun = options.dryRun === true;
+      // locked: false when another process held the lock: nothing was done.
       if (!dryRun && !(await acquire())) return { locked: false, dryRun, steps: [], ok: true };
       lastRenew = clock.now().getTime();
       const outcomes: StepOutcome[] = [];
@@ -171,7 +164,7 @@ export function createMigrator(db: Db, settings: MigrationSettings) {
     },
 
     /** Puts the converted rebalances back in the Python service's format and marks migration 0001 pending again. */
-    async rollback(): Promise<{ locked: boolean; report?: RollbackCounts }> {
+    async rollback() {
       if (!(await acquire())) return { locked: false };
       try {
         const report = await restoreLegacyRebalances(db);
