@@ -43,7 +43,10 @@ export async function runCycleModels(
   const portfoliosTotal = all.reduce((n, m) => n + m.portfolios.length, 0);
   let portfoliosDone = 0;
   const tell = (modelsDone: number, current: string | null) =>
-    progress?.({ modelsDone, modelsTotal: all.length, portfoliosDone, portfoliosTotal }, current);
+    progress?.(
+      { models_done: modelsDone, models_total: all.length, portfolios_done: portfoliosDone, portfolios_total: portfoliosTotal },
+      current,
+    );
   for (const [index, model] of all.entries()) {
     tell(index, model.id);
     if (stopping()) break;

@@ -21,13 +21,8 @@ export const noCounts = () => ({
 });
 export type CycleCounts = ReturnType<typeof noCounts>;
 
-/** How far a cycle has got: models and their portfolios done, of those it found with portfolios. */
-export interface CycleProgress {
-  readonly modelsDone: number;
-  readonly modelsTotal: number;
-  readonly portfoliosDone: number;
-  readonly portfoliosTotal: number;
-}
+/** How far a cycle has got: models and their portfolios done, of those it found with portfolios; as stored and answered (CycleDTO). */
+export type CycleProgress = Record<'models_done' | 'models_total' | 'portfolios_done' | 'portfolios_total', number>;
 
 interface CycleDocument extends Omit<ReturnType<typeof countFields>, 'in_band'> {
   _id: ObjectId;
@@ -41,7 +36,7 @@ interface CycleDocument extends Omit<ReturnType<typeof countFields>, 'in_band'> 
   in_band?: number;
   rebalance_ids: string[];
   errors: string[];
-  progress?: StoredProgress | null;
+  progress?: CycleProgress | null;
 }
 
 function toCycle(d: CycleDocument) {
@@ -68,16 +63,6 @@ function toCycle(d: CycleDocument) {
 }
 
 export type Cycle = ReturnType<typeof toCycle>;
-
-/** A cycle's progress in snake case, as stored and as answered (CycleDTO). */
-const progressFields = (p: CycleProgress) => ({
-  models_done: p.modelsDone,
-  models_total: p.modelsTotal,
-  portfolios_done: p.portfoliosDone,
-  portfolios_total: p.portfoliosTotal,
-});
-
-type StoredProgress = ReturnType<typeof progressFields>;
 
 const countFields = (counts: CycleCounts) => ({
   models: counts.models,
@@ -146,7 +131,7 @@ export function createCycleRepository(db: Db) {
 
     /** Records how far a running cycle has got. */
     async progress(id: string, p: CycleProgress): Promise<void> {
-      await cycles.updateOne({ _id: toObjectId(id) }, { $set: { progress: progressFields(p) } });
+      await cycles.updateOne({ _id: toObjectId(id) }, { $set: { progress: p } });
     },
 
     count: () => cycles.countDocuments({}),
