@@ -105,14 +105,8 @@ export function portfolioDocumentId(legacyId: ObjectId, index: number): ObjectId
   return new ObjectId(bytes);
 }
 
-interface Converted {
-  header: Document;
-  portfolios: Document[];
-  positions: number;
-}
-
 /** The header and portfolio documents of one legacy document; throws LegacyFormatError on what cannot be read. */
-export function convertLegacy(legacy: Document): Converted {
+export function convertLegacy(legacy: Document) {
   const id = legacy._id;
   if (!(id instanceof ObjectId)) throw new LegacyFormatError('_id is not an ObjectId');
   const modelId =
@@ -202,7 +196,7 @@ export async function convertLegacyRebalances(db: Db, options: ConvertOptions): 
     .batchSize(8)) {
     if (legacy.trade_date !== undefined) continue;
     counts.legacyDocuments += 1;
-    let converted: Converted;
+    let converted: ReturnType<typeof convertLegacy>;
     try {
       converted = convertLegacy(legacy);
     } catch (error) {
