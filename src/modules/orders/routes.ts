@@ -52,13 +52,9 @@ export const orderRoutes: FastifyPluginAsyncZod<{ service: OrderService }> = asy
       },
     },
     async (request) => {
-      const { rebalanceId, problems, error, ...counts } = await service.submit(request.params.rebalance_id);
+      const { rebalanceId, error, ...answer } = await service.submit(request.params.rebalance_id);
       if (error !== null) throw error;
-      return {
-        rebalance_id: rebalanceId,
-        ...counts,
-        problems: problems.map((p) => ({ portfolio_id: p.portfolioId, security_id: p.securityId, status: p.status, message: p.message })),
-      };
+      return { rebalance_id: rebalanceId, ...answer };
     },
   );
 

@@ -39,7 +39,8 @@ export function createOrderService({ rebalances, orders, upstreams, clock, log, 
         // sent: orders sent by this submission, and what became of them; skipped: orders not sent because they
         // were accepted (or may have been) before.
         const tally = { sent: 0, accepted: 0, rejected: 0, failed: 0, unknown: 0, skipped: 0 };
-        const problems: { portfolioId: string; securityId: string; status: OrderStatus; message: string | null }[] = [];
+        // As POST .../submit answers them.
+        const problems: { portfolio_id: string; security_id: string; status: OrderStatus; message: string | null }[] = [];
         /** The upstream failure that stopped the submission, after recording what it could. */
         let stopped: UpstreamUnavailableError | null = null;
 
@@ -71,7 +72,7 @@ export function createOrderService({ rebalances, orders, upstreams, clock, log, 
           for (const { order, status, message } of outcomes) {
             tally[status as 'accepted' | 'rejected' | 'failed' | 'unknown'] += 1;
             if (status !== 'accepted' && problems.length < LISTED_PROBLEMS) {
-              problems.push({ portfolioId: order.portfolioId, securityId: order.securityId, status, message });
+              problems.push({ portfolio_id: order.portfolioId, security_id: order.securityId, status, message });
             }
           }
           for (const status of ORDER_STATUSES) {
