@@ -44,19 +44,6 @@ export interface SecurityDrift {
   readonly inBand: boolean;
 }
 
-export interface PortfolioDriftFigures {
-  readonly marketValue: Dec;
-  readonly cash: Dec;
-  readonly cashWeight: Dec;
-  /** Σ|MV·w − u·p| / MV, rounded (0 when MV is 0). */
-  readonly totalDrift: Dec;
-  readonly inBand: boolean;
-  /** Securities outside their band. */
-  readonly outOfBand: number;
-  /** Sorted by security id (empty when not asked for). */
-  readonly securities: readonly SecurityDrift[];
-}
-
 const ratio = (value: Dec, mv: Dec) => (isZero(mv) ? ZERO : quotient(value, mv, WEIGHT_PLACES));
 
 /**
@@ -64,7 +51,7 @@ const ratio = (value: Dec, mv: Dec) => (isZero(mv) ? ZERO : quotient(value, mv, 
  * to refuse (`overdrawnReason`). Without `perSecurity` (a model's report: one
  * row per portfolio) the securities are counted, not listed, and no weight is divided out.
  */
-export function driftFigures(input: OptimizerInput, perSecurity = true): PortfolioDriftFigures {
+export function driftFigures(input: OptimizerInput, perSecurity = true) {
   let mv = input.cash;
   const values = input.securities.map((s) => mul(s.quantity, s.price));
   for (const v of values) mv = add(mv, v);
@@ -99,12 +86,17 @@ export function driftFigures(input: OptimizerInput, perSecurity = true): Portfol
     marketValue: mv,
     cash: input.cash,
     cashWeight: ratio(input.cash, mv),
+    /** Σ|MV·w − u·p| / MV, rounded (0 when MV is 0). */
     totalDrift: ratio(deviation, mv),
     inBand: outOfBand === 0,
+    /** Securities outside their band. */
     outOfBand,
+    /** Sorted by security id (empty when not asked for). */
     securities: securities.sort(bySecurityId),
   };
 }
+
+export type PortfolioDriftFigures = ReturnType<typeof driftFigures>;
 
 /**
  * The rebalance's question only (threshold trigger, metrics): market value,
@@ -115,7 +107,7 @@ export function driftFigures(input: OptimizerInput, perSecurity = true): Portfol
  * than as decimals: the same figures as driftFigures, exactly, without a
  * decimal object per step.
  */
-export function bandCheck(input: OptimizerInput): { readonly marketValue: Dec; readonly inBand: boolean; readonly totalDrift: Dec } {
+export function bandCheck(input: OptimizerInput) {
   const { securities } = input;
   let sv = 0;
   let sw = 0;

@@ -65,8 +65,6 @@ export const ModelDriftDto = z
   })
   .meta({ id: 'ModelDriftDTO' });
 
-export type ModelDriftDto = z.infer<typeof ModelDriftDto>;
-
 const ModelDriftQuery = z.object({
   offset: QueryInteger.optional(),
   limit: QueryInteger.optional(),
@@ -94,7 +92,7 @@ const securityDto = (s: SecurityDrift): z.infer<typeof SecurityDriftDto> => ({
   in_band: s.inBand,
 });
 
-export function driftRowDto(row: PortfolioDrift, modelId: string): z.infer<typeof PortfolioDriftRow> {
+function driftRowDto(row: PortfolioDrift, modelId: string): z.infer<typeof PortfolioDriftRow> {
   const f = row.status === 'unvalued' ? null : row.figures;
   return {
     portfolio_id: row.portfolioId,

@@ -15,7 +15,7 @@ import type { Model, ModelRepository } from '../models/repository.js';
 import { optimizerInput, securitiesOf } from '../rebalancing/outcome.js';
 import type { RebalanceService } from '../rebalancing/service.js';
 import { driftFigures, overdrawnReason, type PortfolioDriftFigures } from './report.js';
-import type { ModelDriftDto, ModelDriftQuery } from './routes.js';
+import type { ModelDriftQuery } from './routes.js';
 
 export type DriftStatus = 'in_band' | 'out_of_band' | 'unvalued';
 
@@ -32,15 +32,6 @@ export interface PortfolioDrift {
 
 export const DRIFT_SORT_FIELDS = ['portfolio_id', 'total_drift', 'market_value', 'securities_out_of_band'] as const;
 type DriftSortField = (typeof DRIFT_SORT_FIELDS)[number];
-
-export interface ModelDrift {
-  readonly model: Model;
-  /** As answered; `worst`: the largest total drifts, worst first (ties by portfolio id), at most WORST. */
-  readonly summary: ModelDriftDto['summary'];
-  /** Rows that pass the filter, before paging. */
-  readonly total: number;
-  readonly rows: readonly PortfolioDrift[];
-}
 
 /** Sees every report (metrics). */
 export interface DriftObserver {
@@ -130,7 +121,7 @@ export function createDriftService(deps: DriftServiceDeps) {
     },
 
     /** GET /model/{id}/drift: every portfolio, summarised, filtered, sorted and paged. */
-    async model(modelId: string, query: ModelDriftQuery): Promise<ModelDrift> {
+    async model(modelId: string, query: ModelDriftQuery) {
       const sort = parseSortBy(query.sort_by, DRIFT_SORT_FIELDS);
       const model = await models.get(modelId);
       const all = await driftAll(model);
@@ -141,6 +132,7 @@ export function createDriftService(deps: DriftServiceDeps) {
         outOfBand,
         valued.map((r) => r.figures!.totalDrift),
       );
+      // As answered; `worst`: the largest total drifts, worst first (ties by portfolio id), at most WORST.
       const summary = {
         portfolios: all.length,
         in_band: all.filter((r) => r.status === 'in_band').length,
@@ -169,6 +161,7 @@ export function createDriftService(deps: DriftServiceDeps) {
       });
       const start = pageStart(query.offset, sorted.length);
       const rows = sorted.slice(start, query.limit === undefined ? undefined : start + query.limit);
+      // total: the rows that pass the filter, before paging.
       return { model, summary, total: sorted.length, rows };
     },
   };

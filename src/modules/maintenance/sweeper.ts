@@ -46,25 +46,12 @@ export interface SweeperDeps {
   readonly repairIntervalMs: number;
 }
 
-export interface SweepReport {
-  /** False when another replica held the sweep lease (documents were not swept by age). */
-  readonly leased: boolean;
-  /** Unpublished rebalances whose portfolio documents were removed, and how many documents. */
-  readonly rebalances: number;
-  readonly portfolioDocuments: number;
-  readonly spoolFiles: number;
-  /** Asynchronous rebalances marked abandoned (their process stopped), and expired dry-run results removed. */
-  readonly abandonedRebalances: number;
-  readonly expiredDryRuns: number;
-  readonly missingIndexes: readonly string[];
-}
-
 export function createSweeper(deps: SweeperDeps) {
   const { rebalances, rebalancing, indexes, lease, clock, log } = deps;
   let sweeps = 0;
   /** The lease runs a tick once: this process's ticks always move on, even under a clock that stands still. */
   let lastTick = 0;
-  let running: Promise<SweepReport> | null = null;
+  let running: ReturnType<typeof sweepOnce> | null = null;
   const timers: NodeJS.Timeout[] = [];
 
   async function unpublished(): Promise<{ leased: boolean; rebalances: number; portfolioDocuments: number }> {
@@ -85,18 +72,21 @@ export function createSweeper(deps: SweeperDeps) {
     }
   }
 
-  async function sweepOnce(): Promise<SweepReport> {
+  async function sweepOnce() {
     // Files first: they need no database.
     const spoolFiles = await sweepSpools(deps.spoolDir, clock.now(), deps.sweepMinAgeMs);
     await indexes.retry();
     const own = await rebalancing.retryDiscards();
     const jobs = (await deps.jobs?.sweep()) ?? { abandoned: 0, expired: 0 };
     const documents = await unpublished();
-    const report: SweepReport = {
+    const report = {
+      /** False when another replica held the sweep lease (documents were not swept by age). */
       leased: documents.leased,
+      /** Unpublished rebalances whose portfolio documents were removed, and how many documents. */
       rebalances: documents.rebalances + own,
       portfolioDocuments: documents.portfolioDocuments,
       spoolFiles,
+      /** Asynchronous rebalances marked abandoned (their process stopped), and expired dry-run results removed. */
       abandonedRebalances: jobs.abandoned,
       expiredDryRuns: jobs.expired,
       missingIndexes: indexes.missing().map((m) => m.index),
@@ -107,7 +97,7 @@ export function createSweeper(deps: SweeperDeps) {
   }
 
   /** One sweep now (a sweep already running is joined, not doubled). */
-  function sweep(): Promise<SweepReport> {
+  function sweep() {
     running ??= sweepOnce().finally(() => {
       running = null;
     });

@@ -105,14 +105,8 @@ export function portfolioDocumentId(legacyId: ObjectId, index: number): ObjectId
   return new ObjectId(bytes);
 }
 
-interface Converted {
-  header: Document;
-  portfolios: Document[];
-  positions: number;
-}
-
 /** The header and portfolio documents of one legacy document; throws LegacyFormatError on what cannot be read. */
-export function convertLegacy(legacy: Document): Converted {
+export function convertLegacy(legacy: Document) {
   const id = legacy._id;
   if (!(id instanceof ObjectId)) throw new LegacyFormatError('_id is not an ObjectId');
   const modelId =
@@ -202,7 +196,7 @@ export async function convertLegacyRebalances(db: Db, options: ConvertOptions): 
     .batchSize(8)) {
     if (legacy.trade_date !== undefined) continue;
     counts.legacyDocuments += 1;
-    let converted: Converted;
+    let converted: ReturnType<typeof convertLegacy>;
     try {
       converted = convertLegacy(legacy);
     } catch (error) {
@@ -246,23 +240,21 @@ export async function convertLegacyRebalances(db: Db, options: ConvertOptions): 
   };
 }
 
-export interface RollbackCounts {
-  /** Converted rebalances put back in the Python service's format. */
-  restored: number;
-  /** Backed-up rebalances that were already legacy (a rollback run before, or never converted). */
-  alreadyLegacy: number;
-  /** Backed-up rebalances deleted through this service since: not restored. */
-  deletedSince: number;
-  /** Rebalances this service created: the Python service cannot read them (docs/coming-from-python.md). */
-  createdByThisService: number;
-}
-
 /** Puts every converted rebalance back as the Python service stored it (from `rebalances_legacy`). */
-export async function restoreLegacyRebalances(db: Db): Promise<RollbackCounts> {
+export async function restoreLegacyRebalances(db: Db) {
   const headers = db.collection<Document>(REBALANCES);
   const portfolioDocs = db.collection<Document>(REBALANCE_PORTFOLIOS);
   const backup = db.collection<Document>(REBALANCES_LEGACY);
-  const counts: RollbackCounts = { restored: 0, alreadyLegacy: 0, deletedSince: 0, createdByThisService: 0 };
+  const counts = {
+    /** Converted rebalances put back in the Python service's format. */
+    restored: 0,
+    /** Backed-up rebalances that were already legacy (a rollback run before, or never converted). */
+    alreadyLegacy: 0,
+    /** Backed-up rebalances deleted through this service since: not restored. */
+    deletedSince: 0,
+    /** Rebalances this service created: the Python service cannot read them (docs/coming-from-python.md). */
+    createdByThisService: 0,
+  };
   // The backup is not written during a rollback: one cursor over it.
   for await (const legacy of backup.find().sort({ _id: 1 }).batchSize(8)) {
     const id = legacy._id as ObjectId;

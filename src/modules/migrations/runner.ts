@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
 import { type Clock, systemClock } from '../../domain/clock.js';
 import { inserted } from '../../plugins/mongo.js';
-import { type ConvertOptions, convertLegacyRebalances, type RollbackCounts, restoreLegacyRebalances } from './legacy-rebalances.js';
+import { type ConvertOptions, convertLegacyRebalances, restoreLegacyRebalances } from './legacy-rebalances.js';
 
 export const MIGRATIONS = 'migrations';
 const LOCK_ID = 'lock';
@@ -31,18 +31,12 @@ export interface MigrationContext {
 /** What a step did (or, in a dry run, would do); `failed` non-empty keeps the step pending. */
 export type StepReport = Record<string, unknown> & { readonly failed: readonly unknown[] };
 
-export interface Migration {
-  readonly id: string;
-  readonly description: string;
-  run(context: MigrationContext): Promise<StepReport>;
-}
-
-export const migrations: readonly Migration[] = [
+export const migrations = [
   {
     id: '0001-legacy-rebalances',
     description:
       "converts the Python service's rebalances (portfolios and positions embedded) into a header and one document per portfolio",
-    run: ({ db, dryRun, renew, testHooks }) => convertLegacyRebalances(db, { dryRun, onProgress: renew, ...testHooks }),
+    run: ({ db, dryRun, renew, testHooks }: MigrationContext) => convertLegacyRebalances(db, { dryRun, onProgress: renew, ...testHooks }),
   },
 ];
 
@@ -66,30 +60,13 @@ export interface MigrationSettings {
   readonly holder: string;
   readonly clock: Clock;
   readonly log: Logger;
-  readonly lockTtlMs?: number;
   readonly skewMs?: number;
-  readonly steps?: readonly Migration[];
-}
-
-export interface StepOutcome {
-  readonly id: string;
-  readonly status: 'applied' | 'already applied' | 'pending' | 'failed';
-  readonly report?: StepReport;
-}
-
-export interface MigrationRun {
-  /** False when another process held the lock: nothing was done. */
-  readonly locked: boolean;
-  readonly dryRun: boolean;
-  readonly steps: readonly StepOutcome[];
-  readonly ok: boolean;
 }
 
 export function createMigrator(db: Db, settings: MigrationSettings) {
   const { holder, clock, log } = settings;
-  const ttlMs = settings.lockTtlMs ?? 60_000;
+  const ttlMs = 60_000;
   const skewMs = settings.skewMs ?? 5_000;
-  const steps = settings.steps ?? migrations;
   /** The lock and the applied steps share the collection (each keyed by its _id). */
   const records: Collection<LockDocument | AppliedDocument> = db.collection(MIGRATIONS);
 
@@ -121,14 +98,15 @@ export function createMigrator(db: Db, settings: MigrationSettings) {
 
   return {
     /** Runs (or, dry, reports) every step not applied yet. A dry run takes no lock and writes nothing. */
-    async run(options: { dryRun?: boolean; testHooks?: MigrationContext['testHooks'] } = {}): Promise<MigrationRun> {
+    async run(options: { dryRun?: boolean; testHooks?: MigrationContext['testHooks'] } = {}) {
       const dryRun = options.dryRun === true;
+      // locked: false when another process held the lock: nothing was done.
       if (!dryRun && !(await acquire())) return { locked: false, dryRun, steps: [], ok: true };
       lastRenew = clock.now().getTime();
-      const outcomes: StepOutcome[] = [];
+      const outcomes: { id: string; status: 'applied' | 'already applied' | 'pending' | 'failed'; report?: StepReport }[] = [];
       let ok = true;
       try {
-        for (const step of steps) {
+        for (const step of migrations) {
           // A step after a failed one stays pending.
           const applied = (await records.findOne({ _id: step.id })) !== null;
           if (applied || !ok) {
@@ -171,7 +149,7 @@ export function createMigrator(db: Db, settings: MigrationSettings) {
     },
 
     /** Puts the converted rebalances back in the Python service's format and marks migration 0001 pending again. */
-    async rollback(): Promise<{ locked: boolean; report?: RollbackCounts }> {
+    async rollback() {
       if (!(await acquire())) return { locked: false };
       try {
         const report = await restoreLegacyRebalances(db);

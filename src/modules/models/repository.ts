@@ -28,17 +28,13 @@ export interface Model {
 
 export type RebalanceTo = 'target' | 'band';
 
-/** The fields a write may change; `lastRebalanceDate` only when the writer means to. */
-export interface ModelChanges {
-  readonly name: string;
-  readonly positions: readonly ModelPosition[];
-  readonly portfolios: readonly string[];
-  readonly lastRebalanceDate?: Date | null | undefined;
-  /** Left as stored when undefined. */
-  readonly rebalanceTo?: RebalanceTo | undefined;
-  /** Only when the writer means to change them: absent keeps what is stored. */
-  readonly constraints?: ModelConstraints;
-}
+/**
+ * The fields a write may change; `lastRebalanceDate` only when the writer means to. `rebalanceTo`: left as stored
+ * when undefined. `constraints`: only when the writer means to change them: absent keeps what is stored.
+ */
+export type ModelChanges = Pick<Model, 'name' | 'positions' | 'portfolios'> & {
+  readonly [K in 'lastRebalanceDate' | 'rebalanceTo' | 'constraints']?: Model[K] | undefined;
+};
 
 interface PositionDocument {
   security_id: string;

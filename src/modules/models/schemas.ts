@@ -133,9 +133,7 @@ export const errorResponses = {
   409: ErrorResponse,
 } as const;
 
-type PositionInput = z.output<typeof PositionBody>;
-
-export function toModelPosition(body: PositionInput): ModelPosition {
+export function toModelPosition(body: z.output<typeof PositionBody>): ModelPosition {
   return { securityId: body.security_id, target: body.target, highDrift: body.high_drift, lowDrift: body.low_drift };
 }
 

@@ -34,11 +34,6 @@ export interface ModelServiceDeps {
   readonly log: Logger;
 }
 
-export interface ModelPage {
-  readonly models: readonly Model[];
-  readonly total: number;
-}
-
 const versionConflict = (id: string, stored: number, sent: number) =>
   new VersionConflictError(`Model ${id} is at version ${stored}, not ${sent}; reload it and try again`);
 
@@ -109,7 +104,7 @@ export function createModelService({ models, claims, clock, log }: ModelServiceD
 
     get: load,
 
-    async list(offset: number | undefined, limit: number | undefined, sortBy: string | undefined): Promise<ModelPage> {
+    async list(offset: number | undefined, limit: number | undefined, sortBy: string | undefined) {
       const sort = parseSortBy(sortBy, SORT_FIELDS);
       const total = await models.count();
       const start = pageStart(offset, total);

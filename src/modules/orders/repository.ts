@@ -19,8 +19,8 @@ export const orderIndexes: IndexSpec[] = [
  * the Order service (sent again on resubmission); failed: surely not taken
  * (sent again); unknown: may have been taken (never sent again automatically).
  */
-export type OrderStatus = 'pending' | 'accepted' | 'rejected' | 'failed' | 'unknown';
-export const ORDER_STATUSES: readonly OrderStatus[] = ['pending', 'accepted', 'rejected', 'failed', 'unknown'];
+export const ORDER_STATUSES = ['pending', 'accepted', 'rejected', 'failed', 'unknown'] as const;
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
 interface OrderDocument {
   _id: string;

@@ -22,14 +22,14 @@ const OrderDto = z.object({
   security_id: z.string(),
   transaction_type: z.enum(['BUY', 'SELL']),
   quantity: z.number(),
-  status: z.enum(['pending', 'accepted', 'rejected', 'failed', 'unknown']),
+  status: z.enum(ORDER_STATUSES),
   order_id: z.int().nullable(),
   message: z.string().nullable(),
   attempts: z.int(),
   updated_at: z.string(),
 });
 const OrdersQuery = z.object({
-  status: z.enum(ORDER_STATUSES as unknown as [string, ...string[]], { error: `must be one of ${ORDER_STATUSES.join(', ')}` }).optional(),
+  status: z.enum(ORDER_STATUSES, { error: `must be one of ${ORDER_STATUSES.join(', ')}` }).optional(),
   offset: QueryInteger.optional(),
   limit: QueryInteger.pipe(
     z.number().min(1, { error: 'must be between 1 and 1000' }).max(1000, { error: 'must be between 1 and 1000' }),
@@ -52,13 +52,9 @@ export const orderRoutes: FastifyPluginAsyncZod<{ service: OrderService }> = asy
       },
     },
     async (request) => {
-      const { rebalanceId, problems, error, ...counts } = await service.submit(request.params.rebalance_id);
+      const { rebalanceId, error, ...answer } = await service.submit(request.params.rebalance_id);
       if (error !== null) throw error;
-      return {
-        rebalance_id: rebalanceId,
-        ...counts,
-        problems: problems.map((p) => ({ portfolio_id: p.portfolioId, security_id: p.securityId, status: p.status, message: p.message })),
-      };
+      return { rebalance_id: rebalanceId, ...answer };
     },
   );
 
@@ -75,9 +71,8 @@ export const orderRoutes: FastifyPluginAsyncZod<{ service: OrderService }> = asy
       },
     },
     async (request, reply) => {
-      const id = request.params.rebalance_id;
       const { status, offset, limit } = request.query;
-      const { total, records } = await service.list(id, status as (typeof ORDER_STATUSES)[number] | undefined, offset ?? 0, limit ?? 100);
+      const { total, records } = await service.list(request.params.rebalance_id, status, offset ?? 0, limit ?? 100);
       reply.header('x-total-count', String(total));
       return records;
     },

@@ -15,23 +15,6 @@ const SUBMISSION_LOCK_MS = 10 * 60_000;
 /** Orders of this attempt that did not go through, listed in the answer (the rest via GET .../orders). */
 const LISTED_PROBLEMS = 1000;
 
-export interface SubmissionResult {
-  readonly rebalanceId: string;
-  /** Orders sent by this submission, and what became of them. */
-  readonly sent: number;
-  readonly accepted: number;
-  readonly rejected: number;
-  readonly failed: number;
-  readonly unknown: number;
-  /** Orders not sent because they were accepted (or may have been) before. */
-  readonly skipped: number;
-  /** Every order of the rebalance, by status, after this submission. */
-  readonly totals: Record<OrderStatus, number>;
-  readonly problems: readonly { portfolioId: string; securityId: string; status: OrderStatus; message: string | null }[];
-  /** The upstream failure that stopped the submission, after recording what it could. */
-  readonly error: UpstreamUnavailableError | null;
-}
-
 export interface OrderServiceDeps {
   readonly rebalances: RebalanceRepository;
   readonly orders: OrderRepository;
@@ -44,7 +27,7 @@ export interface OrderServiceDeps {
 
 export function createOrderService({ rebalances, orders, upstreams, clock, log, onOrders }: OrderServiceDeps) {
   return {
-    async submit(rebalanceId: string): Promise<SubmissionResult> {
+    async submit(rebalanceId: string) {
       if ((await rebalances.findHeader(rebalanceId)) === null) throw new NotFoundError(`Rebalance ${rebalanceId} not found`);
       const started = clock.now();
       if (!(await rebalances.lockSubmission(rebalanceId, started, new Date(started.getTime() + SUBMISSION_LOCK_MS)))) {
@@ -53,8 +36,12 @@ export function createOrderService({ rebalances, orders, upstreams, clock, log, 
       try {
         await orders.pendingToUnknown(rebalanceId, started);
         const known = await orders.statuses(rebalanceId);
+        // sent: orders sent by this submission, and what became of them; skipped: orders not sent because they
+        // were accepted (or may have been) before.
         const tally = { sent: 0, accepted: 0, rejected: 0, failed: 0, unknown: 0, skipped: 0 };
-        const problems: SubmissionResult['problems'][number][] = [];
+        // As POST .../submit answers them.
+        const problems: { portfolio_id: string; security_id: string; status: OrderStatus; message: string | null }[] = [];
+        /** The upstream failure that stopped the submission, after recording what it could. */
         let stopped: UpstreamUnavailableError | null = null;
 
         async function send(batch: OrderRequest[]): Promise<void> {
@@ -85,7 +72,7 @@ export function createOrderService({ rebalances, orders, upstreams, clock, log, 
           for (const { order, status, message } of outcomes) {
             tally[status as 'accepted' | 'rejected' | 'failed' | 'unknown'] += 1;
             if (status !== 'accepted' && problems.length < LISTED_PROBLEMS) {
-              problems.push({ portfolioId: order.portfolioId, securityId: order.securityId, status, message });
+              problems.push({ portfolio_id: order.portfolioId, security_id: order.securityId, status, message });
             }
           }
           for (const status of ORDER_STATUSES) {
@@ -119,11 +106,13 @@ export function createOrderService({ rebalances, orders, upstreams, clock, log, 
         }
         if (stopped === null && batch.length > 0) await send(batch);
 
+        // Every order of the rebalance, by status, after this submission.
         const totals = await orders.counts(rebalanceId);
         const { pending: _pending, ...settled } = totals;
         if (tally.sent > 0) await rebalances.recordOrders(rebalanceId, { ...settled, lastSubmittedAt: started });
         log.info({ rebalanceId, ...tally, totals }, 'orders submitted');
-        return { rebalanceId, ...tally, totals, problems, error: stopped };
+        // `stopped` is set inside send, which the narrowing of `let` cannot see.
+        return { rebalanceId, ...tally, totals, problems, error: stopped as UpstreamUnavailableError | null };
       } finally {
         await rebalances.unlockSubmission(rebalanceId);
       }
@@ -138,3 +127,4 @@ export function createOrderService({ rebalances, orders, upstreams, clock, log, 
 }
 
 export type OrderService = ReturnType<typeof createOrderService>;
+export type SubmissionResult = Awaited<ReturnType<OrderService['submit']>>;

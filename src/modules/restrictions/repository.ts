@@ -6,18 +6,6 @@ import type { Collection, Db } from 'mongodb';
 import type { Clock } from '../../domain/clock.js';
 import type { RestrictionRule, SecurityRestriction } from '../models/constraints.js';
 
-export interface FirmRestriction extends SecurityRestriction {
-  readonly setBy: string;
-  readonly setAt: Date;
-}
-
-export interface FirmRestrictions {
-  readonly restrictions: readonly FirmRestriction[];
-  /** The last change: null before the first. */
-  readonly updatedBy: string | null;
-  readonly updatedAt: Date | null;
-}
-
 interface RestrictionsDocument {
   _id: string;
   restrictions: { security_id: string; rule: RestrictionRule; set_by: string; set_at: Date }[];
@@ -31,7 +19,8 @@ const FIRM = 'firm';
 export function createRestrictionRepository(db: Db, clock: Clock) {
   const collection: Collection<RestrictionsDocument> = db.collection<RestrictionsDocument>(RESTRICTIONS);
 
-  const read = async (): Promise<FirmRestrictions> => {
+  /** Each entry with who set its rule and when; updatedBy and updatedAt: the last change, null before the first. */
+  const read = async () => {
     const doc = await collection.findOne({ _id: FIRM });
     if (doc === null) return { restrictions: [], updatedBy: null, updatedAt: null };
     return {
@@ -42,7 +31,7 @@ export function createRestrictionRepository(db: Db, clock: Clock) {
   };
 
   /** Replaces the list; an entry whose rule is unchanged keeps who set it and when. */
-  const replace = async (restrictions: readonly SecurityRestriction[], by: string): Promise<FirmRestrictions> => {
+  const replace = async (restrictions: readonly SecurityRestriction[], by: string) => {
     const now = clock.now();
     const before = new Map((await read()).restrictions.map((r) => [r.securityId, r]));
     const entries = restrictions.map((r) => {
@@ -58,3 +47,4 @@ export function createRestrictionRepository(db: Db, clock: Clock) {
 }
 
 export type RestrictionRepository = ReturnType<typeof createRestrictionRepository>;
+export type FirmRestrictions = Awaited<ReturnType<RestrictionRepository['read']>>;

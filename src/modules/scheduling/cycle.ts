@@ -7,7 +7,7 @@ import { UpstreamUnavailableError } from '../../upstreams/index.js';
 import type { RebalanceTrigger } from '../drift/threshold.js';
 import type { ModelRepository } from '../models/repository.js';
 import { type RebalanceService, SubmissionAfterStoreError } from '../rebalancing/service.js';
-import { type CycleCounts, type CycleProgress, type CycleStatus, noCounts } from './cycles.js';
+import { type CycleProgress, noCounts } from './cycles.js';
 
 export interface CycleDeps {
   readonly models: ModelRepository;
@@ -15,13 +15,6 @@ export interface CycleDeps {
   readonly log: Logger;
   /** REBALANCE_TRIGGER (issue 18): default calendar. */
   readonly trigger?: RebalanceTrigger;
-}
-
-export interface CycleOutcome {
-  readonly status: Exclude<CycleStatus, 'running' | 'abandoned'>;
-  readonly counts: CycleCounts;
-  readonly rebalanceIds: readonly string[];
-  readonly errors: readonly string[];
 }
 
 /**
@@ -32,7 +25,7 @@ export async function runCycleModels(
   deps: CycleDeps,
   stopping: () => boolean,
   progress?: (done: CycleProgress, current: string | null) => void,
-): Promise<CycleOutcome> {
+) {
   const { models, rebalancing, log } = deps;
   const counts = noCounts();
   const rebalanceIds: string[] = [];
@@ -50,7 +43,10 @@ export async function runCycleModels(
   const portfoliosTotal = all.reduce((n, m) => n + m.portfolios.length, 0);
   let portfoliosDone = 0;
   const tell = (modelsDone: number, current: string | null) =>
-    progress?.({ modelsDone, modelsTotal: all.length, portfoliosDone, portfoliosTotal }, current);
+    progress?.(
+      { models_done: modelsDone, models_total: all.length, portfolios_done: portfoliosDone, portfolios_total: portfoliosTotal },
+      current,
+    );
   for (const [index, model] of all.entries()) {
     tell(index, model.id);
     if (stopping()) break;
@@ -79,5 +75,6 @@ export async function runCycleModels(
   const interrupted = attempted < all.length;
   if (!interrupted) tell(all.length, null);
   const status = interrupted ? 'interrupted' : errors.length === 0 ? 'succeeded' : errors.length < attempted ? 'partial' : 'failed';
-  return { status, counts, rebalanceIds, errors };
+  // as const: the status stays one of its four values.
+  return { status, counts, rebalanceIds, errors } as const;
 }

@@ -21,27 +21,8 @@ export const noCounts = () => ({
 });
 export type CycleCounts = ReturnType<typeof noCounts>;
 
-/** How far a cycle has got: models and their portfolios done, of those it found with portfolios. */
-export interface CycleProgress {
-  readonly modelsDone: number;
-  readonly modelsTotal: number;
-  readonly portfoliosDone: number;
-  readonly portfoliosTotal: number;
-}
-
-export interface Cycle extends CycleCounts {
-  readonly id: string;
-  readonly replica: string;
-  readonly trigger: 'schedule' | 'once';
-  readonly tick: Date;
-  readonly startedAt: Date;
-  readonly endedAt: Date | null;
-  readonly status: CycleStatus;
-  readonly rebalanceIds: readonly string[];
-  readonly errors: readonly string[];
-  /** As stored and answered; null until the cycle has listed its models (and for records written before progress was recorded). */
-  readonly progress: StoredProgress | null;
-}
+/** How far a cycle has got: models and their portfolios done, of those it found with portfolios; as stored and answered (CycleDTO). */
+export type CycleProgress = Record<'models_done' | 'models_total' | 'portfolios_done' | 'portfolios_total', number>;
 
 interface CycleDocument extends Omit<ReturnType<typeof countFields>, 'in_band'> {
   _id: ObjectId;
@@ -55,10 +36,10 @@ interface CycleDocument extends Omit<ReturnType<typeof countFields>, 'in_band'> 
   in_band?: number;
   rebalance_ids: string[];
   errors: string[];
-  progress?: StoredProgress | null;
+  progress?: CycleProgress | null;
 }
 
-function toCycle(d: CycleDocument): Cycle {
+function toCycle(d: CycleDocument) {
   return {
     id: d._id.toHexString(),
     replica: d.replica,
@@ -76,19 +57,12 @@ function toCycle(d: CycleDocument): Cycle {
     ordersFailed: d.orders_failed,
     rebalanceIds: d.rebalance_ids,
     errors: d.errors,
+    /** As stored and answered; null until the cycle has listed its models (and for records written before progress was recorded). */
     progress: d.progress ?? null,
   };
 }
 
-/** A cycle's progress in snake case, as stored and as answered (CycleDTO). */
-const progressFields = (p: CycleProgress) => ({
-  models_done: p.modelsDone,
-  models_total: p.modelsTotal,
-  portfolios_done: p.portfoliosDone,
-  portfolios_total: p.portfoliosTotal,
-});
-
-type StoredProgress = ReturnType<typeof progressFields>;
+export type Cycle = ReturnType<typeof toCycle>;
 
 const countFields = (counts: CycleCounts) => ({
   models: counts.models,
@@ -150,19 +124,19 @@ export function createCycleRepository(db: Db) {
 
     abandon: (id: string, at: Date) => endRunning(id, 'abandoned', at, 'its replica stopped renewing the lease (it died or was cut off)'),
 
-    async find(id: string): Promise<Cycle | null> {
+    async find(id: string) {
       const d = await cycles.findOne({ _id: toObjectId(id) });
       return d === null ? null : toCycle(d);
     },
 
     /** Records how far a running cycle has got. */
     async progress(id: string, p: CycleProgress): Promise<void> {
-      await cycles.updateOne({ _id: toObjectId(id) }, { $set: { progress: progressFields(p) } });
+      await cycles.updateOne({ _id: toObjectId(id) }, { $set: { progress: p } });
     },
 
     count: () => cycles.countDocuments({}),
 
-    async list(offset: number, limit: number): Promise<Cycle[]> {
+    async list(offset: number, limit: number) {
       const docs = await cycles.find({}).sort({ started_at: -1, _id: -1 }).skip(offset).limit(limit).toArray();
       return docs.map(toCycle);
     },

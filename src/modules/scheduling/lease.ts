@@ -28,11 +28,6 @@ interface LeaseDocument {
   acquired_at: Date | null;
 }
 
-export interface Acquired {
-  /** The cycle that held the lease before and never released it (its replica died), if any. */
-  readonly abandonedCycle: string | null;
-}
-
 export interface LeaseSettings {
   readonly name: string;
   readonly holder: string;
@@ -56,7 +51,7 @@ export function createLease(db: Db, clock: Clock, settings: LeaseSettings) {
 
   return {
     /** Takes the lease to run `tick` as `cycleId`; null when another replica has it or the tick already ran. */
-    async acquire(tick: Date, cycleId: string): Promise<Acquired | null> {
+    async acquire(tick: Date, cycleId: string) {
       await ensure();
       const now = clock.now();
       const before = await leases.findOne({ _id: name });
@@ -66,6 +61,7 @@ export function createLease(db: Db, clock: Clock, settings: LeaseSettings) {
         { $set: { holder, cycle_id: cycleId, expires_at: new Date(now.getTime() + ttlMs), last_tick: tick, acquired_at: now } },
       );
       if (taken.modifiedCount !== 1) return null;
+      // The cycle that held the lease before and never released it (its replica died), if any.
       const abandoned = before?.holder !== null && before?.holder !== undefined && before.cycle_id !== null ? before.cycle_id : null;
       return { abandonedCycle: abandoned };
     },

@@ -67,7 +67,7 @@ export function createScheduler(deps: SchedulerDeps) {
       if (reached === null) return;
       // The cycle's own rebalance of the model: a caller may be rebalancing the same model beside it.
       const under = deps.progress?.running().find((p) => p.cycle && p.modelId === currentModel);
-      const p = { ...reached, portfoliosDone: reached.portfoliosDone + (under?.done ?? 0) };
+      const p = { ...reached, portfolios_done: reached.portfolios_done + (under?.done ?? 0) };
       writes = writes.then(() =>
         cycles.progress(id, p).catch((error: unknown) => log.warn({ err: error, cycleId: id }, 'could not record the cycle progress')),
       );
