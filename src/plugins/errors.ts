@@ -67,6 +67,8 @@ function classify(error: FastifyError, bodyLimit: number): ErrorAnswer {
       return answer(400, 'VALIDATION_ERROR', 'The request body is not valid JSON');
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return answer(413, 'PAYLOAD_TOO_LARGE', `The request body is larger than the limit of ${bodyLimit} bytes`);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return answer(415, 'UNSUPPORTED_MEDIA_TYPE', 'The request content-type is not supported; send application/json');
   }
   const status = error.statusCode ?? 500;
   if (status >= 400 && status < 500 && !isDatabaseUnavailable(error)) {
