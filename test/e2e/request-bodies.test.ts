@@ -117,4 +117,16 @@ describe('routes that need a body', () => {
     }
     expect(json(await w.t.request({ method: 'GET', url: '/api/v1/models' }))).toHaveLength(before);
   });
+
+  it('answer 415 in the error shape to a malformed content-type (Fastify refuses it before any parser)', async () => {
+    for (const contentType of ['json', 'foo bar']) {
+      const res = await w.t.request({ method: 'POST', url: '/api/v1/models', headers: { 'content-type': contentType }, payload: '{}' });
+      expectStatus(res, 415, contentType);
+      expect(json(res), contentType).toMatchObject({
+        status_code: 415,
+        code: 'UNSUPPORTED_MEDIA_TYPE',
+        message: 'The request content-type is not supported; send application/json',
+      });
+    }
+  });
 });
