@@ -74,7 +74,7 @@ const toJob = (d: JobDocument) => ({
   expiresAt: d.expires_at,
   replica: d.replica,
 });
-export type Job = ReturnType<typeof toJob>;
+export type Job = Readonly<ReturnType<typeof toJob>>;
 
 export function createJobRepository(db: Db) {
   const jobs: Collection<JobDocument> = db.collection<JobDocument>(REBALANCE_JOBS);

@@ -190,7 +190,7 @@ function toHeader(doc: HeaderDocument) {
     orders: doc.orders === undefined || doc.orders === null ? null : ordersOf(doc.orders),
   };
 }
-export type RebalanceHeader = ReturnType<typeof toHeader>;
+export type RebalanceHeader = Readonly<ReturnType<typeof toHeader>>;
 
 /** Rebalance ids per query of a sweep. */
 const SWEEP_CHUNK = 500;
