@@ -20,7 +20,7 @@ import { abs, ceilDiv, floorDiv, pow10 } from './bigint-math.js';
 import { type Deadline, SolverTimeout } from './knapsack.js';
 import { cheapestFirst, compareRatios, Incumbent, lowestBound, lpBounds, type Ratio, type Segment } from './lp-bound.js';
 import type { ScaledProblem } from './scaled.js';
-import { type Allowed, overspend } from './solve.js';
+import type { Allowed } from './solve.js';
 
 interface Item {
   readonly index: number;
@@ -41,12 +41,12 @@ export function solveWithHoles(
   problem: ScaledProblem,
   best: Float64Array,
   low: Float64Array,
+  need: bigint,
   allowed: readonly (Allowed | null)[],
   deadline: Deadline,
 ): Float64Array {
   const { n, MV, W, P, FV, K0, sm, sw, sp } = problem;
   const toDrift = pow10(sm + sw - sp);
-  const need = overspend(problem, best);
 
   // M: above any difference in trade value (at most Σ most·P).
   let span = 0n;

@@ -28,6 +28,8 @@ export type CoreAnswer =
       readonly kind: 'sell_down';
       readonly best: Float64Array;
       readonly low: Float64Array;
+      /** What `best` overspends (overspend), > 0: the cash step 4 frees. */
+      readonly need: bigint;
       /** Per security its allowed holdings when a minimum trade value cuts holes in them (issue 19), else absent. */
       readonly allowed?: readonly (Allowed | null)[];
     }
@@ -199,9 +201,10 @@ export function decide(problem: ScaledProblem, leastTrade = false): CoreAnswer {
   if (empty.length > 0) return { kind: 'band', securities: empty, low, high };
   if (holed.length > 0) return { kind: 'min_trade', securities: holed, low, high };
 
-  if (overspend(problem, best) <= 0n) return { kind: 'optimal', quantities: best };
+  const need = overspend(problem, best);
+  if (need <= 0n) return { kind: 'optimal', quantities: best };
   if (overspend(problem, low) > 0n) return { kind: 'cash', low };
-  return holes && allowed !== undefined ? { kind: 'sell_down', best, low, allowed } : { kind: 'sell_down', best, low };
+  return holes && allowed !== undefined ? { kind: 'sell_down', best, low, need, allowed } : { kind: 'sell_down', best, low, need };
 }
 
 /** Steps 1–4, for either objective (`leastTrade`: the band objective). */
@@ -211,8 +214,8 @@ export function solveScaled(problem: ScaledProblem, deadline: Deadline, leastTra
   try {
     const quantities =
       first.allowed !== undefined
-        ? solveWithHoles(problem, first.best, first.low, first.allowed, deadline)
-        : sellDownFromBest(problem, first.best, first.low, deadline, leastTrade);
+        ? solveWithHoles(problem, first.best, first.low, first.need, first.allowed, deadline)
+        : sellDownFromBest(problem, first.best, first.low, first.need, deadline, leastTrade);
     return { kind: 'optimal', quantities };
   } catch (error) {
     if (error instanceof SolverTimeout) return { kind: 'timeout' };
@@ -233,6 +236,7 @@ function sellDownFromBest(
   problem: ScaledProblem,
   best: Float64Array,
   low: Float64Array,
+  need: bigint,
   deadline: Deadline,
   leastTrade: boolean,
 ): Float64Array {
@@ -264,7 +268,7 @@ function sellDownFromBest(
     if (deadline.now() > deadline.at) throw new SolverTimeout();
   };
   // The items' Q: at the quantities' scale, or for the band objective at scale 0.
-  const sold = sellDown({ items, need: overspend(problem, best), sq: leastTrade ? 0 : problem.sq }, deadline, tick);
+  const sold = sellDown({ items, need, sq: leastTrade ? 0 : problem.sq }, deadline, tick);
   const quantities = Float64Array.from(best);
   items.forEach((item, j) => {
     quantities[item.index] = best[item.index]! - sold[j]!;
