@@ -65,12 +65,6 @@ export interface ServiceHealth {
   readonly last_error: { readonly message: string; readonly at: string } | null;
 }
 
-export interface ServicePolicy {
-  /** Runs one logical call (with its retries); failures become UpstreamUnavailableError naming the service. */
-  run<T>(attempt: (signal: AbortSignal) => Promise<T>, describe: string, signal?: AbortSignal, mode?: RetryMode): Promise<T>;
-  health(): ServiceHealth;
-}
-
 /** An attempt that outlived its timeout. */
 class AttemptTimeoutError extends Error {
   override name = 'AttemptTimeoutError';
@@ -139,12 +133,9 @@ function describeFailure(error: unknown, settings: ResilienceSettings): { reason
   return { reason: String(error) };
 }
 
-export function createServicePolicy(
-  service: ServiceKey,
-  settings: ResilienceSettings,
-  log: Logger,
-  observer: UpstreamObserver = {},
-): ServicePolicy {
+export type ServicePolicy = ReturnType<typeof createServicePolicy>;
+
+export function createServicePolicy(service: ServiceKey, settings: ResilienceSettings, log: Logger, observer: UpstreamObserver = {}) {
   const retryable: Record<RetryMode, (error: unknown) => boolean> = { idempotent: isRetryable, 'safe-only': isSafeToRetry };
   const breaker = circuitBreaker(handleWhen(isServerTrouble), {
     halfOpenAfter: settings.circuitResetMs,
@@ -182,7 +173,8 @@ export function createServicePolicy(
   });
 
   return {
-    async run(attempt, describe, signal, mode = 'idempotent') {
+    /** Runs one logical call (with its retries); failures become UpstreamUnavailableError naming the service. */
+    async run<T>(attempt: (signal: AbortSignal) => Promise<T>, describe: string, signal?: AbortSignal, mode: RetryMode = 'idempotent') {
       const started = performance.now();
       try {
         // Without a signal of its own, cockatiel would hang every concurrent call
@@ -222,6 +214,6 @@ export function createServicePolicy(
         throw failure;
       }
     },
-    health: () => ({ circuit: circuitNames[breaker.state], last_error: lastError }),
+    health: (): ServiceHealth => ({ circuit: circuitNames[breaker.state], last_error: lastError }),
   };
 }
