@@ -172,10 +172,9 @@ export function solveByFill(problem: KnapsackProblem, tick: () => void, knownDri
   const layout = plan(problem, knownDrift);
   if (layout === null) return null;
   const { width, prices, pieces, cost, lowest } = layout;
-  const order = problem.items.map((_, i) => i).sort((a, b) => problem.items[a]!.index - problem.items[b]!.index);
-  const m = order.length;
+  const m = problem.items.length;
 
-  // layers[j] = V over securities order[j..]; layers[m] = nothing sold.
+  // layers[j] = V over items j.. (in id order); layers[m] = nothing sold.
   const layersD: Float64Array[] = new Array<Float64Array>(m + 1);
   const layersT: Float64Array[] = new Array<Float64Array>(m + 1);
   layersD[m] = new Float64Array(width).fill(Infinity);
@@ -185,10 +184,9 @@ export function solveByFill(problem: KnapsackProblem, tick: () => void, knownDri
   const scratch: Scratch = { queue: new Int32Array(width + 1), keyD: new Float64Array(width + 1), keyT: new Float64Array(width + 1) };
   for (let j = m - 1; j >= 0; j--) {
     tick();
-    const i = order[j]!;
     const d = Float64Array.from(layersD[j + 1]!);
     const t = Float64Array.from(layersT[j + 1]!);
-    for (const piece of pieces[i]!) applyPiece(d, t, prices[i]!, piece, width, scratch);
+    for (const piece of pieces[j]!) applyPiece(d, t, prices[j]!, piece, width, scratch);
     layersD[j] = d;
     layersT[j] = t;
   }
@@ -211,15 +209,14 @@ export function solveByFill(problem: KnapsackProblem, tick: () => void, knownDri
   let spentD = 0;
   let spentT = 0;
   for (let j = 0; j < m; j++) {
-    const i = order[j]!;
-    const item = problem.items[i]!;
+    const item = problem.items[j]!;
     let chosen = -1;
     let next: number[] = [];
-    for (let k = Math.min(item.maxShares, Math.floor((width - 1) / prices[i]!)); k >= 0 && chosen < 0; k--) {
-      const [cd, ct] = cost(i, k);
+    for (let k = Math.min(item.maxShares, Math.floor((width - 1) / prices[j]!)); k >= 0 && chosen < 0; k--) {
+      const [cd, ct] = cost(j, k);
       const reached: number[] = [];
       for (const f of states) {
-        const rest = f - k * prices[i]!;
+        const rest = f - k * prices[j]!;
         if (rest < 0) continue;
         if (spentD + cd + layersD[j + 1]![rest]! === bestD && spentT + ct + layersT[j + 1]![rest]! === bestT) reached.push(rest);
       }
@@ -230,7 +227,7 @@ export function solveByFill(problem: KnapsackProblem, tick: () => void, knownDri
         spentT += ct;
       }
     }
-    result[i] = chosen;
+    result[j] = chosen;
     states = next;
   }
   return result;
