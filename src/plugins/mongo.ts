@@ -84,15 +84,9 @@ export interface IndexSpec {
   readonly options: CreateIndexesOptions;
 }
 
-export interface MongoHandle {
-  readonly client: MongoClient;
-  readonly db: Db;
-  readonly indexes: IndexHealth;
-}
-
 declare module 'fastify' {
   interface FastifyInstance {
-    mongo: MongoHandle;
+    mongo: { readonly client: MongoClient; readonly db: Db; readonly indexes: IndexHealth };
   }
 }
 
