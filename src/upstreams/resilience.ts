@@ -13,7 +13,6 @@ import {
   circuitBreaker,
   ExponentialBackoff,
   handleWhen,
-  type IBackoff,
   type IBackoffFactory,
   type IRetryBackoffContext,
   retry,
@@ -94,21 +93,15 @@ const isSafeToRetry = (error: unknown) =>
   (error instanceof UpstreamNetworkError && error.code === 'ECONNREFUSED');
 
 /** Exponential backoff with jitter, but never shorter than a `retry-after` the service asked for. */
-class RetryAfterBackoff implements IBackoffFactory<IRetryBackoffContext<unknown>> {
-  constructor(
-    private readonly inner: IBackoffFactory<unknown>,
-    private readonly capMs: number,
-  ) {}
-
-  next(context: IRetryBackoffContext<unknown>): IBackoff<IRetryBackoffContext<unknown>> {
-    const step = this.inner.next(context);
+const retryAfterBackoff = (inner: IBackoffFactory<unknown>, capMs: number): IBackoffFactory<IRetryBackoffContext<unknown>> => ({
+  next(context) {
+    const step = inner.next(context);
     const error = 'error' in context.result ? context.result.error : undefined;
     const asked = error instanceof UpstreamHttpError ? error.retryAfterMs : undefined;
-    const duration = asked === undefined ? step.duration : Math.min(this.capMs, Math.max(asked, step.duration));
-    const rest = new RetryAfterBackoff(step, this.capMs);
-    return { duration, next: (ctx) => rest.next(ctx) };
-  }
-}
+    const duration = asked === undefined ? step.duration : Math.min(capMs, Math.max(asked, step.duration));
+    return { duration, next: retryAfterBackoff(step, capMs).next };
+  },
+});
 
 /** Did the last attempt possibly reach the service and act? (Answers with an error status did not, save 5xx other than 503.) */
 function mayHaveTakenEffect(error: unknown): boolean {
@@ -153,7 +146,7 @@ export function createServicePolicy(service: ServiceKey, settings: ResilienceSet
   const policyFor = (mode: RetryMode) => {
     const retries = retry(handleWhen(retryable[mode]), {
       maxAttempts: settings.attempts - 1,
-      backoff: new RetryAfterBackoff(new ExponentialBackoff({ initialDelay: settings.backoffMs, maxDelay: 30_000 }), 60_000),
+      backoff: retryAfterBackoff(new ExponentialBackoff({ initialDelay: settings.backoffMs, maxDelay: 30_000 }), 60_000),
     });
     retries.onRetry((event) => {
       observer.retry?.(service);
