@@ -105,11 +105,7 @@ export default fp<MongoPluginOptions>(
     const indexHealth = createIndexHealth(db, indexes, indexRetrySeconds, app.log);
     await indexHealth.create();
 
-    app.decorate('mongo', {
-      client,
-      db,
-      indexes: { missing: indexHealth.missing, require: indexHealth.require, retry: indexHealth.retry },
-    });
+    app.decorate('mongo', { client, db, indexes: indexHealth });
     app.addHook('onClose', async () => {
       await client.close();
     });

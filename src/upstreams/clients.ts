@@ -57,8 +57,6 @@ export interface PortfolioHoldings {
   readonly holdings: readonly Holding[];
 }
 
-type SummaryRows = z.output<typeof AccountingSummary>;
-
 /** An upstream decimal as AccountingSummary reads it, or undefined when the schema would refuse it. */
 function upstreamDecimal(value: unknown): Dec | undefined {
   if (typeof value !== 'string' && typeof value !== 'number') return undefined;
@@ -77,7 +75,7 @@ const isRecord = (value: unknown): value is Record<string, unknown> => typeof va
  * is parsed per portfolio of every rebalance); null for anything else, which
  * goes through the schema so that the error names the problem.
  */
-function readSummary(body: unknown): SummaryRows | null {
+function readSummary(body: unknown): z.output<typeof AccountingSummary> | null {
   if (!isRecord(body) || typeof body.portfolioId !== 'string' || !Array.isArray(body.securities)) return null;
   const cash = upstreamDecimal(body.cashBalance);
   if (cash === undefined) return null;

@@ -23,9 +23,6 @@ export interface QuoteSession {
   resolve(securityIds: readonly string[]): Promise<ReadonlyMap<string, Quote>>;
 }
 
-/** Price absent (null) is stored as such, so a 404 is not asked again until it expires. */
-type PriceEntry = { readonly close: Dec | null };
-
 /** `now`: the caches' clock in ms (default: performance.now); a test's clock makes entries expire when it says. */
 export function createQuotes(
   security: ReturnType<typeof securityClient>,
@@ -42,7 +39,8 @@ export function createQuotes(
     ...clock,
     fetchMethod: (securityId) => security.ticker(securityId),
   });
-  const prices = new LRUCache<string, PriceEntry>({
+  // A price absent (null) is stored as such, so a 404 is not asked again until it expires.
+  const prices = new LRUCache<string, { readonly close: Dec | null }>({
     max: settings.cacheMaxEntries,
     ttl: Math.max(1, settings.priceCacheTtlMs),
     ...clock,
