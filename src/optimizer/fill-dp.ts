@@ -16,16 +16,6 @@ import { abs, ceilDiv, gcd, minBig, pow10 } from './bigint-math.js';
 import type { KnapsackItem, KnapsackProblem } from './knapsack.js';
 import { driftDelta, type Piece, piecesOf, tradeDelta } from './pieces.js';
 
-interface Plan {
-  readonly width: number;
-  readonly prices: number[];
-  /** Per item its pieces, their per-share costs as doubles. */
-  readonly pieces: Piece<number>[][];
-  /** Exact (drift, trade) of selling k shares of item i. */
-  readonly cost: (i: number, k: number) => [number, number];
-  readonly lowest: number;
-}
-
 /** States the DP may hold (each layer keeps two doubles per state). */
 export const FILL_DP_MAX_STATES = 4_000_000;
 
@@ -95,7 +85,7 @@ function largestFreed(problem: KnapsackProblem, drift: bigint, upTo: bigint): bi
 }
 
 /** The DP's layout, or null when it would be too large or its numbers not exact in doubles. */
-function plan(problem: KnapsackProblem, knownDrift: bigint | null): Plan | null {
+function plan(problem: KnapsackProblem, knownDrift: bigint | null) {
   const items = problem.items;
   let unit = 0n;
   let maxPrice = 0n;
@@ -121,8 +111,9 @@ function plan(problem: KnapsackProblem, knownDrift: bigint | null): Plan | null 
   }
   if (driftSpan >= BigInt(SAFE) || tradeSpan >= BigInt(SAFE)) return null;
 
+  // Exact (drift, trade) of selling k shares of item i; per item its pieces, their per-share costs as doubles.
   const cost = (i: number, k: number): [number, number] => [Number(driftDelta(items[i]!, k)), Number(tradeDelta(items[i]!, S, k))];
-  const pieces = items.map((it) =>
+  const pieces: Piece<number>[][] = items.map((it) =>
     piecesOf(it, S).map((piece) => ({ count: piece.count, drift: Number(piece.drift), trade: Number(piece.trade) })),
   );
   return {

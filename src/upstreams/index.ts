@@ -8,10 +8,9 @@ import { createServiceHttp } from './http.js';
 import { createQuotes } from './quotes.js';
 import { createServicePolicy, type ResilienceSettings, type ServiceHealth, type UpstreamObserver } from './resilience.js';
 
-export type { Holding, OrderRequest, OrderResult, PortfolioHoldings } from './clients.js';
+export type { OrderRequest, PortfolioHoldings } from './clients.js';
 export * from './errors.js';
 export type { Quote, QuoteSession } from './quotes.js';
-export type { UpstreamObserver } from './resilience.js';
 
 /** `now` (ms) times the quote caches; without it, real time. */
 export function createUpstreams(config: Config, log: Logger, observer: UpstreamObserver = {}, now?: () => number) {
