@@ -9,12 +9,6 @@ import type { WorkRequest } from './worker.js';
 /** Problems with more securities than this go to a worker even when the cash does not bind. */
 export const LARGE_PROBLEM = 400;
 
-export interface OptimizerPoolOptions {
-  readonly timeoutMs: number;
-  /** Worker threads (default: cores − 1, at least 1). */
-  readonly size?: number;
-}
-
 export type OptimizerPool = ReturnType<typeof createOptimizerPool>;
 
 interface Job {
@@ -34,7 +28,8 @@ function startWorker(): Worker {
   return new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${entry}); })`, { eval: true });
 }
 
-export function createOptimizerPool(options: OptimizerPoolOptions) {
+/** `size`: worker threads (default: cores − 1, at least 1). */
+export function createOptimizerPool(options: { readonly timeoutMs: number; readonly size?: number }) {
   const size = options.size ?? Math.max(1, availableParallelism() - 1);
   const idle: Worker[] = [];
   const busy = new Map<Worker, Job>();
