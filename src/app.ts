@@ -133,11 +133,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   // Every answer carries its correlation id, and so does every line logged for the request,
   // whichever logger writes it (upstream retries, the services' own lines): the request runs in its
   // context. Entered again before the handler, as reading the body may resume outside it.
-  const inContext = (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
-    reply.header('x-correlation-id', request.id);
-    requestContext.run({ correlationId: request.id }, done);
-  };
-  app.addHook('onRequest', inContext);
+  const inContext = (request: FastifyRequest, _reply: unknown, done: () => void) => requestContext.run({ correlationId: request.id }, done);
+  app.addHook('onRequest', (request, reply, done) => inContext(request, reply.header('x-correlation-id', request.id), done));
   app.addHook('preHandler', inContext);
 
   await app.register(metrics);

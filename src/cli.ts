@@ -84,18 +84,13 @@ function command(argv: string[]): Command {
     return { kind: 'migrate', dryRun: values['dry-run'] === true, rollback: values.rollback === true };
   }
   if (values.rollback === true) usage('--rollback goes with migrate only');
-  if (positionals[0] === 'drift') {
-    const [, target, id, ...rest] = positionals;
-    if ((target !== 'model' && target !== 'portfolio') || id === undefined || rest.length > 0 || values['dry-run'] === true) {
-      usage(`Cannot understand: ${positionals.join(' ')}`);
-    }
-    return { kind: 'drift', target, id, output };
-  }
   const [verb, target, id, ...rest] = positionals;
-  if (verb !== 'rebalance' || (target !== 'model' && target !== 'portfolio') || id === undefined || rest.length > 0) {
+  // A drift report trades nothing: --dry-run does not apply.
+  const drift = verb === 'drift' && values['dry-run'] !== true;
+  if ((verb !== 'rebalance' && !drift) || (target !== 'model' && target !== 'portfolio') || id === undefined || rest.length > 0) {
     usage(positionals.length === 0 ? 'Nothing to do' : `Cannot understand: ${positionals.join(' ')}`);
   }
-  return { kind: 'rebalance', target, id, dryRun: values['dry-run'] === true, output };
+  return drift ? { kind: 'drift', target, id, output } : { kind: 'rebalance', target, id, dryRun: values['dry-run'] === true, output };
 }
 
 async function main(): Promise<void> {

@@ -485,34 +485,29 @@ export const DEPRECATED_ALIASES = { DATABASE_URL: 'MONGODB_URI', DATABASE_NAME: 
   ConfigVariableName
 >;
 
-function withDeprecatedAliases(env: Environment): { env: Environment; warnings: string[]; aliasOf: Map<string, string> } {
-  const set = (value: string | undefined) => value !== undefined && value.trim() !== '';
-  const effective: Record<string, string | undefined> = { ...env };
-  const warnings: string[] = [];
-  const aliasOf = new Map<string, string>();
-  for (const [old, current] of Object.entries(DEPRECATED_ALIASES)) {
-    if (!set(env[old])) continue;
-    if (set(env[current])) {
-      warnings.push(`${old} is deprecated and ignored: ${current} is set`);
-      continue;
-    }
-    effective[current] = env[old];
-    aliasOf.set(current, old);
-    warnings.push(`${old} is deprecated: rename it ${current} (read as ${current} because ${current} is unset)`);
-  }
-  return { env: effective, warnings, aliasOf };
-}
-
 /**
  * Parses the environment (process.env unless given) into a Config. Every bad
  * variable is reported at once, each message naming the variable.
  */
 export function loadConfig(source: Environment = process.env): Config {
-  const { env, warnings, aliasOf } = withDeprecatedAliases(source);
+  const set = (value: string | undefined): value is string => value !== undefined && value.trim() !== '';
+  const env: Record<string, string | undefined> = { ...source };
+  const warnings: string[] = [];
+  const aliasOf = new Map<string, string>();
+  for (const [old, current] of Object.entries(DEPRECATED_ALIASES)) {
+    if (!set(source[old])) continue;
+    if (set(source[current])) {
+      warnings.push(`${old} is deprecated and ignored: ${current} is set`);
+      continue;
+    }
+    env[current] = source[old];
+    aliasOf.set(current, old);
+    warnings.push(`${old} is deprecated: rename it ${current} (read as ${current} because ${current} is unset)`);
+  }
   const problems: string[] = [];
   const read = (spec: ConfigVariable): unknown => {
     const raw = env[spec.name];
-    const given = raw !== undefined && raw.trim() !== '' ? raw : spec.default;
+    const given = set(raw) ? raw : spec.default;
     if (given === undefined) return spec.unset?.();
     const result = spec.schema.safeParse(given);
     if (result.success) return result.data;

@@ -7,6 +7,7 @@ import { request } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
+import type { Config } from './config.js';
 
 export interface DevDatabase {
   readonly uri: string;
@@ -111,10 +112,7 @@ export async function startEmbedded(profile: 'replica-set' | 'standalone' = 'rep
  * The configuration with a database: as given when MONGODB_URI is set, else
  * pointing at a development database started here (with a warning that says so).
  */
-export async function withDevDatabaseIfUnset<C extends { readonly mongodb: { readonly uri: string | undefined } }>(
-  config: C,
-  log: Logger,
-): Promise<{ config: C; database: DevDatabase | undefined }> {
+export async function withDevDatabaseIfUnset(config: Config, log: Logger): Promise<{ config: Config; database: DevDatabase | undefined }> {
   if (config.mongodb.uri !== undefined) return { config, database: undefined };
   const database = await startDevDatabase();
   log.warn(

@@ -2,7 +2,6 @@
 // when MONGODB_URI is unset, listens, and shuts down gracefully on signals.
 import type { FastifyInstance } from 'fastify';
 import { MongoError } from 'mongodb';
-import type { Logger } from 'pino';
 import { buildApp } from './app.js';
 import { type Config, loadEnvironment } from './config.js';
 import { type DevDatabase, withDevDatabaseIfUnset } from './dev-database.js';
@@ -23,23 +22,6 @@ function startupFailure(error: unknown, config: Config): string {
   if (error instanceof MongoError) return `MongoDB refused to set up the database (${message})`;
   if (code === 'EADDRINUSE' || code === 'EACCES') return `cannot listen on ${config.host}:${config.port} (${String(code)})`;
   return message === '' ? 'an unexpected error' : message;
-}
-
-/**
- * Pending database migrations, run by the first replica to take the migration
- * lock, before it listens (it never answers from a half-converted database).
- * The others start at once: the data they read is converted one rebalance at a
- * time (a legacy rebalance reads with no portfolios until its turn comes). A
- * step that could not convert everything is logged and stays pending.
- */
-async function migrateAtStartup(app: FastifyInstance, config: Config, logger: Logger): Promise<void> {
-  const run = await configuredMigrator(app.mongo.db, config, logger).run();
-  if (!run.locked) logger.info('another replica holds the migration lock: it runs the pending migrations');
-  else if (!run.ok)
-    logger.error(
-      { migrations: run.steps },
-      'a database migration could not finish; run order-generation migrate --dry-run for the details',
-    );
 }
 
 /** Time allowed, after the grace period, to close the database and upstream connections. */
@@ -71,7 +53,18 @@ async function main(): Promise<void> {
     config = started.config;
     devDatabase = started.database;
     app = await buildApp(config, { logger });
-    await migrateAtStartup(app, config, logger);
+    // Pending database migrations, run by the first replica to take the migration
+    // lock, before it listens (it never answers from a half-converted database).
+    // The others start at once: the data they read is converted one rebalance at a
+    // time (a legacy rebalance reads with no portfolios until its turn comes). A
+    // step that could not convert everything is logged and stays pending.
+    const run = await configuredMigrator(app.mongo.db, config, logger).run();
+    if (!run.locked) logger.info('another replica holds the migration lock: it runs the pending migrations');
+    else if (!run.ok)
+      logger.error(
+        { migrations: run.steps },
+        'a database migration could not finish; run order-generation migrate --dry-run for the details',
+      );
   } catch (error) {
     // Said once, plainly, and without the connection string (it may hold a password).
     logger.fatal(

@@ -2,13 +2,11 @@
 // piece, so memory stays flat however big the answer is.
 import { Readable } from 'node:stream';
 
-export type JsonPiece = string | AsyncIterable<unknown>;
-
 /**
  * Concatenates raw JSON text pieces and arrays streamed from async
  * iterables ("[" item "," item ... "]"), as one readable stream.
  */
-export function jsonStream(pieces: readonly JsonPiece[]): Readable {
+export function jsonStream(pieces: readonly (string | AsyncIterable<unknown>)[]): Readable {
   async function* generate(): AsyncGenerator<string> {
     for (const piece of pieces) {
       if (typeof piece === 'string') {

@@ -16,16 +16,6 @@ import { abs, ceilDiv, gcd, minBig, pow10 } from './bigint-math.js';
 import type { KnapsackItem, KnapsackProblem } from './knapsack.js';
 import { driftDelta, type Piece, piecesOf, tradeDelta } from './pieces.js';
 
-interface Plan {
-  readonly width: number;
-  readonly prices: number[];
-  /** Per item its pieces, their per-share costs as doubles. */
-  readonly pieces: Piece<number>[][];
-  /** Exact (drift, trade) of selling k shares of item i. */
-  readonly cost: (i: number, k: number) => [number, number];
-  readonly lowest: number;
-}
-
 /** States the DP may hold (each layer keeps two doubles per state). */
 export const FILL_DP_MAX_STATES = 4_000_000;
 
@@ -95,7 +85,7 @@ function largestFreed(problem: KnapsackProblem, drift: bigint, upTo: bigint): bi
 }
 
 /** The DP's layout, or null when it would be too large or its numbers not exact in doubles. */
-function plan(problem: KnapsackProblem, knownDrift: bigint | null): Plan | null {
+function plan(problem: KnapsackProblem, knownDrift: bigint | null) {
   const items = problem.items;
   let unit = 0n;
   let maxPrice = 0n;
@@ -121,8 +111,9 @@ function plan(problem: KnapsackProblem, knownDrift: bigint | null): Plan | null 
   }
   if (driftSpan >= BigInt(SAFE) || tradeSpan >= BigInt(SAFE)) return null;
 
+  // Exact (drift, trade) of selling k shares of item i; per item its pieces, their per-share costs as doubles.
   const cost = (i: number, k: number): [number, number] => [Number(driftDelta(items[i]!, k)), Number(tradeDelta(items[i]!, S, k))];
-  const pieces = items.map((it) =>
+  const pieces: Piece<number>[][] = items.map((it) =>
     piecesOf(it, S).map((piece) => ({ count: piece.count, drift: Number(piece.drift), trade: Number(piece.trade) })),
   );
   return {
@@ -172,10 +163,9 @@ export function solveByFill(problem: KnapsackProblem, tick: () => void, knownDri
   const layout = plan(problem, knownDrift);
   if (layout === null) return null;
   const { width, prices, pieces, cost, lowest } = layout;
-  const order = problem.items.map((_, i) => i).sort((a, b) => problem.items[a]!.index - problem.items[b]!.index);
-  const m = order.length;
+  const m = problem.items.length;
 
-  // layers[j] = V over securities order[j..]; layers[m] = nothing sold.
+  // layers[j] = V over items j.. (in id order); layers[m] = nothing sold.
   const layersD: Float64Array[] = new Array<Float64Array>(m + 1);
   const layersT: Float64Array[] = new Array<Float64Array>(m + 1);
   layersD[m] = new Float64Array(width).fill(Infinity);
@@ -185,10 +175,9 @@ export function solveByFill(problem: KnapsackProblem, tick: () => void, knownDri
   const scratch: Scratch = { queue: new Int32Array(width + 1), keyD: new Float64Array(width + 1), keyT: new Float64Array(width + 1) };
   for (let j = m - 1; j >= 0; j--) {
     tick();
-    const i = order[j]!;
     const d = Float64Array.from(layersD[j + 1]!);
     const t = Float64Array.from(layersT[j + 1]!);
-    for (const piece of pieces[i]!) applyPiece(d, t, prices[i]!, piece, width, scratch);
+    for (const piece of pieces[j]!) applyPiece(d, t, prices[j]!, piece, width, scratch);
     layersD[j] = d;
     layersT[j] = t;
   }
@@ -211,15 +200,14 @@ export function solveByFill(problem: KnapsackProblem, tick: () => void, knownDri
   let spentD = 0;
   let spentT = 0;
   for (let j = 0; j < m; j++) {
-    const i = order[j]!;
-    const item = problem.items[i]!;
+    const item = problem.items[j]!;
     let chosen = -1;
     let next: number[] = [];
-    for (let k = Math.min(item.maxShares, Math.floor((width - 1) / prices[i]!)); k >= 0 && chosen < 0; k--) {
-      const [cd, ct] = cost(i, k);
+    for (let k = Math.min(item.maxShares, Math.floor((width - 1) / prices[j]!)); k >= 0 && chosen < 0; k--) {
+      const [cd, ct] = cost(j, k);
       const reached: number[] = [];
       for (const f of states) {
-        const rest = f - k * prices[i]!;
+        const rest = f - k * prices[j]!;
         if (rest < 0) continue;
         if (spentD + cd + layersD[j + 1]![rest]! === bestD && spentT + ct + layersT[j + 1]![rest]! === bestT) reached.push(rest);
       }
@@ -230,7 +218,7 @@ export function solveByFill(problem: KnapsackProblem, tick: () => void, knownDri
         spentT += ct;
       }
     }
-    result[i] = chosen;
+    result[j] = chosen;
     states = next;
   }
   return result;

@@ -20,7 +20,7 @@ import { abs, ceilDiv, floorDiv, pow10 } from './bigint-math.js';
 import { type Deadline, SolverTimeout } from './knapsack.js';
 import { cheapestFirst, compareRatios, Incumbent, lowestBound, lpBounds, type Ratio, type Segment } from './lp-bound.js';
 import type { ScaledProblem } from './scaled.js';
-import type { Allowed } from './solve.js';
+import type { Allowed, Sale } from './solve.js';
 
 interface Item {
   readonly index: number;
@@ -36,7 +36,7 @@ interface Item {
 
 const CHECK_EVERY = 256;
 
-/** Whole shares per security after the exact sell-down (k, in the problem's order). */
+/** The exact sell-down: the items (securities with shares to sell) and the shares sold of each. */
 export function solveWithHoles(
   problem: ScaledProblem,
   best: Float64Array,
@@ -44,7 +44,7 @@ export function solveWithHoles(
   need: bigint,
   allowed: readonly (Allowed | null)[],
   deadline: Deadline,
-): Float64Array {
+): Sale {
   const { n, MV, W, P, FV, K0, sm, sw, sp } = problem;
   const toDrift = pow10(sm + sw - sp);
 
@@ -185,9 +185,5 @@ export function solveWithHoles(
   search(0, need, 0n);
   const sold = incumbent.best as number[] | null;
   if (sold === null) throw new Error('no way to free the overspend; the caller checks the cash bound first');
-  const quantities = Float64Array.from(best);
-  items.forEach((it, j) => {
-    quantities[it.index] = best[it.index]! - sold[j]!;
-  });
-  return quantities;
+  return { items, sold };
 }

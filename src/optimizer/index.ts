@@ -10,7 +10,6 @@ import { verify } from './verify.js';
 
 export { InvalidOptimizerInput } from './scaled.js';
 export * from './types.js';
-export { OptimizerBug } from './verify.js';
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
 

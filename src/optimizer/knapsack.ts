@@ -51,6 +51,7 @@ export interface KnapsackItem {
 }
 
 export interface KnapsackProblem {
+  /** In index order (id order), as step 4 builds them. */
   readonly items: readonly KnapsackItem[];
   /** Overspend to free, in drift units; > 0. */
   readonly need: bigint;
@@ -81,7 +82,7 @@ export function solveKnapsack(
   /** A known feasible answer (shares per item, in the order given) to start from. */
   seed: readonly number[] | null = null,
 ): number[] {
-  const items = [...problem.items].sort((a, b) => a.index - b.index);
+  const { items } = problem;
   const m = items.length;
   const S = pow10(problem.sq);
 
@@ -195,13 +196,11 @@ export function solveKnapsack(
   };
 
   if (seed !== null) {
-    const given = new Map(problem.items.map((it, i) => [it, seed[i]!]));
-    incumbent.best = items.map((it) => given.get(it)!);
-    incumbent.z = incumbent.best.reduce((z, count, i) => z + costOf(i, count), 0n);
+    incumbent.best = [...seed];
+    incumbent.z = seed.reduce((z, count, i) => z + costOf(i, count), 0n);
   }
   search(0, problem.need, 0n);
   const chosen = incumbent.best as number[] | null;
   if (chosen === null) throw new Error('no way to free the overspend; the caller checks the cash bound first');
-  const byItem = new Map(items.map((it, i) => [it, chosen[i]!]));
-  return problem.items.map((it) => byItem.get(it)!);
+  return chosen;
 }

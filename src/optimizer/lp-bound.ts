@@ -156,11 +156,8 @@ export class Incumbent {
   /** Is the child "sell `count` of item j" of this bound worth searching: below the incumbent, or equal and able to come earlier? */
   worthIt(bound: Ratio | null, j: number, count: number): boolean {
     const order = this.versus(bound);
-    return order !== 0 ? order < 0 : this.tieWorthIt(j, count);
-  }
-
-  /** With a bound equal to the incumbent's: could selling `count` of item j still tie it and come earlier? */
-  tieWorthIt(j: number, count: number): boolean {
+    if (order !== 0) return order < 0;
+    // A bound equal to the incumbent's: could selling `count` of item j still tie it and come earlier?
     const before = this.prefixOrder(j);
     if (before !== 0) return before < 0;
     const best = this.best!;

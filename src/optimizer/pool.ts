@@ -9,18 +9,7 @@ import type { WorkRequest } from './worker.js';
 /** Problems with more securities than this go to a worker even when the cash does not bind. */
 export const LARGE_PROBLEM = 400;
 
-export interface OptimizerPoolOptions {
-  readonly timeoutMs: number;
-  /** Worker threads (default: cores − 1, at least 1). */
-  readonly size?: number;
-}
-
-export interface OptimizerPool {
-  optimize(input: OptimizerInput): Promise<OptimizerResult>;
-  /** Problems solved on the calling thread, and in a worker. */
-  stats(): { readonly inline: number; readonly offloaded: number };
-  close(): Promise<void>;
-}
+export type OptimizerPool = ReturnType<typeof createOptimizerPool>;
 
 interface Job {
   readonly request: WorkRequest;
@@ -39,18 +28,18 @@ function startWorker(): Worker {
   return new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${entry}); })`, { eval: true });
 }
 
-export function createOptimizerPool(options: OptimizerPoolOptions): OptimizerPool {
+/** `size`: worker threads (default: cores − 1, at least 1). */
+export function createOptimizerPool(options: { readonly timeoutMs: number; readonly size?: number }) {
   const size = options.size ?? Math.max(1, availableParallelism() - 1);
   const idle: Worker[] = [];
   const busy = new Map<Worker, Job>();
   const queue: Job[] = [];
   let workers = 0;
-  let nextId = 1;
   let inline = 0;
   let offloaded = 0;
   let closed = false;
 
-  const settle = (worker: Worker, message: { id: number; result?: OptimizerResult; error?: { name: string; message: string } }) => {
+  const settle = (worker: Worker, message: { result?: OptimizerResult; error?: { name: string; message: string } }) => {
     const job = busy.get(worker);
     busy.delete(worker);
     if (job !== undefined) {
@@ -95,7 +84,7 @@ export function createOptimizerPool(options: OptimizerPoolOptions): OptimizerPoo
   }
 
   return {
-    async optimize(input) {
+    async optimize(input: OptimizerInput): Promise<OptimizerResult> {
       if (closed) throw new Error('the optimiser pool is closed');
       if (input.securities.length <= LARGE_PROBLEM) {
         const settled = optimizeUnlessBinding(input, { timeoutMs: options.timeoutMs });
@@ -106,10 +95,11 @@ export function createOptimizerPool(options: OptimizerPoolOptions): OptimizerPoo
       }
       offloaded += 1;
       return new Promise<OptimizerResult>((resolve, reject) => {
-        queue.push({ request: { id: nextId++, input, timeoutMs: options.timeoutMs }, resolve, reject });
+        queue.push({ request: { input, timeoutMs: options.timeoutMs }, resolve, reject });
         pump();
       });
     },
+    /** Problems solved on the calling thread, and in a worker. */
     stats: () => ({ inline, offloaded }),
     async close() {
       closed = true;

@@ -21,6 +21,9 @@ import type { ScaledProblem } from './scaled.js';
 /** Allowed whole shares of one security: disjoint intervals [from, to], ascending. */
 export type Allowed = readonly (readonly [number, number])[];
 
+/** Step 4's answer: shares sold of each item (a security with shares to sell, by its index), from the best holdings. */
+export type Sale = { readonly items: readonly { readonly index: number }[]; readonly sold: readonly number[] };
+
 export type CoreAnswer =
   | { readonly kind: 'optimal'; readonly quantities: Float64Array }
   /** Steps 1–3 done and the cash constraint binds: step 4 (solveScaled) is next. */
@@ -212,10 +215,14 @@ export function solveScaled(problem: ScaledProblem, deadline: Deadline, leastTra
   const first = decide(problem, leastTrade);
   if (first.kind !== 'sell_down') return first;
   try {
-    const quantities =
+    const { items, sold } =
       first.allowed !== undefined
         ? solveWithHoles(problem, first.best, first.low, first.need, first.allowed, deadline)
         : sellDownFromBest(problem, first.best, first.low, first.need, deadline, leastTrade);
+    const quantities = Float64Array.from(first.best);
+    items.forEach((item, j) => {
+      quantities[item.index] = first.best[item.index]! - sold[j]!;
+    });
     return { kind: 'optimal', quantities };
   } catch (error) {
     if (error instanceof SolverTimeout) return { kind: 'timeout' };
@@ -239,7 +246,7 @@ function sellDownFromBest(
   need: bigint,
   deadline: Deadline,
   leastTrade: boolean,
-): Float64Array {
+): Sale {
   const { n, MV, sm, sw, sp, P, W, FV } = problem;
   const toDrift = pow10(sm + sw - sp);
   const items: KnapsackItem[] = [];
@@ -268,12 +275,7 @@ function sellDownFromBest(
     if (deadline.now() > deadline.at) throw new SolverTimeout();
   };
   // The items' Q: at the quantities' scale, or for the band objective at scale 0.
-  const sold = sellDown({ items, need, sq: leastTrade ? 0 : problem.sq }, deadline, tick);
-  const quantities = Float64Array.from(best);
-  items.forEach((item, j) => {
-    quantities[item.index] = best[item.index]! - sold[j]!;
-  });
-  return quantities;
+  return { items, sold: sellDown({ items, need, sq: leastTrade ? 0 : problem.sq }, deadline, tick) };
 }
 
 /**

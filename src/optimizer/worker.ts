@@ -4,7 +4,6 @@ import { type OptimizerInput, optimize } from './index.js';
 
 /** Exact decimals are plain data (a bigint and a number): they cross threads as they are. */
 export interface WorkRequest {
-  readonly id: number;
   readonly input: OptimizerInput;
   readonly timeoutMs: number;
 }
@@ -12,9 +11,9 @@ export interface WorkRequest {
 parentPort?.on('message', (request: WorkRequest) => {
   try {
     const result = optimize(request.input, { timeoutMs: request.timeoutMs, now: () => performance.now() });
-    parentPort?.postMessage({ id: request.id, result });
+    parentPort?.postMessage({ result });
   } catch (error) {
     const failure = error instanceof Error ? { name: error.name, message: error.message } : { name: 'Error', message: String(error) };
-    parentPort?.postMessage({ id: request.id, error: failure });
+    parentPort?.postMessage({ error: failure });
   }
 });

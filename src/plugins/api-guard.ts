@@ -13,11 +13,7 @@ const WRITES = new Set(['POST', 'PUT', 'DELETE', 'PATCH']);
 /** POSTs that only read (a query too long for a URL): no key needed. */
 const READ_POSTS = new Set(['/api/v1/rebalances/portfolios']);
 
-class UnauthorizedError extends AppError {
-  constructor(message: string) {
-    super(401, 'UNAUTHORIZED', message);
-  }
-}
+const unauthorized = (message: string) => new AppError(401, 'UNAUTHORIZED', message);
 
 const digest = (key: string) => createHash('sha256').update(key, 'utf8').digest();
 
@@ -89,8 +85,8 @@ export default fp<Pick<Config, 'apiKeys' | 'rateLimit'>>(
       const { key, validKey } = callerOf(request);
       if (validKey !== undefined) return;
       reply.header('www-authenticate', 'Bearer realm="globeco-order-generation"');
-      if (key === null) throw new UnauthorizedError('This request changes data and needs an API key: send "authorization: Bearer <key>"');
-      throw new UnauthorizedError('The API key is not valid');
+      if (key === null) throw unauthorized('This request changes data and needs an API key: send "authorization: Bearer <key>"');
+      throw unauthorized('The API key is not valid');
     });
   },
   { name: 'api-guard' },

@@ -5,19 +5,17 @@ import { AppError } from '../domain/errors.js';
 import { SERVICE_VERSION } from '../version.js';
 import { DEFAULT_503_RETRY_AFTER_S, sendError } from './errors.js';
 
-/** Something that reports on its own health in /health/health (upstreams, caches...). */
-export type HealthReporter = () => Record<string, unknown>;
-
-/** Something that makes the service degraded while it lasts (an open circuit...): each problem names itself and says why. */
-export type Concern = () => readonly ({ readonly message: string } & Record<string, unknown>)[];
-
 export interface Lifecycle {
   /** True from the moment shutdown begins: readiness answers 503 from then on. */
   shuttingDown: boolean;
   readonly startedAt: Date;
-  readonly reporters: Map<string, HealthReporter>;
-  /** Problems listed under `degraded` (status "degraded", still 200) next to the missing indexes. */
-  readonly concerns: Map<string, Concern>;
+  /** What reports on its own health in /health/health (upstreams, caches...). */
+  readonly reporters: Map<string, () => Record<string, unknown>>;
+  /**
+   * What makes the service degraded while it lasts (an open circuit...): its problems, each naming itself and
+   * saying why, are listed under `degraded` (status "degraded", still 200) next to the missing indexes.
+   */
+  readonly concerns: Map<string, () => readonly ({ readonly message: string } & Record<string, unknown>)[]>;
 }
 
 declare module 'fastify' {

@@ -84,15 +84,9 @@ export interface IndexSpec {
   readonly options: CreateIndexesOptions;
 }
 
-export interface MongoHandle {
-  readonly client: MongoClient;
-  readonly db: Db;
-  readonly indexes: IndexHealth;
-}
-
 declare module 'fastify' {
   interface FastifyInstance {
-    mongo: MongoHandle;
+    mongo: { readonly client: MongoClient; readonly db: Db; readonly indexes: IndexHealth };
   }
 }
 
@@ -111,11 +105,7 @@ export default fp<MongoPluginOptions>(
     const indexHealth = createIndexHealth(db, indexes, indexRetrySeconds, app.log);
     await indexHealth.create();
 
-    app.decorate('mongo', {
-      client,
-      db,
-      indexes: { missing: indexHealth.missing, require: indexHealth.require, retry: indexHealth.retry },
-    });
+    app.decorate('mongo', { client, db, indexes: indexHealth });
     app.addHook('onClose', async () => {
       await client.close();
     });

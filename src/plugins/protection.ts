@@ -23,13 +23,6 @@ const reasons: Record<string, (value: number | undefined) => string> = {
   heapUsedBytes: (v) => `its heap holds ${Math.round((v ?? 0) / 2 ** 20)} MiB`,
 };
 
-export class OverloadedError extends AppError {
-  constructor(type: string, value: number | undefined) {
-    const why = reasons[type]?.(value) ?? 'it is past its limits';
-    super(503, 'OVERLOADED', `The service is overloaded (${why}); retry in a few seconds`, [], OVERLOADED_RETRY_AFTER_S);
-  }
-}
-
 export default fp<Config['overload']>(
   async (app, options) => {
     const heapLimit = Math.floor(getHeapStatistics().heap_size_limit * 0.9);
@@ -38,8 +31,13 @@ export default fp<Config['overload']>(
       maxEventLoopDelay: options.maxEventLoopDelayMs,
       maxHeapUsedBytes,
       retryAfter: OVERLOADED_RETRY_AFTER_S,
-      pressureHandler: (request, _reply, type, value) =>
-        isProbeOrScrape(request) ? undefined : Promise.reject(new OverloadedError(type, typeof value === 'number' ? value : undefined)),
+      pressureHandler: (request, _reply, type, value) => {
+        if (isProbeOrScrape(request)) return undefined;
+        const why = reasons[type]?.(typeof value === 'number' ? value : undefined) ?? 'it is past its limits';
+        return Promise.reject(
+          new AppError(503, 'OVERLOADED', `The service is overloaded (${why}); retry in a few seconds`, [], OVERLOADED_RETRY_AFTER_S),
+        );
+      },
     });
 
     // Once shutdown has begun, new requests (on connections still open) are

@@ -2,6 +2,7 @@
 // 404 (and the Accounting summary's 500) mean what upstreams.md says they mean for that service.
 
 import type { z } from 'zod';
+import type { Config } from '../config.js';
 import { add, type Dec, DecimalInputError, isZero, parseBoundedDecimal, sub, ZERO } from '../domain/decimal.js';
 import { bySecurityId } from '../domain/ids.js';
 import { type ServiceKey, UnknownSecurityError, UpstreamAnswerToCheck, UpstreamHttpError, UpstreamUnavailableError } from './errors.js';
@@ -56,8 +57,6 @@ export interface PortfolioHoldings {
   readonly holdings: readonly Holding[];
 }
 
-type SummaryRows = z.output<typeof AccountingSummary>;
-
 /** An upstream decimal as AccountingSummary reads it, or undefined when the schema would refuse it. */
 function upstreamDecimal(value: unknown): Dec | undefined {
   if (typeof value !== 'string' && typeof value !== 'number') return undefined;
@@ -76,7 +75,7 @@ const isRecord = (value: unknown): value is Record<string, unknown> => typeof va
  * is parsed per portfolio of every rebalance); null for anything else, which
  * goes through the schema so that the error names the problem.
  */
-function readSummary(body: unknown): SummaryRows | null {
+function readSummary(body: unknown): z.output<typeof AccountingSummary> | null {
   if (!isRecord(body) || typeof body.portfolioId !== 'string' || !Array.isArray(body.securities)) return null;
   const cash = upstreamDecimal(body.cashBalance);
   if (cash === undefined) return null;
@@ -244,9 +243,6 @@ export interface OrderResult {
   readonly message: string | null;
 }
 
-/** The order service takes at most this many orders a call. */
-export const ORDER_BATCH_MAX = 1000;
-
 /** An answer that shows the service took nothing (overloaded: 500 with totalReceived 0, or FAILURE with no order created). */
 function nothingTaken(body: unknown): boolean {
   const parsed = OrdersFailure.safeParse(body);
@@ -255,20 +251,13 @@ function nothingTaken(body: unknown): boolean {
   return totalReceived === 0 || (status === 'FAILURE' && (successful ?? 0) === 0 && !(orders ?? []).some((o) => o.status === 'SUCCESS'));
 }
 
-export interface OrderSettings {
-  readonly blotterId: number;
-  /** Orders per POST (at most 1 000; smaller batches keep each call short). */
-  readonly batchSize: number;
-}
-
 /**
  * The lookups are retried as usual; a submission only when the service surely
  * did not take the orders (the same breaker and in-flight bound for both).
+ * ORDER_BATCH_SIZE (config.ts) keeps a batch within the Order service's limit of 1 000 orders a call.
  */
-export function orderClient(channel: ServiceChannel, settings: OrderSettings) {
+export function orderClient(channel: ServiceChannel, { blotterId, batchSize }: Pick<Config['orders'], 'blotterId' | 'batchSize'>) {
   const service: ServiceKey = 'order';
-  const { blotterId } = settings;
-  const batchSize = Math.min(ORDER_BATCH_MAX, settings.batchSize);
   let lookups: Promise<{ buy: number; sell: number; fresh: number }> | null = null;
 
   async function lookupIds(signal?: AbortSignal) {

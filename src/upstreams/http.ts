@@ -7,28 +7,6 @@ import type { z } from 'zod';
 import { readablePath } from '../domain/validation.js';
 import { type ServiceKey, UpstreamAnswerToCheck, UpstreamHttpError, UpstreamNetworkError, UpstreamUnavailableError } from './errors.js';
 
-export interface HttpAnswer {
-  readonly status: number;
-  readonly body: unknown;
-}
-
-export interface ExchangeOptions {
-  readonly body?: unknown;
-  /**
-   * Statuses the caller looks into itself rather than failures: thrown as
-   * UpstreamAnswerToCheck, neither retried nor counted by the
-   * circuit. An Accounting summary's 500 that may mean "no balances yet".
-   */
-  readonly answers?: readonly number[];
-}
-
-export interface ServiceHttp {
-  readonly service: ServiceKey;
-  /** One exchange; 2xx and 404 to a GET ("none", body null) come back, `answers` throw UpstreamAnswerToCheck, other statuses UpstreamHttpError. */
-  exchange(method: 'GET' | 'POST', path: string, signal: AbortSignal, options?: ExchangeOptions): Promise<HttpAnswer>;
-  close(): Promise<void>;
-}
-
 /** `retry-after` in ms: delta-seconds or an HTTP date. */
 export function retryAfterMs(value: string | string[] | undefined, now = Date.now()): number | undefined {
   const text = Array.isArray(value) ? value[0] : value;
@@ -131,14 +109,26 @@ function send(
   });
 }
 
-export function createServiceHttp(service: ServiceKey, baseUrl: string, connections: number): ServiceHttp {
+export type ServiceHttp = ReturnType<typeof createServiceHttp>;
+
+export function createServiceHttp(service: ServiceKey, baseUrl: string, connections: number) {
   const url = new URL(baseUrl);
   const prefix = url.pathname.replace(/\/+$/, '');
   const pool = new Pool(url.origin, { connections, keepAliveTimeout: 10_000 });
 
   return {
     service,
-    async exchange(method, path, signal, options = {}) {
+    /**
+     * One exchange; 2xx and 404 to a GET ("none", body null) come back, other statuses throw UpstreamHttpError,
+     * save `answers`: statuses the caller looks into itself rather than failures (an Accounting summary's 500
+     * that may mean "no balances yet"), thrown as UpstreamAnswerToCheck, neither retried nor counted by the circuit.
+     */
+    async exchange(
+      method: 'GET' | 'POST',
+      path: string,
+      signal: AbortSignal,
+      options: { readonly body?: unknown; readonly answers?: readonly number[] } = {},
+    ) {
       const { body } = options;
       let answer;
       try {

@@ -8,11 +8,9 @@ import { createServiceHttp } from './http.js';
 import { createQuotes } from './quotes.js';
 import { createServicePolicy, type ResilienceSettings, type ServiceHealth, type UpstreamObserver } from './resilience.js';
 
-export type { Holding, OrderRequest, OrderResult, PortfolioHoldings } from './clients.js';
-export { ORDER_BATCH_MAX } from './clients.js';
+export type { OrderRequest, PortfolioHoldings } from './clients.js';
 export * from './errors.js';
 export type { Quote, QuoteSession } from './quotes.js';
-export type { UpstreamObserver } from './resilience.js';
 
 /** `now` (ms) times the quote caches; without it, real time. */
 export function createUpstreams(config: Config, log: Logger, observer: UpstreamObserver = {}, now?: () => number) {
@@ -33,20 +31,14 @@ export function createUpstreams(config: Config, log: Logger, observer: UpstreamO
   } satisfies Record<ServiceKey, ServiceChannel>;
   const security = securityClient(channels.security);
   const pricing = pricingClient(channels.pricing);
-  const quotes = createQuotes(security, pricing, {
-    securityTtlMs: u.securityCacheTtlMs,
-    priceTtlMs: u.priceCacheTtlMs,
-    maxEntries: u.cacheMaxEntries,
-    bulkThreshold: u.bulkThreshold,
-    ...(now === undefined ? {} : { now }),
-  });
+  const quotes = createQuotes(security, pricing, u, now);
 
   return {
     accounting: accountingClient(channels.accounting),
     security,
     pricing,
     portfolio: portfolioClient(channels.portfolio),
-    orders: orderClient(channels.order, { blotterId: config.orders.blotterId, batchSize: config.orders.batchSize }),
+    orders: orderClient(channels.order, config.orders),
     quotes,
     health: () =>
       Object.fromEntries(Object.entries(channels).map(([service, c]) => [service, c.policy.health()])) as Record<ServiceKey, ServiceHealth>,

@@ -3,6 +3,7 @@
 // security; concurrent lookups of one key share one request, and many misses
 // at once are filled from the services' bulk endpoints.
 import { LRUCache } from 'lru-cache';
+import type { Config } from '../config.js';
 import { type Dec, formatDecimal, sign } from '../domain/decimal.js';
 import { OBJECT_ID, type pricingClient, type securityClient } from './clients.js';
 import { MissingPriceError } from './errors.js';
@@ -11,21 +12,6 @@ export interface Quote {
   readonly securityId: string;
   readonly ticker: string;
   readonly price: Dec;
-}
-
-export interface QuoteSettings {
-  readonly securityTtlMs: number;
-  readonly priceTtlMs: number;
-  readonly maxEntries: number;
-  /** More uncached securities (or prices) than this in one resolve: one bulk call fetches them all. */
-  readonly bulkThreshold: number;
-  /** The caches' clock in ms (default: performance.now); a test's clock makes entries expire when it says. */
-  readonly now?: () => number;
-}
-
-export interface CacheStats {
-  hits: number;
-  misses: number;
 }
 
 export interface QuoteSession {
@@ -37,27 +23,26 @@ export interface QuoteSession {
   resolve(securityIds: readonly string[]): Promise<ReadonlyMap<string, Quote>>;
 }
 
-/** Price absent (null) is stored as such, so a 404 is not asked again until it expires. */
-type PriceEntry = { readonly close: Dec | null };
-
+/** `now`: the caches' clock in ms (default: performance.now); a test's clock makes entries expire when it says. */
 export function createQuotes(
   security: ReturnType<typeof securityClient>,
   pricing: ReturnType<typeof pricingClient>,
-  settings: QuoteSettings,
+  settings: Pick<Config['upstreams'], 'securityCacheTtlMs' | 'priceCacheTtlMs' | 'cacheMaxEntries' | 'bulkThreshold'>,
+  now?: () => number,
 ) {
   // A TTL of 0 turns caching off; 1 ms still shares requests that are in flight. A clock of
   // the caller's is read on every check (lru-cache otherwise reuses a reading for 1 ms of real time).
-  const { now } = settings;
   const clock = now === undefined ? {} : { perf: { now }, ttlResolution: 0 };
   const tickers = new LRUCache<string, string>({
-    max: settings.maxEntries,
-    ttl: Math.max(1, settings.securityTtlMs),
+    max: settings.cacheMaxEntries,
+    ttl: Math.max(1, settings.securityCacheTtlMs),
     ...clock,
     fetchMethod: (securityId) => security.ticker(securityId),
   });
-  const prices = new LRUCache<string, PriceEntry>({
-    max: settings.maxEntries,
-    ttl: Math.max(1, settings.priceTtlMs),
+  // A price absent (null) is stored as such, so a 404 is not asked again until it expires.
+  const prices = new LRUCache<string, { readonly close: Dec | null }>({
+    max: settings.cacheMaxEntries,
+    ttl: Math.max(1, settings.priceCacheTtlMs),
     ...clock,
     fetchMethod: async (ticker) => ({ close: await pricing.price(ticker) }),
   });
@@ -90,7 +75,7 @@ export function createQuotes(
     for (const ticker of asked) if (!all.has(ticker) && !prices.has(ticker)) prices.set(ticker, { close: null });
   };
 
-  const counted = <V extends NonNullable<unknown>>(cache: LRUCache<string, V>, key: string, stat: CacheStats): Promise<V> => {
+  const counted = <V extends NonNullable<unknown>>(cache: LRUCache<string, V>, key: string, stat: typeof stats.tickers): Promise<V> => {
     if (cache.has(key)) stat.hits += 1;
     else stat.misses += 1;
     return cache.fetch(key) as Promise<V>;

@@ -13,7 +13,6 @@ import {
   circuitBreaker,
   ExponentialBackoff,
   handleWhen,
-  type IBackoff,
   type IBackoffFactory,
   type IRetryBackoffContext,
   retry,
@@ -65,12 +64,6 @@ export interface ServiceHealth {
   readonly last_error: { readonly message: string; readonly at: string } | null;
 }
 
-export interface ServicePolicy {
-  /** Runs one logical call (with its retries); failures become UpstreamUnavailableError naming the service. */
-  run<T>(attempt: (signal: AbortSignal) => Promise<T>, describe: string, signal?: AbortSignal, mode?: RetryMode): Promise<T>;
-  health(): ServiceHealth;
-}
-
 /** An attempt that outlived its timeout. */
 class AttemptTimeoutError extends Error {
   override name = 'AttemptTimeoutError';
@@ -100,21 +93,15 @@ const isSafeToRetry = (error: unknown) =>
   (error instanceof UpstreamNetworkError && error.code === 'ECONNREFUSED');
 
 /** Exponential backoff with jitter, but never shorter than a `retry-after` the service asked for. */
-class RetryAfterBackoff implements IBackoffFactory<IRetryBackoffContext<unknown>> {
-  constructor(
-    private readonly inner: IBackoffFactory<unknown>,
-    private readonly capMs: number,
-  ) {}
-
-  next(context: IRetryBackoffContext<unknown>): IBackoff<IRetryBackoffContext<unknown>> {
-    const step = this.inner.next(context);
+const retryAfterBackoff = (inner: IBackoffFactory<unknown>, capMs: number): IBackoffFactory<IRetryBackoffContext<unknown>> => ({
+  next(context) {
+    const step = inner.next(context);
     const error = 'error' in context.result ? context.result.error : undefined;
     const asked = error instanceof UpstreamHttpError ? error.retryAfterMs : undefined;
-    const duration = asked === undefined ? step.duration : Math.min(this.capMs, Math.max(asked, step.duration));
-    const rest = new RetryAfterBackoff(step, this.capMs);
-    return { duration, next: (ctx) => rest.next(ctx) };
-  }
-}
+    const duration = asked === undefined ? step.duration : Math.min(capMs, Math.max(asked, step.duration));
+    return { duration, next: retryAfterBackoff(step, capMs).next };
+  },
+});
 
 /** Did the last attempt possibly reach the service and act? (Answers with an error status did not, save 5xx other than 503.) */
 function mayHaveTakenEffect(error: unknown): boolean {
@@ -139,12 +126,9 @@ function describeFailure(error: unknown, settings: ResilienceSettings): { reason
   return { reason: String(error) };
 }
 
-export function createServicePolicy(
-  service: ServiceKey,
-  settings: ResilienceSettings,
-  log: Logger,
-  observer: UpstreamObserver = {},
-): ServicePolicy {
+export type ServicePolicy = ReturnType<typeof createServicePolicy>;
+
+export function createServicePolicy(service: ServiceKey, settings: ResilienceSettings, log: Logger, observer: UpstreamObserver = {}) {
   const retryable: Record<RetryMode, (error: unknown) => boolean> = { idempotent: isRetryable, 'safe-only': isSafeToRetry };
   const breaker = circuitBreaker(handleWhen(isServerTrouble), {
     halfOpenAfter: settings.circuitResetMs,
@@ -162,7 +146,7 @@ export function createServicePolicy(
   const policyFor = (mode: RetryMode) => {
     const retries = retry(handleWhen(retryable[mode]), {
       maxAttempts: settings.attempts - 1,
-      backoff: new RetryAfterBackoff(new ExponentialBackoff({ initialDelay: settings.backoffMs, maxDelay: 30_000 }), 60_000),
+      backoff: retryAfterBackoff(new ExponentialBackoff({ initialDelay: settings.backoffMs, maxDelay: 30_000 }), 60_000),
     });
     retries.onRetry((event) => {
       observer.retry?.(service);
@@ -182,7 +166,8 @@ export function createServicePolicy(
   });
 
   return {
-    async run(attempt, describe, signal, mode = 'idempotent') {
+    /** Runs one logical call (with its retries); failures become UpstreamUnavailableError naming the service. */
+    async run<T>(attempt: (signal: AbortSignal) => Promise<T>, describe: string, signal?: AbortSignal, mode: RetryMode = 'idempotent') {
       const started = performance.now();
       try {
         // Without a signal of its own, cockatiel would hang every concurrent call
@@ -222,6 +207,6 @@ export function createServicePolicy(
         throw failure;
       }
     },
-    health: () => ({ circuit: circuitNames[breaker.state], last_error: lastError }),
+    health: (): ServiceHealth => ({ circuit: circuitNames[breaker.state], last_error: lastError }),
   };
 }
