@@ -3,7 +3,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { formatDecimal } from '../../domain/decimal.js';
-import { ErrorResponse, ObjectIdString, PortfolioId, QueryInteger, SortBy } from '../../domain/schemas.js';
+import { ErrorResponse, ObjectIdString, PortfolioId, SortBy } from '../../domain/schemas.js';
+import { ListModelsQuery } from '../models/schemas.js';
+import { QueryBoolean } from '../rebalancing/schemas.js';
 import type { SecurityDrift } from './report.js';
 import { DRIFT_SORT_FIELDS, type DriftService, type PortfolioDrift } from './service.js';
 
@@ -65,15 +67,9 @@ export const ModelDriftDto = z
   })
   .meta({ id: 'ModelDriftDTO' });
 
-const ModelDriftQuery = z.object({
-  offset: QueryInteger.optional(),
-  limit: QueryInteger.optional(),
+const ModelDriftQuery = ListModelsQuery.pick({ offset: true, limit: true }).extend({
   sort_by: SortBy(DRIFT_SORT_FIELDS, '-total_drift'),
-  out_of_band_only: z
-    .enum(['true', 'false'], { error: 'must be true or false' })
-    .optional()
-    .transform((v) => v === 'true')
-    .meta({ description: 'Only portfolios out of band (and those that could not be valued, never skipped)' }),
+  out_of_band_only: QueryBoolean.meta({ description: 'Only portfolios out of band (and those that could not be valued, never skipped)' }),
 });
 export type ModelDriftQuery = z.output<typeof ModelDriftQuery>;
 
