@@ -25,11 +25,6 @@ export interface RunConstraints {
   readonly firm: readonly SecurityRestriction[];
 }
 
-/** Reads the firm-wide restricted list (modules/restrictions). */
-export interface RestrictionSource {
-  read(): Promise<{ readonly restrictions: readonly SecurityRestriction[] }>;
-}
-
 /** Two rules on one security: frozen wins, and no_buy with no_sell is frozen. */
 function combine(a: RestrictionRule | undefined, b: RestrictionRule): RestrictionRule {
   if (a === undefined || a === b) return b;

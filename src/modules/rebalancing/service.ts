@@ -20,14 +20,8 @@ import { inBandOutcome, type RebalanceTrigger, withObjective } from '../drift/th
 import { assertObjectiveFits } from '../models/constraints.js';
 import type { Model, ModelRepository } from '../models/repository.js';
 import type { SubmissionResult } from '../orders/service.js';
-import {
-  assertFlowsBelong,
-  constrainInput,
-  type RequestConstraints,
-  type RestrictionSource,
-  type RunConstraints,
-  withConstraintFigures,
-} from './constraints.js';
+import type { RestrictionRepository } from '../restrictions/repository.js';
+import { assertFlowsBelong, constrainInput, type RequestConstraints, type RunConstraints, withConstraintFigures } from './constraints.js';
 import { optimizerInput, outcomeOf, type PortfolioOutcome, securitiesOf, unvaluedOutcome } from './outcome.js';
 import type { ProgressRegistry } from './progress.js';
 import { REBALANCE_SORT_FIELDS, type RebalanceHeader, type RebalanceRepository } from './repository.js';
@@ -37,8 +31,8 @@ export interface RebalanceServiceDeps {
   readonly rebalances: RebalanceRepository;
   readonly upstreams: Upstreams;
   readonly optimizer: OptimizerPool;
-  /** The firm-wide restricted list (issue 19), read once per rebalance; none when absent. */
-  readonly restrictions?: RestrictionSource;
+  /** The firm-wide restricted list (issue 19), read once per rebalance. */
+  readonly restrictions: Pick<RestrictionRepository, 'read'>;
   readonly clock: Clock;
   readonly log: Logger;
   readonly concurrency: number;
@@ -260,7 +254,7 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
     let firm: RunConstraints['firm'];
     try {
       model = await load();
-      firm = deps.restrictions === undefined ? [] : (await deps.restrictions.read()).restrictions;
+      firm = (await deps.restrictions.read()).restrictions;
     } catch (error) {
       observer.rebalance?.(kind, outcomeOfFailure(error));
       throw error;
