@@ -22,7 +22,6 @@ const LOCK_ID = 'lock';
 export interface MigrationContext {
   readonly db: Db;
   readonly dryRun: boolean;
-  readonly log: Logger;
   /** Keeps the lock while a long step works. */
   readonly renew: () => Promise<void>;
   readonly testHooks?: Pick<ConvertOptions, 'afterBatch' | 'batchSize'> | undefined;
@@ -117,7 +116,6 @@ export function createMigrator(db: Db, settings: MigrationSettings) {
           const report = await step.run({
             db,
             dryRun,
-            log,
             renew,
             testHooks: options.testHooks,
           });
