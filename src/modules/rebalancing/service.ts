@@ -5,6 +5,7 @@
 // and nothing of it is stored.
 import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
+import type { z } from 'zod';
 import type { Clock } from '../../domain/clock.js';
 import { eachConcurrently } from '../../domain/concurrency.js';
 import { compare, type Dec, isZero, mul } from '../../domain/decimal.js';
@@ -25,6 +26,7 @@ import { assertFlowsBelong, constrainInput, type RequestConstraints, type RunCon
 import { optimizerInput, outcomeOf, type PortfolioOutcome, securitiesOf, unvaluedOutcome } from './outcome.js';
 import type { ProgressRegistry } from './progress.js';
 import { REBALANCE_SORT_FIELDS, type RebalanceHeader, type RebalanceRepository } from './repository.js';
+import type { RebalanceListQuery } from './schemas.js';
 
 export interface RebalanceServiceDeps {
   readonly models: ModelRepository;
@@ -529,10 +531,7 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
     quoteSession,
 
     /** A page of stored rebalances in `sort_by` order (`sort_by` as sent, offset default 0, limit default 10), and how many there are in all. */
-    list(
-      query: { readonly offset?: number | undefined; readonly limit?: number | undefined; readonly sort_by?: string | undefined },
-      portfolioIds?: readonly string[],
-    ): Promise<{ headers: RebalanceHeader[]; total: number }> {
+    list(query: z.output<typeof RebalanceListQuery>, portfolioIds?: readonly string[]) {
       const sort = parseSortBy(query.sort_by, REBALANCE_SORT_FIELDS);
       const ids = portfolioIds === undefined ? undefined : [...new Set(portfolioIds)];
       return rebalances.listHeaders(sort, query.offset, query.limit ?? 10, ids);
