@@ -24,26 +24,6 @@ import type { OptimizerInput } from '../../optimizer/types.js';
 /** Places of the weights, drifts and total drift shown (the rebalance shows `actual` to 4). */
 export const WEIGHT_PLACES = 6;
 
-export interface SecurityDrift {
-  readonly securityId: string;
-  readonly quantity: Dec;
-  readonly price: Dec;
-  /** quantity·price */
-  readonly marketValue: Dec;
-  /** marketValue / MV, rounded (0 when MV is 0). */
-  readonly weight: Dec;
-  readonly target: Dec;
-  readonly lowDrift: Dec;
-  readonly highDrift: Dec;
-  /** The band of weights [target − low_drift, target + high_drift]. */
-  readonly bandLow: Dec;
-  readonly bandHigh: Dec;
-  /** (marketValue − MV·target) / MV, rounded: signed, positive when overweight. */
-  readonly drift: Dec;
-  /** MV·(target − low) <= marketValue <= MV·(target + high), exactly. */
-  readonly inBand: boolean;
-}
-
 const ratio = (value: Dec, mv: Dec) => (isZero(mv) ? ZERO : quotient(value, mv, WEIGHT_PLACES));
 
 /**
@@ -57,31 +37,37 @@ export function driftFigures(input: OptimizerInput, perSecurity = true) {
   for (const v of values) mv = add(mv, v);
   let deviation = ZERO;
   let outOfBand = 0;
-  const securities: SecurityDrift[] = [];
-  input.securities.forEach((s, i) => {
+  const securities = [];
+  for (let i = 0; i < values.length; i++) {
+    const s = input.securities[i]!;
     const value = values[i]!;
+    // The band of weights [target − low_drift, target + high_drift].
     const bandLow = sub(s.target, s.lowDrift);
     const bandHigh = add(s.target, s.highDrift);
     const off = sub(value, mul(mv, s.target));
     deviation = add(deviation, abs(off));
+    // MV·(target − low) <= marketValue <= MV·(target + high), exactly.
     const inBand = compare(value, mul(mv, bandLow)) >= 0 && compare(value, mul(mv, bandHigh)) <= 0;
     if (!inBand) outOfBand += 1;
-    if (!perSecurity) return;
+    if (!perSecurity) continue;
     securities.push({
       securityId: s.securityId,
       quantity: s.quantity,
       price: s.price,
+      /** quantity·price */
       marketValue: value,
+      /** marketValue / MV, rounded (0 when MV is 0). */
       weight: ratio(value, mv),
       target: s.target,
       lowDrift: s.lowDrift,
       highDrift: s.highDrift,
       bandLow,
       bandHigh,
+      /** (marketValue − MV·target) / MV, rounded: signed, positive when overweight. */
       drift: ratio(off, mv),
       inBand,
     });
-  });
+  }
   return {
     marketValue: mv,
     cash: input.cash,

@@ -6,7 +6,7 @@ import { formatDecimal } from '../../domain/decimal.js';
 import { ErrorResponse, ObjectIdString, PortfolioId, SortBy } from '../../domain/schemas.js';
 import { ListModelsQuery } from '../models/schemas.js';
 import { QueryBoolean } from '../rebalancing/schemas.js';
-import type { SecurityDrift } from './report.js';
+import type { PortfolioDriftFigures } from './report.js';
 import { DRIFT_SORT_FIELDS, type DriftService, type PortfolioDrift } from './service.js';
 
 const decimal = (description: string) => z.string().meta({ description });
@@ -73,7 +73,7 @@ const ModelDriftQuery = ListModelsQuery.pick({ offset: true, limit: true }).exte
 });
 export type ModelDriftQuery = z.output<typeof ModelDriftQuery>;
 
-const securityDto = (s: SecurityDrift): z.infer<typeof SecurityDriftDto> => ({
+const securityDto = (s: PortfolioDriftFigures['securities'][number]): z.infer<typeof SecurityDriftDto> => ({
   security_id: s.securityId,
   quantity: formatDecimal(s.quantity),
   price: formatDecimal(s.price),
