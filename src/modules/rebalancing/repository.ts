@@ -62,31 +62,6 @@ interface HeaderDocument {
   submitting_until?: Date | null;
 }
 
-/**
- * A portfolio's positions, column by column (one array per field, in security
- * order): the same figures as a list of position objects, in far fewer BSON
- * elements, which the embedded development server stores several times faster.
- */
-interface PositionColumns {
-  security_id: string[];
-  /** Null (and so the market values and weights) only for a security without a price in a portfolio that could not be valued. */
-  price: (Decimal128 | null)[];
-  /** Quantities are not money: whole ones are stored as numbers, fractional ones as Decimal128. */
-  original_quantity: Quantity[];
-  adjusted_quantity: Quantity[];
-  original_position_market_value: (Decimal128 | null)[];
-  adjusted_position_market_value: (Decimal128 | null)[];
-  target: Decimal128[];
-  high_drift: Decimal128[];
-  low_drift: Decimal128[];
-  actual: (Decimal128 | null)[];
-  actual_drift: (Decimal128 | null)[];
-  transaction_type: ('BUY' | 'SELL' | null)[];
-  trade_quantity: (Quantity | null)[];
-  /** Issue 19: the restriction of each position, only in portfolios with one. */
-  restriction?: ('no_buy' | 'no_sell' | 'frozen' | null)[];
-}
-
 type Quantity = number | Decimal128;
 
 const toQuantity = (f: Dec): Quantity => (f.scale === 0 && f.digits <= MAX_SAFE && f.digits >= -MAX_SAFE ? Number(f.digits) : d128(f));
@@ -112,14 +87,21 @@ const d128 = toDecimal128;
 const dec = fromDecimal128;
 const orNull = (value: Decimal128 | null | undefined) => (value === null || value === undefined ? null : dec(value));
 
-function toColumns(positions: readonly PositionOutcome[]): PositionColumns {
+/**
+ * A portfolio's positions, column by column (one array per field, in security
+ * order): the same figures as a list of position objects, in far fewer BSON
+ * elements, which the embedded development server stores several times faster.
+ */
+function toColumns(positions: readonly PositionOutcome[]) {
   const column = (pick: (p: PositionOutcome) => Dec, encode = toDecimal128s) => encode(positions.map(pick));
   const priced = positions.every((p) => p.price !== null);
   const maybe = (pick: (p: PositionOutcome) => Dec | null, encode = toDecimal128s) =>
     priced ? column((p) => pick(p)!, encode) : positions.map((p) => (p.price === null ? null : d128(pick(p)!)));
   return {
     security_id: positions.map((p) => p.securityId),
+    // Null (and so the market values and weights) only for a security without a price in a portfolio that could not be valued.
     price: maybe((p) => p.price, toSharedDecimal128s),
+    // Quantities are not money: whole ones are stored as numbers, fractional ones as Decimal128.
     original_quantity: positions.map((p) => toQuantity(p.original)),
     adjusted_quantity: positions.map((p) => toQuantity(p.adjusted)),
     original_position_market_value: maybe((p) => p.price && mul(p.original, p.price)),
@@ -132,9 +114,11 @@ function toColumns(positions: readonly PositionOutcome[]): PositionColumns {
     actual_drift: maybe(actualDriftOf),
     transaction_type: positions.map((p) => p.trade?.type ?? null),
     trade_quantity: positions.map((p) => (p.trade === null ? null : toQuantity(p.trade.quantity))),
+    // Issue 19: the restriction of each position, only in portfolios with one.
     ...(positions.some((p) => p.restriction !== undefined) ? { restriction: positions.map((p) => p.restriction ?? null) } : {}),
   };
 }
+type PositionColumns = ReturnType<typeof toColumns>;
 
 function fromColumns(c: PositionColumns): PositionOutcome[] {
   return c.security_id.map((securityId, i) => {
