@@ -67,22 +67,6 @@ type Quantity = number | Decimal128;
 const toQuantity = (f: Dec): Quantity => (f.scale === 0 && f.digits <= MAX_SAFE && f.digits >= -MAX_SAFE ? Number(f.digits) : d128(f));
 const fromQuantity = (q: Quantity): Dec => (typeof q === 'number' ? { digits: BigInt(q), scale: 0 } : dec(q));
 
-interface PortfolioDocument {
-  _id: ObjectId;
-  rebalance_id: ObjectId;
-  seq: number;
-  portfolio_id: string;
-  portfolio_name: string | null;
-  status: 'ok' | 'infeasible' | 'in_band';
-  error: { code: string; message: string } | null;
-  market_value: Decimal128;
-  cash_before_rebalance: Decimal128;
-  cash_after_rebalance: Decimal128;
-  /** Issue 19: the deposit or withdrawal, only when there was one. */
-  cash_flow?: Decimal128;
-  positions: PositionColumns;
-}
-
 const d128 = toDecimal128;
 const dec = fromDecimal128;
 const orNull = (value: Decimal128 | null | undefined) => (value === null || value === undefined ? null : dec(value));
@@ -141,6 +125,26 @@ function fromColumns(c: PositionColumns): PositionOutcome[] {
   });
 }
 
+/** One portfolio of a rebalance, at its place (`seq`) in the model's order. */
+function toDocument(rebalanceId: ObjectId, seq: number, o: PortfolioOutcome) {
+  return {
+    _id: new ObjectId(),
+    rebalance_id: rebalanceId,
+    seq,
+    portfolio_id: o.portfolioId,
+    portfolio_name: o.portfolioName,
+    status: o.status,
+    error: o.error,
+    market_value: d128(o.marketValue),
+    cash_before_rebalance: d128(o.cashBefore),
+    cash_after_rebalance: d128(o.cashAfter),
+    // Issue 19: the deposit or withdrawal, only when there was one.
+    ...(o.cashFlow === undefined ? {} : { cash_flow: d128(o.cashFlow) }),
+    positions: toColumns(o.positions),
+  };
+}
+type PortfolioDocument = ReturnType<typeof toDocument>;
+
 function toOutcome(doc: PortfolioDocument, withPositions = true): PortfolioOutcome {
   return {
     portfolioId: doc.portfolio_id,
@@ -191,22 +195,7 @@ export function createRebalanceRepository(db: Db) {
     async writePortfolios(rebalanceId: string, items: readonly { seq: number; outcome: PortfolioOutcome }[]): Promise<void> {
       if (items.length === 0) return;
       const id = toObjectId(rebalanceId);
-      await portfolios.insertMany(
-        items.map(({ seq, outcome: o }) => ({
-          _id: new ObjectId(),
-          rebalance_id: id,
-          seq,
-          portfolio_id: o.portfolioId,
-          portfolio_name: o.portfolioName,
-          status: o.status,
-          error: o.error,
-          market_value: d128(o.marketValue),
-          cash_before_rebalance: d128(o.cashBefore),
-          cash_after_rebalance: d128(o.cashAfter),
-          ...(o.cashFlow === undefined ? {} : { cash_flow: d128(o.cashFlow) }),
-          positions: toColumns(o.positions),
-        })),
-      );
+      await portfolios.insertMany(items.map(({ seq, outcome }) => toDocument(id, seq, outcome)));
     },
 
     /** Makes a rebalance visible: its portfolios are all written. */
