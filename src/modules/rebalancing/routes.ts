@@ -77,13 +77,12 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
   /** What the Order service made of a submission: a header, or 503 naming what is stored and how to resubmit. */
   const reportSubmission = (reply: FastifyReply, run: RebalanceRun) => {
     const r = run.submission;
-    if (r === null || run.rebalanceId === null) return;
-    const rebalanceId = run.rebalanceId;
+    if (r === null) return;
     if (r.error !== null) {
       throw new AppError(
         503,
         'UPSTREAM_UNAVAILABLE',
-        `${r.error.message}. Rebalance ${rebalanceId} is stored; of its orders ${r.totals.accepted} were accepted, ${r.totals.failed} failed and ${r.totals.unknown} may have been taken (see GET /api/v1/rebalance/${rebalanceId}/orders; resubmit with POST /api/v1/rebalance/${rebalanceId}/submit)`,
+        `${r.error.message}. Rebalance ${r.rebalanceId} is stored; of its orders ${r.totals.accepted} were accepted, ${r.totals.failed} failed and ${r.totals.unknown} may have been taken (see GET /api/v1/rebalance/${r.rebalanceId}/orders; resubmit with POST /api/v1/rebalance/${r.rebalanceId}/submit)`,
         [],
         r.error.retryAfterSeconds,
       );
