@@ -45,7 +45,7 @@ export interface DriftServiceDeps {
   readonly upstreams: Upstreams;
   readonly rebalancing: Pick<RebalanceService, 'quoteSession'>;
   readonly concurrency: number;
-  readonly observer?: DriftObserver;
+  readonly observer: DriftObserver;
 }
 
 const WORST = 5;
@@ -65,8 +65,7 @@ function compareValues(a: Dec | string | number, b: Dec | string | number): numb
 }
 
 export function createDriftService(deps: DriftServiceDeps) {
-  const { models, upstreams, rebalancing } = deps;
-  const observer = deps.observer ?? {};
+  const { models, upstreams, rebalancing, observer } = deps;
 
   /** One portfolio's report: its holdings, the quotes of the session, the figures. */
   async function driftOne(

@@ -38,11 +38,11 @@ export interface RebalanceServiceDeps {
   readonly clock: Clock;
   readonly log: Logger;
   readonly concurrency: number;
-  readonly observer?: RebalanceObserver;
+  readonly observer: RebalanceObserver;
   /** Submits a stored rebalance's orders; absent when ORDER_SUBMISSION is off. */
   readonly submitOrders?: (rebalanceId: string) => Promise<SubmissionResult>;
   /** Follows each model rebalance as it goes (progress log lines, the in-flight gauge, the command line's bar). */
-  readonly progress?: Pick<ProgressRegistry, 'begin'>;
+  readonly progress: Pick<ProgressRegistry, 'begin'>;
 }
 
 export type RebalanceKind = 'portfolio' | 'model' | 'cycle';
@@ -219,8 +219,7 @@ interface Run {
 }
 
 export function createRebalanceService(deps: RebalanceServiceDeps) {
-  const { models, rebalances, upstreams, optimizer, clock, log } = deps;
-  const observer = deps.observer ?? {};
+  const { models, rebalances, upstreams, optimizer, clock, log, observer } = deps;
   /** Rebalances being written now: never swept, whatever their age. */
   const writing = new Set<string>();
   /** Every rebalance running now, dry runs included, so that shutdown can stop them. */
@@ -407,7 +406,7 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
     const portfolioIds = model.portfolios;
     const total = portfolioIds.length;
     await sink?.start({ rebalanceId, tradeDate, total, modelId: model.id, modelName: model.name, startedAt });
-    const progress = deps.progress?.begin({ rebalanceId, modelId: model.id, total, cycle: run.kind === 'cycle' });
+    const progress = deps.progress.begin({ rebalanceId, modelId: model.id, total, cycle: run.kind === 'cycle' });
     try {
       const nameOf = upstreams.portfolio.lookup(total, signal);
       // A model without portfolios needs no quote (and must not fail for want of one).
@@ -425,13 +424,13 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
       let firstInfeasible: string | null = null;
       let firstFailure = await eachConcurrently(total, deps.concurrency, cancel, async (seq) => {
         const portfolioId = portfolioIds[seq]!;
-        progress?.started();
+        progress.started();
         const outcome = await withPortfolioSpan(
           seq,
           { 'rebalance.portfolio_id': portfolioId },
           () => rebalanceOne(model, portfolioId, nameOf(portfolioId), session, run, seen),
           (o) => ({ 'rebalance.portfolio.status': o.status }),
-        ).finally(() => progress?.finished());
+        ).finally(() => progress.finished());
         observer.portfolio?.(outcome.status);
         if (signal.aborted) return;
         if (outcome.status === 'infeasible') {
@@ -458,7 +457,7 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
       await publish(model, run, portfolioIds, infeasible);
       return { rebalanceId, tradeDate, total, infeasible, inBand };
     } finally {
-      progress?.end();
+      progress.end();
     }
   }
 

@@ -18,10 +18,10 @@ export interface SchedulerDeps extends CycleDeps {
   readonly leaseTtlMs: number;
   readonly clock: Clock;
   /** Told how each cycle this replica ran ended (metrics). */
-  readonly onCycleEnd?: (status: CycleStatus) => void;
+  readonly onCycleEnd: (status: CycleStatus) => void;
   /** The rebalances running here: the running cycle's progress is recorded every `progressEveryMs` from it. */
-  readonly progress?: ProgressRegistry;
-  readonly progressEveryMs?: number;
+  readonly progress: ProgressRegistry;
+  readonly progressEveryMs: number;
 }
 
 export function createScheduler(deps: SchedulerDeps) {
@@ -66,14 +66,13 @@ export function createScheduler(deps: SchedulerDeps) {
     const recordProgress = () => {
       if (reached === null) return;
       // The cycle's own rebalance of the model: a caller may be rebalancing the same model beside it.
-      const under = deps.progress?.running().find((p) => p.cycle && p.modelId === currentModel);
+      const under = deps.progress.running().find((p) => p.cycle && p.modelId === currentModel);
       const p = { ...reached, portfolios_done: reached.portfolios_done + (under?.done ?? 0) };
       writes = writes.then(() =>
         cycles.progress(id, p).catch((error: unknown) => log.warn({ err: error, cycleId: id }, 'could not record the cycle progress')),
       );
     };
-    const progressTimer =
-      deps.progress !== undefined && (deps.progressEveryMs ?? 0) > 0 ? setInterval(recordProgress, deps.progressEveryMs).unref() : null;
+    const progressTimer = deps.progressEveryMs > 0 ? setInterval(recordProgress, deps.progressEveryMs).unref() : null;
     try {
       const outcome = await runCycleModels(
         deps,
@@ -88,11 +87,11 @@ export function createScheduler(deps: SchedulerDeps) {
       const status = lost ? 'failed' : outcome.status;
       const errors = lost ? [...outcome.errors, 'the cycle lease was lost: another replica took over'] : outcome.errors;
       await cycles.finish(id, status, outcome.counts, outcome.rebalanceIds, errors, clock.now());
-      deps.onCycleEnd?.(status);
+      deps.onCycleEnd(status);
       log.info({ cycleId: id, status, ...outcome.counts }, 'rebalance cycle ended');
     } catch (error) {
       await cycles.finish(id, 'failed', noCounts(), [], [error instanceof Error ? error.message : String(error)], clock.now());
-      deps.onCycleEnd?.('failed');
+      deps.onCycleEnd('failed');
       log.error({ err: error, cycleId: id }, 'rebalance cycle failed');
     } finally {
       if (progressTimer !== null) clearInterval(progressTimer);
