@@ -356,7 +356,7 @@ export function createRebalanceJobs(deps: JobsDeps) {
     },
 
     /** Among these ids of portfolio documents without a header, those to keep: dry runs until they expire, running rebalances. */
-    kept: (ids: readonly string[]) => jobs.kept(ids),
+    kept: jobs.kept,
 
     /** Ids of the jobs running in this process. */
     running: (): ReadonlySet<string> => new Set(local.keys()),

@@ -521,10 +521,9 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
       return ids.filter((id) => !undiscarded.has(id)).length;
     },
 
-    portfolios: (rebalanceId: string, withPositions = true, page?: { offset: number; limit: number }) =>
-      rebalances.portfolios(rebalanceId, withPositions, page),
+    portfolios: rebalances.portfolios,
     /** A stored rebalance's header; null when there is none. */
-    findHeader: (id: string) => rebalances.findHeader(id),
+    findHeader: rebalances.findHeader,
     // The same upstream reads for drift reports (modules/drift).
     quoteSession,
 
