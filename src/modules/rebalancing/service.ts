@@ -207,17 +207,6 @@ export class BatchedWriter {
   }
 }
 
-/** One rebalance under way: its id (null for a dry run), its date, and how it is stopped. */
-interface Run {
-  readonly now: Date;
-  readonly tradeDate: string;
-  readonly rebalanceId: string | null;
-  readonly cancel: AbortController;
-  readonly trigger: RebalanceTrigger;
-  readonly kind: RebalanceKind;
-  readonly constraints: RunConstraints;
-}
-
 export function createRebalanceService(deps: RebalanceServiceDeps) {
   const { models, rebalances, upstreams, optimizer, clock, log, observer } = deps;
   /** Rebalances being written now: never swept, whatever their age. */
@@ -226,6 +215,18 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
   const running = new Set<AbortController>();
   /** Rebalances whose documents could not be removed when they failed: removed again on each sweep. */
   const undiscarded = new Set<string>();
+
+  /** One rebalance under way: its id (null for a dry run), its date, and how it is stopped. */
+  const startRun = (kind: RebalanceKind, options: RebalanceOptions, firm: RunConstraints['firm'], now: Date) => ({
+    now,
+    tradeDate: now.toISOString().slice(0, 10),
+    rebalanceId: options.dryRun ? null : rebalances.newId(now),
+    cancel: new AbortController(),
+    trigger: options.trigger ?? 'calendar',
+    kind,
+    constraints: { request: options.constraints ?? {}, firm },
+  });
+  type Run = Readonly<ReturnType<typeof startRun>>;
 
   /** Best effort: a failed rebalance's documents go now, or on the next sweep when the database cannot take it. */
   async function discard(rebalanceId: string): Promise<void> {
@@ -260,16 +261,7 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
       observer.rebalance?.(kind, outcomeOfFailure(error));
       throw error;
     }
-    const now = clock.now();
-    const run: Run = {
-      now,
-      tradeDate: now.toISOString().slice(0, 10),
-      rebalanceId: options.dryRun ? null : rebalances.newId(now),
-      cancel: new AbortController(),
-      trigger: options.trigger ?? 'calendar',
-      kind,
-      constraints: { request: options.constraints ?? {}, firm },
-    };
+    const run = startRun(kind, options, firm, clock.now());
     // Every upstream call of the rebalance listens to it (REBALANCE_CONCURRENCY at a time).
     setMaxListeners(0, run.cancel.signal);
     const outside = options.signal;
