@@ -3,9 +3,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { formatDecimal } from '../../domain/decimal.js';
-import { ErrorResponse, ObjectIdString, PortfolioId, SortBy } from '../../domain/schemas.js';
-import { ListModelsQuery } from '../models/schemas.js';
-import { QueryBoolean } from '../rebalancing/schemas.js';
+import { ErrorResponse, ObjectIdString, PortfolioId, QueryInteger, SortBy } from '../../domain/schemas.js';
 import type { PortfolioDriftFigures } from './report.js';
 import { DRIFT_SORT_FIELDS, type DriftService, type PortfolioDrift } from './service.js';
 
@@ -67,9 +65,15 @@ export const ModelDriftDto = z
   })
   .meta({ id: 'ModelDriftDTO' });
 
-const ModelDriftQuery = ListModelsQuery.pick({ offset: true, limit: true }).extend({
+const ModelDriftQuery = z.object({
+  offset: QueryInteger.optional(),
+  limit: QueryInteger.optional(),
   sort_by: SortBy(DRIFT_SORT_FIELDS, '-total_drift'),
-  out_of_band_only: QueryBoolean.meta({ description: 'Only portfolios out of band (and those that could not be valued, never skipped)' }),
+  out_of_band_only: z
+    .enum(['true', 'false'], { error: 'must be true or false' })
+    .optional()
+    .transform((v) => v === 'true')
+    .meta({ description: 'Only portfolios out of band (and those that could not be valued, never skipped)' }),
 });
 export type ModelDriftQuery = z.output<typeof ModelDriftQuery>;
 

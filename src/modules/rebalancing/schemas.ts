@@ -8,7 +8,7 @@ import { EncodedOnce, type JsonBytes, quoted } from '../../http/json-bytes.js';
 import { actualDriftOf, type PortfolioOutcome, type PositionOutcome } from './outcome.js';
 import { REBALANCE_SORT_FIELDS, type RebalanceHeader } from './repository.js';
 
-export const QueryBoolean = z
+const QueryBoolean = z
   .enum(['true', 'false'], { error: 'must be true or false' })
   .optional()
   .transform((v) => v === 'true');
