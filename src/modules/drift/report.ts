@@ -2,22 +2,7 @@
 // figures from the same optimiser input a rebalance builds (outcome.ts), in
 // exact decimals. Whether a security is inside its band is decided exactly;
 // weights and drifts are rounded half-up to WEIGHT_PLACES only for display.
-import {
-  abs,
-  add,
-  compare,
-  type Dec,
-  digitsAt,
-  formatPlaces,
-  isZero,
-  mul,
-  normalise,
-  pow10,
-  quotient,
-  sign,
-  sub,
-  ZERO,
-} from '../../domain/decimal.js';
+import { abs, add, compare, type Dec, digitsAt, isZero, mul, normalise, pow10, quotient, sub, ZERO } from '../../domain/decimal.js';
 import { bySecurityId } from '../../domain/ids.js';
 import type { OptimizerInput } from '../../optimizer/types.js';
 
@@ -28,7 +13,7 @@ const ratio = (value: Dec, mv: Dec) => (isZero(mv) ? ZERO : quotient(value, mv, 
 
 /**
  * The drift figures of one portfolio; a negative market value is the caller's
- * to refuse (`overdrawnReason`). Without `perSecurity` (a model's report: one
+ * to refuse (drift/service.ts). Without `perSecurity` (a model's report: one
  * row per portfolio) the securities are counted, not listed, and no weight is divided out.
  */
 export function driftFigures(input: OptimizerInput, perSecurity = true) {
@@ -130,11 +115,4 @@ export function bandCheck(input: OptimizerInput) {
     inBand,
     totalDrift: mv === 0n ? ZERO : quotient({ digits: deviation, scale: sm + sw }, { digits: mv, scale: sm }, WEIGHT_PLACES),
   };
-}
-
-/** Why a valued portfolio has no drift to report: it is overdrawn (the optimiser's words for it). */
-export function overdrawnReason(figures: PortfolioDriftFigures): string | null {
-  return sign(figures.marketValue) < 0
-    ? `the portfolio is overdrawn: its market value is ${formatPlaces(figures.marketValue, 2)}, below zero`
-    : null;
 }

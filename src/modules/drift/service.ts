@@ -6,7 +6,7 @@
 import { setMaxListeners } from 'node:events';
 import { eachConcurrently } from '../../domain/concurrency.js';
 import type { Dec } from '../../domain/decimal.js';
-import { compare, formatDecimal } from '../../domain/decimal.js';
+import { compare, formatDecimal, formatPlaces, sign } from '../../domain/decimal.js';
 import { PortfolioCannotBeValued } from '../../domain/errors.js';
 import { pageStart } from '../../domain/paging.js';
 import { parseSortBy } from '../../domain/sorting.js';
@@ -14,7 +14,7 @@ import type { QuoteSession, Upstreams } from '../../upstreams/index.js';
 import type { Model, ModelRepository } from '../models/repository.js';
 import { optimizerInput, securitiesOf } from '../rebalancing/outcome.js';
 import type { RebalanceService } from '../rebalancing/service.js';
-import { driftFigures, overdrawnReason, type PortfolioDriftFigures } from './report.js';
+import { driftFigures, type PortfolioDriftFigures } from './report.js';
 import type { ModelDriftQuery } from './routes.js';
 
 export type DriftStatus = 'in_band' | 'out_of_band' | 'unvalued';
@@ -87,7 +87,11 @@ export function createDriftService(deps: DriftServiceDeps) {
       return { ...base, portfolioName: await name, status: 'unvalued', reason: error.message, figures: null } satisfies PortfolioDrift;
     }
     const figures = driftFigures(optimizerInput(holdings, model.positions, quotes), perSecurity);
-    const overdrawn = overdrawnReason(figures);
+    // Why a valued portfolio has no drift to report: it is overdrawn (the optimiser's words for it).
+    const overdrawn =
+      sign(figures.marketValue) < 0
+        ? `the portfolio is overdrawn: its market value is ${formatPlaces(figures.marketValue, 2)}, below zero`
+        : null;
     const status = overdrawn !== null ? 'unvalued' : figures.inBand ? 'in_band' : 'out_of_band';
     return { ...base, portfolioName: await name, status, reason: overdrawn, figures } satisfies PortfolioDrift;
   }
