@@ -16,7 +16,7 @@ import type { OptimizerResult } from '../../optimizer/types.js';
 import { isDatabaseUnavailable } from '../../plugins/mongo.js';
 import { withPortfolioSpan, withSpan } from '../../telemetry/spans.js';
 import { type Quote, type QuoteSession, type Upstreams, UpstreamUnavailableError } from '../../upstreams/index.js';
-import { bandCheck, driftFigures } from '../drift/report.js';
+import { bandCheck } from '../drift/report.js';
 import { inBandOutcome, type RebalanceTrigger, withObjective } from '../drift/threshold.js';
 import { assertObjectiveFits } from '../models/constraints.js';
 import type { Model, ModelRepository } from '../models/repository.js';
@@ -359,7 +359,7 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
     const flow = input.cashFlow !== undefined && !isZero(input.cashFlow);
     const short = input.minCash !== undefined && compare(input.cash, mul(check.marketValue, input.minCash)) < 0;
     if (run.trigger === 'threshold' && check.inBand && !flow && !short) {
-      return withConstraintFigures(inBandOutcome(portfolioId, await name, input, driftFigures(input)), input);
+      return withConstraintFigures(inBandOutcome(portfolioId, await name, input), input);
     }
     const started = performance.now();
     const result = await withSpan(
