@@ -21,6 +21,7 @@
 // - Spool files and indexes: on every replica (each has its own files, and
 //   its own view of which indexes exist).
 import type { Logger } from 'pino';
+import type { Config } from '../../config.js';
 import type { Clock } from '../../domain/clock.js';
 import { sweepSpools } from '../../http/spool.js';
 import type { IndexHealth } from '../../plugins/index-health.js';
@@ -29,7 +30,7 @@ import type { RebalanceRepository } from '../rebalancing/repository.js';
 import type { RebalanceService } from '../rebalancing/service.js';
 import type { Lease } from '../scheduling/lease.js';
 
-export interface SweeperDeps {
+export interface SweeperDeps extends Pick<Config['maintenance'], 'sweepIntervalMs' | 'sweepMinAgeMs' | 'repairIntervalMs'> {
   readonly rebalances: RebalanceRepository;
   readonly rebalancing: Pick<RebalanceService, 'inFlight' | 'retryDiscards'>;
   /** Asynchronous rebalances: abandoned ones marked, expired dry runs removed. */
@@ -39,11 +40,6 @@ export interface SweeperDeps {
   readonly spoolDir: string;
   readonly clock: Clock;
   readonly log: Logger;
-  /** 0: at start-up only. */
-  readonly sweepIntervalMs: number;
-  readonly sweepMinAgeMs: number;
-  /** How often missing indexes and failed clean-ups are retried between sweeps. */
-  readonly repairIntervalMs: number;
 }
 
 export function createSweeper(deps: SweeperDeps) {

@@ -3,19 +3,17 @@
 // wins the cycle lease for that tick (lease.ts), so each tick runs once across
 // replicas and cycles never overlap. `runOnce` is the CLI's `--once`.
 import cron, { type ScheduledTask } from 'node-cron';
+import type { Config } from '../../config.js';
 import type { Clock } from '../../domain/clock.js';
 import type { ProgressRegistry } from '../rebalancing/progress.js';
 import { type CycleDeps, runCycleModels } from './cycle.js';
 import { type Cycle, type CycleProgress, type CycleRepository, type CycleStatus, noCounts } from './cycles.js';
 import type { Lease } from './lease.js';
 
-export interface SchedulerDeps extends CycleDeps {
+export interface SchedulerDeps extends CycleDeps, Pick<Config['schedule'], 'cron' | 'timeZone' | 'leaseTtlMs'> {
   readonly cycles: CycleRepository;
   readonly lease: Lease;
   readonly replica: string;
-  readonly cron: string | undefined;
-  readonly timeZone: string;
-  readonly leaseTtlMs: number;
   readonly clock: Clock;
   /** Told how each cycle this replica ran ended (metrics). */
   readonly onCycleEnd: (status: CycleStatus) => void;
