@@ -490,7 +490,7 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
       ),
 
     /** The same, for a model already loaded (scheduled cycles): stored, and submitted when submission is on. */
-    rebalanceLoadedModel: (model: Model, trigger: RebalanceTrigger = 'calendar') =>
+    rebalanceLoadedModel: (model: Model, trigger: RebalanceTrigger) =>
       rebalanceAndSubmit(
         'cycle',
         { dryRun: false, submit: true, trigger },
