@@ -17,12 +17,10 @@ import type { RebalanceService } from '../rebalancing/service.js';
 import { driftFigures, type PortfolioDriftFigures } from './report.js';
 import type { ModelDriftQuery } from './routes.js';
 
-export type DriftStatus = 'in_band' | 'out_of_band' | 'unvalued';
-
 export interface PortfolioDrift {
   readonly portfolioId: string;
   readonly portfolioName: string | null;
-  readonly status: DriftStatus;
+  readonly status: 'in_band' | 'out_of_band' | 'unvalued';
   /** Why the portfolio could not be valued; null otherwise. */
   readonly reason: string | null;
   readonly cash: Dec;
