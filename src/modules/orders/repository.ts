@@ -5,7 +5,7 @@
 import { type Collection, type Db, ObjectId } from 'mongodb';
 import { pageStart } from '../../domain/paging.js';
 import type { IndexSpec } from '../../plugins/mongo.js';
-import type { OrderRequest, OrderResult } from '../../upstreams/index.js';
+import type { OrderRequest, OrderResult } from '../../upstreams/clients.js';
 
 export const ORDER_SUBMISSIONS = 'order_submissions';
 export const ORDER_BATCHES = 'order_batches';
