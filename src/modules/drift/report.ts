@@ -2,53 +2,18 @@
 // figures from the same optimiser input a rebalance builds (outcome.ts), in
 // exact decimals. Whether a security is inside its band is decided exactly;
 // weights and drifts are rounded half-up to WEIGHT_PLACES only for display.
-import {
-  abs,
-  add,
-  compare,
-  type Dec,
-  digitsAt,
-  formatPlaces,
-  isZero,
-  mul,
-  normalise,
-  pow10,
-  quotient,
-  sign,
-  sub,
-  ZERO,
-} from '../../domain/decimal.js';
+import { abs, add, compare, type Dec, digitsAt, isZero, mul, normalise, pow10, quotient, sub, ZERO } from '../../domain/decimal.js';
 import { bySecurityId } from '../../domain/ids.js';
 import type { OptimizerInput } from '../../optimizer/types.js';
 
 /** Places of the weights, drifts and total drift shown (the rebalance shows `actual` to 4). */
 export const WEIGHT_PLACES = 6;
 
-export interface SecurityDrift {
-  readonly securityId: string;
-  readonly quantity: Dec;
-  readonly price: Dec;
-  /** quantity·price */
-  readonly marketValue: Dec;
-  /** marketValue / MV, rounded (0 when MV is 0). */
-  readonly weight: Dec;
-  readonly target: Dec;
-  readonly lowDrift: Dec;
-  readonly highDrift: Dec;
-  /** The band of weights [target − low_drift, target + high_drift]. */
-  readonly bandLow: Dec;
-  readonly bandHigh: Dec;
-  /** (marketValue − MV·target) / MV, rounded: signed, positive when overweight. */
-  readonly drift: Dec;
-  /** MV·(target − low) <= marketValue <= MV·(target + high), exactly. */
-  readonly inBand: boolean;
-}
-
 const ratio = (value: Dec, mv: Dec) => (isZero(mv) ? ZERO : quotient(value, mv, WEIGHT_PLACES));
 
 /**
  * The drift figures of one portfolio; a negative market value is the caller's
- * to refuse (`overdrawnReason`). Without `perSecurity` (a model's report: one
+ * to refuse (drift/service.ts). Without `perSecurity` (a model's report: one
  * row per portfolio) the securities are counted, not listed, and no weight is divided out.
  */
 export function driftFigures(input: OptimizerInput, perSecurity = true) {
@@ -57,31 +22,37 @@ export function driftFigures(input: OptimizerInput, perSecurity = true) {
   for (const v of values) mv = add(mv, v);
   let deviation = ZERO;
   let outOfBand = 0;
-  const securities: SecurityDrift[] = [];
-  input.securities.forEach((s, i) => {
+  const securities = [];
+  for (let i = 0; i < values.length; i++) {
+    const s = input.securities[i]!;
     const value = values[i]!;
+    // The band of weights [target − low_drift, target + high_drift].
     const bandLow = sub(s.target, s.lowDrift);
     const bandHigh = add(s.target, s.highDrift);
     const off = sub(value, mul(mv, s.target));
     deviation = add(deviation, abs(off));
+    // MV·(target − low) <= marketValue <= MV·(target + high), exactly.
     const inBand = compare(value, mul(mv, bandLow)) >= 0 && compare(value, mul(mv, bandHigh)) <= 0;
     if (!inBand) outOfBand += 1;
-    if (!perSecurity) return;
+    if (!perSecurity) continue;
     securities.push({
       securityId: s.securityId,
       quantity: s.quantity,
       price: s.price,
+      /** quantity·price */
       marketValue: value,
+      /** marketValue / MV, rounded (0 when MV is 0). */
       weight: ratio(value, mv),
       target: s.target,
       lowDrift: s.lowDrift,
       highDrift: s.highDrift,
       bandLow,
       bandHigh,
+      /** (marketValue − MV·target) / MV, rounded: signed, positive when overweight. */
       drift: ratio(off, mv),
       inBand,
     });
-  });
+  }
   return {
     marketValue: mv,
     cash: input.cash,
@@ -144,11 +115,4 @@ export function bandCheck(input: OptimizerInput) {
     inBand,
     totalDrift: mv === 0n ? ZERO : quotient({ digits: deviation, scale: sm + sw }, { digits: mv, scale: sm }, WEIGHT_PLACES),
   };
-}
-
-/** Why a valued portfolio has no drift to report: it is overdrawn (the optimiser's words for it). */
-export function overdrawnReason(figures: PortfolioDriftFigures): string | null {
-  return sign(figures.marketValue) < 0
-    ? `the portfolio is overdrawn: its market value is ${formatPlaces(figures.marketValue, 2)}, below zero`
-    : null;
 }

@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { formatDecimal } from '../../domain/decimal.js';
 import { ErrorResponse, ObjectIdString, PortfolioId, QueryInteger, SortBy } from '../../domain/schemas.js';
-import type { SecurityDrift } from './report.js';
+import type { PortfolioDriftFigures } from './report.js';
 import { DRIFT_SORT_FIELDS, type DriftService, type PortfolioDrift } from './service.js';
 
 const decimal = (description: string) => z.string().meta({ description });
@@ -77,7 +77,7 @@ const ModelDriftQuery = z.object({
 });
 export type ModelDriftQuery = z.output<typeof ModelDriftQuery>;
 
-const securityDto = (s: SecurityDrift): z.infer<typeof SecurityDriftDto> => ({
+const securityDto = (s: PortfolioDriftFigures['securities'][number]): z.infer<typeof SecurityDriftDto> => ({
   security_id: s.securityId,
   quantity: formatDecimal(s.quantity),
   price: formatDecimal(s.price),

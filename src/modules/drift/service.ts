@@ -6,7 +6,7 @@
 import { setMaxListeners } from 'node:events';
 import { eachConcurrently } from '../../domain/concurrency.js';
 import type { Dec } from '../../domain/decimal.js';
-import { compare, formatDecimal } from '../../domain/decimal.js';
+import { compare, formatDecimal, formatPlaces, sign } from '../../domain/decimal.js';
 import { PortfolioCannotBeValued } from '../../domain/errors.js';
 import { pageStart } from '../../domain/paging.js';
 import { parseSortBy } from '../../domain/sorting.js';
@@ -14,15 +14,13 @@ import type { QuoteSession, Upstreams } from '../../upstreams/index.js';
 import type { Model, ModelRepository } from '../models/repository.js';
 import { optimizerInput, securitiesOf } from '../rebalancing/outcome.js';
 import type { RebalanceService } from '../rebalancing/service.js';
-import { driftFigures, overdrawnReason, type PortfolioDriftFigures } from './report.js';
+import { driftFigures, type PortfolioDriftFigures } from './report.js';
 import type { ModelDriftQuery } from './routes.js';
-
-export type DriftStatus = 'in_band' | 'out_of_band' | 'unvalued';
 
 export interface PortfolioDrift {
   readonly portfolioId: string;
   readonly portfolioName: string | null;
-  readonly status: DriftStatus;
+  readonly status: 'in_band' | 'out_of_band' | 'unvalued';
   /** Why the portfolio could not be valued; null otherwise. */
   readonly reason: string | null;
   readonly cash: Dec;
@@ -45,7 +43,7 @@ export interface DriftServiceDeps {
   readonly upstreams: Upstreams;
   readonly rebalancing: Pick<RebalanceService, 'quoteSession'>;
   readonly concurrency: number;
-  readonly observer?: DriftObserver;
+  readonly observer: DriftObserver;
 }
 
 const WORST = 5;
@@ -65,8 +63,7 @@ function compareValues(a: Dec | string | number, b: Dec | string | number): numb
 }
 
 export function createDriftService(deps: DriftServiceDeps) {
-  const { models, upstreams, rebalancing } = deps;
-  const observer = deps.observer ?? {};
+  const { models, upstreams, rebalancing, observer } = deps;
 
   /** One portfolio's report: its holdings, the quotes of the session, the figures. */
   async function driftOne(
@@ -88,7 +85,11 @@ export function createDriftService(deps: DriftServiceDeps) {
       return { ...base, portfolioName: await name, status: 'unvalued', reason: error.message, figures: null } satisfies PortfolioDrift;
     }
     const figures = driftFigures(optimizerInput(holdings, model.positions, quotes), perSecurity);
-    const overdrawn = overdrawnReason(figures);
+    // Why a valued portfolio has no drift to report: it is overdrawn (the optimiser's words for it).
+    const overdrawn =
+      sign(figures.marketValue) < 0
+        ? `the portfolio is overdrawn: its market value is ${formatPlaces(figures.marketValue, 2)}, below zero`
+        : null;
     const status = overdrawn !== null ? 'unvalued' : figures.inBand ? 'in_band' : 'out_of_band';
     return { ...base, portfolioName: await name, status, reason: overdrawn, figures } satisfies PortfolioDrift;
   }

@@ -6,18 +6,14 @@
 import type { OptimizerInput, OptimizerResult } from '../../optimizer/types.js';
 import type { Model } from '../models/repository.js';
 import { outcomeOf, type PortfolioOutcome } from '../rebalancing/outcome.js';
-import type { PortfolioDriftFigures } from './report.js';
+import { driftFigures } from './report.js';
 
 /** calendar: every portfolio trades (the default, as before); threshold: only those out of band. */
 export type RebalanceTrigger = 'calendar' | 'threshold';
 
 /** The portfolio as it is: every position unchanged, no trades, status in_band. */
-export function inBandOutcome(
-  portfolioId: string,
-  name: string | null,
-  input: OptimizerInput,
-  figures: PortfolioDriftFigures,
-): PortfolioOutcome {
+export function inBandOutcome(portfolioId: string, name: string | null, input: OptimizerInput): PortfolioOutcome {
+  const figures = driftFigures(input);
   const unchanged: OptimizerResult = {
     status: 'nothing_to_do',
     marketValue: figures.marketValue,

@@ -21,6 +21,7 @@
 // - Spool files and indexes: on every replica (each has its own files, and
 //   its own view of which indexes exist).
 import type { Logger } from 'pino';
+import type { Config } from '../../config.js';
 import type { Clock } from '../../domain/clock.js';
 import { sweepSpools } from '../../http/spool.js';
 import type { IndexHealth } from '../../plugins/index-health.js';
@@ -29,21 +30,16 @@ import type { RebalanceRepository } from '../rebalancing/repository.js';
 import type { RebalanceService } from '../rebalancing/service.js';
 import type { Lease } from '../scheduling/lease.js';
 
-export interface SweeperDeps {
+export interface SweeperDeps extends Pick<Config['maintenance'], 'sweepIntervalMs' | 'sweepMinAgeMs' | 'repairIntervalMs'> {
   readonly rebalances: RebalanceRepository;
   readonly rebalancing: Pick<RebalanceService, 'inFlight' | 'retryDiscards'>;
   /** Asynchronous rebalances: abandoned ones marked, expired dry runs removed. */
-  readonly jobs?: Pick<RebalanceJobs, 'sweep' | 'kept' | 'running'>;
+  readonly jobs: Pick<RebalanceJobs, 'sweep' | 'kept' | 'running'>;
   readonly indexes: IndexHealth;
   readonly lease: Lease;
   readonly spoolDir: string;
   readonly clock: Clock;
   readonly log: Logger;
-  /** 0: at start-up only. */
-  readonly sweepIntervalMs: number;
-  readonly sweepMinAgeMs: number;
-  /** How often missing indexes and failed clean-ups are retried between sweeps. */
-  readonly repairIntervalMs: number;
 }
 
 export function createSweeper(deps: SweeperDeps) {
@@ -61,9 +57,9 @@ export function createSweeper(deps: SweeperDeps) {
     try {
       const before = new Date(clock.now().getTime() - deps.sweepMinAgeMs);
       const live = rebalancing.inFlight();
-      const jobsHere = deps.jobs?.running() ?? new Set<string>();
+      const jobsHere = deps.jobs.running();
       let ids = (await rebalances.unpublishedBefore(before)).filter((id) => !live.has(id) && !jobsHere.has(id));
-      const kept = (await deps.jobs?.kept(ids)) ?? new Set<string>();
+      const kept = await deps.jobs.kept(ids);
       ids = ids.filter((id) => !kept.has(id));
       const portfolioDocuments = await rebalances.discardMany(ids);
       return { leased: true, rebalances: ids.length, portfolioDocuments };
@@ -77,7 +73,7 @@ export function createSweeper(deps: SweeperDeps) {
     const spoolFiles = await sweepSpools(deps.spoolDir, clock.now(), deps.sweepMinAgeMs);
     await indexes.retry();
     const own = await rebalancing.retryDiscards();
-    const jobs = (await deps.jobs?.sweep()) ?? { abandoned: 0, expired: 0 };
+    const jobs = await deps.jobs.sweep();
     const documents = await unpublished();
     const report = {
       /** False when another replica held the sweep lease (documents were not swept by age). */
@@ -117,7 +113,7 @@ export function createSweeper(deps: SweeperDeps) {
       const repair = quietly('repair', async () => {
         if (indexes.missing().length > 0) await indexes.retry();
         await rebalancing.retryDiscards();
-        await deps.jobs?.sweep();
+        await deps.jobs.sweep();
       });
       timers.push(setInterval(repair, deps.repairIntervalMs).unref());
     },

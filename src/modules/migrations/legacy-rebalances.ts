@@ -109,13 +109,9 @@ export function portfolioDocumentId(legacyId: ObjectId, index: number): ObjectId
 export function convertLegacy(legacy: Document) {
   const id = legacy._id;
   if (!(id instanceof ObjectId)) throw new LegacyFormatError('_id is not an ObjectId');
-  const modelId =
-    legacy.model_id instanceof ObjectId
-      ? legacy.model_id
-      : ObjectId.isValid(String(legacy.model_id))
-        ? new ObjectId(String(legacy.model_id))
-        : null;
-  if (modelId === null) throw new LegacyFormatError('model_id is not an ObjectId');
+  // An ObjectId, or its hexadecimal spelling.
+  if (!ObjectId.isValid(String(legacy.model_id))) throw new LegacyFormatError('model_id is not an ObjectId');
+  const modelId = new ObjectId(String(legacy.model_id));
   const rebalanceDate = date(legacy.rebalance_date, 'rebalance_date');
   const embedded: unknown = legacy.portfolios ?? [];
   if (!Array.isArray(embedded)) throw new LegacyFormatError('portfolios is not a list');

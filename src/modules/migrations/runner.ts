@@ -9,7 +9,7 @@
 // skew allowed (a conditional deleteOne of that exact lock, then insertOne).
 // Each step is idempotent and resumable, so a step cut short by a crash is
 // simply run again by the next holder.
-import type { Collection, Db } from 'mongodb';
+import type { Db } from 'mongodb';
 import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
 import { type Clock, systemClock } from '../../domain/clock.js';
@@ -22,7 +22,6 @@ const LOCK_ID = 'lock';
 export interface MigrationContext {
   readonly db: Db;
   readonly dryRun: boolean;
-  readonly log: Logger;
   /** Keeps the lock while a long step works. */
   readonly renew: () => Promise<void>;
   readonly testHooks?: Pick<ConvertOptions, 'afterBatch' | 'batchSize'> | undefined;
@@ -40,22 +39,6 @@ export const migrations = [
   },
 ];
 
-type LockDocument = {
-  _id: string;
-  holder: string;
-  acquired_at: Date;
-  expires_at: Date;
-};
-
-type AppliedDocument = {
-  _id: string;
-  description: string;
-  applied_at: Date;
-  duration_ms: number;
-  applied_by: string;
-  report: Record<string, unknown>;
-};
-
 export interface MigrationSettings {
   readonly holder: string;
   readonly clock: Clock;
@@ -68,13 +51,13 @@ export function createMigrator(db: Db, settings: MigrationSettings) {
   const ttlMs = 60_000;
   const skewMs = settings.skewMs ?? 5_000;
   /** The lock and the applied steps share the collection (each keyed by its _id). */
-  const records: Collection<LockDocument | AppliedDocument> = db.collection(MIGRATIONS);
+  const records = db.collection<{ _id: string } & Record<string, unknown>>(MIGRATIONS);
 
   async function acquire(): Promise<boolean> {
     const now = clock.now();
-    const lock: LockDocument = { _id: LOCK_ID, holder, acquired_at: now, expires_at: new Date(now.getTime() + ttlMs) };
+    const lock = { _id: LOCK_ID, holder, acquired_at: now, expires_at: new Date(now.getTime() + ttlMs) };
     if (await inserted(() => records.insertOne(lock))) return true;
-    const held = (await records.findOne({ _id: LOCK_ID })) as LockDocument | null;
+    const held = (await records.findOne({ _id: LOCK_ID })) as typeof lock | null;
     if (held !== null && held.expires_at.getTime() + skewMs >= now.getTime()) return false;
     // Expired: remove exactly that lock (another taker may have done it first), then try once more.
     if (held !== null) await records.deleteOne({ _id: LOCK_ID, holder: held.holder, expires_at: held.expires_at });
@@ -117,7 +100,6 @@ export function createMigrator(db: Db, settings: MigrationSettings) {
           const report = await step.run({
             db,
             dryRun,
-            log,
             renew,
             testHooks: options.testHooks,
           });
@@ -138,7 +120,7 @@ export function createMigrator(db: Db, settings: MigrationSettings) {
             duration_ms: duration,
             applied_by: holder,
             report,
-          } satisfies AppliedDocument);
+          });
           log.info({ migration: step.id, duration_ms: duration, report }, 'migration applied');
           outcomes.push({ id: step.id, status: 'applied', report });
         }

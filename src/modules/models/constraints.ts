@@ -4,7 +4,6 @@
 // frozen). All optional and additive: a model without them rebalances as
 // before, a write that does not mention them keeps what is stored, and the
 // DTO shows each only when it is set (so existing clients see the same shape).
-import type { Decimal128 } from 'mongodb';
 import { z } from 'zod';
 import { add, compare, type Dec, formatDecimal, fromDecimal128, sign, toDecimal128, ZERO } from '../../domain/decimal.js';
 import { ValidationError } from '../../domain/errors.js';
@@ -123,20 +122,17 @@ export function constraintDto(c: ModelConstraints | undefined) {
   };
 }
 
-/** How they are stored on the model document (absent fields: none). */
-export interface ConstraintDocument {
-  min_cash?: Decimal128 | null;
-  min_trade_value?: Decimal128 | null;
-  restrictions?: { security_id: string; rule: RestrictionRule }[];
-}
-
-export function toConstraintDocument(c: ModelConstraints): Required<ConstraintDocument> {
+/** How they are stored on the model document. */
+export function toConstraintDocument(c: ModelConstraints) {
   return {
     min_cash: c.minCash === null ? null : toDecimal128(c.minCash),
     min_trade_value: c.minTradeValue === null ? null : toDecimal128(c.minTradeValue),
     restrictions: c.restrictions.map((r) => ({ security_id: r.securityId, rule: r.rule })),
   };
 }
+
+/** As read from the model document (absent fields: none). */
+export type ConstraintDocument = Partial<ReturnType<typeof toConstraintDocument>>;
 
 export function fromConstraintDocument(doc: ConstraintDocument): ModelConstraints {
   return {

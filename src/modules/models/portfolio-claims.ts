@@ -3,19 +3,20 @@
 // portfolio id, so two models can never both insert a claim for it: the unique
 // _id index decides the race atomically on MongoDB and on the embedded server
 // alike (which has no multikey unique indexes and no transaction write conflicts).
-import type { Collection, Db, ObjectId } from 'mongodb';
+import type { Collection, Db } from 'mongodb';
 import { ConflictError, type ErrorDetail } from '../../domain/errors.js';
 import { toObjectId } from '../../domain/ids.js';
 import { type IndexSpec, inserted } from '../../plugins/mongo.js';
 import type { Model, ModelRepository } from './repository.js';
 
-interface ClaimDocument {
-  _id: string;
-  model_id: ObjectId;
-  /** The model version whose write lists the portfolio. */
-  model_version: number;
-  claimed_at: Date;
-}
+/** A portfolio's claim by the write that takes `modelId` to `version` (the model version whose write lists it). */
+const claimOf = (portfolioId: string, modelId: string, version: number, now: Date) => ({
+  _id: portfolioId,
+  model_id: toObjectId(modelId),
+  model_version: version,
+  claimed_at: now,
+});
+type ClaimDocument = ReturnType<typeof claimOf>;
 
 export const PORTFOLIO_CLAIMS = 'portfolio_claims';
 export const claimIndexes: IndexSpec[] = [
@@ -40,18 +41,12 @@ export function createPortfolioClaims(db: Db, models: ModelRepository) {
 
   /** Inserts claims for fresh portfolio ids; returns the ids another writer claimed first. */
   async function insertFresh(ids: readonly string[], modelId: string, version: number, now: Date): Promise<string[]> {
-    const doc = (id: string): ClaimDocument => ({
-      _id: id,
-      model_id: toObjectId(modelId),
-      model_version: version,
-      claimed_at: now,
-    });
     if (ids.length === 0) return [];
-    if (await inserted(() => claims.insertMany(ids.map(doc)))) return [];
+    if (await inserted(() => claims.insertMany(ids.map((id) => claimOf(id, modelId, version, now))))) return [];
     // Someone raced us: find out claim by claim which ones are ours.
     const lost: string[] = [];
     for (const id of ids) {
-      if (await inserted(() => claims.insertOne(doc(id)))) continue;
+      if (await inserted(() => claims.insertOne(claimOf(id, modelId, version, now)))) continue;
       const existing = await claims.findOne({ _id: id });
       if (existing === null || !existing.model_id.equals(toObjectId(modelId))) lost.push(id);
     }

@@ -2,7 +2,7 @@
 // stale writer matches nothing instead of overwriting (see plugins/mongo.ts for
 // the query subset this code keeps to).
 import { LRUCache } from 'lru-cache';
-import { BSON, type Collection, type Db, type Decimal128, ObjectId, type Sort } from 'mongodb';
+import { BSON, type Collection, type Db, ObjectId, type Sort } from 'mongodb';
 import { fromDecimal128, toDecimal128 } from '../../domain/decimal.js';
 import { ConflictError, NotFoundError } from '../../domain/errors.js';
 import { toObjectId } from '../../domain/ids.js';
@@ -36,13 +36,6 @@ export type ModelChanges = Pick<Model, 'name' | 'positions' | 'portfolios'> & {
   readonly [K in 'lastRebalanceDate' | 'rebalanceTo' | 'constraints']?: Model[K] | undefined;
 };
 
-interface PositionDocument {
-  security_id: string;
-  target: Decimal128;
-  high_drift: Decimal128;
-  low_drift: Decimal128;
-}
-
 interface ModelDocument extends ConstraintDocument {
   _id: ObjectId;
   name: string;
@@ -72,7 +65,7 @@ const sortColumn: Record<ModelSortField, string> = {
   last_rebalance_date: 'last_rebalance_date',
 };
 
-function toPositionDocument(p: ModelPosition): PositionDocument {
+function toPositionDocument(p: ModelPosition) {
   return {
     security_id: p.securityId,
     target: toDecimal128(p.target),
@@ -80,6 +73,7 @@ function toPositionDocument(p: ModelPosition): PositionDocument {
     low_drift: toDecimal128(p.lowDrift),
   };
 }
+type PositionDocument = ReturnType<typeof toPositionDocument>;
 
 const fromPositionDocument = (p: PositionDocument): ModelPosition => ({
   securityId: p.security_id,

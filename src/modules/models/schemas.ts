@@ -189,11 +189,6 @@ const CLOSE = Buffer.from(']');
 
 /** A list of models' JSON: the pieces copied once into the answer, no text of the whole list built and encoded. */
 export function modelsJson(models: readonly Model[]): Buffer {
-  const parts: Buffer[] = [OPEN];
-  models.forEach((model, i) => {
-    if (i > 0) parts.push(COMMA);
-    parts.push(...modelJsonParts(model));
-  });
-  parts.push(CLOSE);
-  return Buffer.concat(parts);
+  const parts = models.flatMap((model, i) => [i === 0 ? OPEN : COMMA, ...modelJsonParts(model)]);
+  return Buffer.concat(parts.length === 0 ? [OPEN, CLOSE] : [...parts, CLOSE]);
 }

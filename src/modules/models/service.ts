@@ -38,8 +38,6 @@ const versionConflict = (id: string, stored: number, sent: number) =>
   new VersionConflictError(`Model ${id} is at version ${stored}, not ${sent}; reload it and try again`);
 
 export function createModelService({ models, claims, clock, log }: ModelServiceDeps) {
-  const load = models.get;
-
   /**
    * Read, decide, write with the version read as the guard; on a lost race,
    * read again and decide again. `expectedVersion` (from a client) turns a
@@ -47,7 +45,7 @@ export function createModelService({ models, claims, clock, log }: ModelServiceD
    */
   async function mutate(id: string, expectedVersion: number | undefined, decide: (current: Model) => ModelChanges | null): Promise<Model> {
     for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
-      const current = await load(id);
+      const current = await models.get(id);
       if (expectedVersion !== undefined && current.version !== expectedVersion) throw versionConflict(id, current.version, expectedVersion);
       const changes = decide(current);
       if (changes === null) return current;
@@ -71,7 +69,7 @@ export function createModelService({ models, claims, clock, log }: ModelServiceD
         return updated;
       }
       await claims.release(id, added, nextVersion);
-      if (expectedVersion !== undefined) throw versionConflict(id, (await load(id)).version, expectedVersion);
+      if (expectedVersion !== undefined) throw versionConflict(id, (await models.get(id)).version, expectedVersion);
       log.debug({ modelId: id, attempt }, 'model changed concurrently; retrying the write');
     }
     throw new VersionConflictError(`Model ${id} is being changed by many clients at once; try again`);
@@ -102,7 +100,7 @@ export function createModelService({ models, claims, clock, log }: ModelServiceD
       }
     },
 
-    get: load,
+    get: models.get,
 
     async list(offset: number | undefined, limit: number | undefined, sortBy: string | undefined) {
       const sort = parseSortBy(sortBy, SORT_FIELDS);
@@ -134,7 +132,7 @@ export function createModelService({ models, claims, clock, log }: ModelServiceD
 
     async remove(id: string, version: number): Promise<void> {
       if (!(await models.deleteIfVersion(id, version))) {
-        throw versionConflict(id, (await load(id)).version, version); // load: 404 when there is none
+        throw versionConflict(id, (await models.get(id)).version, version); // get: 404 when there is none
       }
       await claims.releaseAll(id);
     },

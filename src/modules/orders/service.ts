@@ -54,12 +54,7 @@ export function createOrderService({ rebalances, orders, upstreams, clock, log, 
           try {
             const results = await upstreams.orders.submit(batch, now);
             // Orders no result line names may exist: unknown, never sent again automatically.
-            outcomes = results.map((r) => ({
-              order: batch[r.index]!,
-              status: r.status,
-              orderId: r.orderId,
-              message: r.message,
-            }));
+            outcomes = results.map(({ index, ...answer }) => ({ order: batch[index]!, ...answer }));
           } catch (error) {
             if (!(error instanceof UpstreamUnavailableError)) throw error;
             // Orders that may have reached the service are never sent again automatically.

@@ -3,7 +3,7 @@
 // firm-wide restricted list, turned into the optimiser's optional inputs.
 // Pure, except that the firm-wide list is read once per rebalance.
 import { z } from 'zod';
-import { type Dec, sign } from '../../domain/decimal.js';
+import { sign } from '../../domain/decimal.js';
 import { ValidationError } from '../../domain/errors.js';
 import { DecimalInput, PortfolioId } from '../../domain/schemas.js';
 import type { OptimizerInput } from '../../optimizer/index.js';
@@ -12,22 +12,12 @@ import type { Model } from '../models/repository.js';
 import type { PortfolioOutcome } from './outcome.js';
 
 /** What one rebalance request may add (all optional: no body is the rebalance as before). */
-export interface RequestConstraints {
-  /** Deposit (> 0) or withdrawal (< 0) per portfolio id. */
-  readonly cashFlows?: ReadonlyMap<string, Dec>;
-  /** Replaces the model's min_trade_value for this request (0: no minimum). */
-  readonly minTradeValue?: Dec;
-}
+export type RequestConstraints = Readonly<ReturnType<typeof modelRequest>>;
 
 /** The constraints of one rebalance run: the request's, and the firm-wide list read when it started. */
 export interface RunConstraints {
   readonly request: RequestConstraints;
   readonly firm: readonly SecurityRestriction[];
-}
-
-/** Reads the firm-wide restricted list (modules/restrictions). */
-export interface RestrictionSource {
-  read(): Promise<{ readonly restrictions: readonly SecurityRestriction[] }>;
 }
 
 /** Two rules on one security: frozen wins, and no_buy with no_sell is frozen. */
@@ -127,13 +117,15 @@ export function portfolioRequest(portfolioId: string, body: z.output<typeof Port
   return modelRequest({ min_trade_value: body?.min_trade_value, cash_flows: flow === undefined ? undefined : { [portfolioId]: flow } });
 }
 
-export function modelRequest(body: z.output<typeof ModelRebalanceBody>): RequestConstraints {
+export function modelRequest(body: z.output<typeof ModelRebalanceBody>) {
   const minTradeValue = body?.min_trade_value;
   if (minTradeValue !== undefined && sign(minTradeValue) < 0) {
     throw new ValidationError('min_trade_value must be 0 or more', [{ path: 'min_trade_value', message: 'must be 0 or more' }]);
   }
   return {
+    // Deposit (> 0) or withdrawal (< 0) per portfolio id.
     ...(body?.cash_flows === undefined ? {} : { cashFlows: new Map(Object.entries(body.cash_flows)) }),
+    // Replaces the model's min_trade_value for this request (0: no minimum).
     ...(minTradeValue === undefined ? {} : { minTradeValue }),
   };
 }

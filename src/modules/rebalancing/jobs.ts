@@ -10,6 +10,7 @@
 import { hostname } from 'node:os';
 import { type Collection, type Db, type Filter, ObjectId } from 'mongodb';
 import type { Logger } from 'pino';
+import type { Config } from '../../config.js';
 import type { Clock } from '../../domain/clock.js';
 import { AppError } from '../../domain/errors.js';
 import { toObjectId } from '../../domain/ids.js';
@@ -143,16 +144,13 @@ interface LocalJob extends Job {
   ending: boolean;
 }
 
-export interface JobsDeps {
+export interface JobsDeps extends Pick<Config['jobs'], 'heartbeatMs' | 'staleMs' | 'dryRunTtlMs'> {
   readonly service: RebalanceService;
   readonly jobs: JobRepository;
   readonly rebalances: RebalanceRepository;
   readonly clock: Clock;
   readonly log: Logger;
   readonly replica: string;
-  readonly heartbeatMs: number;
-  readonly staleMs: number;
-  readonly dryRunTtlMs: number;
 }
 
 export function createRebalanceJobs(deps: JobsDeps) {
@@ -356,7 +354,7 @@ export function createRebalanceJobs(deps: JobsDeps) {
     },
 
     /** Among these ids of portfolio documents without a header, those to keep: dry runs until they expire, running rebalances. */
-    kept: (ids: readonly string[]) => jobs.kept(ids),
+    kept: jobs.kept,
 
     /** Ids of the jobs running in this process. */
     running: (): ReadonlySet<string> => new Set(local.keys()),

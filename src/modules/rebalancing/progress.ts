@@ -39,10 +39,9 @@ export function createProgressRegistry(nowMs: () => number = () => performance.n
 
   return {
     /** One running model rebalance, as the service reports it. */
-    begin(run: { readonly rebalanceId: string | null; readonly modelId: string; readonly total: number; readonly cycle?: boolean }) {
-      const { rebalanceId, modelId, total, cycle = false } = run;
-      const key = rebalanceId ?? `dry-run-${++dryRuns}`;
-      const entry: Entry = { key, rebalanceId, modelId, cycle, total, done: 0, inFlight: 0, startedMs: nowMs() };
+    begin(run: Pick<ProgressSnapshot, 'rebalanceId' | 'modelId' | 'total' | 'cycle'>) {
+      const key = run.rebalanceId ?? `dry-run-${++dryRuns}`;
+      const entry: Entry = { key, ...run, done: 0, inFlight: 0, startedMs: nowMs() };
       entries.set(key, entry);
       tell('begin', entry);
       return {

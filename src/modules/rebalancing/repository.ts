@@ -62,64 +62,30 @@ interface HeaderDocument {
   submitting_until?: Date | null;
 }
 
-/**
- * A portfolio's positions, column by column (one array per field, in security
- * order): the same figures as a list of position objects, in far fewer BSON
- * elements, which the embedded development server stores several times faster.
- */
-interface PositionColumns {
-  security_id: string[];
-  /** Null (and so the market values and weights) only for a security without a price in a portfolio that could not be valued. */
-  price: (Decimal128 | null)[];
-  /** Quantities are not money: whole ones are stored as numbers, fractional ones as Decimal128. */
-  original_quantity: Quantity[];
-  adjusted_quantity: Quantity[];
-  original_position_market_value: (Decimal128 | null)[];
-  adjusted_position_market_value: (Decimal128 | null)[];
-  target: Decimal128[];
-  high_drift: Decimal128[];
-  low_drift: Decimal128[];
-  actual: (Decimal128 | null)[];
-  actual_drift: (Decimal128 | null)[];
-  transaction_type: ('BUY' | 'SELL' | null)[];
-  trade_quantity: (Quantity | null)[];
-  /** Issue 19: the restriction of each position, only in portfolios with one. */
-  restriction?: ('no_buy' | 'no_sell' | 'frozen' | null)[];
-}
-
 type Quantity = number | Decimal128;
 
 const toQuantity = (f: Dec): Quantity => (f.scale === 0 && f.digits <= MAX_SAFE && f.digits >= -MAX_SAFE ? Number(f.digits) : d128(f));
 const fromQuantity = (q: Quantity): Dec => (typeof q === 'number' ? { digits: BigInt(q), scale: 0 } : dec(q));
 
-interface PortfolioDocument {
-  _id: ObjectId;
-  rebalance_id: ObjectId;
-  seq: number;
-  portfolio_id: string;
-  portfolio_name: string | null;
-  status: 'ok' | 'infeasible' | 'in_band';
-  error: { code: string; message: string } | null;
-  market_value: Decimal128;
-  cash_before_rebalance: Decimal128;
-  cash_after_rebalance: Decimal128;
-  /** Issue 19: the deposit or withdrawal, only when there was one. */
-  cash_flow?: Decimal128;
-  positions: PositionColumns;
-}
-
 const d128 = toDecimal128;
 const dec = fromDecimal128;
 const orNull = (value: Decimal128 | null | undefined) => (value === null || value === undefined ? null : dec(value));
 
-function toColumns(positions: readonly PositionOutcome[]): PositionColumns {
+/**
+ * A portfolio's positions, column by column (one array per field, in security
+ * order): the same figures as a list of position objects, in far fewer BSON
+ * elements, which the embedded development server stores several times faster.
+ */
+function toColumns(positions: readonly PositionOutcome[]) {
   const column = (pick: (p: PositionOutcome) => Dec, encode = toDecimal128s) => encode(positions.map(pick));
   const priced = positions.every((p) => p.price !== null);
   const maybe = (pick: (p: PositionOutcome) => Dec | null, encode = toDecimal128s) =>
     priced ? column((p) => pick(p)!, encode) : positions.map((p) => (p.price === null ? null : d128(pick(p)!)));
   return {
     security_id: positions.map((p) => p.securityId),
+    // Null (and so the market values and weights) only for a security without a price in a portfolio that could not be valued.
     price: maybe((p) => p.price, toSharedDecimal128s),
+    // Quantities are not money: whole ones are stored as numbers, fractional ones as Decimal128.
     original_quantity: positions.map((p) => toQuantity(p.original)),
     adjusted_quantity: positions.map((p) => toQuantity(p.adjusted)),
     original_position_market_value: maybe((p) => p.price && mul(p.original, p.price)),
@@ -132,9 +98,11 @@ function toColumns(positions: readonly PositionOutcome[]): PositionColumns {
     actual_drift: maybe(actualDriftOf),
     transaction_type: positions.map((p) => p.trade?.type ?? null),
     trade_quantity: positions.map((p) => (p.trade === null ? null : toQuantity(p.trade.quantity))),
+    // Issue 19: the restriction of each position, only in portfolios with one.
     ...(positions.some((p) => p.restriction !== undefined) ? { restriction: positions.map((p) => p.restriction ?? null) } : {}),
   };
 }
+type PositionColumns = ReturnType<typeof toColumns>;
 
 function fromColumns(c: PositionColumns): PositionOutcome[] {
   return c.security_id.map((securityId, i) => {
@@ -156,6 +124,26 @@ function fromColumns(c: PositionColumns): PositionOutcome[] {
     };
   });
 }
+
+/** One portfolio of a rebalance, at its place (`seq`) in the model's order. */
+function toDocument(rebalanceId: ObjectId, seq: number, o: PortfolioOutcome) {
+  return {
+    _id: new ObjectId(),
+    rebalance_id: rebalanceId,
+    seq,
+    portfolio_id: o.portfolioId,
+    portfolio_name: o.portfolioName,
+    status: o.status,
+    error: o.error,
+    market_value: d128(o.marketValue),
+    cash_before_rebalance: d128(o.cashBefore),
+    cash_after_rebalance: d128(o.cashAfter),
+    // Issue 19: the deposit or withdrawal, only when there was one.
+    ...(o.cashFlow === undefined ? {} : { cash_flow: d128(o.cashFlow) }),
+    positions: toColumns(o.positions),
+  };
+}
+type PortfolioDocument = ReturnType<typeof toDocument>;
 
 function toOutcome(doc: PortfolioDocument, withPositions = true): PortfolioOutcome {
   return {
@@ -205,24 +193,8 @@ export function createRebalanceRepository(db: Db) {
 
     /** Stores portfolios (each with its place in the model's order) of a rebalance that is not visible yet. */
     async writePortfolios(rebalanceId: string, items: readonly { seq: number; outcome: PortfolioOutcome }[]): Promise<void> {
-      if (items.length === 0) return;
       const id = toObjectId(rebalanceId);
-      await portfolios.insertMany(
-        items.map(({ seq, outcome: o }) => ({
-          _id: new ObjectId(),
-          rebalance_id: id,
-          seq,
-          portfolio_id: o.portfolioId,
-          portfolio_name: o.portfolioName,
-          status: o.status,
-          error: o.error,
-          market_value: d128(o.marketValue),
-          cash_before_rebalance: d128(o.cashBefore),
-          cash_after_rebalance: d128(o.cashAfter),
-          ...(o.cashFlow === undefined ? {} : { cash_flow: d128(o.cashFlow) }),
-          positions: toColumns(o.positions),
-        })),
-      );
+      await portfolios.insertMany(items.map(({ seq, outcome }) => toDocument(id, seq, outcome)));
     },
 
     /** Makes a rebalance visible: its portfolios are all written. */

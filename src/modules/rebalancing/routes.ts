@@ -9,7 +9,6 @@ import { ErrorResponse } from '../../domain/schemas.js';
 import { JsonBytes } from '../../http/json-bytes.js';
 import { jsonStream, mapAsync, sendJson } from '../../http/json-stream.js';
 import { JsonSpool } from '../../http/spool.js';
-import type { RebalanceTrigger } from '../drift/threshold.js';
 import { ModelParams } from '../models/schemas.js';
 import { ModelRebalanceBody, modelRequest, PortfolioRebalanceBody, portfolioRequest, type RequestConstraints } from './constraints.js';
 import { dryRunHeader, type Job, type RebalanceJobs } from './jobs.js';
@@ -60,29 +59,30 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
   const rebalanceErrors = { ...errorResponses, 422: ErrorResponse, 503: ErrorResponse };
 
   /**
+   * What a rebalance query asks for, with the request's cash flows and minimum-trade override (read after the query).
    * `?submit=true`: refused up front when submission is off; otherwise the
    * stored rebalance's orders go out before the answer, whose x-order-submission
    * header says what became of them. A failing Order service is a 503 that says
    * the rebalance itself is stored.
    */
-  const checkSubmit = (wanted: boolean) => {
-    if (wanted && !submission) {
+  const optionsOf = ({ dry_run: dryRun, submit, trigger }: z.output<typeof RebalanceQuery>, constraints: () => RequestConstraints) => {
+    if (submit && !submission) {
       throw new ValidationError(
         'Order submission is off (ORDER_SUBMISSION=off): submit=true is not allowed; use POST /api/v1/rebalance/{rebalance_id}/submit',
         [{ path: 'submit', message: 'submit is not allowed while ORDER_SUBMISSION is off' }],
       );
     }
+    return { dryRun, submit, constraints: constraints(), ...(trigger ? { trigger } : {}) };
   };
   /** What the Order service made of a submission: a header, or 503 naming what is stored and how to resubmit. */
   const reportSubmission = (reply: FastifyReply, run: RebalanceRun) => {
     const r = run.submission;
-    if (r === null || run.rebalanceId === null) return;
-    const rebalanceId = run.rebalanceId;
+    if (r === null) return;
     if (r.error !== null) {
       throw new AppError(
         503,
         'UPSTREAM_UNAVAILABLE',
-        `${r.error.message}. Rebalance ${rebalanceId} is stored; of its orders ${r.totals.accepted} were accepted, ${r.totals.failed} failed and ${r.totals.unknown} may have been taken (see GET /api/v1/rebalance/${rebalanceId}/orders; resubmit with POST /api/v1/rebalance/${rebalanceId}/submit)`,
+        `${r.error.message}. Rebalance ${r.rebalanceId} is stored; of its orders ${r.totals.accepted} were accepted, ${r.totals.failed} failed and ${r.totals.unknown} may have been taken (see GET /api/v1/rebalance/${r.rebalanceId}/orders; resubmit with POST /api/v1/rebalance/${r.rebalanceId}/submit)`,
         [],
         r.error.retryAfterSeconds,
       );
@@ -119,9 +119,8 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
       },
     },
     async (request, reply) => {
-      checkSubmit(request.query.submit);
-      const constraints = portfolioRequest(request.params.portfolio_id, request.body);
-      const run = await service.rebalancePortfolio(request.params.portfolio_id, optionsOf(request.query, constraints));
+      const options = optionsOf(request.query, () => portfolioRequest(request.params.portfolio_id, request.body));
+      const run = await service.rebalancePortfolio(request.params.portfolio_id, options);
       reportSubmission(reply, run);
       sendJson(reply, rebalanceJson(new JsonBytes(), run.outcome, run.rebalanceId, run.tradeDate).bytes);
       return reply;
@@ -148,9 +147,9 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
       },
     },
     async (request, reply) => {
-      checkSubmit(request.query.submit);
+      const options = optionsOf(request.query, () => modelRequest(request.body));
       if (jobs !== undefined && (request.query.async || prefersAsync(request.headers.prefer))) {
-        const job = await jobs.start(request.params.model_id, optionsOf(request.query, modelRequest(request.body)), request.id);
+        const job = await jobs.start(request.params.model_id, options, request.id);
         reply.code(202).header('location', `/api/v1/rebalance/${job.id}`).header('preference-applied', 'respond-async');
         return toJobDto(job);
       }
@@ -168,7 +167,7 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
       };
       reply.raw.once('close', leave);
       try {
-        const run = await service.rebalanceModel(request.params.model_id, optionsOf(request.query, modelRequest(request.body)), {
+        const run = await service.rebalanceModel(request.params.model_id, options, {
           async start(run) {
             spool = await JsonSpool.create(run.total, spoolDir);
             if (left) void spool.dispose();
@@ -344,12 +343,6 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
     },
   );
 };
-
-/** What a rebalance query asks for, with the request's cash flows and minimum-trade override. */
-const optionsOf = (
-  { dry_run: dryRun, submit, trigger }: { dry_run: boolean; submit: boolean; trigger?: RebalanceTrigger | undefined },
-  constraints: RequestConstraints,
-) => ({ dryRun, submit, constraints, ...(trigger ? { trigger } : {}) });
 
 /** RFC 7240: `Prefer: respond-async` (among other preferences, any case). */
 const prefersAsync = (prefer: string | undefined): boolean =>

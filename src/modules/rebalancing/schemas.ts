@@ -278,6 +278,7 @@ export function toStoredPortfolioDto(o: PortfolioOutcome, tradeDate: string, wit
 
 /** The header fields of a RebalanceResultDTO, around its `portfolios`. */
 export function resultHeaderFields(h: RebalanceHeader) {
+  const { lastSubmittedAt, ...counts } = h.orders ?? { lastSubmittedAt: null };
   return {
     before: {
       rebalance_id: h.id,
@@ -289,16 +290,8 @@ export function resultHeaderFields(h: RebalanceHeader) {
     after: {
       version: h.version,
       created_at: h.createdAt.toISOString(),
-      orders:
-        h.orders === null
-          ? null
-          : {
-              accepted: h.orders.accepted,
-              rejected: h.orders.rejected,
-              failed: h.orders.failed,
-              unknown: h.orders.unknown,
-              last_submitted_at: h.orders.lastSubmittedAt.toISOString(),
-            },
+      // The counts as recorded (accepted, rejected, failed, unknown), then when.
+      orders: lastSubmittedAt === null ? null : { ...counts, last_submitted_at: lastSubmittedAt.toISOString() },
     },
   };
 }

@@ -5,6 +5,7 @@
 // and nothing of it is stored.
 import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
+import type { z } from 'zod';
 import type { Clock } from '../../domain/clock.js';
 import { eachConcurrently } from '../../domain/concurrency.js';
 import { compare, type Dec, isZero, mul } from '../../domain/decimal.js';
@@ -15,38 +16,33 @@ import type { OptimizerResult } from '../../optimizer/types.js';
 import { isDatabaseUnavailable } from '../../plugins/mongo.js';
 import { withPortfolioSpan, withSpan } from '../../telemetry/spans.js';
 import { type Quote, type QuoteSession, type Upstreams, UpstreamUnavailableError } from '../../upstreams/index.js';
-import { bandCheck, driftFigures } from '../drift/report.js';
+import { bandCheck } from '../drift/report.js';
 import { inBandOutcome, type RebalanceTrigger, withObjective } from '../drift/threshold.js';
 import { assertObjectiveFits } from '../models/constraints.js';
 import type { Model, ModelRepository } from '../models/repository.js';
 import type { SubmissionResult } from '../orders/service.js';
-import {
-  assertFlowsBelong,
-  constrainInput,
-  type RequestConstraints,
-  type RestrictionSource,
-  type RunConstraints,
-  withConstraintFigures,
-} from './constraints.js';
+import type { RestrictionRepository } from '../restrictions/repository.js';
+import { assertFlowsBelong, constrainInput, type RequestConstraints, type RunConstraints, withConstraintFigures } from './constraints.js';
 import { optimizerInput, outcomeOf, type PortfolioOutcome, securitiesOf, unvaluedOutcome } from './outcome.js';
 import type { ProgressRegistry } from './progress.js';
 import { REBALANCE_SORT_FIELDS, type RebalanceHeader, type RebalanceRepository } from './repository.js';
+import type { RebalanceListQuery } from './schemas.js';
 
 export interface RebalanceServiceDeps {
   readonly models: ModelRepository;
   readonly rebalances: RebalanceRepository;
   readonly upstreams: Upstreams;
   readonly optimizer: OptimizerPool;
-  /** The firm-wide restricted list (issue 19), read once per rebalance; none when absent. */
-  readonly restrictions?: RestrictionSource;
+  /** The firm-wide restricted list (issue 19), read once per rebalance. */
+  readonly restrictions: Pick<RestrictionRepository, 'read'>;
   readonly clock: Clock;
   readonly log: Logger;
   readonly concurrency: number;
-  readonly observer?: RebalanceObserver;
+  readonly observer: RebalanceObserver;
   /** Submits a stored rebalance's orders; absent when ORDER_SUBMISSION is off. */
   readonly submitOrders?: (rebalanceId: string) => Promise<SubmissionResult>;
   /** Follows each model rebalance as it goes (progress log lines, the in-flight gauge, the command line's bar). */
-  readonly progress?: Pick<ProgressRegistry, 'begin'>;
+  readonly progress: Pick<ProgressRegistry, 'begin'>;
 }
 
 export type RebalanceKind = 'portfolio' | 'model' | 'cycle';
@@ -211,26 +207,26 @@ export class BatchedWriter {
   }
 }
 
-/** One rebalance under way: its id (null for a dry run), its date, and how it is stopped. */
-interface Run {
-  readonly now: Date;
-  readonly tradeDate: string;
-  readonly rebalanceId: string | null;
-  readonly cancel: AbortController;
-  readonly trigger: RebalanceTrigger;
-  readonly kind: RebalanceKind;
-  readonly constraints: RunConstraints;
-}
-
 export function createRebalanceService(deps: RebalanceServiceDeps) {
-  const { models, rebalances, upstreams, optimizer, clock, log } = deps;
-  const observer = deps.observer ?? {};
+  const { models, rebalances, upstreams, optimizer, clock, log, observer } = deps;
   /** Rebalances being written now: never swept, whatever their age. */
   const writing = new Set<string>();
   /** Every rebalance running now, dry runs included, so that shutdown can stop them. */
   const running = new Set<AbortController>();
   /** Rebalances whose documents could not be removed when they failed: removed again on each sweep. */
   const undiscarded = new Set<string>();
+
+  /** One rebalance under way: its id (null for a dry run), its date, and how it is stopped. */
+  const startRun = (kind: RebalanceKind, options: RebalanceOptions, firm: RunConstraints['firm'], now: Date) => ({
+    now,
+    tradeDate: now.toISOString().slice(0, 10),
+    rebalanceId: options.dryRun ? null : rebalances.newId(now),
+    cancel: new AbortController(),
+    trigger: options.trigger ?? 'calendar',
+    kind,
+    constraints: { request: options.constraints ?? {}, firm },
+  });
+  type Run = Readonly<ReturnType<typeof startRun>>;
 
   /** Best effort: a failed rebalance's documents go now, or on the next sweep when the database cannot take it. */
   async function discard(rebalanceId: string): Promise<void> {
@@ -260,26 +256,16 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
     let firm: RunConstraints['firm'];
     try {
       model = await load();
-      firm = deps.restrictions === undefined ? [] : (await deps.restrictions.read()).restrictions;
+      firm = (await deps.restrictions.read()).restrictions;
     } catch (error) {
       observer.rebalance?.(kind, outcomeOfFailure(error));
       throw error;
     }
-    const now = clock.now();
-    const run: Run = {
-      now,
-      tradeDate: now.toISOString().slice(0, 10),
-      rebalanceId: options.dryRun ? null : rebalances.newId(now),
-      cancel: new AbortController(),
-      trigger: options.trigger ?? 'calendar',
-      kind,
-      constraints: { request: options.constraints ?? {}, firm },
-    };
+    const run = startRun(kind, options, firm, clock.now());
     // Every upstream call of the rebalance listens to it (REBALANCE_CONCURRENCY at a time).
     setMaxListeners(0, run.cancel.signal);
     const outside = options.signal;
     const stopFromOutside = () => run.cancel.abort(outside?.reason);
-    if (outside?.aborted) stopFromOutside();
     outside?.addEventListener('abort', stopFromOutside, { once: true });
     running.add(run.cancel);
     if (run.rebalanceId !== null) writing.add(run.rebalanceId);
@@ -373,7 +359,7 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
     const flow = input.cashFlow !== undefined && !isZero(input.cashFlow);
     const short = input.minCash !== undefined && compare(input.cash, mul(check.marketValue, input.minCash)) < 0;
     if (run.trigger === 'threshold' && check.inBand && !flow && !short) {
-      return withConstraintFigures(inBandOutcome(portfolioId, await name, input, driftFigures(input)), input);
+      return withConstraintFigures(inBandOutcome(portfolioId, await name, input), input);
     }
     const started = performance.now();
     const result = await withSpan(
@@ -412,7 +398,7 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
     const portfolioIds = model.portfolios;
     const total = portfolioIds.length;
     await sink?.start({ rebalanceId, tradeDate, total, modelId: model.id, modelName: model.name, startedAt });
-    const progress = deps.progress?.begin({ rebalanceId, modelId: model.id, total, cycle: run.kind === 'cycle' });
+    const progress = deps.progress.begin({ rebalanceId, modelId: model.id, total, cycle: run.kind === 'cycle' });
     try {
       const nameOf = upstreams.portfolio.lookup(total, signal);
       // A model without portfolios needs no quote (and must not fail for want of one).
@@ -430,13 +416,13 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
       let firstInfeasible: string | null = null;
       let firstFailure = await eachConcurrently(total, deps.concurrency, cancel, async (seq) => {
         const portfolioId = portfolioIds[seq]!;
-        progress?.started();
+        progress.started();
         const outcome = await withPortfolioSpan(
           seq,
           { 'rebalance.portfolio_id': portfolioId },
           () => rebalanceOne(model, portfolioId, nameOf(portfolioId), session, run, seen),
           (o) => ({ 'rebalance.portfolio.status': o.status }),
-        ).finally(() => progress?.finished());
+        ).finally(() => progress.finished());
         observer.portfolio?.(outcome.status);
         if (signal.aborted) return;
         if (outcome.status === 'infeasible') {
@@ -463,7 +449,7 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
       await publish(model, run, portfolioIds, infeasible);
       return { rebalanceId, tradeDate, total, infeasible, inBand };
     } finally {
-      progress?.end();
+      progress.end();
     }
   }
 
@@ -504,7 +490,7 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
       ),
 
     /** The same, for a model already loaded (scheduled cycles): stored, and submitted when submission is on. */
-    rebalanceLoadedModel: (model: Model, trigger: RebalanceTrigger = 'calendar') =>
+    rebalanceLoadedModel: (model: Model, trigger: RebalanceTrigger) =>
       rebalanceAndSubmit(
         'cycle',
         { dryRun: false, submit: true, trigger },
@@ -527,18 +513,14 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
       return ids.filter((id) => !undiscarded.has(id)).length;
     },
 
-    portfolios: (rebalanceId: string, withPositions = true, page?: { offset: number; limit: number }) =>
-      rebalances.portfolios(rebalanceId, withPositions, page),
+    portfolios: rebalances.portfolios,
     /** A stored rebalance's header; null when there is none. */
-    findHeader: (id: string) => rebalances.findHeader(id),
+    findHeader: rebalances.findHeader,
     // The same upstream reads for drift reports (modules/drift).
     quoteSession,
 
     /** A page of stored rebalances in `sort_by` order (`sort_by` as sent, offset default 0, limit default 10), and how many there are in all. */
-    list(
-      query: { readonly offset?: number | undefined; readonly limit?: number | undefined; readonly sort_by?: string | undefined },
-      portfolioIds?: readonly string[],
-    ): Promise<{ headers: RebalanceHeader[]; total: number }> {
+    list(query: z.output<typeof RebalanceListQuery>, portfolioIds?: readonly string[]) {
       const sort = parseSortBy(query.sort_by, REBALANCE_SORT_FIELDS);
       const ids = portfolioIds === undefined ? undefined : [...new Set(portfolioIds)];
       return rebalances.listHeaders(sort, query.offset, query.limit ?? 10, ids);

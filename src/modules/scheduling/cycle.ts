@@ -2,19 +2,18 @@
 // as the API (rebalance and submit: with order submission on, each model's
 // orders are submitted once its rebalance is stored). Recorded from start to end.
 import type { Logger } from 'pino';
+import type { Config } from '../../config.js';
 import { AppError } from '../../domain/errors.js';
 import { UpstreamUnavailableError } from '../../upstreams/index.js';
-import type { RebalanceTrigger } from '../drift/threshold.js';
 import type { ModelRepository } from '../models/repository.js';
 import { type RebalanceService, SubmissionAfterStoreError } from '../rebalancing/service.js';
 import { type CycleProgress, noCounts } from './cycles.js';
 
-export interface CycleDeps {
+/** `trigger`: REBALANCE_TRIGGER (issue 18). */
+export interface CycleDeps extends Pick<Config['schedule'], 'trigger'> {
   readonly models: ModelRepository;
   readonly rebalancing: RebalanceService;
   readonly log: Logger;
-  /** REBALANCE_TRIGGER (issue 18): default calendar. */
-  readonly trigger?: RebalanceTrigger;
 }
 
 /**

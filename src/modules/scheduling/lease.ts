@@ -62,8 +62,7 @@ export function createLease(db: Db, clock: Clock, settings: LeaseSettings) {
       );
       if (taken.modifiedCount !== 1) return null;
       // The cycle that held the lease before and never released it (its replica died), if any.
-      const abandoned = before?.holder !== null && before?.holder !== undefined && before.cycle_id !== null ? before.cycle_id : null;
-      return { abandonedCycle: abandoned };
+      return { abandonedCycle: before?.holder == null ? null : before.cycle_id };
     },
 
     /** Extends the lease; false when it is no longer ours (taken over after expiry). */

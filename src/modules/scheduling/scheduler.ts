@@ -3,25 +3,23 @@
 // wins the cycle lease for that tick (lease.ts), so each tick runs once across
 // replicas and cycles never overlap. `runOnce` is the CLI's `--once`.
 import cron, { type ScheduledTask } from 'node-cron';
+import type { Config } from '../../config.js';
 import type { Clock } from '../../domain/clock.js';
 import type { ProgressRegistry } from '../rebalancing/progress.js';
 import { type CycleDeps, runCycleModels } from './cycle.js';
 import { type Cycle, type CycleProgress, type CycleRepository, type CycleStatus, noCounts } from './cycles.js';
 import type { Lease } from './lease.js';
 
-export interface SchedulerDeps extends CycleDeps {
+export interface SchedulerDeps extends CycleDeps, Pick<Config['schedule'], 'cron' | 'timeZone' | 'leaseTtlMs'> {
   readonly cycles: CycleRepository;
   readonly lease: Lease;
   readonly replica: string;
-  readonly cron: string | undefined;
-  readonly timeZone: string;
-  readonly leaseTtlMs: number;
   readonly clock: Clock;
   /** Told how each cycle this replica ran ended (metrics). */
-  readonly onCycleEnd?: (status: CycleStatus) => void;
+  readonly onCycleEnd: (status: CycleStatus) => void;
   /** The rebalances running here: the running cycle's progress is recorded every `progressEveryMs` from it. */
-  readonly progress?: ProgressRegistry;
-  readonly progressEveryMs?: number;
+  readonly progress: ProgressRegistry;
+  readonly progressEveryMs: number;
 }
 
 export function createScheduler(deps: SchedulerDeps) {
@@ -66,14 +64,13 @@ export function createScheduler(deps: SchedulerDeps) {
     const recordProgress = () => {
       if (reached === null) return;
       // The cycle's own rebalance of the model: a caller may be rebalancing the same model beside it.
-      const under = deps.progress?.running().find((p) => p.cycle && p.modelId === currentModel);
+      const under = deps.progress.running().find((p) => p.cycle && p.modelId === currentModel);
       const p = { ...reached, portfolios_done: reached.portfolios_done + (under?.done ?? 0) };
       writes = writes.then(() =>
         cycles.progress(id, p).catch((error: unknown) => log.warn({ err: error, cycleId: id }, 'could not record the cycle progress')),
       );
     };
-    const progressTimer =
-      deps.progress !== undefined && (deps.progressEveryMs ?? 0) > 0 ? setInterval(recordProgress, deps.progressEveryMs).unref() : null;
+    const progressTimer = deps.progressEveryMs > 0 ? setInterval(recordProgress, deps.progressEveryMs).unref() : null;
     try {
       const outcome = await runCycleModels(
         deps,
@@ -88,11 +85,11 @@ export function createScheduler(deps: SchedulerDeps) {
       const status = lost ? 'failed' : outcome.status;
       const errors = lost ? [...outcome.errors, 'the cycle lease was lost: another replica took over'] : outcome.errors;
       await cycles.finish(id, status, outcome.counts, outcome.rebalanceIds, errors, clock.now());
-      deps.onCycleEnd?.(status);
+      deps.onCycleEnd(status);
       log.info({ cycleId: id, status, ...outcome.counts }, 'rebalance cycle ended');
     } catch (error) {
       await cycles.finish(id, 'failed', noCounts(), [], [error instanceof Error ? error.message : String(error)], clock.now());
-      deps.onCycleEnd?.('failed');
+      deps.onCycleEnd('failed');
       log.error({ err: error, cycleId: id }, 'rebalance cycle failed');
     } finally {
       if (progressTimer !== null) clearInterval(progressTimer);
