@@ -160,7 +160,14 @@ function toOutcome(doc: PortfolioDocument, withPositions = true): PortfolioOutco
 }
 
 type OrdersDocument = NonNullable<HeaderDocument['orders']>;
-const ordersOf = ({ last_submitted_at, ...counts }: OrdersDocument) => ({ ...counts, lastSubmittedAt: last_submitted_at });
+// Named field by field: a field a stored document may carry beyond these never reaches an answer.
+const ordersOf = ({ accepted, rejected, failed, unknown, last_submitted_at }: OrdersDocument) => ({
+  accepted,
+  rejected,
+  failed,
+  unknown,
+  lastSubmittedAt: last_submitted_at,
+});
 /** What the Order service has made of this rebalance's orders, as last recorded. */
 export type OrderSummary = ReturnType<typeof ordersOf>;
 
