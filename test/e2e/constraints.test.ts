@@ -195,6 +195,8 @@ describe('model options', () => {
     );
     const override = await post(`/api/v1/model/${banded.model_id}/rebalance?dry_run=true`, { min_trade_value: '50' });
     expect(json(expectStatus(override, 400)).message).toBe(message);
+    const alone = await post(`/api/v1/portfolio/${pid('banded')}/rebalance?dry_run=true`, { min_trade_value: '50' });
+    expect(json(expectStatus(alone, 400)).message).toBe(message);
     // Without the override the band model rebalances: A's band 0.5 ± 0.05 of 1 000 = 45..55 shares at 10; the lower edge.
     const ok = await post(`/api/v1/model/${banded.model_id}/rebalance?dry_run=true`);
     expect(json<{ transactions: { quantity: number }[] }[]>(expectStatus(ok, 200))[0]!.transactions).toMatchObject([{ quantity: 45 }]);

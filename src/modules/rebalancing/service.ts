@@ -256,6 +256,9 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
     let firm: RunConstraints['firm'];
     try {
       model = await load();
+      // What the request asks must fit the model before anything runs.
+      assertFlowsBelong(model, options.constraints ?? {});
+      assertObjectiveFits(model.rebalanceTo, options.constraints?.minTradeValue, 'min_trade_value');
       firm = (await deps.restrictions.read()).restrictions;
     } catch (error) {
       observer.rebalance?.(kind, outcomeOfFailure(error));
@@ -391,8 +394,6 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
 
   /** Every portfolio of a model, REBALANCE_CONCURRENCY at a time, each outcome to the sink and to the writer. */
   async function rebalanceMany(model: Model, run: Run, sink: OutcomeSink | undefined) {
-    assertFlowsBelong(model, run.constraints.request);
-    assertObjectiveFits(model.rebalanceTo, run.constraints.request.minTradeValue, 'min_trade_value');
     const { rebalanceId, tradeDate, now: startedAt, cancel } = run;
     const { signal } = cancel;
     const portfolioIds = model.portfolios;
@@ -467,7 +468,6 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
         options,
         () => models.listing(portfolioId),
         async (model, run) => {
-          assertObjectiveFits(model.rebalanceTo, run.constraints.request.minTradeValue, 'min_trade_value');
           const { signal } = run.cancel;
           const name = upstreams.portfolio.name(portfolioId, signal).catch(() => null);
           const outcome = await rebalanceOne(model, portfolioId, name, await quoteSession(model), run);
