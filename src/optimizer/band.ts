@@ -3,8 +3,8 @@
 // value, the one that trades the least value Σ|u' − u|·p; ties by least drift
 // Σ|MV·w − u'·p|, then by the smallest quantities in security-id order.
 //
-// The same structure as the drift objective (solve.ts): per-security ranges of
-// whole shares plus the one cash constraint, and the same machinery.
+// The same structure as the drift objective, run by the same code (solve.ts:
+// decide and solveScaled with leastTrade; only step 4's items are built here).
 // 1. Each security's range [L, U] (decideExactly, as for the drift objective).
 // 2. Its unconstrained best: the current holding clamped to the range; it is
 //    the only holding of least trade, so drift and ids never have to decide.

@@ -5,18 +5,15 @@
 // which then only have to look at answers at least as good.
 import { ceilDiv, gcd } from './bigint-math.js';
 import type { Deadline, KnapsackItem, KnapsackProblem } from './knapsack.js';
-import { SolverTimeout } from './knapsack.js';
+import { byDiscountPerCash, SolverTimeout } from './knapsack.js';
 
 const CHECK_EVERY = 1024;
 
 /** Shares to sell per item (in the order given) with the least drift found within `maxNodes`. */
 export function leastDriftSeed(problem: KnapsackProblem, deadline: Deadline, maxNodes: number): number[] | null {
-  const order: KnapsackItem[] = [...problem.items].sort((a, b) => {
-    const lhs = a.overshoot * b.price;
-    const rhs = b.overshoot * a.price;
-    if (lhs !== rhs) return lhs > rhs ? -1 : 1;
-    return a.price === b.price ? a.index - b.index : a.price > b.price ? -1 : 1;
-  });
+  const order: KnapsackItem[] = [...problem.items].sort(
+    (a, b) => byDiscountPerCash(a, b) || (a.price === b.price ? a.index - b.index : a.price > b.price ? -1 : 1),
+  );
   const m = order.length;
   const prefixPrice: bigint[] = [0n];
   const prefixOvershoot: bigint[] = [0n];

@@ -13,20 +13,13 @@
 // doubles, and the caller only comes here when they all stay below 2^53.
 
 import { abs, ceilDiv, gcd, minBig, pow10 } from './bigint-math.js';
-import type { KnapsackItem, KnapsackProblem } from './knapsack.js';
+import { byDiscountPerCash, type KnapsackItem, type KnapsackProblem } from './knapsack.js';
 import { driftDelta, type Piece, piecesOf, tradeDelta } from './pieces.js';
 
 /** States the DP may hold (each layer keeps two doubles per state). */
 export const FILL_DP_MAX_STATES = 4_000_000;
 
 const SAFE = 2 ** 52;
-
-/** Most drift discount per unit of cash first (as given among equals). */
-const byDiscountPerCash = (a: KnapsackItem, b: KnapsackItem) => {
-  const lhs = a.overshoot * b.price;
-  const rhs = b.overshoot * a.price;
-  return lhs === rhs ? 0 : lhs > rhs ? -1 : 1;
-};
 
 /**
  * The drift of a quick feasible answer: first shares in order of discount per

@@ -59,6 +59,13 @@ export interface KnapsackProblem {
   readonly sq: number;
 }
 
+/** Most drift discount per unit of cash first (as given among equals). */
+export const byDiscountPerCash = (a: KnapsackItem, b: KnapsackItem) => {
+  const lhs = a.overshoot * b.price;
+  const rhs = b.overshoot * a.price;
+  return lhs === rhs ? 0 : lhs > rhs ? -1 : 1;
+};
+
 export class SolverTimeout extends Error {
   override name = 'SolverTimeout';
 }

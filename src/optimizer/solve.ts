@@ -49,7 +49,7 @@ const MANY_SHARES = 24;
 /** Nodes of the least-drift search that seeds the exact one. */
 const SEED_NODES = 20_000;
 
-export interface Decision {
+interface Decision {
   low: number;
   high: number;
   best: number;
@@ -64,7 +64,7 @@ export interface Decision {
  * position) and trades of at least m shares. The best holding is the nearest
  * to the target among those allowed (ties: nearer k0, then fewer shares).
  */
-export function constrain(problem: ScaledProblem, i: number, d: Decision): Decision {
+function constrain(problem: ScaledProblem, i: number, d: Decision): Decision {
   const rule = problem.R[i];
   const k0 = Number(problem.K0[i]!);
   let { low, high } = d;
@@ -120,7 +120,7 @@ export function constrain(problem: ScaledProblem, i: number, d: Decision): Decis
 }
 
 /** A security whose holding or band counts more whole shares than a double holds exactly (MAX_SAFE; a cash flow of 1e21, say): no answer in whole shares. */
-export class TooManyShares extends Error {
+class TooManyShares extends Error {
   override name = 'TooManyShares';
   constructor(
     readonly index: number,
@@ -131,7 +131,7 @@ export class TooManyShares extends Error {
 }
 
 /** Steps 1 and 2 for security i; TooManyShares when its holding or band is beyond whole-share counting. */
-export function decideExactly(problem: ScaledProblem, i: number): Decision {
+function decideExactly(problem: ScaledProblem, i: number): Decision {
   const { MV, W, LO, HI, P, Q, F, FV, K0, sm, sw, sp, sq } = problem;
   if (K0[i]! > MAX_SAFE || K0[i]! < -MAX_SAFE) throw new TooManyShares(i, K0[i]!);
   // Held outside the model (target and band 0, no fraction kept): its band is 0 shares, all sold.
@@ -285,7 +285,7 @@ function sellDownFromBest(
  * dozen (the tie-break on trade value becomes a subset-sum question), the fill
  * DP answers instead if its table, bounded with that first answer, is small enough.
  */
-export function sellDown(knapsack: KnapsackProblem, deadline: Deadline, tick: () => void): number[] {
+function sellDown(knapsack: KnapsackProblem, deadline: Deadline, tick: () => void): number[] {
   const seed = leastDriftSeed(knapsack, deadline, SEED_NODES);
   if (knapsack.items.some((item) => item.maxShares > MANY_SHARES)) {
     const seedDrift = seed === null ? null : seed.reduce((sum, count, i) => sum + driftDelta(knapsack.items[i]!, count), 0n);
@@ -296,7 +296,7 @@ export function sellDown(knapsack: KnapsackProblem, deadline: Deadline, tick: ()
 }
 
 /** Σ (f_i + x_i)·p_i − MV·(1 − minCash), that is Σ x_i·p_i − CAPK: what whole shares x spend past the cap, in drift units. */
-export function overspend(problem: ScaledProblem, x: Float64Array): bigint {
+function overspend(problem: ScaledProblem, x: Float64Array): bigint {
   let spend = 0n;
   for (let i = 0; i < problem.n; i++) spend += BigInt(x[i]!) * problem.P[i]!;
   return spend * pow10(problem.sm + problem.sw - problem.sp) - problem.CAPK;

@@ -37,9 +37,9 @@ export class UpstreamHttpError extends Error {
   constructor(
     readonly status: number,
     readonly retryAfterMs: number | undefined,
-    readonly detail: string,
+    detail: string,
     /** The body as sent (JSON when it parsed, else text). */
-    readonly body: unknown = null,
+    readonly body: unknown,
   ) {
     super(`answered ${status}${detail === '' ? '' : ` (${detail})`}`);
   }
