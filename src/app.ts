@@ -134,7 +134,10 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   // whichever logger writes it (upstream retries, the services' own lines): the request runs in its
   // context. Entered again before the handler, as reading the body may resume outside it.
   const inContext = (request: FastifyRequest, _reply: unknown, done: () => void) => requestContext.run({ correlationId: request.id }, done);
-  app.addHook('onRequest', (request, reply, done) => inContext(request, reply.header('x-correlation-id', request.id), done));
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.header('x-correlation-id', request.id);
+    inContext(request, reply, done);
+  });
   app.addHook('preHandler', inContext);
 
   await app.register(metrics);
