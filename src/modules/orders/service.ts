@@ -49,8 +49,8 @@ export function createOrderService({ rebalances, orders, upstreams, clock, log, 
           await orders.markPending(rebalanceId, batch, known, now);
           tally.sent += batch.length;
           let outcomes: OrderOutcome[];
-          /** Told to the metrics even when none (an answered batch's accepted and rejected). */
-          let alwaysTold: readonly OrderStatus[] = ['accepted', 'rejected'];
+          /** An answered batch tells the metrics its accepted and rejected even when none. */
+          let answered = true;
           try {
             const results = await upstreams.orders.submit(batch, now);
             // Orders no result line names may exist: unknown, never sent again automatically.
@@ -60,7 +60,7 @@ export function createOrderService({ rebalances, orders, upstreams, clock, log, 
             // Orders that may have reached the service are never sent again automatically.
             const status: OrderStatus = error.mayHaveTakenEffect ? 'unknown' : 'failed';
             outcomes = batch.map((order) => ({ order, status, orderId: null, message: error.message }));
-            alwaysTold = [];
+            answered = false;
             stopped = error;
           }
           await orders.record(rebalanceId, outcomes, clock.now());
@@ -72,7 +72,7 @@ export function createOrderService({ rebalances, orders, upstreams, clock, log, 
           }
           for (const status of ORDER_STATUSES) {
             const count = outcomes.filter((o) => o.status === status).length;
-            if (count > 0 || alwaysTold.includes(status)) onOrders?.(status, count);
+            if (count > 0 || (answered && (status === 'accepted' || status === 'rejected'))) onOrders?.(status, count);
           }
         }
 

@@ -274,8 +274,10 @@ export const rebalanceRoutes: FastifyPluginAsyncZod<{
       const page = offset === undefined && limit === undefined ? undefined : { offset: pageStart(offset, total), limit: limit ?? total };
       reply.header('x-total-count', String(total));
       const empty = page !== undefined && (page.offset >= total || page.limit === 0);
-      const portfolios = () => mapAsync(service.portfolios(h.id, positions, page), (o) => toStoredPortfolioDto(o, h.tradeDate, positions));
-      sendJson(reply, jsonStream([empty ? '[]' : portfolios()]));
+      const portfolios = empty
+        ? '[]'
+        : mapAsync(service.portfolios(h.id, positions, page), (o) => toStoredPortfolioDto(o, h.tradeDate, positions));
+      sendJson(reply, jsonStream([portfolios]));
       return reply;
     },
   );
