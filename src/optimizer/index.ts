@@ -5,7 +5,14 @@
 import { add, type Dec, dec, formatDecimal, formatPlaces, isZero, mul, negate, normalise, pow10, sub, ZERO } from '../domain/decimal.js';
 import { prepare, type ScaledProblem } from './scaled.js';
 import { type CoreAnswer, decide, solveScaled } from './solve.js';
-import type { InfeasibleReason, InfeasibleSecurity, OptimizerInput, OptimizerOptions, OptimizerResult } from './types.js';
+import type {
+  InfeasibleReason,
+  InfeasibleSecurity,
+  OptimizedPosition,
+  OptimizerInput,
+  OptimizerOptions,
+  OptimizerResult,
+} from './types.js';
 import { verify } from './verify.js';
 
 export { InvalidOptimizerInput } from './scaled.js';
@@ -131,16 +138,17 @@ export function answer(problem: ScaledProblem, core: CoreAnswer, timeoutMs: numb
   verify(problem, whole);
   const { ids, prices, quantities, F, sq, R } = problem;
   // Whole shares beside the kept fraction: u' = k + f.
-  const positions = ids.map((securityId, i) => {
+  const positions: OptimizedPosition[] = [];
+  for (let i = 0; i < problem.n; i++) {
     const position = {
-      securityId,
+      securityId: ids[i]!,
       price: prices[i]!,
       original: quantities[i]!,
       adjusted: F[i] === 0n ? normalise(BigInt(whole[i]!), 0) : normalise(BigInt(whole[i]!) * pow10(sq) + F[i]!, sq),
     };
     const restriction = R[i] ?? null;
-    return restriction === null ? position : { ...position, restriction };
-  });
+    positions.push(restriction === null ? position : { ...position, restriction });
+  }
   return { status: core.kind, marketValue, positions };
 }
 

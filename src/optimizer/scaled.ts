@@ -61,7 +61,11 @@ export class InvalidOptimizerInput extends Error {
   override name = 'InvalidOptimizerInput';
 }
 
-export function prepare(input: OptimizerInput): ScaledProblem {
+/**
+ * The securities in id order, checked, and the scale of each kind of figure. Apart from prepare: one large
+ * function costs the optimising compiler more than two halves (paid on a fresh process's first rebalance).
+ */
+function scan(input: OptimizerInput) {
   // A rebalance's input comes sorted by id already (only other callers pay for the copy and the sort).
   let sorted = true;
   for (let i = 1; i < input.securities.length && sorted; i++)
@@ -82,6 +86,12 @@ export function prepare(input: OptimizerInput): ScaledProblem {
     sq = Math.max(sq, s.quantity.scale);
     sw = Math.max(sw, s.target.scale, s.lowDrift.scale, s.highDrift.scale);
   }
+  return { securities, n, sp, sq, sw };
+}
+
+export function prepare(input: OptimizerInput): ScaledProblem {
+  const { securities, n, sp, sq, sw: weightScale } = scan(input);
+  let sw = weightScale;
   const flow = input.cashFlow ?? null;
   const minCash = input.minCash !== undefined && input.minCash.digits !== 0n ? input.minCash : null;
   const minTrade = input.minTradeValue !== undefined && input.minTradeValue.digits !== 0n ? input.minTradeValue : null;
@@ -104,7 +114,9 @@ export function prepare(input: OptimizerInput): ScaledProblem {
   let MV = digitsAt(input.cash, sm) + FLOW;
   const K0: bigint[] = new Array<bigint>(n);
   const R: (Restriction | null)[] = new Array<Restriction | null>(n);
-  const HOLE: number[] = new Array<number>(n).fill(0);
+  const HOLE: number[] = new Array<number>(n);
+  const prices: Dec[] = new Array<Dec>(n);
+  const quantities: Dec[] = new Array<Dec>(n);
   let constrained = false;
   const st = minTrade === null ? 0 : Math.max(minTrade.scale, sp);
   const minTradeDigits = minTrade === null ? 0n : digitsAt(minTrade, st);
@@ -132,6 +144,9 @@ export function prepare(input: OptimizerInput): ScaledProblem {
       fractionValue += FV[i]!;
     }
     K0[i] = (Q[i]! - F[i]!) / S;
+    prices[i] = s.price;
+    quantities[i] = s.quantity;
+    HOLE[i] = 0;
     R[i] = s.restriction ?? null;
     if (R[i] !== null) constrained = true;
     if (minTrade !== null) {
@@ -145,8 +160,8 @@ export function prepare(input: OptimizerInput): ScaledProblem {
   return {
     n,
     ids,
-    prices: securities.map((s) => s.price),
-    quantities: securities.map((s) => s.quantity),
+    prices,
+    quantities,
     sp,
     sq,
     sw,

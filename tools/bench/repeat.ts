@@ -6,7 +6,7 @@
 // POLL=3000 also prints the service's RSS, heap and external memory every 3 s. Each dry run also says how
 // much of its CPU was the main thread's; the rest is V8's helper threads (optimising compiler, GC), most of it
 // in the first runs of a process.
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { startSimulator } from '../simulator/simulator.js';
 import { benchModelPositions, cpuSeconds, peakRssMiB, startService } from './end-to-end.js';
 
@@ -61,7 +61,20 @@ try {
       portfolios: sim.book.portfolioIds(),
     });
     const { model_id: modelId } = (await created.json()) as { model_id: string };
+    /** CPU seconds of each of the service's threads (all named node: the main one has the process's id; V8's compiler and GC helpers are others). */
+    const byThread = async () => {
+      const out = new Map<string, number>();
+      for (const tid of await readdir(`/proc/${pid}/task`)) {
+        try {
+          out.set(tid, await cpuSeconds(pid, Number(tid)));
+        } catch {
+          // the thread ended
+        }
+      }
+      return out;
+    };
     const run = async (query: string) => {
+      const threadsBefore = process.env.THREADS ? await byThread() : null;
       const mainBefore = await cpuSeconds(pid, pid);
       const before = await cpuSeconds(pid);
       const res = await post(`/api/v1/model/${modelId}/rebalance${query}`);
@@ -69,6 +82,14 @@ try {
       if (res.status !== 200) throw new Error(`rebalance answered ${res.status}`);
       const total = (await cpuSeconds(pid)) - before;
       const main = (await cpuSeconds(pid, pid)) - mainBefore;
+      if (threadsBefore !== null) {
+        const after = await byThread();
+        const parts = [...after]
+          .map(([tid, cpu]) => [tid, ((cpu - (threadsBefore.get(tid) ?? 0)) * 1000) / P] as const)
+          .filter(([, ms]) => ms > 0)
+          .map(([tid, ms]) => `${tid === String(pid) ? 'main' : tid} ${ms.toFixed(2)}`);
+        console.log(`  threads (ms/portfolio): ${parts.join(', ')}`);
+      }
       return `${`${(total * 1000) / P}`.slice(0, 4)} (main thread ${((main * 1000) / P).toFixed(2)})`;
     };
     const runs = Number(process.env.RUNS ?? 3);

@@ -79,33 +79,42 @@ export type PortfolioDriftFigures = ReturnType<typeof driftFigures>;
  * decimal object per step.
  */
 export function bandCheck(input: OptimizerInput) {
+  // Index loops, no closures: every portfolio comes through here, and the compiler's cost of this function is paid on a
+  // fresh process's first rebalance (a mapped array or a closure made it recompile).
   const { securities } = input;
-  let sv = 0;
+  const n = securities.length;
+  let sm = input.cash.scale;
   let sw = 0;
-  for (const s of securities) {
-    sv = Math.max(sv, s.quantity.scale + s.price.scale);
+  for (let i = 0; i < n; i++) {
+    const s = securities[i]!;
+    sm = Math.max(sm, s.quantity.scale + s.price.scale);
     sw = Math.max(sw, s.target.scale, s.lowDrift.scale, s.highDrift.scale);
   }
-  const sm = Math.max(sv, input.cash.scale);
-  const values = securities.map((s) => s.quantity.digits * s.price.digits * pow10(sm - s.quantity.scale - s.price.scale));
+  const values = new Array<bigint>(n);
   let mv = digitsAt(input.cash, sm);
-  for (let i = 0; i < values.length; i++) mv += values[i]!;
-  const weight = (w: Dec) => digitsAt(w, sw);
+  for (let i = 0; i < n; i++) {
+    const s = securities[i]!;
+    values[i] = s.quantity.digits * s.price.digits * pow10(sm - s.quantity.scale - s.price.scale);
+    mv += values[i]!;
+  }
   const one = pow10(sw);
   let deviation = 0n;
   let inBand = true;
-  for (let i = 0; i < securities.length; i++) {
+  for (let i = 0; i < n; i++) {
     const s = securities[i]!;
     // value/MV against weights, both sides at scale sm + sw.
     const value = values[i]! * one;
-    const target = mv * weight(s.target);
+    const target = mv * digitsAt(s.target, sw);
     deviation += value < target ? target - value : value - target;
     // A restricted security is judged against what its rule lets a rebalance do (as the optimiser relaxes
     // its band): below the band counts only if it may be bought, above only if it may be sold.
     const rule = s.restriction;
     const mayBuy = rule !== 'no_buy' && rule !== 'frozen';
     const maySell = rule !== 'no_sell' && rule !== 'frozen';
-    if (inBand && ((mayBuy && value < target - mv * weight(s.lowDrift)) || (maySell && value > target + mv * weight(s.highDrift)))) {
+    if (
+      inBand &&
+      ((mayBuy && value < target - mv * digitsAt(s.lowDrift, sw)) || (maySell && value > target + mv * digitsAt(s.highDrift, sw)))
+    ) {
       inBand = false;
     }
   }

@@ -211,19 +211,22 @@ export function outcomeOf(portfolioId: string, name: string | null, input: Optim
   const mv = result.marketValue;
   if (result.status === 'infeasible') return unchangedOutcome(portfolioId, name, result.message, mv, cash, input.securities);
   // The answer is in security-id order, as the input built here is (securitiesOf): by place, else by id.
+  // Index loops, no closures: the compiler's cost of this function is paid on a fresh process's first rebalance.
   const { securities } = input;
+  const answered = result.positions;
   let given: Map<string, OptimizerSecurity> | null = null;
-  const inputOf = (securityId: string, i: number): OptimizerSecurity => {
-    if (securities[i]?.securityId === securityId) return securities[i]!;
-    given ??= new Map(securities.map((s) => [s.securityId, s]));
-    return given.get(securityId)!;
-  };
   // Cash after = cash − Σ (adjusted − original)·price = MV − Σ adjusted·price, summed as whole numbers at one scale.
   let scale = mv.scale;
-  for (const p of result.positions) scale = Math.max(scale, p.adjusted.scale + p.price.scale);
+  for (let i = 0; i < answered.length; i++) scale = Math.max(scale, answered[i]!.adjusted.scale + answered[i]!.price.scale);
   let spent = 0n;
-  const positions = result.positions.map((p, i): PositionOutcome => {
-    const security = inputOf(p.securityId, i);
+  const positions: PositionOutcome[] = [];
+  for (let i = 0; i < answered.length; i++) {
+    const p = answered[i]!;
+    let security = securities[i];
+    if (security?.securityId !== p.securityId) {
+      given ??= new Map(securities.map((s) => [s.securityId, s]));
+      security = given.get(p.securityId)!;
+    }
     const { price, original, adjusted } = p;
     const { target } = security;
     // adjusted·price, not reduced: it is only summed and divided.
@@ -231,7 +234,7 @@ export function outcomeOf(portfolioId: string, name: string | null, input: Optim
     spent += digitsAt(value, scale);
     const actual = weightOf(value, mv);
     const change = equals(adjusted, original) ? ZERO : sub(adjusted, original);
-    return {
+    positions.push({
       securityId: p.securityId,
       price,
       original,
@@ -241,8 +244,8 @@ export function outcomeOf(portfolioId: string, name: string | null, input: Optim
       lowDrift: security.lowDrift,
       actual,
       trade: isZero(change) ? null : tradeOf(change),
-    };
-  });
+    });
+  }
   const cashAfter = normalise(digitsAt(mv, scale) - spent, scale);
   return { portfolioId, portfolioName: name, status: 'ok', error: null, marketValue: mv, cashBefore: cash, cashAfter, positions };
 }
