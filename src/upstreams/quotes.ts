@@ -97,40 +97,44 @@ export function createQuotes(
       // A bulk call that failed (the Security service's list fails whole when one
       // security lacks its type) is not tried again in this session: single lookups instead.
       let bulkFailed = false;
+      /** Looks up what the session has not asked yet (the first portfolios of a rebalance), then answers from it. */
+      async function lookUp(securityIds: readonly string[]): Promise<ReadonlyMap<string, Quote>> {
+        const fresh = [...new Set(securityIds)].filter((id) => !asked.has(id));
+        const uncachedTickers = fresh.filter((id) => OBJECT_ID.test(id) && !tickers.has(id));
+        if (uncachedTickers.length > settings.bulkThreshold && !bulkFailed) {
+          await fillTickers().catch(() => {
+            bulkFailed = true;
+          });
+        }
+        const uncachedPrices = fresh.flatMap((id) => {
+          const ticker = tickers.get(id, { allowStale: false });
+          return ticker !== undefined && !prices.has(ticker) ? [ticker] : [];
+        });
+        if (uncachedPrices.length > settings.bulkThreshold && !bulkFailed) {
+          await fillPrices(uncachedPrices).catch(() => {
+            bulkFailed = true;
+          });
+        }
+        for (const id of fresh) {
+          const pending = quote(id);
+          // Observed below; the rejection is handled here too, so that it is never unhandled meanwhile.
+          pending.then(
+            (quote) => void settled.set(id, quote),
+            () => undefined,
+          );
+          asked.set(id, pending);
+        }
+        const out = new Map<string, Quote>();
+        for (const id of new Set(securityIds)) out.set(id, await asked.get(id)!);
+        return out;
+      }
       return {
-        async resolve(securityIds) {
-          // Every one of them came already (each portfolio after the first few): the session's own quotes.
+        resolve(securityIds) {
+          // Every one of them came already (each portfolio after the first few): the session's own quotes, at
+          // once. The lookup is its own function, so this one stays small for the optimising compiler.
           let all = true;
           for (let i = 0; i < securityIds.length && all; i++) all = settled.has(securityIds[i]!);
-          if (all) return settled;
-          const fresh = [...new Set(securityIds)].filter((id) => !asked.has(id));
-          const uncachedTickers = fresh.filter((id) => OBJECT_ID.test(id) && !tickers.has(id));
-          if (uncachedTickers.length > settings.bulkThreshold && !bulkFailed) {
-            await fillTickers().catch(() => {
-              bulkFailed = true;
-            });
-          }
-          const uncachedPrices = fresh.flatMap((id) => {
-            const ticker = tickers.get(id, { allowStale: false });
-            return ticker !== undefined && !prices.has(ticker) ? [ticker] : [];
-          });
-          if (uncachedPrices.length > settings.bulkThreshold && !bulkFailed) {
-            await fillPrices(uncachedPrices).catch(() => {
-              bulkFailed = true;
-            });
-          }
-          for (const id of fresh) {
-            const pending = quote(id);
-            // Observed below; the rejection is handled here too, so that it is never unhandled meanwhile.
-            pending.then(
-              (quote) => void settled.set(id, quote),
-              () => undefined,
-            );
-            asked.set(id, pending);
-          }
-          const out = new Map<string, Quote>();
-          for (const id of new Set(securityIds)) out.set(id, await asked.get(id)!);
-          return out;
+          return all ? Promise.resolve(settled) : lookUp(securityIds);
         },
       };
     },
