@@ -47,6 +47,14 @@ export class UpstreamHttpError extends Error {
   tookNoEffect = false;
 }
 
+/** An attempt that outlived its timeout: the exchange's own timer (http.ts) stopped it; the policy retries it. */
+export class AttemptTimeoutError extends Error {
+  override name = 'AttemptTimeoutError';
+  constructor(readonly ms: number) {
+    super(`no answer within ${ms} ms`);
+  }
+}
+
 /**
  * A status the caller asked to look into itself (an Accounting summary's 500
  * may mean "no balances yet"): neither retried nor counted by the circuit, nor

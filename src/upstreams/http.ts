@@ -5,7 +5,14 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { type Dispatcher, Pool } from 'undici';
 import type { z } from 'zod';
 import { readablePath } from '../domain/validation.js';
-import { type ServiceKey, UpstreamAnswerToCheck, UpstreamHttpError, UpstreamNetworkError, UpstreamUnavailableError } from './errors.js';
+import {
+  AttemptTimeoutError,
+  type ServiceKey,
+  UpstreamAnswerToCheck,
+  UpstreamHttpError,
+  UpstreamNetworkError,
+  UpstreamUnavailableError,
+} from './errors.js';
 
 /** `retry-after` in ms: delta-seconds or an HTTP date. */
 export function retryAfterMs(value: string | string[] | undefined, now = Date.now()): number | undefined {
@@ -59,13 +66,15 @@ function bodyOf(text: string): unknown {
 /**
  * One exchange through the pool, its whole body collected as text: undici's
  * dispatch with a handler that keeps the chunks (no body stream per answer;
- * thousands are read per rebalance). Rejects with undici's error, or the
- * signal's reason once it aborts.
+ * thousands are read per rebalance). Rejects with undici's error, the
+ * signal's reason once it aborts, or AttemptTimeoutError once `timeoutMs`
+ * have passed (waiting for a connection included); the request is aborted.
  */
 function send(
   pool: Pool,
   options: Dispatcher.DispatchOptions,
   signal: AbortSignal,
+  timeoutMs: number,
 ): Promise<{ status: number; headers: IncomingHttpHeaders; text: string }> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) {
@@ -73,9 +82,23 @@ function send(
       return;
     }
     let control: Dispatcher.DispatchController | null = null;
-    const reason = () => (signal.reason instanceof Error ? signal.reason : new Error('the call was aborted'));
+    let failure: Error | null = null;
+    const settle = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', abort);
+    };
     // Still waiting for a connection: the call fails now, and the request is aborted when it starts.
-    const abort = () => (control === null ? reject(reason()) : control.abort(reason()));
+    const fail = (error: Error) => {
+      if (failure !== null) return;
+      failure = error;
+      if (control !== null) control.abort(error);
+      else {
+        settle();
+        reject(error);
+      }
+    };
+    const abort = () => fail(signal.reason instanceof Error ? signal.reason : new Error('the call was aborted'));
+    const timer = setTimeout(() => fail(new AttemptTimeoutError(timeoutMs)), timeoutMs);
     signal.addEventListener('abort', abort, { once: true });
     let status = 0;
     let headers: IncomingHttpHeaders = {};
@@ -83,7 +106,7 @@ function send(
     pool.dispatch(options, {
       onRequestStart(controller) {
         control = controller;
-        if (signal.aborted) controller.abort(reason());
+        if (failure !== null) controller.abort(failure);
       },
       onResponseStart(_controller, statusCode, responseHeaders) {
         // 1xx answers come first and carry no body: the last start is the answer.
@@ -95,14 +118,14 @@ function send(
         chunks.push(chunk);
       },
       onResponseEnd() {
-        signal.removeEventListener('abort', abort);
+        settle();
         const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
         // As a body's text(): UTF-8, a leading byte-order mark dropped.
         const start = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
         resolve({ status, headers, text: bytes.toString('utf8', start) });
       },
       onResponseError(_controller, error) {
-        signal.removeEventListener('abort', abort);
+        settle();
         reject(error);
       },
     });
@@ -119,15 +142,15 @@ export function createServiceHttp(service: ServiceKey, baseUrl: string, connecti
   return {
     service,
     /**
-     * One exchange; 2xx and 404 to a GET ("none", body null) come back, other statuses throw UpstreamHttpError,
-     * save `answers`: statuses the caller looks into itself rather than failures (an Accounting summary's 500
-     * that may mean "no balances yet"), thrown as UpstreamAnswerToCheck, neither retried nor counted by the circuit.
+     * One exchange, within `timeoutMs`; 2xx and 404 to a GET ("none", body null) come back, other statuses throw
+     * UpstreamHttpError, save `answers`: statuses the caller looks into itself rather than failures (an Accounting
+     * summary's 500 that may mean "no balances yet"), thrown as UpstreamAnswerToCheck, neither retried nor counted by the circuit.
      */
     async exchange(
       method: 'GET' | 'POST',
       path: string,
       signal: AbortSignal,
-      options: { readonly body?: unknown; readonly answers?: readonly number[] } = {},
+      options: { readonly timeoutMs: number; readonly body?: unknown; readonly answers?: readonly number[] },
     ) {
       const { body } = options;
       let answer;
@@ -141,9 +164,10 @@ export function createServiceHttp(service: ServiceKey, baseUrl: string, connecti
             ...(body === undefined ? {} : { body: JSON.stringify(body) }),
           },
           signal,
+          options.timeoutMs,
         );
       } catch (error) {
-        if (signal.aborted) throw error;
+        if (signal.aborted || error instanceof AttemptTimeoutError) throw error;
         throw new UpstreamNetworkError(error);
       }
       const { status, text } = answer;
