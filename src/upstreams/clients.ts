@@ -109,8 +109,11 @@ export function accountingClient(channel: ServiceChannel) {
   const service: ServiceKey = 'accounting';
 
   function holdingsOf(path: string, cash: Dec, rows: readonly { securityId: string; quantity: Dec }[]): PortfolioHoldings {
-    const sorted = [...rows].sort(bySecurityId);
-    for (let i = 1; i < sorted.length; i++) {
+    // Rows usually come in id order already, then neither a copy nor a sort is needed.
+    let ascending = true;
+    for (let i = 1; i < rows.length && ascending; i++) ascending = rows[i - 1]!.securityId < rows[i]!.securityId;
+    const sorted = ascending ? rows : [...rows].sort(bySecurityId);
+    for (let i = 1; i < sorted.length && !ascending; i++) {
       if (sorted[i - 1]!.securityId === sorted[i]!.securityId) {
         throw new UpstreamUnavailableError(
           service,

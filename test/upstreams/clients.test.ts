@@ -33,6 +33,25 @@ describe('payloads', () => {
     expect(formatDecimal((await h.upstreams.pricing.price('AAB'))!)).toBe('0.1'); // sent as the JSON number 0.1
   });
 
+  it('answers holdings in security-id order whatever order the summary lists them in, and refuses a security listed twice', async () => {
+    h = await harness();
+    const id = h.sim.book.portfolioId(0);
+    const [a, b, c] = [1, 2, 3].map((i) => h.sim.book.securityId(i));
+    const listed = (...rows: [string, string][]) =>
+      h.sim.book.setHoldings(id, { cash: '10', securities: rows.map(([securityId, quantity]) => ({ securityId, quantity })) });
+    listed([c!, '3'], [a!, '1'], [b!, '2']);
+    const holdings = await h.upstreams.accounting.holdings(id);
+    expect(holdings.holdings.map((x) => [x.securityId, formatDecimal(x.quantity)])).toEqual([
+      [a, '1'],
+      [b, '2'],
+      [c, '3'],
+    ]);
+    listed([b!, '2'], [a!, '1'], [b!, '5']);
+    await expect(h.upstreams.accounting.holdings(id)).rejects.toThrow(
+      `The Portfolio Accounting service is unavailable: GET /api/v1/portfolios/${id}/summary: answered an unexpected payload (security ${b} is listed twice)`,
+    );
+  });
+
   it('treats a 404 from accounting as a new portfolio with no cash and no holdings', async () => {
     h = await harness();
     h.sim.inject('accounting', { route: SUMMARY_ROUTE, status: 404, times: 1 });
