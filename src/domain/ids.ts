@@ -14,3 +14,12 @@ export function toObjectId(id: string): ObjectId {
 /** Orders anything with a security id by it (answers and stored positions are in this order). */
 export const bySecurityId = (a: { readonly securityId: string }, b: { readonly securityId: string }) =>
   a.securityId < b.securityId ? -1 : a.securityId > b.securityId ? 1 : 0;
+
+/**
+ * The items in security-id order: the same array when its ids ascend strictly already (as they usually come,
+ * and then no id is there twice), else a sorted copy.
+ */
+export function sortedById<T extends { readonly securityId: string }>(items: readonly T[]): readonly T[] {
+  for (let i = 1; i < items.length; i++) if (items[i - 1]!.securityId >= items[i]!.securityId) return [...items].sort(bySecurityId);
+  return items;
+}

@@ -1,7 +1,7 @@
 // The optimiser's decimals at one scale per kind of figure: the digits of the
 // service's exact decimals (domain/decimal.ts), rescaled, never reparsed.
 import { type Dec, digitsAt, formatDecimal, pow10 } from '../domain/decimal.js';
-import { bySecurityId } from '../domain/ids.js';
+import { sortedById } from '../domain/ids.js';
 import { ceilDiv } from './bigint-math.js';
 import type { OptimizerInput, Restriction } from './types.js';
 
@@ -67,10 +67,7 @@ export class InvalidOptimizerInput extends Error {
  */
 function scan(input: OptimizerInput) {
   // A rebalance's input comes sorted by id already (only other callers pay for the copy and the sort).
-  let sorted = true;
-  for (let i = 1; i < input.securities.length && sorted; i++)
-    sorted = input.securities[i - 1]!.securityId < input.securities[i]!.securityId;
-  const securities = sorted ? input.securities : [...input.securities].sort(bySecurityId);
+  const securities = sortedById(input.securities);
   const n = securities.length;
   let sp = 0;
   let sq = 0;
@@ -91,7 +88,6 @@ function scan(input: OptimizerInput) {
 
 export function prepare(input: OptimizerInput): ScaledProblem {
   const { securities, n, sp, sq, sw: weightScale } = scan(input);
-  let sw = weightScale;
   const flow = input.cashFlow ?? null;
   const minCash = input.minCash !== undefined && input.minCash.digits !== 0n ? input.minCash : null;
   const minTrade = input.minTradeValue !== undefined && input.minTradeValue.digits !== 0n ? input.minTradeValue : null;
@@ -100,7 +96,7 @@ export function prepare(input: OptimizerInput): ScaledProblem {
   }
   if (minTrade !== null && minTrade.digits < 0n)
     throw new InvalidOptimizerInput(`minimum trade value ${formatDecimal(minTrade)} is negative`);
-  if (minCash !== null) sw = Math.max(sw, minCash.scale);
+  const sw = minCash === null ? weightScale : Math.max(weightScale, minCash.scale);
   const sm = Math.max(input.cash.scale, flow?.scale ?? 0, sq + sp);
   const ids: string[] = new Array<string>(n);
   const P: bigint[] = new Array<bigint>(n);

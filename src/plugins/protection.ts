@@ -11,7 +11,7 @@ import { AppError } from '../domain/errors.js';
 import { sendError } from './errors.js';
 
 /** Seconds a client is asked to wait when the service sheds load. */
-export const OVERLOADED_RETRY_AFTER_S = 10;
+const OVERLOADED_RETRY_AFTER_S = 10;
 
 /** Probes and scrapes: never shed, and their request lines logged at debug (app.ts). */
 export const isProbeOrScrape = (request: FastifyRequest) =>

@@ -4,7 +4,7 @@
 import type { z } from 'zod';
 import type { Config } from '../config.js';
 import { add, type Dec, DecimalInputError, isZero, parseBoundedDecimal, sub, ZERO } from '../domain/decimal.js';
-import { bySecurityId } from '../domain/ids.js';
+import { sortedById } from '../domain/ids.js';
 import { type ServiceKey, UnknownSecurityError, UpstreamAnswerToCheck, UpstreamHttpError, UpstreamUnavailableError } from './errors.js';
 import { parsePayload, type ServiceHttp } from './http.js';
 import type { ServicePolicy } from './resilience.js';
@@ -47,7 +47,7 @@ async function getJson<S extends z.ZodType>(
 
 const encode = encodeURIComponent;
 
-export interface Holding {
+interface Holding {
   readonly securityId: string;
   /** Never zero: a closed position (netQuantity 0) is not a holding. */
   readonly quantity: Dec;
@@ -109,11 +109,10 @@ export function accountingClient(channel: ServiceChannel) {
   const service: ServiceKey = 'accounting';
 
   function holdingsOf(path: string, cash: Dec, rows: readonly { securityId: string; quantity: Dec }[]): PortfolioHoldings {
-    // Rows usually come in id order already, then neither a copy nor a sort is needed.
-    let ascending = true;
-    for (let i = 1; i < rows.length && ascending; i++) ascending = rows[i - 1]!.securityId < rows[i]!.securityId;
-    const sorted = ascending ? rows : [...rows].sort(bySecurityId);
-    for (let i = 1; i < sorted.length && !ascending; i++) {
+    // Rows usually come in id order already, and then hold no security twice: only rows that had to be sorted are
+    // looked through for one listed twice.
+    const sorted = sortedById(rows);
+    for (let i = 1; sorted !== rows && i < sorted.length; i++) {
       if (sorted[i - 1]!.securityId === sorted[i]!.securityId) {
         throw new UpstreamUnavailableError(
           service,

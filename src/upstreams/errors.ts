@@ -50,7 +50,7 @@ export class UpstreamHttpError extends Error {
 /** An attempt that outlived its timeout: the exchange's own timer (http.ts) stopped it; the policy retries it. */
 export class AttemptTimeoutError extends Error {
   override name = 'AttemptTimeoutError';
-  constructor(readonly ms: number) {
+  constructor(ms: number) {
     super(`no answer within ${ms} ms`);
   }
 }

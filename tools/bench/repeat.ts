@@ -5,7 +5,7 @@
 //                                              time, 3 rounds of 10: service CPU ms per request.
 // POLL=3000 also prints the service's RSS, heap and external memory every 3 s. Each dry run also says how
 // much of its CPU was the main thread's; the rest is V8's helper threads (optimising compiler, GC), most of it
-// in the first runs of a process.
+// in the first runs of a process; THREADS=1 prints each thread's CPU per portfolio after each run.
 import { readdir, readFile } from 'node:fs/promises';
 import { startSimulator } from '../simulator/simulator.js';
 import { benchModelPositions, cpuSeconds, peakRssMiB, startService } from './end-to-end.js';
@@ -74,7 +74,7 @@ try {
       return out;
     };
     const run = async (query: string) => {
-      const threadsBefore = process.env.THREADS ? await byThread() : null;
+      const threadsBefore = process.env.THREADS === '1' ? await byThread() : null;
       const mainBefore = await cpuSeconds(pid, pid);
       const before = await cpuSeconds(pid);
       const res = await post(`/api/v1/model/${modelId}/rebalance${query}`);

@@ -189,6 +189,9 @@ const CLOSE = Buffer.from(']');
 
 /** A list of models' JSON: the pieces copied once into the answer, no text of the whole list built and encoded. */
 export function modelsJson(models: readonly Model[]): Buffer {
-  const parts = models.flatMap((model, i) => [i === 0 ? OPEN : COMMA, ...modelJsonParts(model)]);
-  return Buffer.concat(parts.length === 0 ? [OPEN, CLOSE] : [...parts, CLOSE]);
+  return Buffer.concat([
+    OPEN,
+    ...models.flatMap((model, i) => (i === 0 ? modelJsonParts(model) : [COMMA, ...modelJsonParts(model)])),
+    CLOSE,
+  ]);
 }

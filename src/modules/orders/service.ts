@@ -64,14 +64,16 @@ export function createOrderService({ rebalances, orders, upstreams, clock, log, 
             stopped = error;
           }
           await orders.record(rebalanceId, outcomes, clock.now());
+          const counts = { pending: 0, accepted: 0, rejected: 0, failed: 0, unknown: 0 };
           for (const { order, status, message } of outcomes) {
+            counts[status] += 1;
             tally[status as 'accepted' | 'rejected' | 'failed' | 'unknown'] += 1;
             if (status !== 'accepted' && problems.length < LISTED_PROBLEMS) {
               problems.push({ portfolio_id: order.portfolioId, security_id: order.securityId, status, message });
             }
           }
           for (const status of ORDER_STATUSES) {
-            const count = outcomes.filter((o) => o.status === status).length;
+            const count = counts[status];
             if (count > 0 || (answered && (status === 'accepted' || status === 'rejected'))) onOrders?.(status, count);
           }
         }

@@ -3,7 +3,7 @@
 // trades, weights and cash. Pure: no I/O. The figures are exact decimals
 // (domain/decimal.ts): thousands of portfolios go through here.
 import { abs, add, type Dec, digitsAt, equals, isZero, mul, normalise, quotient, sign, sub, ZERO } from '../../domain/decimal.js';
-import { bySecurityId } from '../../domain/ids.js';
+import { bySecurityId, sortedById } from '../../domain/ids.js';
 import type { ModelPosition } from '../../domain/model-rules.js';
 import type { OptimizerInput, OptimizerResult, OptimizerSecurity } from '../../optimizer/index.js';
 import type { PortfolioHoldings, Quote } from '../../upstreams/index.js';
@@ -54,11 +54,6 @@ export interface PortfolioOutcome {
    */
   readonly positions: readonly PositionOutcome[];
 }
-
-const sortedById = <T extends { securityId: string }>(items: readonly T[]): readonly T[] => {
-  for (let i = 1; i < items.length; i++) if (items[i - 1]!.securityId >= items[i]!.securityId) return [...items].sort(bySecurityId);
-  return items;
-};
 
 /** A model's positions sorted by security id, and their ids: made once per model (every portfolio of a rebalance reads them). */
 const sortedModels = new WeakMap<

@@ -362,7 +362,7 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
     const flow = input.cashFlow !== undefined && !isZero(input.cashFlow);
     const short = input.minCash !== undefined && compare(input.cash, mul(check.marketValue, input.minCash)) < 0;
     if (run.trigger === 'threshold' && check.inBand && !flow && !short) {
-      return withConstraintFigures(inBandOutcome(portfolioId, await name, input), input);
+      return withConstraintFigures(inBandOutcome(portfolioId, await name, input, check.marketValue), input);
     }
     const started = performance.now();
     const result = await withSpan(
