@@ -36,11 +36,7 @@ async function getJson<S extends z.ZodType>(
   signal?: AbortSignal,
 ): Promise<z.output<S> | null> {
   const where = `GET ${path}`;
-  const answer = await channel.policy.run(
-    (attemptSignal, timeoutMs) => channel.http.exchange('GET', path, attemptSignal, { timeoutMs }),
-    where,
-    signal,
-  );
+  const answer = await channel.policy.run((attemptSignal) => channel.http.exchange('GET', path, attemptSignal), where, signal);
   if (answer.status === 404) return null;
   return parsePayload(schema, answer.body, channel.http.service, where);
 }
@@ -150,11 +146,7 @@ export function accountingClient(channel: ServiceChannel) {
       // 404: a new portfolio. A 500 may mean the same: looked into with /balances, neither retried nor counted.
       let answer;
       try {
-        answer = await channel.policy.run(
-          (s, timeoutMs) => channel.http.exchange('GET', path, s, { timeoutMs, answers: [500] }),
-          where,
-          signal,
-        );
+        answer = await channel.policy.run((s) => channel.http.exchange('GET', path, s, { answers: [500] }), where, signal);
       } catch (error) {
         if (!(error instanceof UpstreamAnswerToCheck)) throw error;
         answer = null;
@@ -331,8 +323,8 @@ export function orderClient(channel: ServiceChannel, { blotterId, batchSize }: P
         }));
         const where = `POST /api/v1/orders (${batch.length} orders)`;
         const answer = await channel.policy.run(
-          (s, timeoutMs) =>
-            channel.http.exchange('POST', '/api/v1/orders', s, { timeoutMs, body }).catch((error: unknown) => {
+          (s) =>
+            channel.http.exchange('POST', '/api/v1/orders', s, { body }).catch((error: unknown) => {
               // An overloaded service answers 500 with nothing taken: the orders may be sent again.
               if (error instanceof UpstreamHttpError && nothingTaken(error.body)) error.tookNoEffect = true;
               throw error;

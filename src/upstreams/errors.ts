@@ -47,7 +47,7 @@ export class UpstreamHttpError extends Error {
   tookNoEffect = false;
 }
 
-/** An attempt that outlived its timeout: the exchange's own timer (http.ts) stopped it; the policy retries it. */
+/** An attempt that outlived its timeout (undici's, configured by http.ts); the policy retries it. */
 export class AttemptTimeoutError extends Error {
   override name = 'AttemptTimeoutError';
   constructor(ms: number) {

@@ -1,9 +1,9 @@
 // The resilience policy of every upstream call, composed once per service from
 // cockatiel: retry (exponential backoff with jitter, honouring retry-after) ▸
-// circuit breaker ▸ bulkhead, around attempts that each have a timeout (the
-// exchange's own timer, http.ts: cockatiel's timeout policy made an abort
-// controller and two signal listeners per call, measured at 7% of a rebalance's
-// CPU, docs/benchmarks.md). Retried and counted by the
+// circuit breaker ▸ bulkhead, around attempts that each time out by undici's own
+// timeouts (http.ts; cockatiel's timeout policy made an abort controller and two
+// signal listeners per call, 7% of a rebalance's CPU, docs/benchmarks.md).
+// Retried and counted by the
 // breaker: connection errors, timeouts, 5xx; 429 is retried but, being 4xx,
 // not counted; other 4xx are neither. A call we cancelled ourselves (the
 // rebalance was aborted) is not the service's failure: neither retried nor counted.
@@ -36,11 +36,8 @@ import {
 /** The policy's knobs, as configured (`attempts` counts them all: 1 = no retry). */
 export type ResilienceSettings = Pick<
   Config['upstreams'],
-  'timeoutMs' | 'attempts' | 'backoffMs' | 'maxInFlight' | 'circuitFailureThreshold' | 'circuitResetMs'
-> & {
-  /** Per-attempt timeout of 'safe-only' calls (order submission: slow by design); `timeoutMs` when absent. */
-  readonly writeTimeoutMs?: number;
-};
+  'attempts' | 'backoffMs' | 'maxInFlight' | 'circuitFailureThreshold' | 'circuitResetMs'
+>;
 
 /** 'safe-only' for calls that must not be repeated if they may have taken effect (order submission). */
 export type RetryMode = 'idempotent' | 'safe-only';
@@ -129,11 +126,6 @@ export function createServicePolicy(service: ServiceKey, settings: ResilienceSet
     breaker: new ConsecutiveBreaker(settings.circuitFailureThreshold),
   });
   const limit = bulkhead(settings.maxInFlight, 100_000);
-  // Each attempt's timeout, handed to the attempt (its exchange keeps the timer).
-  const timeoutMs: Record<RetryMode, number> = {
-    idempotent: settings.timeoutMs,
-    'safe-only': settings.writeTimeoutMs ?? settings.timeoutMs,
-  };
   // One breaker and one in-flight bound per service, whatever the retry mode of the call.
   const policyFor = (mode: RetryMode) => {
     const retries = retry(handleWhen(retryable[mode]), {
@@ -159,24 +151,17 @@ export function createServicePolicy(service: ServiceKey, settings: ResilienceSet
 
   return {
     /** Runs one logical call (with its retries); failures become UpstreamUnavailableError naming the service. */
-    async run<T>(
-      attempt: (signal: AbortSignal, timeoutMs: number) => Promise<T>,
-      describe: string,
-      signal?: AbortSignal,
-      mode: RetryMode = 'idempotent',
-    ) {
+    async run<T>(attempt: (signal?: AbortSignal) => Promise<T>, describe: string, signal?: AbortSignal, mode: RetryMode = 'idempotent') {
       const started = performance.now();
       try {
-        // Without a signal of its own, every concurrent call would listen to
-        // cockatiel's one shared signal (and warn of a listener leak past ten).
-        const value = await wrapped[mode].execute(async ({ signal: attemptSignal }) => {
+        const value = await wrapped[mode].execute(async () => {
           try {
-            return await attempt(attemptSignal, timeoutMs[mode]);
+            return await attempt(signal);
           } catch (error) {
             if (signal?.aborted === true) throw new CallCancelledError(error);
             throw error;
           }
-        }, signal ?? new AbortController().signal);
+        }, signal);
         observer.call?.(service, 'ok', performance.now() - started);
         return value;
       } catch (error) {
