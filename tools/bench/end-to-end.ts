@@ -80,10 +80,19 @@ export interface RunningService {
 /** Starts the compiled service (npm run build first) against the simulator. */
 export async function startService(sim: Simulator, env: Record<string, string> = {}): Promise<RunningService> {
   const port = await freePort();
-  // BENCH_SERVICE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the service.
+  // BENCH_SERVICE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the service. With BENCH_SERVICE_LOGS=1,
+  // BENCH_LOG_LEVEL=info puts each request's log lines among what the flags print (--trace-opt: where a run starts).
   const nodeArgs = (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
   const child = spawn(process.execPath, [...nodeArgs, '--import', './dist/src/telemetry/preload.js', 'dist/src/server.js'], {
-    env: { ...process.env, ...sim.env(), PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', RATE_LIMIT_MAX: '1000000', ...env },
+    env: {
+      ...process.env,
+      ...sim.env(),
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
+      RATE_LIMIT_MAX: '1000000',
+      ...env,
+    },
     stdio: ['ignore', process.env.BENCH_SERVICE_LOGS ? 'inherit' : 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
