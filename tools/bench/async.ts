@@ -6,7 +6,8 @@
 // it. With --sync, the synchronous call on a fresh service and database for
 // comparison (time to its first byte and to its last: what an ingress timeout cuts).
 import { startSimulator } from '../simulator/simulator.js';
-import { cpuSeconds, createBenchModel, peakRssMiB, startService } from './end-to-end.js';
+import { cpuSeconds } from './cpu.js';
+import { createBenchModel, peakRssMiB, startService } from './end-to-end.js';
 
 export interface AsyncRow {
   readonly portfolios: number;

@@ -4,7 +4,8 @@
 // same upstreams; after a warm-up dry run (caches warm), each is timed twice,
 // alternating, and the faster of the two kept.
 import { type Simulator, startSimulator } from '../simulator/simulator.js';
-import { cpuSeconds, createBenchModel, startService } from './end-to-end.js';
+import { cpuSeconds } from './cpu.js';
+import { createBenchModel, startService } from './end-to-end.js';
 
 export interface DriftRow {
   readonly portfolios: number;

@@ -7,6 +7,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { type Simulator, startSimulator } from '../simulator/simulator.js';
+import { cpuSeconds } from './cpu.js';
 
 export interface EndToEndRow {
   readonly portfolios: number;
@@ -33,13 +34,6 @@ export interface EndToEndRow {
   /** accounting <= P + new portfolios, security and pricing <= 2 + misses (none in this book), on both runs. */
   readonly callTargetsMet: boolean;
   readonly peakRssMiB: number;
-}
-
-/** CPU seconds (user + system) a process, or one of its threads, has used so far (Linux). */
-export async function cpuSeconds(pid: number, thread?: number): Promise<number> {
-  const stat = await readFile(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /** The embedded database the service started (a child process), if any. */

@@ -4,7 +4,8 @@
 // warm caches (stored, and as a dry run to separate the database's share).
 import autocannon from 'autocannon';
 import { startSimulator } from '../simulator/simulator.js';
-import { benchModelPositions, cpuSeconds, startService } from './end-to-end.js';
+import { cpuSeconds } from './cpu.js';
+import { benchModelPositions, startService } from './end-to-end.js';
 
 export interface HttpRow {
   readonly name: string;

@@ -8,7 +8,8 @@
 // in the first runs of a process; THREADS=1 prints each thread's CPU per portfolio after each run.
 import { readdir, readFile } from 'node:fs/promises';
 import { startSimulator } from '../simulator/simulator.js';
-import { benchModelPositions, cpuSeconds, peakRssMiB, startService } from './end-to-end.js';
+import { cpuSeconds } from './cpu.js';
+import { benchModelPositions, peakRssMiB, startService } from './end-to-end.js';
 
 const what = process.argv[2] ?? 'rebalance';
 const P = what === 'list' ? 20 : Number(process.env.P ?? 1000);

@@ -12,21 +12,14 @@
 // (main thread and V8's helper threads). Pass 1 is what a model rebalance's
 // first run pays; passes 3–4 are a warm process.
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
+import { cpuSeconds } from './cpu.js';
 
 const LEVELS = ['exchange', 'policy', 'holdings', 'context'] as const;
 type Level = (typeof LEVELS)[number];
 const IN_FLIGHT = 16;
 const PASSES = 4;
-
-/** CPU seconds the process has used (Linux; all its threads). */
-const processCpu = () => {
-  const stat = readFileSync('/proc/self/stat', 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-};
 
 async function child(level: Level, url: string, ids: readonly string[]): Promise<void> {
   const dist = new URL('../../dist/src/', import.meta.url);
@@ -47,14 +40,14 @@ async function child(level: Level, url: string, ids: readonly string[]): Promise
         : (id) => client.holdings(id);
   const passes: string[] = [];
   for (let pass = 0; pass < PASSES; pass++) {
-    const before = processCpu();
+    const before = await cpuSeconds(process.pid);
     let next = 0;
     const worker = async () => {
       while (next < ids.length) await read(ids[next++]!).catch(() => undefined);
     };
     const all = () => Promise.all(Array.from({ length: IN_FLIGHT }, worker));
     await (level === 'context' ? requestContext.run({ correlationId: 'bench' }, all) : all());
-    passes.push((((processCpu() - before) * 1000) / ids.length).toFixed(3));
+    passes.push(((((await cpuSeconds(process.pid)) - before) * 1000) / ids.length).toFixed(3));
   }
   console.log(passes.join(' '));
   await http.close();
