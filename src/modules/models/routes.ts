@@ -114,36 +114,41 @@ export const modelRoutes: FastifyPluginAsyncZod<{ service: ModelService }> = asy
     response: { 200: ModelDto, ...errorResponses },
   };
 
-  // The position writes and the portfolio writes: one body, one service call each.
-  for (const [method, change, summary, description] of [
-    ['POST', service.addPosition, 'Add a position', '409 if the security is already in the model.'],
-    ['PUT', service.updatePosition, 'Update a position', 'A target of 0 removes the position.'],
-    [
-      'DELETE',
-      service.removePosition,
-      'Remove a position',
-      'Removes it only if the stored target and drifts equal the body as decimals (0.02 equals "0.020").',
-    ],
-  ] as const) {
-    app.route({
-      method,
-      url: '/model/:model_id/position',
-      schema: { ...positionRoute, summary, description },
-      handler: async (request) => toModelDto(await change(request.params.model_id, toModelPosition(request.body))),
-    });
-  }
+  app.post(
+    '/model/:model_id/position',
+    { schema: { ...positionRoute, summary: 'Add a position', description: '409 if the security is already in the model.' } },
+    async (request) => toModelDto(await service.addPosition(request.params.model_id, toModelPosition(request.body))),
+  );
+
+  app.put(
+    '/model/:model_id/position',
+    { schema: { ...positionRoute, summary: 'Update a position', description: 'A target of 0 removes the position.' } },
+    async (request) => toModelDto(await service.updatePosition(request.params.model_id, toModelPosition(request.body))),
+  );
+
+  app.delete(
+    '/model/:model_id/position',
+    {
+      schema: {
+        ...positionRoute,
+        summary: 'Remove a position',
+        description: 'Removes it only if the stored target and drifts equal the body as decimals (0.02 equals "0.020").',
+      },
+    },
+    async (request) => toModelDto(await service.removePosition(request.params.model_id, toModelPosition(request.body))),
+  );
 
   const portfolioRoute = { tags, params: ModelParams, body: PortfoliosBody, response: { 200: ModelDto, ...errorResponses } };
 
-  for (const [method, change, summary, description] of [
-    ['POST', service.addPortfolios, 'Add portfolios', 'Ids already present are ignored.'],
-    ['DELETE', service.removePortfolios, 'Remove portfolios', 'Ids not present are ignored.'],
-  ] as const) {
-    app.route({
-      method,
-      url: '/model/:model_id/portfolio',
-      schema: { ...portfolioRoute, summary, description },
-      handler: async (request) => toModelDto(await change(request.params.model_id, request.body.portfolios)),
-    });
-  }
+  app.post(
+    '/model/:model_id/portfolio',
+    { schema: { ...portfolioRoute, summary: 'Add portfolios', description: 'Ids already present are ignored.' } },
+    async (request) => toModelDto(await service.addPortfolios(request.params.model_id, request.body.portfolios)),
+  );
+
+  app.delete(
+    '/model/:model_id/portfolio',
+    { schema: { ...portfolioRoute, summary: 'Remove portfolios', description: 'Ids not present are ignored.' } },
+    async (request) => toModelDto(await service.removePortfolios(request.params.model_id, request.body.portfolios)),
+  );
 };
