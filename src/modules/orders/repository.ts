@@ -5,7 +5,7 @@
 import { type Collection, type Db, ObjectId } from 'mongodb';
 import { pageStart } from '../../domain/paging.js';
 import type { IndexSpec } from '../../plugins/mongo.js';
-import type { OrderRequest, OrderResult } from '../../upstreams/clients.js';
+import type { OrderRequest } from '../../upstreams/index.js';
 
 export const ORDER_SUBMISSIONS = 'order_submissions';
 export const ORDER_BATCHES = 'order_batches';
@@ -50,8 +50,12 @@ interface BatchDocument {
 
 export const orderKey = (rebalanceId: string, portfolioId: string, securityId: string) => `${rebalanceId}:${portfolioId}:${securityId}`;
 
-/** What became of one order: the Order service's answer (or a failure's) for it, by the order it names. */
-export type OrderOutcome = Omit<OrderResult, 'index' | 'status'> & { readonly order: OrderRequest; readonly status: OrderStatus };
+export interface OrderOutcome {
+  readonly order: OrderRequest;
+  readonly status: OrderStatus;
+  readonly orderId: number | null;
+  readonly message: string | null;
+}
 
 export function createOrderRepository(db: Db) {
   const orders: Collection<OrderDocument> = db.collection<OrderDocument>(ORDER_SUBMISSIONS);

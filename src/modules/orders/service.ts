@@ -49,32 +49,35 @@ export function createOrderService({ rebalances, orders, upstreams, clock, log, 
           await orders.markPending(rebalanceId, batch, known, now);
           tally.sent += batch.length;
           let outcomes: OrderOutcome[];
-          /** An answered batch tells the metrics its accepted and rejected even when none. */
-          let answered = true;
+          /** Told to the metrics even when none (an answered batch's accepted and rejected). */
+          let alwaysTold: readonly OrderStatus[] = ['accepted', 'rejected'];
           try {
             const results = await upstreams.orders.submit(batch, now);
             // Orders no result line names may exist: unknown, never sent again automatically.
-            outcomes = results.map(({ index, ...answer }) => ({ order: batch[index]!, ...answer }));
+            outcomes = results.map((r) => ({
+              order: batch[r.index]!,
+              status: r.status,
+              orderId: r.orderId,
+              message: r.message,
+            }));
           } catch (error) {
             if (!(error instanceof UpstreamUnavailableError)) throw error;
             // Orders that may have reached the service are never sent again automatically.
             const status: OrderStatus = error.mayHaveTakenEffect ? 'unknown' : 'failed';
             outcomes = batch.map((order) => ({ order, status, orderId: null, message: error.message }));
-            answered = false;
+            alwaysTold = [];
             stopped = error;
           }
           await orders.record(rebalanceId, outcomes, clock.now());
-          const counts = { pending: 0, accepted: 0, rejected: 0, failed: 0, unknown: 0 };
           for (const { order, status, message } of outcomes) {
-            counts[status] += 1;
             tally[status as 'accepted' | 'rejected' | 'failed' | 'unknown'] += 1;
             if (status !== 'accepted' && problems.length < LISTED_PROBLEMS) {
               problems.push({ portfolio_id: order.portfolioId, security_id: order.securityId, status, message });
             }
           }
           for (const status of ORDER_STATUSES) {
-            const count = counts[status];
-            if (count > 0 || (answered && (status === 'accepted' || status === 'rejected'))) onOrders?.(status, count);
+            const count = outcomes.filter((o) => o.status === status).length;
+            if (count > 0 || alwaysTold.includes(status)) onOrders?.(status, count);
           }
         }
 
