@@ -47,14 +47,6 @@ export class UpstreamHttpError extends Error {
   tookNoEffect = false;
 }
 
-/** An attempt that outlived its timeout (undici's, configured by http.ts); the policy retries it. */
-export class AttemptTimeoutError extends Error {
-  override name = 'AttemptTimeoutError';
-  constructor(ms: number) {
-    super(`no answer within ${ms} ms`);
-  }
-}
-
 /**
  * A status the caller asked to look into itself (an Accounting summary's 500
  * may mean "no balances yet"): neither retried nor counted by the circuit, nor

@@ -2,17 +2,10 @@
 // every payload parsed with a zod schema: an unexpected answer is a clear
 // error naming the service, the path and what was wrong, never a silent zero.
 import type { IncomingHttpHeaders } from 'node:http';
-import { type Dispatcher, errors, Pool } from 'undici';
+import { type Dispatcher, Pool } from 'undici';
 import type { z } from 'zod';
 import { readablePath } from '../domain/validation.js';
-import {
-  AttemptTimeoutError,
-  type ServiceKey,
-  UpstreamAnswerToCheck,
-  UpstreamHttpError,
-  UpstreamNetworkError,
-  UpstreamUnavailableError,
-} from './errors.js';
+import { type ServiceKey, UpstreamAnswerToCheck, UpstreamHttpError, UpstreamNetworkError, UpstreamUnavailableError } from './errors.js';
 
 /** `retry-after` in ms: delta-seconds or an HTTP date. */
 export function retryAfterMs(value: string | string[] | undefined, now = Date.now()): number | undefined {
@@ -66,31 +59,31 @@ function bodyOf(text: string): unknown {
 /**
  * One exchange through the pool, its whole body collected as text: undici's
  * dispatch with a handler that keeps the chunks (no body stream per answer;
- * thousands are read per rebalance). Rejects with undici's error (its
- * timeouts included), or the signal's reason once it aborts.
+ * thousands are read per rebalance). Rejects with undici's error, or the
+ * signal's reason once it aborts.
  */
 function send(
   pool: Pool,
   options: Dispatcher.DispatchOptions,
-  signal: AbortSignal | undefined,
+  signal: AbortSignal,
 ): Promise<{ status: number; headers: IncomingHttpHeaders; text: string }> {
   return new Promise((resolve, reject) => {
-    if (signal?.aborted === true) {
+    if (signal.aborted) {
       reject(signal.reason);
       return;
     }
     let control: Dispatcher.DispatchController | null = null;
-    const reason = () => (signal?.reason instanceof Error ? signal.reason : new Error('the call was aborted'));
+    const reason = () => (signal.reason instanceof Error ? signal.reason : new Error('the call was aborted'));
     // Still waiting for a connection: the call fails now, and the request is aborted when it starts.
     const abort = () => (control === null ? reject(reason()) : control.abort(reason()));
-    signal?.addEventListener('abort', abort, { once: true });
+    signal.addEventListener('abort', abort, { once: true });
     let status = 0;
     let headers: IncomingHttpHeaders = {};
     let chunks: Buffer[] = [];
     pool.dispatch(options, {
       onRequestStart(controller) {
         control = controller;
-        if (signal?.aborted === true) controller.abort(reason());
+        if (signal.aborted) controller.abort(reason());
       },
       onResponseStart(_controller, statusCode, responseHeaders) {
         // 1xx answers come first and carry no body: the last start is the answer.
@@ -102,36 +95,23 @@ function send(
         chunks.push(chunk);
       },
       onResponseEnd() {
-        signal?.removeEventListener('abort', abort);
+        signal.removeEventListener('abort', abort);
         const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
         // As a body's text(): UTF-8, a leading byte-order mark dropped.
         const start = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
         resolve({ status, headers, text: bytes.toString('utf8', start) });
       },
       onResponseError(_controller, error) {
-        signal?.removeEventListener('abort', abort);
+        signal.removeEventListener('abort', abort);
         reject(error);
       },
     });
   });
 }
 
-/** undici's own timeouts: the answer's headers, or a pause in its body, took longer than allowed. */
-const isUndiciTimeout = (error: unknown) => error instanceof errors.HeadersTimeoutError || error instanceof errors.BodyTimeoutError;
-
 export type ServiceHttp = ReturnType<typeof createServiceHttp>;
 
-/**
- * The exchanges with one service. Each attempt times out by undici's own timeouts, configured here once: no
- * answer's headers within `timeouts.read` ms (`timeouts.write` for a POST: an order submission is slow by
- * design), or a pause that long in its body, is AttemptTimeoutError.
- */
-export function createServiceHttp(
-  service: ServiceKey,
-  baseUrl: string,
-  connections: number,
-  timeouts: { readonly read: number; readonly write: number },
-) {
+export function createServiceHttp(service: ServiceKey, baseUrl: string, connections: number) {
   const url = new URL(baseUrl);
   const prefix = url.pathname.replace(/\/+$/, '');
   const pool = new Pool(url.origin, { connections, keepAliveTimeout: 10_000 });
@@ -146,11 +126,10 @@ export function createServiceHttp(
     async exchange(
       method: 'GET' | 'POST',
       path: string,
-      signal: AbortSignal | undefined,
+      signal: AbortSignal,
       options: { readonly body?: unknown; readonly answers?: readonly number[] } = {},
     ) {
       const { body } = options;
-      const timeoutMs = method === 'POST' ? timeouts.write : timeouts.read;
       let answer;
       try {
         answer = await send(
@@ -160,14 +139,11 @@ export function createServiceHttp(
             path: `${prefix}${path}`,
             headers: { accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
             ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-            headersTimeout: timeoutMs,
-            bodyTimeout: timeoutMs,
           },
           signal,
         );
       } catch (error) {
-        if (signal?.aborted === true) throw error;
-        if (isUndiciTimeout(error)) throw new AttemptTimeoutError(timeoutMs);
+        if (signal.aborted) throw error;
         throw new UpstreamNetworkError(error);
       }
       const { status, text } = answer;

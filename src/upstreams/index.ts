@@ -16,8 +16,8 @@ export type { Quote, QuoteSession } from './quotes.js';
 export function createUpstreams(config: Config, log: Logger, observer: UpstreamObserver = {}, now?: () => number) {
   const u = config.upstreams;
   const logger = log.child({ component: 'upstreams' });
-  const channel = (service: ServiceKey, overrides: Partial<ResilienceSettings> = {}, writeTimeoutMs = u.timeoutMs): ServiceChannel => ({
-    http: createServiceHttp(service, u.urls[service], u.maxInFlight, { read: u.timeoutMs, write: writeTimeoutMs }),
+  const channel = (service: ServiceKey, overrides: Partial<ResilienceSettings> = {}): ServiceChannel => ({
+    http: createServiceHttp(service, u.urls[service], u.maxInFlight),
     policy: createServicePolicy(service, { ...u, ...overrides }, logger, observer),
   });
   const channels = {
@@ -27,7 +27,7 @@ export function createUpstreams(config: Config, log: Logger, observer: UpstreamO
     // Names are cosmetic: one attempt, so a portfolio service outage costs no backoff.
     portfolio: channel('portfolio', { attempts: 1 }),
     // A submission waits for the Order service's chunked processing: its own timeout.
-    order: channel('order', {}, config.orders.submitTimeoutMs),
+    order: channel('order', { writeTimeoutMs: config.orders.submitTimeoutMs }),
   } satisfies Record<ServiceKey, ServiceChannel>;
   const security = securityClient(channels.security);
   const pricing = pricingClient(channels.pricing);

@@ -1,9 +1,6 @@
 // The resilience policy of every upstream call, composed once per service from
 // cockatiel: retry (exponential backoff with jitter, honouring retry-after) ▸
-// circuit breaker ▸ bulkhead, around attempts that each time out by undici's own
-// timeouts (http.ts; cockatiel's timeout policy made an abort controller and two
-// signal listeners per call, 7% of a rebalance's CPU, docs/benchmarks.md).
-// Retried and counted by the
+// circuit breaker ▸ bulkhead ▸ per-attempt timeout. Retried and counted by the
 // breaker: connection errors, timeouts, 5xx; 429 is retried but, being 4xx,
 // not counted; other 4xx are neither. A call we cancelled ourselves (the
 // rebalance was aborted) is not the service's failure: neither retried nor counted.
@@ -19,12 +16,13 @@ import {
   type IBackoffFactory,
   type IRetryBackoffContext,
   retry,
+  TimeoutStrategy,
+  timeout,
   wrap,
 } from 'cockatiel';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import {
-  AttemptTimeoutError,
   SERVICE_NAMES,
   type ServiceKey,
   UpstreamAnswerToCheck,
@@ -36,8 +34,11 @@ import {
 /** The policy's knobs, as configured (`attempts` counts them all: 1 = no retry). */
 export type ResilienceSettings = Pick<
   Config['upstreams'],
-  'attempts' | 'backoffMs' | 'maxInFlight' | 'circuitFailureThreshold' | 'circuitResetMs'
->;
+  'timeoutMs' | 'attempts' | 'backoffMs' | 'maxInFlight' | 'circuitFailureThreshold' | 'circuitResetMs'
+> & {
+  /** Per-attempt timeout of 'safe-only' calls (order submission: slow by design); `timeoutMs` when absent. */
+  readonly writeTimeoutMs?: number;
+};
 
 /** 'safe-only' for calls that must not be repeated if they may have taken effect (order submission). */
 export type RetryMode = 'idempotent' | 'safe-only';
@@ -61,6 +62,14 @@ const circuitNames: Record<CircuitState, CircuitName> = {
 export interface ServiceHealth {
   readonly circuit: CircuitName;
   readonly last_error: { readonly message: string; readonly at: string } | null;
+}
+
+/** An attempt that outlived its timeout. */
+class AttemptTimeoutError extends Error {
+  override name = 'AttemptTimeoutError';
+  constructor(ms: number) {
+    super(`no answer within ${ms} ms`);
+  }
 }
 
 /** A call the caller cancelled (its signal aborted): not a failure of the service. */
@@ -126,6 +135,13 @@ export function createServicePolicy(service: ServiceKey, settings: ResilienceSet
     breaker: new ConsecutiveBreaker(settings.circuitFailureThreshold),
   });
   const limit = bulkhead(settings.maxInFlight, 100_000);
+  // Cooperative: the attempt sees its signal abort and says why (timeout, or our own cancellation).
+  const timeoutMs: Record<RetryMode, number> = {
+    idempotent: settings.timeoutMs,
+    'safe-only': settings.writeTimeoutMs ?? settings.timeoutMs,
+  };
+  // An attempt has read its whole answer when it returns: nothing is left to abort (each abort made an AbortError, stack and all).
+  const cooperative = { strategy: TimeoutStrategy.Cooperative, abortOnReturn: false };
   // One breaker and one in-flight bound per service, whatever the retry mode of the call.
   const policyFor = (mode: RetryMode) => {
     const retries = retry(handleWhen(retryable[mode]), {
@@ -137,7 +153,7 @@ export function createServicePolicy(service: ServiceKey, settings: ResilienceSet
       const reason = 'error' in event ? event.error.message : 'unexpected result';
       log.warn({ upstream: service, attempt: event.attempt, delayMs: Math.round(event.delay), reason }, 'retrying upstream call');
     });
-    return wrap(retries, breaker, limit);
+    return wrap(retries, breaker, limit, timeout(timeoutMs[mode], cooperative));
   };
   const wrapped = { idempotent: policyFor('idempotent'), 'safe-only': policyFor('safe-only') };
 
@@ -151,17 +167,20 @@ export function createServicePolicy(service: ServiceKey, settings: ResilienceSet
 
   return {
     /** Runs one logical call (with its retries); failures become UpstreamUnavailableError naming the service. */
-    async run<T>(attempt: (signal?: AbortSignal) => Promise<T>, describe: string, signal?: AbortSignal, mode: RetryMode = 'idempotent') {
+    async run<T>(attempt: (signal: AbortSignal) => Promise<T>, describe: string, signal?: AbortSignal, mode: RetryMode = 'idempotent') {
       const started = performance.now();
       try {
-        const value = await wrapped[mode].execute(async () => {
+        // Without a signal of its own, cockatiel would hang every concurrent call
+        // on one shared signal (and warn of a listener leak past ten).
+        const value = await wrapped[mode].execute(async ({ signal: attemptSignal }) => {
           try {
-            return await attempt(signal);
+            return await attempt(attemptSignal);
           } catch (error) {
             if (signal?.aborted === true) throw new CallCancelledError(error);
+            if (attemptSignal.aborted) throw new AttemptTimeoutError(timeoutMs[mode]);
             throw error;
           }
-        }, signal);
+        }, signal ?? new AbortController().signal);
         observer.call?.(service, 'ok', performance.now() - started);
         return value;
       } catch (error) {

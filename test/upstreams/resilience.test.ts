@@ -67,6 +67,13 @@ describe('retries', () => {
     expect(error.message).toBe('The Pricing service is unavailable: GET /api/v1/price/AAD: no answer within 50 ms after 2 attempts');
   });
 
+  it('times out an attempt whose answer starts at once but whose body never ends (the timeout bounds the whole attempt)', async () => {
+    h = await harness({ UPSTREAM_TIMEOUT_MS: '200', UPSTREAM_RETRIES: '1' });
+    h.sim.inject('security', { route: SECURITY_ROUTE, trickle: true, times: 1 });
+    const error = await failure(h.upstreams.security.ticker(security()));
+    expect(error.message).toBe(`The Security service is unavailable: GET /api/v1/security/${security()}: no answer within 200 ms`);
+  });
+
   it('waits at least as long as retry-after asks, whatever the backoff', async () => {
     h = await harness({ UPSTREAM_BACKOFF_MS: '1' });
     h.sim.inject('security', { route: SECURITY_ROUTE, status: 503, retryAfterSeconds: 1, times: 1 });

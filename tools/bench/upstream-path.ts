@@ -32,14 +32,18 @@ async function child(level: Level, url: string, ids: readonly string[]): Promise
   const { accountingClient } = await import(new URL('upstreams/clients.js', dist).href);
   const { requestContext } = await import(new URL('logger.js', dist).href);
   const upstreams = loadConfig({ ...process.env, PORTFOLIO_ACCOUNTING_SERVICE_URL: url }).upstreams;
-  const http = createServiceHttp('accounting', url, upstreams.maxInFlight, { read: upstreams.timeoutMs, write: upstreams.timeoutMs });
+  const http = createServiceHttp('accounting', url, upstreams.maxInFlight);
   const policy = createServicePolicy('accounting', upstreams, pino({ level: 'silent' }));
   const client = accountingClient({ http, policy });
   const read: (id: string) => Promise<unknown> =
     level === 'exchange'
-      ? (id) => http.exchange('GET', `/api/v1/portfolios/${id}/summary`, undefined)
+      ? (id) => http.exchange('GET', `/api/v1/portfolios/${id}/summary`, new AbortController().signal)
       : level === 'policy'
-        ? (id) => policy.run(() => http.exchange('GET', `/api/v1/portfolios/${id}/summary`, undefined, { answers: [500] }), 'GET summary')
+        ? (id) =>
+            policy.run(
+              (signal: AbortSignal) => http.exchange('GET', `/api/v1/portfolios/${id}/summary`, signal, { answers: [500] }),
+              'GET summary',
+            )
         : (id) => client.holdings(id);
   const passes: string[] = [];
   let failed = 0;

@@ -22,7 +22,7 @@ export function createAdminApp(sim: Simulator): FastifyInstance {
       'POST /admin/book {seed, securities, portfolios, holdings}',
       'GET /admin/counts',
       'DELETE /admin/counts',
-      'POST /admin/faults/:service {route?, latencyMs?, status?, retryAfterSeconds?, failureRate?, malformed?, drop?, times?, after?}',
+      'POST /admin/faults/:service {route?, latencyMs?, status?, retryAfterSeconds?, failureRate?, malformed?, drop?, trickle?, times?, after?}',
       'DELETE /admin/faults[/:service]',
       'POST /admin/down/:service',
       'POST /admin/up/:service',

@@ -22,6 +22,8 @@ export interface Fault {
   readonly malformed?: boolean;
   /** Close the connection without answering. */
   readonly drop?: boolean;
+  /** Answer 200 at once, then its body a byte at a time, never ending (an upstream stuck mid-answer that keeps the line alive). */
+  readonly trickle?: boolean;
   /** Apply to the next N matching requests only. */
   readonly times?: number;
   /** Let this many matching requests through first ("goes down midway"). */

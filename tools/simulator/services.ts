@@ -105,6 +105,13 @@ function base(service: SimService, faults: Faults): FastifyInstance {
       request.raw.socket.destroy();
       return;
     }
+    if (fault.trickle === true) {
+      reply.hijack();
+      reply.raw.writeHead(200, { 'content-type': 'application/json' });
+      const drip = setInterval(() => reply.raw.write(' '), 20);
+      reply.raw.on('close', () => clearInterval(drip));
+      return;
+    }
     if (fault.malformed === true) {
       await reply.code(200).type('application/json').send('{"simulated": "malformed", ');
       return;
