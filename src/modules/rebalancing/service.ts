@@ -269,6 +269,8 @@ export function createRebalanceService(deps: RebalanceServiceDeps) {
     setMaxListeners(0, run.cancel.signal);
     const outside = options.signal;
     const stopFromOutside = () => run.cancel.abort(outside?.reason);
+    // A listener added to a signal already aborted never runs.
+    if (outside?.aborted) stopFromOutside();
     outside?.addEventListener('abort', stopFromOutside, { once: true });
     running.add(run.cancel);
     if (run.rebalanceId !== null) writing.add(run.rebalanceId);
