@@ -204,6 +204,37 @@ describe('POST /api/v1/model/:id/rebalance?trigger=threshold', () => {
     expect(withFlow[3].transactions.length).toBeGreaterThan(0);
   });
 
+  it('counts a security above its band as in band when its rule forbids selling it (no_sell, frozen)', async () => {
+    await book();
+    // P5: A at 0.34 of 10 000 (its band 0.28..0.32), B at 0.25, C at 0.39 (band 0.38..0.42), 2% cash: only A is out.
+    w.holdings(pid('p5'), {
+      cash: '200',
+      securities: [
+        { securityId: sid('a'), quantity: '68' },
+        { securityId: sid('b'), quantity: '25' },
+        { securityId: sid('c'), quantity: '156' },
+      ],
+    });
+    const positions = [position(sid('a'), '0.3'), position(sid('b'), '0.25'), position(sid('c'), '0.4')];
+    const model = await w.model('Above', positions, [pid('p5')]);
+    const statusWith = async (version: number, restrictions: object[]) => {
+      expectStatus(
+        await w.t.request({
+          method: 'PUT',
+          url: `/api/v1/model/${model}`,
+          payload: { name: 'Above', positions, portfolios: [pid('p5')], version, restrictions },
+        }),
+        200,
+      );
+      const res = await w.t.request({ method: 'POST', url: `/api/v1/model/${model}/rebalance?trigger=threshold&dry_run=true` });
+      return json<{ status: string }[]>(expectStatus(res, 200))[0]!.status;
+    };
+    expect(await statusWith(1, [])).toBe('ok');
+    expect(await statusWith(2, [{ security_id: sid('a'), rule: 'no_sell' }])).toBe('in_band');
+    expect(await statusWith(3, [{ security_id: sid('a'), rule: 'frozen' }])).toBe('in_band');
+    expect(await statusWith(4, [{ security_id: sid('a'), rule: 'no_buy' }])).toBe('ok');
+  });
+
   it("judges a restricted security by what its rule allows, and trades a portfolio short of its model's min_cash", async () => {
     const model = await book();
     const positions = [position(sid('a'), '0.3'), position(sid('b'), '0.25'), position(sid('c'), '0.4')];
