@@ -12,7 +12,7 @@ export function toObjectId(id: string): ObjectId {
 }
 
 /** Orders anything with a security id by it (answers and stored positions are in this order). */
-export const bySecurityId = (a: { readonly securityId: string }, b: { readonly securityId: string }) =>
+const bySecurityId = (a: { readonly securityId: string }, b: { readonly securityId: string }) =>
   a.securityId < b.securityId ? -1 : a.securityId > b.securityId ? 1 : 0;
 
 /**

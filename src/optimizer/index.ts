@@ -22,6 +22,9 @@ export const DEFAULT_TIMEOUT_MS = 30_000;
 
 const money = (value: Dec) => formatPlaces(value, 2);
 
+/** Why a portfolio of this (negative) market value cannot be rebalanced; the drift report says the same. */
+export const overdrawnMessage = (marketValue: Dec) => `the portfolio is overdrawn: its market value is ${money(marketValue)}, below zero`;
+
 function bandSecurities(
   problem: ScaledProblem,
   answer: Extract<CoreAnswer, { kind: 'band' | 'min_trade' }>,
@@ -52,7 +55,7 @@ function infeasible(
     case 'overdrawn':
       return {
         reason: 'overdrawn',
-        message: `the portfolio is overdrawn: its market value is ${money(marketValue)}, below zero`,
+        message: overdrawnMessage(marketValue),
       };
     case 'withdrawal': {
       const flow = problem.cashFlow!;

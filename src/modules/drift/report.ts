@@ -3,7 +3,7 @@
 // exact decimals. Whether a security is inside its band is decided exactly;
 // weights and drifts are rounded half-up to WEIGHT_PLACES only for display.
 import { abs, add, compare, type Dec, digitsAt, isZero, mul, normalise, pow10, quotient, sub, ZERO } from '../../domain/decimal.js';
-import { bySecurityId } from '../../domain/ids.js';
+import { sortedById } from '../../domain/ids.js';
 import type { OptimizerInput } from '../../optimizer/types.js';
 
 /** Places of the weights, drifts and total drift shown (the rebalance shows `actual` to 4). */
@@ -16,7 +16,7 @@ const ratio = (value: Dec, mv: Dec) => (isZero(mv) ? ZERO : quotient(value, mv, 
  * to refuse (drift/service.ts). Without `perSecurity` (a model's report: one
  * row per portfolio) the securities are counted, not listed, and no weight is divided out.
  */
-export function driftFigures(input: OptimizerInput, perSecurity = true) {
+export function driftFigures(input: OptimizerInput, perSecurity: boolean) {
   let mv = input.cash;
   const values = input.securities.map((s) => mul(s.quantity, s.price));
   for (const v of values) mv = add(mv, v);
@@ -63,7 +63,7 @@ export function driftFigures(input: OptimizerInput, perSecurity = true) {
     /** Securities outside their band. */
     outOfBand,
     /** Sorted by security id (empty when not asked for). */
-    securities: securities.sort(bySecurityId),
+    securities: sortedById(securities),
   };
 }
 

@@ -6,10 +6,11 @@
 import { setMaxListeners } from 'node:events';
 import { eachConcurrently } from '../../domain/concurrency.js';
 import type { Dec } from '../../domain/decimal.js';
-import { compare, formatDecimal, formatPlaces, sign } from '../../domain/decimal.js';
+import { compare, formatDecimal, sign } from '../../domain/decimal.js';
 import { PortfolioCannotBeValued } from '../../domain/errors.js';
 import { pageStart } from '../../domain/paging.js';
 import { parseSortBy } from '../../domain/sorting.js';
+import { overdrawnMessage } from '../../optimizer/index.js';
 import type { QuoteSession, Upstreams } from '../../upstreams/index.js';
 import type { Model, ModelRepository } from '../models/repository.js';
 import { optimizerInput, securitiesOf } from '../rebalancing/outcome.js';
@@ -85,11 +86,8 @@ export function createDriftService(deps: DriftServiceDeps) {
       return { ...base, portfolioName: await name, status: 'unvalued', reason: error.message, figures: null } satisfies PortfolioDrift;
     }
     const figures = driftFigures(optimizerInput(holdings, model.positions, quotes), perSecurity);
-    // Why a valued portfolio has no drift to report: it is overdrawn (the optimiser's words for it).
-    const overdrawn =
-      sign(figures.marketValue) < 0
-        ? `the portfolio is overdrawn: its market value is ${formatPlaces(figures.marketValue, 2)}, below zero`
-        : null;
+    // Why a valued portfolio has no drift to report: it is overdrawn (in the optimiser's words).
+    const overdrawn = sign(figures.marketValue) < 0 ? overdrawnMessage(figures.marketValue) : null;
     const status = overdrawn !== null ? 'unvalued' : figures.inBand ? 'in_band' : 'out_of_band';
     return { ...base, portfolioName: await name, status, reason: overdrawn, figures } satisfies PortfolioDrift;
   }

@@ -3,7 +3,7 @@
 // firm-wide restricted list, turned into the optimiser's optional inputs.
 // Pure, except that the firm-wide list is read once per rebalance.
 import { z } from 'zod';
-import { sign } from '../../domain/decimal.js';
+import { type Dec, sign } from '../../domain/decimal.js';
 import { ValidationError } from '../../domain/errors.js';
 import { DecimalInput, PortfolioId } from '../../domain/schemas.js';
 import type { OptimizerInput } from '../../optimizer/index.js';
@@ -124,7 +124,7 @@ export function modelRequest(body: z.output<typeof ModelRebalanceBody>) {
   }
   return {
     // Deposit (> 0) or withdrawal (< 0) per portfolio id.
-    ...(body?.cash_flows === undefined ? {} : { cashFlows: new Map(Object.entries(body.cash_flows)) }),
+    ...(body?.cash_flows === undefined ? {} : { cashFlows: new Map(Object.entries(body.cash_flows)) as ReadonlyMap<string, Dec> }),
     // Replaces the model's min_trade_value for this request (0: no minimum).
     ...(minTradeValue === undefined ? {} : { minTradeValue }),
   };

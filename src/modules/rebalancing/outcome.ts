@@ -3,7 +3,7 @@
 // trades, weights and cash. Pure: no I/O. The figures are exact decimals
 // (domain/decimal.ts): thousands of portfolios go through here.
 import { abs, add, type Dec, digitsAt, equals, isZero, mul, normalise, quotient, sign, sub, ZERO } from '../../domain/decimal.js';
-import { bySecurityId, sortedById } from '../../domain/ids.js';
+import { sortedById } from '../../domain/ids.js';
 import type { ModelPosition } from '../../domain/model-rules.js';
 import type { OptimizerInput, OptimizerResult, OptimizerSecurity } from '../../optimizer/index.js';
 import type { PortfolioHoldings, Quote } from '../../upstreams/index.js';
@@ -153,7 +153,7 @@ function unchangedOutcome(
   cash: Dec,
   rows: readonly Row<Dec | null>[],
 ): PortfolioOutcome {
-  const positions = [...rows].sort(bySecurityId).map((row): PositionOutcome => {
+  const positions = sortedById(rows).map((row): PositionOutcome => {
     const { price, quantity: original, target } = row;
     const actual = price === null ? null : weightOf(mul(original, price), marketValue);
     return {

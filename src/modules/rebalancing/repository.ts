@@ -200,6 +200,7 @@ export function createRebalanceRepository(db: Db) {
 
     /** Stores portfolios (each with its place in the model's order) of a rebalance that is not visible yet. */
     async writePortfolios(rebalanceId: string, items: readonly { seq: number; outcome: PortfolioOutcome }[]): Promise<void> {
+      if (items.length === 0) return; // the driver refuses an empty insertMany
       const id = toObjectId(rebalanceId);
       await portfolios.insertMany(items.map(({ seq, outcome }) => toDocument(id, seq, outcome)));
     },
