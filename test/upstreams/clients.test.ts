@@ -46,10 +46,24 @@ describe('payloads', () => {
       [b, '2'],
       [c, '3'],
     ]);
-    listed([b!, '2'], [a!, '1'], [b!, '5']);
-    await expect(h.upstreams.accounting.holdings(id)).rejects.toThrow(
-      `The Portfolio Accounting service is unavailable: GET /api/v1/portfolios/${id}/summary: answered an unexpected payload (security ${b} is listed twice)`,
-    );
+    // Listed twice, out of order and in order (rows in order with one listed twice do not ascend strictly).
+    for (const rows of [
+      [
+        [b!, '2'],
+        [a!, '1'],
+        [b!, '5'],
+      ],
+      [
+        [a!, '1'],
+        [b!, '2'],
+        [b!, '5'],
+      ],
+    ] as [string, string][][]) {
+      listed(...rows);
+      await expect(h.upstreams.accounting.holdings(id)).rejects.toThrow(
+        `The Portfolio Accounting service is unavailable: GET /api/v1/portfolios/${id}/summary: answered an unexpected payload (security ${b} is listed twice)`,
+      );
+    }
   });
 
   it('treats a 404 from accounting as a new portfolio with no cash and no holdings', async () => {
