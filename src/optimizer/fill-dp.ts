@@ -17,7 +17,7 @@ import { byDiscountPerCash, type KnapsackItem, type KnapsackProblem } from './kn
 import { driftDelta, type Piece, piecesOf, tradeDelta } from './pieces.js';
 
 /** States the DP may hold (each layer keeps two doubles per state). */
-export const FILL_DP_MAX_STATES = 4_000_000;
+const FILL_DP_MAX_STATES = 4_000_000;
 
 const SAFE = 2 ** 52;
 

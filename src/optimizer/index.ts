@@ -18,7 +18,7 @@ import { verify } from './verify.js';
 export { InvalidOptimizerInput } from './scaled.js';
 export * from './types.js';
 
-export const DEFAULT_TIMEOUT_MS = 30_000;
+const DEFAULT_TIMEOUT_MS = 30_000;
 
 const money = (value: Dec) => formatPlaces(value, 2);
 
@@ -131,7 +131,7 @@ function infeasible(
 }
 
 /** The answer for a problem and its core decision, verified exactly when it holds quantities. */
-export function answer(problem: ScaledProblem, core: CoreAnswer, timeoutMs: number): OptimizerResult {
+function answer(problem: ScaledProblem, core: CoreAnswer, timeoutMs: number): OptimizerResult {
   const marketValue = normalise(problem.MV, problem.sm);
   if (core.kind !== 'optimal' && core.kind !== 'nothing_to_do') {
     const { reason, message, securities = [] } = infeasible(problem, core, marketValue, timeoutMs);
@@ -149,7 +149,7 @@ export function answer(problem: ScaledProblem, core: CoreAnswer, timeoutMs: numb
       original: quantities[i]!,
       adjusted: F[i] === 0n ? normalise(BigInt(whole[i]!), 0) : normalise(BigInt(whole[i]!) * pow10(sq) + F[i]!, sq),
     };
-    const restriction = R[i] ?? null;
+    const restriction = R[i]!;
     positions.push(restriction === null ? position : { ...position, restriction });
   }
   return { status: core.kind, marketValue, positions };

@@ -7,7 +7,7 @@ import { type OptimizerInput, type OptimizerResult, optimizeUnlessBinding } from
 import type { WorkRequest } from './worker.js';
 
 /** Problems with more securities than this go to a worker even when the cash does not bind. */
-export const LARGE_PROBLEM = 400;
+const LARGE_PROBLEM = 400;
 
 export type OptimizerPool = ReturnType<typeof createOptimizerPool>;
 

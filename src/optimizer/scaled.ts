@@ -74,7 +74,9 @@ function scan(input: OptimizerInput) {
   let sw = 0;
   for (let i = 0; i < n; i++) {
     const s = securities[i]!;
-    if (i > 0 && securities[i - 1]!.securityId === s.securityId) throw new InvalidOptimizerInput(`security ${s.securityId} appears twice`);
+    // Ids that came strictly ascending hold none twice: only a sorted copy is looked through.
+    if (i > 0 && securities !== input.securities && securities[i - 1]!.securityId === s.securityId)
+      throw new InvalidOptimizerInput(`security ${s.securityId} appears twice`);
     if (s.price.digits <= 0n) throw new InvalidOptimizerInput(`security ${s.securityId} has price ${formatDecimal(s.price)}, not > 0`);
     if (s.target.digits < 0n || s.lowDrift.digits < 0n || s.highDrift.digits < 0n) {
       throw new InvalidOptimizerInput(`security ${s.securityId} has a negative target or drift`);
@@ -142,14 +144,11 @@ export function prepare(input: OptimizerInput): ScaledProblem {
     K0[i] = (Q[i]! - F[i]!) / S;
     prices[i] = s.price;
     quantities[i] = s.quantity;
-    HOLE[i] = 0;
     R[i] = s.restriction ?? null;
     if (R[i] !== null) constrained = true;
-    if (minTrade !== null) {
-      // |k − k0|·p >= T  <=>  |k − k0| >= ceil(T / p).
-      HOLE[i] = Number(ceilDiv(minTradeDigits, P[i]! * priceToTrade));
-      if (HOLE[i]! > 1) constrained = true;
-    }
+    // |k − k0|·p >= T  <=>  |k − k0| >= ceil(T / p).
+    HOLE[i] = minTrade === null ? 0 : Number(ceilDiv(minTradeDigits, P[i]! * priceToTrade));
+    if (HOLE[i]! > 1) constrained = true;
   }
   const MC = minCash === null ? 0n : digitsAt(minCash, sw);
   const CAP = MV * (pow10(sw) - MC);

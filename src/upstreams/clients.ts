@@ -108,12 +108,14 @@ export function accountingClient(channel: ServiceChannel) {
     // Rows usually come in id order already, and then hold no security twice: only rows that had to be sorted are
     // looked through for one listed twice.
     const sorted = sortedById(rows);
-    for (let i = 1; sorted !== rows && i < sorted.length; i++) {
-      if (sorted[i - 1]!.securityId === sorted[i]!.securityId) {
-        throw new UpstreamUnavailableError(
-          service,
-          `GET ${path}: answered an unexpected payload (security ${sorted[i]!.securityId} is listed twice)`,
-        );
+    if (sorted !== rows) {
+      for (let i = 1; i < sorted.length; i++) {
+        if (sorted[i - 1]!.securityId === sorted[i]!.securityId) {
+          throw new UpstreamUnavailableError(
+            service,
+            `GET ${path}: answered an unexpected payload (security ${sorted[i]!.securityId} is listed twice)`,
+          );
+        }
       }
     }
     return { known: true, cash, holdings: sorted.filter((row) => !isZero(row.quantity)) };
