@@ -490,7 +490,7 @@ export const DEPRECATED_ALIASES = { DATABASE_URL: 'MONGODB_URI', DATABASE_NAME: 
  * variable is reported at once, each message naming the variable.
  */
 export function loadConfig(source: Environment = process.env): Config {
-  const set = (value: string | undefined): value is string => value !== undefined && value.trim() !== '';
+  const set = (value: string | undefined): boolean => value !== undefined && value.trim() !== '';
   const env: Record<string, string | undefined> = { ...source };
   const warnings: string[] = [];
   const aliasOf = new Map<string, string>();
