@@ -25,7 +25,14 @@ const stored = () => w.t.request({ method: 'GET', url: '/api/v1/rebalances' });
 
 describe('the CLI', () => {
   it('prints usage and exits 2 on bad arguments, without touching anything', async () => {
-    const bad = [[], ['rebalance', 'model'], ['rebalance', 'account', 'x'], ['--once', 'extra'], ['--frobnicate']];
+    const bad = [
+      [],
+      ['rebalance', 'model'],
+      ['rebalance', 'account', 'x'],
+      ['--once', 'extra'],
+      ['--frobnicate'],
+      ['drift', 'model', 'x', '--dry-run'],
+    ];
     const runs = await Promise.all(bad.map((args) => cli(args)));
     runs.forEach((run, i) => {
       expect(run.code, bad[i]!.join(' ')).toBe(2);

@@ -216,6 +216,20 @@ describe('migration 0001: legacy rebalances', () => {
 });
 
 describe('a migration cut short', () => {
+  it('reports a document it cannot read (a model_id that is no ObjectId) and keeps the step pending; the others are converted', async () => {
+    const db = freshDb();
+    const good = legacyRebalance({ portfolios: 2, seed: 4 });
+    const bad: Document = { ...legacyRebalance({ portfolios: 1, seed: 5 }), model_id: 'not-an-object-id' };
+    await insertLegacy(db, [good, bad]);
+    const result = await migrator(db).run({});
+    expect(result.steps[0]).toMatchObject({
+      status: 'failed',
+      report: { legacy_documents: 2, converted: 1, failed: [{ rebalance_id: String(bad._id), reason: 'model_id is not an ObjectId' }] },
+    });
+    // Run again, it is still pending: the document that cannot be read is reported again.
+    expect((await migrator(db).run({})).steps[0]).toMatchObject({ status: 'failed' });
+  });
+
   it('run again, ends with exactly the documents of a run that was never interrupted', async () => {
     const docs = [
       legacyRebalance({ portfolios: 2, seed: 1 }),
